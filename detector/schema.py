@@ -1,0 +1,76 @@
+"""The canonical declaration schema every input is mapped onto."""
+
+import polars as pl
+
+__all__ = [
+    "CANONICAL_SCHEMA",
+    "CODE_COLUMNS",
+    "LABEL_SCHEMA",
+    "REQUIRED_COLUMNS",
+    "TRANSPORT_MODES",
+    "TRUTH_SCHEMA",
+]
+
+#: Declaration columns, in output order. Code columns are strings, always.
+CANONICAL_SCHEMA: dict[str, pl.DataType] = {
+    "declaration_id": pl.String(),
+    "declaration_date": pl.Date(),
+    "flow": pl.String(),
+    "hs_code": pl.String(),
+    "importer_id": pl.String(),
+    "declarant_id": pl.String(),
+    "seller_id": pl.String(),
+    "country_origin": pl.String(),
+    "country_departure": pl.String(),
+    "transit_countries": pl.String(),
+    "transport_mode": pl.String(),
+    "customs_office": pl.String(),
+    "net_mass_kg": pl.Float64(),
+    "supplementary_quantity": pl.Float64(),
+    "supplementary_unit": pl.String(),
+    "customs_value": pl.Float64(),
+    "currency": pl.String(),
+    "duty_rate_pct": pl.Float64(),
+}
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "declaration_id",
+    "declaration_date",
+    "hs_code",
+    "importer_id",
+    "country_origin",
+    "country_departure",
+    "net_mass_kg",
+    "customs_value",
+)
+
+#: Inspection outcomes, for training and evaluation only; never needed for scoring.
+LABEL_SCHEMA: dict[str, pl.DataType] = {
+    "inspected": pl.Boolean(),
+    "fraud": pl.Int8(),
+    "fraud_type": pl.String(),
+    "revenue_recovered": pl.Float64(),
+}
+
+#: Ground truth written by the synthetic generator for every row, inspected or not.
+TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "true_fraud": pl.Int8(),
+    "true_fraud_type": pl.String(),
+    "true_customs_value": pl.Float64(),
+    "true_revenue_lost": pl.Float64(),
+}
+
+CODE_COLUMNS: tuple[str, ...] = tuple(
+    name for name, dtype in CANONICAL_SCHEMA.items() if dtype == pl.String()
+)
+
+TRANSPORT_MODES: tuple[str, ...] = ("sea", "rail", "road", "air", "post", "other")
+
+FRAUD_TYPES: tuple[str, ...] = (
+    "undervaluation",
+    "transshipment",
+    "origin_misdeclaration",
+    "misclassification",
+    "split_shipment",
+    "other",
+)

@@ -1,0 +1,77 @@
+import subprocess
+import sys
+
+import polars as pl
+from conftest import GOOD_ROW, write_csv
+from typer.testing import CliRunner
+
+from detector.cli import app
+
+runner = CliRunner()
+
+
+def test_generate_writes_the_file(tmp_path):
+    out = tmp_path / "year.parquet"
+    result = runner.invoke(app, ["generate", "--rows", "2000", "--seed", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote 2,000 declarations" in result.output
+    df = pl.read_parquet(out)
+    assert df.height == 2000 and df["declaration_date"].min().isoformat() == "2025-01-01"
+
+
+def test_generate_start_and_days(tmp_path):
+    out = tmp_path / "q.csv"
+    args = ["generate", "--rows", "500", "--out", str(out), "--start", "2024-07-01", "--days", "30"]
+    assert runner.invoke(app, args).exit_code == 0
+    dates = pl.read_csv(out, try_parse_dates=True)["declaration_date"]
+    assert str(dates.min()) >= "2024-07-01" and str(dates.max()) <= "2024-07-30"
+
+
+def test_generate_bad_date_is_exit_2(tmp_path):
+    result = runner.invoke(app, ["generate", "--out", str(tmp_path / "x.csv"), "--start", "soon"])
+    assert result.exit_code == 2
+    assert "--start 'soon' is not a date" in result.output
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_validate_writes_rejects_and_reconciles(tmp_path):
+    rows = [GOOD_ROW, {**GOOD_ROW, "declaration_id": "D2", "net_mass_kg": "-3"}]
+    src = write_csv(tmp_path / "in.csv", rows)
+    rejects = tmp_path / "rejects.csv"
+    accepted = tmp_path / "ok.parquet"
+    result = runner.invoke(
+        app, ["validate", str(src), "--rejects", str(rejects), "--out", str(accepted)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "read 2 rows = 1 accepted + 1 rejected" in result.output
+    assert "negative net_mass_kg" in result.output
+    back = pl.read_csv(rejects, infer_schema=False)
+    assert back["declaration_id"].to_list() == ["D2"]
+    assert back["reject_reason"].to_list() == ["negative net_mass_kg '-3'"]
+    assert pl.read_parquet(accepted)["declaration_id"].to_list() == ["D1"]
+
+
+def test_missing_column_is_exit_2_with_one_sentence(tmp_path):
+    src = write_csv(
+        tmp_path / "in.csv", [{k: v for k, v in GOOD_ROW.items() if k != "importer_id"}]
+    )
+    result = runner.invoke(app, ["validate", str(src)])
+    assert result.exit_code == 2
+    assert "in.csv has no column 'importer_id'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unknown_output_suffix_writes_nothing(tmp_path):
+    result = runner.invoke(app, ["generate", "--rows", "100", "--out", str(tmp_path / "x.json")])
+    assert result.exit_code == 2
+    assert "use one of .csv, .parquet, .xlsx" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_python_dash_m_entry_point(tmp_path):
+    src = tmp_path / "nope.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "detector", "validate", str(src)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: Input file {src} does not exist; check the path."

@@ -1,0 +1,262 @@
+import math
+
+import polars as pl
+import pytest
+from conftest import GOOD_ROW, write_csv
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from detector import DetectorError, read_declarations
+from detector.ingest import reject_tally
+
+
+def _read(tmp_path, changes: dict[str, str], extra_rows: list[dict] = ()) -> tuple:
+    row = {**GOOD_ROW, **changes}
+    path = write_csv(tmp_path / "in.csv", [row, *extra_rows])
+    return read_declarations(path)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"declaration_id": ""}, "missing required declaration_id"),
+        ({"importer_id": "  "}, "missing required importer_id"),
+        ({"customs_value": ""}, "missing required customs_value"),
+        ({"declaration_date": ""}, "missing required declaration_date"),
+        ({"net_mass_kg": "-5"}, "negative net_mass_kg '-5'"),
+        ({"customs_value": "-0.01"}, "negative customs_value '-0.01'"),
+        ({"net_mass_kg": "heavy"}, "non-numeric net_mass_kg 'heavy'"),
+        ({"customs_value": "inf"}, "customs_value 'inf' is not a finite number"),
+        ({"customs_value": "NaN"}, "customs_value 'NaN' is not a finite number"),
+        ({"declaration_date": "2025-02-30"}, "unparseable declaration_date '2025-02-30'"),
+        ({"declaration_date": "yesterday"}, "unparseable declaration_date 'yesterday'"),
+        ({"hs_code": "12"}, "malformed hs_code '12'"),
+        ({"hs_code": "08106A"}, "malformed hs_code '08106A'"),
+        ({"hs_code": "12345678901"}, "malformed hs_code '12345678901'"),
+        ({"country_origin": "THA"}, "malformed country_origin 'THA'"),
+        ({"country_departure": "V1"}, "malformed country_departure 'V1'"),
+    ],
+)
+def test_each_reject_reason(tmp_path, changes, reason):
+    batch = _read(tmp_path, changes)
+    assert batch.accepted.height == 0
+    assert batch.rejects.height == 1
+    assert reason in batch.rejects["reject_reason"][0]
+    # The original values travel with the reason.
+    for col, value in changes.items():
+        assert batch.rejects[col][0] == value
+
+
+def test_optional_columns_are_validated_too(tmp_path):
+    rows = [
+        {
+            **GOOD_ROW,
+            "declaration_id": "A",
+            "transit_countries": "VN;X",
+            "currency": "USD",
+            "flow": "import",
+        },
+        {
+            **GOOD_ROW,
+            "declaration_id": "B",
+            "transit_countries": "VN",
+            "currency": "US",
+            "flow": "import",
+        },
+        {
+            **GOOD_ROW,
+            "declaration_id": "C",
+            "transit_countries": "",
+            "currency": "USD",
+            "flow": "transit",
+        },
+        {
+            **GOOD_ROW,
+            "declaration_id": "D",
+            "transit_countries": "vn, my",
+            "currency": "usd",
+            "flow": "",
+        },
+    ]
+    batch = read_declarations(write_csv(tmp_path / "in.csv", rows))
+    reasons = dict(
+        zip(batch.rejects["declaration_id"], batch.rejects["reject_reason"], strict=True)
+    )
+    assert reasons.keys() == {"A", "B", "C"}
+    assert "malformed transit_countries 'VN;X'" in reasons["A"]
+    assert "malformed currency 'US'" in reasons["B"]
+    assert "malformed flow 'transit'" in reasons["C"]
+    row = batch.accepted.row(0, named=True)
+    assert (row["transit_countries"], row["currency"], row["flow"]) == ("VN;MY", "USD", "import")
+
+
+def test_duplicate_ids_keep_the_first_and_reject_the_rest(tmp_path):
+    rows = [GOOD_ROW, {**GOOD_ROW, "customs_value": "10"}, {**GOOD_ROW, "customs_value": "11"}]
+    batch = read_declarations(write_csv(tmp_path / "in.csv", rows))
+    assert batch.accepted["customs_value"].to_list() == [5000.0]
+    assert batch.rejects["input_row"].to_list() == [2, 3]
+    assert all("duplicate declaration_id 'D1'" in r for r in batch.rejects["reject_reason"])
+
+
+def test_several_reasons_are_all_named(tmp_path):
+    batch = _read(tmp_path, {"net_mass_kg": "-1", "country_origin": "Thailand", "hs_code": "1"})
+    reason = batch.rejects["reject_reason"][0]
+    assert reason.count(";") == 2
+    assert "negative net_mass_kg" in reason and "malformed hs_code" in reason
+
+
+@pytest.mark.parametrize(
+    ("changes", "column", "expected", "repair"),
+    [
+        ({"hs_code": "81060"}, "hs_code", "081060", "hs_code zero-padded"),
+        ({"hs_code": "8517.13"}, "hs_code", "851713", "hs_code punctuation removed"),
+        ({"hs_code": "8517130"}, "hs_code", "08517130", "hs_code zero-padded"),
+        ({"country_origin": "th"}, "country_origin", "TH", "country_origin upper-cased"),
+        (
+            {"transport_mode": "Barge"},
+            "transport_mode",
+            "other",
+            "transport_mode unknown, set to other",
+        ),
+    ],
+)
+def test_repairs_are_applied_and_counted(tmp_path, changes, column, expected, repair):
+    batch = _read(tmp_path, changes)
+    assert batch.rejects.height == 0
+    assert batch.accepted[column][0] == expected
+    assert batch.repairs == {repair: 1}
+    assert repair in batch.summary()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-03-04", "2025-03-04"),
+        ("2025/03/04", "2025-03-04"),
+        ("20250304", "2025-03-04"),
+        ("04.03.2025", "2025-03-04"),
+        ("2025-03-04 13:45:00", "2025-03-04"),
+    ],
+)
+def test_date_formats(tmp_path, text, expected):
+    batch = _read(tmp_path, {"declaration_date": text})
+    assert str(batch.accepted["declaration_date"][0]) == expected
+
+
+def test_zero_mass_is_accepted(tmp_path):
+    batch = _read(tmp_path, {"net_mass_kg": "0"})
+    assert batch.accepted["net_mass_kg"].to_list() == [0.0]
+
+
+def test_canonical_types_and_order(tmp_path):
+    batch = _read(tmp_path, {"extra_note": "kept"})
+    df = batch.accepted
+    assert df.schema["declaration_date"] == pl.Date
+    assert df.schema["net_mass_kg"] == pl.Float64
+    assert df.schema["hs_code"] == pl.String
+    assert df.columns[0] == "declaration_id"
+    assert df["extra_note"].to_list() == ["kept"]
+
+
+def test_integer_hs_codes_from_parquet_are_padded(tmp_path, synthetic_year):
+    df = synthetic_year.head(500).with_columns(pl.col("hs_code").cast(pl.Int64))
+    path = tmp_path / "int.parquet"
+    df.write_parquet(path)
+    batch = read_declarations(path)
+    assert batch.accepted["hs_code"].to_list() == synthetic_year.head(500)["hs_code"].to_list()
+    padded = synthetic_year.head(500)["hs_code"].str.starts_with("0").sum()
+    assert padded > 0 and batch.repairs["hs_code zero-padded"] == padded
+
+
+def test_float_columns_from_parquet_keep_their_values(tmp_path, synthetic_year):
+    path = tmp_path / "y.parquet"
+    synthetic_year.head(300).write_parquet(path)
+    batch = read_declarations(path)
+    assert batch.rejects.height == 0
+    for col in ("net_mass_kg", "customs_value", "declaration_date", "inspected", "fraud"):
+        assert batch.accepted[col].to_list() == synthetic_year.head(300)[col].to_list()
+
+
+def test_folder_and_glob_of_partitions(tmp_path, synthetic_year):
+    df = synthetic_year.head(3000)
+    for month, part in df.group_by(pl.col("declaration_date").dt.month(), maintain_order=True):
+        folder = tmp_path / "parts" / f"month={month[0]}"
+        folder.mkdir(parents=True)
+        part.write_parquet(folder / "0.parquet")
+    for source in (tmp_path / "parts", str(tmp_path / "parts" / "*" / "*.parquet")):
+        batch = read_declarations(source)
+        assert batch.accepted.height == 3000
+        assert sorted(batch.accepted["declaration_id"]) == sorted(df["declaration_id"])
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda d: d / "missing.csv", "does not exist"),
+        (lambda d: (d / "x.json").write_text("{}") and d / "x.json", "neither CSV nor Parquet"),
+        (lambda d: (d / "e.csv").write_text("") or d / "e.csv", "is empty"),
+        (lambda d: (d / "h.csv").write_text(",".join(GOOD_ROW) + "\n") and d / "h.csv", "no rows"),
+        (
+            lambda d: (d / "t.parquet").write_bytes(b"PAR1\x00\x00garbage") and d / "t.parquet",
+            "truncated or not Parquet",
+        ),
+        (
+            lambda d: write_csv(
+                d / "n.csv", [{k: v for k, v in GOOD_ROW.items() if k != "importer_id"}]
+            ),
+            "no column 'importer_id'",
+        ),
+        (lambda d: (d / "empty_dir").mkdir() or d / "empty_dir", "holds no .parquet"),
+        (lambda d: str(d / "nothing-*.parquet"), "No file matches"),
+    ],
+)
+def test_file_level_problems_raise_one_sentence(tmp_path, make, fragment):
+    source = make(tmp_path)
+    with pytest.raises(DetectorError) as info:
+        read_declarations(source)
+    message = str(info.value)
+    assert fragment in message
+    assert "\n" not in message
+
+
+def test_reject_tally_groups_by_kind(tmp_path):
+    rows = [
+        {**GOOD_ROW, "declaration_id": "A", "net_mass_kg": "-1"},
+        {**GOOD_ROW, "declaration_id": "B", "net_mass_kg": "-2"},
+        {**GOOD_ROW, "declaration_id": "C", "hs_code": "x"},
+        {**GOOD_ROW, "declaration_id": "D"},
+    ]
+    batch = read_declarations(write_csv(tmp_path / "in.csv", rows))
+    assert reject_tally(batch.rejects) == [("negative net_mass_kg", 2), ("malformed hs_code", 1)]
+
+
+_cells = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(
+        ["", " ", "-1", "0", "1e308", "inf", "081060", "TH", "2025-01-01", "1,5", "NaN"]
+    ),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.fixed_dictionaries({k: _cells for k in GOOD_ROW}), min_size=1, max_size=8))
+def test_random_cells_never_lose_a_row(tmp_path, rows):
+    batch = read_declarations(write_csv(tmp_path / "random.csv", rows))
+    assert batch.n_read == len(rows)
+    assert sorted(batch.rejects["input_row"].to_list() + _accepted_rows(batch, rows)) == list(
+        range(1, len(rows) + 1)
+    )
+    assert batch.rejects["reject_reason"].null_count() == 0
+    values = batch.accepted["customs_value"].to_list() + batch.accepted["net_mass_kg"].to_list()
+    assert all(math.isfinite(v) and v >= 0 for v in values)
+
+
+def _accepted_rows(batch, rows):
+    # Accepted declaration ids are unique, so each maps back to its first input row.
+    first = {}
+    for i, row in enumerate(rows, start=1):
+        first.setdefault(row["declaration_id"].strip(), i)
+    return [first[i] for i in batch.accepted["declaration_id"]]

@@ -1,0 +1,122 @@
+import polars as pl
+import pytest
+from conftest import KCS_DIR
+
+from detector import DetectorError, load_profile, read_declarations
+
+KCS_HEADER = (
+    "Declaration ID,Date,Office ID,Process Type,Import Type,Import Use,Payment Type,"
+    "Mode of Transport,Declarant ID,Importer ID,Seller ID,Courier ID,HS6 Code,"
+    "Country of Departure,Country of Origin,Tax Rate,Tax Type,Country of Origin Indicator,"
+    "Net Mass,Item Price,Fraud,Critical Fraud"
+)
+KCS_ROWS = [
+    "97061800,2020-01-01,30,B,11,21,11,10,ZZR1LT6,QLRUBN9,0VKY2BR,,440890,BE,BE,0.0,FEU1,G,108.0,372254.4,0,0",
+    "85945189,2020-01-01,40,B,11,21,11,40,SWF9S4X,7JD1S2X,8WDKMC6,,090121,CN,CN,8.0,A,Y,11352.0,375751.2,1,2",
+    "77854751,2020-01-02,20,B,11,21,11,50,X4XT6P8,WI9O3I5,,MWIDNS,620822,CN,CN,5.2,FCN1,B,0,5353.02,0,0",
+]
+
+
+@pytest.fixture
+def kcs_file(tmp_path):
+    """The real validation split when present, else a fixture in its exact layout."""
+    real = KCS_DIR / "valid.csv"
+    if real.exists():
+        return real
+    path = tmp_path / "kcs.csv"
+    path.write_text(KCS_HEADER + "\n" + "\n".join(KCS_ROWS) + "\n")
+    return path
+
+
+def test_kcs_profile_maps_every_column(kcs_file):
+    batch = read_declarations(kcs_file, "kcs")
+    df = batch.accepted
+    assert batch.rejects.height == 0
+    raw = pl.read_csv(kcs_file, infer_schema=False)
+    assert df.height == raw.height
+    # Every KCS column has a home.
+    assert len(load_profile("kcs").columns) == len(raw.columns)
+    assert df["hs_code"].str.len_chars().unique().to_list() == [6]
+    assert df["hs_code"].to_list() == raw["HS6 Code"].to_list()
+    assert (df["currency"] == "KRW").all()
+    assert df["inspected"].all()
+    assert df["fraud"].to_list() == raw["Fraud"].cast(pl.Int8).to_list()
+    assert df["customs_value"].to_list() == raw["Item Price"].cast(pl.Float64).to_list()
+    assert set(df["transport_mode"].unique()) <= {"sea", "rail", "road", "air", "post", "other"}
+    for extra in ("process_type", "import_type", "tax_type", "origin_indicator", "critical_fraud"):
+        assert extra in df.columns
+
+
+def test_kcs_leading_zeros_survive(tmp_path):
+    path = tmp_path / "kcs.csv"
+    path.write_text(KCS_HEADER + "\n" + "\n".join(KCS_ROWS) + "\n")
+    df = read_declarations(path, "kcs").accepted
+    assert df["hs_code"].to_list() == ["440890", "090121", "620822"]
+    assert df["transport_mode"].to_list() == ["sea", "air", "post"]
+    assert df["seller_id"].to_list() == ["0VKY2BR", "8WDKMC6", None]
+
+
+def test_user_toml_profile(tmp_path):
+    profile = tmp_path / "office.toml"
+    profile.write_text(
+        """
+name = "office"
+currency = "EUR"
+hs_digits = 8
+features = ["procedure"]
+
+[columns]
+"Decl No" = "declaration_id"
+"Lodged" = "declaration_date"
+"Goods code" = "hs_code"
+"Consignee" = "importer_id"
+"Origin" = "country_origin"
+"Dispatch" = "country_departure"
+"Mass kg" = "net_mass_kg"
+"Value" = "customs_value"
+"Mode" = "transport_mode"
+"Proc" = "procedure"
+
+[values.transport_mode]
+"1" = "sea"
+"4" = "air"
+"""
+    )
+    data = tmp_path / "in.csv"
+    data.write_text(
+        "Decl No,Lodged,Goods code,Consignee,Origin,Dispatch,Mass kg,Value,Mode,Proc\n"
+        "X1,2025-01-02,8106000,C1,th,TH,10,50,1,4000\n"
+        "X2,2025-01-02,85171300,C2,CN,CN,1,900,4,4000\n"
+    )
+    batch = read_declarations(data, str(profile))
+    df = batch.accepted
+    assert df["hs_code"].to_list() == ["08106000", "85171300"]
+    assert df["transport_mode"].to_list() == ["sea", "air"]
+    assert df["currency"].to_list() == ["EUR", "EUR"]
+    assert df["country_origin"].to_list() == ["TH", "CN"]
+    assert df["procedure"].to_list() == ["4000", "4000"]
+    assert load_profile(str(profile)).features == ("procedure",)
+    assert batch.repairs == {"hs_code zero-padded": 1, "country_origin upper-cased": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("name = 'x'\ncolour = 'red'\n", "unknown key"),
+        ("hs_digits = 7\n", "expected 6, 8 or 10"),
+        ("[columns]\na = 'hs_code'\nb = 'hs_code'\n", "several input columns"),
+        ("[values.transport_mode]\n'1' = 'boat'\n", "maps transport_mode onto .'boat'."),
+        ("[values.colour]\n'1' = 'red'\n", "not a canonical column"),
+        ("name = \n", "not valid TOML"),
+    ],
+)
+def test_bad_profiles_are_named(tmp_path, text, fragment):
+    path = tmp_path / "p.toml"
+    path.write_text(text)
+    with pytest.raises(DetectorError, match=fragment):
+        load_profile(str(path))
+
+
+def test_unknown_profile_name():
+    with pytest.raises(DetectorError, match="neither a built-in profile"):
+        load_profile("nope")
