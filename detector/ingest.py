@@ -32,6 +32,16 @@ INPUT_ROW = "input_row"
 REJECT_REASON = "reject_reason"
 _PREFIX = "__c_"
 _REPAIR = "__repair_"
+_BAD = "__bad"
+
+
+@dataclass
+class Canonical:
+    """A scanned input mapped onto the canonical schema, with its checks not yet worded."""
+
+    lf: pl.LazyFrame
+    reasons: list[pl.Expr]
+
 
 _CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -172,56 +182,46 @@ def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
     return col.cast(pl.String)
 
 
-def _number(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
-    """Parsed Float64 value and the raw text (for messages)."""
-    col = pl.col(name)
-    if dtype.is_numeric():
-        return col.cast(pl.Float64), col.cast(pl.String)
-    raw = _blank_to_null(col.cast(pl.String))
-    cleaned = raw.str.replace_all(r"[\s_]", "")
-    return cleaned.cast(pl.Float64, strict=False), raw
-
-
-def _date(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
-    col = pl.col(name)
-    if dtype == pl.Date:
-        return col, col.cast(pl.String)
-    if isinstance(dtype, pl.Datetime):
-        return col.dt.date(), col.cast(pl.String)
-    raw = _blank_to_null(col.cast(pl.String))
-    # A datetime stamp keeps only its date part.
-    day = raw.str.split(" ").list.first().str.split("T").list.first()
-    parsed = pl.coalesce([day.str.to_date(fmt, strict=False) for fmt in _DATE_FORMATS])
-    return parsed, raw
-
-
-def _bool(name: str, dtype: pl.DataType) -> pl.Expr:
-    col = pl.col(name)
-    if dtype == pl.Boolean:
-        return col
-    text = _blank_to_null(col.cast(pl.String)).str.to_lowercase()
-    return (
-        pl.when(text.is_in(["1", "1.0", "true", "t", "yes", "y"]))
-        .then(True)
-        .when(text.is_in(["0", "0.0", "false", "f", "no", "n"]))
-        .then(False)
-    )
-
-
 def _msg(text: str, raw: pl.Expr) -> pl.Expr:
     """A reject reason quoting the received value."""
-    return pl.format(text, raw.fill_null("").str.slice(0, 40))
+    return pl.format(text, raw.cast(pl.String).fill_null("").str.slice(0, 40))
+
+
+class _Layers:
+    """Intermediate columns computed once, in layers, and referred to by name.
+
+    Polars evaluates each expression of a ``with_columns`` on its own, so a parsed value
+    that several checks need is materialised in one layer and read by the next.
+    """
+
+    def __init__(self) -> None:
+        self.layers: list[dict[str, pl.Expr]] = []
+
+    def put(self, layer: int, name: str, expr: pl.Expr) -> pl.Expr:
+        while len(self.layers) <= layer:
+            self.layers.append({})
+        self.layers[layer][name] = expr.alias(name)
+        return pl.col(name)
+
+    def apply(self, lf: pl.LazyFrame) -> pl.LazyFrame:
+        for layer in self.layers:
+            lf = lf.with_columns(*layer.values())
+        return lf
+
+
+_TRUE = ["1", "1.0", "true", "t", "yes", "y"]
+_FALSE = ["0", "0.0", "false", "f", "no", "n"]
 
 
 def canonicalise(
     lf: pl.LazyFrame, profile: Profile | str | None = None, source: str = "the input"
-) -> pl.LazyFrame:
+) -> Canonical:
     """Map a scanned input onto the canonical schema and mark what cannot be used.
 
-    Returns a LazyFrame with the input's own columns (renamed by the profile), the
-    parsed canonical and label columns under a private prefix, repair flags, and a
-    ``reject_reason`` that is null for an accepted row. :func:`split` turns it into the
-    accepted and rejected tables.
+    Returns the input's own columns (renamed by the profile), the parsed canonical and
+    label columns under a private prefix, repair flags and one flag per failed check;
+    :func:`split` turns it into the accepted and rejected tables, wording the reasons
+    for the rejected rows only.
     """
     profile = load_profile(profile)
     schema = lf.collect_schema()
@@ -247,214 +247,220 @@ def canonicalise(
             "or map it in a schema profile (--schema)."
         )
 
-    parsed: dict[str, pl.Expr] = {}
-    reasons: list[pl.Expr] = []
+    cols = _Layers()
+    checks: list[tuple[pl.Expr, pl.Expr]] = []  # (row is bad, reason worded from text)
     repairs: dict[str, pl.Expr] = {}
+    last = 4  # the layer of the checks and repairs
+
+    def text(name: str) -> pl.Expr:
+        """Layer 0: the raw cell as stripped text, null when blank."""
+        return cols.put(0, f"__t_{name}", _as_text(name, schema[name]))
+
+    def parsed(name: str, expr: pl.Expr, layer: int = 1) -> pl.Expr:
+        return cols.put(layer, _PREFIX + name, expr)
+
+    def check(bad: pl.Expr, reason: pl.Expr) -> None:
+        checks.append((bad, reason))
 
     def mapped(name: str, expr: pl.Expr) -> pl.Expr:
         table = profile.values.get(name)
-        if not table:
-            return expr
-        return expr.replace(table)
+        return expr.replace(table) if table else expr
 
-    for name in _ID_COLUMNS + ("supplementary_unit",):
+    for name in _ID_COLUMNS + ("supplementary_unit", "fraud_type", "true_fraud_type"):
         if name in schema:
-            parsed[name] = _as_text(name, schema[name])
+            parsed(name, _as_text(name, schema[name]), layer=0)
 
-    # HS code: digits only, leading zeros restored.
     if "hs_code" in schema:
-        raw = _as_text("hs_code", schema["hs_code"])
-        digits = raw.str.replace_all(r"[\s.\-]", "")
-        length = digits.str.len_chars()
+        raw = text("hs_code")
+        digits = cols.put(1, "__hs_digits", raw.str.replace_all(r"[\s.\-]", ""))
+        length = cols.put(2, "__hs_len", digits.str.len_chars())
         if profile.hs_digits:
             target = pl.when(length < profile.hs_digits).then(profile.hs_digits).otherwise(length)
         else:
             target = pl.when(length % 2 == 1).then(length + 1).otherwise(length)
-        padded = digits.str.pad_start(target, "0")
-        ok = padded.str.contains(r"^\d{6,10}$") & (length >= 5)
-        parsed["hs_code"] = padded
+        code = parsed("hs_code", digits.str.pad_start(target, "0"), layer=3)
+        ok = code.str.contains(r"^\d{6,10}$") & (length >= 5)
         repairs["hs_code punctuation removed"] = raw.str.contains(r"[\s.\-]")
-        repairs["hs_code zero-padded"] = ok & (target > length)
-        reasons.append(
-            pl.when(raw.is_not_null() & ~ok).then(
-                _msg("malformed hs_code '{}': expected 6 to 10 digits", raw)
-            )
-        )
+        repairs["hs_code zero-padded"] = ok & (code.str.len_chars() > length)
+        check(raw.is_not_null() & ~ok, _msg("malformed hs_code '{}': expected 6 to 10 digits", raw))
 
     for name in _COUNTRY_COLUMNS:
         if name in schema:
-            raw = _as_text(name, schema[name])
-            upper = mapped(name, raw.str.to_uppercase())
-            parsed[name] = upper
+            raw = text(name)
+            upper = parsed(name, mapped(name, raw.str.to_uppercase()))
             repairs[f"{name} upper-cased"] = raw != raw.str.to_uppercase()
-            reasons.append(
-                pl.when(upper.is_not_null() & ~upper.str.contains(r"^[A-Z]{2}$")).then(
-                    _msg(f"malformed {name} '{{}}': expected an ISO 3166-1 alpha-2 code", raw)
-                )
+            check(
+                upper.is_not_null() & ~upper.str.contains(r"^[A-Z]{2}$"),
+                _msg(f"malformed {name} '{{}}': expected an ISO 3166-1 alpha-2 code", raw),
             )
 
     if "transit_countries" in schema:
-        raw = _as_text("transit_countries", schema["transit_countries"])
+        raw = text("transit_countries")
         norm = raw.str.to_uppercase().str.replace_all(r"[\s,>|/]+", ";").str.strip_chars(";")
-        norm = pl.when(norm.str.len_chars() > 0).then(norm)
-        parsed["transit_countries"] = norm
-        reasons.append(
-            pl.when(norm.is_not_null() & ~norm.str.contains(r"^[A-Z]{2}(;[A-Z]{2})*$")).then(
-                _msg("malformed transit_countries '{}': expected alpha-2 codes joined by ';'", raw)
-            )
+        norm = parsed("transit_countries", pl.when(norm.str.len_chars() > 0).then(norm))
+        check(
+            norm.is_not_null() & ~norm.str.contains(r"^[A-Z]{2}(;[A-Z]{2})*$"),
+            _msg("malformed transit_countries '{}': expected alpha-2 codes joined by ';'", raw),
         )
 
     if "transport_mode" in schema:
-        raw = _as_text("transport_mode", schema["transport_mode"])
-        mode = mapped("transport_mode", raw).str.to_lowercase()
+        raw = text("transport_mode")
+        mode = cols.put(1, "__mode", mapped("transport_mode", raw).str.to_lowercase())
         known = mode.is_in(list(TRANSPORT_MODES))
-        parsed["transport_mode"] = (
-            pl.when(known | mode.is_null()).then(mode).otherwise(pl.lit("other"))
+        parsed(
+            "transport_mode",
+            pl.when(known | mode.is_null()).then(mode).otherwise(pl.lit("other")),
+            layer=2,
         )
         repairs["transport_mode unknown, set to other"] = mode.is_not_null() & ~known
 
     if "flow" in schema:
-        raw = _as_text("flow", schema["flow"])
-        flow = raw.str.to_lowercase().fill_null("import")
-        parsed["flow"] = flow
-        reasons.append(
-            pl.when(~flow.is_in(["import", "export"])).then(
-                _msg("malformed flow '{}': expected import or export", raw)
-            )
+        raw = text("flow")
+        flow = parsed("flow", raw.str.to_lowercase().fill_null("import"))
+        check(
+            ~flow.is_in(["import", "export"]),
+            _msg("malformed flow '{}': expected import or export", raw),
         )
 
     if "currency" in schema:
-        raw = _as_text("currency", schema["currency"])
+        raw = text("currency")
         cur = raw.str.to_uppercase()
-        if profile.currency:
-            cur = cur.fill_null(profile.currency)
-        parsed["currency"] = cur
-        reasons.append(
-            pl.when(cur.is_not_null() & ~cur.str.contains(r"^[A-Z]{3}$")).then(
-                _msg("malformed currency '{}': expected an ISO 4217 code", raw)
-            )
+        cur = parsed("currency", cur.fill_null(profile.currency) if profile.currency else cur)
+        check(
+            cur.is_not_null() & ~cur.str.contains(r"^[A-Z]{3}$"),
+            _msg("malformed currency '{}': expected an ISO 4217 code", raw),
         )
 
-    date_value, date_raw = _date("declaration_date", schema["declaration_date"])
-    parsed["declaration_date"] = date_value
-    reasons.append(
-        pl.when(date_raw.is_not_null() & date_value.is_null()).then(
-            _msg("unparseable declaration_date '{}': expected YYYY-MM-DD", date_raw)
+    dtype = schema["declaration_date"]
+    if dtype == pl.Date:
+        parsed("declaration_date", pl.col("declaration_date"))
+    elif isinstance(dtype, pl.Datetime):
+        parsed("declaration_date", pl.col("declaration_date").dt.date())
+    else:
+        raw = text("declaration_date")
+        # A datetime stamp keeps only its date part.
+        day = raw.str.split(" ").list.first().str.split("T").list.first()
+        day = cols.put(1, "__day", day)
+        when = parsed(
+            "declaration_date",
+            pl.coalesce([day.str.to_date(fmt, strict=False) for fmt in _DATE_FORMATS]),
+            layer=2,
         )
-    )
+        check(
+            raw.is_not_null() & when.is_null(),
+            _msg("unparseable declaration_date '{}': expected YYYY-MM-DD", raw),
+        )
 
-    for name in _NUMERIC_COLUMNS:
+    numeric = [*_NUMERIC_COLUMNS, "fraud", "revenue_recovered", "true_fraud"]
+    numeric += ["true_customs_value", "true_revenue_lost"]
+    for name in numeric:
         if name not in schema:
             continue
-        value, raw = _number(name, schema[name])
-        parsed[name] = value
-        reasons.append(
-            pl.when(raw.is_not_null() & value.is_null())
-            .then(_msg(f"non-numeric {name} '{{}}'", raw))
-            .when(value.is_nan() | value.is_infinite())
-            .then(_msg(f"{name} '{{}}' is not a finite number", raw))
-            .when(value < 0)
-            .then(_msg(f"negative {name} '{{}}'", raw))
-            if name in _NON_NEGATIVE
-            else pl.when(raw.is_not_null() & value.is_null()).then(
-                _msg(f"non-numeric {name} '{{}}'", raw)
-            )
+        target = f"__num_{name}" if name in ("fraud", "true_fraud") else _PREFIX + name
+        if schema[name].is_numeric():
+            raw = pl.col(name)
+            value = cols.put(1, target, raw.cast(pl.Float64))
+        else:
+            raw = text(name)
+            number = raw.str.replace_all(r"[\s_]", "").cast(pl.Float64, strict=False)
+            value = cols.put(1, target, number)
+        check(raw.is_not_null() & value.is_null(), _msg(f"non-numeric {name} '{{}}'", raw))
+        check(
+            value.is_nan() | value.is_infinite(),
+            _msg(f"{name} '{{}}' is not a finite number", raw),
         )
+        if name in _NON_NEGATIVE:
+            check(value < 0, _msg(f"negative {name} '{{}}'", raw))
+        if name == "fraud":
+            check(
+                value.is_not_null() & ~value.is_in([0.0, 1.0, 2.0]),
+                _msg("malformed fraud '{}': expected 0 or 1", raw),
+            )
 
-    # Labels and synthetic ground truth.
+    # Labels: fraud > 0 is fraud (KCS grades critical fraud 2); inspected defaults to
+    # "has an outcome".
+    label_layer = 2
     if "fraud" in schema:
-        value, raw = _number("fraud", schema["fraud"])
-        parsed["fraud"] = pl.when(value > 0).then(1).when(value == 0).then(0).cast(pl.Int8)
-        reasons.append(
-            pl.when(raw.is_not_null() & ~value.is_in([0.0, 1.0, 2.0])).then(
-                _msg("malformed fraud '{}': expected 0 or 1", raw)
-            )
-        )
-    if "inspected" in schema:
-        parsed["inspected"] = _bool("inspected", schema["inspected"])
-    elif "fraud" in parsed:
-        parsed["inspected"] = parsed["fraud"].is_not_null()
-    if "fraud_type" in schema:
-        parsed["fraud_type"] = _as_text("fraud_type", schema["fraud_type"])
-    for name in ("revenue_recovered", "true_customs_value", "true_revenue_lost"):
-        if name in schema:
-            parsed[name] = _number(name, schema[name])[0]
+        fraud = pl.col("__num_fraud")
+        graded = pl.when(fraud > 0).then(1).when(fraud == 0).then(0).cast(pl.Int8)
+        parsed("fraud", graded, layer=label_layer)
     if "true_fraud" in schema:
-        parsed["true_fraud"] = _number("true_fraud", schema["true_fraud"])[0].cast(pl.Int8)
-    if "true_fraud_type" in schema:
-        parsed["true_fraud_type"] = _as_text("true_fraud_type", schema["true_fraud_type"])
-
-    for name in REQUIRED_COLUMNS:
-        reasons.insert(
-            0,
-            pl.when(parsed[name].is_null() & _is_blank(name, schema)).then(
-                pl.lit(f"missing required {name}")
-            ),
-        )
-
-    dup = parsed["declaration_id"].is_not_null() & ~parsed["declaration_id"].is_first_distinct()
-    reasons.append(
-        pl.when(dup).then(
-            _msg(
-                "duplicate declaration_id '{}': an earlier row has the same id",
-                parsed["declaration_id"],
+        parsed("true_fraud", pl.col("__num_true_fraud").cast(pl.Int8), layer=label_layer)
+    if "inspected" in schema:
+        if schema["inspected"] == pl.Boolean:
+            parsed("inspected", pl.col("inspected"))
+        else:
+            flag = text("inspected").str.to_lowercase()
+            parsed(
+                "inspected",
+                pl.when(flag.is_in(_TRUE)).then(True).when(flag.is_in(_FALSE)).then(False),
             )
-        )
+    elif "fraud" in schema:
+        parsed("inspected", pl.col(_PREFIX + "fraud").is_not_null(), layer=label_layer)
+
+    names = _layer_names(cols)
+    for i, name in enumerate(REQUIRED_COLUMNS):
+        src = f"__t_{name}" if f"__t_{name}" in names else _PREFIX + name
+        if name in ("declaration_date",) and src not in names:
+            src = name  # typed date column
+        checks.insert(i, (pl.col(src).is_null(), pl.lit(f"missing required {name}")))
+
+    ident = pl.col(_PREFIX + "declaration_id")
+    check(
+        ident.is_not_null() & ~ident.is_first_distinct(),
+        _msg("duplicate declaration_id '{}': an earlier row has the same id", ident),
     )
 
-    reason = pl.concat_list(reasons).list.drop_nulls().list.join("; ")
-    return lf.with_columns(
-        *[expr.alias(_PREFIX + name) for name, expr in parsed.items()],
-        *[expr.fill_null(False).alias(_REPAIR + what) for what, expr in repairs.items()],
-    ).with_columns(pl.when(reason.str.len_chars() > 0).then(reason).alias(REJECT_REASON))
+    for i, (bad, _) in enumerate(checks):
+        cols.put(last, f"{_BAD}{i}", bad.fill_null(False))
+    for what, expr in repairs.items():
+        cols.put(last, _REPAIR + what, expr.fill_null(False))
+    lf = cols.apply(lf).with_columns(
+        pl.any_horizontal(pl.col(f"{_BAD}{i}") for i in range(len(checks))).alias(_BAD)
+    )
+    return Canonical(lf, [reason for _, reason in checks])
 
 
-def _is_blank(name: str, schema: pl.Schema) -> pl.Expr:
-    col = pl.col(name)
-    if schema[name] == pl.String:
-        return col.is_null() | (col.str.strip_chars().str.len_chars() == 0)
-    return col.is_null()
+def _layer_names(cols: _Layers) -> set[str]:
+    return {name for layer in cols.layers for name in layer}
 
 
-def split(lf: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+def split(canonical: "Canonical") -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """Split a canonicalised frame into (accepted, rejects) LazyFrames.
 
     Accepted rows carry the canonical columns (typed), the labels when present, and the
-    input's other columns; rejected rows carry the original values and the reason.
+    input's other columns; rejected rows carry the original values and the reason. The
+    reasons are written only for the rejected rows.
     """
+    lf = canonical.lf
     schema = lf.collect_schema()
     names = list(schema)
     parsed = [n[len(_PREFIX) :] for n in names if n.startswith(_PREFIX)]
-    private = {n for n in names if n.startswith((_PREFIX, _REPAIR))} | {REJECT_REASON}
-    own = [n for n in names if n not in private]
+    own = [n for n in names if not n.startswith((_PREFIX, _REPAIR, _BAD))]
 
-    canonical_order = [
-        c for c in {**CANONICAL_SCHEMA, **LABEL_SCHEMA, **TRUTH_SCHEMA} if c in parsed
-    ]
     dtypes = {**CANONICAL_SCHEMA, **LABEL_SCHEMA, **TRUTH_SCHEMA}
+    canonical_order = [c for c in dtypes if c in parsed]
     extras = [n for n in own if n not in dtypes and n != INPUT_ROW]
-    accepted = lf.filter(pl.col(REJECT_REASON).is_null()).select(
+    accepted = lf.filter(~pl.col(_BAD)).select(
         *[pl.col(_PREFIX + c).cast(dtypes[c]).alias(c) for c in canonical_order],
         *[_as_text(n, schema[n]).alias(n) for n in extras],
     )
-    rejects = lf.filter(pl.col(REJECT_REASON).is_not_null()).select(
-        INPUT_ROW, *[n for n in own if n != INPUT_ROW], REJECT_REASON
+    reasons = [
+        pl.when(pl.col(f"{_BAD}{i}")).then(reason) for i, reason in enumerate(canonical.reasons)
+    ]
+    rejects = lf.filter(pl.col(_BAD)).select(
+        INPUT_ROW,
+        *[n for n in own if n != INPUT_ROW],
+        pl.concat_list(reasons).list.drop_nulls().list.join("; ").alias(REJECT_REASON),
     )
     return accepted, rejects
 
 
-def repair_counts(lf: pl.LazyFrame) -> dict[str, int]:
-    """How many accepted rows each recorded repair touched."""
-    cols = [n for n in lf.collect_schema() if n.startswith(_REPAIR)]
-    if not cols:
-        return {}
-    row = (
-        lf.filter(pl.col(REJECT_REASON).is_null())
-        .select(pl.col(c).sum() for c in cols)
-        .collect()
-        .row(0, named=True)
+def _repair_totals(canonical: "Canonical") -> pl.LazyFrame:
+    cols = [n for n in canonical.lf.collect_schema() if n.startswith(_REPAIR)]
+    return canonical.lf.filter(~pl.col(_BAD)).select(
+        pl.len().alias("__rows"), *[pl.col(c).sum() for c in cols]
     )
-    return {k[len(_REPAIR) :]: int(v) for k, v in row.items() if v}
 
 
 def read_declarations(
@@ -467,15 +473,21 @@ def read_declarations(
     file, a required column absent after mapping, no rows at all.
     """
     names = ", ".join(str(p) for p in ([paths] if isinstance(paths, str | Path) else paths))
-    lf = canonicalise(scan_input(paths), profile, source=f"Input {names}")
-    accepted, rejects = split(lf)
+    canonical = canonicalise(scan_input(paths), profile, source=f"Input {names}")
     try:
-        acc, rej = pl.collect_all([accepted, rejects])
-        repairs = repair_counts(lf)
+        # Parse once; the split then only filters and words the rejected rows' reasons.
+        canonical = Canonical(canonical.lf.collect().lazy(), canonical.reasons)
+        accepted, rejects = split(canonical)
+        acc, rej, totals = pl.collect_all([accepted, rejects, _repair_totals(canonical)])
     except pl.exceptions.PolarsError as exc:
         raise DetectorError(f"Input {names} cannot be read: {str(exc).splitlines()[0]}.") from None
     if acc.height + rej.height == 0:
         raise DetectorError(f"Input {names} has a header but no rows; nothing to do.")
+    repairs = {
+        k[len(_REPAIR) :]: int(v)
+        for k, v in totals.row(0, named=True).items()
+        if k.startswith(_REPAIR) and v
+    }
     return Batch(accepted=acc, rejects=rej, repairs=repairs)
 
 

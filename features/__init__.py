@@ -1,0 +1,55 @@
+"""Polars feature builders for customs declarations.
+
+Stateless features are expressions; anything that needs a group-by or a join is a
+``LazyFrame -> LazyFrame`` function; anything learned from training data is a fitted
+table held by :class:`DeclarationFeatures`, the one entry point the model uses.
+"""
+
+from features._builder import CATEGORICAL_BASE, NUMERIC_FEATURES, DeclarationFeatures
+from features._histories import ENTITIES, EntityState, entity_histories, fit_entity_state
+from features._reference_prices import (
+    PEER_LEVELS,
+    ReferencePrices,
+    fit_reference_prices,
+    reference_price_deviation,
+    thousands,
+)
+from features._routes import (
+    RouteTables,
+    fit_route_tables,
+    route_patterns,
+    route_string,
+    third_country_transshipment,
+)
+from features._split import split_shipments
+from features._unit_value import (
+    log_unit_value,
+    to_base_currency,
+    unit_value_per_ton,
+    unit_value_per_unit,
+)
+
+__all__ = [
+    "CATEGORICAL_BASE",
+    "DeclarationFeatures",
+    "ENTITIES",
+    "EntityState",
+    "NUMERIC_FEATURES",
+    "PEER_LEVELS",
+    "ReferencePrices",
+    "RouteTables",
+    "entity_histories",
+    "fit_entity_state",
+    "fit_reference_prices",
+    "fit_route_tables",
+    "log_unit_value",
+    "reference_price_deviation",
+    "route_patterns",
+    "route_string",
+    "split_shipments",
+    "third_country_transshipment",
+    "thousands",
+    "to_base_currency",
+    "unit_value_per_ton",
+    "unit_value_per_unit",
+]

@@ -1,0 +1,187 @@
+"""One entry point: canonical declarations in, every feature column out.
+
+:class:`DeclarationFeatures` is fitted on training declarations and stored in the model.
+Its ``fit_transform`` computes the training rows' features from history only: peer
+reference prices and lane statistics are refitted each month on the months before it,
+entity histories count strictly earlier dates. Its ``transform`` applies the tables
+fitted on the whole training history to a new batch, which adds nothing to them.
+"""
+
+import polars as pl
+
+from features._histories import EntityState, entity_histories, fit_entity_state
+from features._reference_prices import (
+    ReferencePrices,
+    fit_reference_prices,
+    reference_price_deviation,
+)
+from features._routes import RouteTables, fit_route_tables, route_patterns
+from features._split import split_shipments
+from features._unit_value import unit_value_per_unit
+
+__all__ = ["DeclarationFeatures", "CATEGORICAL_BASE"]
+
+CATEGORICAL_BASE: tuple[str, ...] = (
+    "hs2",
+    "hs4",
+    "hs_code",
+    "country_origin",
+    "country_departure",
+    "transport_mode",
+    "customs_office",
+)
+
+_ROW = "__row"
+_PERIOD = "__period"
+
+
+class DeclarationFeatures:
+    """Fitted feature builder: reference prices, lanes, entity histories, split shipments.
+
+    Parameters
+    ----------
+    min_peer_count : smallest peer group whose reference price is trusted.
+    de_minimis : value under which goods pass duty-free, in the declarations' currency.
+    smoothing : pseudo-inspections that pull an entity's fraud rate to the overall rate.
+    destination : country code appended to the route string (e.g. ``CN``), if any.
+    extra_categorical : input columns to pass to the model as categories (a profile's
+        ``features``).
+    """
+
+    def __init__(
+        self,
+        *,
+        min_peer_count: int = 20,
+        de_minimis: float = 150.0,
+        smoothing: float = 10.0,
+        destination: str | None = None,
+        extra_categorical: tuple[str, ...] = (),
+    ) -> None:
+        self.min_peer_count = min_peer_count
+        self.de_minimis = de_minimis
+        self.smoothing = smoothing
+        self.destination = destination
+        self.extra_categorical = tuple(extra_categorical)
+
+    # ------------------------------------------------------------------ fitting
+    def fit_transform(self, data: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+        """Fit on training declarations; return their features computed from history only."""
+        df = data.lazy().collect() if isinstance(data, pl.LazyFrame) else data
+        df = df.with_row_index(_ROW).with_columns(
+            pl.col("declaration_date").dt.truncate("1mo").alias(_PERIOD)
+        )
+        parts = []
+        for period in df[_PERIOD].unique().sort():
+            history = df.lazy().filter(pl.col("declaration_date") < period)
+            current = df.lazy().filter(pl.col(_PERIOD) == period)
+            parts.append(
+                self._apply_tables(
+                    current,
+                    fit_reference_prices(history, self.min_peer_count),
+                    fit_route_tables(history),
+                )
+            )
+        staged = pl.concat(pl.collect_all(parts)).sort(_ROW)
+        out = self._finish(staged.lazy(), state=None, use_labels=True).collect()
+
+        self.reference_ = fit_reference_prices(df.lazy(), self.min_peer_count)
+        self.routes_ = fit_route_tables(df.lazy())
+        self.entities_ = fit_entity_state(out.lazy(), self.smoothing)
+        extras = [c for c in self.extra_categorical if c in df.columns]
+        self.categorical_features_ = [*CATEGORICAL_BASE, *extras]
+        self.numeric_features_ = list(NUMERIC_FEATURES)
+        self.feature_names_ = self.numeric_features_ + self.categorical_features_
+        self.training_period_ = (df["declaration_date"].min(), df["declaration_date"].max())
+        return out.drop(_ROW, _PERIOD)
+
+    def transform(self, lf: pl.LazyFrame) -> pl.LazyFrame:
+        """Features of new declarations against the fitted training history."""
+        if not hasattr(self, "reference_"):
+            raise RuntimeError("DeclarationFeatures is not fitted; call fit_transform first.")
+        staged = self._apply_tables(lf, self.reference_, self.routes_)
+        return self._finish(staged, state=self.entities_, use_labels=False)
+
+    # ------------------------------------------------------------------ steps
+    def _apply_tables(
+        self, lf: pl.LazyFrame, reference: ReferencePrices, routes: RouteTables
+    ) -> pl.LazyFrame:
+        lf = reference_price_deviation(lf, reference)
+        return route_patterns(lf, routes, self.destination)
+
+    def _finish(
+        self, lf: pl.LazyFrame, state: EntityState | None, use_labels: bool
+    ) -> pl.LazyFrame:
+        if state is None:
+            lf = _with_expanding_prior(lf)
+        lf = entity_histories(
+            lf, state, use_labels=use_labels, prior=None if state else "_prior",
+            smoothing=self.smoothing,
+        )
+        lf = split_shipments(lf, self.de_minimis)
+        lf = lf.with_columns(*_derived())
+        return lf.drop("_prior", strict=False)
+
+
+def _with_expanding_prior(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Overall fraud rate of inspections on earlier dates, with a weak Beta(1, 9) prior."""
+    inspected = pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()
+    fraud = inspected & (pl.col("fraud") == 1)
+    daily = (
+        lf.group_by("declaration_date")
+        .agg(inspected.sum().cast(pl.Float64).alias("_i"), fraud.sum().cast(pl.Float64).alias("_f"))
+        .sort("declaration_date")
+        .select(
+            "declaration_date",
+            ((pl.col("_f").cum_sum() - pl.col("_f") + 1.0)
+             / (pl.col("_i").cum_sum() - pl.col("_i") + 10.0)).alias("_prior"),
+        )
+    )
+    return lf.join(daily, on="declaration_date", how="left", maintain_order="left")
+
+
+def _derived() -> list[pl.Expr]:
+    return [
+        pl.col("customs_value").log1p().alias("log_customs_value"),
+        pl.col("net_mass_kg").log1p().alias("log_net_mass"),
+        (pl.col("net_mass_kg") <= 0).cast(pl.Int8).alias("mass_missing"),
+        unit_value_per_unit().log().alias("log_value_per_unit"),
+        pl.col("value_ratio").log().alias("log_value_ratio"),
+        pl.col("peer_n").log1p().alias("log_peer_n"),
+        pl.col("revenue_at_stake").log1p().alias("log_revenue_at_stake"),
+        *[pl.col(f"{p}_n_before").log1p().alias(f"log_{p}_n_before") for p in _PREFIXES],
+    ]
+
+
+_PREFIXES = (
+    "importer", "declarant", "seller", "hs", "origin", "route", "importer_seller", "importer_hs",
+)
+
+NUMERIC_FEATURES: tuple[str, ...] = (
+    "log_customs_value",
+    "log_net_mass",
+    "mass_missing",
+    "duty_rate_pct",
+    "log_value_per_unit",
+    "log_value_ratio",
+    "price_z",
+    "price_percentile",
+    "peer_level",
+    "log_peer_n",
+    "log_revenue_at_stake",
+    "third_country",
+    "n_transit",
+    "lane_share",
+    "origin_share",
+    "lane_surge",
+    "duty_gap",
+    *[f"log_{p}_n_before" for p in _PREFIXES],
+    *[f"{p}_days_known" for p in _PREFIXES],
+    *[f"{p}_fraud_rate" for p in _PREFIXES],
+    "importer_mean_ratio_before",
+    "importer_share_below_before",
+    "split_n_pair_day",
+    "split_under_pair_day",
+    "split_value_pair_day",
+    "split_n_importer_day",
+    "split_under_importer_day",
+)

@@ -1,0 +1,166 @@
+"""Entity histories: what was known about an importer, broker, seller, lane... before.
+
+For every entity (and pair) the history of a declaration counts only what happened on
+earlier dates: how many declarations, how long the entity has been known, and the
+smoothed fraud rate of its past inspections (the "risky profile" of customs risk
+management). During training the history is built from the training rows themselves,
+strictly before each date; when scoring, the training history is carried as a state and
+the batch adds its own earlier days without their labels.
+"""
+
+from dataclasses import dataclass
+
+import polars as pl
+
+__all__ = ["ENTITIES", "EntityState", "entity_histories", "fit_entity_state"]
+
+#: Prefix of the feature columns -> the key columns of the entity.
+ENTITIES: dict[str, tuple[str, ...]] = {
+    "importer": ("importer_id",),
+    "declarant": ("declarant_id",),
+    "seller": ("seller_id",),
+    "hs": ("hs_code",),
+    "origin": ("country_origin",),
+    "route": ("route",),
+    "importer_seller": ("importer_id", "seller_id"),
+    "importer_hs": ("importer_id", "hs_code"),
+}
+
+_BELOW = 0.7  # declared below 70 % of the peer reference counts as underpriced
+_LOG_RATIO_CAP = 3.0
+
+
+@dataclass
+class EntityState:
+    """Per entity: totals of the training history, as of its last day."""
+
+    tables: dict[str, pl.DataFrame]
+    prior: float  # fraud rate of all inspected training declarations
+    smoothing: float
+
+
+def _daily(lf: pl.LazyFrame, keys: list[str], use_labels: bool) -> pl.LazyFrame:
+    """Per entity and day: declarations, inspections, frauds, and pricing behaviour."""
+    log_ratio = pl.col("value_ratio").log().clip(-_LOG_RATIO_CAP, _LOG_RATIO_CAP)
+    aggs = [
+        pl.len().cast(pl.Float64).alias("n"),
+        log_ratio.sum().alias("sum_log_ratio"),
+        log_ratio.is_not_null().sum().cast(pl.Float64).alias("n_priced"),
+        (pl.col("value_ratio") < _BELOW).sum().cast(pl.Float64).alias("n_below"),
+    ]
+    if use_labels:
+        inspected = pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()
+        aggs += [
+            inspected.sum().cast(pl.Float64).alias("n_inspected"),
+            (inspected & (pl.col("fraud") == 1)).sum().cast(pl.Float64).alias("n_fraud"),
+        ]
+    else:
+        aggs += [pl.lit(0.0).alias("n_inspected"), pl.lit(0.0).alias("n_fraud")]
+    return (
+        lf.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys))
+        .group_by(*keys, "declaration_date")
+        .agg(*aggs)
+    )
+
+
+_SUMS = ("n", "sum_log_ratio", "n_priced", "n_below", "n_inspected", "n_fraud")
+
+
+def fit_entity_state(lf: pl.LazyFrame, smoothing: float = 10.0) -> EntityState:
+    """Totals per entity over the whole training history (for scoring later batches)."""
+    plans = []
+    for keys in ENTITIES.values():
+        plans.append(
+            _daily(lf, list(keys), use_labels=True)
+            .group_by(*keys)
+            .agg(*[pl.col(c).sum() for c in _SUMS], pl.col("declaration_date").min().alias("first_seen"))
+            .sort(*keys)
+        )
+    tables = pl.collect_all(plans)
+    totals = lf.select(
+        (pl.col("inspected").fill_null(False) & (pl.col("fraud") == 1)).sum().alias("f"),
+        (pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()).sum().alias("i"),
+    ).collect()
+    inspected = int(totals["i"][0])
+    prior = float(totals["f"][0]) / inspected if inspected else 0.0
+    return EntityState(
+        tables=dict(zip(ENTITIES, tables, strict=True)), prior=prior, smoothing=smoothing
+    )
+
+
+def entity_histories(
+    lf: pl.LazyFrame,
+    state: EntityState | None,
+    *,
+    use_labels: bool,
+    prior: float | str | None = None,
+    smoothing: float = 10.0,
+) -> pl.LazyFrame:
+    """Add, per entity, what was known strictly before each declaration's date.
+
+    ``state`` is the training history (None while building it); ``use_labels`` says
+    whether the frame's own inspection outcomes may count for its later days (True in
+    training, False when scoring: labels are never needed to score). ``prior`` is the
+    overall fraud rate that small histories are pulled towards: a number, or the name
+    of a column holding the rate known at each row's date; with a state, the state's.
+    The frame needs ``value_ratio`` (from the reference prices) and ``route``.
+
+    Columns per entity prefix ``p``: ``p_n_before``, ``p_days_known`` (days since first
+    seen, null when new), ``p_fraud_rate`` (smoothed towards the overall rate), and for
+    the importer its price behaviour: ``importer_mean_ratio_before`` and
+    ``importer_share_below_before``.
+    """
+    if state is not None:
+        prior, smoothing = state.prior, state.smoothing
+    prior_expr = pl.col(prior) if isinstance(prior, str) else pl.lit(prior or 0.0)
+    base = lf  # every history is built from the input, not from the joins below
+    for prefix, keys in ENTITIES.items():
+        k = list(keys)
+        daily = _daily(base, k, use_labels).with_columns(
+            pl.col("declaration_date").alias("first_seen")
+        )
+        if state is not None:
+            # The training history sits before every day of the batch.
+            carried = state.tables[prefix].lazy().with_columns(
+                pl.lit(None, pl.Date).alias("declaration_date")
+            )
+            daily = pl.concat([carried, daily.select(carried.collect_schema().names())])
+        before = [(pl.col(c).cum_sum().over(k) - pl.col(c)).alias(f"_{c}") for c in _SUMS]
+        first = pl.col("first_seen").cum_min().over(k)
+        history = (
+            daily.sort(*k, "declaration_date", nulls_last=False)
+            .with_columns(*before, first.shift(1).over(k).alias("_first"))
+            .filter(pl.col("declaration_date").is_not_null())
+        )
+        cols = [
+            pl.col("_n").alias(f"{prefix}_n_before"),
+            (pl.col("declaration_date") - pl.col("_first"))
+            .dt.total_days()
+            .cast(pl.Float64)
+            .alias(f"{prefix}_days_known"),
+            pl.col("_n_fraud").alias("__fraud"),
+            pl.col("_n_inspected").alias("__inspected"),
+        ]
+        if prefix == "importer":
+            cols += [
+                pl.when(pl.col("_n_priced") > 0)
+                .then((pl.col("_sum_log_ratio") / pl.col("_n_priced")).exp())
+                .alias("importer_mean_ratio_before"),
+                pl.when(pl.col("_n_priced") > 0)
+                .then(pl.col("_n_below") / pl.col("_n_priced"))
+                .alias("importer_share_below_before"),
+            ]
+        history = history.select(*k, "declaration_date", *cols)
+        rate = (pl.col("__fraud").fill_null(0.0) + smoothing * prior_expr) / (
+            pl.col("__inspected").fill_null(0.0) + smoothing
+        )
+        known = pl.all_horizontal(pl.col(c).is_not_null() for c in k)
+        lf = (
+            lf.join(history, on=[*k, "declaration_date"], how="left", maintain_order="left")
+            .with_columns(
+                pl.col(f"{prefix}_n_before").fill_null(0.0),
+                pl.when(known).then(rate).alias(f"{prefix}_fraud_rate"),
+            )
+            .drop("__fraud", "__inspected")
+        )
+    return lf

@@ -1,0 +1,188 @@
+"""Reference prices per peer group and the deviation of each declaration from them.
+
+The reference of a peer group is robust: the median and the median absolute deviation
+(MAD) of the log value per tonne, with the count behind them and a grid of quantiles to
+place a declaration within its group. Peer groups go from the most specific to the
+least; a declaration uses the most specific one with enough declarations.
+"""
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from features._unit_value import log_unit_value
+
+__all__ = ["PEER_LEVELS", "ReferencePrices", "fit_reference_prices", "reference_price_deviation"]
+
+#: (name, grouping columns, label template) from the most specific to the least.
+PEER_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("hs_origin_quarter", ("hs_code", "country_origin", "quarter")),
+    ("hs_origin", ("hs_code", "country_origin")),
+    ("hs", ("hs_code",)),
+    ("hs4", ("hs4",)),
+    ("hs2", ("hs2",)),
+)
+
+#: Quantiles (in percent) kept per group to place a declaration within it.
+PERCENTILE_GRID: tuple[float, ...] = (0, 1, 2.5, 5, 10, 25, 50, 75, 90, 95, 97.5, 99, 100)
+
+_MAD_TO_SIGMA = 1.4826
+_MIN_SPREAD = 0.05  # log units: a group of identical prices still gets a finite z
+
+
+def peer_keys() -> list[pl.Expr]:
+    """Columns the peer levels group on, derived from the canonical ones."""
+    return [
+        pl.col("hs_code").str.slice(0, 4).alias("hs4"),
+        pl.col("hs_code").str.slice(0, 2).alias("hs2"),
+        pl.col("declaration_date").dt.quarter().cast(pl.Int8).alias("quarter"),
+    ]
+
+
+@dataclass
+class ReferencePrices:
+    """Fitted reference tables, one per peer level."""
+
+    tables: dict[str, pl.DataFrame]
+    min_count: int
+
+
+def fit_reference_prices(lf: pl.LazyFrame, min_count: int = 20) -> ReferencePrices:
+    """Compute the reference tables of every peer level from training declarations."""
+    priced = lf.select(
+        "hs_code", "country_origin", *peer_keys(), log_unit_value()
+    ).filter(pl.col("log_unit_value").is_not_null())
+    grid = [q / 100 for q in PERCENTILE_GRID]
+    plans = []
+    for name, keys in PEER_LEVELS:
+        k = list(keys)
+        stats = priced.group_by(k).agg(
+            pl.len().alias("n"),
+            pl.col("log_unit_value").median().alias("median"),
+            *[
+                pl.col("log_unit_value").quantile(q, interpolation="linear").alias(f"q{i}")
+                for i, q in enumerate(grid)
+            ],
+        )
+        mad = (
+            priced.join(stats.select(*k, "median"), on=k)
+            .group_by(k)
+            .agg((pl.col("log_unit_value") - pl.col("median")).abs().median().alias("mad"))
+        )
+        plans.append(
+            stats.join(mad, on=k)
+            .filter(pl.col("n") >= min_count)
+            .with_columns(
+                (pl.col("mad") * _MAD_TO_SIGMA).clip(lower_bound=_MIN_SPREAD).alias("spread"),
+            )
+            .drop("mad")
+            .sort(k)
+        )
+    tables = pl.collect_all(plans)
+    return ReferencePrices(
+        tables={name: t for (name, _), t in zip(PEER_LEVELS, tables, strict=True)},
+        min_count=min_count,
+    )
+
+
+def _label(name: str) -> pl.Expr:
+    hs = pl.col("hs_code")
+    origin = pl.col("country_origin")
+    return {
+        "hs_origin_quarter": pl.format("HS {} from {} in Q{}", hs, origin, pl.col("quarter")),
+        "hs_origin": pl.format("HS {} from {}", hs, origin),
+        "hs": pl.format("HS {}", hs),
+        "hs4": pl.format("HS {}", pl.col("hs4")),
+        "hs2": pl.format("HS chapter {}", pl.col("hs2")),
+    }[name]
+
+
+def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> pl.LazyFrame:
+    """Add the peer reference and the declaration's deviation from it.
+
+    New columns: ``unit_value_per_ton``, ``log_unit_value``, ``peer_level`` (0 most
+    specific .. 4, null when no group has enough declarations), ``peer_group`` (e.g.
+    ``HS 081060 from TH, n=1,240``), ``peer_n``, ``reference_value_per_ton``,
+    ``value_ratio`` (declared / reference), ``price_z`` (robust z-score of the log
+    unit value), ``price_percentile`` (0-100 within the group) and ``revenue_at_stake``
+    ((reference value - declared value) x duty rate, 0 when not below).
+    """
+    n_grid = len(PERCENTILE_GRID)
+    stat_cols = ["n", "median", "spread", *[f"q{i}" for i in range(n_grid)]]
+    lf = lf.with_columns(*peer_keys(), log_unit_value())
+    for level, (name, keys) in enumerate(PEER_LEVELS):
+        table = reference.tables[name].lazy().rename({c: f"{c}_{level}" for c in stat_cols})
+        lf = lf.join(table, on=list(keys), how="left", maintain_order="left")
+
+    def pick(stat: str) -> pl.Expr:
+        return pl.coalesce([pl.col(f"{stat}_{lv}") for lv in range(len(PEER_LEVELS))])
+
+    level = pl.coalesce(
+        [pl.when(pl.col(f"n_{lv}").is_not_null()).then(pl.lit(lv, pl.Int8))
+         for lv in range(len(PEER_LEVELS))]
+    )
+    label = pl.coalesce(
+        [pl.when(pl.col(f"n_{lv}").is_not_null()).then(_label(name))
+         for lv, (name, _) in enumerate(PEER_LEVELS)]
+    )
+    x = pl.col("log_unit_value")
+    qs = [pl.col(f"_q{i}") for i in range(n_grid)]
+    # Percentile by linear interpolation between the stored quantiles.
+    pieces = []
+    for i in range(n_grid - 1):
+        width = PERCENTILE_GRID[i + 1] - PERCENTILE_GRID[i]
+        gap = qs[i + 1] - qs[i]
+        frac = pl.when(gap > 0).then((x - qs[i]) / gap).otherwise((x >= qs[i + 1]).cast(pl.Float64))
+        pieces.append(frac.clip(0.0, 1.0) * width)
+    percentile = pl.sum_horizontal(pieces)
+
+    value = pl.col("customs_value")
+    reference_value = (pl.col("_median").exp() * pl.col("net_mass_kg") / 1000.0)
+    stake = ((reference_value - value).clip(lower_bound=0.0) * pl.col("duty_rate_pct").fill_null(0)
+             / 100.0)
+    dropped = [f"{c}_{lv}" for c in stat_cols for lv in range(len(PEER_LEVELS))]
+    return (
+        lf.with_columns(
+            level.alias("peer_level"),
+            pick("n").alias("peer_n"),
+            pick("median").alias("_median"),
+            pick("spread").alias("_spread"),
+            *[pick(f"q{i}").alias(f"_q{i}") for i in range(n_grid)],
+            label.alias("_label"),
+        )
+        .drop(dropped)
+        .with_columns(
+            (value / pl.col("net_mass_kg") * 1000.0).alias("unit_value_per_ton")
+            .pipe(lambda e: pl.when(pl.col("net_mass_kg") > 0).then(e)),
+            pl.col("_median").exp().alias("reference_value_per_ton"),
+            (x - pl.col("_median")).exp().alias("value_ratio"),
+            ((x - pl.col("_median")) / pl.col("_spread")).alias("price_z"),
+            pl.when(x.is_not_null() & pl.col("_median").is_not_null())
+            .then(percentile)
+            .alias("price_percentile"),
+            pl.when(x.is_not_null() & pl.col("_median").is_not_null())
+            .then(stake).otherwise(0.0).alias("revenue_at_stake"),
+            pl.when(pl.col("peer_n").is_not_null())
+            .then(pl.format("{}, n={}", pl.col("_label"),
+                            thousands(pl.col("peer_n"))))
+            .alias("peer_group"),
+        )
+        .drop("_median", "_spread", "_label", *[f"_q{i}" for i in range(n_grid)])
+    )
+
+
+def thousands(expr: pl.Expr) -> pl.Expr:
+    """Format a non-negative integer with thousands separators (1240 -> '1,240').
+
+    >>> pl.select(thousands(pl.lit(1234567)))[0, 0]
+    '1,234,567'
+    """
+    n = expr.cast(pl.Int64)
+    parts = [(n // 10**9), (n // 10**6) % 1000, (n // 1000) % 1000, n % 1000]
+    padded = [p.cast(pl.String).str.pad_start(3, "0") for p in parts]
+    return (
+        pl.when(n >= 10**9).then(pl.format("{},{},{},{}", parts[0], *padded[1:]))
+        .when(n >= 10**6).then(pl.format("{},{},{}", parts[1], *padded[2:]))
+        .when(n >= 1000).then(pl.format("{},{}", parts[2], padded[3]))
+        .otherwise(n.cast(pl.String))
+    )

@@ -1,0 +1,144 @@
+"""Route patterns: where goods come from, which way they travel, and how usual that is.
+
+Stateless flags are expressions; how common a route or an origin is for an HS code,
+and which origin usually ships from a departure country, are learned from history
+(:func:`fit_route_tables`) and compared with the batch being scored.
+"""
+
+from dataclasses import dataclass
+
+import polars as pl
+
+__all__ = [
+    "RouteTables",
+    "fit_route_tables",
+    "route_patterns",
+    "route_string",
+    "third_country_transshipment",
+]
+
+_SMOOTH = 20.0  # pseudo-declarations pulling a small batch's route share to history
+
+
+def route_string(destination: str | None = None) -> pl.Expr:
+    """Human-readable route: origin, transit countries, departure, destination.
+
+    Consecutive repeats are dropped, so goods shipped from their origin read ``TH``
+    (``TH>CN`` with a destination) and durians trucked through Vietnam ``TH>VN>CN``.
+
+    >>> df = pl.DataFrame({"country_origin": ["TH", "TH"], "transit_countries": [None, "VN"],
+    ...                    "country_departure": ["TH", "VN"]})
+    >>> df.select(route_string("CN"))["route"].to_list()
+    ['TH>CN', 'TH>VN>CN']
+    """
+    parts = pl.concat_list(
+        pl.col("country_origin"),
+        pl.col("transit_countries").fill_null("").str.split(";"),
+        pl.col("country_departure"),
+        *([pl.lit(destination)] if destination else []),
+    ).list.eval(pl.element().filter(pl.element() != ""))
+    deduped = parts.list.eval(
+        pl.element().filter(pl.element() != pl.element().shift(1).fill_null(""))
+    )
+    return deduped.list.join(">").alias("route")
+
+
+def third_country_transshipment() -> pl.Expr:
+    """1 when the goods left from, or passed through, a country other than their origin."""
+    origin = pl.col("country_origin")
+    via = pl.col("transit_countries").fill_null("").str.split(";").list.eval(
+        pl.element().filter(pl.element() != "")
+    )
+    elsewhere = (pl.col("country_departure") != origin) | (
+        via.list.set_difference(pl.concat_list(origin)).list.len() > 0
+    )
+    return elsewhere.cast(pl.Int8).alias("third_country")
+
+
+@dataclass
+class RouteTables:
+    """How often each origin and origin>departure lane carries each HS code."""
+
+    hs: pl.DataFrame  # hs_code, hs_n
+    lane: pl.DataFrame  # hs_code, country_origin, country_departure, lane_n
+    origin: pl.DataFrame  # hs_code, country_origin, origin_n, origin_duty
+    usual: pl.DataFrame  # hs_code, country_departure, usual_origin, usual_origin_duty
+
+
+def fit_route_tables(lf: pl.LazyFrame) -> RouteTables:
+    """Count lanes and origins per HS code, and the usual origin per departure country."""
+    duty = pl.col("duty_rate_pct")
+    origin = lf.group_by("hs_code", "country_origin").agg(
+        pl.len().alias("origin_n"), duty.median().alias("origin_duty")
+    )
+    lane = lf.group_by("hs_code", "country_origin", "country_departure").agg(
+        pl.len().alias("lane_n")
+    )
+    usual = (
+        lane.sort("lane_n", "country_origin", descending=[True, False])
+        .group_by("hs_code", "country_departure", maintain_order=True)
+        .agg(pl.col("country_origin").first().alias("usual_origin"))
+        .join(
+            origin.select(
+                "hs_code",
+                pl.col("country_origin").alias("usual_origin"),
+                pl.col("origin_duty").alias("usual_origin_duty"),
+            ),
+            on=["hs_code", "usual_origin"],
+            how="left",
+        )
+    )
+    hs = lf.group_by("hs_code").agg(pl.len().alias("hs_n"))
+    tables = pl.collect_all([hs, lane, origin, usual])
+    return RouteTables(*[t.sort(t.columns[:-1]) for t in tables])
+
+
+def route_patterns(lf: pl.LazyFrame, tables: RouteTables, destination: str | None = None):
+    """Add route flags, and how usual the lane and origin are for the goods.
+
+    New columns: ``route``, ``third_country``, ``n_transit``, ``lane_share`` (share of
+    the HS code's past declarations on this origin>departure lane), ``origin_share``
+    (share of the HS code's past declarations from this origin), ``lane_surge`` (log
+    ratio of the lane's share in this batch to its past share: a lane that appeared or
+    surged recently), ``duty_gap`` (duty of the origin that usually ships these goods
+    from this departure country, minus the declared duty: why someone would relabel).
+    """
+    hs_n = pl.col("hs_n").fill_null(0)
+    batch_lane = pl.len().over("hs_code", "country_origin", "country_departure")
+    batch_hs = pl.len().over("hs_code")
+    lane_share = (pl.col("lane_n").fill_null(0) + 0.5) / (hs_n + 1.0)
+    now = (batch_lane + _SMOOTH * lane_share) / (batch_hs + _SMOOTH)
+    return (
+        lf.join(tables.hs.lazy(), on="hs_code", how="left", maintain_order="left")
+        .join(
+            tables.lane.lazy(),
+            on=["hs_code", "country_origin", "country_departure"],
+            how="left",
+            maintain_order="left",
+        )
+        .join(
+            tables.origin.lazy(),
+            on=["hs_code", "country_origin"],
+            how="left",
+            maintain_order="left",
+        )
+        .join(
+            tables.usual.lazy(),
+            on=["hs_code", "country_departure"],
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(
+            route_string(destination),
+            third_country_transshipment(),
+            pl.col("transit_countries").fill_null("").str.split(";").list.eval(
+                pl.element().filter(pl.element() != "")
+            ).list.len().cast(pl.Int8).alias("n_transit"),
+            lane_share.alias("lane_share"),
+            ((pl.col("origin_n").fill_null(0) + 0.5) / (hs_n + 1.0)).alias("origin_share"),
+            (now / lane_share).log().alias("lane_surge"),
+            (pl.col("usual_origin_duty") - pl.col("duty_rate_pct")).alias("duty_gap"),
+            pl.col("hs_n").fill_null(0).alias("hs_history_n"),
+        )
+        .drop("hs_n", "lane_n", "origin_n", "origin_duty", "usual_origin_duty")
+    )
