@@ -31,8 +31,14 @@ def main() -> None:
         batch = read_declarations(path)
         t_ingest = time.perf_counter() - t0
         df = batch.accepted
-        cut = df["declaration_date"].min() + (df["declaration_date"].max() - df["declaration_date"].min()) * 0.75
-        train, score = df.filter(pl.col("declaration_date") < cut), df.filter(pl.col("declaration_date") >= cut)
+        cut = (
+            df["declaration_date"].min()
+            + (df["declaration_date"].max() - df["declaration_date"].min()) * 0.75
+        )
+        train, score = (
+            df.filter(pl.col("declaration_date") < cut),
+            df.filter(pl.col("declaration_date") >= cut),
+        )
         builder = DeclarationFeatures()
         t0 = time.perf_counter()
         builder.fit_transform(train)
@@ -43,12 +49,16 @@ def main() -> None:
             t0 = time.perf_counter()
             out = builder.transform(score.lazy()).collect()
             t_tr = time.perf_counter() - t0
-            print(f"transform {score.height:,} rows: {t_tr:.2f} s ({score.height / t_tr:,.0f} rows/s)")
+            print(
+                f"transform {score.height:,} rows: {t_tr:.2f} s ({score.height / t_tr:,.0f} rows/s)"
+            )
             t0 = time.perf_counter()
             builder.transform(df.lazy()).collect()
             t_all = time.perf_counter() - t0
-            print(f"transform all {df.height:,} rows: {t_all:.2f} s ({df.height / t_all:,.0f} rows/s), "
-                  f"{len(builder.feature_names_)} features, {out.width} columns")
+            print(
+                f"transform all {df.height:,} rows: {t_all:.2f} s ({df.height / t_all:,.0f} rows/s), "
+                f"{len(builder.feature_names_)} features, {out.width} columns"
+            )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ GOODS: list[tuple] = [
     ("030389", "frozen fish, other", "food", 2500, 10, 12000, 0.05, None, {"CN": 3, "RU": 3, "NO": 2, "VN": 2}),
     ("070310", "onions and shallots", "food", 400, 27, 20000, 0.25, None, {"CN": 6, "NZ": 2, "AU": 2}),
     ("080390", "bananas, fresh", "food", 700, 30, 18000, 0.10, None, {"PH": 7, "EC": 2, "VN": 1}),
-    ("081060", "durians, fresh", "food", 5000, 20, 15000, 0.30, None, {"TH": 7.5, "MY": 1.5, "VN": 1}),
+    ("081060", "durians, fresh", "food", 5000, 20, 15000, 0.20, None, {"TH": 7.5, "MY": 1.5, "VN": 1}),
     ("080450", "mangoes and guavas", "food", 2500, 24, 8000, 0.30, None, {"TH": 4, "VN": 3, "PH": 2, "IN": 1}),
     ("081010", "strawberries, fresh", "food", 4000, 30, 2000, 0.35, None, {"US": 5, "AU": 3, "JP": 2}),
     ("090111", "coffee, not roasted", "food", 4000, 2, 18000, 0.05, None, {"BR": 3.5, "VN": 3, "CO": 2, "ET": 1.5}),
@@ -66,6 +66,10 @@ GOODS: list[tuple] = [
     ("690722", "ceramic tiles, absorption 0.5-10 %", "consumer", 400, 8, 20000, 0.0, None, {"CN": 5, "ES": 3, "IT": 2}),
 ]
 # fmt: on
+
+# Goods traded more than the others (relative weight, default 1): fresh durians are the
+# largest fresh-fruit import of the market in the motivating case.
+POPULARITY: dict[str, float] = {"081060": 3.0, "392690": 2.0, "870899": 1.5}
 
 # Countries with a free-trade agreement: their preferential duty is a share of MFN.
 PREFERENTIAL: dict[str, float] = {

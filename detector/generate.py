@@ -110,9 +110,8 @@ def generate_declarations(config: GeneratorConfig | None = None, **overrides) ->
     activity = rng.pareto(1.2, n_imp) + 1.0
     activity /= activity.sum()
     k_goods = 4
-    popularity = np.array([sum(g[8].values()) for g in cat.GOODS]) * rng.uniform(
-        0.5, 1.5, len(cat.GOODS)
-    )
+    weight = np.array([cat.POPULARITY.get(g[0], 1.0) for g in cat.GOODS])
+    popularity = weight * rng.uniform(0.5, 1.5, len(cat.GOODS))
     imp_goods = rng.choice(len(cat.GOODS), size=(n_imp, k_goods), p=popularity / popularity.sum())
     imp_goods_w = np.cumsum(rng.dirichlet(np.ones(k_goods) * 0.7, n_imp), axis=1)
     imp_origin = _draw_origin(rng, imp_goods.ravel(), o_idx, o_cum).reshape(n_imp, k_goods)
@@ -227,17 +226,19 @@ def generate_declarations(config: GeneratorConfig | None = None, **overrides) ->
     transshippers = rng.choice(n_imp, size=max(3, n_tr // 60), replace=False)
     tr = pick(cargo, cfg.transshipment_share)
     ad_pairs = [(_HS_INDEX[h], c) for (h, c) in cat.ANTI_DUMPING]
-    durian = rng.random(tr.size) < 0.35
+    durian = rng.random(tr.size) < 0.3
     importer[tr] = transshippers[rng.integers(0, transshippers.size, tr.size)]
     d_rows, a_rows = tr[durian], tr[~durian]
     hs[d_rows] = declared_hs[d_rows] = _HS_INDEX["081060"]
     origin[d_rows] = declared_origin[d_rows] = _C_INDEX["TH"]
     departure[d_rows] = transit[d_rows] = _C_INDEX["VN"]
     mode[d_rows] = "road"
+    mass[d_rows] = np.round(_MASS[hs[d_rows]] * rng.lognormal(0, 0.6, d_rows.size), 1)
+    d_season = 1 + _SEASON[hs[d_rows]] * np.sin(2 * np.pi * (doy[d_rows] - phase[hs[d_rows]]) / 365)
     dprice = (
         _PRICE[hs[d_rows]]
         * pair_level[hs[d_rows], origin[d_rows]]
-        * season[d_rows]
+        * d_season
         * rng.lognormal(0, 0.2, d_rows.size)
     )
     true_value[d_rows] = np.round(mass[d_rows] / 1000 * dprice, 2)
@@ -251,6 +252,7 @@ def generate_declarations(config: GeneratorConfig | None = None, **overrides) ->
     ]
     transit[a_rows] = -1
     mode[a_rows] = "sea"
+    mass[a_rows] = np.round(_MASS[hs[a_rows]] * rng.lognormal(0, 0.6, a_rows.size), 1)
     aprice = (
         _PRICE[hs[a_rows]]
         * pair_level[hs[a_rows], origin[a_rows]]

@@ -114,7 +114,10 @@ class DeclarationFeatures:
         if state is None:
             lf = _with_expanding_prior(lf)
         lf = entity_histories(
-            lf, state, use_labels=use_labels, prior=None if state else "_prior",
+            lf,
+            state,
+            use_labels=use_labels,
+            prior=None if state else "_prior",
             smoothing=self.smoothing,
         )
         lf = split_shipments(lf, self.de_minimis)
@@ -132,8 +135,10 @@ def _with_expanding_prior(lf: pl.LazyFrame) -> pl.LazyFrame:
         .sort("declaration_date")
         .select(
             "declaration_date",
-            ((pl.col("_f").cum_sum() - pl.col("_f") + 1.0)
-             / (pl.col("_i").cum_sum() - pl.col("_i") + 10.0)).alias("_prior"),
+            (
+                (pl.col("_f").cum_sum() - pl.col("_f") + 1.0)
+                / (pl.col("_i").cum_sum() - pl.col("_i") + 10.0)
+            ).alias("_prior"),
         )
     )
     return lf.join(daily, on="declaration_date", how="left", maintain_order="left")
@@ -153,7 +158,14 @@ def _derived() -> list[pl.Expr]:
 
 
 _PREFIXES = (
-    "importer", "declarant", "seller", "hs", "origin", "route", "importer_seller", "importer_hs",
+    "importer",
+    "declarant",
+    "seller",
+    "hs",
+    "origin",
+    "route",
+    "importer_seller",
+    "importer_hs",
 )
 
 NUMERIC_FEATURES: tuple[str, ...] = (

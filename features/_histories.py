@@ -73,7 +73,10 @@ def fit_entity_state(lf: pl.LazyFrame, smoothing: float = 10.0) -> EntityState:
         plans.append(
             _daily(lf, list(keys), use_labels=True)
             .group_by(*keys)
-            .agg(*[pl.col(c).sum() for c in _SUMS], pl.col("declaration_date").min().alias("first_seen"))
+            .agg(
+                *[pl.col(c).sum() for c in _SUMS],
+                pl.col("declaration_date").min().alias("first_seen"),
+            )
             .sort(*keys)
         )
     tables = pl.collect_all(plans)
@@ -121,8 +124,10 @@ def entity_histories(
         )
         if state is not None:
             # The training history sits before every day of the batch.
-            carried = state.tables[prefix].lazy().with_columns(
-                pl.lit(None, pl.Date).alias("declaration_date")
+            carried = (
+                state.tables[prefix]
+                .lazy()
+                .with_columns(pl.lit(None, pl.Date).alias("declaration_date"))
             )
             daily = pl.concat([carried, daily.select(carried.collect_schema().names())])
         before = [(pl.col(c).cum_sum().over(k) - pl.col(c)).alias(f"_{c}") for c in _SUMS]

@@ -49,9 +49,9 @@ class ReferencePrices:
 
 def fit_reference_prices(lf: pl.LazyFrame, min_count: int = 20) -> ReferencePrices:
     """Compute the reference tables of every peer level from training declarations."""
-    priced = lf.select(
-        "hs_code", "country_origin", *peer_keys(), log_unit_value()
-    ).filter(pl.col("log_unit_value").is_not_null())
+    priced = lf.select("hs_code", "country_origin", *peer_keys(), log_unit_value()).filter(
+        pl.col("log_unit_value").is_not_null()
+    )
     grid = [q / 100 for q in PERCENTILE_GRID]
     plans = []
     for name, keys in PEER_LEVELS:
@@ -118,12 +118,16 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
         return pl.coalesce([pl.col(f"{stat}_{lv}") for lv in range(len(PEER_LEVELS))])
 
     level = pl.coalesce(
-        [pl.when(pl.col(f"n_{lv}").is_not_null()).then(pl.lit(lv, pl.Int8))
-         for lv in range(len(PEER_LEVELS))]
+        [
+            pl.when(pl.col(f"n_{lv}").is_not_null()).then(pl.lit(lv, pl.Int8))
+            for lv in range(len(PEER_LEVELS))
+        ]
     )
     label = pl.coalesce(
-        [pl.when(pl.col(f"n_{lv}").is_not_null()).then(_label(name))
-         for lv, (name, _) in enumerate(PEER_LEVELS)]
+        [
+            pl.when(pl.col(f"n_{lv}").is_not_null()).then(_label(name))
+            for lv, (name, _) in enumerate(PEER_LEVELS)
+        ]
     )
     x = pl.col("log_unit_value")
     qs = [pl.col(f"_q{i}") for i in range(n_grid)]
@@ -137,9 +141,12 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
     percentile = pl.sum_horizontal(pieces)
 
     value = pl.col("customs_value")
-    reference_value = (pl.col("_median").exp() * pl.col("net_mass_kg") / 1000.0)
-    stake = ((reference_value - value).clip(lower_bound=0.0) * pl.col("duty_rate_pct").fill_null(0)
-             / 100.0)
+    reference_value = pl.col("_median").exp() * pl.col("net_mass_kg") / 1000.0
+    stake = (
+        (reference_value - value).clip(lower_bound=0.0)
+        * pl.col("duty_rate_pct").fill_null(0)
+        / 100.0
+    )
     dropped = [f"{c}_{lv}" for c in stat_cols for lv in range(len(PEER_LEVELS))]
     return (
         lf.with_columns(
@@ -152,7 +159,8 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
         )
         .drop(dropped)
         .with_columns(
-            (value / pl.col("net_mass_kg") * 1000.0).alias("unit_value_per_ton")
+            (value / pl.col("net_mass_kg") * 1000.0)
+            .alias("unit_value_per_ton")
             .pipe(lambda e: pl.when(pl.col("net_mass_kg") > 0).then(e)),
             pl.col("_median").exp().alias("reference_value_per_ton"),
             (x - pl.col("_median")).exp().alias("value_ratio"),
@@ -161,10 +169,11 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
             .then(percentile)
             .alias("price_percentile"),
             pl.when(x.is_not_null() & pl.col("_median").is_not_null())
-            .then(stake).otherwise(0.0).alias("revenue_at_stake"),
+            .then(stake)
+            .otherwise(0.0)
+            .alias("revenue_at_stake"),
             pl.when(pl.col("peer_n").is_not_null())
-            .then(pl.format("{}, n={}", pl.col("_label"),
-                            thousands(pl.col("peer_n"))))
+            .then(pl.format("{}, n={}", pl.col("_label"), thousands(pl.col("peer_n"))))
             .alias("peer_group"),
         )
         .drop("_median", "_spread", "_label", *[f"_q{i}" for i in range(n_grid)])
@@ -181,8 +190,11 @@ def thousands(expr: pl.Expr) -> pl.Expr:
     parts = [(n // 10**9), (n // 10**6) % 1000, (n // 1000) % 1000, n % 1000]
     padded = [p.cast(pl.String).str.pad_start(3, "0") for p in parts]
     return (
-        pl.when(n >= 10**9).then(pl.format("{},{},{},{}", parts[0], *padded[1:]))
-        .when(n >= 10**6).then(pl.format("{},{},{}", parts[1], *padded[2:]))
-        .when(n >= 1000).then(pl.format("{},{}", parts[2], padded[3]))
+        pl.when(n >= 10**9)
+        .then(pl.format("{},{},{},{}", parts[0], *padded[1:]))
+        .when(n >= 10**6)
+        .then(pl.format("{},{},{}", parts[1], *padded[2:]))
+        .when(n >= 1000)
+        .then(pl.format("{},{}", parts[2], padded[3]))
         .otherwise(n.cast(pl.String))
     )

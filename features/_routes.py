@@ -46,8 +46,11 @@ def route_string(destination: str | None = None) -> pl.Expr:
 def third_country_transshipment() -> pl.Expr:
     """1 when the goods left from, or passed through, a country other than their origin."""
     origin = pl.col("country_origin")
-    via = pl.col("transit_countries").fill_null("").str.split(";").list.eval(
-        pl.element().filter(pl.element() != "")
+    via = (
+        pl.col("transit_countries")
+        .fill_null("")
+        .str.split(";")
+        .list.eval(pl.element().filter(pl.element() != ""))
     )
     elsewhere = (pl.col("country_departure") != origin) | (
         via.list.set_difference(pl.concat_list(origin)).list.len() > 0
@@ -99,13 +102,14 @@ def route_patterns(lf: pl.LazyFrame, tables: RouteTables, destination: str | Non
     New columns: ``route``, ``third_country``, ``n_transit``, ``lane_share`` (share of
     the HS code's past declarations on this origin>departure lane), ``origin_share``
     (share of the HS code's past declarations from this origin), ``lane_surge`` (log
-    ratio of the lane's share in this batch to its past share: a lane that appeared or
-    surged recently), ``duty_gap`` (duty of the origin that usually ships these goods
+    ratio of the lane's share on the declaration's day to its past share, smoothed
+    towards the past on quiet days: a lane that appeared or surged recently), ``duty_gap`` (duty of the origin that usually ships these goods
     from this departure country, minus the declared duty: why someone would relabel).
     """
     hs_n = pl.col("hs_n").fill_null(0)
-    batch_lane = pl.len().over("hs_code", "country_origin", "country_departure")
-    batch_hs = pl.len().over("hs_code")
+    # "Now" is the declaration's day: a nightly batch, and the same in training.
+    batch_lane = pl.len().over("hs_code", "country_origin", "country_departure", "declaration_date")
+    batch_hs = pl.len().over("hs_code", "declaration_date")
     lane_share = (pl.col("lane_n").fill_null(0) + 0.5) / (hs_n + 1.0)
     now = (batch_lane + _SMOOTH * lane_share) / (batch_hs + _SMOOTH)
     return (
@@ -131,9 +135,13 @@ def route_patterns(lf: pl.LazyFrame, tables: RouteTables, destination: str | Non
         .with_columns(
             route_string(destination),
             third_country_transshipment(),
-            pl.col("transit_countries").fill_null("").str.split(";").list.eval(
-                pl.element().filter(pl.element() != "")
-            ).list.len().cast(pl.Int8).alias("n_transit"),
+            pl.col("transit_countries")
+            .fill_null("")
+            .str.split(";")
+            .list.eval(pl.element().filter(pl.element() != ""))
+            .list.len()
+            .cast(pl.Int8)
+            .alias("n_transit"),
             lane_share.alias("lane_share"),
             ((pl.col("origin_n").fill_null(0) + 0.5) / (hs_n + 1.0)).alias("origin_share"),
             (now / lane_share).log().alias("lane_surge"),

@@ -21,9 +21,7 @@ def unit_value_per_ton(
     [5000.0, None]
     """
     mass = _col(mass_kg)
-    return (
-        pl.when(mass > 0).then(_col(value) / mass * 1000.0).alias("unit_value_per_ton")
-    )
+    return pl.when(mass > 0).then(_col(value) / mass * 1000.0).alias("unit_value_per_ton")
 
 
 def unit_value_per_unit(
@@ -40,11 +38,7 @@ def log_unit_value(
 ) -> pl.Expr:
     """Natural log of the value per tonne; null where value or mass is 0 or missing."""
     mass, val = _col(mass_kg), _col(value)
-    return (
-        pl.when((mass > 0) & (val > 0))
-        .then((val / mass * 1000.0).log())
-        .alias("log_unit_value")
-    )
+    return pl.when((mass > 0) & (val > 0)).then((val / mass * 1000.0).log()).alias("log_unit_value")
 
 
 def to_base_currency(
@@ -66,8 +60,10 @@ def to_base_currency(
     table = {base: 1.0, **(rates or {})}
     if any(not math.isfinite(r) or r <= 0 for r in table.values()):
         raise ValueError(f"rates must be positive finite numbers, got {table}")
-    factor = pl.col("currency").fill_null(base).replace_strict(
-        table, default=None, return_dtype=pl.Float64
+    factor = (
+        pl.col("currency")
+        .fill_null(base)
+        .replace_strict(table, default=None, return_dtype=pl.Float64)
     )
     return lf.with_columns(
         (pl.col("customs_value") * factor).alias("customs_value"),

@@ -1,0 +1,402 @@
+import math
+import statistics
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features import (
+    DeclarationFeatures,
+    entity_histories,
+    fit_reference_prices,
+    log_unit_value,
+    reference_price_deviation,
+    route_string,
+    split_shipments,
+    third_country_transshipment,
+    to_base_currency,
+    unit_value_per_ton,
+    unit_value_per_unit,
+)
+
+# ----------------------------------------------------------------- stateless expressions
+
+
+@pytest.mark.parametrize(
+    ("value", "mass", "expected"),
+    [
+        (5000.0, 1000.0, 5000.0),
+        (2150.0, 1000.0, 2150.0),
+        (10.0, 0.5, 20000.0),
+        (10.0, 0.0, None),
+        (0.0, 10.0, 0.0),
+        (None, 10.0, None),
+    ],
+)
+def test_unit_value_per_ton(value, mass, expected):
+    df = pl.DataFrame(
+        {"customs_value": [value], "net_mass_kg": [mass]},
+        schema={"customs_value": pl.Float64, "net_mass_kg": pl.Float64},
+    )
+    assert df.select(unit_value_per_ton())[0, 0] == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "qty", "expected"), [(100.0, 4.0, 25.0), (100.0, 0.0, None), (100.0, None, None)]
+)
+def test_unit_value_per_unit(value, qty, expected):
+    df = pl.DataFrame(
+        {"customs_value": [value], "supplementary_quantity": [qty]},
+        schema={"customs_value": pl.Float64, "supplementary_quantity": pl.Float64},
+    )
+    assert df.select(unit_value_per_unit())[0, 0] == expected
+
+
+def test_log_unit_value_needs_value_and_mass():
+    df = pl.DataFrame({"customs_value": [1000.0, 0.0, 5.0], "net_mass_kg": [1000.0, 5.0, 0.0]})
+    out = df.select(log_unit_value())["log_unit_value"].to_list()
+    assert out[0] == pytest.approx(math.log(1000.0)) and out[1:] == [None, None]
+
+
+def test_currency_conversion_and_unknown_currency():
+    lf = pl.LazyFrame(
+        {"customs_value": [100.0, 100.0, 100.0, 100.0], "currency": ["USD", "EUR", "XYZ", None]}
+    )
+    out = to_base_currency(lf, {"EUR": 1.1}, "USD").collect()
+    assert out["customs_value"].to_list() == pytest.approx([100.0, 110.0, None, 100.0], nan_ok=True)
+    assert out["customs_value"][2] is None
+    with pytest.raises(ValueError):
+        to_base_currency(lf, {"EUR": -1.0}, "USD")
+
+
+@pytest.mark.parametrize(
+    ("origin", "transit", "departure", "destination", "route", "third"),
+    [
+        ("TH", None, "TH", None, "TH", 0),
+        ("TH", None, "TH", "CN", "TH>CN", 0),
+        ("TH", "VN", "VN", "CN", "TH>VN>CN", 1),
+        ("CN", "SG;MY", "MY", None, "CN>SG>MY", 1),
+        ("CN", None, "MY", None, "CN>MY", 1),
+        ("TH", "TH", "TH", None, "TH", 0),
+        ("DE", "NL", "DE", None, "DE>NL>DE", 1),
+    ],
+)
+def test_route_string_and_third_country(origin, transit, departure, destination, route, third):
+    df = pl.DataFrame(
+        {
+            "country_origin": [origin],
+            "transit_countries": [transit],
+            "country_departure": [departure],
+        },
+        schema={
+            "country_origin": pl.String,
+            "transit_countries": pl.String,
+            "country_departure": pl.String,
+        },
+    )
+    out = df.select(route_string(destination), third_country_transshipment())
+    assert out.row(0) == (route, third)
+
+
+# ----------------------------------------------------------------- reference prices
+
+_LEVELS = [
+    ("hs_code", "country_origin", "quarter"),
+    ("hs_code", "country_origin"),
+    ("hs_code",),
+    ("hs4",),
+    ("hs2",),
+]
+
+
+def _naive_reference(train: list[dict], row: dict, min_count: int):
+    def keyed(r):
+        q = (r["declaration_date"].month - 1) // 3 + 1
+        return {
+            "hs_code": r["hs_code"],
+            "country_origin": r["country_origin"],
+            "quarter": q,
+            "hs4": r["hs_code"][:4],
+            "hs2": r["hs_code"][:2],
+        }
+
+    me = keyed(row)
+    for level, keys in enumerate(_LEVELS):
+        logs = [
+            math.log(r["customs_value"] / r["net_mass_kg"] * 1000)
+            for r in train
+            if all(keyed(r)[k] == me[k] for k in keys)
+        ]
+        if len(logs) >= min_count:
+            med = statistics.median(logs)
+            mad = statistics.median(abs(x - med) for x in logs)
+            return level, len(logs), med, max(mad * 1.4826, 0.05)
+    return None
+
+
+_rows = st.fixed_dictionaries(
+    {
+        "hs_code": st.sampled_from(["081060", "081070", "080450", "720839"]),
+        "country_origin": st.sampled_from(["TH", "VN", "CN"]),
+        "declaration_date": st.dates(date(2025, 1, 1), date(2025, 12, 31)),
+        "net_mass_kg": st.floats(1.0, 1e5),
+        "customs_value": st.floats(1.0, 1e7),
+        "duty_rate_pct": st.sampled_from([0.0, 8.0, 20.0]),
+    }
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(_rows, min_size=1, max_size=40),
+    st.lists(_rows, min_size=1, max_size=5),
+    st.integers(1, 6),
+)
+def test_reference_prices_match_a_naive_backoff(train, score, min_count):
+    reference = fit_reference_prices(pl.LazyFrame(train), min_count)
+    out = reference_price_deviation(pl.LazyFrame(score), reference).collect()
+    for row, got in zip(score, out.iter_rows(named=True), strict=True):
+        want = _naive_reference(train, row, min_count)
+        if want is None:
+            assert got["peer_level"] is None and got["value_ratio"] is None
+            assert got["revenue_at_stake"] == 0.0
+            continue
+        level, n, med, spread = want
+        x = math.log(row["customs_value"] / row["net_mass_kg"] * 1000)
+        assert got["peer_level"] == level and got["peer_n"] == n
+        assert got["reference_value_per_ton"] == pytest.approx(math.exp(med), rel=1e-6)
+        assert got["value_ratio"] == pytest.approx(math.exp(x - med), rel=1e-6)
+        assert got["price_z"] == pytest.approx((x - med) / spread, rel=1e-6, abs=1e-9)
+        assert 0.0 <= got["price_percentile"] <= 100.0
+        lost = max(math.exp(med) * row["net_mass_kg"] / 1000 - row["customs_value"], 0.0)
+        assert got["revenue_at_stake"] == pytest.approx(lost * row["duty_rate_pct"] / 100, rel=1e-6)
+        assert got["peer_group"].endswith(f"n={n:,}")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(_rows, min_size=5, max_size=40))
+def test_percentile_rises_with_price_within_a_group(train):
+    reference = fit_reference_prices(pl.LazyFrame(train), 1)
+    probe = pl.LazyFrame([{**train[0], "customs_value": v} for v in np.geomspace(1e-9, 1e13, 25)])
+    pct = reference_price_deviation(probe, reference).collect()["price_percentile"].to_list()
+    assert pct == sorted(pct)
+    assert pct[0] == 0.0 and pct[-1] == 100.0
+
+
+def test_peer_group_label_names_the_group():
+    train = [
+        {
+            "hs_code": "081060",
+            "country_origin": "TH",
+            "declaration_date": date(2025, 5, 1),
+            "net_mass_kg": 1000.0,
+            "customs_value": 5000.0 + i,
+            "duty_rate_pct": 20.0,
+        }
+        for i in range(1240)
+    ]
+    reference = fit_reference_prices(pl.LazyFrame(train), 20)
+    row = {**train[0], "declaration_date": date(2025, 11, 1), "customs_value": 2150.0}
+    out = reference_price_deviation(pl.LazyFrame([row]), reference).collect().row(0, named=True)
+    assert out["peer_group"] == "HS 081060 from TH, n=1,240"
+    assert out["value_ratio"] == pytest.approx(2150 / 5619.5, rel=1e-6)
+    assert out["price_percentile"] == 0.0
+
+
+# ----------------------------------------------------------------- entity histories
+
+
+def _history_frame(rows):
+    return pl.LazyFrame(rows).with_columns(
+        pl.lit(1.0).alias("value_ratio"),
+        pl.lit("X").alias("route"),
+        pl.col("importer_id").alias("declarant_id"),
+        pl.col("importer_id").alias("seller_id"),
+        pl.lit("081060").alias("hs_code"),
+        pl.lit("TH").alias("country_origin"),
+    )
+
+
+_hist_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "importer_id": st.sampled_from(["A", "B", "C"]),
+            "declaration_date": st.dates(date(2025, 1, 1), date(2025, 1, 20)),
+            "inspected": st.booleans(),
+            "fraud": st.sampled_from([0, 1]),
+        }
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_hist_rows)
+def test_entity_history_matches_a_naive_loop(rows):
+    rows = [{**r, "fraud": r["fraud"] if r["inspected"] else None} for r in rows]
+    out = entity_histories(
+        _history_frame(rows), None, use_labels=True, prior=0.2, smoothing=10.0
+    ).collect()
+    for row, got in zip(rows, out.iter_rows(named=True), strict=True):
+        earlier = [
+            r
+            for r in rows
+            if r["importer_id"] == row["importer_id"]
+            and r["declaration_date"] < row["declaration_date"]
+        ]
+        frauds = sum(1 for r in earlier if r["inspected"] and r["fraud"] == 1)
+        inspected = sum(1 for r in earlier if r["inspected"])
+        assert got["importer_n_before"] == len(earlier)
+        want_days = (
+            (row["declaration_date"] - min(r["declaration_date"] for r in earlier)).days
+            if earlier
+            else None
+        )
+        assert got["importer_days_known"] == want_days
+        assert got["importer_fraud_rate"] == pytest.approx((frauds + 2.0) / (inspected + 10.0))
+
+
+def test_scoring_history_carries_training_and_ignores_batch_labels():
+    day = date(2025, 1, 1)
+    train = [
+        {
+            "importer_id": "A",
+            "declaration_date": day + timedelta(days=i),
+            "inspected": True,
+            "fraud": 1,
+        }
+        for i in range(5)
+    ]
+    builder_in = _history_frame(train).collect()
+    from features import fit_entity_state
+
+    state = fit_entity_state(builder_in.lazy(), smoothing=10.0)
+    batch = [
+        {"importer_id": "A", "declaration_date": date(2025, 3, d), "inspected": True, "fraud": 0}
+        for d in (1, 1, 2)
+    ]
+    out = entity_histories(_history_frame(batch), state, use_labels=False).collect()
+    assert out["importer_n_before"].to_list() == [5.0, 5.0, 7.0]
+    assert out["importer_days_known"].to_list() == [59.0, 59.0, 60.0]
+    # Five frauds in five inspections, prior 1.0: batch outcomes do not move it.
+    assert out["importer_fraud_rate"].to_list() == pytest.approx([1.0, 1.0, 1.0])
+
+
+# ----------------------------------------------------------------- split shipments
+
+
+def test_split_shipments_counts_same_day_parcels_under_threshold():
+    d1, d2 = date(2025, 1, 1), date(2025, 1, 2)
+    rows = [("I1", "S1", d1, v) for v in (140.0, 145.0, 149.0, 120.0, 30.0)]
+    rows += [("I1", "S2", d1, 149.0), ("I1", "S1", d2, 149.0), ("I2", "S1", d1, 150.0)]
+    lf = pl.LazyFrame(
+        rows, schema=["importer_id", "seller_id", "declaration_date", "customs_value"], orient="row"
+    )
+    out = split_shipments(lf, de_minimis=150.0).collect()
+    assert out["split_n_pair_day"].to_list() == [5, 5, 5, 5, 5, 1, 1, 1]
+    assert out["split_under_pair_day"].to_list() == [4, 4, 4, 4, 4, 1, 1, 0]
+    assert out["split_n_importer_day"].to_list() == [6, 6, 6, 6, 6, 6, 1, 1]
+    assert out["split_under_importer_day"].to_list() == [5, 5, 5, 5, 5, 5, 1, 0]
+    assert out["split_value_pair_day"][0] == pytest.approx(584.0 / 150.0)
+    assert out["batch_structured_share"][0] == pytest.approx(5 / 8)
+
+
+# ----------------------------------------------------------------- the entry point
+
+
+@pytest.fixture(scope="module")
+def fitted(synthetic_year):
+    cut = date(2025, 10, 1)
+    train = synthetic_year.filter(pl.col("declaration_date") < cut)
+    test = synthetic_year.filter(pl.col("declaration_date") >= cut)
+    builder = DeclarationFeatures()
+    train_features = builder.fit_transform(train)
+    return builder, train_features, builder.transform(test.lazy()).collect()
+
+
+def test_no_leakage_from_later_rows(synthetic_year):
+    cut = date(2025, 6, 15)
+    early = synthetic_year.filter(pl.col("declaration_date") <= cut)
+    a = DeclarationFeatures().fit_transform(early)
+    builder = DeclarationFeatures()
+    b = builder.fit_transform(synthetic_year).filter(pl.col("declaration_date") <= cut)
+    assert a["declaration_id"].to_list() == b["declaration_id"].to_list()
+    for name in [*builder.numeric_features_, "peer_group", "route", "reference_value_per_ton"]:
+        left, right = a[name], b[name]
+        assert left.null_count() == right.null_count(), name
+        if left.dtype == pl.String:
+            assert left.to_list() == right.to_list(), name
+        else:
+            np.testing.assert_allclose(left.to_numpy(), right.to_numpy(), rtol=1e-9, err_msg=name)
+
+
+def test_training_rows_never_see_their_own_month(synthetic_year):
+    january = synthetic_year.filter(pl.col("declaration_date").dt.month() == 1)
+    out = DeclarationFeatures().fit_transform(january)
+    # No earlier month: no reference, no lane history, no entity history.
+    assert out["value_ratio"].null_count() == out.height
+    assert (out["hs_history_n"] == 0).all()
+
+
+def test_undervaluation_is_obvious_against_peers(fitted):
+    _, _, test = fitted
+    ratio = test.group_by(pl.col("true_fraud_type").fill_null("honest")).agg(
+        pl.col("value_ratio").median()
+    )
+    ratio = dict(ratio.iter_rows())
+    assert ratio["undervaluation"] < 0.7
+    assert 0.9 < ratio["honest"] < 1.1
+
+
+def test_transshipment_carries_route_flags(fitted):
+    _, _, test = fitted
+    flagged = (
+        (pl.col("third_country") == 1)
+        | (pl.col("origin_share") < 0.05)
+        | (pl.col("lane_share") < 0.05)
+    )
+    rate = dict(
+        test.group_by(pl.col("true_fraud_type").fill_null("honest")).agg(flagged.mean()).iter_rows()
+    )
+    # Relabelled goods from a country that also makes them honestly look like honest
+    # trade on the route alone; the rest carry a flag.
+    assert rate["transshipment"] > 0.7
+    assert rate["transshipment"] > 4 * rate["honest"]
+    durian = test.filter(
+        (pl.col("true_fraud_type") == "transshipment") & (pl.col("hs_code") == "081060")
+    )
+    assert (durian["route"] == "TH>VN").all()
+    # Against every other durian from Thailand the price is far too low.
+    assert durian["value_ratio"].median() < 0.7 and (durian["value_ratio"] < 0.8).mean() > 0.75
+
+
+def test_split_shipments_stand_out(fitted):
+    _, _, test = fitted
+    split = test.filter(pl.col("true_fraud_type") == "split_shipment")
+    honest = test.filter(pl.col("true_fraud").eq(0) & (pl.col("transport_mode") == "post"))
+    assert split["split_under_pair_day"].median() >= 5
+    assert honest["split_under_pair_day"].quantile(0.95) <= 1
+
+
+def test_consistent_underpricers_have_a_history(fitted):
+    _, _, test = fitted
+    by = test.group_by(pl.col("true_fraud_type") == "undervaluation").agg(
+        pl.col("importer_mean_ratio_before").median(),
+        pl.col("importer_fraud_rate").mean(),
+    )
+    got = {row[0]: row[1:] for row in by.iter_rows()}
+    assert got[True][0] < 0.8 and got[False][0] > 0.95
+    assert got[True][1] > 2 * got[False][1]
+
+
+def test_feature_names_cover_the_table(fitted):
+    builder, train, test = fitted
+    assert set(builder.feature_names_) <= set(test.columns)
+    assert set(builder.feature_names_) <= set(train.columns)
+    assert "true_fraud" not in builder.feature_names_
+    for name in builder.numeric_features_:
+        assert test[name].dtype.is_numeric(), name
