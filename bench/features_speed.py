@@ -56,7 +56,8 @@ def main() -> None:
             builder.transform(df.lazy()).collect()
             t_all = time.perf_counter() - t0
             print(
-                f"transform all {df.height:,} rows: {t_all:.2f} s ({df.height / t_all:,.0f} rows/s), "
+                f"transform all {df.height:,} rows: {t_all:.2f} s "
+                f"({df.height / t_all:,.0f} rows/s), "
                 f"{len(builder.feature_names_)} features, {out.width} columns"
             )
 

@@ -54,7 +54,7 @@ def fit_reference_prices(lf: pl.LazyFrame, min_count: int = 20) -> ReferencePric
     )
     grid = [q / 100 for q in PERCENTILE_GRID]
     plans = []
-    for name, keys in PEER_LEVELS:
+    for _, keys in PEER_LEVELS:
         k = list(keys)
         stats = priced.group_by(k).agg(
             pl.len().alias("n"),

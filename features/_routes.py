@@ -103,8 +103,9 @@ def route_patterns(lf: pl.LazyFrame, tables: RouteTables, destination: str | Non
     the HS code's past declarations on this origin>departure lane), ``origin_share``
     (share of the HS code's past declarations from this origin), ``lane_surge`` (log
     ratio of the lane's share on the declaration's day to its past share, smoothed
-    towards the past on quiet days: a lane that appeared or surged recently), ``duty_gap`` (duty of the origin that usually ships these goods
-    from this departure country, minus the declared duty: why someone would relabel).
+    towards the past on quiet days: a lane that appeared or surged recently),
+    ``duty_gap`` (duty of the origin that usually ships these goods from this
+    departure country, minus the declared duty: why someone would relabel).
     """
     hs_n = pl.col("hs_n").fill_null(0)
     # "Now" is the declaration's day: a nightly batch, and the same in training.
