@@ -32,6 +32,23 @@ CATEGORICAL_BASE: tuple[str, ...] = (
 )
 
 _ROW = "__row"
+#: The canonical columns the feature steps read.
+_WORK_COLUMNS: tuple[str, ...] = (
+    "declaration_date",
+    "hs_code",
+    "importer_id",
+    "declarant_id",
+    "seller_id",
+    "country_origin",
+    "country_departure",
+    "transit_countries",
+    "net_mass_kg",
+    "supplementary_quantity",
+    "customs_value",
+    "duty_rate_pct",
+    "inspected",
+    "fraud",
+)
 _PERIOD = "__period"
 
 
@@ -70,10 +87,11 @@ class DeclarationFeatures:
         df = df.with_row_index(_ROW).with_columns(
             pl.col("declaration_date").dt.truncate("1mo").alias(_PERIOD)
         )
+        work = df.select(_ROW, _PERIOD, *[c for c in _WORK_COLUMNS if c in df.columns])
         parts = []
-        for period in df[_PERIOD].unique().sort():
-            history = df.lazy().filter(pl.col("declaration_date") < period)
-            current = df.lazy().filter(pl.col(_PERIOD) == period)
+        for period in work[_PERIOD].unique().sort():
+            history = work.lazy().filter(pl.col("declaration_date") < period)
+            current = work.lazy().filter(pl.col(_PERIOD) == period)
             parts.append(
                 self._apply_tables(
                     current,
@@ -81,8 +99,11 @@ class DeclarationFeatures:
                     fit_route_tables(history),
                 )
             )
-        staged = pl.concat(pl.collect_all(parts)).sort(_ROW)
-        out = self._finish(staged.lazy(), state=None, use_labels=True).collect()
+        staged = pl.concat(pl.collect_all(parts, engine="in-memory")).sort(_ROW)
+        computed = self._finish(staged.lazy(), state=None, use_labels=True).collect(
+            engine="in-memory"
+        )
+        out = pl.concat([df, computed.drop(work.columns)], how="horizontal")
 
         self.reference_ = fit_reference_prices(df.lazy(), self.min_peer_count)
         self.routes_ = fit_route_tables(df.lazy())
@@ -98,8 +119,14 @@ class DeclarationFeatures:
         """Features of new declarations against the fitted training history."""
         if not hasattr(self, "reference_"):
             raise RuntimeError("DeclarationFeatures is not fitted; call fit_transform first.")
-        staged = self._apply_tables(lf, self.reference_, self.routes_)
-        return self._finish(staged, state=self.entities_, use_labels=False)
+        # The joins run on the few columns features need; the input's own columns are
+        # put back beside them (every step keeps the row order).
+        names = lf.collect_schema().names()
+        work = lf.select(c for c in _WORK_COLUMNS if c in names)
+        staged = self._apply_tables(work, self.reference_, self.routes_)
+        computed = self._finish(staged, state=self.entities_, use_labels=False)
+        new = [c for c in computed.collect_schema().names() if c not in _WORK_COLUMNS]
+        return pl.concat([lf, computed.select(new)], how="horizontal")
 
     # ------------------------------------------------------------------ steps
     def _apply_tables(

@@ -39,7 +39,14 @@ class EntityState:
     smoothing: float
 
 
-def _daily(lf: pl.LazyFrame, keys: list[str], use_labels: bool) -> pl.LazyFrame:
+def _key(keys: list[str]) -> pl.Expr:
+    """One 64-bit hash per entity: grouping, sorting and joining on it is cheap."""
+    if len(keys) == 1:
+        return pl.col(keys[0]).hash(seed=7)
+    return pl.struct(keys).hash(seed=7)
+
+
+def _daily(lf: pl.LazyFrame, keys: list[str], key: str, use_labels: bool) -> pl.LazyFrame:
     """Per entity and day: declarations, inspections, frauds, and pricing behaviour."""
     log_ratio = pl.col("value_ratio").log().clip(-_LOG_RATIO_CAP, _LOG_RATIO_CAP)
     aggs = [
@@ -58,7 +65,7 @@ def _daily(lf: pl.LazyFrame, keys: list[str], use_labels: bool) -> pl.LazyFrame:
         aggs += [pl.lit(0.0).alias("n_inspected"), pl.lit(0.0).alias("n_fraud")]
     return (
         lf.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys))
-        .group_by(*keys, "declaration_date")
+        .group_by(key, "declaration_date")
         .agg(*aggs)
     )
 
@@ -70,14 +77,22 @@ def fit_entity_state(lf: pl.LazyFrame, smoothing: float = 10.0) -> EntityState:
     """Totals per entity over the whole training history (for scoring later batches)."""
     plans = []
     for keys in ENTITIES.values():
+        k = list(keys)
+        daily = _daily(lf.with_columns(_key(k).alias("__key")), k, "__key", use_labels=True)
+        names = (
+            lf.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in k))
+            .group_by(_key(k).alias("__key"))
+            .agg(pl.col(c).first() for c in k)
+        )
         plans.append(
-            _daily(lf, list(keys), use_labels=True)
-            .group_by(*keys)
+            daily.group_by("__key")
             .agg(
                 *[pl.col(c).sum() for c in _SUMS],
                 pl.col("declaration_date").min().alias("first_seen"),
             )
-            .sort(*keys)
+            .join(names, on="__key")
+            .select(*k, *_SUMS, "first_seen")
+            .sort(*k)
         )
     tables = pl.collect_all(plans)
     totals = lf.select(
@@ -116,27 +131,36 @@ def entity_histories(
     if state is not None:
         prior, smoothing = state.prior, state.smoothing
     prior_expr = pl.col(prior) if isinstance(prior, str) else pl.lit(prior or 0.0)
+    lf = lf.with_columns(_key(list(k)).alias(f"__key_{p}") for p, k in ENTITIES.items())
     base = lf  # every history is built from the input, not from the joins below
     for prefix, keys in ENTITIES.items():
         k = list(keys)
-        daily = _daily(base, k, use_labels).with_columns(
-            pl.col("declaration_date").alias("first_seen")
+        key = f"__key_{prefix}"
+        daily = _daily(base, k, key, use_labels).sort(key, "declaration_date")
+        history = daily.with_columns(
+            *[(pl.col(c).cum_sum().over(key) - pl.col(c)).alias(f"_{c}") for c in _SUMS],
+            pl.col("declaration_date").first().over(key).alias("_first"),
+        ).with_columns(
+            pl.when(pl.col("declaration_date") != pl.col("_first")).then(pl.col("_first"))
         )
         if state is not None:
             # The training history sits before every day of the batch.
             carried = (
                 state.tables[prefix]
                 .lazy()
-                .with_columns(pl.lit(None, pl.Date).alias("declaration_date"))
+                .select(
+                    _key(k).alias(key),
+                    *[pl.col(c).alias(f"_s_{c}") for c in _SUMS],
+                    pl.col("first_seen").alias("_s_first"),
+                )
             )
-            daily = pl.concat([carried, daily.select(carried.collect_schema().names())])
-        before = [(pl.col(c).cum_sum().over(k) - pl.col(c)).alias(f"_{c}") for c in _SUMS]
-        first = pl.col("first_seen").cum_min().over(k)
-        history = (
-            daily.sort(*k, "declaration_date", nulls_last=False)
-            .with_columns(*before, first.shift(1).over(k).alias("_first"))
-            .filter(pl.col("declaration_date").is_not_null())
-        )
+            history = history.join(carried, on=key, how="left").with_columns(
+                *[
+                    (pl.col(f"_{c}") + pl.col(f"_s_{c}").fill_null(0.0)).alias(f"_{c}")
+                    for c in _SUMS
+                ],
+                pl.coalesce("_s_first", "_first").alias("_first"),
+            )
         cols = [
             pl.col("_n").alias(f"{prefix}_n_before"),
             (pl.col("declaration_date") - pl.col("_first"))
@@ -155,17 +179,17 @@ def entity_histories(
                 .then(pl.col("_n_below") / pl.col("_n_priced"))
                 .alias("importer_share_below_before"),
             ]
-        history = history.select(*k, "declaration_date", *cols)
+        history = history.select(key, "declaration_date", *cols)
         rate = (pl.col("__fraud").fill_null(0.0) + smoothing * prior_expr) / (
             pl.col("__inspected").fill_null(0.0) + smoothing
         )
         known = pl.all_horizontal(pl.col(c).is_not_null() for c in k)
         lf = (
-            lf.join(history, on=[*k, "declaration_date"], how="left", maintain_order="left")
+            lf.join(history, on=[key, "declaration_date"], how="left", maintain_order="left")
             .with_columns(
                 pl.col(f"{prefix}_n_before").fill_null(0.0),
                 pl.when(known).then(rate).alias(f"{prefix}_fraud_rate"),
             )
-            .drop("__fraud", "__inspected")
+            .drop("__fraud", "__inspected", key)
         )
     return lf

@@ -31,16 +31,30 @@ def route_string(destination: str | None = None) -> pl.Expr:
     >>> df.select(route_string("CN"))["route"].to_list()
     ['TH>CN', 'TH>VN>CN']
     """
-    parts = pl.concat_list(
-        pl.col("country_origin"),
-        pl.col("transit_countries").fill_null("").str.split(";"),
-        pl.col("country_departure"),
-        *([pl.lit(destination)] if destination else []),
-    ).list.eval(pl.element().filter(pl.element() != ""))
-    deduped = parts.list.eval(
-        pl.element().filter(pl.element() != pl.element().shift(1).fill_null(""))
+    # Plain string work (no lists): this runs on every row of every batch.
+    origin = pl.col("country_origin")
+    departure = pl.col("country_departure")
+    via = pl.col("transit_countries").fill_null("").str.replace_all(";", ">")
+    # A transit list that starts at the origin or ends at the departure says it twice.
+    via = pl.when(via.str.starts_with(origin)).then(via.str.slice(3)).otherwise(via)
+    via = (
+        pl.when(via.str.ends_with(departure))
+        .then(via.str.slice(0, via.str.len_chars() - 3))
+        .otherwise(via)
     )
-    return deduped.list.join(">").alias("route")
+    via = pl.when(via == departure).then(pl.lit("")).otherwise(via)
+    route = pl.concat_str(
+        origin,
+        pl.when(via != "").then(pl.concat_str(pl.lit(">"), via)).otherwise(pl.lit("")),
+        pl.when(departure != origin)
+        .then(pl.concat_str(pl.lit(">"), departure))
+        .otherwise(
+            pl.when(via != "").then(pl.concat_str(pl.lit(">"), departure)).otherwise(pl.lit(""))
+        ),
+    )
+    if destination:
+        route = pl.concat_str(route, pl.lit(">" + destination))
+    return route.alias("route")
 
 
 def third_country_transshipment() -> pl.Expr:
