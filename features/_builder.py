@@ -32,6 +32,27 @@ CATEGORICAL_BASE: tuple[str, ...] = (
 )
 
 _ROW = "__row"
+#: Optional columns a declaration may lack; missing ones are read as empty.
+_OPTIONAL: dict[str, pl.DataType] = {
+    "declarant_id": pl.String(),
+    "seller_id": pl.String(),
+    "transit_countries": pl.String(),
+    "supplementary_quantity": pl.Float64(),
+    "duty_rate_pct": pl.Float64(),
+    "inspected": pl.Boolean(),
+    "fraud": pl.Int8(),
+    "transport_mode": pl.String(),
+    "customs_office": pl.String(),
+}
+
+
+def _with_optional(frame):
+    """Add the optional canonical columns a frame lacks, empty, so every step can run."""
+    names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
+    missing = [pl.lit(None, dtype).alias(c) for c, dtype in _OPTIONAL.items() if c not in names]
+    return frame.with_columns(missing) if missing else frame
+
+
 #: The canonical columns the feature steps read.
 _WORK_COLUMNS: tuple[str, ...] = (
     "declaration_date",
@@ -84,6 +105,7 @@ class DeclarationFeatures:
     def fit_transform(self, data: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         """Fit on training declarations; return their features computed from history only."""
         df = data.lazy().collect() if isinstance(data, pl.LazyFrame) else data
+        df = _with_optional(df)
         df = df.with_row_index(_ROW).with_columns(
             pl.col("declaration_date").dt.truncate("1mo").alias(_PERIOD)
         )
@@ -121,6 +143,7 @@ class DeclarationFeatures:
             raise RuntimeError("DeclarationFeatures is not fitted; call fit_transform first.")
         # The joins run on the few columns features need; the input's own columns are
         # put back beside them (every step keeps the row order).
+        lf = _with_optional(lf)
         names = lf.collect_schema().names()
         work = lf.select(c for c in _WORK_COLUMNS if c in names)
         staged = self._apply_tables(work, self.reference_, self.routes_)
@@ -174,6 +197,9 @@ def _with_expanding_prior(lf: pl.LazyFrame) -> pl.LazyFrame:
 def _derived() -> list[pl.Expr]:
     return [
         pl.col("customs_value").log1p().alias("log_customs_value"),
+        # The tariff is a hierarchy: as a number, neighbouring codes sit together and a
+        # tree can split on chapters and headings of any size.
+        pl.col("hs_code").str.slice(0, 6).cast(pl.Float64, strict=False).alias("hs_number"),
         pl.col("net_mass_kg").log1p().alias("log_net_mass"),
         (pl.col("net_mass_kg") <= 0).cast(pl.Int8).alias("mass_missing"),
         unit_value_per_unit().log().alias("log_value_per_unit"),
@@ -198,6 +224,7 @@ _PREFIXES = (
 NUMERIC_FEATURES: tuple[str, ...] = (
     "log_customs_value",
     "log_net_mass",
+    "hs_number",
     "mass_missing",
     "duty_rate_pct",
     "log_value_per_unit",
@@ -213,6 +240,7 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "origin_share",
     "lane_surge",
     "duty_gap",
+    "hs_duty_gap",
     *[f"log_{p}_n_before" for p in _PREFIXES],
     *[f"{p}_days_known" for p in _PREFIXES],
     *[f"{p}_fraud_rate" for p in _PREFIXES],

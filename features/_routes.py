@@ -76,7 +76,7 @@ def third_country_transshipment() -> pl.Expr:
 class RouteTables:
     """How often each origin and origin>departure lane carries each HS code."""
 
-    hs: pl.DataFrame  # hs_code, hs_n
+    hs: pl.DataFrame  # hs_code, hs_n, hs_duty
     lane: pl.DataFrame  # hs_code, country_origin, country_departure, lane_n
     origin: pl.DataFrame  # hs_code, country_origin, origin_n, origin_duty
     usual: pl.DataFrame  # hs_code, country_departure, usual_origin, usual_origin_duty
@@ -105,7 +105,7 @@ def fit_route_tables(lf: pl.LazyFrame) -> RouteTables:
             how="left",
         )
     )
-    hs = lf.group_by("hs_code").agg(pl.len().alias("hs_n"))
+    hs = lf.group_by("hs_code").agg(pl.len().alias("hs_n"), duty.mean().alias("hs_duty"))
     tables = pl.collect_all([hs, lane, origin, usual])
     return RouteTables(*[t.sort(t.columns[:-1]) for t in tables])
 
@@ -119,7 +119,9 @@ def route_patterns(lf: pl.LazyFrame, tables: RouteTables, destination: str | Non
     ratio of the lane's share on the declaration's day to its past share, smoothed
     towards the past on quiet days: a lane that appeared or surged recently),
     ``duty_gap`` (duty of the origin that usually ships these goods from this
-    departure country, minus the declared duty: why someone would relabel).
+    departure country, minus the declared duty: why someone would relabel) and
+    ``hs_duty_gap`` (the HS code's average duty over all origins minus the declared
+    duty: a cheap origin for goods that usually pay more).
     """
     hs_n = pl.col("hs_n").fill_null(0)
     # "Now" is the declaration's day: a nightly batch, and the same in training.
@@ -161,7 +163,8 @@ def route_patterns(lf: pl.LazyFrame, tables: RouteTables, destination: str | Non
             ((pl.col("origin_n").fill_null(0) + 0.5) / (hs_n + 1.0)).alias("origin_share"),
             (now / lane_share).log().alias("lane_surge"),
             (pl.col("usual_origin_duty") - pl.col("duty_rate_pct")).alias("duty_gap"),
+            (pl.col("hs_duty") - pl.col("duty_rate_pct")).alias("hs_duty_gap"),
             pl.col("hs_n").fill_null(0).alias("hs_history_n"),
         )
-        .drop("hs_n", "lane_n", "origin_n", "origin_duty", "usual_origin_duty")
+        .drop("hs_n", "hs_duty", "lane_n", "origin_n", "origin_duty", "usual_origin_duty")
     )

@@ -1,0 +1,44 @@
+"""Every knob of training and scoring, in one place, with sensible defaults."""
+
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["ModelConfig"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyperparameters and policies of a fraud model.
+
+    Features: ``min_peer_count`` (smallest trusted peer group), ``de_minimis`` (value
+    under which goods pass duty-free), ``smoothing`` (pseudo-inspections behind an
+    entity's fraud rate). Classifier: ``estimator`` (``hgb`` or ``forest``) and its
+    settings. Calibration: the labelled period is cut into ``calibration_folds``
+    contiguous blocks, each scored by a classifier fitted on the others. Novel fraud: ``novelty_weight`` of the
+    unsupervised peer signals added to the ranking. Scoring: ``exploration_share`` of
+    the inspection capacity goes to random picks; ``seed`` makes them reproducible.
+    """
+
+    min_peer_count: int = 20
+    de_minimis: float = 150.0
+    smoothing: float = 10.0
+    destination: str | None = None
+    estimator: str = "hgb"
+    learning_rate: float = 0.06
+    max_iter: int = 400
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 40
+    l2_regularization: float = 1.0
+    max_categories: int = 250
+    n_trees: int = 300
+    calibration_folds: int = 4
+    novelty_weight: float = 0.5
+    novelty_floor: float = 0.98
+    revenue_weight: float = 0.25
+    exploration_share: float = 0.10
+    reasons_share: float = 0.10
+    max_labelled_rows: int = 2_000_000
+    seed: int = 0
+    extra_categorical: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

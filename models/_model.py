@@ -1,0 +1,184 @@
+"""The fraud model: features, classifier, novelty signal and calibration, as one object."""
+
+from dataclasses import replace
+from datetime import date
+
+import numpy as np
+import polars as pl
+from sklearn.isotonic import IsotonicRegression
+
+from features import DeclarationFeatures
+from models._config import ModelConfig
+from models._pipeline import make_classifier
+
+__all__ = ["FraudModel", "NOVELTY_SIGNALS"]
+
+#: Unsupervised peer signals, oriented so that higher is stranger.
+NOVELTY_SIGNALS: dict[str, pl.Expr] = {
+    "price": (-pl.col("price_z")).clip(lower_bound=0.0),
+    "origin": -pl.col("origin_share").log(),
+    "lane": -pl.col("lane_share").log(),
+    "surge": pl.col("lane_surge").clip(lower_bound=0.0),
+    "duty_gap": pl.col("duty_gap").clip(lower_bound=0.0),
+    "hs_duty_gap": pl.col("hs_duty_gap").clip(lower_bound=0.0),
+    "split": pl.col("split_under_pair_day"),
+}
+_GRID = np.linspace(0.0, 1.0, 1001)
+
+#: Duty an inspection could recover: the undervaluation against peers, or the duty a
+#: cheaper declared origin avoids compared with the goods' usual origins.
+DUTY_AT_STAKE = pl.max_horizontal(
+    pl.col("revenue_at_stake").fill_null(0.0),
+    pl.col("customs_value")
+    * pl.max_horizontal(
+        pl.col("duty_gap").fill_null(0.0), pl.col("hs_duty_gap").fill_null(0.0), 0.0
+    )
+    / 100.0,
+)
+
+
+def _labelled(df: pl.DataFrame) -> pl.Expr:
+    return pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()
+
+
+class FraudModel:
+    """Everything fitted on training declarations that scoring needs.
+
+    ``fit`` builds the features from history, trains the classifier on the inspected
+    rows of the earlier part of the period, learns how unusual the peer signals are,
+    and calibrates the combined score on the later part. ``score`` turns a feature
+    table into ``risk_score`` (a calibrated probability) and the ranking behind it.
+    """
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        self.config = config or ModelConfig()
+
+    # -------------------------------------------------------------------- fitting
+    def fit(self, declarations: pl.DataFrame) -> "FraudModel":
+        cfg = self.config
+        self.features_ = DeclarationFeatures(
+            min_peer_count=cfg.min_peer_count,
+            de_minimis=cfg.de_minimis,
+            smoothing=cfg.smoothing,
+            destination=cfg.destination,
+            extra_categorical=cfg.extra_categorical,
+        )
+        table = self.features_.fit_transform(declarations)
+        numeric = self.features_.numeric_features_
+        categorical = self.features_.categorical_features_
+
+        labelled = table.filter(_labelled(table)).sort("declaration_date", maintain_order=True)
+        if labelled.height < 50 or labelled["fraud"].n_unique() < 2:
+            raise ValueError(
+                f"training needs at least 50 inspected declarations with both outcomes; "
+                f"found {labelled.height} inspected, {int(labelled['fraud'].sum() or 0)} fraud"
+            )
+        self.sampling_ = None
+        if labelled.height > cfg.max_labelled_rows:
+            labelled = labelled.sample(cfg.max_labelled_rows, seed=cfg.seed).sort(
+                "declaration_date", maintain_order=True
+            )
+            self.sampling_ = {"cap": cfg.max_labelled_rows, "kept": labelled.height}
+        # Calibration needs scores the classifier did not see the labels of: each
+        # contiguous block of the period is scored by a classifier fitted on the others;
+        # the final classifier then learns from every labelled row, the latest included.
+        y = labelled["fraud"].to_numpy()
+        blocks = np.array_split(np.arange(labelled.height), cfg.calibration_folds)
+        oof = np.empty(labelled.height)
+        for block in blocks:
+            rest = np.setdiff1d(np.arange(labelled.height), block)
+            if np.unique(y[rest]).size < 2:
+                oof[block] = y[rest].mean()
+                continue
+            fold = make_classifier(cfg, numeric, categorical).fit(labelled[rest], y[rest])
+            oof[block] = fold.predict_proba(labelled[block])[:, 1]
+        self.classifier_ = make_classifier(cfg, numeric, categorical).fit(labelled, y)
+
+        self._fit_novelty(table)
+        self.stake_quantiles_ = np.quantile(
+            table.select(DUTY_AT_STAKE).to_series().to_numpy(), _GRID
+        )
+        raw = self._rank_score(labelled, probability=oof)
+        self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        self.calibrator_.fit(raw, y)
+
+        matrix = self.classifier_.named_steps["encode"].transform(
+            table.sample(min(table.height, 50_000), seed=cfg.seed)
+        )
+        self.neutral_ = np.nanmedian(matrix, axis=0)
+        n_num = len(numeric)
+        self.neutral_[n_num:] = 0.0  # the most frequent category
+        self.counts_ = {
+            "rows": declarations.height,
+            "labelled": int(labelled.height),
+            "classifier_rows": labelled.height,
+            "calibration_folds": cfg.calibration_folds,
+        }
+        return self
+
+    def _fit_novelty(self, table: pl.DataFrame) -> None:
+        signals = table.select(
+            **{k: e.fill_nan(None).fill_null(0.0) for k, e in NOVELTY_SIGNALS.items()}
+        )
+        self.novelty_quantiles_ = {
+            k: np.quantile(signals[k].to_numpy(), _GRID) for k in NOVELTY_SIGNALS
+        }
+        self.novelty_reference_ = np.quantile(self._fisher(signals), _GRID)
+
+    def _fisher(self, signals: pl.DataFrame) -> np.ndarray:
+        """How unusual a row is on several signals at once (Fisher's combination)."""
+        total = np.zeros(signals.height)
+        for k, q in self.novelty_quantiles_.items():
+            pct = np.searchsorted(q, signals[k].to_numpy(), side="right") / q.size
+            total += -np.log(np.clip(1.0 - pct, 1e-3, 1.0))
+        return total
+
+    def novelty(self, table: pl.DataFrame) -> np.ndarray:
+        """Percentile (0-1) of the row's joint strangeness among training rows."""
+        signals = table.select(
+            **{k: e.fill_nan(None).fill_null(0.0) for k, e in NOVELTY_SIGNALS.items()}
+        )
+        fisher = self._fisher(signals)
+        return np.searchsorted(self.novelty_reference_, fisher, side="right") / _GRID.size
+
+    def _rank_score(
+        self,
+        table: pl.DataFrame,
+        novelty: np.ndarray | None = None,
+        probability: np.ndarray | None = None,
+    ) -> np.ndarray:
+        p = self.classifier_.predict_proba(table)[:, 1] if probability is None else probability
+        u = self.novelty(table) if novelty is None else novelty
+        floor = self.config.novelty_floor
+        boost = np.clip((u - floor) / (1.0 - floor), 0.0, 1.0)
+        stake = table.select(DUTY_AT_STAKE).to_series().to_numpy()
+        g = np.searchsorted(self.stake_quantiles_, stake, side="right") / _GRID.size
+        # Among likely frauds, the ones with more duty at stake come first.
+        return p * (1.0 + self.config.revenue_weight * g) + self.config.novelty_weight * boost
+
+    # -------------------------------------------------------------------- scoring
+    def score(self, table: pl.DataFrame) -> pl.DataFrame:
+        """Add ``model_probability``, ``novelty``, ``rank_score`` and ``risk_score``."""
+        u = self.novelty(table)
+        rank = self._rank_score(table, u)
+        return table.with_columns(
+            pl.Series("novelty", u),
+            pl.Series("rank_score", rank),
+            pl.Series("risk_score", self.calibrator_.predict(rank)),
+        )
+
+    def transform(self, declarations: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+        """Feature table of new declarations (histories from training only)."""
+        return self.features_.transform(declarations.lazy()).collect(engine="in-memory")
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.features_.feature_names_)
+
+    @property
+    def training_period(self) -> tuple[date, date]:
+        return self.features_.training_period_
+
+    def with_config(self, **changes) -> "FraudModel":
+        """A copy of the configuration with some values changed (for experiments)."""
+        return FraudModel(replace(self.config, **changes))
