@@ -12,8 +12,9 @@ class ModelConfig:
     Features: ``min_peer_count`` (smallest trusted peer group), ``de_minimis`` (value
     under which goods pass duty-free), ``smoothing`` (pseudo-inspections behind an
     entity's fraud rate). Classifier: ``estimator`` (``hgb`` or ``forest``) and its
-    settings. Calibration: the labelled period is cut into ``calibration_folds``
-    contiguous blocks, each scored by a classifier fitted on the others. Novel fraud: ``novelty_weight`` of the
+    settings. Calibration: the labelled period is cut into
+    ``calibration_folds`` contiguous blocks, each scored by a classifier fitted on
+    the others. Novel fraud: ``novelty_weight`` of the
     unsupervised peer signals added to the ranking. Scoring: ``exploration_share`` of
     the inspection capacity goes to random picks; ``seed`` makes them reproducible.
     """
