@@ -103,6 +103,159 @@ def validate(
             out.print(f"  {n:>8,}  {reason}", markup=False)
 
 
+Model = Annotated[Path, typer.Option("--model", help="The model file (.joblib).")]
+
+
+def _metrics_table(metrics: dict, title: str):
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("capacity")
+    table.add_column("inspected", justify="right")
+    table.add_column("precision", justify="right")
+    table.add_column("recall", justify="right")
+    has_rev = any("revenue" in row for row in metrics["at"].values())
+    if has_rev:
+        table.add_column("revenue", justify="right")
+    schemes = list(metrics.get("schemes", {}))
+    for s in schemes:
+        table.add_column(f"recall {s}", justify="right")
+    for level, row in metrics["at"].items():
+        cells = [level, f"{row['inspected']:,}", f"{row['precision']:.3f}", f"{row['recall']:.3f}"]
+        if has_rev:
+            cells.append(f"{row.get('revenue', 0):.3f}")
+        cells += [f"{row['recall_by_scheme'][s]:.3f}" for s in schemes]
+        table.add_row(*cells)
+    auc = metrics.get("auc")
+    table.caption = (
+        f"{metrics['rows']:,} rows, {metrics['frauds']:,} frauds ({metrics.get('basis', '')})"
+        + (f"; AUC {auc:.4f}" if auc is not None else "")
+    )
+    return table
+
+
+@app.command()
+def train(
+    files: Annotated[list[Path], typer.Argument(help="Training declarations (CSV/Parquet).")],
+    model: Model,
+    schema: Schema = "canonical",
+    valid: Annotated[
+        list[Path] | None,
+        typer.Option(help="Validation declarations; default: the last 20 % of the period."),
+    ] = None,
+) -> None:
+    """Train a model on labelled declarations and save it with its metadata."""
+    with _boundary():
+        from detector.pipeline import train as run
+
+        meta = run(files, model, schema=schema, valid=valid)
+        rows = meta["rows"]
+        out.print(
+            f"trained on {rows['trained']:,} declarations ({rows['labelled']:,} labelled) "
+            f"from {meta['training_period'][0]} to {meta['training_period'][1]}; "
+            f"saved {model}",
+            markup=False,
+        )
+        if meta["validation"]:
+            out.print(_metrics_table(meta["validation"], "validation"))
+
+
+@app.command()
+def score(
+    files: Annotated[list[Path], typer.Argument(help="Declarations to score.")],
+    model: Model,
+    out_file: Annotated[Path, typer.Option("--out", help="Scored list: .csv, .parquet, .xlsx.")],
+    top: Annotated[
+        str | None, typer.Option(help="Inspection capacity: a number (500) or a share (5%).")
+    ] = None,
+    rejects: Annotated[Path | None, typer.Option(help="Write rejected rows here.")] = None,
+    schema: Annotated[
+        str | None, typer.Option(help="Schema profile; default: the model's.")
+    ] = None,
+) -> None:
+    """Score declarations: a ranked list with reasons, sized to the inspection capacity."""
+    with _boundary():
+        from detector.pipeline import score as run
+        from detector.pipeline import write_scores
+
+        result = run(files, model, schema=schema, top=top)
+        write_scores(result, out_file, rejects)
+        out.print(result.summary() + f"; wrote {out_file}", markup=False)
+        if result.rejects.height and rejects is None:
+            out.print(
+                f"{result.rejects.height:,} rejected rows were not written; "
+                "pass --rejects FILE to keep them.",
+                markup=False,
+            )
+
+
+@app.command()
+def evaluate(
+    files: Annotated[list[Path], typer.Argument(help="Labelled declarations.")],
+    model: Model,
+    schema: Annotated[
+        str | None, typer.Option(help="Schema profile; default: the model's.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Precision, recall and revenue at 1, 2, 5 and 10 % of the ranking, per scheme."""
+    with _boundary():
+        import json
+
+        from detector.pipeline import evaluate as run
+
+        metrics = run(files, model, schema=schema)
+        if as_json:
+            print(json.dumps(metrics, indent=2))
+        else:
+            out.print(_metrics_table(metrics, f"evaluation of {model}"))
+
+
+@app.command()
+def explain(
+    declaration_id: Annotated[str, typer.Argument(help="The declaration to explain.")],
+    model: Model,
+    input_files: Annotated[list[Path], typer.Option("--input", help="Where the declaration is.")],
+    schema: Annotated[
+        str | None, typer.Option(help="Schema profile; default: the model's.")
+    ] = None,
+) -> None:
+    """One declaration's case card: values, peer prices, route, histories, reasons."""
+    with _boundary():
+        from detector.pipeline import explain as run
+
+        card = run(declaration_id, model, input_files, schema=schema)
+        for section, values in card.items():
+            out.print(f"[bold]{section}[/bold]")
+            if isinstance(values, list):
+                for v in values:
+                    out.print(f"  - {v}", markup=False)
+                continue
+            for key, value in values.items():
+                if isinstance(value, dict):
+                    shown = ", ".join(f"{k} {v:,.0f}" for k, v in value.items())
+                    out.print(f"  {key}: {shown}", markup=False)
+                elif isinstance(value, float):
+                    out.print(f"  {key}: {value:,.4g}", markup=False)
+                else:
+                    out.print(f"  {key}: {value}", markup=False)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the outputs.")] = Path(
+        "demo-out"
+    ),
+    rows: Annotated[int, typer.Option(help="Declarations in the synthetic year.")] = 300_000,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic year.")] = 1,
+) -> None:
+    """Generate a synthetic year, train on months 1-9, score months 10-12, report."""
+    with _boundary():
+        from detector.demo import run_demo
+
+        run_demo(out_dir, rows=rows, seed=seed, console=out)
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="detector")

@@ -1,0 +1,21 @@
+"""The scikit-learn side: the classifier pipeline factory, the fraud model, metrics."""
+
+from models._config import ModelConfig
+from models._encode import FrameEncoder
+from models._metrics import CAPACITY_LEVELS, calibration_table, capacity_metrics
+from models._model import NOVELTY_SIGNALS, FraudModel
+from models._pipeline import make_classifier
+from models._reasons import FAMILIES, explain_rows
+
+__all__ = [
+    "CAPACITY_LEVELS",
+    "FAMILIES",
+    "FraudModel",
+    "FrameEncoder",
+    "ModelConfig",
+    "NOVELTY_SIGNALS",
+    "calibration_table",
+    "capacity_metrics",
+    "explain_rows",
+    "make_classifier",
+]

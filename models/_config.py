@@ -34,7 +34,7 @@ class ModelConfig:
     calibration_folds: int = 4
     novelty_weight: float = 0.5
     novelty_floor: float = 0.98
-    revenue_weight: float = 0.25
+    revenue_weight: float = 0.5
     exploration_share: float = 0.10
     reasons_share: float = 0.10
     max_labelled_rows: int = 2_000_000

@@ -13,14 +13,21 @@ from models._pipeline import make_classifier
 
 __all__ = ["FraudModel", "NOVELTY_SIGNALS"]
 
-#: Unsupervised peer signals, oriented so that higher is stranger.
+_DUTY_GAP = pl.max_horizontal(
+    pl.col("duty_gap").fill_null(0.0), pl.col("hs_duty_gap").fill_null(0.0), 0.0
+)
+
+#: Unsupervised detectors, one per scheme a customs officer knows, oriented so that
+#: higher is stranger; none of them needs a label.
 NOVELTY_SIGNALS: dict[str, pl.Expr] = {
+    # Priced far below the peers.
     "price": (-pl.col("price_z")).clip(lower_bound=0.0),
-    "origin": -pl.col("origin_share").log(),
-    "lane": -pl.col("lane_share").log(),
-    "surge": pl.col("lane_surge").clip(lower_bound=0.0),
-    "duty_gap": pl.col("duty_gap").clip(lower_bound=0.0),
-    "hs_duty_gap": pl.col("hs_duty_gap").clip(lower_bound=0.0),
+    # An origin rarely seen for these goods that happens to pay less duty: relabelling.
+    "relabel": -pl.col("origin_share").log() * _DUTY_GAP,
+    # A rare lane through a third country.
+    "route": pl.col("third_country") * -pl.col("lane_share").log()
+    + pl.col("lane_surge").clip(lower_bound=0.0),
+    # Many parcels from one seller to one consignee on one day, just under de minimis.
     "split": pl.col("split_under_pair_day"),
 }
 _GRID = np.linspace(0.0, 1.0, 1001)
@@ -123,23 +130,39 @@ class FraudModel:
         self.novelty_quantiles_ = {
             k: np.quantile(signals[k].to_numpy(), _GRID) for k in NOVELTY_SIGNALS
         }
-        self.novelty_reference_ = np.quantile(self._fisher(signals), _GRID)
 
-    def _fisher(self, signals: pl.DataFrame) -> np.ndarray:
-        """How unusual a row is on several signals at once (Fisher's combination)."""
-        total = np.zeros(signals.height)
-        for k, q in self.novelty_quantiles_.items():
-            pct = np.searchsorted(q, signals[k].to_numpy(), side="right") / q.size
-            total += -np.log(np.clip(1.0 - pct, 1e-3, 1.0))
-        return total
+    def _strangeness(self, signals: pl.DataFrame) -> np.ndarray:
+        """The most extreme detector's percentile among training rows.
 
-    def novelty(self, table: pl.DataFrame) -> np.ndarray:
-        """Percentile (0-1) of the row's joint strangeness among training rows."""
+        The share of training rows strictly below the value: the many rows where a
+        detector is silent (0) sit at the bottom, not in the middle.
+        """
+        pct = [
+            np.searchsorted(q, signals[k].to_numpy(), side="left") / q.size
+            for k, q in self.novelty_quantiles_.items()
+        ]
+        return np.max(pct, axis=0)
+
+    def strongest_detector(self, table: pl.DataFrame) -> list[str]:
+        """Name of the detector behind each row's novelty."""
         signals = table.select(
             **{k: e.fill_nan(None).fill_null(0.0) for k, e in NOVELTY_SIGNALS.items()}
         )
-        fisher = self._fisher(signals)
-        return np.searchsorted(self.novelty_reference_, fisher, side="right") / _GRID.size
+        names = list(self.novelty_quantiles_)
+        pct = np.column_stack(
+            [
+                np.searchsorted(q, signals[k].to_numpy(), side="left") / q.size
+                for k, q in self.novelty_quantiles_.items()
+            ]
+        )
+        return [names[j] for j in pct.argmax(axis=1)]
+
+    def novelty(self, table: pl.DataFrame) -> np.ndarray:
+        """How strange (0-1) the row is on its most extreme unsupervised detector."""
+        signals = table.select(
+            **{k: e.fill_nan(None).fill_null(0.0) for k, e in NOVELTY_SIGNALS.items()}
+        )
+        return self._strangeness(signals)
 
     def _rank_score(
         self,

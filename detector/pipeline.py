@@ -1,0 +1,411 @@
+"""The jobs behind the command line: train, score, evaluate, explain, demo."""
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from detector._errors import DetectorError
+from detector.ingest import Batch, read_declarations
+from detector.output import write_table
+from detector.persist import load_model, save_model
+from detector.profiles import load_profile
+from models import FraudModel, ModelConfig, capacity_metrics, explain_rows
+
+__all__ = [
+    "ScoreResult",
+    "evaluate",
+    "explain",
+    "parse_top",
+    "score",
+    "split_by_time",
+    "train",
+]
+
+#: The first columns of the scored output, in order.
+OUTPUT_COLUMNS = (
+    "rank",
+    "declaration_id",
+    "risk_score",
+    "revenue_at_stake",
+    "unit_value_per_ton",
+    "reference_value_per_ton",
+    "value_ratio",
+    "peer_group",
+    "route",
+    "reasons",
+    "selection",
+)
+
+
+def _fingerprint(df: pl.DataFrame) -> str:
+    cols = [
+        c
+        for c in (
+            "declaration_id",
+            "declaration_date",
+            "hs_code",
+            "customs_value",
+            "net_mass_kg",
+            "fraud",
+        )
+        if c in df.columns
+    ]
+    digest = hashlib.sha256(df.select(cols).sort("declaration_id").write_csv().encode())
+    return digest.hexdigest()
+
+
+def _model_currency(df: pl.DataFrame) -> str | None:
+    if "currency" not in df.columns or df["currency"].null_count() == df.height:
+        return None
+    return df["currency"].drop_nulls().mode().sort()[0]
+
+
+def split_by_time(df: pl.DataFrame, share: float = 0.2) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The last ``share`` of the time range, and what comes before it."""
+    first, last = df["declaration_date"].min(), df["declaration_date"].max()
+    cut = first + (last - first) * (1 - share)
+    return df.filter(pl.col("declaration_date") <= cut), df.filter(pl.col("declaration_date") > cut)
+
+
+def _truth(table: pl.DataFrame) -> tuple[str, pl.DataFrame]:
+    """Labels to measure against: the synthetic ground truth, else inspected outcomes."""
+    if "true_fraud" in table.columns:
+        return "ground truth of every row", table.select(
+            pl.col("true_fraud").alias("y"),
+            pl.col("true_revenue_lost").alias("revenue"),
+            pl.col("true_fraud_type").alias("scheme"),
+        )
+    if "fraud" not in table.columns:
+        raise DetectorError(
+            "The input has no labels (a fraud column or synthetic ground truth); "
+            "evaluation needs inspected declarations with outcomes."
+        )
+    return "inspected declarations", table.select(
+        pl.col("fraud").alias("y"),
+        (
+            pl.col("revenue_recovered")
+            if "revenue_recovered" in table.columns
+            else pl.lit(None, pl.Float64)
+        ).alias("revenue"),
+        (pl.col("fraud_type") if "fraud_type" in table.columns else pl.lit(None, pl.String)).alias(
+            "scheme"
+        ),
+    )
+
+
+def measure(model: FraudModel, declarations: pl.DataFrame) -> dict:
+    """Capacity metrics of ``model`` on labelled declarations."""
+    table = model.score(model.transform(declarations))
+    basis, truth = _truth(table)
+    keep = truth["y"].is_not_null()
+    if "true_fraud" not in table.columns and "inspected" in table.columns:
+        keep = keep & table["inspected"].fill_null(False)
+    table, truth = table.filter(keep), truth.filter(keep)
+    if truth.height == 0 or truth["y"].n_unique() < 2:
+        raise DetectorError("The labelled rows hold only one outcome; cannot measure ranking.")
+    has_rev = truth["revenue"].null_count() < truth.height
+    metrics = capacity_metrics(
+        table["rank_score"].to_numpy(),
+        truth["y"].to_numpy(),
+        revenue=truth["revenue"].fill_null(0.0).to_numpy() if has_rev else None,
+        fraud_type=truth["scheme"].to_list()
+        if truth["scheme"].null_count() < truth.height
+        else None,
+        ids=table["declaration_id"].to_numpy(),
+    )
+    metrics["basis"] = basis
+    return metrics
+
+
+def train(
+    files,
+    model_path: str | Path,
+    *,
+    schema: str = "canonical",
+    valid=None,
+    config: ModelConfig | None = None,
+) -> dict:
+    """Fit a model on ``files``, measure it on ``valid`` (or the last 20 %), save it."""
+    profile = load_profile(schema)
+    batch = read_declarations(files, profile)
+    config = config or ModelConfig(extra_categorical=profile.features)
+    if valid:
+        train_rows, valid_rows = batch.accepted, read_declarations(valid, profile).accepted
+    else:
+        train_rows, valid_rows = split_by_time(batch.accepted)
+    try:
+        model = FraudModel(config).fit(train_rows)
+    except ValueError as exc:
+        raise DetectorError(f"Cannot train on {', '.join(map(str, files))}: {exc}.") from None
+    metrics = measure(model, valid_rows) if valid_rows.height else None
+    first, last = model.training_period
+    metadata = {
+        "schema_profile": profile.name,
+        "currency": _model_currency(train_rows),
+        "training_period": [str(first), str(last)],
+        "rows": {
+            "read": batch.n_read,
+            "rejected": batch.rejects.height,
+            "trained": train_rows.height,
+            "validation": valid_rows.height,
+            **model.counts_,
+        },
+        "fingerprint": _fingerprint(train_rows),
+        "feature_names": model.feature_names,
+        "config": config.to_dict(),
+        "validation": metrics,
+        "sampling": model.sampling_,
+    }
+    save_model(model, metadata, model_path)
+    return metadata
+
+
+def parse_top(text: str | None, n_rows: int) -> int | None:
+    """``--top 500`` or ``--top 5%`` as a number of rows."""
+    if text is None:
+        return None
+    raw = text.strip()
+    try:
+        if raw.endswith("%"):
+            pct = float(raw[:-1])
+            if not 0 < pct <= 100:
+                raise ValueError
+            return max(1, int(np.ceil(n_rows * pct / 100)))
+        k = int(raw)
+        if k < 1:
+            raise ValueError
+        return k
+    except ValueError:
+        raise DetectorError(
+            f"--top '{text}' is neither a number of declarations (e.g. 500) nor a "
+            "percentage (e.g. 5%)."
+        ) from None
+
+
+@dataclass
+class ScoreResult:
+    scored: pl.DataFrame
+    batch: Batch
+    rejects: pl.DataFrame
+    metadata: dict
+    flagged: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        read = self.batch.n_read
+        return (
+            f"read {read:,} rows = {read - self.rejects.height:,} scored "
+            f"+ {self.rejects.height:,} rejected; {self.flagged:,} flagged"
+        )
+
+
+def _currency_rejects(batch: Batch, currency: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    df = batch.accepted
+    if currency is None or "currency" not in df.columns:
+        return df, batch.rejects
+    bad = pl.col("currency").is_not_null() & (pl.col("currency") != currency)
+    wrong = df.filter(bad)
+    if wrong.height == 0:
+        return df, batch.rejects
+    reason = pl.format(
+        "currency '{}' differs from the model's {}: convert the values first",
+        pl.col("currency"),
+        pl.lit(currency),
+    )
+    extra = wrong.with_columns(
+        pl.lit(None, pl.UInt32).alias("input_row"), reason.alias("reject_reason")
+    ).select(pl.all().cast(pl.String))
+    rejects = pl.concat(
+        [batch.rejects.select(pl.all().cast(pl.String)), extra], how="diagonal_relaxed"
+    )
+    return df.filter(~bad), rejects
+
+
+def score(
+    files,
+    model_path: str | Path,
+    *,
+    schema: str | None = None,
+    top: str | None = None,
+) -> ScoreResult:
+    """Score declarations: the ranked list, sized to capacity, with reasons."""
+    model, metadata = load_model(model_path)
+    profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
+    batch = read_declarations(files, profile)
+    accepted, rejects = _currency_rejects(batch, metadata.get("currency"))
+    result = ScoreResult(pl.DataFrame(), batch, rejects, metadata)
+    if accepted.height == 0:
+        result.scored = pl.DataFrame(schema={c: pl.String for c in OUTPUT_COLUMNS})
+        return result
+    table = model.score(model.transform(accepted))
+    table = table.sort(["rank_score", "declaration_id"], descending=[True, False])
+    n = table.height
+    k = parse_top(top, n)
+    cfg = model.config
+    if k is None:
+        chosen = table.with_columns(pl.lit("model").alias("selection"))
+        n_reasons = max(1, int(np.ceil(n * cfg.reasons_share)))
+    else:
+        k = min(k, n)
+        n_explore = int(round(k * cfg.exploration_share))
+        head = table.head(k - n_explore)
+        rest = table.slice(k - n_explore)
+        # Seeded by the batch, so that the same input gives the same picks.
+        seed = cfg.seed + int(
+            hashlib.sha256("".join(sorted(rest["declaration_id"].to_list())).encode()).hexdigest()[
+                :8
+            ],
+            16,
+        )
+        picks = (
+            np.sort(np.random.default_rng(seed).choice(rest.height, n_explore, replace=False))
+            if n_explore
+            else []
+        )
+        chosen = pl.concat(
+            [
+                head.with_columns(pl.lit("model").alias("selection")),
+                rest[list(picks)].with_columns(pl.lit("exploration").alias("selection")),
+            ]
+        )
+        n_reasons = chosen.height
+    reasons = explain_rows(model, chosen.head(n_reasons))
+    chosen = chosen.with_columns(
+        pl.Series("reasons", reasons + [None] * (chosen.height - len(reasons)), pl.String),
+        pl.int_range(1, chosen.height + 1, dtype=pl.UInt32).alias("rank"),
+    )
+    own = [c for c in accepted.columns if c not in OUTPUT_COLUMNS]
+    result.scored = chosen.select(*OUTPUT_COLUMNS, *own)
+    result.flagged = k if k is not None else 0
+    return result
+
+
+def evaluate(files, model_path: str | Path, *, schema: str | None = None) -> dict:
+    """Capacity metrics of a saved model on labelled declarations."""
+    model, metadata = load_model(model_path)
+    profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
+    batch = read_declarations(files, profile)
+    metrics = measure(model, batch.accepted)
+    metrics["read"] = batch.n_read
+    metrics["rejected"] = batch.rejects.height
+    return metrics
+
+
+def explain(
+    declaration_id: str, model_path: str | Path, files, *, schema: str | None = None
+) -> dict:
+    """One declaration's case card, as a dict of sections."""
+    model, metadata = load_model(model_path)
+    profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
+    batch = read_declarations(files, profile)
+    if declaration_id not in set(batch.accepted["declaration_id"].to_list()):
+        rejected = batch.rejects.filter(pl.col("declaration_id").cast(pl.String) == declaration_id)
+        if rejected.height:
+            raise DetectorError(
+                f"Declaration {declaration_id} was rejected: {rejected['reject_reason'][0]}."
+            )
+        raise DetectorError(
+            f"Declaration {declaration_id} is not in {', '.join(map(str, files))}; "
+            "check the id and the input files."
+        )
+    table = model.score(model.transform(batch.accepted))
+    rank = table["rank_score"].rank("ordinal", descending=True)
+    table = table.with_columns(rank.alias("rank"))
+    row = table.filter(pl.col("declaration_id") == declaration_id)
+    r = row.row(0, named=True)
+    card = {
+        "declaration": {
+            c: r.get(c)
+            for c in (
+                "declaration_id",
+                "declaration_date",
+                "hs_code",
+                "importer_id",
+                "declarant_id",
+                "seller_id",
+                "country_origin",
+                "country_departure",
+                "transit_countries",
+                "transport_mode",
+                "net_mass_kg",
+                "customs_value",
+                "currency",
+                "duty_rate_pct",
+            )
+            if c in r
+        }
+    }
+    card["score"] = {
+        "risk_score": r["risk_score"],
+        "rank": f"{r['rank']:,} of {table.height:,}",
+        "novelty": r["novelty"],
+    }
+    level = r.get("peer_level")
+    if level is not None:
+        from features import PEER_LEVELS
+        from features._reference_prices import PERCENTILE_GRID
+
+        name, keys = PEER_LEVELS[level]
+        ref = model.features_.reference_.tables[name]
+        match = ref
+        for k in keys:
+            match = match.filter(pl.col(k) == r[k])
+        q = match.row(0, named=True)
+        card["peer_prices"] = {
+            "group": r["peer_group"],
+            "percentiles_per_ton": {
+                f"p{g:g}": float(np.exp(q[f"q{i}"])) for i, g in enumerate(PERCENTILE_GRID)
+            },
+            "this_declaration_per_ton": r["unit_value_per_ton"],
+            "value_ratio": r["value_ratio"],
+            "percentile": r["price_percentile"],
+            "revenue_at_stake": r["revenue_at_stake"],
+        }
+    card["route"] = {
+        "route": r["route"],
+        "lane_share": r["lane_share"],
+        "origin_share": r["origin_share"],
+        "third_country": r["third_country"],
+        "usual_origin_from_departure": r.get("usual_origin"),
+        "duty_gap": r["duty_gap"],
+    }
+    card["importer"] = {
+        k: r.get(k)
+        for k in (
+            "importer_id",
+            "importer_n_before",
+            "importer_days_known",
+            "importer_fraud_rate",
+            "importer_mean_ratio_before",
+            "importer_share_below_before",
+        )
+    }
+    card["seller"] = {
+        k: r.get(k)
+        for k in (
+            "seller_id",
+            "seller_n_before",
+            "seller_days_known",
+            "seller_fraud_rate",
+            "importer_seller_n_before",
+            "importer_seller_fraud_rate",
+        )
+    }
+    card["reasons"] = explain_rows(model, row)[0].split(" | ")
+    return card
+
+
+def demo_split(df: pl.DataFrame, start: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Months 1-9 for training (labels of inspected rows only), 10-12 to score."""
+    cut = date(start.year + (start.month + 8) // 12, (start.month + 8) % 12 + 1, start.day)
+    return df.filter(pl.col("declaration_date") < cut), df.filter(pl.col("declaration_date") >= cut)
+
+
+def write_scores(result: ScoreResult, out: str | Path, rejects: str | Path | None) -> None:
+    write_table(result.scored, out)
+    if rejects is not None:
+        write_table(result.rejects, rejects)

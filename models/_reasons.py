@@ -1,0 +1,223 @@
+"""Why a declaration scored high, found from the model itself.
+
+For each family of features (price against peers, route, the importer's history...)
+the classifier scores the declaration again with that family set to its typical
+training value; the drop in probability is what the family contributes. The families
+that matter become reasons: a code and a sentence with the numbers to check.
+"""
+
+import numpy as np
+import polars as pl
+
+__all__ = ["FAMILIES", "explain_rows"]
+
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "UNDERVALUED": (
+        "log_value_ratio",
+        "price_z",
+        "price_percentile",
+        "log_revenue_at_stake",
+        "peer_level",
+        "log_peer_n",
+        "log_value_per_unit",
+    ),
+    "ROUTE": (
+        "third_country",
+        "n_transit",
+        "lane_share",
+        "origin_share",
+        "lane_surge",
+        "duty_gap",
+        "hs_duty_gap",
+    ),
+    "IMPORTER_UNDERPRICES": ("importer_mean_ratio_before", "importer_share_below_before"),
+    "IMPORTER_HISTORY": (
+        "log_importer_n_before",
+        "importer_days_known",
+        "importer_fraud_rate",
+        "log_importer_seller_n_before",
+        "importer_seller_days_known",
+        "importer_seller_fraud_rate",
+        "log_importer_hs_n_before",
+        "importer_hs_days_known",
+        "importer_hs_fraud_rate",
+    ),
+    "PARTNER_HISTORY": (
+        "log_declarant_n_before",
+        "declarant_days_known",
+        "declarant_fraud_rate",
+        "log_seller_n_before",
+        "seller_days_known",
+        "seller_fraud_rate",
+    ),
+    "SPLIT_SHIPMENT": (
+        "split_n_pair_day",
+        "split_under_pair_day",
+        "split_value_pair_day",
+        "split_n_importer_day",
+        "split_under_importer_day",
+    ),
+    "GOODS_RISK": (
+        "log_hs_n_before",
+        "hs_days_known",
+        "hs_fraud_rate",
+        "log_origin_n_before",
+        "origin_days_known",
+        "origin_fraud_rate",
+        "log_route_n_before",
+        "route_days_known",
+        "route_fraud_rate",
+        "duty_rate_pct",
+        "hs_number",
+    ),
+    "DECLARED_AMOUNTS": ("log_customs_value", "log_net_mass", "mass_missing"),
+}
+_MIN_DROP = 0.02
+_MAX_REASONS = 3
+
+
+def _num(x, fmt: str = ",.0f") -> str:
+    return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else format(x, fmt)
+
+
+def _pct(x) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x * 100:.1f}%" if x < 0.1 else f"{x * 100:.0f}%"
+
+
+def sentence(code: str, r: dict, de_minimis: float) -> str:
+    """The reason in words, with the numbers an investigator can check."""
+    if code == "UNDERVALUED":
+        ratio = r.get("value_ratio")
+        group = (r.get("peer_group") or "its peer group").split(", n=")[0]
+        n = r.get("peer_n")
+        if ratio is None:
+            return "UNDERVALUED: no peer price to compare with"
+        gap = (1 - ratio) * 100
+        word = "below" if ratio < 1 else "above"
+        code = "UNDERVALUED" if ratio < 1 else "PRICE_UNUSUAL"
+        return (
+            f"{code}: {_num(r.get('unit_value_per_ton'))}/t is {abs(gap):.0f}% {word} the "
+            f"median {_num(r.get('reference_value_per_ton'))}/t of {_num(n)} declarations of "
+            f"{group} (percentile {_num(r.get('price_percentile'), '.1f')})"
+        )
+    if code == "ROUTE":
+        parts = [f"route {r.get('route')}"]
+        parts.append(
+            f"this origin>departure lane carries {_pct(r.get('lane_share'))} of "
+            f"past HS {r.get('hs_code')} declarations"
+        )
+        parts.append(f"origin {r.get('country_origin')} {_pct(r.get('origin_share'))} of them")
+        gap = r.get("duty_gap")
+        if gap is not None and gap > 0 and r.get("usual_origin"):
+            parts.append(
+                f"goods leaving {r.get('country_departure')} usually originate in "
+                f"{r.get('usual_origin')}, which pays {gap:.1f} points more duty"
+            )
+        elif (r.get("hs_duty_gap") or 0) > 0:
+            parts.append(
+                f"the declared duty is {r['hs_duty_gap']:.1f} points below the "
+                "average for these goods"
+            )
+        return "ROUTE: " + "; ".join(parts)
+    if code == "IMPORTER_UNDERPRICES":
+        return (
+            f"IMPORTER_UNDERPRICES: importer {r.get('importer_id')} declared "
+            f"{_pct(r.get('importer_share_below_before'))} of its "
+            f"{_num(r.get('importer_n_before'))} earlier declarations below 70% of the peer "
+            f"price (average ratio {_num(r.get('importer_mean_ratio_before'), '.2f')})"
+        )
+    if code == "IMPORTER_HISTORY":
+        days = r.get("importer_days_known")
+        known = "new" if days is None else f"known for {days:.0f} days"
+        return (
+            f"IMPORTER_HISTORY: importer {r.get('importer_id')} ({known}, "
+            f"{_num(r.get('importer_n_before'))} earlier declarations), fraud rate in past "
+            f"inspections {_num(r.get('importer_fraud_rate'), '.2f')}; with seller "
+            f"{r.get('seller_id')}: {_num(r.get('importer_seller_fraud_rate'), '.2f')}"
+        )
+    if code == "PARTNER_HISTORY":
+        return (
+            f"PARTNER_HISTORY: declarant {r.get('declarant_id')} fraud rate "
+            f"{_num(r.get('declarant_fraud_rate'), '.2f')}, seller {r.get('seller_id')} "
+            f"fraud rate {_num(r.get('seller_fraud_rate'), '.2f')} in past inspections"
+        )
+    if code == "SPLIT_SHIPMENT":
+        return (
+            f"SPLIT_SHIPMENT: {_num(r.get('split_n_pair_day'))} declarations from seller "
+            f"{r.get('seller_id')} to importer {r.get('importer_id')} on "
+            f"{r.get('declaration_date')}, {_num(r.get('split_under_pair_day'))} just under "
+            f"the de-minimis value {_num(de_minimis)}, together "
+            f"{_num((r.get('split_value_pair_day') or 0) * de_minimis)}"
+        )
+    if code == "GOODS_RISK":
+        return (
+            f"GOODS_RISK: HS {r.get('hs_code')} from {r.get('country_origin')} at "
+            f"{_num(r.get('duty_rate_pct'), '.1f')}% duty; past fraud rate of the goods "
+            f"{_num(r.get('hs_fraud_rate'), '.2f')}, of the origin "
+            f"{_num(r.get('origin_fraud_rate'), '.2f')}, of the route "
+            f"{_num(r.get('route_fraud_rate'), '.2f')}"
+        )
+    if code == "DECLARED_AMOUNTS":
+        return (
+            f"DECLARED_AMOUNTS: value {_num(r.get('customs_value'))} for "
+            f"{_num(r.get('net_mass_kg'), ',.1f')} kg is unusual for what is found in "
+            "inspections"
+        )
+    if code == "NOVEL":
+        return (
+            f"NOVEL: the {r.get('_detector')} detector puts it in the top "
+            f"{max(0.1, (1 - (r.get('novelty') or 0)) * 100):.1f}% of training declarations, "
+            "a pattern past inspections have not shown"
+        )
+    raise ValueError(code)
+
+
+def explain_rows(model, table: pl.DataFrame) -> list[str]:
+    """One ``reasons`` string per row of a scored feature table."""
+    if table.height == 0:
+        return []
+    encoder = model.classifier_.named_steps["encode"]
+    clf = model.classifier_.steps[-1][1]
+    matrix = encoder.transform(table)
+    base = clf.predict_proba(matrix)[:, 1]
+    columns = list(encoder.numeric) + list(encoder.categorical)
+    # A family's part: half what the score loses when the family alone is made typical,
+    # half what a typical declaration gains when only this family is as declared. The
+    # second half keeps a reason visible when another family already says the same.
+    typical = np.broadcast_to(model.neutral_, matrix.shape).copy()
+    p_typical = clf.predict_proba(typical)[:, 1]
+    parts = {}
+    for code, names in FAMILIES.items():
+        idx = [columns.index(n) for n in names if n in columns]
+        if not idx:
+            continue
+        without = matrix.copy()
+        without[:, idx] = model.neutral_[idx]
+        alone = typical.copy()
+        alone[:, idx] = matrix[:, idx]
+        drop = base - clf.predict_proba(without)[:, 1]
+        gain = clf.predict_proba(alone)[:, 1] - p_typical
+        parts[code] = 0.5 * (drop + gain)
+    codes = list(parts)
+    table_d = np.column_stack([parts[c] for c in codes])
+    detectors = model.strongest_detector(table)
+    weight, floor = model.config.novelty_weight, model.config.novelty_floor
+    rows = table.to_dicts()
+    out = []
+    for i, r in enumerate(rows):
+        order = np.argsort(-table_d[i])
+        chosen = [
+            codes[j] for j in order[:_MAX_REASONS] if table_d[i, j] >= max(_MIN_DROP, 0.1 * base[i])
+        ]
+        u = r.get("novelty") or 0.0
+        boost = weight * max(0.0, (u - floor) / (1.0 - floor))
+        if boost > base[i]:
+            # The unsupervised detectors, not the labels, put this row on the list.
+            chosen.insert(0, "NOVEL")
+        if not chosen:
+            chosen = [codes[order[0]]]
+        r["_detector"] = detectors[i]
+        out.append(" | ".join(sentence(c, r, model.config.de_minimis) for c in chosen))
+    return out

@@ -1,0 +1,203 @@
+from datetime import date
+
+import joblib
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from detector import DetectorError
+from detector.cli import app
+from detector.persist import load_model, save_model
+from detector.pipeline import measure, score, train
+from models import FraudModel, ModelConfig, calibration_table, capacity_metrics
+
+CUT = date(2025, 10, 1)
+TRUTH = ["true_fraud", "true_fraud_type", "true_customs_value", "true_revenue_lost"]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def year(synthetic_year):
+    history = synthetic_year.filter(pl.col("declaration_date") < CUT)
+    recent = synthetic_year.filter(pl.col("declaration_date") >= CUT)
+    return history, recent
+
+
+@pytest.fixture(scope="module")
+def fitted(year):
+    history, _ = year
+    return FraudModel().fit(history.drop(TRUTH))
+
+
+@pytest.fixture(scope="module")
+def model_file(year, tmp_path_factory):
+    history, recent = year
+    folder = tmp_path_factory.mktemp("model")
+    train_file, score_file = folder / "history.parquet", folder / "recent.parquet"
+    history.drop(TRUTH).write_parquet(train_file)
+    recent.write_parquet(score_file)
+    path = folder / "model.joblib"
+    train([train_file], path, valid=[score_file])
+    return path, train_file, score_file
+
+
+def test_capacity_metrics_by_hand():
+    m = capacity_metrics(
+        [0.9, 0.8, 0.7, 0.1],
+        [1, 0, 1, 0],
+        revenue=[10, 0, 30, 0],
+        fraud_type=["a", None, "b", None],
+        levels=(50.0, 100.0),
+    )
+    assert m["at"]["50%"] == {
+        "inspected": 2,
+        "precision": 0.5,
+        "recall": 0.5,
+        "revenue": 0.25,
+        "recall_by_scheme": {"a": 1.0, "b": 0.0},
+    }
+    assert m["at"]["100%"]["recall"] == 1.0 and m["auc"] == 0.75
+
+
+def test_ranks_the_synthetic_schemes(fitted, year):
+    _, recent = year
+    metrics = measure(fitted, recent)
+    at5 = metrics["at"]["5%"]
+    assert metrics["basis"] == "ground truth of every row"
+    assert at5["precision"] > 0.9
+    assert at5["recall_by_scheme"]["undervaluation"] > 0.7
+    assert at5["revenue"] > 0.6
+    assert metrics["auc"] > 0.97
+
+
+def test_risk_score_is_calibrated_on_inspections(fitted, year):
+    _, recent = year
+    inspected = recent.filter(pl.col("inspected"))
+    scored = fitted.score(fitted.transform(inspected))
+    table = calibration_table(scored["risk_score"], scored["fraud"], bins=5)
+    big = table.filter(pl.col("n") >= 100)
+    assert big.height >= 3
+    assert (big["predicted"] - big["observed"]).abs().max() < 0.1
+    assert scored["risk_score"].mean() == pytest.approx(scored["fraud"].mean(), abs=0.04)
+    # The score is a probability and follows the ranking.
+    order = scored.sort("rank_score")["risk_score"].to_numpy()
+    assert (np.diff(order) >= -1e-12).all() and order.min() >= 0 and order.max() <= 1
+
+
+def test_a_scheme_the_labels_never_showed_still_ranks_high(year):
+    history, recent = year
+    hidden = pl.col("true_fraud_type") == "transshipment"
+    # Officers never inspected a transshipment: the labels do not contain one.
+    blind = history.with_columns(
+        pl.when(hidden).then(False).otherwise(pl.col("inspected")).alias("inspected"),
+        pl.when(hidden).then(None).otherwise(pl.col("fraud")).alias("fraud"),
+        pl.when(hidden).then(None).otherwise(pl.col("fraud_type")).alias("fraud_type"),
+        pl.when(hidden)
+        .then(None)
+        .otherwise(pl.col("revenue_recovered"))
+        .alias("revenue_recovered"),
+    ).drop(TRUTH)
+    assert blind.filter(pl.col("fraud_type") == "transshipment").height == 0
+    recall = {}
+    for weight in (0.0, ModelConfig().novelty_weight):
+        model = FraudModel(ModelConfig(novelty_weight=weight)).fit(blind)
+        at10 = measure(model, recent)["at"]["10%"]
+        recall[weight] = at10["recall_by_scheme"]["transshipment"]
+    # The known schemes fill the first 5 % with near-certain frauds; right after them
+    # come the transshipments that only the unsupervised detectors can see.
+    assert recall[ModelConfig().novelty_weight] >= 0.65
+    assert recall[ModelConfig().novelty_weight] >= recall[0.0] + 0.05
+
+
+def test_persistence_round_trip_gives_the_same_scores(model_file, year, tmp_path):
+    path, _, score_file = model_file
+    model, meta = load_model(path)
+    again = tmp_path / "again.joblib"
+    save_model(model, meta, again)
+    reloaded, meta2 = load_model(again)
+    _, recent = year
+    a = model.score(model.transform(recent.head(3000)))["risk_score"]
+    b = reloaded.score(reloaded.transform(recent.head(3000)))["risk_score"]
+    assert a.to_list() == b.to_list()
+    assert meta2["feature_names"] == model.feature_names
+    for key in ("training_period", "fingerprint", "rows", "validation", "versions", "config"):
+        assert key in meta2
+    assert meta2["training_period"] == ["2025-01-01", "2025-09-30"]
+    assert len(meta2["fingerprint"]) == 64
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda p: p.write_bytes(b"not a model"), "cannot be read"),
+        (lambda p: joblib.dump({"hello": 1}, p), "is not a customs-detector model"),
+        (
+            lambda p: joblib.dump({"format": "customs-detector-model", "format_version": 99}, p),
+            "format version 99",
+        ),
+    ],
+)
+def test_incompatible_model_files_are_exit_2(tmp_path, model_file, make, fragment):
+    bad = tmp_path / "bad.joblib"
+    make(bad)
+    with pytest.raises(DetectorError, match=fragment):
+        load_model(bad)
+    _, _, score_file = model_file
+    result = runner.invoke(
+        app, ["score", str(score_file), "--model", str(bad), "--out", str(tmp_path / "s.csv")]
+    )
+    assert result.exit_code == 2 and fragment in result.output
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_model_from_another_library_version_is_refused(tmp_path, model_file):
+    path, _, _ = model_file
+    envelope = joblib.load(path)
+    envelope["metadata"]["versions"]["scikit-learn"] = "0.1.0"
+    joblib.dump(envelope, tmp_path / "old.joblib")
+    with pytest.raises(DetectorError, match="trained with scikit-learn 0.1.0"):
+        load_model(tmp_path / "old.joblib")
+
+
+def test_scored_list_reasons_and_exploration(model_file):
+    path, _, score_file = model_file
+    result = score([score_file], path, top="400")
+    df = result.scored
+    assert df.columns[:11] == [
+        "rank",
+        "declaration_id",
+        "risk_score",
+        "revenue_at_stake",
+        "unit_value_per_ton",
+        "reference_value_per_ton",
+        "value_ratio",
+        "peer_group",
+        "route",
+        "reasons",
+        "selection",
+    ]
+    assert df.height == 400 and df["rank"].to_list() == list(range(1, 401))
+    assert (df["selection"] == "exploration").sum() == 40
+    model_part = df.filter(pl.col("selection") == "model")
+    assert model_part["risk_score"].is_sorted(descending=True)
+    assert df["reasons"].null_count() == 0 and (df["reasons"].str.len_chars() > 10).all()
+    under = df.filter(
+        (pl.col("true_fraud_type") == "undervaluation") & (pl.col("selection") == "model")
+    )
+    assert under.height > 20
+    named = under["reasons"].str.contains(r"UNDERVALUED: [\d,]+/t is \d+% below the median")
+    assert named.mean() > 0.8
+    # Same input, same picks.
+    again = score([score_file], path, top="400").scored
+    assert again["declaration_id"].to_list() == df["declaration_id"].to_list()
+    assert result.summary().startswith(f"read {result.batch.n_read:,} rows = ")
+
+
+def test_top_percent_and_bad_top(model_file):
+    path, _, score_file = model_file
+    result = score([score_file], path, top="1%")
+    n = result.batch.accepted.height
+    assert result.scored.height == int(np.ceil(n / 100))
+    with pytest.raises(DetectorError, match="--top 'lots'"):
+        score([score_file], path, top="lots")
