@@ -19,8 +19,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# A report read in a log file or a pipe gets room for its tables.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 Schema = Annotated[
     str,
@@ -107,25 +108,25 @@ Model = Annotated[Path, typer.Option("--model", help="The model file (.joblib)."
 
 
 def _metrics_table(metrics: dict, title: str):
+    """Metrics as rows, capacity levels as columns: narrow enough for any terminal."""
     from rich.table import Table
 
+    levels = list(metrics["at"])
     table = Table(title=title)
-    table.add_column("capacity")
-    table.add_column("inspected", justify="right")
-    table.add_column("precision", justify="right")
-    table.add_column("recall", justify="right")
-    has_rev = any("revenue" in row for row in metrics["at"].values())
-    if has_rev:
-        table.add_column("revenue", justify="right")
-    schemes = list(metrics.get("schemes", {}))
-    for s in schemes:
-        table.add_column(f"recall {s}", justify="right")
-    for level, row in metrics["at"].items():
-        cells = [level, f"{row['inspected']:,}", f"{row['precision']:.3f}", f"{row['recall']:.3f}"]
-        if has_rev:
-            cells.append(f"{row.get('revenue', 0):.3f}")
-        cells += [f"{row['recall_by_scheme'][s]:.3f}" for s in schemes]
-        table.add_row(*cells)
+    table.add_column("at capacity", no_wrap=True)
+    for level in levels:
+        table.add_column(level, justify="right", no_wrap=True)
+    rows = [
+        ("inspected", lambda r: f"{r['inspected']:,}"),
+        ("precision", lambda r: f"{r['precision']:.3f}"),
+        ("recall", lambda r: f"{r['recall']:.3f}"),
+    ]
+    if any("revenue" in r for r in metrics["at"].values()):
+        rows.append(("revenue", lambda r: f"{r.get('revenue', 0):.3f}"))
+    for scheme in metrics.get("schemes", {}):
+        rows.append((f"recall {scheme}", lambda r, s=scheme: f"{r['recall_by_scheme'][s]:.3f}"))
+    for name, cell in rows:
+        table.add_row(name, *[cell(metrics["at"][level]) for level in levels])
     auc = metrics.get("auc")
     table.caption = (
         f"{metrics['rows']:,} rows, {metrics['frauds']:,} frauds ({metrics.get('basis', '')})"

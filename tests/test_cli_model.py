@@ -1,0 +1,136 @@
+import json
+from datetime import date
+
+import polars as pl
+import pytest
+from conftest import GOOD_ROW
+from typer.testing import CliRunner
+
+from detector.cli import app
+
+runner = CliRunner()
+TRUTH = ["true_fraud", "true_fraud_type", "true_customs_value", "true_revenue_lost"]
+
+
+@pytest.fixture(scope="module")
+def files(synthetic_year, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    history = synthetic_year.filter(pl.col("declaration_date") < date(2025, 10, 1))
+    recent = synthetic_year.filter(pl.col("declaration_date") >= date(2025, 10, 1))
+    history.drop(TRUTH).write_csv(folder / "history.csv")
+    recent.write_parquet(folder / "recent.parquet")
+    # One bad row in the batch: it must be rejected, not lost.
+    bad = recent.head(1).with_columns(
+        pl.lit("BAD-1").alias("declaration_id"), pl.lit(-5.0).alias("net_mass_kg")
+    )
+    pl.concat([recent, bad]).write_csv(folder / "batch.csv")
+    model = folder / "model.joblib"
+    result = runner.invoke(app, ["train", str(folder / "history.csv"), "--model", str(model)])
+    assert result.exit_code == 0, result.output
+    return folder, model, result.output
+
+
+def test_train_reports_and_saves(files):
+    folder, model, output = files
+    assert model.exists()
+    assert "trained on" in output and "validation" in output
+    assert "precision" in output
+
+
+def test_score_writes_ranked_list_and_rejects(files):
+    folder, model, _ = files
+    out, rejects = folder / "flagged.csv", folder / "rejects.csv"
+    result = runner.invoke(
+        app,
+        [
+            "score",
+            str(folder / "batch.csv"),
+            "--model",
+            str(model),
+            "--out",
+            str(out),
+            "--top",
+            "5%",
+            "--rejects",
+            str(rejects),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    n = pl.read_csv(folder / "batch.csv", infer_schema=False).height
+    assert f"read {n:,} rows = {n - 1:,} scored + 1 rejected" in result.output
+    flagged = pl.read_csv(out, infer_schema=False)
+    assert flagged.height == -(-(n - 1) * 5 // 100)
+    assert flagged.columns[0] == "rank" and "reasons" in flagged.columns
+    back = pl.read_csv(rejects, infer_schema=False)
+    assert back["declaration_id"].to_list() == ["BAD-1"]
+    assert "negative net_mass_kg" in back["reject_reason"][0]
+
+
+def test_score_to_parquet_round_trip(files):
+    folder, model, _ = files
+    out = folder / "flagged.parquet"
+    args = [
+        "score",
+        str(folder / "recent.parquet"),
+        "--model",
+        str(model),
+        "--out",
+        str(out),
+        "--top",
+        "300",
+    ]
+    assert runner.invoke(app, args).exit_code == 0
+    df = pl.read_parquet(out)
+    assert df.height == 300 and df["risk_score"].dtype == pl.Float64
+    assert (df["selection"] == "exploration").sum() == 30
+
+
+def test_evaluate_json_and_table(files):
+    folder, model, _ = files
+    result = runner.invoke(
+        app, ["evaluate", str(folder / "recent.parquet"), "--model", str(model), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    assert set(metrics["at"]) == {"1%", "2%", "5%", "10%"}
+    assert metrics["basis"] == "ground truth of every row"
+    assert metrics["at"]["5%"]["precision"] > 0.9
+    assert "undervaluation" in metrics["at"]["5%"]["recall_by_scheme"]
+    table = runner.invoke(app, ["evaluate", str(folder / "recent.parquet"), "--model", str(model)])
+    assert table.exit_code == 0 and "recall undervaluation" in table.output
+
+
+def test_explain_prints_a_case_card(files, synthetic_year):
+    folder, model, _ = files
+    recent = pl.read_parquet(folder / "recent.parquet")
+    target = recent.filter(pl.col("true_fraud_type") == "undervaluation")["declaration_id"][0]
+    result = runner.invoke(
+        app, ["explain", target, "--model", str(model), "--input", str(folder / "recent.parquet")]
+    )
+    assert result.exit_code == 0, result.output
+    for section in ("declaration", "score", "peer_prices", "route", "importer", "reasons"):
+        assert section in result.output
+    assert "percentiles_per_ton" in result.output
+    missing = runner.invoke(
+        app, ["explain", "NOPE", "--model", str(model), "--input", str(folder / "recent.parquet")]
+    )
+    assert missing.exit_code == 2 and "Declaration NOPE is not in" in missing.output
+
+
+def test_score_with_a_missing_column_is_exit_2(files, tmp_path):
+    _, model, _ = files
+    src = tmp_path / "x.csv"
+    pl.DataFrame([{k: v for k, v in GOOD_ROW.items() if k != "hs_code"}]).write_csv(src)
+    result = runner.invoke(
+        app, ["score", str(src), "--model", str(model), "--out", str(tmp_path / "o.csv")]
+    )
+    assert result.exit_code == 2 and "no column 'hs_code'" in result.output
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--rows", "40000"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "flagged.csv").exists() and (tmp_path / "model.joblib").exists()
+    assert "at 5 % capacity: precision" in result.output
+    assert "undervaluation" in result.output
