@@ -9,7 +9,12 @@ fitted on the whole training history to a new batch, which adds nothing to them.
 
 import polars as pl
 
-from features._histories import EntityState, entity_histories, fit_entity_state
+from features._histories import (
+    EntityState,
+    entity_histories,
+    fit_entity_state,
+    out_of_fold_fraud_rates,
+)
 from features._reference_prices import (
     ReferencePrices,
     fit_reference_prices,
@@ -55,6 +60,7 @@ def _with_optional(frame):
 
 #: The canonical columns the feature steps read.
 _WORK_COLUMNS: tuple[str, ...] = (
+    "declaration_id",
     "declaration_date",
     "hs_code",
     "importer_id",
@@ -84,6 +90,9 @@ class DeclarationFeatures:
     destination : country code appended to the route string (e.g. ``CN``), if any.
     extra_categorical : input columns to pass to the model as categories (a profile's
         ``features``).
+    label_history : how training rows learn their entities' fraud rates: ``expanding``
+        (inspections on earlier dates only) or ``out_of_fold`` (inspections of the
+        other folds of the training data, all dates; never the row's own).
     """
 
     def __init__(
@@ -94,12 +103,14 @@ class DeclarationFeatures:
         smoothing: float = 10.0,
         destination: str | None = None,
         extra_categorical: tuple[str, ...] = (),
+        label_history: str = "expanding",
     ) -> None:
         self.min_peer_count = min_peer_count
         self.de_minimis = de_minimis
         self.smoothing = smoothing
         self.destination = destination
         self.extra_categorical = tuple(extra_categorical)
+        self.label_history = label_history
 
     # ------------------------------------------------------------------ fitting
     def fit_transform(self, data: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
@@ -122,9 +133,14 @@ class DeclarationFeatures:
                 )
             )
         staged = pl.concat(pl.collect_all(parts, engine="in-memory")).sort(_ROW)
-        computed = self._finish(staged.lazy(), state=None, use_labels=True).collect(
-            engine="in-memory"
-        )
+        finished = self._finish(staged.lazy(), state=None, use_labels=True)
+        if self.label_history == "out_of_fold":
+            finished = out_of_fold_fraud_rates(finished, smoothing=self.smoothing)
+        elif self.label_history != "expanding":
+            raise ValueError(
+                f"label_history must be 'expanding' or 'out_of_fold', got {self.label_history!r}"
+            )
+        computed = finished.collect(engine="in-memory")
         out = pl.concat([df, computed.drop(work.columns)], how="horizontal")
 
         self.reference_ = fit_reference_prices(df.lazy(), self.min_peer_count)

@@ -193,3 +193,58 @@ def entity_histories(
             .drop("__fraud", "__inspected", key)
         )
     return lf
+
+
+def out_of_fold_fraud_rates(
+    lf: pl.LazyFrame, *, folds: int = 5, smoothing: float = 10.0
+) -> pl.LazyFrame:
+    """Replace each ``p_fraud_rate`` by one learned from the other folds of the data.
+
+    Rows are dealt into folds by a hash of their declaration id; the rate of a row's
+    entity counts the inspections of every other fold, all dates, never its own fold.
+    Used at training time only, so that the training rows see an entity's whole
+    history the way a scored batch sees it, without their own labels.
+    """
+    inspected = pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()
+    fraud = inspected & (pl.col("fraud") == 1)
+    lf = lf.with_columns((pl.col("declaration_id").hash(seed=11) % folds).alias("__fold"))
+    # The overall rate the small histories lean on comes from the other folds too.
+    priors = (
+        lf.group_by("__fold")
+        .agg(
+            inspected.sum().cast(pl.Float64).alias("__pi"),
+            fraud.sum().cast(pl.Float64).alias("__pf"),
+        )
+        .with_columns(
+            (
+                (pl.col("__pf").sum() - pl.col("__pf") + 1.0)
+                / (pl.col("__pi").sum() - pl.col("__pi") + 10.0)
+            ).alias("__prior")
+        )
+        .select("__fold", "__prior")
+    )
+    lf = lf.join(priors, on="__fold", how="left", maintain_order="left")
+    for prefix, keys in ENTITIES.items():
+        k = list(keys)
+        per_fold = (
+            lf.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in k))
+            .group_by(*k, "__fold")
+            .agg(
+                inspected.sum().cast(pl.Float64).alias("__i"),
+                fraud.sum().cast(pl.Float64).alias("__f"),
+            )
+            .with_columns(
+                (pl.col("__i").sum().over(k) - pl.col("__i")).alias("__i"),
+                (pl.col("__f").sum().over(k) - pl.col("__f")).alias("__f"),
+            )
+        )
+        rate = (pl.col("__f").fill_null(0.0) + smoothing * pl.col("__prior")) / (
+            pl.col("__i").fill_null(0.0) + smoothing
+        )
+        known = pl.all_horizontal(pl.col(c).is_not_null() for c in k)
+        lf = (
+            lf.join(per_fold, on=[*k, "__fold"], how="left", maintain_order="left")
+            .with_columns(pl.when(known).then(rate).alias(f"{prefix}_fraud_rate"))
+            .drop("__i", "__f")
+        )
+    return lf.drop("__fold", "__prior")

@@ -23,6 +23,7 @@ class ModelConfig:
     de_minimis: float = 150.0
     smoothing: float = 10.0
     destination: str | None = None
+    label_history: str = "out_of_fold"
     estimator: str = "hgb"
     learning_rate: float = 0.06
     max_iter: int = 400

@@ -69,6 +69,7 @@ class FraudModel:
             smoothing=cfg.smoothing,
             destination=cfg.destination,
             extra_categorical=cfg.extra_categorical,
+            label_history=cfg.label_history,
         )
         table = self.features_.fit_transform(declarations)
         numeric = self.features_.numeric_features_
@@ -102,6 +103,9 @@ class FraudModel:
         self.classifier_ = make_classifier(cfg, numeric, categorical).fit(labelled, y)
 
         self._fit_novelty(table)
+        # The detectors are for what selective inspection cannot see: when every
+        # declaration was inspected the labels already show every scheme that occurred.
+        self.label_coverage_ = float(table.select(_labelled(table).mean()).item())
         self.stake_quantiles_ = np.quantile(
             table.select(DUTY_AT_STAKE).to_series().to_numpy(), _GRID
         )
@@ -177,7 +181,8 @@ class FraudModel:
         stake = table.select(DUTY_AT_STAKE).to_series().to_numpy()
         g = np.searchsorted(self.stake_quantiles_, stake, side="right") / _GRID.size
         # Among likely frauds, the ones with more duty at stake come first.
-        return p * (1.0 + self.config.revenue_weight * g) + self.config.novelty_weight * boost
+        weight = self.config.novelty_weight * (1.0 - self.label_coverage_)
+        return p * (1.0 + self.config.revenue_weight * g) + weight * boost
 
     # -------------------------------------------------------------------- scoring
     def score(self, table: pl.DataFrame) -> pl.DataFrame:

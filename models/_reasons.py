@@ -203,14 +203,25 @@ def explain_rows(model, table: pl.DataFrame) -> list[str]:
     codes = list(parts)
     table_d = np.column_stack([parts[c] for c in codes])
     detectors = model.strongest_detector(table)
-    weight, floor = model.config.novelty_weight, model.config.novelty_floor
+    weight = model.config.novelty_weight * (1.0 - model.label_coverage_)
+    floor = model.config.novelty_floor
     rows = table.to_dicts()
     out = []
     for i, r in enumerate(rows):
         order = np.argsort(-table_d[i])
-        chosen = [
-            codes[j] for j in order[:_MAX_REASONS] if table_d[i, j] >= max(_MIN_DROP, 0.1 * base[i])
-        ]
+        chosen = [codes[j] for j in order[:_MAX_REASONS] if table_d[i, j] >= _MIN_DROP]
+        # A price far below its peers is the evidence an investigator checks first:
+        # name it whenever the model counts it at all, even behind a stronger reason.
+        ratio = r.get("value_ratio")
+        price = codes.index("UNDERVALUED") if "UNDERVALUED" in codes else None
+        if (
+            "UNDERVALUED" not in chosen
+            and price is not None
+            and ratio is not None
+            and ratio < 0.7
+            and table_d[i, price] > 0
+        ):
+            chosen.append("UNDERVALUED")
         u = r.get("novelty") or 0.0
         boost = weight * max(0.0, (u - floor) / (1.0 - floor))
         if boost > base[i]:

@@ -325,8 +325,8 @@ def fitted(synthetic_year):
 def test_no_leakage_from_later_rows(synthetic_year):
     cut = date(2025, 6, 15)
     early = synthetic_year.filter(pl.col("declaration_date") <= cut)
-    a = DeclarationFeatures().fit_transform(early)
-    builder = DeclarationFeatures()
+    a = DeclarationFeatures(label_history="expanding").fit_transform(early)
+    builder = DeclarationFeatures(label_history="expanding")
     b = builder.fit_transform(synthetic_year).filter(pl.col("declaration_date") <= cut)
     assert a["declaration_id"].to_list() == b["declaration_id"].to_list()
     for name in [*builder.numeric_features_, "peer_group", "route", "reference_value_per_ton"]:
@@ -336,6 +336,36 @@ def test_no_leakage_from_later_rows(synthetic_year):
             assert left.to_list() == right.to_list(), name
         else:
             np.testing.assert_allclose(left.to_numpy(), right.to_numpy(), rtol=1e-9, err_msg=name)
+
+
+def test_out_of_fold_rates_never_see_the_row_itself(synthetic_year):
+    data = synthetic_year.head(8000)
+    flipped = data.with_columns(
+        pl.when(pl.col("inspected")).then(1 - pl.col("fraud")).otherwise(None).alias("fraud")
+    )
+    rates = [f"{p}_fraud_rate" for p in ("importer", "seller", "importer_seller", "hs")]
+    a = DeclarationFeatures(label_history="out_of_fold").fit_transform(data)
+    b = DeclarationFeatures(label_history="out_of_fold").fit_transform(flipped)
+    # Flip one row's outcome: its own rates stay, its fold-mates' rates stay, and
+    # only rows of other folds sharing its entity move.
+    one = data["declaration_id"][0]
+    only = data.with_columns(
+        pl.when(pl.col("declaration_id") == one)
+        .then(1 - pl.col("fraud").fill_null(0))
+        .otherwise(pl.col("fraud"))
+        .alias("fraud"),
+        pl.when(pl.col("declaration_id") == one)
+        .then(True)
+        .otherwise(pl.col("inspected"))
+        .alias("inspected"),
+    )
+    c = DeclarationFeatures(label_history="out_of_fold").fit_transform(only)
+    for name in rates:
+        assert (
+            a.filter(pl.col("declaration_id") == one)[name].to_list()
+            == c.filter(pl.col("declaration_id") == one)[name].to_list()
+        )
+    assert not a.select(rates).equals(b.select(rates))
 
 
 def test_training_rows_never_see_their_own_month(synthetic_year):
