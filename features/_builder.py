@@ -135,7 +135,9 @@ class DeclarationFeatures:
         staged = pl.concat(pl.collect_all(parts, engine="in-memory")).sort(_ROW)
         finished = self._finish(staged.lazy(), state=None, use_labels=True)
         if self.label_history == "out_of_fold":
-            finished = out_of_fold_fraud_rates(finished, smoothing=self.smoothing)
+            finished = out_of_fold_fraud_rates(
+                finished.collect(engine="in-memory").lazy(), smoothing=self.smoothing
+            )
         elif self.label_history != "expanding":
             raise ValueError(
                 f"label_history must be 'expanding' or 'out_of_fold', got {self.label_history!r}"

@@ -224,10 +224,11 @@ def out_of_fold_fraud_rates(
         .select("__fold", "__prior")
     )
     lf = lf.join(priors, on="__fold", how="left", maintain_order="left")
+    base = lf  # every table below is built from the input, not from the joins after it
     for prefix, keys in ENTITIES.items():
         k = list(keys)
         per_fold = (
-            lf.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in k))
+            base.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in k))
             .group_by(*k, "__fold")
             .agg(
                 inspected.sum().cast(pl.Float64).alias("__i"),
