@@ -27,8 +27,8 @@ class ModelConfig:
     estimator: str = "hgb"
     learning_rate: float = 0.06
     max_iter: int = 400
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 40
+    max_leaf_nodes: int = 511
+    min_samples_leaf: int = 3
     l2_regularization: float = 1.0
     max_categories: int = 250
     n_trees: int = 300

@@ -1,0 +1,137 @@
+"""`detector train` and `detector score` on N synthetic CSV rows, against what they cannot avoid.
+
+Usage: python bench/score_speed.py [--rows N] [--keep DIR]
+
+Measured in one run, each command in a fresh process (start-up and imports count):
+  - bare read: a Polars read of the CSV and nothing else;
+  - bare predict: `predict_proba` of the fitted classifier on the same rows' feature
+    matrix (features computed beforehand, not timed);
+  - `detector score FILE --model M --out flagged.csv --top 5%` end to end;
+  - `detector train FILE --model M` on the same rows.
+Peak memory of score and train is read from `/usr/bin/time -v` where it exists.
+"""
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def timed(cmd: list[str]) -> tuple[float, float | None]:
+    """Wall seconds and peak resident GB of a command run in a fresh process."""
+    wrapper = ["/usr/bin/time", "-v"] if shutil.which("/usr/bin/time") else []
+    t0 = time.perf_counter()
+    proc = subprocess.run(wrapper + cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    return seconds, (int(peak.group(1)) / 1024**2 if peak else None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, default=None)
+    args = parser.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp())
+    folder.mkdir(parents=True, exist_ok=True)
+    py = sys.executable
+    data, history, model = folder / "day.csv", folder / "history.parquet", folder / "m.joblib"
+    subprocess.run(
+        [
+            py,
+            "-m",
+            "detector",
+            "generate",
+            "--rows",
+            str(args.rows),
+            "--seed",
+            "5",
+            "--out",
+            str(data),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            py,
+            "-m",
+            "detector",
+            "generate",
+            "--rows",
+            "300000",
+            "--seed",
+            "6",
+            "--out",
+            str(history),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [py, "-m", "detector", "train", str(history), "--model", str(model)],
+        check=True,
+        capture_output=True,
+    )
+
+    read_s, _ = timed([py, "-c", f"import polars as pl; pl.read_csv({str(data)!r})"])
+
+    import polars as pl
+
+    from detector import read_declarations
+    from detector.persist import load_model
+
+    fitted, _ = load_model(model)
+    table = fitted.transform(read_declarations(data).accepted)
+    encoder = fitted.classifier_.named_steps["encode"]
+    matrix = encoder.transform(table)
+    clf = fitted.classifier_.steps[-1][1]
+    t0 = time.perf_counter()
+    clf.predict_proba(matrix)
+    predict_s = time.perf_counter() - t0
+    del table, matrix
+
+    score_s, score_gb = timed(
+        [
+            py,
+            "-m",
+            "detector",
+            "score",
+            str(data),
+            "--model",
+            str(model),
+            "--out",
+            str(folder / "flagged.csv"),
+            "--top",
+            "5%",
+        ]
+    )
+    train_s, train_gb = timed(
+        [py, "-m", "detector", "train", str(data), "--model", str(folder / "big.joblib")]
+    )
+    n = pl.scan_csv(data).select(pl.len()).collect().item()
+
+    def gb(x):
+        return "n/a" if x is None else f"{x:.2f} GB"
+
+    print(f"rows: {n:,} ({data.stat().st_size / 1e6:.0f} MB CSV)")
+    print(f"bare Polars read:            {read_s:6.2f} s")
+    print(f"bare predict_proba:          {predict_s:6.2f} s")
+    print(
+        f"detector score --top 5%:     {score_s:6.2f} s  ({n / score_s:,.0f} rows/s), "
+        f"peak {gb(score_gb)}"
+    )
+    print(f"  ratio to read + predict:   {score_s / (read_s + predict_s):6.2f}x")
+    print(f"detector train:              {train_s:6.2f} s, peak {gb(train_gb)}")
+    if args.keep is None:
+        shutil.rmtree(folder)
+
+
+if __name__ == "__main__":
+    main()
