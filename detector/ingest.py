@@ -214,14 +214,19 @@ _FALSE = ["0", "0.0", "false", "f", "no", "n"]
 
 
 def canonicalise(
-    lf: pl.LazyFrame, profile: Profile | str | None = None, source: str = "the input"
+    lf: pl.LazyFrame,
+    profile: Profile | str | None = None,
+    source: str = "the input",
+    expected_currency: str | None = None,
 ) -> Canonical:
     """Map a scanned input onto the canonical schema and mark what cannot be used.
 
     Returns the input's own columns (renamed by the profile), the parsed canonical and
     label columns under a private prefix, repair flags and one flag per failed check;
     :func:`split` turns it into the accepted and rejected tables, wording the reasons
-    for the rejected rows only.
+    for the rejected rows only. Values in other currencies are converted with the
+    profile's rates; with ``expected_currency`` (a model's), rows in any other currency
+    are rejected.
     """
     profile = load_profile(profile)
     schema = lf.collect_schema()
@@ -325,11 +330,40 @@ def canonicalise(
     if "currency" in schema:
         raw = text("currency")
         cur = raw.str.to_uppercase()
-        cur = parsed("currency", cur.fill_null(profile.currency) if profile.currency else cur)
+        cur = cols.put(
+            1, "__currency", cur.fill_null(profile.currency) if profile.currency else cur
+        )
         check(
             cur.is_not_null() & ~cur.str.contains(r"^[A-Z]{3}$"),
             _msg("malformed currency '{}': expected an ISO 4217 code", raw),
         )
+        if profile.rates:
+            table = {profile.currency: 1.0, **profile.rates}
+            rate = cols.put(
+                2, "__rate", cur.replace_strict(table, default=None, return_dtype=pl.Float64)
+            )
+            check(
+                cur.is_not_null() & rate.is_null(),
+                _msg(f"no rate for currency '{{}}' in profile {profile.name}", cur),
+            )
+            repairs[f"customs_value converted to {profile.currency}"] = cur != profile.currency
+            parsed(
+                "currency",
+                pl.when(rate.is_not_null()).then(pl.lit(profile.currency)).otherwise(cur),
+                layer=3,
+            )
+        else:
+            parsed("currency", cur, layer=2)
+        if expected_currency:
+            final = pl.col(_PREFIX + "currency")
+            check(
+                final.is_not_null() & (final != expected_currency),
+                _msg(
+                    f"currency '{{}}' differs from the model's {expected_currency}: add a "
+                    "rates table to the schema profile",
+                    final,
+                ),
+            )
 
     dtype = schema["declaration_date"]
     if dtype == pl.Date:
@@ -376,6 +410,10 @@ def canonicalise(
                 value.is_not_null() & ~value.is_in([0.0, 1.0, 2.0]),
                 _msg("malformed fraud '{}': expected 0 or 1", raw),
             )
+
+    if profile.rates and "currency" in schema:
+        value = pl.col(_PREFIX + "customs_value")
+        parsed("customs_value", value * pl.col("__rate"), layer=3)
 
     # Labels: fraud > 0 is fraud (KCS grades critical fraud 2); inspected defaults to
     # "has an outcome".
@@ -466,6 +504,7 @@ def _repair_totals(canonical: "Canonical") -> pl.LazyFrame:
 def read_declarations(
     paths: str | Path | list[str | Path] | tuple[str | Path, ...],
     profile: Profile | str | None = None,
+    expected_currency: str | None = None,
 ) -> Batch:
     """Read, map and validate declarations into accepted and rejected tables.
 
@@ -473,7 +512,9 @@ def read_declarations(
     file, a required column absent after mapping, no rows at all.
     """
     names = ", ".join(str(p) for p in ([paths] if isinstance(paths, str | Path) else paths))
-    canonical = canonicalise(scan_input(paths), profile, source=f"Input {names}")
+    canonical = canonicalise(
+        scan_input(paths), profile, source=f"Input {names}", expected_currency=expected_currency
+    )
     try:
         # Parse once; the split then only filters and words the rejected rows' reasons.
         canonical = Canonical(canonical.lf.collect().lazy(), canonical.reasons)

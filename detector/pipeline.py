@@ -203,28 +203,6 @@ class ScoreResult:
         )
 
 
-def _currency_rejects(batch: Batch, currency: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    df = batch.accepted
-    if currency is None or "currency" not in df.columns:
-        return df, batch.rejects
-    bad = pl.col("currency").is_not_null() & (pl.col("currency") != currency)
-    wrong = df.filter(bad)
-    if wrong.height == 0:
-        return df, batch.rejects
-    reason = pl.format(
-        "currency '{}' differs from the model's {}: convert the values first",
-        pl.col("currency"),
-        pl.lit(currency),
-    )
-    extra = wrong.with_columns(
-        pl.lit(None, pl.UInt32).alias("input_row"), reason.alias("reject_reason")
-    ).select(pl.all().cast(pl.String))
-    rejects = pl.concat(
-        [batch.rejects.select(pl.all().cast(pl.String)), extra], how="diagonal_relaxed"
-    )
-    return df.filter(~bad), rejects
-
-
 def score(
     files,
     model_path: str | Path,
@@ -235,8 +213,8 @@ def score(
     """Score declarations: the ranked list, sized to capacity, with reasons."""
     model, metadata = load_model(model_path)
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
-    batch = read_declarations(files, profile)
-    accepted, rejects = _currency_rejects(batch, metadata.get("currency"))
+    batch = read_declarations(files, profile, expected_currency=metadata.get("currency"))
+    accepted, rejects = batch.accepted, batch.rejects
     result = ScoreResult(pl.DataFrame(), batch, rejects, metadata)
     if accepted.height == 0:
         result.scored = pl.DataFrame(schema={c: pl.String for c in OUTPUT_COLUMNS})

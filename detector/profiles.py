@@ -20,6 +20,9 @@ a user's own profile is a TOML file with the same keys::
     [constants]
     inspected = true
 
+    [rates]            # one unit of each currency, in the profile's currency
+    USD = 0.92
+
     features = ["procedure"]   # extra columns the model may use as categories
 """
 
@@ -33,7 +36,16 @@ from detector.schema import CANONICAL_SCHEMA, LABEL_SCHEMA, TRANSPORT_MODES, TRU
 
 __all__ = ["Profile", "load_profile", "BUILTIN_PROFILES"]
 
-_KNOWN_KEYS = {"name", "currency", "hs_digits", "columns", "values", "constants", "features"}
+_KNOWN_KEYS = {
+    "name",
+    "currency",
+    "hs_digits",
+    "columns",
+    "values",
+    "constants",
+    "features",
+    "rates",
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,7 @@ class Profile:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     constants: dict[str, Any] = field(default_factory=dict)
     features: tuple[str, ...] = ()
+    rates: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str) -> "Profile":
@@ -85,7 +98,26 @@ class Profile:
             },
             constants=dict(data.get("constants", {})),
             features=tuple(data.get("features", ())),
+            rates=_rates(data.get("rates", {}), data.get("currency"), source),
         )
+
+
+def _rates(rates: dict, currency: str | None, source: str) -> dict[str, float]:
+    """Values of one unit of each currency in the profile's currency."""
+    if rates and not currency:
+        raise DetectorError(
+            f"Profile {source} has a rates table but no currency to convert into; "
+            'set currency = "..." (the rates are values of one unit in it).'
+        )
+    out = {}
+    for code, rate in rates.items():
+        if not isinstance(rate, int | float) or not rate > 0:
+            raise DetectorError(
+                f"Profile {source} gives the rate {rate!r} for {code}; rates are positive "
+                "numbers (the value of one unit in the profile's currency)."
+            )
+        out[str(code).upper()] = float(rate)
+    return out
 
 
 _KCS = {

@@ -1,6 +1,6 @@
 import polars as pl
 import pytest
-from conftest import KCS_DIR
+from conftest import GOOD_ROW, KCS_DIR, write_csv
 
 from detector import DetectorError, load_profile, read_declarations
 
@@ -120,3 +120,40 @@ def test_bad_profiles_are_named(tmp_path, text, fragment):
 def test_unknown_profile_name():
     with pytest.raises(DetectorError, match="neither a built-in profile"):
         load_profile("nope")
+
+
+def test_rates_convert_values_and_reject_unknown_currencies(tmp_path):
+    profile = tmp_path / "eur.toml"
+    profile.write_text('currency = "EUR"\n[rates]\nUSD = 0.9\nkrw = 0.0007\n')
+    data = tmp_path / "in.csv"
+    rows = [
+        {**GOOD_ROW, "declaration_id": "A", "customs_value": "100", "currency": "EUR"},
+        {**GOOD_ROW, "declaration_id": "B", "customs_value": "100", "currency": "USD"},
+        {**GOOD_ROW, "declaration_id": "C", "customs_value": "10000", "currency": "KRW"},
+        {**GOOD_ROW, "declaration_id": "D", "customs_value": "100", "currency": "GBP"},
+        {**GOOD_ROW, "declaration_id": "E", "customs_value": "100", "currency": ""},
+    ]
+    batch = read_declarations(write_csv(data, rows), str(profile))
+    got = dict(zip(batch.accepted["declaration_id"], batch.accepted["customs_value"], strict=True))
+    assert got == pytest.approx({"A": 100.0, "B": 90.0, "C": 7.0, "E": 100.0})
+    assert (batch.accepted["currency"] == "EUR").all()
+    assert batch.rejects["declaration_id"].to_list() == ["D"]
+    assert "no rate for currency 'GBP' in profile" in batch.rejects["reject_reason"][0]
+    assert batch.repairs["customs_value converted to EUR"] == 2
+
+
+def test_a_model_refuses_values_in_another_currency(tmp_path):
+    rows = [
+        {**GOOD_ROW, "declaration_id": "A", "currency": "USD"},
+        {**GOOD_ROW, "declaration_id": "B", "currency": "EUR"},
+    ]
+    batch = read_declarations(write_csv(tmp_path / "in.csv", rows), expected_currency="USD")
+    assert batch.accepted["declaration_id"].to_list() == ["A"]
+    assert "currency 'EUR' differs from the model's USD" in batch.rejects["reject_reason"][0]
+
+
+def test_rates_without_a_currency_are_refused(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text("[rates]\nUSD = 1.1\n")
+    with pytest.raises(DetectorError, match="has a rates table but no currency"):
+        load_profile(str(path))
