@@ -220,34 +220,30 @@ def score(
         result.scored = pl.DataFrame(schema={c: pl.String for c in OUTPUT_COLUMNS})
         return result
     table = model.score(model.transform(accepted))
-    table = table.sort(["rank_score", "declaration_id"], descending=[True, False])
+    # Rank on two narrow columns; gather the wide rows only for the list itself.
+    order = (
+        table.select("rank_score", "declaration_id")
+        .with_row_index("__i")
+        .sort(["rank_score", "declaration_id"], descending=[True, False])["__i"]
+    )
     n = table.height
     k = parse_top(top, n)
     cfg = model.config
     if k is None:
-        chosen = table.with_columns(pl.lit("model").alias("selection"))
+        chosen = table[order].with_columns(pl.lit("model").alias("selection"))
         n_reasons = max(1, int(np.ceil(n * cfg.reasons_share)))
     else:
         k = min(k, n)
         n_explore = int(round(k * cfg.exploration_share))
-        head = table.head(k - n_explore)
-        rest = table.slice(k - n_explore)
+        head, rest = order.head(k - n_explore), order.slice(k - n_explore)
         # Seeded by the batch, so that the same input gives the same picks.
-        seed = cfg.seed + int(
-            hashlib.sha256("".join(sorted(rest["declaration_id"].to_list())).encode()).hexdigest()[
-                :8
-            ],
-            16,
-        )
-        picks = (
-            np.sort(np.random.default_rng(seed).choice(rest.height, n_explore, replace=False))
-            if n_explore
-            else []
-        )
+        ids = table["declaration_id"].gather(rest).sort().str.join("")[0]
+        seed = cfg.seed + int(hashlib.sha256(ids.encode()).hexdigest()[:8], 16)
+        picks = np.sort(np.random.default_rng(seed).choice(rest.len(), n_explore, replace=False))
         chosen = pl.concat(
             [
-                head.with_columns(pl.lit("model").alias("selection")),
-                rest[list(picks)].with_columns(pl.lit("exploration").alias("selection")),
+                table[head].with_columns(pl.lit("model").alias("selection")),
+                table[rest.gather(picks)].with_columns(pl.lit("exploration").alias("selection")),
             ]
         )
         n_reasons = chosen.height
