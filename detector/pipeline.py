@@ -1,7 +1,7 @@
 """The jobs behind the command line: train, score, evaluate, explain, demo."""
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -193,7 +193,6 @@ class ScoreResult:
     rejects: pl.DataFrame
     metadata: dict
     flagged: int = 0
-    notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         read = self.batch.n_read

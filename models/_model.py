@@ -1,6 +1,5 @@
 """The fraud model: features, classifier, novelty signal and calibration, as one object."""
 
-from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -206,7 +205,3 @@ class FraudModel:
     @property
     def training_period(self) -> tuple[date, date]:
         return self.features_.training_period_
-
-    def with_config(self, **changes) -> "FraudModel":
-        """A copy of the configuration with some values changed (for experiments)."""
-        return FraudModel(replace(self.config, **changes))
