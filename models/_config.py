@@ -30,6 +30,7 @@ class ModelConfig:
     max_leaf_nodes: int = 511
     min_samples_leaf: int = 3
     l2_regularization: float = 1.0
+    max_features: float = 1.0
     max_categories: int = 250
     n_trees: int = 300
     calibration_folds: int = 4

@@ -26,6 +26,7 @@ def make_classifier(config: ModelConfig, numeric: list[str], categorical: list[s
             l2_regularization=config.l2_regularization,
             categorical_features=list(range(n_num, n_num + len(categorical))),
             max_bins=255,
+            max_features=config.max_features,
             early_stopping=True,
             validation_fraction=0.1,
             n_iter_no_change=30,

@@ -187,7 +187,7 @@ def explain_rows(model, table: pl.DataFrame) -> list[str]:
     # half what a typical declaration gains when only this family is as declared. The
     # second half keeps a reason visible when another family already says the same.
     typical = np.broadcast_to(model.neutral_, matrix.shape).copy()
-    p_typical = clf.predict_proba(typical)[:, 1]
+    p_typical = clf.predict_proba(typical[:1])[0, 1]  # the same for every row
     parts = {}
     for code, names in FAMILIES.items():
         idx = [columns.index(n) for n in names if n in columns]
