@@ -59,7 +59,6 @@ class Batch:
     accepted: pl.DataFrame
     rejects: pl.DataFrame
     repairs: dict[str, int] = field(default_factory=dict)
-    sources: tuple[str, ...] = ()
 
     @property
     def n_read(self) -> int:

@@ -14,7 +14,7 @@ from features._unit_value import log_unit_value
 
 __all__ = ["PEER_LEVELS", "ReferencePrices", "fit_reference_prices", "reference_price_deviation"]
 
-#: (name, grouping columns, label template) from the most specific to the least.
+#: (name, grouping columns) from the most specific peer group to the least.
 PEER_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("hs_origin_quarter", ("hs_code", "country_origin", "quarter")),
     ("hs_origin", ("hs_code", "country_origin")),

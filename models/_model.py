@@ -12,6 +12,7 @@ from models._pipeline import make_classifier
 
 __all__ = ["FraudModel", "NOVELTY_SIGNALS"]
 
+#: Duty a cheaper declared origin avoids against the goods' usual origins (points).
 _DUTY_GAP = pl.max_horizontal(
     pl.col("duty_gap").fill_null(0.0), pl.col("hs_duty_gap").fill_null(0.0), 0.0
 )
@@ -34,26 +35,21 @@ _GRID = np.linspace(0.0, 1.0, 1001)
 #: Duty an inspection could recover: the undervaluation against peers, or the duty a
 #: cheaper declared origin avoids compared with the goods' usual origins.
 DUTY_AT_STAKE = pl.max_horizontal(
-    pl.col("revenue_at_stake").fill_null(0.0),
-    pl.col("customs_value")
-    * pl.max_horizontal(
-        pl.col("duty_gap").fill_null(0.0), pl.col("hs_duty_gap").fill_null(0.0), 0.0
-    )
-    / 100.0,
+    pl.col("revenue_at_stake").fill_null(0.0), pl.col("customs_value") * _DUTY_GAP / 100.0
 )
 
-
-def _labelled(df: pl.DataFrame) -> pl.Expr:
-    return pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()
+#: A row whose inspection outcome is known.
+_LABELLED = pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()
 
 
 class FraudModel:
     """Everything fitted on training declarations that scoring needs.
 
     ``fit`` builds the features from history, trains the classifier on the inspected
-    rows of the earlier part of the period, learns how unusual the peer signals are,
-    and calibrates the combined score on the later part. ``score`` turns a feature
-    table into ``risk_score`` (a calibrated probability) and the ranking behind it.
+    rows, learns how unusual each unsupervised detector's values are, and calibrates
+    the combined score on out-of-fold scores of contiguous time blocks. ``score``
+    turns a feature table into ``risk_score`` (a calibrated probability) and the
+    ``rank_score`` behind it.
     """
 
     def __init__(self, config: ModelConfig | None = None) -> None:
@@ -74,7 +70,7 @@ class FraudModel:
         numeric = self.features_.numeric_features_
         categorical = self.features_.categorical_features_
 
-        labelled = table.filter(_labelled(table)).sort("declaration_date", maintain_order=True)
+        labelled = table.filter(_LABELLED).sort("declaration_date", maintain_order=True)
         if labelled.height < 50 or labelled["fraud"].n_unique() < 2:
             raise ValueError(
                 f"training needs at least 50 inspected declarations with both outcomes; "
@@ -104,7 +100,7 @@ class FraudModel:
         self._fit_novelty(table)
         # The detectors are for what selective inspection cannot see: when every
         # declaration was inspected the labels already show every scheme that occurred.
-        self.label_coverage_ = float(table.select(_labelled(table).mean()).item())
+        self.label_coverage_ = float(table.select(_LABELLED.mean()).item())
         self.stake_quantiles_ = np.quantile(
             table.select(DUTY_AT_STAKE).to_series().to_numpy(), _GRID
         )
@@ -121,7 +117,6 @@ class FraudModel:
         self.counts_ = {
             "rows": declarations.height,
             "labelled": int(labelled.height),
-            "classifier_rows": labelled.height,
             "calibration_folds": cfg.calibration_folds,
         }
         return self
@@ -134,38 +129,36 @@ class FraudModel:
             k: np.quantile(signals[k].to_numpy(), _GRID) for k in NOVELTY_SIGNALS
         }
 
-    def _strangeness(self, signals: pl.DataFrame) -> np.ndarray:
-        """The most extreme detector's percentile among training rows.
+    def _detector_percentiles(self, table: pl.DataFrame) -> np.ndarray:
+        """Per row and detector, the share of training rows strictly below the value.
 
-        The share of training rows strictly below the value: the many rows where a
-        detector is silent (0) sit at the bottom, not in the middle.
+        Strictly below: the many rows where a detector is silent (0) sit at the
+        bottom, not in the middle.
         """
-        pct = [
-            np.searchsorted(q, signals[k].to_numpy(), side="left") / q.size
-            for k, q in self.novelty_quantiles_.items()
-        ]
-        return np.max(pct, axis=0)
-
-    def strongest_detector(self, table: pl.DataFrame) -> list[str]:
-        """Name of the detector behind each row's novelty."""
         signals = table.select(
             **{k: e.fill_nan(None).fill_null(0.0) for k, e in NOVELTY_SIGNALS.items()}
         )
-        names = list(self.novelty_quantiles_)
-        pct = np.column_stack(
+        return np.column_stack(
             [
                 np.searchsorted(q, signals[k].to_numpy(), side="left") / q.size
                 for k, q in self.novelty_quantiles_.items()
             ]
         )
-        return [names[j] for j in pct.argmax(axis=1)]
 
     def novelty(self, table: pl.DataFrame) -> np.ndarray:
         """How strange (0-1) the row is on its most extreme unsupervised detector."""
-        signals = table.select(
-            **{k: e.fill_nan(None).fill_null(0.0) for k, e in NOVELTY_SIGNALS.items()}
-        )
-        return self._strangeness(signals)
+        return self._detector_percentiles(table).max(axis=1)
+
+    def strongest_detector(self, table: pl.DataFrame) -> list[str]:
+        """Name of the detector behind each row's novelty."""
+        names = list(self.novelty_quantiles_)
+        return [names[j] for j in self._detector_percentiles(table).argmax(axis=1)]
+
+    def novelty_boost(self, novelty: np.ndarray) -> np.ndarray:
+        """What the detectors add to the ranking, less the more rows were inspected."""
+        floor = self.config.novelty_floor
+        weight = self.config.novelty_weight * (1.0 - self.label_coverage_)
+        return weight * np.clip((np.asarray(novelty) - floor) / (1.0 - floor), 0.0, 1.0)
 
     def _rank_score(
         self,
@@ -175,17 +168,14 @@ class FraudModel:
     ) -> np.ndarray:
         p = self.classifier_.predict_proba(table)[:, 1] if probability is None else probability
         u = self.novelty(table) if novelty is None else novelty
-        floor = self.config.novelty_floor
-        boost = np.clip((u - floor) / (1.0 - floor), 0.0, 1.0)
         stake = table.select(DUTY_AT_STAKE).to_series().to_numpy()
         g = np.searchsorted(self.stake_quantiles_, stake, side="right") / _GRID.size
         # Among likely frauds, the ones with more duty at stake come first.
-        weight = self.config.novelty_weight * (1.0 - self.label_coverage_)
-        return p * (1.0 + self.config.revenue_weight * g) + weight * boost
+        return p * (1.0 + self.config.revenue_weight * g) + self.novelty_boost(u)
 
     # -------------------------------------------------------------------- scoring
     def score(self, table: pl.DataFrame) -> pl.DataFrame:
-        """Add ``model_probability``, ``novelty``, ``rank_score`` and ``risk_score``."""
+        """Add ``novelty``, ``rank_score`` and ``risk_score`` to a feature table."""
         u = self.novelty(table)
         rank = self._rank_score(table, u)
         return table.with_columns(

@@ -203,8 +203,7 @@ def explain_rows(model, table: pl.DataFrame) -> list[str]:
     codes = list(parts)
     table_d = np.column_stack([parts[c] for c in codes])
     detectors = model.strongest_detector(table)
-    weight = model.config.novelty_weight * (1.0 - model.label_coverage_)
-    floor = model.config.novelty_floor
+    boosts = model.novelty_boost(table["novelty"].fill_null(0.0).to_numpy())
     rows = table.to_dicts()
     out = []
     for i, r in enumerate(rows):
@@ -222,9 +221,7 @@ def explain_rows(model, table: pl.DataFrame) -> list[str]:
             and table_d[i, price] > 0
         ):
             chosen.append("UNDERVALUED")
-        u = r.get("novelty") or 0.0
-        boost = weight * max(0.0, (u - floor) / (1.0 - floor))
-        if boost > base[i]:
+        if boosts[i] > base[i]:
             # The unsupervised detectors, not the labels, put this row on the list.
             chosen.insert(0, "NOVEL")
         if not chosen:

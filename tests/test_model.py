@@ -201,3 +201,12 @@ def test_top_percent_and_bad_top(model_file):
     assert result.scored.height == int(np.ceil(n / 100))
     with pytest.raises(DetectorError, match="--top 'lots'"):
         score([score_file], path, top="lots")
+
+
+def test_every_numeric_feature_belongs_to_exactly_one_reason_family():
+    from features import NUMERIC_FEATURES
+    from models import FAMILIES
+
+    owners = [name for names in FAMILIES.values() for name in names]
+    assert sorted(owners) == sorted(set(owners)), "a feature sits in two families"
+    assert set(owners) == set(NUMERIC_FEATURES)
