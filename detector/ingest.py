@@ -41,6 +41,8 @@ class Canonical:
 
     lf: pl.LazyFrame
     reasons: list[pl.Expr]
+    #: Working columns of the parsing layers: never part of the output.
+    internal: frozenset[str] = frozenset()
 
 
 _CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -455,7 +457,7 @@ def canonicalise(
     lf = cols.apply(lf).with_columns(
         pl.any_horizontal(pl.col(f"{_BAD}{i}") for i in range(len(checks))).alias(_BAD)
     )
-    return Canonical(lf, [reason for _, reason in checks])
+    return Canonical(lf, [reason for _, reason in checks], frozenset(_layer_names(cols)))
 
 
 def _layer_names(cols: _Layers) -> set[str]:
@@ -473,7 +475,11 @@ def split(canonical: "Canonical") -> tuple[pl.LazyFrame, pl.LazyFrame]:
     schema = lf.collect_schema()
     names = list(schema)
     parsed = [n[len(_PREFIX) :] for n in names if n.startswith(_PREFIX)]
-    own = [n for n in names if not n.startswith((_PREFIX, _REPAIR, _BAD))]
+    own = [
+        n
+        for n in names
+        if n not in canonical.internal and not n.startswith((_PREFIX, _REPAIR, _BAD))
+    ]
 
     dtypes = {**CANONICAL_SCHEMA, **LABEL_SCHEMA, **TRUTH_SCHEMA}
     canonical_order = [c for c in dtypes if c in parsed]
@@ -516,7 +522,9 @@ def read_declarations(
     )
     try:
         # Parse once; the split then only filters and words the rejected rows' reasons.
-        canonical = Canonical(canonical.lf.collect().lazy(), canonical.reasons)
+        canonical = Canonical(
+            canonical.lf.collect().lazy(), canonical.reasons, canonical.internal
+        )
         accepted, rejects = split(canonical)
         acc, rej, totals = pl.collect_all([accepted, rejects, _repair_totals(canonical)])
     except pl.exceptions.PolarsError as exc:

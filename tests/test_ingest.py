@@ -154,8 +154,11 @@ def test_canonical_types_and_order(tmp_path):
     assert df.schema["declaration_date"] == pl.Date
     assert df.schema["net_mass_kg"] == pl.Float64
     assert df.schema["hs_code"] == pl.String
-    assert df.columns[0] == "declaration_id"
+    # The canonical columns in schema order, then the input's own: no working columns.
+    assert df.columns == [*GOOD_ROW, "extra_note"]
     assert df["extra_note"].to_list() == ["kept"]
+    rejected = _read(tmp_path, {"extra_note": "kept", "net_mass_kg": "x"}).rejects
+    assert rejected.columns == ["input_row", *GOOD_ROW, "extra_note", "reject_reason"]
 
 
 def test_integer_hs_codes_from_parquet_are_padded(tmp_path, synthetic_year):
