@@ -5,7 +5,9 @@ the rejects table (original values plus a ``reject_reason``). Repairs that keep 
 (a lost leading zero, a lower-case country code) are counted and reported.
 """
 
+import csv
 import glob
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from detector._errors import DetectorError
 from detector.profiles import Profile, load_profile
 from detector.schema import (
     CANONICAL_SCHEMA,
+    CURRENCIES,
     LABEL_SCHEMA,
     REQUIRED_COLUMNS,
     TRANSPORT_MODES,
@@ -52,6 +55,13 @@ _ID_COLUMNS = ("declaration_id", "importer_id", "declarant_id", "seller_id", "cu
 _COUNTRY_COLUMNS = ("country_origin", "country_departure")
 _NUMERIC_COLUMNS = ("net_mass_kg", "supplementary_quantity", "customs_value", "duty_rate_pct")
 _NON_NEGATIVE = ("net_mass_kg", "customs_value", "duty_rate_pct", "supplementary_quantity")
+#: Beyond these a value is a typing or unit error, not a declaration: 10 million tonnes,
+#: 10^15 in any currency, a thousand percent duty.
+_PLAUSIBLE_MAX = {"net_mass_kg": 1e10, "customs_value": 1e15, "duty_rate_pct": 1e3}
+#: 1,234,567.50 (thousands separators) and 1.234,50 or 12,5 (decimal comma).
+_THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
+_DECIMAL_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$"
+_YEARS = (1950, 2100)
 
 
 @dataclass
@@ -61,6 +71,8 @@ class Batch:
     accepted: pl.DataFrame
     rejects: pl.DataFrame
     repairs: dict[str, int] = field(default_factory=dict)
+    #: File-level repairs, e.g. a separator other than the comma.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def n_read(self) -> int:
@@ -72,9 +84,9 @@ class Batch:
             f"read {self.n_read:,} rows = {self.accepted.height:,} accepted "
             f"+ {self.rejects.height:,} rejected"
         )
-        if self.repairs:
-            fixes = ", ".join(f"{n:,} {what}" for what, n in self.repairs.items())
-            line += f" (repaired: {fixes})"
+        fixes = [f"{n:,} {what}" for what, n in self.repairs.items()] + self.notes
+        if fixes:
+            line += f" (repaired: {', '.join(fixes)})"
         return line
 
 
@@ -114,7 +126,25 @@ def _expand(path_like: str | Path) -> list[tuple[Path, str]]:
     )
 
 
-def _scan_one(path: Path, kind: str) -> pl.LazyFrame:
+_SEPARATORS = (",", ";", "\t", "|")
+_SEPARATOR_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
+
+
+def _header_line(path: Path) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    return head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()[0]
+
+
+def _sniff_separator(path: Path) -> str:
+    """The separator the header line uses most: exports from spreadsheets often use ';'."""
+    header = _header_line(path)
+    counts = {sep: header.count(sep) for sep in _SEPARATORS}
+    best = max(_SEPARATORS, key=lambda sep: counts[sep])
+    return best if counts[best] > counts[","] else ","
+
+
+def _scan_one(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
     if kind == "parquet":
         try:
             pl.read_parquet_schema(path)
@@ -126,7 +156,9 @@ def _scan_one(path: Path, kind: str) -> pl.LazyFrame:
         return pl.scan_parquet(path)
     if path.stat().st_size == 0:
         raise DetectorError(f"Input file {path} is empty; it needs a header line and rows.")
-    separator = "\t" if path.suffix.lower() == ".tsv" else ","
+    separator = _sniff_separator(path)
+    if separator != ",":
+        notes.append(f"{path.name} read with {_SEPARATOR_NAMES[separator]} as the separator")
     try:
         lf = pl.scan_csv(
             path,
@@ -134,29 +166,56 @@ def _scan_one(path: Path, kind: str) -> pl.LazyFrame:
             separator=separator,
             encoding="utf8-lossy",
         )
-        lf.collect_schema()
+        names = lf.collect_schema().names()
     except pl.exceptions.NoDataError:
         raise DetectorError(
             f"Input file {path} is empty; it needs a header line and rows."
         ) from None
     except pl.exceptions.PolarsError as exc:
         raise DetectorError(f"CSV file {path} cannot be read: {exc}.") from None
+    for name in names:
+        base = re.sub(r"_duplicated_\d+$", "", name)
+        if base != name and base in names:
+            raise DetectorError(
+                f"CSV file {path} has the column '{base}' twice in its header; remove or "
+                "rename one of them."
+            )
     return lf
 
 
-def scan_input(paths: str | Path | list[str | Path] | tuple[str | Path, ...]) -> pl.LazyFrame:
+def _ragged_line(path: Path) -> str | None:
+    """Where a CSV file has a row with more fields than its header, in words."""
+    separator = _sniff_separator(path)
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle, delimiter=separator)
+        width = len(next(reader, []))
+        for record in reader:
+            if len(record) > width:
+                return (
+                    f"CSV file {path} line {reader.line_num} has {len(record)} fields, its "
+                    f"header has {width}; check the separator and the quoting of that line."
+                )
+    return None
+
+
+def scan_input(
+    paths: str | Path | list[str | Path] | tuple[str | Path, ...],
+    notes: list[str] | None = None,
+) -> pl.LazyFrame:
     """Lazily scan CSV files, Parquet files, folders or globs of Parquet partitions.
 
     CSV cells are read as strings, so that codes keep their leading zeros; the mapping
     step parses numbers and dates and rejects what does not parse. A column
-    ``input_row`` numbers the data rows from 1 in the order read.
+    ``input_row`` numbers the data rows from 1 in the order read. File-level repairs
+    (a separator other than the comma) are appended to ``notes``.
     """
     if isinstance(paths, str | Path):
         paths = [paths]
     files = [pair for p in paths for pair in _expand(p)]
     if not files:
         raise DetectorError("No input files were given; pass at least one CSV or Parquet file.")
-    frames = [_scan_one(path, kind) for path, kind in files]
+    notes = [] if notes is None else notes
+    frames = [_scan_one(path, kind, notes) for path, kind in files]
     lf = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
     return lf.with_row_index(INPUT_ROW, offset=1)
 
@@ -256,7 +315,7 @@ def canonicalise(
     cols = _Layers()
     checks: list[tuple[pl.Expr, pl.Expr]] = []  # (row is bad, reason worded from text)
     repairs: dict[str, pl.Expr] = {}
-    last = 4  # the layer of the checks and repairs
+    last = 5  # the layer of the checks and repairs
 
     def text(name: str) -> pl.Expr:
         """Layer 0: the raw cell as stripped text, null when blank."""
@@ -274,7 +333,11 @@ def canonicalise(
 
     for name in _ID_COLUMNS + ("supplementary_unit", "fraud_type", "true_fraud_type"):
         if name in schema:
-            parsed(name, _as_text(name, schema[name]), layer=0)
+            value = parsed(name, _as_text(name, schema[name]), layer=0)
+            check(
+                value.str.contains("\ufffd", literal=True),
+                _msg(f"{name} '{{}}' is not valid UTF-8 text: save the file as UTF-8", value),
+            )
 
     if "hs_code" in schema:
         raw = text("hs_code")
@@ -338,6 +401,10 @@ def canonicalise(
             cur.is_not_null() & ~cur.str.contains(r"^[A-Z]{3}$"),
             _msg("malformed currency '{}': expected an ISO 4217 code", raw),
         )
+        check(
+            cur.str.contains(r"^[A-Z]{3}$") & ~cur.is_in(CURRENCIES),
+            _msg("unknown currency '{}': not an ISO 4217 code", raw),
+        )
         if profile.rates:
             table = {profile.currency: 1.0, **profile.rates}
             rate = cols.put(
@@ -385,6 +452,14 @@ def canonicalise(
             raw.is_not_null() & when.is_null(),
             _msg("unparseable declaration_date '{}': expected YYYY-MM-DD", raw),
         )
+    when = pl.col(_PREFIX + "declaration_date")
+    check(
+        when.dt.year().is_between(*_YEARS).not_(),
+        _msg(
+            f"impossible declaration_date '{{}}': outside the years {_YEARS[0]}-{_YEARS[1]}",
+            when,
+        ),
+    )
 
     numeric = [*_NUMERIC_COLUMNS, "fraud", "revenue_recovered", "true_fraud"]
     numeric += ["true_customs_value", "true_revenue_lost"]
@@ -394,11 +469,23 @@ def canonicalise(
         target = f"__num_{name}" if name in ("fraud", "true_fraud") else _PREFIX + name
         if schema[name].is_numeric():
             raw = pl.col(name)
-            value = cols.put(1, target, raw.cast(pl.Float64))
+            value = cols.put(2, target, raw.cast(pl.Float64))
         else:
             raw = text(name)
-            number = raw.str.replace_all(r"[\s_]", "").cast(pl.Float64, strict=False)
-            value = cols.put(1, target, number)
+            bare = cols.put(1, f"__bare_{name}", raw.str.replace_all(r"[\s_']", ""))
+            thousands = bare.str.contains(_THOUSANDS)
+            comma = bare.str.contains(_DECIMAL_COMMA) & ~thousands
+            number = (
+                pl.when(thousands)
+                .then(bare.str.replace_all(",", ""))
+                .when(comma)
+                .then(bare.str.replace_all(".", "", literal=True).str.replace(",", "."))
+                .otherwise(bare)
+                .cast(pl.Float64, strict=False)
+            )
+            value = cols.put(2, target, number)
+            repairs[f"{name} thousands separators removed"] = thousands
+            repairs[f"{name} decimal comma read as a point"] = comma
         check(raw.is_not_null() & value.is_null(), _msg(f"non-numeric {name} '{{}}'", raw))
         check(
             value.is_nan() | value.is_infinite(),
@@ -406,6 +493,12 @@ def canonicalise(
         )
         if name in _NON_NEGATIVE:
             check(value < 0, _msg(f"negative {name} '{{}}'", raw))
+        if name in _PLAUSIBLE_MAX:
+            limit = _PLAUSIBLE_MAX[name]
+            check(
+                value.is_finite() & (value > limit),
+                _msg(f"{name} '{{}}' is implausibly large (over {limit:.0e})", raw),
+            )
         if name == "fraud":
             check(
                 value.is_not_null() & ~value.is_in([0.0, 1.0, 2.0]),
@@ -418,7 +511,7 @@ def canonicalise(
 
     # Labels: fraud > 0 is fraud (KCS grades critical fraud 2); inspected defaults to
     # "has an outcome".
-    label_layer = 2
+    label_layer = 3
     if "fraud" in schema:
         fraud = pl.col("__num_fraud")
         graded = pl.when(fraud > 0).then(1).when(fraud == 0).then(0).cast(pl.Int8)
@@ -435,14 +528,19 @@ def canonicalise(
                 pl.when(flag.is_in(_TRUE)).then(True).when(flag.is_in(_FALSE)).then(False),
             )
     elif "fraud" in schema:
-        parsed("inspected", pl.col(_PREFIX + "fraud").is_not_null(), layer=label_layer)
+        parsed("inspected", pl.col(_PREFIX + "fraud").is_not_null(), layer=label_layer + 1)
 
+    # A blank line in a CSV file is one reason, not one per missing column.
+    own = [c for c in schema if c != INPUT_ROW and c not in constants]
+    empty = cols.put(0, "__empty", pl.all_horizontal(_as_text(c, schema[c]).is_null() for c in own))
     names = _layer_names(cols)
     for i, name in enumerate(REQUIRED_COLUMNS):
         src = f"__t_{name}" if f"__t_{name}" in names else _PREFIX + name
         if name in ("declaration_date",) and src not in names:
             src = name  # typed date column
-        checks.insert(i, (pl.col(src).is_null(), pl.lit(f"missing required {name}")))
+        missing = pl.col(src).is_null() & ~empty
+        checks.insert(i, (missing, pl.lit(f"missing required {name}")))
+    checks.insert(0, (empty, pl.lit("empty line: no values")))
 
     ident = pl.col(_PREFIX + "declaration_id")
     check(
@@ -516,18 +614,26 @@ def read_declarations(
     Raises :class:`DetectorError` for a file-level problem: a missing or unreadable
     file, a required column absent after mapping, no rows at all.
     """
-    names = ", ".join(str(p) for p in ([paths] if isinstance(paths, str | Path) else paths))
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
+    names = ", ".join(str(p) for p in paths)
+    notes: list[str] = []
     canonical = canonicalise(
-        scan_input(paths), profile, source=f"Input {names}", expected_currency=expected_currency
+        scan_input(paths, notes),
+        profile,
+        source=f"Input {names}",
+        expected_currency=expected_currency,
     )
     try:
         # Parse once; the split then only filters and words the rejected rows' reasons.
-        canonical = Canonical(
-            canonical.lf.collect().lazy(), canonical.reasons, canonical.internal
-        )
+        canonical = Canonical(canonical.lf.collect().lazy(), canonical.reasons, canonical.internal)
         accepted, rejects = split(canonical)
         acc, rej, totals = pl.collect_all([accepted, rejects, _repair_totals(canonical)])
     except pl.exceptions.PolarsError as exc:
+        if "more fields" in str(exc):
+            for path, kind in (pair for p in paths for pair in _expand(p)):
+                where = _ragged_line(path) if kind == "csv" else None
+                if where:
+                    raise DetectorError(where) from None
         raise DetectorError(f"Input {names} cannot be read: {str(exc).splitlines()[0]}.") from None
     if acc.height + rej.height == 0:
         raise DetectorError(f"Input {names} has a header but no rows; nothing to do.")
@@ -536,7 +642,7 @@ def read_declarations(
         for k, v in totals.row(0, named=True).items()
         if k.startswith(_REPAIR) and v
     }
-    return Batch(accepted=acc, rejects=rej, repairs=repairs)
+    return Batch(accepted=acc, rejects=rej, repairs=repairs, notes=notes)
 
 
 def reject_tally(rejects: pl.DataFrame) -> list[tuple[str, int]]:
