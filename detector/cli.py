@@ -104,7 +104,15 @@ def validate(
             out.print(f"  {n:>8,}  {reason}", markup=False)
 
 
-Model = Annotated[Path, typer.Option("--model", help="The model file (.joblib).")]
+Model = Annotated[Path, typer.Option("--model", help="The model file (.joblib or .skops).")]
+Trust = Annotated[
+    bool,
+    typer.Option(
+        "--trust",
+        help="Load a .joblib model written by another installation. Loading runs code: "
+        "only for a file whose origin you know.",
+    ),
+]
 
 
 def _metrics_table(metrics: dict, title: str):
@@ -173,13 +181,14 @@ def score(
     schema: Annotated[
         str | None, typer.Option(help="Schema profile; default: the model's.")
     ] = None,
+    trust: Trust = False,
 ) -> None:
     """Score declarations: a ranked list with reasons, sized to the inspection capacity."""
     with _boundary():
         from detector.pipeline import score as run
         from detector.pipeline import write_scores
 
-        result = run(files, model, schema=schema, top=top)
+        result = run(files, model, schema=schema, top=top, trust=trust)
         write_scores(result, out_file, rejects)
         out.print(result.summary() + f"; wrote {out_file}", markup=False)
         if result.rejects.height and rejects is None:
@@ -198,6 +207,7 @@ def evaluate(
         str | None, typer.Option(help="Schema profile; default: the model's.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    trust: Trust = False,
 ) -> None:
     """Precision, recall and revenue at 1, 2, 5 and 10 % of the ranking, per scheme."""
     with _boundary():
@@ -205,7 +215,7 @@ def evaluate(
 
         from detector.pipeline import evaluate as run
 
-        metrics = run(files, model, schema=schema)
+        metrics = run(files, model, schema=schema, trust=trust)
         if as_json:
             print(json.dumps(metrics, indent=2))
         else:
@@ -220,12 +230,13 @@ def explain(
     schema: Annotated[
         str | None, typer.Option(help="Schema profile; default: the model's.")
     ] = None,
+    trust: Trust = False,
 ) -> None:
     """One declaration's case card: values, peer prices, route, histories, reasons."""
     with _boundary():
         from detector.pipeline import explain as run
 
-        card = run(declaration_id, model, input_files, schema=schema)
+        card = run(declaration_id, model, input_files, schema=schema, trust=trust)
         for section, values in card.items():
             out.print(f"[bold]{section}[/bold]")
             if isinstance(values, list):

@@ -1,19 +1,62 @@
-"""Saving and loading a model: one joblib file, with the record of what it was trained on."""
+"""Saving and loading a model, treating the file as the code it is.
 
+A ``.joblib`` model file is a pickle, and loading a pickle runs code. So this engine
+never unpickles a file it cannot vouch for. The file it writes is::
+
+    CUSTOMS-DETECTOR-MODEL            (a magic line)
+    {"format_version": 2, ...}        (digests, one line of JSON)
+    {"schema_profile": ...}           (the metadata record, one line of JSON)
+    <joblib payload>
+
+``sha256`` is the digest of the metadata line and the payload: it finds a damaged or
+edited file. ``signature`` is the same digest keyed with this installation's signing
+key (HMAC-SHA256, the key in ``$DETECTOR_HOME/signing.key``, made on first use): it
+tells a model this installation wrote from one that arrived from elsewhere. Both are
+checked before anything is unpickled; a model from elsewhere loads only with
+``trust=True`` (the operator's ``--trust``) or as a ``.skops`` file, which is read
+without running code and only with the types listed in :data:`SKOPS_TYPES`.
+"""
+
+import hashlib
+import hmac
+import io
+import json
+import os
 import platform
+import secrets
+from datetime import date
 from pathlib import Path
 
 import joblib
+import numpy as np
 import polars as pl
 import sklearn
 
 from detector._errors import DetectorError
 from detector.output import atomic_path
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "load_model", "save_model"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "SKOPS_TYPES", "load_model", "read_metadata", "save_model"]
 
 FORMAT = "customs-detector-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+MAGIC = b"CUSTOMS-DETECTOR-MODEL\n"
+
+#: The only types a ``.skops`` model may contain beyond skops' own safe defaults
+#: (numpy, scikit-learn estimators, builtins). Kept here, never taken from the file.
+SKOPS_TYPES: tuple[str, ...] = (
+    "datetime.date",
+    "features._builder.DeclarationFeatures",
+    "features._histories.EntityState",
+    "features._reference_prices.ReferencePrices",
+    "features._routes.RouteTables",
+    "functools.partial",
+    "models._config.ModelConfig",
+    "models._encode.FrameEncoder",
+    "models._model.FraudModel",
+    "polars.dataframe.frame.DataFrame",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+)
 
 
 def _versions() -> dict[str, str]:
@@ -27,17 +70,67 @@ def _versions() -> dict[str, str]:
     }
 
 
+def _home() -> Path:
+    return Path(os.environ.get("DETECTOR_HOME") or Path.home() / ".customs-detector")
+
+
+def _signing_key(create: bool) -> bytes | None:
+    """This installation's key; made on first use, atomically, readable by its owner only."""
+    path = _home() / "signing.key"
+    if path.exists():
+        return path.read_bytes()
+    if not create:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".signing.key.{os.getpid()}")
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secrets.token_bytes(32))
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(tmp, path)  # fails if another process made the key first: use theirs
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    return path.read_bytes()
+
+
+def _plain(value):
+    """JSON for the metadata record: numpy scalars and dates become plain values."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} into model metadata")
+
+
+def _digests(body: bytes, key: bytes | None) -> tuple[str, str | None]:
+    plain = hashlib.sha256(body).hexdigest()
+    signed = hmac.new(key, body, hashlib.sha256).hexdigest() if key else None
+    return plain, signed
+
+
 def save_model(model, metadata: dict, path: str | Path) -> Path:
-    """Write the model and its metadata record to ``path``, atomically."""
+    """Write the model and its metadata record to ``path`` (.joblib or .skops), atomically."""
     path = Path(path)
-    envelope = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "metadata": {**metadata, "versions": _versions()},
-        "model": model,
-    }
+    metadata = json.loads(json.dumps({**metadata, "versions": _versions()}, default=_plain))
+    if path.suffix.lower() == ".skops":
+        sio = _skops()
+        envelope = {"format": FORMAT, "format_version": FORMAT_VERSION, "metadata": metadata}
+        with atomic_path(path) as tmp:
+            sio.dump({**envelope, "model": model}, tmp)
+        return path
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer, compress=3)
+    meta_line = json.dumps(metadata, sort_keys=True).encode()
+    body = meta_line + b"\n" + buffer.getvalue()
+    plain, signed = _digests(body, _signing_key(create=True))
+    header = {"format": FORMAT, "format_version": FORMAT_VERSION, "sha256": plain}
+    header["signature"] = signed
     with atomic_path(path) as tmp:
-        joblib.dump(envelope, tmp, compress=3)
+        tmp.write_bytes(MAGIC + json.dumps(header).encode() + b"\n" + body)
     return path
 
 
@@ -45,22 +138,79 @@ def _minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
-def load_model(path: str | Path):
-    """Load a model written by :func:`save_model`; say plainly when it cannot be used.
+def _check_versions(path: Path, metadata: dict) -> None:
+    saved, now = metadata.get("versions", {}), _versions()
+    for lib in ("scikit-learn", "polars"):
+        if _minor(saved.get(lib, "?")) != _minor(now[lib]):
+            raise DetectorError(
+                f"Model file {path} was trained with {lib} {saved.get(lib)}, this machine has "
+                f"{now[lib]}; train the model again here or install {lib}=={saved.get(lib)}."
+            )
 
-    Returns ``(model, metadata)``. Raises :class:`DetectorError` for a missing file, a
-    file that is not a model of this engine, another format version, or a model
-    trained with another minor version of scikit-learn or Polars.
-    """
-    path = Path(path)
+
+def _parts(path: Path) -> tuple[dict, bytes, bytes]:
+    """Header, metadata line and payload of a model file; nothing is unpickled."""
+    if not path.exists():
+        raise DetectorError(f"Model file {path} does not exist; train one with `detector train`.")
+    data = path.read_bytes()
+    if not data.startswith(MAGIC):
+        raise DetectorError(
+            f"Model file {path} is not a customs-detector model (it lacks the model header); "
+            "it was not loaded, since loading a foreign pickle would run the code it holds: "
+            "train one with `detector train`."
+        )
+    try:
+        header_line, meta_line, payload = data[len(MAGIC) :].split(b"\n", 2)
+        header = json.loads(header_line)
+        if not isinstance(header, dict):
+            raise ValueError
+    except ValueError:
+        raise DetectorError(
+            f"Model file {path} has a damaged header; train the model again."
+        ) from None
+    if header.get("format_version") != FORMAT_VERSION:
+        raise DetectorError(
+            f"Model file {path} has format version {header.get('format_version')}, this "
+            f"engine reads version {FORMAT_VERSION}; train the model again with this version."
+        )
+    return header, meta_line, payload
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The metadata record of a ``.joblib`` model, read without unpickling anything."""
+    _, meta_line, _ = _parts(Path(path))
+    return json.loads(meta_line)
+
+
+def _skops():
+    try:
+        import skops.io as sio
+    except ModuleNotFoundError:
+        raise DetectorError(
+            ".skops model files need the skops package: pip install 'customs-detector[skops]'."
+        ) from None
+    return sio
+
+
+def _load_skops(path: Path):
+    sio = _skops()
     if not path.exists():
         raise DetectorError(f"Model file {path} does not exist; train one with `detector train`.")
     try:
-        envelope = joblib.load(path)
-    except Exception as exc:  # joblib raises many types for a file that is not its own
+        foreign = sorted(set(sio.get_untrusted_types(file=path)) - set(SKOPS_TYPES))
+        if foreign:
+            raise DetectorError(
+                f"Model file {path} holds types this engine does not load "
+                f"({', '.join(foreign[:5])}); it was not loaded. Ask its sender for a model "
+                "written by `detector train`."
+            )
+        envelope = sio.load(path, trusted=list(SKOPS_TYPES))
+    except DetectorError:
+        raise
+    except Exception as exc:  # skops raises many types for a damaged file
         raise DetectorError(
-            f"Model file {path} cannot be read ({type(exc).__name__}); it is not a model "
-            "written by `detector train`, or it is damaged: train it again."
+            f"Model file {path} cannot be read as a .skops model ({type(exc).__name__}); "
+            "it is damaged or not a model: train it again."
         ) from None
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
         raise DetectorError(
@@ -71,12 +221,44 @@ def load_model(path: str | Path):
             f"Model file {path} has format version {envelope.get('format_version')}, this "
             f"engine reads version {FORMAT_VERSION}; train the model again with this version."
         )
-    metadata = envelope["metadata"]
-    saved, now = metadata.get("versions", {}), _versions()
-    for lib in ("scikit-learn", "polars"):
-        if _minor(saved.get(lib, "?")) != _minor(now[lib]):
-            raise DetectorError(
-                f"Model file {path} was trained with {lib} {saved.get(lib)}, this machine has "
-                f"{now[lib]}; train the model again here or install {lib}=={saved.get(lib)}."
-            )
-    return envelope["model"], metadata
+    _check_versions(path, envelope["metadata"])
+    return envelope["model"], envelope["metadata"]
+
+
+def load_model(path: str | Path, *, trust: bool = False):
+    """Load a model written by :func:`save_model`; say plainly when it cannot be used.
+
+    Returns ``(model, metadata)``. Raises :class:`DetectorError`, before anything is
+    unpickled, for a missing file, a file that is not a model of this engine, another
+    format version, a file whose digest does not match its content, and (unless
+    ``trust``) a model signed by another installation; then for a model trained with
+    another minor version of scikit-learn or Polars.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".skops":
+        return _load_skops(path)
+    header, meta_line, payload = _parts(path)
+    body = meta_line + b"\n" + payload
+    plain, signed = _digests(body, _signing_key(create=False))
+    if not hmac.compare_digest(plain, str(header.get("sha256"))):
+        raise DetectorError(
+            f"Model file {path} does not match its SHA-256 digest: it was damaged or changed "
+            "after it was written, so it was not loaded; train the model again."
+        )
+    if not trust and (
+        signed is None or not hmac.compare_digest(signed, str(header.get("signature")))
+    ):
+        raise DetectorError(
+            f"Model file {path} was not written by this installation (its signature does not "
+            "match this machine's signing key), so it was not loaded: loading a model runs "
+            "code. Pass --trust if you know where it comes from, or ask for a .skops model."
+        )
+    metadata = json.loads(meta_line)
+    _check_versions(path, metadata)
+    try:
+        model = joblib.load(io.BytesIO(payload))
+    except Exception as exc:  # joblib raises many types for a damaged payload
+        raise DetectorError(
+            f"Model file {path} cannot be read ({type(exc).__name__}); train it again."
+        ) from None
+    return model, metadata

@@ -208,9 +208,10 @@ def score(
     *,
     schema: str | None = None,
     top: str | None = None,
+    trust: bool = False,
 ) -> ScoreResult:
     """Score declarations: the ranked list, sized to capacity, with reasons."""
-    model, metadata = load_model(model_path)
+    model, metadata = load_model(model_path, trust=trust)
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
     batch = read_declarations(files, profile, expected_currency=metadata.get("currency"))
     accepted, rejects = batch.accepted, batch.rejects
@@ -257,9 +258,11 @@ def score(
     return result
 
 
-def evaluate(files, model_path: str | Path, *, schema: str | None = None) -> dict:
+def evaluate(
+    files, model_path: str | Path, *, schema: str | None = None, trust: bool = False
+) -> dict:
     """Capacity metrics of a saved model on labelled declarations."""
-    model, metadata = load_model(model_path)
+    model, metadata = load_model(model_path, trust=trust)
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
     batch = read_declarations(files, profile)
     metrics = measure(model, batch.accepted)
@@ -269,10 +272,15 @@ def evaluate(files, model_path: str | Path, *, schema: str | None = None) -> dic
 
 
 def explain(
-    declaration_id: str, model_path: str | Path, files, *, schema: str | None = None
+    declaration_id: str,
+    model_path: str | Path,
+    files,
+    *,
+    schema: str | None = None,
+    trust: bool = False,
 ) -> dict:
     """One declaration's case card, as a dict of sections."""
-    model, metadata = load_model(model_path)
+    model, metadata = load_model(model_path, trust=trust)
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
     batch = read_declarations(files, profile)
     if declaration_id not in set(batch.accepted["declaration_id"].to_list()):

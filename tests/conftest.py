@@ -1,9 +1,14 @@
+import os
+import tempfile
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from detector.generate import generate_declarations
+
+# Models are signed with the installation's key: the tests get their own, never the user's.
+os.environ["DETECTOR_HOME"] = tempfile.mkdtemp(prefix="detector-home-")
 
 KCS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kcs"
 
