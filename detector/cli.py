@@ -191,6 +191,9 @@ def score(
         result = run(files, model, schema=schema, top=top, trust=trust)
         write_scores(result, out_file, rejects)
         out.print(result.summary() + f"; wrote {out_file}", markup=False)
+        out.print(result.model_age(), markup=False)
+        for warning in result.drift.warnings if result.drift else []:
+            err.print(f"warning: {warning}", markup=False, soft_wrap=True)
         if result.rejects.height and rejects is None:
             out.print(
                 f"{result.rejects.height:,} rejected rows were not written; "

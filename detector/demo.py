@@ -38,6 +38,9 @@ def run_demo(out_dir: Path, *, rows: int = 300_000, seed: int = 1, console: Cons
     flagged = out_dir / "flagged.csv"
     write_table(result.scored, flagged)
     console.print(result.summary() + f"; wrote {flagged}", markup=False)
+    console.print(result.model_age(), markup=False)
+    for warning in result.drift.warnings if result.drift else []:
+        console.print(f"warning: {warning}", markup=False)
 
     top = result.scored.head(10).select(
         "rank", "declaration_id", "risk_score", "revenue_at_stake", "route", "reasons"

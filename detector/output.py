@@ -29,6 +29,9 @@ def atomic_path(path: str | Path):
     os.close(fd)
     try:
         yield Path(tmp)
+        # On disk before the rename: a crash after it must not leave an empty file.
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
         # mkstemp makes the file private; give it the permissions of a normal new file.
         umask = os.umask(0)
         os.umask(umask)

@@ -13,7 +13,14 @@ from detector.ingest import Batch, read_declarations
 from detector.output import write_table
 from detector.persist import load_model, save_model
 from detector.profiles import load_profile
-from models import FraudModel, ModelConfig, capacity_metrics, explain_rows
+from models import (
+    DriftReport,
+    FraudModel,
+    ModelConfig,
+    capacity_metrics,
+    drift_report,
+    explain_rows,
+)
 
 __all__ = [
     "ScoreResult",
@@ -193,6 +200,7 @@ class ScoreResult:
     rejects: pl.DataFrame
     metadata: dict
     flagged: int = 0
+    drift: DriftReport | None = None
 
     def summary(self) -> str:
         read = self.batch.n_read
@@ -200,6 +208,14 @@ class ScoreResult:
             f"read {read:,} rows = {read - self.rejects.height:,} scored "
             f"+ {self.rejects.height:,} rejected; {self.flagged:,} flagged"
         )
+
+    def model_age(self) -> str:
+        """How old the model's training data is, against this batch."""
+        first, last = self.metadata.get("training_period", ["?", "?"])
+        line = f"model trained on declarations of {first} to {last}"
+        if self.drift is not None:
+            line += f", {self.drift.age_days:,} days before the newest declaration scored"
+        return line
 
 
 def score(
@@ -220,6 +236,7 @@ def score(
         result.scored = pl.DataFrame(schema={c: pl.String for c in OUTPUT_COLUMNS})
         return result
     table = model.score(model.transform(accepted))
+    result.drift = drift_report(model.drift_, table)
     # Rank on two narrow columns; gather the wide rows only for the list itself.
     order = (
         table.select("rank_score", "declaration_id")

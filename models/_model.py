@@ -8,6 +8,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from features import DeclarationFeatures
 from models._config import ModelConfig
+from models._drift import fit_drift_reference
 from models._pipeline import make_classifier
 
 __all__ = ["FraudModel", "NOVELTY_SIGNALS"]
@@ -98,6 +99,7 @@ class FraudModel:
         self.classifier_ = make_classifier(cfg, numeric, categorical).fit(labelled, y)
 
         self._fit_novelty(table)
+        self.drift_ = fit_drift_reference(table)
         # The detectors are for what selective inspection cannot see: when every
         # declaration was inspected the labels already show every scheme that occurred.
         self.label_coverage_ = float(table.select(_LABELLED.mean()).item())

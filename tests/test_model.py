@@ -14,7 +14,13 @@ from detector import DetectorError, persist
 from detector.cli import app
 from detector.persist import MAGIC, load_model, read_metadata, save_model
 from detector.pipeline import measure, score, train
-from models import FraudModel, ModelConfig, calibration_table, capacity_metrics
+from models import (
+    FraudModel,
+    ModelConfig,
+    calibration_table,
+    capacity_metrics,
+    drift_report,
+)
 
 CUT = date(2025, 10, 1)
 TRUTH = ["true_fraud", "true_fraud_type", "true_customs_value", "true_revenue_lost"]
@@ -301,3 +307,47 @@ def test_every_numeric_feature_belongs_to_exactly_one_reason_family():
     owners = [name for names in FAMILIES.values() for name in names]
     assert sorted(owners) == sorted(set(owners)), "a feature sits in two families"
     assert set(owners) == set(NUMERIC_FEATURES)
+
+
+def test_drift_is_quiet_on_familiar_data_and_loud_on_a_changed_batch(fitted, year):
+    history, recent = year
+    familiar = history.filter(pl.col("declaration_date") >= date(2025, 7, 1)).drop(TRUTH)
+    calm = drift_report(fitted.drift_, fitted.transform(familiar))
+    assert calm.warnings == [] and calm.age_days == 0
+    assert max(calm.psi.values()) < 0.1 and calm.unseen["HS code"] == 0.0
+    # The next quarter: seasonal goods (fruit in chapter 08) leave the prices seen so far.
+    autumn = drift_report(fitted.drift_, fitted.transform(recent))
+    assert autumn.age_days == (recent["declaration_date"].max() - date(2025, 9, 30)).days
+    assert autumn.psi["08"] > 0.25 and min(autumn.psi.values()) < 0.1
+
+    # Prices of chapter 08 tripled, a year later, from importers never seen.
+    chapter = pl.col("hs_code").str.starts_with("08")
+    changed = recent.with_columns(
+        pl.when(chapter).then(pl.col("customs_value") * 3).otherwise(pl.col("customs_value")),
+        pl.col("declaration_date") + pl.duration(days=365),
+        ("NEW-" + pl.col("importer_id")).alias("importer_id"),
+    )
+    loud = drift_report(fitted.drift_, fitted.transform(changed))
+    assert loud.psi["08"] > 1.0 and loud.age_days > 365
+    assert loud.unseen["importer"] == 1.0
+    text = " | ".join(loud.warnings)
+    assert "days before the newest declaration" in text
+    assert "100% of the declarations have an importer" in text
+    assert "HS chapter(s) 08 (PSI" in text
+
+
+def test_same_input_same_model_same_bytes(model_file, tmp_path):
+    path, _, score_file = model_file
+    outputs = []
+    for run in ("a", "b"):
+        out, rejects = tmp_path / f"{run}.csv", tmp_path / f"{run}-rejects.csv"
+        result = runner.invoke(
+            app,
+            ["score", str(score_file), "--model", str(path), "--out", str(out), "--top", "5%"]
+            + ["--rejects", str(rejects)],
+        )
+        assert result.exit_code == 0, result.output
+        outputs.append((out.read_bytes(), rejects.read_bytes()))
+    assert outputs[0] == outputs[1]
+    scored = pl.read_csv(tmp_path / "a.csv")
+    assert (scored["selection"] == "exploration").sum() > 0  # the seeded picks are included

@@ -1,0 +1,69 @@
+"""Every file the engine writes appears whole or not at all."""
+
+import subprocess
+import sys
+import time
+
+import polars as pl
+import pytest
+
+from detector import DetectorError
+from detector.output import write_table
+
+_WRITER = """
+import sys
+import polars as pl
+from detector.output import write_table
+rows = int(sys.argv[2])
+df = pl.DataFrame({"a": pl.int_range(rows, eager=True)}).with_columns(
+    b=pl.col("a").cast(pl.String) + "-declaration", c=pl.col("a") * 0.5
+)
+write_table(df, sys.argv[1])
+"""
+
+
+def _kill_during_write(target, rows: int) -> bool:
+    """Start a writer of ``target`` and kill it once its temporary file is growing."""
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(target), str(rows)])
+    caught = False
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        temps = list(target.parent.glob(f".{target.name}.*.tmp"))
+        if temps and temps[0].stat().st_size > 1_000_000:
+            proc.kill()
+            caught = True
+            break
+        time.sleep(0.002)
+    proc.wait()
+    return caught
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_run_killed_while_writing_leaves_the_old_file(tmp_path, suffix):
+    target = tmp_path / f"scores{suffix}"
+    old = pl.DataFrame({"a": [1, 2, 3]})
+    write_table(old, target)
+    before = target.read_bytes()
+    assert _kill_during_write(target, 12_000_000), "the writer finished before it was killed"
+    assert target.read_bytes() == before
+    # A run killed before any earlier file existed leaves none.
+    fresh = tmp_path / f"fresh{suffix}"
+    assert _kill_during_write(fresh, 12_000_000)
+    assert not fresh.exists()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_written_tables_read_back_the_same(tmp_path, suffix):
+    df = pl.DataFrame({"id": ["001", "002"], "value": [1.5, 2.25], "n": [1, 2]})
+    path = write_table(df, tmp_path / f"t{suffix}")
+    back = pl.read_csv(path, schema=df.schema) if suffix == ".csv" else pl.read_parquet(path)
+    assert back.equals(df)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_failed_write_leaves_nothing_and_says_why(tmp_path):
+    with pytest.raises(DetectorError, match="suffix '.txt'"):
+        write_table(pl.DataFrame({"a": [1]}), tmp_path / "t.txt")
+    with pytest.raises(DetectorError, match="does not exist"):
+        write_table(pl.DataFrame({"a": [1]}), tmp_path / "no" / "t.csv")
+    assert list(tmp_path.iterdir()) == []
