@@ -51,6 +51,7 @@ SKOPS_TYPES: tuple[str, ...] = (
     "features._routes.RouteTables",
     "functools.partial",
     "models._config.ModelConfig",
+    "models._drift.DriftReference",
     "models._encode.FrameEncoder",
     "models._model.FraudModel",
     "polars.dataframe.frame.DataFrame",
