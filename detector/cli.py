@@ -12,6 +12,8 @@ from rich.console import Console
 
 from detector._errors import DetectorError
 
+REJECT_COLUMN = "reject_reason"
+
 app = typer.Typer(
     name="detector",
     help="Fraud and undervaluation detection for customs declarations.",
@@ -105,6 +107,10 @@ def validate(
 
 
 Model = Annotated[Path, typer.Option("--model", help="The model file (.joblib or .skops).")]
+Store = Annotated[
+    Path | None,
+    typer.Option("--store", help="Label store folder: flagged lists and inspection outcomes."),
+]
 Trust = Annotated[
     bool,
     typer.Option(
@@ -152,13 +158,19 @@ def train(
         list[Path] | None,
         typer.Option(help="Validation declarations; default: the last 20 % of the period."),
     ] = None,
+    store: Store = None,
 ) -> None:
     """Train a model on labelled declarations and save it with its metadata."""
     with _boundary():
         from detector.pipeline import train as run
 
-        meta = run(files, model, schema=schema, valid=valid)
+        meta = run(files, model, schema=schema, valid=valid, store=store)
         rows = meta["rows"]
+        if store is not None:
+            out.print(
+                f"{rows['labels_from_store']:,} declarations labelled from the store {store}",
+                markup=False,
+            )
         out.print(
             f"trained on {rows['trained']:,} declarations ({rows['labelled']:,} labelled) "
             f"from {meta['training_period'][0]} to {meta['training_period'][1]}; "
@@ -182,6 +194,10 @@ def score(
         str | None, typer.Option(help="Schema profile; default: the model's.")
     ] = None,
     trust: Trust = False,
+    store: Store = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write the investigators' HTML report here.")
+    ] = None,
 ) -> None:
     """Score declarations: a ranked list with reasons, sized to the inspection capacity."""
     with _boundary():
@@ -194,6 +210,20 @@ def score(
         out.print(result.model_age(), markup=False)
         for warning in result.drift.warnings if result.drift else []:
             err.print(f"warning: {warning}", markup=False, soft_wrap=True)
+        rates = None
+        if store is not None:
+            from detector.labels import LabelStore
+
+            labels = LabelStore(store)
+            if result.flagged:
+                added = labels.record_flagged(result.scored.head(result.flagged))
+                out.print(f"recorded {added:,} flagged declarations in {store}", markup=False)
+            rates = labels.hit_rates()
+        if report is not None:
+            from detector.report import write_report
+
+            write_report(result, report, monitor=rates)
+            out.print(f"wrote {report}", markup=False)
         if result.rejects.height and rejects is None:
             out.print(
                 f"{result.rejects.height:,} rejected rows were not written; "
@@ -254,6 +284,78 @@ def explain(
                     out.print(f"  {key}: {value:,.4g}", markup=False)
                 else:
                     out.print(f"  {key}: {value}", markup=False)
+
+
+@app.command()
+def feedback(
+    outcomes: Annotated[
+        Path,
+        typer.Argument(
+            help="Inspection outcomes (CSV/Parquet): declaration_id, inspected, fraud, "
+            "fraud_type, revenue_recovered, note, inspected_on."
+        ),
+    ],
+    store: Annotated[Path, typer.Option("--store", help="Label store folder.")],
+    rejects: Annotated[Path | None, typer.Option(help="Write rejected rows here.")] = None,
+) -> None:
+    """Add investigators' inspection outcomes to the label store."""
+    with _boundary():
+        from detector.labels import LabelStore
+        from detector.output import write_table
+
+        result = LabelStore(store).add_outcomes(outcomes)
+        if rejects is not None and result.rejects.height:
+            write_table(result.rejects, rejects)
+        out.print(result.summary(), markup=False, soft_wrap=True)
+        for row in result.conflicts.head(10).iter_rows(named=True):
+            err.print(
+                f"conflict: {row['declaration_id']} is stored as fraud={row['fraud_stored']} "
+                f"({row['fraud_type_stored']}), this file says fraud={row['fraud']} "
+                f"({row['fraud_type']}); the stored outcome was kept",
+                markup=False,
+                soft_wrap=True,
+            )
+        for reason in result.rejects[REJECT_COLUMN].head(10) if result.rejects.height else []:
+            err.print(f"rejected: {reason}", markup=False)
+
+
+@app.command()
+def monitor(
+    store: Annotated[Path, typer.Option("--store", help="Label store folder.")],
+    report: Annotated[
+        Path | None, typer.Option(help="Write the hit-rate chart and table as HTML here.")
+    ] = None,
+) -> None:
+    """Hit rate of model-selected versus exploration inspections, month by month."""
+    with _boundary():
+        from rich.table import Table
+
+        from detector.labels import LabelStore
+
+        rates = LabelStore(store).hit_rates()
+        if rates.height == 0:
+            raise DetectorError(
+                f"Label store {store} holds no inspection outcomes yet; add them with "
+                "`detector feedback OUTCOMES --store DIR`."
+            )
+        table = Table(title=f"inspections by selection, {store}")
+        for name in ("month", "selection", "inspected", "frauds", "hit rate", "revenue"):
+            table.add_column(name, justify="left" if name in ("month", "selection") else "right")
+        for r in rates.iter_rows(named=True):
+            table.add_row(
+                r["month"].strftime("%Y-%m"),
+                r["selection"],
+                f"{r['inspected']:,}",
+                f"{r['frauds']:,}",
+                f"{r['hit_rate']:.1%}",
+                f"{r['revenue_recovered'] or 0:,.0f}",
+            )
+        out.print(table)
+        if report is not None:
+            from detector.report import write_monitor_report
+
+            write_monitor_report(rates, report, store=str(store))
+            out.print(f"wrote {report}", markup=False)
 
 
 @app.command()

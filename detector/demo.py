@@ -9,6 +9,7 @@ from rich.console import Console
 from detector.generate import generate_declarations
 from detector.output import write_table
 from detector.pipeline import demo_split, score, train
+from detector.report import write_report
 
 __all__ = ["run_demo"]
 
@@ -35,9 +36,10 @@ def run_demo(out_dir: Path, *, rows: int = 300_000, seed: int = 1, console: Cons
     # Measured against the ground truth of months 10-12 while training.
     metrics = train([train_file], model_file, valid=[score_file])["validation"]
     result = score([score_file], model_file, top="5%")
-    flagged = out_dir / "flagged.csv"
+    flagged, report = out_dir / "flagged.csv", out_dir / "report.html"
     write_table(result.scored, flagged)
-    console.print(result.summary() + f"; wrote {flagged}", markup=False)
+    write_report(result, report)
+    console.print(result.summary() + f"; wrote {flagged} and {report}", markup=False)
     console.print(result.model_age(), markup=False)
     for warning in result.drift.warnings if result.drift else []:
         console.print(f"warning: {warning}", markup=False)

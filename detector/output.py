@@ -10,7 +10,7 @@ import polars as pl
 
 from detector._errors import DetectorError
 
-__all__ = ["atomic_path", "write_table", "TABLE_SUFFIXES"]
+__all__ = ["atomic_path", "write_table", "write_workbook", "TABLE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
@@ -49,20 +49,56 @@ def _writer(path: Path) -> Callable[[pl.DataFrame, Path], None]:
     if suffix == ".parquet":
         return lambda df, p: df.write_parquet(p, statistics=True)
     if suffix == ".xlsx":
-        return _write_excel
+        return lambda df, p: _write_excel({"flagged": df}, p)
     raise DetectorError(
         f"Output file {path} has suffix '{path.suffix}'; use one of {', '.join(TABLE_SUFFIXES)}."
     )
 
 
-def _write_excel(df: pl.DataFrame, path: Path) -> None:
+#: Excel number formats of the scored list's columns, for an investigator's eye.
+_EXCEL_FORMATS = {
+    "risk_score": "0.000",
+    "max_risk_score": "0.000",
+    "revenue_at_stake": "#,##0",
+    "unit_value_per_ton": "#,##0",
+    "reference_value_per_ton": "#,##0",
+    "value_ratio": "0.00",
+    "customs_value": "#,##0.00",
+    "net_mass_kg": "#,##0.0",
+}
+#: Long text columns get a fixed width (pixels) instead of the width of their longest cell.
+_EXCEL_WIDTHS = {"reasons": 700, "peer_group": 220, "declaration_ids": 400, "routes": 200}
+
+
+def _write_excel(sheets: dict[str, pl.DataFrame], path: Path) -> None:
+    """One sheet per table: frozen header, filters, number formats, sensible widths."""
     try:
-        df.write_excel(path, autofit=True, freeze_panes=(1, 0))
+        from xlsxwriter import Workbook
     except ModuleNotFoundError:
         raise DetectorError(
-            f"Writing {path.name} needs the xlsxwriter package: pip install xlsxwriter, "
-            "or write .csv / .parquet instead."
+            f"Writing {path.name} needs the xlsxwriter package: pip install "
+            "'customs-detector[excel]', or write .csv / .parquet instead."
         ) from None
+    with Workbook(path) as workbook:
+        for name, df in sheets.items():
+            df.write_excel(
+                workbook,
+                worksheet=name,
+                column_formats={c: f for c, f in _EXCEL_FORMATS.items() if c in df.columns},
+                column_widths={c: w for c, w in _EXCEL_WIDTHS.items() if c in df.columns},
+                dtype_formats={pl.Date: "yyyy-mm-dd"},
+                autofit=True,
+                freeze_panes=(1, 0),
+                header_format={"bold": True, "text_wrap": True},
+            )
+
+
+def write_workbook(sheets: dict[str, pl.DataFrame], path: str | Path) -> Path:
+    """Write several tables as the sheets of one .xlsx file, atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        _write_excel(sheets, tmp)
+    return path
 
 
 def write_table(df: pl.DataFrame, path: str | Path) -> Path:

@@ -9,10 +9,14 @@ import numpy as np
 import polars as pl
 
 from detector._errors import DetectorError
+from detector.cases import group_cases
 from detector.ingest import Batch, read_declarations
-from detector.output import write_table
+from detector.labels import LabelStore
+from detector.output import write_table, write_workbook
 from detector.persist import load_model, save_model
 from detector.profiles import load_profile
+from features import PEER_LEVELS
+from features._reference_prices import PERCENTILE_GRID
 from models import (
     DriftReport,
     FraudModel,
@@ -31,6 +35,33 @@ __all__ = [
     "split_by_time",
     "train",
 ]
+
+#: What a case card shows besides the scored columns.
+CARD_COLUMNS = (
+    "hs_code",
+    "country_origin",
+    "country_departure",
+    "importer_id",
+    "seller_id",
+    "declaration_date",
+    "net_mass_kg",
+    "customs_value",
+    "duty_rate_pct",
+    "peer_n",
+    "peer_level",
+    "price_percentile",
+    "lane_share",
+    "origin_share",
+    "third_country",
+    "importer_n_before",
+    "importer_days_known",
+    "importer_fraud_rate",
+    "importer_mean_ratio_before",
+    "importer_share_below_before",
+    "seller_n_before",
+    "seller_fraud_rate",
+    "novelty",
+)
 
 #: The first columns of the scored output, in order.
 OUTPUT_COLUMNS = (
@@ -135,15 +166,23 @@ def train(
     schema: str = "canonical",
     valid=None,
     config: ModelConfig | None = None,
+    store: str | Path | None = None,
 ) -> dict:
-    """Fit a model on ``files``, measure it on ``valid`` (or the last 20 %), save it."""
+    """Fit a model on ``files``, measure it on ``valid`` (or the last 20 %), save it.
+
+    With ``store``, the inspection outcomes of a label store become the labels of the
+    declarations they report on.
+    """
     profile = load_profile(schema)
     batch = read_declarations(files, profile)
+    declarations, from_store = batch.accepted, 0
+    if store is not None:
+        declarations, from_store = LabelStore(store).apply(declarations)
     config = config or ModelConfig(extra_categorical=profile.features)
     if valid:
-        train_rows, valid_rows = batch.accepted, read_declarations(valid, profile).accepted
+        train_rows, valid_rows = declarations, read_declarations(valid, profile).accepted
     else:
-        train_rows, valid_rows = split_by_time(batch.accepted)
+        train_rows, valid_rows = split_by_time(declarations)
     try:
         model = FraudModel(config).fit(train_rows)
     except ValueError as exc:
@@ -159,6 +198,7 @@ def train(
             "rejected": batch.rejects.height,
             "trained": train_rows.height,
             "validation": valid_rows.height,
+            "labels_from_store": from_store,
             **model.counts_,
         },
         "fingerprint": _fingerprint(train_rows),
@@ -201,6 +241,12 @@ class ScoreResult:
     metadata: dict
     flagged: int = 0
     drift: DriftReport | None = None
+    cases: pl.DataFrame | None = None
+    #: Per listed declaration, the feature values its case card shows.
+    details: pl.DataFrame | None = None
+    #: Every scored declaration's goods, origin, route and price: the peer plots.
+    peers: pl.DataFrame | None = None
+    model: FraudModel | None = None
 
     def summary(self) -> str:
         read = self.batch.n_read
@@ -213,8 +259,10 @@ class ScoreResult:
         """How old the model's training data is, against this batch."""
         first, last = self.metadata.get("training_period", ["?", "?"])
         line = f"model trained on declarations of {first} to {last}"
-        if self.drift is not None:
+        if self.drift is not None and self.drift.age_days >= 0:
             line += f", {self.drift.age_days:,} days before the newest declaration scored"
+        elif self.drift is not None:
+            line += "; the declarations scored lie within or before that period"
         return line
 
 
@@ -270,8 +318,18 @@ def score(
         pl.int_range(1, chosen.height + 1, dtype=pl.UInt32).alias("rank"),
     )
     own = [c for c in accepted.columns if c not in OUTPUT_COLUMNS]
-    result.scored = chosen.select(*OUTPUT_COLUMNS, *own)
-    result.flagged = k if k is not None else 0
+    scored = chosen.select(*OUTPUT_COLUMNS, *own)
+    keys = {k for _, level in PEER_LEVELS for k in level}
+    card = [c for c in (*CARD_COLUMNS, *sorted(keys)) if c in chosen.columns]
+    result.details = chosen.select("declaration_id", *dict.fromkeys(card))
+    result.peers = table.select("hs_code", "country_origin", "unit_value_per_ton")
+    result.model = model
+    if k is not None:
+        # A flagged list reads case by case: cases by their best rank, then by rank.
+        scored, result.cases = group_cases(scored)
+        scored = scored.select(*OUTPUT_COLUMNS, "case_id", *own)
+        result.flagged = k
+    result.scored = scored
     return result
 
 
@@ -342,22 +400,11 @@ def explain(
         "rank": f"{r['rank']:,} of {table.height:,}",
         "novelty": r["novelty"],
     }
-    level = r.get("peer_level")
-    if level is not None:
-        from features import PEER_LEVELS
-        from features._reference_prices import PERCENTILE_GRID
-
-        name, keys = PEER_LEVELS[level]
-        ref = model.features_.reference_.tables[name]
-        match = ref
-        for k in keys:
-            match = match.filter(pl.col(k) == r[k])
-        q = match.row(0, named=True)
+    percentiles = peer_percentiles(model, r)
+    if percentiles is not None:
         card["peer_prices"] = {
             "group": r["peer_group"],
-            "percentiles_per_ton": {
-                f"p{g:g}": float(np.exp(q[f"q{i}"])) for i, g in enumerate(PERCENTILE_GRID)
-            },
+            "percentiles_per_ton": percentiles,
             "this_declaration_per_ton": r["unit_value_per_ton"],
             "value_ratio": r["value_ratio"],
             "percentile": r["price_percentile"],
@@ -397,6 +444,21 @@ def explain(
     return card
 
 
+def peer_percentiles(model: FraudModel, row: dict) -> dict[str, float] | None:
+    """The training prices per tonne of a declaration's peer group, by percentile."""
+    level = row.get("peer_level")
+    if level is None:
+        return None
+    name, keys = PEER_LEVELS[int(level)]
+    match = model.features_.reference_.tables[name]
+    for k in keys:
+        match = match.filter(pl.col(k) == row[k])
+    if match.height == 0:
+        return None
+    q = match.row(0, named=True)
+    return {f"p{g:g}": float(np.exp(q[f"q{i}"])) for i, g in enumerate(PERCENTILE_GRID)}
+
+
 def demo_split(df: pl.DataFrame, start: date) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Months 1-9 for training (labels of inspected rows only), 10-12 to score."""
     cut = date(start.year + (start.month + 8) // 12, (start.month + 8) % 12 + 1, start.day)
@@ -404,6 +466,10 @@ def demo_split(df: pl.DataFrame, start: date) -> tuple[pl.DataFrame, pl.DataFram
 
 
 def write_scores(result: ScoreResult, out: str | Path, rejects: str | Path | None) -> None:
-    write_table(result.scored, out)
+    """The scored list (and its cases, as a second sheet of a workbook), and the rejects."""
+    if Path(out).suffix.lower() == ".xlsx" and result.cases is not None:
+        write_workbook({"flagged": result.scored, "cases": result.cases}, out)
+    else:
+        write_table(result.scored, out)
     if rejects is not None:
         write_table(result.rejects, rejects)

@@ -1,5 +1,6 @@
 import os
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -33,3 +34,23 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
 @pytest.fixture(scope="session")
 def synthetic_year() -> pl.DataFrame:
     return generate_declarations(rows=60_000, seed=7)
+
+
+TRUTH = ["true_fraud", "true_fraud_type", "true_customs_value", "true_revenue_lost"]
+CUT = date(2025, 10, 1)
+
+
+@pytest.fixture(scope="session")
+def trained_model(synthetic_year, tmp_path_factory):
+    """A model trained on months 1-9 (inspected labels only): (model, history, recent) files."""
+    from detector.pipeline import train
+
+    history = synthetic_year.filter(pl.col("declaration_date") < CUT)
+    recent = synthetic_year.filter(pl.col("declaration_date") >= CUT)
+    folder = tmp_path_factory.mktemp("model")
+    train_file, score_file = folder / "history.parquet", folder / "recent.parquet"
+    history.drop(TRUTH).write_parquet(train_file)
+    recent.write_parquet(score_file)
+    path = folder / "model.joblib"
+    train([train_file], path, valid=[score_file])
+    return path, train_file, score_file

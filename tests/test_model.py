@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from detector import DetectorError, persist
 from detector.cli import app
 from detector.persist import MAGIC, load_model, read_metadata, save_model
-from detector.pipeline import measure, score, train
+from detector.pipeline import measure, score
 from models import (
     FraudModel,
     ModelConfig,
@@ -41,15 +41,8 @@ def fitted(year):
 
 
 @pytest.fixture(scope="module")
-def model_file(year, tmp_path_factory):
-    history, recent = year
-    folder = tmp_path_factory.mktemp("model")
-    train_file, score_file = folder / "history.parquet", folder / "recent.parquet"
-    history.drop(TRUTH).write_parquet(train_file)
-    recent.write_parquet(score_file)
-    path = folder / "model.joblib"
-    train([train_file], path, valid=[score_file])
-    return path, train_file, score_file
+def model_file(trained_model):
+    return trained_model
 
 
 def test_capacity_metrics_by_hand():

@@ -1,0 +1,103 @@
+"""Cases: flagged declarations that an investigator would open together.
+
+Two flagged declarations belong to one case when they share an importer and the
+strongest reason (one scheme run by one importer), or an importer and a seller (one
+supply relationship, which also holds every split-shipment cluster: same seller, same
+consignee, same day). Cases are the connected groups of that relation.
+"""
+
+import polars as pl
+
+__all__ = ["group_cases"]
+
+
+def _components(pairs: list[tuple[int, int]], n: int) -> list[int]:
+    """Connected components of ``n`` nodes joined by ``pairs`` (union-find)."""
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return [root(i) for i in range(n)]
+
+
+def _links(flagged: pl.DataFrame, keys: list[str]) -> list[tuple[int, int]]:
+    """Each row linked to the first row with the same non-empty ``keys``."""
+    frame = flagged.select(pl.int_range(pl.len()).alias("i"), *keys).drop_nulls(keys)
+    first = frame.with_columns(pl.col("i").min().over(keys).alias("j"))
+    return list(first.filter(pl.col("i") != pl.col("j")).select("i", "j").iter_rows())
+
+
+def group_cases(flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Add ``case_id`` to a flagged list and summarise its cases.
+
+    ``flagged`` is the scored list (``rank``, ``declaration_id``, ``importer_id``,
+    ``seller_id`` when known, ``risk_score``, ``revenue_at_stake``, ``reasons``...).
+    Returns the list ordered case by case (cases by their best rank, declarations by
+    rank inside) and one row per case: its declarations, total revenue at stake, best
+    risk score, period, routes and strongest reasons.
+    """
+    if flagged.height == 0:
+        empty = flagged.with_columns(pl.lit(None, pl.String).alias("case_id"))
+        return empty, pl.DataFrame(schema={"case_id": pl.String, "declarations": pl.UInt32})
+    work = flagged.with_columns(
+        pl.col("reasons")
+        .fill_null("")
+        .str.split(" | ")
+        .list.first()
+        .str.extract(r"^([A-Z_]+)")
+        .alias("__scheme"),
+        (pl.col("seller_id") if "seller_id" in flagged.columns else pl.lit(None, pl.String)).alias(
+            "__seller"
+        ),
+    )
+    pairs = _links(work, ["importer_id", "__scheme"]) + _links(work, ["importer_id", "__seller"])
+    work = work.with_columns(pl.Series("__root", _components(pairs, work.height)))
+    best = work.group_by("__root").agg(pl.col("rank").min().alias("__best"))
+    numbered = best.sort("__best").with_columns(
+        pl.format("C{}", pl.int_range(1, pl.len() + 1).cast(pl.String).str.pad_start(4, "0")).alias(
+            "case_id"
+        )
+    )
+    work = work.join(numbered, on="__root").sort("__best", "rank")
+    codes = (
+        pl.col("reasons")
+        .fill_null("")
+        .str.split(" | ")
+        .list.eval(pl.element().str.extract(r"^([A-Z_]+)"))
+    )
+    cases = (
+        work.with_columns(codes.alias("__codes"))
+        .group_by("case_id", maintain_order=True)
+        .agg(
+            pl.len().alias("declarations"),
+            pl.col("importer_id").unique().sort().str.join(", ").alias("importers"),
+            pl.col("__seller").drop_nulls().unique().sort().str.join(", ").alias("sellers"),
+            pl.col("revenue_at_stake").fill_null(0).sum().alias("revenue_at_stake"),
+            pl.col("risk_score").max().alias("max_risk_score"),
+            pl.col("rank").min().alias("best_rank"),
+            pl.col("declaration_date").min().alias("first_date"),
+            pl.col("declaration_date").max().alias("last_date"),
+            pl.col("route").unique().sort().head(5).str.join(", ").alias("routes"),
+            pl.col("__codes")
+            .list.explode(keep_nulls=False, empty_as_null=False)
+            .drop_nulls()
+            .value_counts(sort=True)
+            .head(3)
+            .struct.field("__codes")
+            .alias("__top"),
+            pl.col("declaration_id").head(20).str.join(", ").alias("declaration_ids"),
+        )
+    )
+    cases = cases.with_columns(pl.col("__top").list.join(", ").alias("strongest_reasons")).drop(
+        "__top"
+    )
+    listed = work.drop("__scheme", "__seller", "__root", "__best")
+    return listed.select("case_id", *[c for c in listed.columns if c != "case_id"]), cases

@@ -1,0 +1,406 @@
+"""The HTML report: one self-contained file an investigator opens offline.
+
+No script, font or image comes from the network: the plots are SVG drawn by
+matplotlib into the page, and the little script that sorts and filters the tables is
+written inline. A flag is a risk signal for a check, never a customs valuation; the
+page says so.
+"""
+
+import html
+import io
+import math
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+
+from detector.output import atomic_path  # noqa: E402
+
+__all__ = ["write_monitor_report", "write_report"]
+
+plt.rcParams["svg.hashsalt"] = "customs-detector"  # the same page for the same run
+plt.rcParams["font.size"] = 9
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px;
+       color: #1d2733; padding: 0 1em; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccd; }
+.note { color: #556; font-size: 0.9em; }
+.warn { background: #fff4d6; border-left: 4px solid #e0a100; padding: 0.4em 0.8em; }
+.figures { display: flex; flex-wrap: wrap; gap: 1.5em; }
+.figures > div { flex: 1 1 260px; }
+table { border-collapse: collapse; font-size: 0.85em; width: 100%; }
+th, td { border-bottom: 1px solid #e3e6ea; padding: 3px 6px; text-align: left;
+         vertical-align: top; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+table.sortable th { cursor: pointer; background: #f1f3f6; position: sticky; top: 0; }
+table.sortable th[data-dir="asc"]::after { content: " \\25B2"; }
+table.sortable th[data-dir="desc"]::after { content: " \\25BC"; }
+.scroll { max-height: 560px; overflow: auto; border: 1px solid #e3e6ea; }
+.card { border: 1px solid #ccd; border-radius: 6px; padding: 0.6em 1em; margin: 1em 0; }
+.card h3 { margin: 0.2em 0 0.5em; font-size: 1.05em; }
+.card .cols { display: flex; flex-wrap: wrap; gap: 1.5em; }
+.card .cols > div { flex: 1 1 360px; }
+.reason { margin: 0.2em 0; }
+input.filter { padding: 4px 8px; width: 22em; margin: 0.5em 0; }
+"""
+
+_SCRIPT = """
+function cellValue(row, i) {
+  const cell = row.cells[i];
+  const v = cell.dataset.v !== undefined ? cell.dataset.v : cell.textContent;
+  const n = parseFloat(v);
+  return isNaN(n) || !/^-?[0-9.eE+-]+$/.test(v.trim()) ? v.toLowerCase() : n;
+}
+function sortTable(table, i, th) {
+  const dir = th.dataset.dir === "asc" ? "desc" : "asc";
+  table.querySelectorAll("th").forEach(h => delete h.dataset.dir);
+  th.dataset.dir = dir;
+  const body = table.tBodies[0];
+  const rows = Array.from(body.rows);
+  rows.sort((a, b) => {
+    const x = cellValue(a, i), y = cellValue(b, i);
+    const c = x < y ? -1 : x > y ? 1 : 0;
+    return dir === "asc" ? c : -c;
+  });
+  rows.forEach(r => body.appendChild(r));
+}
+function filterTable(input) {
+  const table = document.getElementById(input.dataset.table);
+  const words = input.value.toLowerCase().split(/\\s+/).filter(w => w);
+  let shown = 0;
+  Array.from(table.tBodies[0].rows).forEach(r => {
+    const text = r.textContent.toLowerCase();
+    const keep = words.every(w => text.includes(w));
+    r.style.display = keep ? "" : "none";
+    shown += keep ? 1 : 0;
+  });
+  document.getElementById(input.dataset.table + "-count").textContent = shown;
+}
+document.querySelectorAll("table.sortable").forEach(table => {
+  table.querySelectorAll("th").forEach((th, i) =>
+    th.addEventListener("click", () => sortTable(table, i, th)));
+});
+document.querySelectorAll("input.filter").forEach(input =>
+  input.addEventListener("input", () => filterTable(input)));
+"""
+
+
+def _e(value) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _num(value, fmt: str = ",.0f") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return format(value, fmt)
+
+
+def _svg(fig) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    # The drawing only: no XML prologue, no metadata block naming outside addresses.
+    return re.sub(r"<metadata>.*?</metadata>", "", text[text.index("<svg") :], flags=re.S)
+
+
+def _bar_chart(counts: list[tuple[str, int]], title: str) -> str:
+    labels, values = [c[0] for c in counts][::-1], [c[1] for c in counts][::-1]
+    fig, ax = plt.subplots(figsize=(4.2, 0.3 * len(labels) + 0.8))
+    ax.barh(labels, values, color="#3d6fa8")
+    ax.set_title(title, loc="left", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    for y, v in enumerate(values):
+        ax.text(v, y, f" {v:,}", va="center", fontsize=8)
+    return _svg(fig)
+
+
+def _peer_plot(row: dict, peers: np.ndarray, percentiles: dict[str, float] | None) -> str:
+    """The peer group's prices per tonne (log scale), this declaration marked."""
+    fig, ax = plt.subplots(figsize=(5.2, 2.4))
+    price = row.get("unit_value_per_ton")
+    values = peers[np.isfinite(peers) & (peers > 0)]
+    if values.size >= 5:
+        bins = np.logspace(np.log10(values.min()), np.log10(values.max()) + 1e-9, 30)
+        ax.hist(values, bins=bins, color="#b8c4d6", label=f"this batch, n={values.size:,}")
+    if percentiles:
+        ax.axvspan(
+            percentiles["p25"],
+            percentiles["p75"],
+            color="#3d6fa8",
+            alpha=0.15,
+            label="training p25-p75",
+        )
+        ax.axvline(percentiles["p50"], color="#3d6fa8", ls="--", label="training median")
+    if price and price > 0:
+        ax.axvline(price, color="#c0392b", lw=2, label=f"this declaration {price:,.0f}/t")
+    ax.set_xscale("log")
+    ax.set_xlabel("declared value per tonne")
+    ax.set_yticks([])
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    ax.legend(fontsize=7, frameon=False, loc="upper right")
+    return _svg(fig)
+
+
+def _table(frame: pl.DataFrame, table_id: str, numeric: set[str], formats: dict) -> str:
+    head = "".join(
+        f'<th class="{"n" if c in numeric else ""}">{_e(c.replace("_", " "))}</th>'
+        for c in frame.columns
+    )
+    rows = []
+    for r in frame.iter_rows(named=True):
+        cells = []
+        for c, v in r.items():
+            if c in numeric:
+                raw = "" if v is None else repr(float(v))
+                cells.append(
+                    f'<td class="n" data-v="{raw}">{_e(_num(v, formats.get(c, ",.0f")))}</td>'
+                )
+            else:
+                cells.append(f"<td>{_e(v)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (
+        f'<input class="filter" data-table="{table_id}" placeholder="filter: importer, HS code, '
+        f'reason...">'
+        f' <span class="note"><span id="{table_id}-count">{frame.height:,}</span> rows shown; '
+        "click a column to sort</span>"
+        f'<div class="scroll"><table class="sortable" id="{table_id}"><thead><tr>{head}</tr>'
+        f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _counts(series: pl.Series, n: int = 10) -> list[tuple[str, int]]:
+    counts = series.drop_nulls().value_counts(sort=True).head(n)
+    return [(str(k), int(v)) for k, v in counts.iter_rows()]
+
+
+def _summary(result) -> str:
+    scored = result.scored
+    flagged = scored.head(result.flagged) if result.flagged else scored
+    codes = flagged["reasons"].fill_null("").str.split(" | ").explode().str.extract(r"^([A-Z_]+)")
+    chapters = flagged["hs_code"].str.slice(0, 2) if "hs_code" in flagged.columns else None
+    read, rejected = result.batch.n_read, result.rejects.height
+    stake = float(flagged["revenue_at_stake"].fill_null(0).sum())
+    facts = [
+        ("rows read", f"{read:,}"),
+        ("scored", f"{read - rejected:,}"),
+        ("rejected", f"{rejected:,}"),
+        ("flagged", f"{result.flagged:,}"),
+        ("cases", f"{result.cases.height:,}" if result.cases is not None else "-"),
+        ("revenue at stake in the flagged list", f"{stake:,.0f}"),
+        ("model", result.model_age()),
+    ]
+    items = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
+    figures = [_bar_chart(_counts(codes), "flags by reason")]
+    if chapters is not None:
+        figures.append(_bar_chart(_counts(chapters), "flags by HS chapter"))
+    if (
+        "customs_office" in flagged.columns
+        and flagged["customs_office"].null_count() < flagged.height
+    ):
+        figures.append(_bar_chart(_counts(flagged["customs_office"]), "flags by customs office"))
+    figures.append(_bar_chart(_counts(flagged["route"]), "flags by route (origin>departure)"))
+    warnings = "".join(
+        f'<p class="warn">{_e(w)}</p>' for w in (result.drift.warnings if result.drift else [])
+    )
+    return (
+        f"<h2>Summary</h2><table style='width:auto'>{items}</table>{warnings}"
+        f"<div class='figures'>{''.join(f'<div>{f}</div>' for f in figures)}</div>"
+    )
+
+
+def _same_peer_group(lead: dict) -> pl.Expr:
+    """The batch's declarations in the lead declaration's peer group (any quarter)."""
+    from features import PEER_LEVELS
+
+    level = lead.get("peer_level")
+    keys = PEER_LEVELS[int(level)][1] if level is not None else ("hs_code", "country_origin")
+    conditions = [pl.lit(True)]
+    for key in keys:
+        if key in ("hs_code", "country_origin"):
+            conditions.append(pl.col(key) == lead.get(key))
+        elif key in ("hs4", "hs2"):
+            width = int(key[2])
+            conditions.append(pl.col("hs_code").str.slice(0, width) == lead.get(key))
+    return pl.all_horizontal(conditions)
+
+
+def _card(case: dict, lead: dict, members: pl.DataFrame, peers: pl.DataFrame, model) -> str:
+    from detector.pipeline import peer_percentiles
+
+    percentiles = peer_percentiles(model, lead) if model is not None else None
+    same = peers.filter(_same_peer_group(lead))["unit_value_per_ton"].to_numpy()
+    plot = _peer_plot(lead, same, percentiles)
+    reasons = "".join(
+        f'<p class="reason">{_e(r)}</p>' for r in (lead.get("reasons") or "").split(" | ") if r
+    )
+    lane = lead.get("lane_share")
+    route = (
+        f"<p><b>Route</b> {_e(lead.get('route'))}: this origin&gt;departure lane carried "
+        f"{_e(_num((lane or 0) * 100, '.1f'))}% of the training declarations of HS "
+        f"{_e(lead.get('hs_code'))}; origin {_e(lead.get('country_origin'))} "
+        f"{_e(_num((lead.get('origin_share') or 0) * 100, '.1f'))}% of them"
+        f"{' (via a third country)' if lead.get('third_country') else ''}.</p>"
+    )
+    history = [
+        ("earlier declarations", _num(lead.get("importer_n_before"))),
+        ("known for (days)", _num(lead.get("importer_days_known"))),
+        ("fraud rate of past inspections", _num(lead.get("importer_fraud_rate"), ".2f")),
+        ("average price ratio to peers", _num(lead.get("importer_mean_ratio_before"), ".2f")),
+        ("share declared below 70% of peers", _num(lead.get("importer_share_below_before"), ".2f")),
+        ("seller's earlier declarations", _num(lead.get("seller_n_before"))),
+        ("seller's fraud rate", _num(lead.get("seller_fraud_rate"), ".2f")),
+    ]
+    rows = "".join(f"<tr><td>{_e(k)}</td><td class='n'>{_e(v)}</td></tr>" for k, v in history)
+    listed = ", ".join(
+        f"#{r['rank']} {_e(r['declaration_id'])}" for r in members.head(12).iter_rows(named=True)
+    )
+    more = f" and {members.height - 12:,} more" if members.height > 12 else ""
+    return f"""
+<div class="card" id="{_e(case["case_id"])}">
+<h3>Case {_e(case["case_id"])}: importer {_e(case["importers"])}, {case["declarations"]:,}
+declaration(s), revenue at stake {_num(case["revenue_at_stake"])}</h3>
+<p class="note">Declarations: {listed}{more}. Period {_e(case["first_date"])} to
+{_e(case["last_date"])}. Strongest reasons: {_e(case["strongest_reasons"])}.</p>
+<div class="cols"><div><b>Lead declaration {_e(lead["declaration_id"])}</b>
+(rank {lead["rank"]}, risk {_num(lead.get("risk_score"), ".2f")}):
+HS {_e(lead.get("hs_code"))}, {_num(lead.get("net_mass_kg"), ",.1f")} kg declared at
+{_num(lead.get("customs_value"), ",.0f")}, {_num(lead.get("unit_value_per_ton"))}/t against a
+reference of {_num(lead.get("reference_value_per_ton"))}/t ({_e(lead.get("peer_group"))}).
+<div>{plot}</div></div>
+<div>{route}<p><b>Importer {_e(lead.get("importer_id"))}</b></p><table>{rows}</table>
+<p><b>Reasons</b></p>{reasons}</div></div></div>"""
+
+
+def _cards(result, max_cards: int) -> str:
+    if result.cases is None or result.cases.height == 0:
+        return ""
+    listed = result.scored.head(result.flagged)
+    detail_cols = [c for c in result.details.columns if c not in listed.columns]
+    full = listed.join(
+        result.details.select("declaration_id", *detail_cols), on="declaration_id", how="left"
+    )
+    out = []
+    for case in result.cases.head(max_cards).iter_rows(named=True):
+        members = full.filter(pl.col("case_id") == case["case_id"]).sort("rank")
+        out.append(_card(case, members.row(0, named=True), members, result.peers, result.model))
+    shown = min(max_cards, result.cases.height)
+    return (
+        f"<h2>Cases</h2><p class='note'>Cards for the first {shown:,} of "
+        f"{result.cases.height:,} cases, most suspicious first; every case is in the tables "
+        "below.</p>" + "".join(out)
+    )
+
+
+def _monitor_section(rates: pl.DataFrame | None) -> str:
+    if rates is None or rates.height == 0:
+        return ""
+    fig, ax = plt.subplots(figsize=(6.5, 2.8))
+    for selection, part in rates.group_by("selection", maintain_order=True):
+        ax.plot(
+            part["month"].to_list(), part["hit_rate"].to_list(), marker="o", label=str(selection[0])
+        )
+    ax.set_ylabel("hit rate (frauds / inspections)")
+    ax.set_ylim(0, 1)
+    ax.legend(frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.autofmt_xdate()
+    table = _table(
+        rates.with_columns(pl.col("month").dt.strftime("%Y-%m")),
+        "monitor",
+        {"inspected", "frauds", "hit_rate", "revenue_recovered"},
+        {"hit_rate": ".1%"},
+    )
+    return (
+        "<h2>Inspections: model-selected versus exploration</h2><p class='note'>Hit rate of "
+        "the inspections reported back, by month and by how the declaration was selected. "
+        "Exploration picks are random: their hit rate is the base rate the model must beat."
+        f"</p>{_svg(fig)}{table}"
+    )
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{_e(title)}</h1>{body}<script>{_SCRIPT}</script></body></html>"
+    )
+
+
+def write_report(
+    result, path: str | Path, *, monitor: pl.DataFrame | None = None, max_cards: int = 25
+) -> Path:
+    """Write the report of a scoring run (a :class:`~detector.pipeline.ScoreResult`)."""
+    path = Path(path)
+    listed = result.scored.head(result.flagged) if result.flagged else result.scored.head(1000)
+    columns = [
+        c
+        for c in (
+            "case_id",
+            "rank",
+            "declaration_id",
+            "risk_score",
+            "revenue_at_stake",
+            "hs_code",
+            "route",
+            "importer_id",
+            "value_ratio",
+            "selection",
+            "reasons",
+        )
+        if c in listed.columns
+    ]
+    flagged_table = _table(
+        listed.select(columns).with_columns(
+            pl.col("reasons").fill_null("").str.split(" | ").list.first()
+        ),
+        "flagged",
+        {"rank", "risk_score", "revenue_at_stake", "value_ratio"},
+        {"risk_score": ".3f", "value_ratio": ".2f", "rank": ",d"},
+    )
+    cases_table = ""
+    if result.cases is not None and result.cases.height:
+        cases_table = "<h2>All cases</h2>" + _table(
+            result.cases.select(
+                "case_id",
+                "declarations",
+                "importers",
+                "revenue_at_stake",
+                "max_risk_score",
+                "first_date",
+                "last_date",
+                "routes",
+                "strongest_reasons",
+            ),
+            "cases",
+            {"declarations", "revenue_at_stake", "max_risk_score"},
+            {"max_risk_score": ".3f", "declarations": ",d"},
+        )
+    body = (
+        "<p class='note'>A flag is a risk signal that calls for a check, never a customs "
+        "valuation: the reasons give the numbers to verify.</p>"
+        + _summary(result)
+        + _cards(result, max_cards)
+        + cases_table
+        + "<h2>Flagged declarations</h2>"
+        + flagged_table
+        + _monitor_section(monitor)
+    )
+    with atomic_path(path) as tmp:
+        tmp.write_text(_page("Customs risk report", body), encoding="utf-8")
+    return path
+
+
+def write_monitor_report(rates: pl.DataFrame, path: str | Path, *, store: str) -> Path:
+    """A page with the hit rates of a label store's inspections."""
+    path = Path(path)
+    body = f"<p class='note'>Label store {_e(store)}.</p>" + _monitor_section(rates)
+    with atomic_path(path) as tmp:
+        tmp.write_text(_page("Inspection outcomes", body), encoding="utf-8")
+    return path
