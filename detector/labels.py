@@ -78,7 +78,11 @@ def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
             f"Outcomes file {path} needs the columns declaration_id and fraud (found "
             f"{', '.join(c for c in raw.columns if c != INPUT_ROW)}); add them and run again."
         )
-    text = {c: raw[c].cast(pl.String).str.strip_chars() for c in raw.columns if c != INPUT_ROW}
+    text = {
+        c: raw.select(pl.col(c).cast(pl.String).str.strip_chars().replace("", None)).to_series()
+        for c in raw.columns
+        if c != INPUT_ROW
+    }
 
     def col(name: str) -> pl.Series:
         return text.get(name, pl.Series(name, [None] * raw.height, pl.String))

@@ -267,7 +267,12 @@ def test_scored_list_reasons_and_exploration(model_file):
         "reasons",
         "selection",
     ]
-    assert df.height == 400 and df["rank"].to_list() == list(range(1, 401))
+    assert df.height == 400 and sorted(df["rank"].to_list()) == list(range(1, 401))
+    # Case by case: cases in the order of their best rank, declarations by rank inside.
+    assert df.columns[11] == "case_id" and df["rank"][0] == 1
+    best = df.group_by("case_id", maintain_order=True).agg(pl.col("rank").min(), pl.len())
+    assert best["rank"].is_sorted() and best["len"].max() > 1
+    assert all(g["rank"].is_sorted() for _, g in df.group_by("case_id"))
     assert (df["selection"] == "exploration").sum() == 40
     model_part = df.filter(pl.col("selection") == "model")
     assert model_part["risk_score"].is_sorted(descending=True)
