@@ -44,14 +44,17 @@ def run_demo(out_dir: Path, *, rows: int = 300_000, seed: int = 1, console: Cons
     for warning in result.drift.warnings if result.drift else []:
         console.print(f"warning: {warning}", markup=False)
 
-    top = result.scored.head(10).select(
-        "rank", "declaration_id", "risk_score", "revenue_at_stake", "route", "reasons"
+    # The top of the list, case by case: what an investigator opens first.
+    leads = result.scored.group_by("case_id", maintain_order=True).first()
+    top = result.cases.head(10).join(
+        leads.select("case_id", "declaration_id", "reasons"), on="case_id", how="left"
     )
     for row in top.iter_rows(named=True):
         console.print(
-            f"{row['rank']:>3}  {row['declaration_id']}  risk {row['risk_score']:.2f}  "
-            f"stake {row['revenue_at_stake']:,.0f}  {row['route']}\n"
-            f"     {(row['reasons'] or '').split(' | ')[0]}",
+            f"{row['case_id']}  {row['declarations']:>3} declaration(s)  importer "
+            f"{row['importers'][:40]}  stake {row['revenue_at_stake']:,.0f}  "
+            f"risk {row['max_risk_score']:.2f}\n"
+            f"       {row['declaration_id']}: {(row['reasons'] or '').split(' | ')[0]}",
             markup=False,
         )
 

@@ -144,7 +144,7 @@ def _peer_plot(row: dict, peers: np.ndarray, percentiles: dict[str, float] | Non
     ax.set_xlabel("declared value per tonne")
     ax.set_yticks([])
     ax.spines[["top", "right", "left"]].set_visible(False)
-    ax.legend(fontsize=7, frameon=False, loc="upper right")
+    ax.legend(fontsize=7, frameon=False, loc="best")
     return _svg(fig)
 
 

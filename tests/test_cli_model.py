@@ -132,5 +132,7 @@ def test_demo_runs_end_to_end(tmp_path):
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--rows", "40000"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "flagged.csv").exists() and (tmp_path / "model.joblib").exists()
+    assert "<svg" in (tmp_path / "report.html").read_text()
+    assert "C0001" in result.output  # the top of the list, case by case
     assert "at 5 % capacity: precision" in result.output
     assert "undervaluation" in result.output
