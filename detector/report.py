@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
+from matplotlib.ticker import NullLocator  # noqa: E402
 
 from detector.output import atomic_path  # noqa: E402
 
@@ -126,8 +127,14 @@ def _peer_plot(row: dict, peers: np.ndarray, percentiles: dict[str, float] | Non
     fig, ax = plt.subplots(figsize=(5.2, 2.4))
     price = row.get("unit_value_per_ton")
     values = peers[np.isfinite(peers) & (peers > 0)]
+    shown = ("p25", "p50", "p75")
+    marks = [v for v in (price, *[(percentiles or {}).get(k) for k in shown]) if v and v > 0]
+    span = np.concatenate([values, marks]) if values.size or marks else np.array([1.0])
+    lo, hi = float(span.min()), float(span.max())
+    if hi / lo < 1.5:  # identical prices: give the axis some room around them
+        lo, hi = lo / 1.5, hi * 1.5
     if values.size >= 5:
-        bins = np.logspace(np.log10(values.min()), np.log10(values.max()) + 1e-9, 30)
+        bins = np.logspace(np.log10(lo), np.log10(hi), 30)
         ax.hist(values, bins=bins, color="#b8c4d6", label=f"this batch, n={values.size:,}")
     if percentiles:
         ax.axvspan(
@@ -141,6 +148,11 @@ def _peer_plot(row: dict, peers: np.ndarray, percentiles: dict[str, float] | Non
     if price and price > 0:
         ax.axvline(price, color="#c0392b", lw=2, label=f"this declaration {price:,.0f}/t")
     ax.set_xscale("log")
+    ax.set_xlim(lo / 1.05, hi * 1.05)
+    # Four round prices across the axis, written out in full.
+    ticks = sorted({float(f"{t:.2g}") for t in np.geomspace(lo, hi, 4)})
+    ax.set_xticks(ticks, [f"{t:,.0f}" for t in ticks])
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("declared value per tonne")
     ax.set_yticks([])
     ax.spines[["top", "right", "left"]].set_visible(False)
