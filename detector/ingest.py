@@ -532,7 +532,8 @@ def canonicalise(
 
     # A blank line in a CSV file is one reason, not one per missing column.
     own = [c for c in schema if c != INPUT_ROW and c not in constants]
-    empty = cols.put(0, "__empty", pl.all_horizontal(_as_text(c, schema[c]).is_null() for c in own))
+    # (Polars reads an empty line as nulls: no need to strip every cell of every row.)
+    empty = cols.put(0, "__empty", pl.all_horizontal(pl.col(c).is_null() for c in own))
     names = _layer_names(cols)
     for i, name in enumerate(REQUIRED_COLUMNS):
         src = f"__t_{name}" if f"__t_{name}" in names else _PREFIX + name

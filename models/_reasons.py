@@ -74,6 +74,46 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 _MIN_DROP = 0.02
 _MAX_REASONS = 3
+#: The columns the sentences quote; only these are turned into Python values.
+SENTENCE_COLUMNS: tuple[str, ...] = (
+    "country_departure",
+    "country_origin",
+    "customs_value",
+    "declarant_fraud_rate",
+    "declarant_id",
+    "declaration_date",
+    "duty_gap",
+    "duty_rate_pct",
+    "hs_code",
+    "hs_duty_gap",
+    "hs_fraud_rate",
+    "importer_days_known",
+    "importer_fraud_rate",
+    "importer_id",
+    "importer_mean_ratio_before",
+    "importer_n_before",
+    "importer_seller_fraud_rate",
+    "importer_share_below_before",
+    "lane_share",
+    "net_mass_kg",
+    "novelty",
+    "origin_fraud_rate",
+    "origin_share",
+    "peer_group",
+    "peer_n",
+    "price_percentile",
+    "reference_value_per_ton",
+    "route",
+    "route_fraud_rate",
+    "seller_fraud_rate",
+    "seller_id",
+    "split_n_pair_day",
+    "split_under_pair_day",
+    "split_value_pair_day",
+    "unit_value_per_ton",
+    "usual_origin",
+    "value_ratio",
+)
 
 
 def _num(x, fmt: str = ",.0f") -> str:
@@ -204,7 +244,7 @@ def explain_rows(model, table: pl.DataFrame) -> list[str]:
     table_d = np.column_stack([parts[c] for c in codes])
     detectors = model.strongest_detector(table)
     boosts = model.novelty_boost(table["novelty"].fill_null(0.0).to_numpy())
-    rows = table.to_dicts()
+    rows = table.select(c for c in SENTENCE_COLUMNS if c in table.columns).to_dicts()
     out = []
     for i, r in enumerate(rows):
         order = np.argsort(-table_d[i])

@@ -349,3 +349,16 @@ def test_same_input_same_model_same_bytes(model_file, tmp_path):
     assert outputs[0] == outputs[1]
     scored = pl.read_csv(tmp_path / "a.csv")
     assert (scored["selection"] == "exploration").sum() > 0  # the seeded picks are included
+
+
+def test_sentences_quote_only_columns_they_are_given():
+    """Every column a reason sentence reads is in SENTENCE_COLUMNS, and nothing else:
+    only those are turned into Python values, so a column missing there would read as
+    n/a in every sentence."""
+    import inspect
+    import re
+
+    from models import _reasons
+
+    quoted = set(re.findall(r"r(?:\.get\(|\[)[\"']([a-z_]+)[\"']", inspect.getsource(_reasons)))
+    assert quoted - {"_detector"} == set(_reasons.SENTENCE_COLUMNS)
