@@ -192,9 +192,15 @@ def _counts(series: pl.Series, n: int = 10) -> list[tuple[str, int]]:
     return [(str(k), int(v)) for k, v in counts.iter_rows()]
 
 
+def _listed(result) -> pl.DataFrame:
+    """The flagged list; without a capacity, the ranked rows that were given reasons."""
+    if result.flagged:
+        return result.scored.head(result.flagged)
+    return result.scored.filter(pl.col("reasons").is_not_null())
+
+
 def _summary(result) -> str:
-    scored = result.scored
-    flagged = scored.head(result.flagged) if result.flagged else scored
+    flagged = _listed(result)
     codes = flagged["reasons"].fill_null("").str.split(" | ").explode().str.extract(r"^([A-Z_]+)")
     chapters = flagged["hs_code"].str.slice(0, 2) if "hs_code" in flagged.columns else None
     read, rejected = result.batch.n_read, result.rejects.height
@@ -203,7 +209,12 @@ def _summary(result) -> str:
         ("rows read", f"{read:,}"),
         ("scored", f"{read - rejected:,}"),
         ("rejected", f"{rejected:,}"),
-        ("flagged", f"{result.flagged:,}"),
+        (
+            "flagged",
+            f"{result.flagged:,}"
+            if result.flagged
+            else f"no capacity given (--top): the {flagged.height:,} most suspicious shown",
+        ),
         ("cases", f"{result.cases.height:,}" if result.cases is not None else "-"),
         ("revenue at stake in the flagged list", f"{stake:,.0f}"),
         ("model", result.model_age()),
@@ -350,7 +361,7 @@ def write_report(
 ) -> Path:
     """Write the report of a scoring run (a :class:`~detector.pipeline.ScoreResult`)."""
     path = Path(path)
-    listed = result.scored.head(result.flagged) if result.flagged else result.scored.head(1000)
+    listed = _listed(result)
     columns = [
         c
         for c in (

@@ -28,6 +28,7 @@ class ModelConfig:
     learning_rate: float = 0.06
     max_iter: int = 400
     max_leaf_nodes: int = 511
+    max_depth: int | None = None
     min_samples_leaf: int = 3
     l2_regularization: float = 1.0
     max_features: float = 1.0

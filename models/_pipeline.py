@@ -22,6 +22,7 @@ def make_classifier(config: ModelConfig, numeric: list[str], categorical: list[s
             learning_rate=config.learning_rate,
             max_iter=config.max_iter,
             max_leaf_nodes=config.max_leaf_nodes,
+            max_depth=config.max_depth,
             min_samples_leaf=config.min_samples_leaf,
             l2_regularization=config.l2_regularization,
             categorical_features=list(range(n_num, n_num + len(categorical))),

@@ -149,3 +149,21 @@ def test_report_in_a_real_browser_loads_sorts_and_filters(scored_run):
         assert (folder / "report.png").stat().st_size > 20_000
     finally:
         browser.quit()
+
+
+def test_report_without_a_capacity_shows_the_ranked_rows_with_reasons(trained_model, tmp_path):
+    model, _, recent = trained_model
+    report = tmp_path / "r.html"
+    result = runner.invoke(
+        app,
+        ["score", str(recent), "--model", str(model), "--out", str(tmp_path / "all.parquet")]
+        + ["--report", str(report)],
+    )
+    assert result.exit_code == 0, result.output
+    scored = pl.read_parquet(tmp_path / "all.parquet")
+    with_reasons = scored["reasons"].is_not_null().sum()
+    assert 0 < with_reasons < scored.height
+    page = report.read_text(encoding="utf-8")
+    assert f"the {with_reasons:,} most suspicious shown" in page
+    table = re.search(r'<table class="sortable" id="flagged">(.*?)</table>', page, re.S).group(1)
+    assert table.count("<tr>") - 1 == with_reasons  # every one of them, under the header
