@@ -47,7 +47,10 @@ def run_demo(out_dir: Path, *, rows: int = 300_000, seed: int = 1, console: Cons
     # The top of the list, case by case: what an investigator opens first.
     leads = result.scored.group_by("case_id", maintain_order=True).first()
     top = result.cases.head(10).join(
-        leads.select("case_id", "declaration_id", "reasons"), on="case_id", how="left"
+        leads.select("case_id", "declaration_id", "reasons"),
+        on="case_id",
+        how="left",
+        maintain_order="left",
     )
     for row in top.iter_rows(named=True):
         console.print(

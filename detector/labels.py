@@ -206,7 +206,12 @@ class LabelStore:
         )
         with self._locked():
             known = self.flagged()
-            new = rows.join(known.select("declaration_id"), on="declaration_id", how="anti")
+            new = rows.join(
+                known.select("declaration_id"),
+                on="declaration_id",
+                how="anti",
+                maintain_order="left",
+            )
             if new.height:
                 write_table(pl.concat([known, new]), self.flagged_path)
         return new.height
@@ -217,7 +222,9 @@ class LabelStore:
         read = incoming.height + rejects.height
         with self._locked():
             stored = self.outcomes()
-            both = incoming.join(stored, on="declaration_id", how="left", suffix="_stored")
+            both = incoming.join(
+                stored, on="declaration_id", how="left", suffix="_stored", maintain_order="left"
+            )
             seen = both["inspected_stored"].is_not_null()
             same = pl.all_horizontal(
                 pl.col(c).eq_missing(pl.col(f"{c}_stored")) for c in _OUTCOME_KEY
@@ -252,7 +259,7 @@ class LabelStore:
             pl.col("fraud_type").alias("__fraud_type"),
             pl.col("revenue_recovered").alias("__revenue"),
         )
-        joined = declarations.join(outcomes, on="declaration_id", how="left")
+        joined = declarations.join(outcomes, on="declaration_id", how="left", maintain_order="left")
         hit = joined["__inspected"].is_not_null()
 
         def label(name: str, new: str, dtype: pl.DataType) -> pl.Expr:
