@@ -236,3 +236,18 @@ def test_fed_back_outcomes_teach_the_next_model_a_scheme_it_never_saw(synthetic_
     old, new = recall(before), recall(after)
     print(f"transshipment recall@5% in Nov-Dec: {old:.2f} before feedback, {new:.2f} after")
     assert new >= old + 0.10, (old, new)
+
+
+def test_a_large_partly_known_file_adds_exactly_the_new_outcomes(tmp_path):
+    store = LabelStore(tmp_path / "store")
+    first = [{"declaration_id": f"D{i:06d}", "fraud": str(i % 2)} for i in range(0, 40_000, 2)]
+    store.add_outcomes(_outcomes(tmp_path / "o1.csv", first))
+    # Every id again, interleaved: the even ones are known, the odd ones are new.
+    mixed = [{"declaration_id": f"D{i:06d}", "fraud": str(i % 2)} for i in range(40_000)]
+    result = store.add_outcomes(_outcomes(tmp_path / "o2.csv", mixed))
+    assert (result.added, result.unchanged, result.conflicts.height) == (20_000, 20_000, 0)
+    stored = store.outcomes()
+    assert sorted(stored["declaration_id"]) == [f"D{i:06d}" for i in range(40_000)]
+    assert stored.select(
+        (pl.col("declaration_id").str.slice(1).cast(int) % 2 == pl.col("fraud")).all()
+    ).item()
