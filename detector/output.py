@@ -66,6 +66,7 @@ _EXCEL_FORMATS = {
     "customs_value": "#,##0.00",
     "net_mass_kg": "#,##0.0",
 }
+_EXCEL_MAX_ROWS = 1_048_576  # rows of a worksheet, the header included
 #: Long text columns get a fixed width (pixels) instead of the width of their longest cell.
 _EXCEL_WIDTHS = {"reasons": 700, "peer_group": 220, "declaration_ids": 400, "routes": 200}
 
@@ -79,6 +80,12 @@ def _write_excel(sheets: dict[str, pl.DataFrame], path: Path) -> None:
             f"Writing {path.name} needs the xlsxwriter package: pip install "
             "'customs-detector[excel]', or write .csv / .parquet instead."
         ) from None
+    for name, df in sheets.items():
+        if df.height >= _EXCEL_MAX_ROWS:
+            raise DetectorError(
+                f"The {name} table has {df.height:,} rows and an Excel sheet holds at most "
+                f"{_EXCEL_MAX_ROWS - 1:,}: size the list with --top, or write .csv or .parquet."
+            )
     with Workbook(path) as workbook:
         for name, df in sheets.items():
             df.write_excel(

@@ -82,19 +82,25 @@ def _signing_key(create: bool) -> bytes | None:
         return path.read_bytes()
     if not create:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".signing.key.{os.getpid()}")
-    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secrets.token_bytes(32))
-        handle.flush()
-        os.fsync(handle.fileno())
     try:
-        os.link(tmp, path)  # fails if another process made the key first: use theirs
-    except FileExistsError:
-        pass
-    finally:
-        os.unlink(tmp)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)  # fails if another process made the key first: use theirs
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    except OSError as exc:
+        raise DetectorError(
+            f"The signing key cannot be written to {path} ({exc.strerror}); set "
+            "DETECTOR_HOME to a folder you can write to."
+        ) from None
     return path.read_bytes()
 
 

@@ -67,3 +67,11 @@ def test_a_failed_write_leaves_nothing_and_says_why(tmp_path):
     with pytest.raises(DetectorError, match="does not exist"):
         write_table(pl.DataFrame({"a": [1]}), tmp_path / "no" / "t.csv")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_table_too_long_for_excel_is_refused_before_writing(tmp_path):
+    pytest.importorskip("xlsxwriter")
+    big = pl.DataFrame({"a": pl.int_range(1_048_576, eager=True)})
+    with pytest.raises(DetectorError, match="at most 1,048,575"):
+        write_table(big, tmp_path / "big.xlsx")
+    assert list(tmp_path.iterdir()) == []
