@@ -11,7 +11,7 @@ from models._config import ModelConfig
 from models._drift import fit_drift_reference
 from models._pipeline import make_classifier
 
-__all__ = ["FraudModel", "NOVELTY_SIGNALS"]
+__all__ = ["FraudModel", "NOVELTY_SIGNALS", "sample_labelled"]
 
 #: Duty a cheaper declared origin avoids against the goods' usual origins (points).
 _DUTY_GAP = pl.max_horizontal(
@@ -41,6 +41,54 @@ DUTY_AT_STAKE = pl.max_horizontal(
 
 #: A row whose inspection outcome is known.
 _LABELLED = pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()
+
+
+def sample_labelled(
+    labelled: pl.DataFrame, cap: int, seed: int
+) -> tuple[pl.DataFrame, np.ndarray | None, dict | None]:
+    """At most ``cap`` labelled rows: every fraud, and the same share of every month's
+    clean inspections, weighted by the inverse of that share.
+
+    Frauds are the minority that carries the signal; sampling the clean inspections of
+    each month at one rate keeps the period's shape, and the weights keep the classifier
+    and the calibration unbiased. Returns the rows (in date order), their weights (None
+    when nothing was dropped) and the record of what was done.
+    """
+    if labelled.height <= cap:
+        return labelled, None, None
+    fraud = labelled["fraud"] == 1
+    n_fraud = int(fraud.sum())
+    # Frauds beyond half the cap are sampled too, at their own rate.
+    fraud_rate = min(1.0, cap / 2 / n_fraud) if n_fraud else 1.0
+    kept_fraud = int(round(n_fraud * fraud_rate))
+    clean_rate = (cap - kept_fraud) / (labelled.height - n_fraud)
+    rate = pl.when(pl.col("fraud") == 1).then(fraud_rate).otherwise(clean_rate)
+    month = pl.col("declaration_date").dt.truncate("1mo")
+    # Within each month and outcome, a seeded shuffle keeps the first `rate` of the rows.
+    position = pl.int_range(pl.len()).shuffle(seed=seed).over(month, "fraud")
+    keep = position < (rate * pl.len().over(month, "fraud")).round()
+    sample = (
+        labelled.with_columns(rate.alias("__rate"))
+        .filter(keep)
+        .sort("declaration_date", maintain_order=True)
+    )
+    weight = (1.0 / sample["__rate"]).to_numpy()
+    record = {
+        "cap": cap,
+        "labelled": labelled.height,
+        "kept": sample.height,
+        "strata": "month x outcome",
+        "fraud_rate": round(fraud_rate, 6),
+        "clean_rate": round(clean_rate, 6),
+    }
+    return sample.drop("__rate"), weight, record
+
+
+def _weights(weight: np.ndarray | None, rows: np.ndarray | None) -> dict:
+    """The pipeline's fit keyword for sample weights, when there are any."""
+    if weight is None:
+        return {}
+    return {"classify__sample_weight": weight if rows is None else weight[rows]}
 
 
 class FraudModel:
@@ -77,12 +125,9 @@ class FraudModel:
                 f"training needs at least 50 inspected declarations with both outcomes; "
                 f"found {labelled.height} inspected, {int(labelled['fraud'].sum() or 0)} fraud"
             )
-        self.sampling_ = None
-        if labelled.height > cfg.max_labelled_rows:
-            labelled = labelled.sample(cfg.max_labelled_rows, seed=cfg.seed).sort(
-                "declaration_date", maintain_order=True
-            )
-            self.sampling_ = {"cap": cfg.max_labelled_rows, "kept": labelled.height}
+        labelled, weight, self.sampling_ = sample_labelled(
+            labelled, cfg.max_labelled_rows, cfg.seed
+        )
         # Calibration needs scores the classifier did not see the labels of: each
         # contiguous block of the period is scored by a classifier fitted on the others;
         # the final classifier then learns from every labelled row, the latest included.
@@ -94,9 +139,13 @@ class FraudModel:
             if np.unique(y[rest]).size < 2:
                 oof[block] = y[rest].mean()
                 continue
-            fold = make_classifier(cfg, numeric, categorical).fit(labelled[rest], y[rest])
+            fold = make_classifier(cfg, numeric, categorical).fit(
+                labelled[rest], y[rest], **_weights(weight, rest)
+            )
             oof[block] = fold.predict_proba(labelled[block])[:, 1]
-        self.classifier_ = make_classifier(cfg, numeric, categorical).fit(labelled, y)
+        self.classifier_ = make_classifier(cfg, numeric, categorical).fit(
+            labelled, y, **_weights(weight, None)
+        )
 
         self._fit_novelty(table)
         self.drift_ = fit_drift_reference(table)
@@ -108,7 +157,7 @@ class FraudModel:
         )
         raw = self._rank_score(labelled, probability=oof)
         self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-        self.calibrator_.fit(raw, y)
+        self.calibrator_.fit(raw, y, sample_weight=weight)
 
         matrix = self.classifier_.named_steps["encode"].transform(
             table.sample(min(table.height, 50_000), seed=cfg.seed)

@@ -21,6 +21,7 @@ from models import (
     capacity_metrics,
     drift_report,
 )
+from models._model import sample_labelled
 
 CUT = date(2025, 10, 1)
 TRUTH = ["true_fraud", "true_fraud_type", "true_customs_value", "true_revenue_lost"]
@@ -362,3 +363,40 @@ def test_sentences_quote_only_columns_they_are_given():
 
     quoted = set(re.findall(r"r(?:\.get\(|\[)[\"']([a-z_]+)[\"']", inspect.getsource(_reasons)))
     assert quoted - {"_detector"} == set(_reasons.SENTENCE_COLUMNS)
+
+
+def test_labelled_rows_over_the_cap_are_sampled_by_month_and_outcome(year):
+    history, recent = year
+    labelled = history.filter(pl.col("inspected") & pl.col("fraud").is_not_null()).sort(
+        "declaration_date"
+    )
+    n_fraud = int(labelled["fraud"].sum())
+    n_clean = labelled.height - n_fraud
+    cap = labelled.height // 3
+    assert n_fraud < cap / 2  # so every fraud is kept
+    sample, weight, record = sample_labelled(labelled, cap, seed=0)
+    assert abs(sample.height - cap) <= 12  # one row of rounding per month and outcome
+    assert int(sample["fraud"].sum()) == n_fraud
+    rate = (cap - n_fraud) / n_clean
+    assert record == {
+        "cap": cap,
+        "labelled": labelled.height,
+        "kept": sample.height,
+        "strata": "month x outcome",
+        "fraud_rate": 1.0,
+        "clean_rate": round(rate, 6),
+    }
+    month = pl.col("declaration_date").dt.month()
+    before = labelled.filter(pl.col("fraud") == 0).group_by(month).len().sort("declaration_date")
+    after = sample.filter(pl.col("fraud") == 0).group_by(month).len().sort("declaration_date")
+    assert (after["len"] - (before["len"] * rate).round()).abs().max() == 0
+    clean = (sample["fraud"] == 0).to_numpy()
+    assert weight[clean].sum() == pytest.approx(n_clean, rel=0.01)
+    assert (weight[~clean] == 1.0).all()
+    assert sample["declaration_date"].is_sorted()
+    assert sample_labelled(labelled, cap, seed=0)[0].equals(sample)  # seeded
+
+    model = FraudModel(ModelConfig(max_labelled_rows=cap)).fit(history.drop(TRUTH))
+    assert model.sampling_ == record and model.counts_["labelled"] == sample.height
+    m = measure(model, recent)
+    assert m["at"]["5%"]["precision"] > 0.9
