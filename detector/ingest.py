@@ -183,6 +183,21 @@ def _scan_one(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
     return lf
 
 
+def _with_hive_keys(lf: pl.LazyFrame, path: Path, roots: list[Path]) -> pl.LazyFrame:
+    """Columns a hive-style folder keeps in its path (``declaration_date=2025-01-01/``).
+
+    Some writers leave the partition column out of the files; it is read from the path,
+    as text, when the file lacks it.
+    """
+    root = next((r for r in roots if r in path.parents), None)
+    if root is None:
+        return lf
+    names = lf.collect_schema().names()
+    keys = dict(part.split("=", 1) for part in path.relative_to(root).parent.parts if "=" in part)
+    missing = [pl.lit(value).alias(key) for key, value in keys.items() if key not in names]
+    return lf.with_columns(missing) if missing else lf
+
+
 def _ragged_line(path: Path) -> str | None:
     """Where a CSV file has a row with more fields than its header, in words."""
     separator = _sniff_separator(path)
@@ -215,7 +230,8 @@ def scan_input(
     if not files:
         raise DetectorError("No input files were given; pass at least one CSV or Parquet file.")
     notes = [] if notes is None else notes
-    frames = [_scan_one(path, kind, notes) for path, kind in files]
+    roots = [Path(str(p)) for p in paths if Path(str(p)).is_dir()]
+    frames = [_with_hive_keys(_scan_one(path, kind, notes), path, roots) for path, kind in files]
     lf = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
     return lf.with_row_index(INPUT_ROW, offset=1)
 

@@ -263,3 +263,15 @@ def _accepted_rows(batch, rows):
     for i, row in enumerate(rows, start=1):
         first.setdefault(row["declaration_id"].strip(), i)
     return [first[i] for i in batch.accepted["declaration_id"]]
+
+
+def test_hive_folder_whose_files_lack_the_partition_column(tmp_path, synthetic_year):
+    df = synthetic_year.head(2000)
+    for (day,), part in df.group_by("declaration_date", maintain_order=True):
+        folder = tmp_path / "parts" / f"declaration_date={day}"
+        folder.mkdir(parents=True)
+        part.drop("declaration_date").write_parquet(folder / "0.parquet")
+    batch = read_declarations(tmp_path / "parts")
+    assert batch.rejects.height == 0 and batch.accepted.height == 2000
+    got = batch.accepted.sort("declaration_id").select("declaration_id", "declaration_date")
+    assert got.equals(df.sort("declaration_id").select("declaration_id", "declaration_date"))

@@ -1,0 +1,85 @@
+"""How scoring cost grows with rows: daily Parquet partitions of 1, 3, 10 million rows.
+
+Usage: python bench/scale.py [--rows 1000000 3000000] [--keep DIR]
+
+For each size: a synthetic year of that many rows written as one Parquet file per day
+(hive-style, ``declaration_date=YYYY-MM-DD/``), a bare Polars scan of the folder, and
+``detector score FOLDER --model M --out flagged.parquet --top 5%`` in a fresh process,
+with wall time, rows per second and peak resident memory from ``/usr/bin/time -v``.
+The model is trained once on a separate 300,000-row year.
+"""
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+from detector import generate_declarations
+
+
+def _timed(cmd: list[str]) -> tuple[float, float | None]:
+    wrapper = ["/usr/bin/time", "-v"] if shutil.which("/usr/bin/time") else []
+    t0 = time.perf_counter()
+    proc = subprocess.run(wrapper + cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    return seconds, (int(peak.group(1)) / 1024**2 if peak else None)
+
+
+def _partitions(rows: int, folder: Path) -> Path:
+    out = folder / f"rows-{rows}"
+    if not out.exists():
+        year = generate_declarations(rows=rows, seed=5)
+        year.write_parquet(out, partition_by="declaration_date")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 3_000_000])
+    parser.add_argument("--keep", type=Path, default=None)
+    args = parser.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp())
+    folder.mkdir(parents=True, exist_ok=True)
+    py = sys.executable
+    history, model = folder / "history.parquet", folder / "model.joblib"
+    if not model.exists():
+        generate_declarations(rows=300_000, seed=6).write_parquet(history)
+        subprocess.run(
+            [py, "-m", "detector", "train", str(history), "--model", str(model)],
+            check=True,
+            capture_output=True,
+        )
+    for rows in args.rows:
+        source = _partitions(rows, folder)
+        n_files = sum(1 for _ in source.rglob("*.parquet"))
+        t0 = time.perf_counter()
+        pl.scan_parquet(source).select(pl.len()).collect()
+        count_only = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pl.scan_parquet(source).collect()
+        scan = time.perf_counter() - t0
+        out = folder / f"flagged-{rows}.parquet"
+        seconds, peak = _timed(
+            [py, "-m", "detector", "score", str(source), "--model", str(model)]
+            + ["--out", str(out), "--top", "5%"]
+        )
+        peak_text = f"{peak:.2f} GB" if peak is not None else "n/a"
+        print(
+            f"{rows:>11,} rows in {n_files} daily partitions: bare scan {scan:5.2f} s "
+            f"(count only {count_only:.2f} s); detector score {seconds:6.1f} s "
+            f"({rows / seconds:,.0f} rows/s), peak {peak_text}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
