@@ -12,8 +12,6 @@ from rich.console import Console
 
 from detector._errors import DetectorError
 
-REJECT_COLUMN = "reject_reason"
-
 app = typer.Typer(
     name="detector",
     help="Fraud and undervaluation detection for customs declarations.",
@@ -300,6 +298,7 @@ def feedback(
 ) -> None:
     """Add investigators' inspection outcomes to the label store."""
     with _boundary():
+        from detector.ingest import REJECT_REASON
         from detector.labels import LabelStore
         from detector.output import write_table
 
@@ -315,7 +314,7 @@ def feedback(
                 markup=False,
                 soft_wrap=True,
             )
-        for reason in result.rejects[REJECT_COLUMN].head(10) if result.rejects.height else []:
+        for reason in result.rejects[REJECT_REASON].head(10) if result.rejects.height else []:
             err.print(f"rejected: {reason}", markup=False)
 
 
