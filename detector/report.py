@@ -24,8 +24,8 @@ from detector.output import atomic_path  # noqa: E402
 
 __all__ = ["write_monitor_report", "write_report"]
 
-plt.rcParams["svg.hashsalt"] = "customs-detector"  # the same page for the same run
-plt.rcParams["font.size"] = 9
+#: Drawing settings, applied only while a report is drawn (the same ids every run).
+_RC = {"svg.hashsalt": "customs-detector", "font.size": 9}
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px;
@@ -405,16 +405,17 @@ def write_report(
             {"declarations", "revenue_at_stake", "max_risk_score"},
             {"max_risk_score": ".3f", "declarations": ",d"},
         )
-    body = (
-        "<p class='note'>A flag is a risk signal that calls for a check, never a customs "
-        "valuation: the reasons give the numbers to verify.</p>"
-        + _summary(result)
-        + _cards(result, max_cards)
-        + cases_table
-        + "<h2>Flagged declarations</h2>"
-        + flagged_table
-        + _monitor_section(monitor)
-    )
+    with plt.rc_context(_RC):
+        body = (
+            "<p class='note'>A flag is a risk signal that calls for a check, never a customs "
+            "valuation: the reasons give the numbers to verify.</p>"
+            + _summary(result)
+            + _cards(result, max_cards)
+            + cases_table
+            + "<h2>Flagged declarations</h2>"
+            + flagged_table
+            + _monitor_section(monitor)
+        )
     with atomic_path(path) as tmp:
         tmp.write_text(_page("Customs risk report", body), encoding="utf-8")
     return path
@@ -423,7 +424,8 @@ def write_report(
 def write_monitor_report(rates: pl.DataFrame, path: str | Path, *, store: str) -> Path:
     """A page with the hit rates of a label store's inspections."""
     path = Path(path)
-    body = f"<p class='note'>Label store {_e(store)}.</p>" + _monitor_section(rates)
+    with plt.rc_context(_RC):
+        body = f"<p class='note'>Label store {_e(store)}.</p>" + _monitor_section(rates)
     with atomic_path(path) as tmp:
         tmp.write_text(_page("Inspection outcomes", body), encoding="utf-8")
     return path

@@ -167,3 +167,16 @@ def test_report_without_a_capacity_shows_the_ranked_rows_with_reasons(trained_mo
     assert f"the {with_reasons:,} most suspicious shown" in page
     table = re.search(r'<table class="sortable" id="flagged">(.*?)</table>', page, re.S).group(1)
     assert table.count("<tr>") - 1 == with_reasons  # every one of them, under the header
+
+
+def test_the_same_run_writes_the_same_report(scored_run, trained_model, tmp_path):
+    _, _, first, _ = scored_run
+    model, _, recent = trained_model
+    again = tmp_path / "again.html"
+    result = runner.invoke(
+        app,
+        ["score", str(recent), "--model", str(model), "--out", str(tmp_path / "f.csv")]
+        + ["--top", "5%", "--report", str(again)],
+    )
+    assert result.exit_code == 0, result.output
+    assert again.read_bytes() == first.read_bytes()
