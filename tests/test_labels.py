@@ -8,6 +8,8 @@ from datetime import date
 import polars as pl
 import pytest
 from conftest import TRUTH
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from detector import DetectorError
@@ -251,3 +253,41 @@ def test_a_large_partly_known_file_adds_exactly_the_new_outcomes(tmp_path):
     assert stored.select(
         (pl.col("declaration_id").str.slice(1).cast(int) % 2 == pl.col("fraud")).all()
     ).item()
+
+
+_cells = st.one_of(
+    st.text(max_size=10),
+    st.sampled_from(["", "1", "0", "true", "no", "-5", "1e400", "2025-10-03", "undervaluation"]),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                k: _cells
+                for k in (
+                    "declaration_id",
+                    "inspected",
+                    "fraud",
+                    "fraud_type",
+                    "revenue_recovered",
+                    "inspected_on",
+                )
+            }
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_random_outcome_cells_are_each_accounted_for(tmp_path_factory, rows):
+    folder = tmp_path_factory.mktemp("random")
+    result = LabelStore(folder / "store").add_outcomes(_outcomes(folder / "o.csv", rows))
+    assert result.read == len(rows)
+    assert result.added + result.unchanged + result.conflicts.height + result.rejects.height == (
+        len(rows)
+    )
+    assert result.rejects["reject_reason"].null_count() == 0
