@@ -10,8 +10,6 @@ The model is trained once on a separate 300,000-row year.
 """
 
 import argparse
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,16 +20,8 @@ import polars as pl
 
 from detector import generate_declarations
 
-
-def _timed(cmd: list[str]) -> tuple[float, float | None]:
-    wrapper = ["/usr/bin/time", "-v"] if shutil.which("/usr/bin/time") else []
-    t0 = time.perf_counter()
-    proc = subprocess.run(wrapper + cmd, capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
-    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
-    return seconds, (int(peak.group(1)) / 1024**2 if peak else None)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from score_speed import timed  # noqa: E402  (the same fresh-process timing)
 
 
 def _partitions(rows: int, folder: Path) -> Path:
@@ -68,7 +58,7 @@ def main() -> None:
         pl.scan_parquet(source).collect()
         scan = time.perf_counter() - t0
         out = folder / f"flagged-{rows}.parquet"
-        seconds, peak = _timed(
+        seconds, peak = timed(
             [py, "-m", "detector", "score", str(source), "--model", str(model)]
             + ["--out", str(out), "--top", "5%"]
         )

@@ -216,7 +216,8 @@ def score(
             if result.flagged:
                 added = labels.record_flagged(result.scored.head(result.flagged))
                 out.print(f"recorded {added:,} flagged declarations in {store}", markup=False)
-            rates = labels.hit_rates()
+            if report is not None:
+                rates = labels.hit_rates()
         if report is not None:
             from detector.report import write_report
 

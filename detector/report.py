@@ -21,6 +21,8 @@ import polars as pl  # noqa: E402
 from matplotlib.ticker import NullLocator  # noqa: E402
 
 from detector.output import atomic_path  # noqa: E402
+from detector.pipeline import peer_percentiles  # noqa: E402
+from features import PEER_LEVELS  # noqa: E402
 
 __all__ = ["write_monitor_report", "write_report"]
 
@@ -240,8 +242,6 @@ def _summary(result) -> str:
 
 def _same_peer_group(lead: dict) -> pl.Expr:
     """The batch's declarations in the lead declaration's peer group (any quarter)."""
-    from features import PEER_LEVELS
-
     level = lead.get("peer_level")
     keys = PEER_LEVELS[int(level)][1] if level is not None else ("hs_code", "country_origin")
     conditions = [pl.lit(True)]
@@ -255,8 +255,6 @@ def _same_peer_group(lead: dict) -> pl.Expr:
 
 
 def _card(case: dict, lead: dict, members: pl.DataFrame, peers: pl.DataFrame, model) -> str:
-    from detector.pipeline import peer_percentiles
-
     percentiles = peer_percentiles(model, lead) if model is not None else None
     same = peers.filter(_same_peer_group(lead))["unit_value_per_ton"].to_numpy()
     plot = _peer_plot(lead, same, percentiles)
