@@ -52,6 +52,38 @@ def _boundary() -> Iterator[None]:
         raise typer.Exit(code=1) from None
 
 
+@contextmanager
+def _progress() -> Iterator:
+    """A progress bar per pass (pieces, rows, rows a second) on a terminal; else quiet."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description:<8}"),
+        BarColumn(),
+        TextColumn("{task.fields[pieces]} pieces"),
+        TextColumn("{task.completed:>12,.0f} rows"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    )
+    tasks: dict[str, object] = {}
+    done: dict[str, int] = {}
+
+    def advance(stage: str, pieces: int, rows: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=None, pieces="0", rate="")
+            done[stage] = 0
+        done[stage] += pieces
+        bar.advance(tasks[stage], rows)
+        task = bar.tasks[tasks[stage]]
+        rate = f"{task.completed / task.elapsed:,.0f} rows/s" if task.elapsed else ""
+        bar.update(tasks[stage], pieces=f"{done[stage]:,}", rate=rate)
+
+    with bar:
+        yield advance
+
+
 @app.command()
 def generate(
     out_file: Annotated[Path, typer.Option("--out", help="Output file, .csv or .parquet.")],
@@ -196,13 +228,30 @@ def score(
     report: Annotated[
         Path | None, typer.Option(help="Write the investigators' HTML report here.")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Pieces scored at once: processes, or Dask workers.")
+    ] = 1,
+    backend: Annotated[
+        str, typer.Option(help="loky (processes on this machine) or dask (a cluster).")
+    ] = "loky",
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of a Dask scheduler; without it, a local cluster."),
+    ] = None,
 ) -> None:
-    """Score declarations: a ranked list with reasons, sized to the inspection capacity."""
+    """Score declarations: a ranked list with reasons, sized to the inspection capacity.
+
+    Large inputs are read and scored a piece (about a million rows) at a time; with
+    --workers the pieces run in parallel, with --backend dask on a Dask cluster.
+    """
     with _boundary():
         from detector.pipeline import score as run
         from detector.pipeline import write_scores
+        from detector.stream import Runner
 
-        result = run(files, model, schema=schema, top=top, trust=trust)
+        with _progress() as progress:
+            runner = Runner(workers, backend, scheduler, progress=progress)
+            result = run(files, model, schema=schema, top=top, trust=trust, runner=runner)
         write_scores(result, out_file, rejects)
         out.print(result.summary() + f"; wrote {out_file}", markup=False)
         out.print(result.model_age(), markup=False)

@@ -27,6 +27,7 @@ from detector.schema import (
 __all__ = [
     "Batch",
     "canonicalise",
+    "duplicate_rows",
     "read_declarations",
     "scan_input",
 ]
@@ -183,17 +184,24 @@ def _scan_one(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
     return lf
 
 
+def _hive_keys(path: Path, roots: list[Path]) -> dict[str, str]:
+    """The ``key=value`` folders between a partition and the folder given as input."""
+    root = next((r for r in roots if r in path.parents), None)
+    if root is None:
+        return {}
+    return dict(part.split("=", 1) for part in path.relative_to(root).parent.parts if "=" in part)
+
+
 def _with_hive_keys(lf: pl.LazyFrame, path: Path, roots: list[Path]) -> pl.LazyFrame:
     """Columns a hive-style folder keeps in its path (``declaration_date=2025-01-01/``).
 
     Some writers leave the partition column out of the files; it is read from the path,
     as text, when the file lacks it.
     """
-    root = next((r for r in roots if r in path.parents), None)
-    if root is None:
+    keys = _hive_keys(path, roots)
+    if not keys:
         return lf
     names = lf.collect_schema().names()
-    keys = dict(part.split("=", 1) for part in path.relative_to(root).parent.parts if "=" in part)
     missing = [pl.lit(value).alias(key) for key, value in keys.items() if key not in names]
     return lf.with_columns(missing) if missing else lf
 
@@ -294,6 +302,7 @@ def canonicalise(
     profile: Profile | str | None = None,
     source: str = "the input",
     expected_currency: str | None = None,
+    duplicates: pl.Series | None = None,
 ) -> Canonical:
     """Map a scanned input onto the canonical schema and mark what cannot be used.
 
@@ -302,7 +311,9 @@ def canonicalise(
     :func:`split` turns it into the accepted and rejected tables, wording the reasons
     for the rejected rows only. Values in other currencies are converted with the
     profile's rates; with ``expected_currency`` (a model's), rows in any other currency
-    are rejected.
+    are rejected. ``duplicates``: the ``input_row`` numbers that repeat an earlier id of
+    the whole batch, when ``lf`` is only a piece of it (see :func:`duplicate_rows`);
+    by default the earlier row is looked for in ``lf``.
     """
     profile = load_profile(profile)
     schema = lf.collect_schema()
@@ -560,8 +571,13 @@ def canonicalise(
     checks.insert(0, (empty, pl.lit("empty line: no values")))
 
     ident = pl.col(_PREFIX + "declaration_id")
+    repeated = (
+        ~ident.is_first_distinct()
+        if duplicates is None
+        else pl.col(INPUT_ROW).is_in(duplicates.cast(pl.UInt32).implode())
+    )
     check(
-        ident.is_not_null() & ~ident.is_first_distinct(),
+        ident.is_not_null() & repeated,
         _msg("duplicate declaration_id '{}': an earlier row has the same id", ident),
     )
 
@@ -612,6 +628,34 @@ def split(canonical: "Canonical") -> tuple[pl.LazyFrame, pl.LazyFrame]:
         pl.concat_list(reasons).list.drop_nulls().list.join("; ").alias(REJECT_REASON),
     )
     return accepted, rejects
+
+
+def duplicate_rows(canonicals: list["Canonical"]) -> pl.Series:
+    """The ``input_row`` numbers whose declaration id an earlier row of the batch has.
+
+    ``canonicals`` are the pieces of one batch. Ids are first grouped by a 64-bit hash
+    (a small table however large the batch); only the few ids whose hash repeats are
+    then compared as text.
+    """
+    ident = pl.col(_PREFIX + "declaration_id")
+    ids = pl.concat(
+        [c.lf.select(INPUT_ROW, ident.alias("id")).filter(pl.col("id").is_not_null()) for c in canonicals]
+    )
+    hashed = ids.select(pl.col("id").hash(_ID_SEED).alias("h"))
+    repeated = (
+        hashed.group_by("h").len().filter(pl.col("len") > 1).select("h").collect(engine="streaming")
+    )
+    if repeated.height == 0:
+        return pl.Series(INPUT_ROW, [], pl.UInt32)
+    candidates = (
+        ids.filter(pl.col("id").hash(_ID_SEED).is_in(repeated["h"].implode()))
+        .collect(engine="streaming")
+        .sort(INPUT_ROW)
+    )
+    return candidates.filter(~pl.col("id").is_first_distinct())[INPUT_ROW].cast(pl.UInt32)
+
+
+_ID_SEED = 7
 
 
 def _repair_totals(canonical: "Canonical") -> pl.LazyFrame:

@@ -2,7 +2,7 @@
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,7 +10,7 @@ import polars as pl
 
 from detector._errors import DetectorError
 
-__all__ = ["atomic_path", "write_table", "write_workbook", "TABLE_SUFFIXES"]
+__all__ = ["atomic_path", "write_chunks", "write_table", "write_workbook", "TABLE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
 
@@ -114,4 +114,24 @@ def write_table(df: pl.DataFrame, path: str | Path) -> Path:
     write = _writer(path)
     with atomic_path(path) as tmp:
         write(df, tmp)
+    return path
+
+
+def write_chunks(chunks: Iterable[pl.LazyFrame], path: str | Path) -> Path:
+    """Write a table that arrives in chunks, in their order, atomically.
+
+    CSV and Parquet are written by the streaming engine, a chunk at a time; a workbook
+    is assembled whole (a sheet holds a million rows at most anyway).
+    """
+    path = Path(path)
+    _writer(path)  # an unknown suffix is refused before any work
+    frame = pl.concat(list(chunks), how="diagonal_relaxed")
+    suffix = path.suffix.lower()
+    with atomic_path(path) as tmp:
+        if suffix == ".csv":
+            frame.sink_csv(tmp, engine="streaming")
+        elif suffix == ".parquet":
+            frame.sink_parquet(tmp, statistics=True, engine="streaming")
+        else:
+            _write_excel({"flagged": frame.collect()}, tmp)
     return path

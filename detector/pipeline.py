@@ -1,7 +1,7 @@
 """The jobs behind the command line: train, score, evaluate, explain, demo."""
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -10,11 +10,12 @@ import polars as pl
 
 from detector._errors import DetectorError
 from detector.cases import group_cases
-from detector.ingest import Batch, read_declarations
+from detector.ingest import read_declarations
 from detector.labels import LabelStore
-from detector.output import write_table, write_workbook
+from detector.output import write_chunks, write_table, write_workbook
 from detector.persist import load_model, save_model
 from detector.profiles import load_profile
+from detector.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from features import PEER_LEVELS
 from features._reference_prices import PERCENTILE_GRID
 from models import (
@@ -236,20 +237,27 @@ def parse_top(text: str | None, n_rows: int) -> int | None:
 @dataclass
 class ScoreResult:
     scored: pl.DataFrame
-    batch: Batch
     rejects: pl.DataFrame
     metadata: dict
+    n_read: int = 0
     flagged: int = 0
     drift: DriftReport | None = None
     cases: pl.DataFrame | None = None
     #: Per listed declaration, the feature values its case card shows.
     details: pl.DataFrame | None = None
-    #: Every scored declaration's goods, origin, route and price: the peer plots.
-    peers: pl.DataFrame | None = None
+    #: Every scored declaration's goods, origin and price: the peer plots.
+    peers: pl.DataFrame | pl.LazyFrame | None = None
     model: FraudModel | None = None
+    #: Repairs and file-level notes of the reading, as in ``Batch``.
+    repairs: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    #: Without a capacity, every row is listed: the ranked parts the writer merges.
+    ranked: Scored | None = None
+    #: The work folder the lazy ``peers`` and ``ranked`` read from (removed with this).
+    work: object = None
 
     def summary(self) -> str:
-        read = self.batch.n_read
+        read = self.n_read
         return (
             f"read {read:,} rows = {read - self.rejects.height:,} scored "
             f"+ {self.rejects.height:,} rejected; {self.flagged:,} flagged"
@@ -273,62 +281,60 @@ def score(
     schema: str | None = None,
     top: str | None = None,
     trust: bool = False,
+    runner: Runner | None = None,
+    piece_rows: int = PIECE_ROWS,
 ) -> ScoreResult:
-    """Score declarations: the ranked list, sized to capacity, with reasons."""
+    """Score declarations: the ranked list, sized to capacity, with reasons.
+
+    The batch is read and scored piece by piece (``detector.stream``): memory follows
+    the piece, not the batch, and ``runner`` may spread the pieces over processes or a
+    Dask cluster; the result is the same either way.
+    """
     model, metadata = load_model(model_path, trust=trust)
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
-    batch = read_declarations(files, profile, expected_currency=metadata.get("currency"))
-    accepted, rejects = batch.accepted, batch.rejects
-    result = ScoreResult(pl.DataFrame(), batch, rejects, metadata)
-    if accepted.height == 0:
-        result.scored = pl.DataFrame(schema={c: pl.String for c in OUTPUT_COLUMNS})
-        return result
-    table = model.score(model.transform(accepted))
-    result.drift = drift_report(model.drift_, table)
-    # Rank on two narrow columns; gather the wide rows only for the list itself.
-    order = (
-        table.select("rank_score", "declaration_id")
-        .with_row_index("__i")
-        .sort(["rank_score", "declaration_id"], descending=[True, False])["__i"]
-    )
-    n = table.height
-    k = parse_top(top, n)
-    cfg = model.config
-    if k is None:
-        chosen = table[order].with_columns(pl.lit("model").alias("selection"))
-        n_reasons = max(1, int(np.ceil(n * cfg.reasons_share)))
-    else:
-        k = min(k, n)
-        n_explore = int(round(k * cfg.exploration_share))
-        head, rest = order.head(k - n_explore), order.slice(k - n_explore)
-        # Seeded by the batch, so that the same input gives the same picks.
-        ids = table["declaration_id"].gather(rest).sort().str.join("")[0]
-        seed = cfg.seed + int(hashlib.sha256(ids.encode()).hexdigest()[:8], 16)
-        picks = np.sort(np.random.default_rng(seed).choice(rest.len(), n_explore, replace=False))
-        chosen = pl.concat(
-            [
-                table[head].with_columns(pl.lit("model").alias("selection")),
-                table[rest.gather(picks)].with_columns(pl.lit("exploration").alias("selection")),
-            ]
+    parse_top(top, 1)  # a malformed --top is refused before any work
+    with runner or Runner() as run:
+        done = score_pieces(
+            files,
+            model,
+            profile,
+            expected_currency=metadata.get("currency"),
+            top=lambda n: parse_top(top, n),
+            runner=run,
+            piece_rows=piece_rows,
         )
-        n_reasons = chosen.height
-    reasons = explain_rows(model, chosen.head(n_reasons))
-    chosen = chosen.with_columns(
-        pl.Series("reasons", reasons + [None] * (chosen.height - len(reasons)), pl.String),
-        pl.int_range(1, chosen.height + 1, dtype=pl.UInt32).alias("rank"),
+    result = ScoreResult(
+        pl.DataFrame(schema={c: pl.String for c in OUTPUT_COLUMNS}),
+        done.rejects,
+        metadata,
+        n_read=done.n_read,
+        repairs=done.repairs,
+        notes=done.notes,
+        model=model,
     )
-    own = [c for c in accepted.columns if c not in OUTPUT_COLUMNS]
-    scored = chosen.select(*OUTPUT_COLUMNS, *own)
+    if done.n_scored == 0:
+        return result
+    result.drift = drift_report(model.drift_, done.drift)
+    if done.k is None:
+        result.ranked = done
+        # The report shows the explained head of the list; the writer merges all.
+        chosen = pl.concat(
+            [pl.scan_parquet(p).filter(pl.col("reasons").is_not_null()) for p in done.out_parts],
+            how="diagonal_relaxed",
+        ).collect().sort("rank")
+    else:
+        chosen = done.listed
     keys = {k for _, level in PEER_LEVELS for k in level}
     card = [c for c in (*CARD_COLUMNS, *sorted(keys)) if c in chosen.columns]
     result.details = chosen.select("declaration_id", *dict.fromkeys(card))
-    result.peers = table.select("hs_code", "country_origin", "unit_value_per_ton")
-    result.model = model
-    if k is not None:
+    result.peers, result.work = done.peers, done.work
+    own = [c for c in done.columns if c not in OUTPUT_COLUMNS]
+    scored = chosen.select(*OUTPUT_COLUMNS, *own)
+    if done.k is not None:
         # A flagged list reads case by case: cases by their best rank, then by rank.
         scored, result.cases = group_cases(scored)
         scored = scored.select(*OUTPUT_COLUMNS, "case_id", *own)
-        result.flagged = k
+        result.flagged = done.k
     result.scored = scored
     return result
 
@@ -466,8 +472,18 @@ def demo_split(df: pl.DataFrame, start: date) -> tuple[pl.DataFrame, pl.DataFram
 
 
 def write_scores(result: ScoreResult, out: str | Path, rejects: str | Path | None) -> None:
-    """The scored list (and its cases, as a second sheet of a workbook), and the rejects."""
-    if Path(out).suffix.lower() == ".xlsx" and result.cases is not None:
+    """The scored list (and its cases, as a second sheet of a workbook), and the rejects.
+
+    Without a capacity every row is listed: the ranked pieces are merged into the file
+    a million ranks at a time, so that the whole list is never in memory.
+    """
+    if result.ranked is not None:
+        own = [c for c in result.ranked.columns if c not in OUTPUT_COLUMNS]
+        chunks = ranked_chunks(result.ranked.out_parts, result.ranked.n_scored)
+        names = chunks[0].collect_schema().names()
+        keep = [*OUTPUT_COLUMNS, *[c for c in own if c in names]]
+        write_chunks((chunk.select(keep) for chunk in chunks), out)
+    elif Path(out).suffix.lower() == ".xlsx" and result.cases is not None:
         write_workbook({"flagged": result.scored, "cases": result.cases}, out)
     else:
         write_table(result.scored, out)

@@ -205,7 +205,7 @@ def _summary(result) -> str:
     flagged = _listed(result)
     codes = flagged["reasons"].fill_null("").str.split(" | ").explode().str.extract(r"^([A-Z_]+)")
     chapters = flagged["hs_code"].str.slice(0, 2) if "hs_code" in flagged.columns else None
-    read, rejected = result.batch.n_read, result.rejects.height
+    read, rejected = result.n_read, result.rejects.height
     stake = float(flagged["revenue_at_stake"].fill_null(0).sum())
     facts = [
         ("rows read", f"{read:,}"),
@@ -307,10 +307,16 @@ def _cards(result, max_cards: int) -> str:
     full = listed.join(
         result.details.select("declaration_id", *detail_cols), on="declaration_id", how="left"
     )
-    out = []
+    cards = []
     for case in result.cases.head(max_cards).iter_rows(named=True):
         members = full.filter(pl.col("case_id") == case["case_id"]).sort("rank")
-        out.append(_card(case, members.row(0, named=True), members, result.peers, result.model))
+        cards.append((case, members.row(0, named=True), members))
+    peers = result.peers
+    if isinstance(peers, pl.LazyFrame):
+        # One read of the batch's prices for every card's peer group.
+        groups = pl.any_horizontal(_same_peer_group(lead) for _, lead, _ in cards)
+        peers = peers.filter(groups).collect()
+    out = [_card(case, lead, members, peers, result.model) for case, lead, members in cards]
     shown = min(max_cards, result.cases.height)
     return (
         f"<h2>Cases</h2><p class='note'>Cards for the first {shown:,} of "

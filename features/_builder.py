@@ -9,8 +9,11 @@ fitted on the whole training history to a new batch, which adds nothing to them.
 
 import polars as pl
 
+from features._batch import DAY_COUNT_COLUMNS, day_counts, join_day_counts, merge_day_counts
 from features._histories import (
     EntityState,
+    daily_tables,
+    merge_daily_tables,
     entity_histories,
     fit_entity_state,
     out_of_fold_fraud_rates,
@@ -125,6 +128,8 @@ class DeclarationFeatures:
         for period in work[_PERIOD].unique().sort():
             history = work.lazy().filter(pl.col("declaration_date") < period)
             current = work.lazy().filter(pl.col(_PERIOD) == period)
+            # A month holds whole days: its day counts are the training batch's.
+            current = join_day_counts(current, day_counts(current, self.de_minimis))
             parts.append(
                 self._apply_tables(
                     current,
@@ -155,17 +160,53 @@ class DeclarationFeatures:
         self.training_period_ = (df["declaration_date"].min(), df["declaration_date"].max())
         return out.drop(_ROW, _PERIOD)
 
-    def transform(self, lf: pl.LazyFrame) -> pl.LazyFrame:
-        """Features of new declarations against the fitted training history."""
+    def batch_tables(self, lf: pl.LazyFrame) -> dict[str, dict[str, pl.LazyFrame]]:
+        """The batch-wide counts of declarations: per day and group (split shipments,
+        lane surges) and per entity and day (histories within the batch).
+
+        Computed on a piece of a batch, they add up with :meth:`merge_batch_tables` to
+        the whole batch's; :meth:`transform` of any piece then joins the whole batch's.
+        """
+        work = self._work(lf)
+        counts = day_counts(work, self.de_minimis)
+        staged = self._apply_tables(join_day_counts(work, counts), self.reference_, self.routes_)
+        return {"counts": counts, "daily": daily_tables(staged)}
+
+    @staticmethod
+    def merge_batch_tables(
+        parts: dict[str, dict[str, pl.LazyFrame]],
+    ) -> dict[str, dict[str, pl.LazyFrame]]:
+        """Add up batch tables whose pieces are concatenated (one frame per table)."""
+        return {
+            "counts": merge_day_counts([parts["counts"]]),
+            "daily": merge_daily_tables(parts["daily"]),
+        }
+
+    @staticmethod
+    def _work(lf: pl.LazyFrame) -> pl.LazyFrame:
+        lf = _with_optional(lf)
+        names = lf.collect_schema().names()
+        return lf.select(c for c in _WORK_COLUMNS if c in names)
+
+    def transform(
+        self, lf: pl.LazyFrame, batch: dict[str, dict[str, pl.LazyFrame]] | None = None
+    ) -> pl.LazyFrame:
+        """Features of new declarations against the fitted training history.
+
+        ``batch``: the whole batch's :meth:`batch_tables` when ``lf`` is only a piece of
+        it; by default ``lf`` is the batch.
+        """
         if not hasattr(self, "reference_"):
             raise RuntimeError("DeclarationFeatures is not fitted; call fit_transform first.")
         # The joins run on the few columns features need; the input's own columns are
         # put back beside them (every step keeps the row order).
         lf = _with_optional(lf)
-        names = lf.collect_schema().names()
-        work = lf.select(c for c in _WORK_COLUMNS if c in names)
-        staged = self._apply_tables(work, self.reference_, self.routes_)
-        computed = self._finish(staged, state=self.entities_, use_labels=False)
+        work = self._work(lf)
+        counts = batch["counts"] if batch else day_counts(work, self.de_minimis)
+        staged = self._apply_tables(join_day_counts(work, counts), self.reference_, self.routes_)
+        computed = self._finish(
+            staged, state=self.entities_, use_labels=False, daily=batch and batch["daily"]
+        )
         new = [c for c in computed.collect_schema().names() if c not in _WORK_COLUMNS]
         return pl.concat([lf, computed.select(new)], how="horizontal")
 
@@ -177,7 +218,11 @@ class DeclarationFeatures:
         return route_patterns(lf, routes, self.destination)
 
     def _finish(
-        self, lf: pl.LazyFrame, state: EntityState | None, use_labels: bool
+        self,
+        lf: pl.LazyFrame,
+        state: EntityState | None,
+        use_labels: bool,
+        daily: dict[str, pl.LazyFrame] | None = None,
     ) -> pl.LazyFrame:
         if state is None:
             lf = _with_expanding_prior(lf)
@@ -187,10 +232,11 @@ class DeclarationFeatures:
             use_labels=use_labels,
             prior=None if state else "_prior",
             smoothing=self.smoothing,
+            daily=daily,
         )
         lf = split_shipments(lf, self.de_minimis)
         lf = lf.with_columns(*_derived())
-        return lf.drop("_prior", strict=False)
+        return lf.drop("_prior", *DAY_COUNT_COLUMNS, strict=False)
 
 
 def _with_expanding_prior(lf: pl.LazyFrame) -> pl.LazyFrame:

@@ -51,7 +51,9 @@ def _daily(lf: pl.LazyFrame, keys: list[str], key: str, use_labels: bool) -> pl.
     log_ratio = pl.col("value_ratio").log().clip(-_LOG_RATIO_CAP, _LOG_RATIO_CAP)
     aggs = [
         pl.len().cast(pl.Float64).alias("n"),
-        log_ratio.sum().alias("sum_log_ratio"),
+        # In millionths, as an integer: the sum is the same in any order of addition,
+        # so a batch counted piece by piece adds up to the batch counted whole.
+        (log_ratio * _MICRO).round().cast(pl.Int64).sum().alias("sum_log_ratio"),
         log_ratio.is_not_null().sum().cast(pl.Float64).alias("n_priced"),
         (pl.col("value_ratio") < _BELOW).sum().cast(pl.Float64).alias("n_below"),
     ]
@@ -71,6 +73,29 @@ def _daily(lf: pl.LazyFrame, keys: list[str], key: str, use_labels: bool) -> pl.
 
 
 _SUMS = ("n", "sum_log_ratio", "n_priced", "n_below", "n_inspected", "n_fraud")
+_MICRO = 1_000_000
+
+
+def _in_units(daily: pl.LazyFrame) -> pl.LazyFrame:
+    return daily.with_columns(pl.col("sum_log_ratio").cast(pl.Float64) / _MICRO)
+
+
+def daily_tables(lf: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+    """Per entity and day, a batch's counts (no labels): the batch-wide part of histories.
+
+    ``lf`` needs ``value_ratio`` and ``route``. Tables of pieces of a batch add up with
+    :func:`merge_daily_tables` to the tables of the whole batch.
+    """
+    lf = lf.with_columns(_key(list(k)).alias(f"__key_{p}") for p, k in ENTITIES.items())
+    return {p: _daily(lf, list(k), f"__key_{p}", False) for p, k in ENTITIES.items()}
+
+
+def merge_daily_tables(parts: dict[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
+    """Add up the concatenated daily tables of a batch's pieces, entity by entity."""
+    return {
+        p: lf.group_by(f"__key_{p}", "declaration_date").agg(pl.col(c).sum() for c in _SUMS)
+        for p, lf in parts.items()
+    }
 
 
 def fit_entity_state(lf: pl.LazyFrame, smoothing: float = 10.0) -> EntityState:
@@ -78,7 +103,9 @@ def fit_entity_state(lf: pl.LazyFrame, smoothing: float = 10.0) -> EntityState:
     plans = []
     for keys in ENTITIES.values():
         k = list(keys)
-        daily = _daily(lf.with_columns(_key(k).alias("__key")), k, "__key", use_labels=True)
+        daily = _in_units(
+            _daily(lf.with_columns(_key(k).alias("__key")), k, "__key", use_labels=True)
+        )
         names = (
             lf.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in k))
             .group_by(_key(k).alias("__key"))
@@ -113,6 +140,7 @@ def entity_histories(
     use_labels: bool,
     prior: float | str | None = None,
     smoothing: float = 10.0,
+    daily: dict[str, pl.LazyFrame] | None = None,
 ) -> pl.LazyFrame:
     """Add, per entity, what was known strictly before each declaration's date.
 
@@ -127,6 +155,9 @@ def entity_histories(
     seen, null when new), ``p_fraud_rate`` (smoothed towards the overall rate), and for
     the importer its price behaviour: ``importer_mean_ratio_before`` and
     ``importer_share_below_before``.
+
+    ``daily``: the whole batch's :func:`daily_tables` when ``lf`` is a piece of it; by
+    default ``lf`` is the batch.
     """
     if state is not None:
         prior, smoothing = state.prior, state.smoothing
@@ -136,8 +167,12 @@ def entity_histories(
     for prefix, keys in ENTITIES.items():
         k = list(keys)
         key = f"__key_{prefix}"
-        daily = _daily(base, k, key, use_labels).sort(key, "declaration_date")
-        history = daily.with_columns(
+        if daily is None:
+            days = _daily(base, k, key, use_labels)
+        else:
+            days = daily[prefix].join(base.select(key).unique(), on=key, how="semi")
+        days = _in_units(days).sort(key, "declaration_date")
+        history = days.with_columns(
             *[(pl.col(c).cum_sum().over(key) - pl.col(c)).alias(f"_{c}") for c in _SUMS],
             pl.col("declaration_date").first().over(key).alias("_first"),
         ).with_columns(

@@ -123,10 +123,15 @@ def route_patterns(lf: pl.LazyFrame, tables: RouteTables, destination: str | Non
     ``hs_duty_gap`` (the HS code's average duty over all origins minus the declared
     duty: a cheap origin for goods that usually pay more).
     """
+    from features._batch import day_counts, join_day_counts
+
+    if "_lane_day_n" not in lf.collect_schema().names():
+        lf = join_day_counts(lf, day_counts(lf, 0.0, ("lane_day", "hs_day")))
     hs_n = pl.col("hs_n").fill_null(0)
-    # "Now" is the declaration's day: a nightly batch, and the same in training.
-    batch_lane = pl.len().over("hs_code", "country_origin", "country_departure", "declaration_date")
-    batch_hs = pl.len().over("hs_code", "declaration_date")
+    # "Now" is the declaration's day: a nightly batch, and the same in training. The
+    # day's counts are the batch's (features._batch), however the batch was read.
+    batch_lane = pl.col("_lane_day_n")
+    batch_hs = pl.col("_hs_day_n")
     lane_share = (pl.col("lane_n").fill_null(0) + 0.5) / (hs_n + 1.0)
     now = (batch_lane + _SMOOTH * lane_share) / (batch_hs + _SMOOTH)
     return (

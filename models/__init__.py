@@ -1,7 +1,7 @@
 """The scikit-learn side: the classifier pipeline factory, the fraud model, metrics."""
 
 from models._config import ModelConfig
-from models._drift import DriftReport, drift_report
+from models._drift import DriftReport, drift_counts, drift_report
 from models._encode import FrameEncoder
 from models._metrics import CAPACITY_LEVELS, calibration_table, capacity_metrics
 from models._model import NOVELTY_SIGNALS, FraudModel
@@ -18,6 +18,7 @@ __all__ = [
     "NOVELTY_SIGNALS",
     "calibration_table",
     "capacity_metrics",
+    "drift_counts",
     "drift_report",
     "explain_rows",
     "make_classifier",

@@ -15,7 +15,13 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-__all__ = ["DriftReference", "DriftReport", "drift_report", "fit_drift_reference"]
+__all__ = [
+    "DriftReference",
+    "DriftReport",
+    "drift_counts",
+    "drift_report",
+    "fit_drift_reference",
+]
 
 _MIN_ROWS = 200  # a chapter's price distribution is compared from this many rows on
 _EPS = 1e-4
@@ -87,22 +93,46 @@ def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def drift_report(reference: DriftReference, table: pl.DataFrame) -> DriftReport:
-    """Compare a scored batch's feature table with the training record."""
-    newest = table["declaration_date"].max()
+def drift_counts(reference: DriftReference, table: pl.DataFrame) -> dict:
+    """What the drift check counts in one piece of a batch; pieces add up."""
+    counts = {
+        "rows": table.height,
+        "newest": table["declaration_date"].max(),
+        "unseen": {
+            what: int(table.select(_unseen(prefix, reference.last_date).sum()).item())
+            for what, prefix in (("HS code", "hs"), ("origin", "origin"), ("importer", "importer"))
+        },
+        "chapters": {},
+    }
+    for (chapter,), part in _log_prices(table).group_by("chapter"):
+        if chapter in reference.edges:
+            inner = reference.edges[chapter]
+            x = part["x"].to_numpy()
+            counts["chapters"][chapter] = np.bincount(
+                np.searchsorted(inner, x), minlength=inner.size + 1
+            )
+    return counts
+
+
+def drift_report(reference: DriftReference, table: pl.DataFrame | list[dict]) -> DriftReport:
+    """Compare a scored batch's feature table (or its pieces' counts) with training."""
+    pieces = [drift_counts(reference, table)] if isinstance(table, pl.DataFrame) else table
+    dates = [p["newest"] for p in pieces if p["newest"] is not None]
+    newest = max(dates) if dates else None
     age = (newest - reference.last_date).days if newest else 0
+    n = sum(p["rows"] for p in pieces)
     unseen = {
-        what: float(table.select(_unseen(prefix, reference.last_date).mean()).item())
-        for what, prefix in (("HS code", "hs"), ("origin", "origin"), ("importer", "importer"))
+        what: sum(p["unseen"][what] for p in pieces) / n if n else 0.0
+        for what in ("HS code", "origin", "importer")
     }
     psi, rows = {}, {}
-    for (chapter,), part in _log_prices(table).group_by("chapter"):
-        if chapter not in reference.edges or part.height < _MIN_ROWS:
+    for chapter in sorted({c for p in pieces for c in p["chapters"]}):
+        counts = sum(p["chapters"][chapter] for p in pieces if chapter in p["chapters"])
+        total = int(counts.sum())
+        if total < _MIN_ROWS:
             continue
-        inner = reference.edges[chapter]
-        counts = np.bincount(np.searchsorted(inner, part["x"].to_numpy()), minlength=inner.size + 1)
-        psi[chapter] = round(_psi(reference.shares[chapter], counts / part.height), 4)
-        rows[chapter] = part.height
+        psi[chapter] = round(_psi(reference.shares[chapter], counts / total), 4)
+        rows[chapter] = total
     report = DriftReport(age, unseen, dict(sorted(psi.items())), rows)
     if age > AGE_LIMIT_DAYS:
         report.warnings.append(

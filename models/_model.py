@@ -235,9 +235,18 @@ class FraudModel:
             pl.Series("risk_score", self.calibrator_.predict(rank)),
         )
 
-    def transform(self, declarations: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-        """Feature table of new declarations (histories from training only)."""
-        return self.features_.transform(declarations.lazy()).collect(engine="in-memory")
+    def transform(
+        self,
+        declarations: pl.DataFrame | pl.LazyFrame,
+        batch: dict | None = None,
+    ) -> pl.DataFrame:
+        """Feature table of new declarations against the training history.
+
+        ``batch``: the whole batch's batch-wide tables when ``declarations`` are only a
+        piece of it (see ``DeclarationFeatures.batch_tables``).
+        """
+        lf = declarations.lazy()
+        return self.features_.transform(lf, batch).collect(engine="in-memory")
 
     @property
     def feature_names(self) -> list[str]:

@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from features import (
     DeclarationFeatures,
@@ -306,7 +307,28 @@ def test_split_shipments_counts_same_day_parcels_under_threshold():
     assert out["split_n_importer_day"].to_list() == [6, 6, 6, 6, 6, 6, 1, 1]
     assert out["split_under_importer_day"].to_list() == [5, 5, 5, 5, 5, 5, 1, 0]
     assert out["split_value_pair_day"][0] == pytest.approx(584.0 / 150.0)
-    assert out["batch_structured_share"][0] == pytest.approx(5 / 8)
+
+
+def test_day_counts_of_pieces_add_up_to_the_counts_of_the_whole_batch():
+    from features._batch import day_counts, join_day_counts, merge_day_counts
+
+    d1, d2 = date(2025, 1, 1), date(2025, 1, 2)
+    rows = [("I1", "S1", d1, v, "080610", "TH", "VN") for v in (140.0, 145.0, 149.0, 0.1)]
+    rows += [("I1", None, d1, 149.0, "080610", "TH", "TH"), ("I2", "S1", d2, 1e9, "0806", "TH", "VN")]
+    cols = ["importer_id", "seller_id", "declaration_date", "customs_value"]
+    lf = pl.LazyFrame(rows, schema=[*cols, "hs_code", "country_origin", "country_departure"],
+                      orient="row")
+    whole = join_day_counts(lf, day_counts(lf, 150.0)).collect()
+    pieces = [lf.slice(0, 2), lf.slice(2, 3), lf.slice(5, 1)]
+    merged = merge_day_counts([day_counts(p, 150.0) for p in pieces])
+    joined = pl.concat(join_day_counts(p, merged).collect() for p in pieces)
+    assert_frame_equal(whole, joined)
+    assert whole["_pair_day_n"].to_list() == [4, 4, 4, 4, 1, 1]
+    assert whole["_pair_day_under"].to_list() == [3, 3, 3, 3, 1, 0]
+    assert whole["_pair_day_cents"][0] == 43_410
+    assert whole["_importer_day_n"].to_list() == [5, 5, 5, 5, 5, 1]
+    assert whole["_lane_day_n"].to_list() == [4, 4, 4, 4, 1, 1]
+    assert whole["_hs_day_n"].to_list() == [5, 5, 5, 5, 5, 1]
 
 
 # ----------------------------------------------------------------- the entry point

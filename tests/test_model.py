@@ -282,13 +282,13 @@ def test_scored_list_reasons_and_exploration(model_file):
     # Same input, same picks.
     again = score([score_file], path, top="400").scored
     assert again["declaration_id"].to_list() == df["declaration_id"].to_list()
-    assert result.summary().startswith(f"read {result.batch.n_read:,} rows = ")
+    assert result.summary().startswith(f"read {result.n_read:,} rows = ")
 
 
 def test_top_percent_and_bad_top(model_file):
     path, _, score_file = model_file
     result = score([score_file], path, top="1%")
-    n = result.batch.accepted.height
+    n = result.n_read - result.rejects.height
     assert result.scored.height == int(np.ceil(n / 100))
     with pytest.raises(DetectorError, match="--top 'lots'"):
         score([score_file], path, top="lots")

@@ -1,0 +1,527 @@
+"""Scoring a batch of any size piece by piece: flat memory, and parallel when asked.
+
+The batch (CSV files, Parquet files, folders of partitions) is cut into pieces of about
+``piece_rows`` rows: small partitions are grouped, a large Parquet file is sliced, a
+CSV file is first cut into Parquet pieces of raw text by Polars' streaming engine. Peak
+memory then follows the size of a piece, not of the batch. The passes:
+
+1. ids: the declaration ids of the whole batch, grouped by hash, find the rows that
+   repeat an earlier id (one streaming aggregation over one column);
+2. read (per piece): map and validate; accepted and rejected rows and the piece's
+   batch tables go to the work folder;
+3. the batch tables of all pieces are added up (day counts for split shipments and
+   lane surges, per-entity daily counts for histories within the batch): the
+   batch-wide features are the same however the batch was cut;
+4. score (per piece): features, classifier and detectors; a narrow table of scores,
+   the drift counts and the peer prices are written;
+5. select (here): the global order, the capacity, the exploration picks;
+6. explain (per piece holding listed rows): reasons for the listed rows, written.
+
+Steps 2, 4 and 6 run through joblib: in this process (one worker), in a pool of
+processes (``loky``), or on a Dask cluster (``dask``). Workers get the paths of their
+piece and write their own results; they return counts, never whole frames.
+"""
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from detector._errors import DetectorError
+from detector.ingest import (
+    INPUT_ROW,
+    Canonical,
+    _expand,
+    _ragged_line,
+    _repair_totals,
+    _hive_keys,
+    _scan_one,
+    canonicalise,
+    duplicate_rows,
+    split,
+)
+from models import drift_counts, explain_rows
+
+__all__ = ["PIECE_ROWS", "Piece", "Runner", "plan_pieces", "score_pieces"]
+
+#: Rows per piece: big enough that the per-piece costs vanish, small enough that a
+#: piece's features and model matrix take a few hundred megabytes.
+PIECE_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Part:
+    """Rows ``start`` to ``start + rows`` of one Parquet file, with its hive keys."""
+
+    path: str
+    start: int
+    rows: int
+    hive: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Piece:
+    index: int
+    parts: tuple[Part, ...]
+    #: Rows of the batch before this piece: its rows are numbered from offset + 1.
+    offset: int
+
+    @property
+    def rows(self) -> int:
+        return sum(p.rows for p in self.parts)
+
+    def scan(self) -> pl.LazyFrame:
+        frames = []
+        for part in self.parts:
+            lf = pl.scan_parquet(part.path).slice(part.start, part.rows)
+            if part.hive:
+                names = lf.collect_schema().names()
+                lf = lf.with_columns(pl.lit(v).alias(k) for k, v in part.hive if k not in names)
+            frames.append(lf)
+        lf = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+        return lf.with_row_index(INPUT_ROW, offset=self.offset + 1)
+
+
+@dataclass
+class Plan:
+    pieces: list[Piece]
+    notes: list[str]
+    names: str
+
+
+def _csv_to_parquet(path: Path, work: Path, piece_rows: int, notes: list[str]) -> list[Path]:
+    """Cut a CSV file into Parquet pieces of raw text (streaming; order kept)."""
+    lf = _scan_one(path, "csv", notes)
+    folder = work / "csv" / hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    try:
+        lf.sink_parquet(
+            pl.PartitionBy(folder, max_rows_per_file=piece_rows),
+            mkdir=True,
+            engine="streaming",
+        )
+    except pl.exceptions.PolarsError as exc:
+        where = _ragged_line(path) if "more fields" in str(exc) else None
+        raise DetectorError(
+            where or f"CSV file {path} cannot be read: {str(exc).splitlines()[0]}."
+        ) from None
+    return sorted(folder.glob("*.parquet")) if folder.exists() else []
+
+
+def plan_pieces(paths, work: Path, piece_rows: int = PIECE_ROWS) -> Plan:
+    """The pieces of a batch, in reading order (files sorted, rows in file order)."""
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
+    files = [pair for p in paths for pair in _expand(p)]
+    if not files:
+        raise DetectorError("No input files were given; pass at least one CSV or Parquet file.")
+    roots = [Path(str(p)) for p in paths if Path(str(p)).is_dir()]
+    notes: list[str] = []
+    parts: list[Part] = []
+    for path, kind in files:
+        if kind == "csv":
+            for chunk in _csv_to_parquet(path, work, piece_rows, notes):
+                n = pl.scan_parquet(chunk).select(pl.len()).collect().item()
+                parts.append(Part(str(chunk), 0, n))
+            continue
+        lf = _scan_one(path, kind, notes)  # checks the footer: a clear error if broken
+        n = lf.select(pl.len()).collect().item()
+        hive = tuple(_hive_keys(path, roots).items())
+        for start in range(0, max(n, 1), piece_rows):
+            parts.append(Part(str(path), start, min(piece_rows, n - start), hive))
+    pieces: list[Piece] = []
+    group: list[Part] = []
+    offset = done = 0
+    for part in parts:
+        if group and sum(p.rows for p in group) + part.rows > piece_rows:
+            pieces.append(Piece(len(pieces), tuple(group), offset))
+            offset += sum(p.rows for p in group)
+            group = []
+        group.append(part)
+        done += part.rows
+    if group:
+        pieces.append(Piece(len(pieces), tuple(group), offset))
+    if done == 0:
+        names = ", ".join(map(str, paths))
+        raise DetectorError(f"Input {names} has a header but no rows; nothing to do.")
+    return Plan(pieces, notes, ", ".join(map(str, paths)))
+
+
+# ---------------------------------------------------------------------------- running
+
+
+class Runner:
+    """Maps a function over pieces: here, in a loky pool, or on a Dask cluster.
+
+    ``progress(stage, rows)`` is called as each piece finishes.
+    """
+
+    def __init__(
+        self,
+        workers: int = 1,
+        backend: str = "loky",
+        scheduler: str | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
+        if backend not in ("loky", "dask"):
+            raise DetectorError(f"--backend must be loky or dask, not '{backend}'.")
+        if workers < 1:
+            raise DetectorError(f"--workers must be 1 or more, not {workers}.")
+        if scheduler and backend != "dask":
+            raise DetectorError("--scheduler needs --backend dask.")
+        self.workers, self.backend, self.scheduler = workers, backend, scheduler
+        self.progress = progress or (lambda stage, pieces, rows: None)
+        self._client = self._cluster = None
+
+    def __enter__(self) -> "Runner":
+        if self.backend == "dask":
+            self._client = _dask_client(self.scheduler, self.workers)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._client is not None:
+            self._client.close()
+            cluster = getattr(self._client, "_detector_cluster", None)
+            if cluster is not None:
+                cluster.close()
+
+    def map(self, stage: str, fn: Callable, tasks: list, rows: list[int]) -> list:
+        """``fn(task)`` for every task; results in task order."""
+        results: list = [None] * len(tasks)
+        if self.backend == "loky" and self.workers == 1:
+            for i, task in enumerate(tasks):
+                results[i] = fn(task)
+                self.progress(stage, 1, rows[i])
+            return results
+        from joblib import Parallel, delayed, parallel_config
+
+        jobs = (delayed(_indexed)(fn, i, task) for i, task in enumerate(tasks))
+        if self.backend == "dask":
+            with parallel_config(backend="dask"):
+                done = Parallel(n_jobs=-1, return_as="generator_unordered")(jobs)
+                for i, value in done:
+                    results[i] = value
+                    self.progress(stage, 1, rows[i])
+            return results
+        # Each process gets its share of the cores for Polars and the classifier
+        # (joblib limits the classifier's OpenMP threads the same way).
+        share = str(max(1, (os.cpu_count() or 1) // self.workers))
+        previous = os.environ.get("POLARS_MAX_THREADS")
+        os.environ["POLARS_MAX_THREADS"] = share
+        try:
+            done = Parallel(n_jobs=self.workers, return_as="generator_unordered")(jobs)
+            for i, value in done:
+                results[i] = value
+                self.progress(stage, 1, rows[i])
+        finally:
+            if previous is None:
+                os.environ.pop("POLARS_MAX_THREADS", None)
+            else:
+                os.environ["POLARS_MAX_THREADS"] = previous
+        return results
+
+
+def _indexed(fn: Callable, i: int, task) -> tuple[int, object]:
+    return i, fn(task)
+
+
+def _dask_client(scheduler: str | None, workers: int):
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise DetectorError(
+            "--backend dask needs Dask: pip install 'customs-detector[dask]'."
+        ) from None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise DetectorError(
+                f"Cannot reach the Dask scheduler at {scheduler} ({exc}); check the address."
+            ) from None
+        try:
+            client.get_versions(check=True)
+        except ValueError as exc:
+            client.close()
+            raise DetectorError(
+                f"The Dask workers at {scheduler} run other package versions than this "
+                f"machine ({str(exc).splitlines()[0]}); install the same versions there."
+            ) from None
+        return client
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = Client(cluster)
+    client._detector_cluster = cluster
+    return client
+
+
+# ---------------------------------------------------------------------------- the passes
+
+
+@dataclass
+class Job:
+    """What every piece's work needs; sent to the workers with the piece."""
+
+    work: str
+    profile: object
+    expected_currency: str | None
+    model: object = None
+    duplicates: pl.Series | None = None
+    keep_scored: bool = False
+    selection: dict = field(default_factory=dict)
+
+
+def _canonical(job: Job, piece: Piece, duplicates: pl.Series | None) -> Canonical:
+    names = ", ".join(sorted({Path(p.path).name for p in piece.parts}))
+    return canonicalise(
+        piece.scan(),
+        job.profile,
+        source=f"Input {names}",
+        expected_currency=job.expected_currency,
+        duplicates=duplicates,
+    )
+
+
+def _read_piece(args: tuple[Job, Piece]) -> dict:
+    """Map and validate one piece; write its accepted rows, rejects and day counts."""
+    job, piece = args
+    work = Path(job.work)
+    lo, hi = piece.offset + 1, piece.offset + piece.rows
+    dups = job.duplicates.filter((job.duplicates >= lo) & (job.duplicates <= hi))
+    canonical = _canonical(job, piece, dups)
+    canonical = Canonical(canonical.lf.collect().lazy(), canonical.reasons, canonical.internal)
+    accepted, rejects = split(canonical)
+    acc, rej, totals = pl.collect_all([accepted, rejects, _repair_totals(canonical)])
+    acc.write_parquet(work / "accepted" / f"{piece.index}.parquet")
+    if rej.height:
+        rej.write_parquet(work / "rejects" / f"{piece.index}.parquet")
+    tables = job.model.features_.batch_tables(acc.lazy())
+    plans = [(group, name, lf) for group, named in tables.items() for name, lf in named.items()]
+    for (group, name, _), table in zip(plans, pl.collect_all([p[2] for p in plans]), strict=True):
+        folder = work / "batch" / group / name
+        folder.mkdir(parents=True, exist_ok=True)
+        table.write_parquet(folder / f"{piece.index}.parquet")
+    repairs = {k: int(v) for k, v in totals.row(0, named=True).items() if k != "__rows"}
+    return {
+        "accepted": acc.height,
+        "rejected": rej.height,
+        "repairs": repairs,
+        "columns": acc.columns,
+    }
+
+
+def _batch(work: Path) -> dict[str, dict[str, pl.LazyFrame]]:
+    """The whole batch's batch-wide tables, as merged after the read pass."""
+    folder = work / "batch"
+    return {
+        group.name: {p.stem: pl.scan_parquet(p) for p in sorted(group.glob("*.parquet"))}
+        for group in sorted(folder.iterdir())
+    }
+
+
+def _merge_batch_tables(work: Path, model, n_pieces: int) -> None:
+    """Add up the pieces' batch tables (one streaming aggregation per table)."""
+    folder = work / "batch"
+    parts = {
+        group.name: {
+            name.name: pl.scan_parquet(name / "*.parquet")
+            for name in sorted(group.iterdir())
+            if name.is_dir()
+        }
+        for group in sorted(folder.iterdir())
+    }
+    merged = model.features_.merge_batch_tables(parts) if n_pieces > 1 else parts
+    for group, named in merged.items():
+        for name, lf in named.items():
+            lf.sink_parquet(folder / group / f"{name}.parquet", engine="streaming")
+
+
+def _score_piece(args: tuple[Job, Piece]) -> dict:
+    """Features and scores of one piece; the narrow scores, drift counts and peers."""
+    job, piece = args
+    work, model = Path(job.work), job.model
+    accepted = pl.read_parquet(work / "accepted" / f"{piece.index}.parquet")
+    if accepted.height == 0:
+        return {"rows": 0, "drift": None}
+    table = model.score(model.transform(accepted, _batch(work)))
+    table.select(
+        pl.lit(piece.index, pl.UInt32).alias("__piece"),
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("__row"),
+        "rank_score",
+        pl.col("declaration_id").hash(_TIE_SEED).alias("__h"),
+    ).write_parquet(work / "narrow" / f"{piece.index}.parquet")
+    table.select("hs_code", "country_origin", "unit_value_per_ton").write_parquet(
+        work / "peers" / f"{piece.index}.parquet"
+    )
+    if job.keep_scored:
+        table.write_parquet(work / "scored" / f"{piece.index}.parquet")
+    return {"rows": table.height, "drift": drift_counts(model.drift_, table)}
+
+
+_TIE_SEED = 11
+
+
+def _explain_piece(args: tuple[Job, Piece]) -> dict:
+    """Reasons for the listed rows of one piece, written with their rank and selection."""
+    job, piece = args
+    work, model = Path(job.work), job.model
+    listed = pl.read_parquet(work / "listed" / f"{piece.index}.parquet")
+    if job.keep_scored:
+        table = pl.read_parquet(work / "scored" / f"{piece.index}.parquet")
+    else:
+        accepted = pl.read_parquet(work / "accepted" / f"{piece.index}.parquet")
+        rows = accepted[listed["__row"]]
+        table = model.score(model.transform(rows, _batch(work)))
+        listed = listed.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__row"))
+    table = table[listed["__row"]].with_columns(listed["rank"], listed["selection"])
+    explain = listed["explain"].to_numpy()
+    reasons = np.full(table.height, None, dtype=object)
+    if explain.any():
+        reasons[explain] = explain_rows(model, table.filter(pl.Series(explain)))
+    table = table.with_columns(pl.Series("reasons", reasons.tolist(), pl.String))
+    table.sort("rank").write_parquet(work / "out" / f"{piece.index}.parquet")
+    return {"rows": table.height}
+
+
+# ---------------------------------------------------------------------------- the job
+
+
+@dataclass
+class Scored:
+    """What :func:`score_pieces` leaves: the listed rows and what the report needs."""
+
+    listed: pl.DataFrame | None
+    out_parts: list[Path]
+    rejects: pl.DataFrame
+    n_read: int
+    n_scored: int
+    #: The accepted rows' columns (the input's own, canonical ones first).
+    columns: list[str]
+    repairs: dict[str, int]
+    notes: list[str]
+    drift: list[dict]
+    peers: pl.LazyFrame | None
+    k: int | None
+    work: tempfile.TemporaryDirectory
+
+
+def score_pieces(
+    paths,
+    model,
+    profile,
+    *,
+    expected_currency: str | None,
+    top: Callable[[int], int | None],
+    runner: Runner,
+    piece_rows: int = PIECE_ROWS,
+) -> Scored:
+    """Passes 1 to 6 of the module docstring; ``top(n)`` sizes the list for n rows."""
+    holder = tempfile.TemporaryDirectory(prefix="detector-")
+    work = Path(holder.name)
+    for sub in ("accepted", "rejects", "batch", "narrow", "peers", "scored", "listed", "out"):
+        (work / sub).mkdir()
+    plan = plan_pieces(paths, work, piece_rows)
+    job = Job(str(work), profile, expected_currency, model=None)
+    pieces, rows = plan.pieces, [p.rows for p in plan.pieces]
+
+    try:
+        job.duplicates = duplicate_rows([_canonical(job, p, None) for p in pieces])
+    except pl.exceptions.PolarsError as exc:
+        raise DetectorError(
+            f"Input {plan.names} cannot be read: {str(exc).splitlines()[0]}."
+        ) from None
+    job.model = model
+    read = runner.map("read", _read_piece, [(job, p) for p in pieces], rows)
+    n_read = sum(r["accepted"] + r["rejected"] for r in read)
+    n_scored = sum(r["accepted"] for r in read)
+    repairs: dict[str, int] = {}
+    for r in read:
+        for k, v in r["repairs"].items():
+            repairs[k[len("__repair_") :]] = repairs.get(k[len("__repair_") :], 0) + v
+    repairs = {k: v for k, v in repairs.items() if v}
+    reject_parts = sorted((work / "rejects").glob("*.parquet"))
+    rejects = (
+        pl.concat([pl.read_parquet(p) for p in reject_parts], how="diagonal_relaxed").sort(
+            INPUT_ROW
+        )
+        if reject_parts
+        else pl.DataFrame()
+    )
+    columns = list(dict.fromkeys(c for r in read for c in r["columns"]))
+    result = Scored(
+        None, [], rejects, n_read, n_scored, columns, repairs, plan.notes, [], None, None, holder
+    )
+    if n_scored == 0:
+        return result
+
+    _merge_batch_tables(work, model, len(pieces))
+
+    k = top(n_scored)
+    job.keep_scored = k is None
+    scored = runner.map("score", _score_piece, [(job, p) for p in pieces], rows)
+    result.drift = [s["drift"] for s in scored if s["drift"] is not None]
+    result.peers = pl.scan_parquet(work / "peers" / "*.parquet")
+
+    # One global order: by score, ties by a hash of the id (the same however cut).
+    narrow = (
+        pl.scan_parquet(work / "narrow" / "*.parquet")
+        .sort(["rank_score", "__h"], descending=[True, False])
+        .select("__piece", "__row", "__h")
+        .collect()
+    )
+    n, cfg = narrow.height, model.config
+    if k is None:
+        listed = narrow.with_columns(
+            pl.int_range(1, n + 1, dtype=pl.UInt32).alias("rank"),
+            pl.lit("model").alias("selection"),
+        )
+        n_reasons = max(1, int(np.ceil(n * cfg.reasons_share)))
+    else:
+        k = min(k, n)
+        n_explore = int(round(k * cfg.exploration_share))
+        head, rest = narrow.head(k - n_explore), narrow.slice(k - n_explore)
+        # Seeded by the batch, so that the same input gives the same picks.
+        batch = int(rest["__h"].cast(pl.Float64).sum() % 2**32) if rest.height else 0
+        seed = cfg.seed + batch
+        picks = np.sort(np.random.default_rng(seed).choice(rest.height, n_explore, replace=False))
+        listed = pl.concat(
+            [
+                head.with_columns(pl.lit("model").alias("selection")),
+                rest[picks].with_columns(pl.lit("exploration").alias("selection")),
+            ]
+        ).with_columns(pl.int_range(1, k + 1, dtype=pl.UInt32).alias("rank"))
+        n_reasons = k
+    listed = listed.with_columns((pl.col("rank") <= n_reasons).alias("explain"))
+    holding = []
+    for (index,), part in listed.partition_by("__piece", as_dict=True).items():
+        part.sort("__row").drop("__piece").write_parquet(work / "listed" / f"{index}.parquet")
+        holding.append(pieces[index])
+    holding.sort(key=lambda p: p.index)
+    del narrow, listed
+    runner.map(
+        "explain",
+        _explain_piece,
+        [(job, p) for p in holding],
+        [p.rows if job.keep_scored else 0 for p in holding],
+    )
+    result.out_parts = sorted(work.glob("out/*.parquet"), key=lambda p: int(p.stem))
+    result.k = k
+    if k is not None:
+        result.listed = (
+            pl.concat([pl.read_parquet(p) for p in result.out_parts], how="diagonal_relaxed")
+            .sort("rank")
+        )
+    return result
+
+
+def ranked_chunks(parts: list[Path], n: int, chunk: int = PIECE_ROWS) -> list[pl.LazyFrame]:
+    """The rows of the ranked parts in global rank order, ``chunk`` ranks at a time."""
+    scan = pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")
+    return [
+        scan.filter(pl.col("rank").is_between(first, first + chunk - 1)).sort("rank")
+        for first in range(1, n + 1, chunk)
+    ]
