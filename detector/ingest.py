@@ -639,7 +639,10 @@ def duplicate_rows(canonicals: list["Canonical"]) -> pl.Series:
     """
     ident = pl.col(_PREFIX + "declaration_id")
     ids = pl.concat(
-        [c.lf.select(INPUT_ROW, ident.alias("id")).filter(pl.col("id").is_not_null()) for c in canonicals]
+        [
+            c.lf.select(INPUT_ROW, ident.alias("id")).filter(pl.col("id").is_not_null())
+            for c in canonicals
+        ]
     )
     hashed = ids.select(pl.col("id").hash(_ID_SEED).alias("h"))
     repeated = (

@@ -318,10 +318,17 @@ def score(
     if done.k is None:
         result.ranked = done
         # The report shows the explained head of the list; the writer merges all.
-        chosen = pl.concat(
-            [pl.scan_parquet(p).filter(pl.col("reasons").is_not_null()) for p in done.out_parts],
-            how="diagonal_relaxed",
-        ).collect().sort("rank")
+        chosen = (
+            pl.concat(
+                [
+                    pl.scan_parquet(p).filter(pl.col("reasons").is_not_null())
+                    for p in done.out_parts
+                ],
+                how="diagonal_relaxed",
+            )
+            .collect()
+            .sort("rank")
+        )
     else:
         chosen = done.listed
     keys = {k for _, level in PEER_LEVELS for k in level}

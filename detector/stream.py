@@ -37,9 +37,9 @@ from detector.ingest import (
     INPUT_ROW,
     Canonical,
     _expand,
+    _hive_keys,
     _ragged_line,
     _repair_totals,
-    _hive_keys,
     _scan_one,
     canonicalise,
     duplicate_rows,
@@ -511,10 +511,9 @@ def score_pieces(
     result.out_parts = sorted(work.glob("out/*.parquet"), key=lambda p: int(p.stem))
     result.k = k
     if k is not None:
-        result.listed = (
-            pl.concat([pl.read_parquet(p) for p in result.out_parts], how="diagonal_relaxed")
-            .sort("rank")
-        )
+        result.listed = pl.concat(
+            [pl.read_parquet(p) for p in result.out_parts], how="diagonal_relaxed"
+        ).sort("rank")
     return result
 
 

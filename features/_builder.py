@@ -13,9 +13,9 @@ from features._batch import DAY_COUNT_COLUMNS, day_counts, join_day_counts, merg
 from features._histories import (
     EntityState,
     daily_tables,
-    merge_daily_tables,
     entity_histories,
     fit_entity_state,
+    merge_daily_tables,
     out_of_fold_fraud_rates,
 )
 from features._reference_prices import (

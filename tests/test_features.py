@@ -314,10 +314,14 @@ def test_day_counts_of_pieces_add_up_to_the_counts_of_the_whole_batch():
 
     d1, d2 = date(2025, 1, 1), date(2025, 1, 2)
     rows = [("I1", "S1", d1, v, "080610", "TH", "VN") for v in (140.0, 145.0, 149.0, 0.1)]
-    rows += [("I1", None, d1, 149.0, "080610", "TH", "TH"), ("I2", "S1", d2, 1e9, "0806", "TH", "VN")]
+    rows += [
+        ("I1", None, d1, 149.0, "080610", "TH", "TH"),
+        ("I2", "S1", d2, 1e9, "0806", "TH", "VN"),
+    ]
     cols = ["importer_id", "seller_id", "declaration_date", "customs_value"]
-    lf = pl.LazyFrame(rows, schema=[*cols, "hs_code", "country_origin", "country_departure"],
-                      orient="row")
+    lf = pl.LazyFrame(
+        rows, schema=[*cols, "hs_code", "country_origin", "country_departure"], orient="row"
+    )
     whole = join_day_counts(lf, day_counts(lf, 150.0)).collect()
     pieces = [lf.slice(0, 2), lf.slice(2, 3), lf.slice(5, 1)]
     merged = merge_day_counts([day_counts(p, 150.0) for p in pieces])

@@ -1,0 +1,165 @@
+"""Scoring piece by piece: the same scores however the batch is cut, read or run."""
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from detector.cli import app
+from detector.pipeline import score, write_scores
+from detector.stream import Runner, plan_pieces
+
+COLUMNS = ["rank", "declaration_id", "risk_score", "reasons", "selection", "case_id"]
+
+
+@pytest.fixture(scope="module")
+def scored(trained_model):
+    """The reference: the recent months read as one file, in one piece."""
+    path, _, score_file = trained_model
+    return score([score_file], path, top="5%")
+
+
+@pytest.fixture(scope="module")
+def layouts(trained_model, tmp_path_factory):
+    """The same declarations as one CSV and as hive-style daily Parquet partitions."""
+    _, _, score_file = trained_model
+    folder = tmp_path_factory.mktemp("layouts")
+    df = pl.read_parquet(score_file)
+    csv = folder / "recent.csv"
+    df.write_csv(csv)
+    hive = folder / "daily"
+    # The partition column is left out of the files: it comes back from the path.
+    for (day,), part in df.group_by("declaration_date", maintain_order=True):
+        target = hive / f"day={day}"
+        target.mkdir(parents=True)
+        part.write_parquet(target / "part-0.parquet")
+    return csv, hive
+
+
+def test_pieces_cover_the_batch_in_reading_order(trained_model, layouts, tmp_path):
+    _, _, score_file = trained_model
+    n = pl.scan_parquet(score_file).select(pl.len()).collect().item()
+    plan = plan_pieces([score_file], tmp_path, piece_rows=4_000)
+    assert [p.rows for p in plan.pieces][:-1] == [4_000] * (len(plan.pieces) - 1)
+    assert sum(p.rows for p in plan.pieces) == n
+    assert [p.offset for p in plan.pieces] == [4_000 * i for i in range(len(plan.pieces))]
+    first = plan.pieces[1].scan().collect()
+    assert first["input_row"][0] == 4_001
+    assert first["declaration_id"].to_list() == (
+        pl.read_parquet(score_file)["declaration_id"].slice(4_000, 4_000).to_list()
+    )
+    # Small daily partitions are grouped into pieces of at most piece_rows rows.
+    _, hive = layouts
+    daily = plan_pieces([hive], tmp_path / "h", piece_rows=5_000)
+    assert 1 < len(daily.pieces) < 92
+    assert all(p.rows <= 5_000 for p in daily.pieces)
+    assert sum(p.rows for p in daily.pieces) == n
+    assert dict(daily.pieces[0].parts[0].hive) == {"day": "2025-10-01"}
+
+
+@pytest.mark.parametrize(
+    "layout, piece_rows, workers",
+    [("parquet", 1_500, 1), ("csv", 2_500, 1), ("hive", 4_000, 1), ("parquet", 3_000, 2)],
+)
+def test_same_scores_however_the_batch_is_cut(
+    trained_model, layouts, scored, layout, piece_rows, workers
+):
+    path, _, score_file = trained_model
+    csv, hive = layouts
+    files = {"parquet": score_file, "csv": csv, "hive": hive}[layout]
+    result = score([files], path, top="5%", piece_rows=piece_rows, runner=Runner(workers))
+    assert result.n_read == scored.n_read
+    assert result.scored.select(COLUMNS).equals(scored.scored.select(COLUMNS))
+    assert result.drift.psi == scored.drift.psi
+    assert result.drift.unseen == scored.drift.unseen
+
+
+def test_batch_wide_features_count_declarations_in_other_pieces(trained_model, tmp_path):
+    """A split shipment cut in two still counts as one importer's day of parcels."""
+    path, _, score_file = trained_model
+    df = pl.read_parquet(score_file).head(3_000)
+    parcels = df.head(6).with_columns(
+        pl.format("SPLIT{}", pl.int_range(6)).alias("declaration_id"),
+        pl.lit("IM-SPLIT").alias("importer_id"),
+        pl.lit("SE-SPLIT").alias("seller_id"),
+        pl.lit(df["declaration_date"][0]).alias("declaration_date"),
+        pl.lit(140.0).alias("customs_value"),
+    )
+    # Three parcels at the start of the file, three at its end: different pieces.
+    batch = pl.concat([parcels.head(3), df, parcels.tail(3)])
+    batch.write_parquet(tmp_path / "batch.parquet")
+    whole = score([tmp_path / "batch.parquet"], path, piece_rows=10_000)
+    cut = score([tmp_path / "batch.parquet"], path, piece_rows=1_000)
+    for result in (whole, cut):
+        write_scores(result, tmp_path / "all.parquet", None)
+        out = pl.read_parquet(tmp_path / "all.parquet")
+        assert out.height == batch.height
+        assert out["rank"].to_list() == list(range(1, batch.height + 1))
+        split = out.filter(pl.col("importer_id") == "IM-SPLIT")
+        assert split.height == 6
+        assert "SPLIT_SHIPMENT: 6 declarations" in " ".join(split["reasons"].drop_nulls())
+    assert (
+        pl.read_parquet(tmp_path / "all.parquet").select("declaration_id", "risk_score")
+    ).height == batch.height
+
+
+def test_duplicate_ids_across_pieces_are_rejected_once(trained_model, tmp_path):
+    path, _, score_file = trained_model
+    df = pl.read_parquet(score_file).head(2_000)
+    copy = df.slice(10, 1).with_columns(pl.lit(99.0).alias("customs_value"))
+    pl.concat([df, copy]).write_parquet(tmp_path / "dup.parquet")
+    for piece_rows in (5_000, 500):
+        result = score([tmp_path / "dup.parquet"], path, top="10", piece_rows=piece_rows)
+        assert result.n_read == 2_001 and result.rejects.height == 1
+        assert result.rejects["input_row"].to_list() == [2_001]
+        assert "duplicate declaration_id" in result.rejects["reject_reason"][0]
+
+
+def test_the_whole_ranked_list_is_written_in_rank_order(trained_model, tmp_path):
+    path, _, score_file = trained_model
+    result = score([score_file], path, piece_rows=2_000)
+    for name in ("all.csv", "all.parquet"):
+        write_scores(result, tmp_path / name, None)
+        out = (pl.read_csv if name.endswith("csv") else pl.read_parquet)(tmp_path / name)
+        assert out.height == result.n_read
+        assert out["rank"].to_list() == list(range(1, out.height + 1))
+        assert out["risk_score"].is_sorted(descending=True)
+        assert out.columns[:3] == ["rank", "declaration_id", "risk_score"]
+        # Reasons for the head of the list (the model's reasons share), none beyond.
+        assert out["reasons"].head(10).null_count() == 0
+        assert out["reasons"].tail(10).null_count() == 10
+
+
+def test_workers_and_backend_from_the_command_line(trained_model, tmp_path, scored):
+    path, _, score_file = trained_model
+    out = tmp_path / "flagged.csv"
+    args = ["score", str(score_file), "--model", str(path), "--out", str(out), "--top", "5%"]
+    run = CliRunner().invoke(app, [*args, "--workers", "2"])
+    assert run.exit_code == 0, run.output
+    flagged = pl.read_csv(out, infer_schema=False)
+    assert flagged["declaration_id"].to_list() == scored.scored["declaration_id"].to_list()
+    bad = CliRunner().invoke(app, [*args, "--backend", "spark"])
+    assert bad.exit_code == 2 and "--backend must be loky or dask" in bad.output
+    bad = CliRunner().invoke(app, [*args, "--scheduler", "tcp://127.0.0.1:8786"])
+    assert bad.exit_code == 2 and "--scheduler needs --backend dask" in bad.output
+
+
+def test_a_dask_cluster_writes_exactly_the_same_scores(trained_model, scored, tmp_path):
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import LocalCluster
+
+    path, _, score_file = trained_model
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        runner = Runner(backend="dask", scheduler=cluster.scheduler_address)
+        result = score([score_file], path, top="5%", piece_rows=3_000, runner=runner)
+    assert result.scored.select(COLUMNS).equals(scored.scored.select(COLUMNS))
+    assert result.scored.select(pl.all().exclude("case_id")).equals(
+        scored.scored.select(pl.all().exclude("case_id"))
+    )
+    # Without an address, --backend dask starts a local cluster of --workers processes.
+    out = tmp_path / "flagged.parquet"
+    args = ["score", str(score_file), "--model", str(path), "--out", str(out), "--top", "5%"]
+    run = CliRunner().invoke(app, [*args, "--backend", "dask", "--workers", "2"])
+    assert run.exit_code == 0, run.output
+    assert pl.read_parquet(out).select(COLUMNS).equals(scored.scored.select(COLUMNS))
