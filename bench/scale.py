@@ -1,12 +1,13 @@
 """How scoring cost grows with rows: daily Parquet partitions of 1, 3, 10 million rows.
 
-Usage: python bench/scale.py [--rows 1000000 3000000] [--keep DIR]
+Usage: python bench/scale.py [--rows 1000000 3000000 10000000] [--workers 1 2] [--keep DIR]
 
 For each size: a synthetic year of that many rows written as one Parquet file per day
 (hive-style, ``declaration_date=YYYY-MM-DD/``), a bare Polars scan of the folder, and
-``detector score FOLDER --model M --out flagged.parquet --top 5%`` in a fresh process,
-with wall time, rows per second and peak resident memory from ``/usr/bin/time -v``.
-The model is trained once on a separate 300,000-row year.
+``detector score FOLDER --model M --out flagged.parquet --top 5% --workers W`` in a
+fresh process for each W, with wall time, rows per second and peak resident memory
+from ``/usr/bin/time -v`` (which counts the worker processes' peak too: it reports the
+largest single process). The model is trained once on a separate 300,000-row year.
 """
 
 import argparse
@@ -34,7 +35,8 @@ def _partitions(rows: int, folder: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 3_000_000])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--keep", type=Path, default=None)
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp())
@@ -57,18 +59,23 @@ def main() -> None:
         t0 = time.perf_counter()
         pl.scan_parquet(source).collect()
         scan = time.perf_counter() - t0
-        out = folder / f"flagged-{rows}.parquet"
-        seconds, peak = timed(
-            [py, "-m", "detector", "score", str(source), "--model", str(model)]
-            + ["--out", str(out), "--top", "5%"]
-        )
-        peak_text = f"{peak:.2f} GB" if peak is not None else "n/a"
         print(
             f"{rows:>11,} rows in {n_files} daily partitions: bare scan {scan:5.2f} s "
-            f"(count only {count_only:.2f} s); detector score {seconds:6.1f} s "
-            f"({rows / seconds:,.0f} rows/s), peak {peak_text}",
+            f"(count only {count_only:.2f} s)",
             flush=True,
         )
+        for workers in args.workers:
+            out = folder / f"flagged-{rows}-{workers}.parquet"
+            seconds, peak = timed(
+                [py, "-m", "detector", "score", str(source), "--model", str(model)]
+                + ["--out", str(out), "--top", "5%", "--workers", str(workers)]
+            )
+            peak_text = f"{peak:.2f} GB" if peak is not None else "n/a"
+            print(
+                f"    --workers {workers}: detector score {seconds:6.1f} s "
+                f"({rows / seconds:,.0f} rows/s), peak {peak_text}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -254,6 +254,9 @@ def score(
             result = run(files, model, schema=schema, top=top, trust=trust, runner=runner)
         write_scores(result, out_file, rejects)
         out.print(result.summary() + f"; wrote {out_file}", markup=False)
+        if result.timings:
+            steps = ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
+            out.print(f"seconds per step: {steps}", markup=False)
         out.print(result.model_age(), markup=False)
         for warning in result.drift.warnings if result.drift else []:
             err.print(f"warning: {warning}", markup=False, soft_wrap=True)

@@ -255,6 +255,8 @@ class ScoreResult:
     ranked: Scored | None = None
     #: The work folder the lazy ``peers`` and ``ranked`` read from (removed with this).
     work: object = None
+    #: Seconds per step of the scoring passes.
+    timings: dict = field(default_factory=dict)
 
     def summary(self) -> str:
         read = self.n_read
@@ -311,6 +313,7 @@ def score(
         repairs=done.repairs,
         notes=done.notes,
         model=model,
+        timings=done.timings,
     )
     if done.n_scored == 0:
         return result

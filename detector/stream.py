@@ -25,6 +25,7 @@ piece and write their own results; they return counts, never whole frames.
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,7 +192,7 @@ class Runner:
     def map(self, stage: str, fn: Callable, tasks: list, rows: list[int]) -> list:
         """``fn(task)`` for every task; results in task order."""
         results: list = [None] * len(tasks)
-        if self.backend == "loky" and self.workers == 1:
+        if self.backend == "loky" and min(self.workers, len(tasks)) <= 1:
             for i, task in enumerate(tasks):
                 results[i] = fn(task)
                 self.progress(stage, 1, rows[i])
@@ -208,11 +209,12 @@ class Runner:
             return results
         # Each process gets its share of the cores for Polars and the classifier
         # (joblib limits the classifier's OpenMP threads the same way).
-        share = str(max(1, (os.cpu_count() or 1) // self.workers))
+        share = str(max(1, (os.cpu_count() or 1) // min(self.workers, len(tasks))))
         previous = os.environ.get("POLARS_MAX_THREADS")
         os.environ["POLARS_MAX_THREADS"] = share
         try:
-            done = Parallel(n_jobs=self.workers, return_as="generator_unordered")(jobs)
+            n_jobs = min(self.workers, len(tasks))
+            done = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
             for i, value in done:
                 results[i] = value
                 self.progress(stage, 1, rows[i])
@@ -290,8 +292,10 @@ def _read_piece(args: tuple[Job, Piece]) -> dict:
     """Map and validate one piece; write its accepted rows, rejects and day counts."""
     job, piece = args
     work = Path(job.work)
-    lo, hi = piece.offset + 1, piece.offset + piece.rows
-    dups = job.duplicates.filter((job.duplicates >= lo) & (job.duplicates <= hi))
+    dups = job.duplicates
+    if dups is not None:
+        lo, hi = piece.offset + 1, piece.offset + piece.rows
+        dups = dups.filter((dups >= lo) & (dups <= hi))
     canonical = _canonical(job, piece, dups)
     canonical = Canonical(canonical.lf.collect().lazy(), canonical.reasons, canonical.internal)
     accepted, rejects = split(canonical)
@@ -407,6 +411,8 @@ class Scored:
     peers: pl.LazyFrame | None
     k: int | None
     work: tempfile.TemporaryDirectory
+    #: Seconds per step (plan, ids, read, merge, score, select, explain).
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def score_pieces(
@@ -424,18 +430,24 @@ def score_pieces(
     work = Path(holder.name)
     for sub in ("accepted", "rejects", "batch", "narrow", "peers", "scored", "listed", "out"):
         (work / sub).mkdir()
+    clock = _Clock()
     plan = plan_pieces(paths, work, piece_rows)
+    clock("plan")
     job = Job(str(work), profile, expected_currency, model=None)
     pieces, rows = plan.pieces, [p.rows for p in plan.pieces]
 
     try:
-        job.duplicates = duplicate_rows([_canonical(job, p, None) for p in pieces])
+        # One piece finds its repeated ids itself; several need the whole batch's.
+        if len(pieces) > 1:
+            job.duplicates = duplicate_rows([_canonical(job, p, None) for p in pieces])
     except pl.exceptions.PolarsError as exc:
         raise DetectorError(
             f"Input {plan.names} cannot be read: {str(exc).splitlines()[0]}."
         ) from None
+    clock("ids")
     job.model = model
     read = runner.map("read", _read_piece, [(job, p) for p in pieces], rows)
+    clock("read")
     n_read = sum(r["accepted"] + r["rejected"] for r in read)
     n_scored = sum(r["accepted"] for r in read)
     repairs: dict[str, int] = {}
@@ -455,16 +467,19 @@ def score_pieces(
     result = Scored(
         None, [], rejects, n_read, n_scored, columns, repairs, plan.notes, [], None, None, holder
     )
+    result.timings = clock.laps
     if n_scored == 0:
         return result
 
     _merge_batch_tables(work, model, len(pieces))
+    clock("merge")
 
     k = top(n_scored)
     job.keep_scored = k is None
     scored = runner.map("score", _score_piece, [(job, p) for p in pieces], rows)
     result.drift = [s["drift"] for s in scored if s["drift"] is not None]
     result.peers = pl.scan_parquet(work / "peers" / "*.parquet")
+    clock("score")
 
     # One global order: by score, ties by a hash of the id (the same however cut).
     narrow = (
@@ -485,7 +500,7 @@ def score_pieces(
         n_explore = int(round(k * cfg.exploration_share))
         head, rest = narrow.head(k - n_explore), narrow.slice(k - n_explore)
         # Seeded by the batch, so that the same input gives the same picks.
-        batch = int(rest["__h"].cast(pl.Float64).sum() % 2**32) if rest.height else 0
+        batch = int((rest["__h"] % 2**32).sum() % 2**32) if rest.height else 0
         seed = cfg.seed + batch
         picks = np.sort(np.random.default_rng(seed).choice(rest.height, n_explore, replace=False))
         listed = pl.concat(
@@ -502,6 +517,7 @@ def score_pieces(
         holding.append(pieces[index])
     holding.sort(key=lambda p: p.index)
     del narrow, listed
+    clock("select")
     runner.map(
         "explain",
         _explain_piece,
@@ -514,7 +530,21 @@ def score_pieces(
         result.listed = pl.concat(
             [pl.read_parquet(p) for p in result.out_parts], how="diagonal_relaxed"
         ).sort("rank")
+    clock("explain")
     return result
+
+
+class _Clock:
+    """Seconds spent in each step, for the operator's log and the benchmarks."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        self.laps[step] = round(now - self._last, 3)
+        self._last = now
 
 
 def ranked_chunks(parts: list[Path], n: int, chunk: int = PIECE_ROWS) -> list[pl.LazyFrame]:
