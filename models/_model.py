@@ -10,6 +10,7 @@ from features import DeclarationFeatures
 from models._config import ModelConfig
 from models._drift import fit_drift_reference
 from models._pipeline import make_classifier
+from models._predict import predict_positive
 
 __all__ = ["FraudModel", "NOVELTY_SIGNALS", "sample_labelled"]
 
@@ -217,7 +218,10 @@ class FraudModel:
         novelty: np.ndarray | None = None,
         probability: np.ndarray | None = None,
     ) -> np.ndarray:
-        p = self.classifier_.predict_proba(table)[:, 1] if probability is None else probability
+        if probability is None:
+            matrix = self.classifier_.named_steps["encode"].transform(table)
+            probability = predict_positive(self.classifier_.steps[-1][1], matrix)
+        p = probability
         u = self.novelty(table) if novelty is None else novelty
         stake = table.select(DUTY_AT_STAKE).to_series().to_numpy()
         g = np.searchsorted(self.stake_quantiles_, stake, side="right") / _GRID.size

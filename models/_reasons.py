@@ -9,6 +9,8 @@ that matter become reasons: a code and a sentence with the numbers to check.
 import numpy as np
 import polars as pl
 
+from models._predict import predict_positive
+
 __all__ = ["FAMILIES", "explain_rows"]
 
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -221,25 +223,36 @@ def explain_rows(model, table: pl.DataFrame) -> list[str]:
     encoder = model.classifier_.named_steps["encode"]
     clf = model.classifier_.steps[-1][1]
     matrix = encoder.transform(table)
-    base = clf.predict_proba(matrix)[:, 1]
+    base = predict_positive(clf, matrix)
     columns = list(encoder.numeric) + list(encoder.categorical)
+    neutral = model.neutral_
     # A family's part: half what the score loses when the family alone is made typical,
     # half what a typical declaration gains when only this family is as declared. The
     # second half keeps a reason visible when another family already says the same.
-    typical = np.broadcast_to(model.neutral_, matrix.shape).copy()
-    p_typical = clf.predict_proba(typical[:1])[0, 1]  # the same for every row
-    parts = {}
+    p_typical = predict_positive(clf, neutral[np.newaxis, :].astype(matrix.dtype))[0]
+    # Rows whose family is already typical score the same without it: their part is 0.
+    # All the other variants go to the classifier in one call.
+    variants, plan = [], []
     for code, names in FAMILIES.items():
         idx = [columns.index(n) for n in names if n in columns]
         if not idx:
             continue
-        without = matrix.copy()
-        without[:, idx] = model.neutral_[idx]
-        alone = typical.copy()
-        alone[:, idx] = matrix[:, idx]
-        drop = base - clf.predict_proba(without)[:, 1]
-        gain = clf.predict_proba(alone)[:, 1] - p_typical
-        parts[code] = 0.5 * (drop + gain)
+        rows = np.flatnonzero(~np.all(matrix[:, idx] == neutral[idx], axis=1))
+        without = matrix[rows]
+        without[:, idx] = neutral[idx]
+        alone = np.broadcast_to(neutral, (rows.size, neutral.size)).astype(matrix.dtype)
+        alone[:, idx] = matrix[np.ix_(rows, idx)]
+        variants += [without, alone]
+        plan.append((code, rows))
+    scores = predict_positive(clf, np.concatenate(variants)) if variants else np.empty(0)
+    parts, at = {}, 0
+    for code, rows in plan:
+        drop = base[rows] - scores[at : at + rows.size]
+        gain = scores[at + rows.size : at + 2 * rows.size] - p_typical
+        at += 2 * rows.size
+        part = np.zeros(matrix.shape[0])
+        part[rows] = 0.5 * (drop + gain)
+        parts[code] = part
     codes = list(parts)
     table_d = np.column_stack([parts[c] for c in codes])
     detectors = model.strongest_detector(table)
