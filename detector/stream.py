@@ -189,10 +189,14 @@ class Runner:
             if cluster is not None:
                 cluster.close()
 
+    def runs_here(self, n_tasks: int) -> bool:
+        """Whether ``n_tasks`` tasks run one after the other in this process."""
+        return self.backend == "loky" and min(self.workers, n_tasks) <= 1
+
     def map(self, stage: str, fn: Callable, tasks: list, rows: list[int]) -> list:
         """``fn(task)`` for every task; results in task order."""
         results: list = [None] * len(tasks)
-        if self.backend == "loky" and min(self.workers, len(tasks)) <= 1:
+        if self.runs_here(len(tasks)):
             for i, task in enumerate(tasks):
                 results[i] = fn(task)
                 self.progress(stage, 1, rows[i])
@@ -274,7 +278,8 @@ class Job:
     model: object = None
     duplicates: pl.Series | None = None
     keep_scored: bool = False
-    selection: dict = field(default_factory=dict)
+    #: One piece in this process: the passes hand its tables over in memory.
+    in_memory: bool = False
 
 
 def _canonical(job: Job, piece: Piece, duplicates: pl.Series | None) -> Canonical:
@@ -300,22 +305,28 @@ def _read_piece(args: tuple[Job, Piece]) -> dict:
     canonical = Canonical(canonical.lf.collect().lazy(), canonical.reasons, canonical.internal)
     accepted, rejects = split(canonical)
     acc, rej, totals = pl.collect_all([accepted, rejects, _repair_totals(canonical)])
-    acc.write_parquet(work / "accepted" / f"{piece.index}.parquet")
     if rej.height:
         rej.write_parquet(work / "rejects" / f"{piece.index}.parquet")
+    repairs = {k: int(v) for k, v in totals.row(0, named=True).items() if k != "__rows"}
+    done = {"accepted": acc.height, "rejected": rej.height, "repairs": repairs}
+    done["columns"] = acc.columns
+    if job.in_memory:
+        # The batch is this one piece: its batch-wide tables are its own, computed
+        # where its features are.
+        _HELD[(job.work, "accepted")] = acc
+        return done
+    acc.write_parquet(work / "accepted" / f"{piece.index}.parquet")
     tables = job.model.features_.batch_tables(acc.lazy())
     plans = [(group, name, lf) for group, named in tables.items() for name, lf in named.items()]
     for (group, name, _), table in zip(plans, pl.collect_all([p[2] for p in plans]), strict=True):
         folder = work / "batch" / group / name
         folder.mkdir(parents=True, exist_ok=True)
         table.write_parquet(folder / f"{piece.index}.parquet")
-    repairs = {k: int(v) for k, v in totals.row(0, named=True).items() if k != "__rows"}
-    return {
-        "accepted": acc.height,
-        "rejected": rej.height,
-        "repairs": repairs,
-        "columns": acc.columns,
-    }
+    return done
+
+
+#: A batch of one piece scored in this process stays in memory between the passes.
+_HELD: dict[tuple[str, str], pl.DataFrame] = {}
 
 
 def _batch(work: Path) -> dict[str, dict[str, pl.LazyFrame]]:
@@ -348,10 +359,14 @@ def _score_piece(args: tuple[Job, Piece]) -> dict:
     """Features and scores of one piece; the narrow scores, drift counts and peers."""
     job, piece = args
     work, model = Path(job.work), job.model
-    accepted = pl.read_parquet(work / "accepted" / f"{piece.index}.parquet")
+    if job.in_memory:
+        accepted, batch = _HELD.pop((job.work, "accepted")), None
+    else:
+        accepted = pl.read_parquet(work / "accepted" / f"{piece.index}.parquet")
+        batch = _batch(work)
     if accepted.height == 0:
         return {"rows": 0, "drift": None}
-    table = model.score(model.transform(accepted, _batch(work)))
+    table = model.score(model.transform(accepted, batch))
     table.select(
         pl.lit(piece.index, pl.UInt32).alias("__piece"),
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("__row"),
@@ -361,7 +376,9 @@ def _score_piece(args: tuple[Job, Piece]) -> dict:
     table.select("hs_code", "country_origin", "unit_value_per_ton").write_parquet(
         work / "peers" / f"{piece.index}.parquet"
     )
-    if job.keep_scored:
+    if job.in_memory:
+        _HELD[(job.work, "scored")] = table
+    elif job.keep_scored:
         table.write_parquet(work / "scored" / f"{piece.index}.parquet")
     return {"rows": table.height, "drift": drift_counts(model.drift_, table)}
 
@@ -374,7 +391,9 @@ def _explain_piece(args: tuple[Job, Piece]) -> dict:
     job, piece = args
     work, model = Path(job.work), job.model
     listed = pl.read_parquet(work / "listed" / f"{piece.index}.parquet")
-    if job.keep_scored:
+    if job.in_memory:
+        table = _HELD.pop((job.work, "scored"))
+    elif job.keep_scored:
         table = pl.read_parquet(work / "scored" / f"{piece.index}.parquet")
     else:
         accepted = pl.read_parquet(work / "accepted" / f"{piece.index}.parquet")
@@ -434,7 +453,7 @@ def score_pieces(
     plan = plan_pieces(paths, work, piece_rows)
     clock("plan")
     job = Job(str(work), profile, expected_currency, model=None)
-    pieces, rows = plan.pieces, [p.rows for p in plan.pieces]
+    pieces = plan.pieces
 
     try:
         # One piece finds its repeated ids itself; several need the whole batch's.
@@ -446,6 +465,18 @@ def score_pieces(
         ) from None
     clock("ids")
     job.model = model
+    job.in_memory = len(pieces) == 1 and runner.runs_here(1)
+    try:
+        return _passes(job, plan, runner, top, clock, holder)
+    finally:
+        for key in [k for k in _HELD if k[0] == job.work]:
+            del _HELD[key]
+
+
+def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
+    """Read, merge, score, select and explain: see the module docstring."""
+    work, model = Path(job.work), job.model
+    pieces, rows = plan.pieces, [p.rows for p in plan.pieces]
     read = runner.map("read", _read_piece, [(job, p) for p in pieces], rows)
     clock("read")
     n_read = sum(r["accepted"] + r["rejected"] for r in read)
@@ -471,7 +502,8 @@ def score_pieces(
     if n_scored == 0:
         return result
 
-    _merge_batch_tables(work, model, len(pieces))
+    if not job.in_memory:
+        _merge_batch_tables(work, model, len(pieces))
     clock("merge")
 
     k = top(n_scored)
