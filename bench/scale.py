@@ -1,6 +1,7 @@
 """How scoring cost grows with rows: daily Parquet partitions of 1, 3, 10 million rows.
 
 Usage: python bench/scale.py [--rows 1000000 3000000 10000000] [--workers 1 2] [--keep DIR]
+                             [--train]
 
 For each size: a synthetic year of that many rows written as one Parquet file per day
 (hive-style, ``declaration_date=YYYY-MM-DD/``), a bare Polars scan of the folder, and
@@ -8,6 +9,9 @@ For each size: a synthetic year of that many rows written as one Parquet file pe
 fresh process for each W, with wall time, rows per second and peak resident memory
 from ``/usr/bin/time -v`` (which counts the worker processes' peak too: it reports the
 largest single process). The model is trained once on a separate 300,000-row year.
+With ``--train``, ``detector train FOLDER`` is also timed on each size (the last 20 %
+of the year is its validation set; about 10 % of the synthetic rows are inspected, so
+10 million rows hold about 800,000 labelled training rows).
 """
 
 import argparse
@@ -37,6 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--train", action="store_true")
     parser.add_argument("--keep", type=Path, default=None)
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp())
@@ -76,6 +81,13 @@ def main() -> None:
                 f"({rows / seconds:,.0f} rows/s), peak {peak_text}",
                 flush=True,
             )
+        if args.train:
+            seconds, peak = timed(
+                [py, "-m", "detector", "train", str(source)]
+                + ["--model", str(folder / f"model-{rows}.joblib")]
+            )
+            peak_text = f"{peak:.2f} GB" if peak is not None else "n/a"
+            print(f"    detector train: {seconds:6.1f} s, peak {peak_text}", flush=True)
 
 
 if __name__ == "__main__":
