@@ -163,3 +163,20 @@ def test_a_dask_cluster_writes_exactly_the_same_scores(trained_model, scored, tm
     run = CliRunner().invoke(app, [*args, "--backend", "dask", "--workers", "2"])
     assert run.exit_code == 0, run.output
     assert pl.read_parquet(out).select(COLUMNS).equals(scored.scored.select(COLUMNS))
+
+
+def test_progress_counts_every_piece_and_row_of_each_pass(trained_model):
+    path, _, score_file = trained_model
+    n = pl.scan_parquet(score_file).select(pl.len()).collect().item()
+    seen: dict[str, list[int]] = {}
+
+    def progress(stage: str, pieces: int, rows: int) -> None:
+        done = seen.setdefault(stage, [0, 0])
+        done[0] += pieces
+        done[1] += rows
+
+    score([score_file], path, top="5%", piece_rows=4_000, runner=Runner(progress=progress))
+    pieces = -(-n // 4_000)
+    assert seen["read"] == [pieces, n] and seen["score"] == [pieces, n]
+    # Only the pieces that hold listed rows are explained; their rows are not re-read.
+    assert 1 <= seen["explain"][0] <= pieces
