@@ -63,6 +63,8 @@ class Part:
     start: int
     rows: int
     hive: tuple[tuple[str, str], ...] = ()
+    #: The file the user named (a CSV file's pieces are Parquet files of ours).
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,13 +128,13 @@ def plan_pieces(paths, work: Path, piece_rows: int = PIECE_ROWS) -> Plan:
         if kind == "csv":
             for chunk in _csv_to_parquet(path, work, piece_rows, notes):
                 n = pl.scan_parquet(chunk).select(pl.len()).collect().item()
-                parts.append(Part(str(chunk), 0, n))
+                parts.append(Part(str(chunk), 0, n, source=str(path)))
             continue
         lf = _scan_one(path, kind, notes)  # checks the footer: a clear error if broken
         n = lf.select(pl.len()).collect().item()
         hive = tuple(_hive_keys(path, roots).items())
         for start in range(0, max(n, 1), piece_rows):
-            parts.append(Part(str(path), start, min(piece_rows, n - start), hive))
+            parts.append(Part(str(path), start, min(piece_rows, n - start), hive, str(path)))
     pieces: list[Piece] = []
     group: list[Part] = []
     offset = done = 0
@@ -283,7 +285,7 @@ class Job:
 
 
 def _canonical(job: Job, piece: Piece, duplicates: pl.Series | None) -> Canonical:
-    names = ", ".join(sorted({Path(p.path).name for p in piece.parts}))
+    names = ", ".join(dict.fromkeys(p.source or p.path for p in piece.parts))
     return canonicalise(
         piece.scan(),
         job.profile,

@@ -180,3 +180,14 @@ def test_progress_counts_every_piece_and_row_of_each_pass(trained_model):
     assert seen["read"] == [pieces, n] and seen["score"] == [pieces, n]
     # Only the pieces that hold listed rows are explained; their rows are not re-read.
     assert 1 <= seen["explain"][0] <= pieces
+
+
+def test_errors_name_the_files_the_user_gave(trained_model, tmp_path):
+    path, _, _ = trained_model
+    bad = tmp_path / "declarations.csv"
+    bad.write_text("declaration_id,declaration_date,hs_code\nD1,2025-03-04,081060\n")
+    args = ["score", str(bad), "--model", str(path), "--out", str(tmp_path / "o.csv")]
+    run = CliRunner().invoke(app, args)
+    assert run.exit_code == 2
+    assert f"Input {bad} has no column 'importer_id'" in " ".join(run.output.split())
+    assert not (tmp_path / "o.csv").exists()
