@@ -22,7 +22,6 @@ processes (``loky``), or on a Dask cluster (``dask``). Workers get the paths of 
 piece and write their own results; they return counts, never whole frames.
 """
 
-import hashlib
 import os
 import tempfile
 import time
@@ -97,10 +96,12 @@ class Plan:
     names: str
 
 
-def _csv_to_parquet(path: Path, work: Path, piece_rows: int, notes: list[str]) -> list[Path]:
+def _csv_to_parquet(
+    path: Path, work: Path, piece_rows: int, notes: list[str], number: int
+) -> list[Path]:
     """Cut a CSV file into Parquet pieces of raw text (streaming; order kept)."""
     lf = _scan_one(path, "csv", notes)
-    folder = work / "csv" / hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    folder = work / "csv" / str(number)
     try:
         lf.sink_parquet(
             pl.PartitionBy(folder, max_rows_per_file=piece_rows),
@@ -124,9 +125,9 @@ def plan_pieces(paths, work: Path, piece_rows: int = PIECE_ROWS) -> Plan:
     roots = [Path(str(p)) for p in paths if Path(str(p)).is_dir()]
     notes: list[str] = []
     parts: list[Part] = []
-    for path, kind in files:
+    for number, (path, kind) in enumerate(files):
         if kind == "csv":
-            for chunk in _csv_to_parquet(path, work, piece_rows, notes):
+            for chunk in _csv_to_parquet(path, work, piece_rows, notes, number):
                 n = pl.scan_parquet(chunk).select(pl.len()).collect().item()
                 parts.append(Part(str(chunk), 0, n, source=str(path)))
             continue
@@ -159,7 +160,7 @@ def plan_pieces(paths, work: Path, piece_rows: int = PIECE_ROWS) -> Plan:
 class Runner:
     """Maps a function over pieces: here, in a loky pool, or on a Dask cluster.
 
-    ``progress(stage, rows)`` is called as each piece finishes.
+    ``progress(stage, pieces, rows)`` is called as each piece finishes.
     """
 
     def __init__(
