@@ -238,6 +238,14 @@ def score(
         str | None,
         typer.Option(help="Address of a Dask scheduler; without it, a local cluster."),
     ] = None,
+    piece_rows: Annotated[
+        int | None,
+        typer.Option(
+            help="Rows per piece (memory follows it); default 1,000,000 shared among "
+            "the workers of this machine.",
+            min=1_000,
+        ),
+    ] = None,
 ) -> None:
     """Score declarations: a ranked list with reasons, sized to the inspection capacity.
 
@@ -251,7 +259,15 @@ def score(
 
         with _progress() as progress:
             runner = Runner(workers, backend, scheduler, progress=progress)
-            result = run(files, model, schema=schema, top=top, trust=trust, runner=runner)
+            result = run(
+                files,
+                model,
+                schema=schema,
+                top=top,
+                trust=trust,
+                runner=runner,
+                piece_rows=piece_rows,
+            )
         write_scores(result, out_file, rejects)
         out.print(result.summary() + f"; wrote {out_file}", markup=False)
         if result.timings:

@@ -284,13 +284,14 @@ def score(
     top: str | None = None,
     trust: bool = False,
     runner: Runner | None = None,
-    piece_rows: int = PIECE_ROWS,
+    piece_rows: int | None = None,
 ) -> ScoreResult:
     """Score declarations: the ranked list, sized to capacity, with reasons.
 
     The batch is read and scored piece by piece (``detector.stream``): memory follows
     the piece, not the batch, and ``runner`` may spread the pieces over processes or a
-    Dask cluster; the result is the same either way.
+    Dask cluster; the result is the same either way. ``piece_rows`` defaults to a
+    million rows shared among the processes of this machine.
     """
     model, metadata = load_model(model_path, trust=trust)
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
@@ -303,7 +304,7 @@ def score(
             expected_currency=metadata.get("currency"),
             top=lambda n: parse_top(top, n),
             runner=run,
-            piece_rows=piece_rows,
+            piece_rows=piece_rows or run.default_piece_rows(PIECE_ROWS),
         )
     result = ScoreResult(
         pl.DataFrame(schema={c: pl.String for c in OUTPUT_COLUMNS}),

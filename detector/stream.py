@@ -192,6 +192,12 @@ class Runner:
             if cluster is not None:
                 cluster.close()
 
+    def default_piece_rows(self, rows: int) -> int:
+        """Rows per piece: ``rows`` shared among the worker processes of this machine
+        (each holds a piece at a time), so that more workers do not take more memory.
+        A remote cluster's workers have their own memory and get whole pieces."""
+        return rows if self.scheduler else max(10_000, rows // self.workers)
+
     def runs_here(self, n_tasks: int) -> bool:
         """Whether ``n_tasks`` tasks run one after the other in this process."""
         return self.backend == "loky" and min(self.workers, n_tasks) <= 1

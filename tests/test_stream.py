@@ -137,6 +137,12 @@ def test_workers_and_backend_from_the_command_line(trained_model, tmp_path, scor
     assert run.exit_code == 0, run.output
     flagged = pl.read_csv(out, infer_schema=False)
     assert flagged["declaration_id"].to_list() == scored.scored["declaration_id"].to_list()
+    run = CliRunner().invoke(app, [*args, "--workers", "2", "--piece-rows", "5000"])
+    assert run.exit_code == 0, run.output
+    flagged = pl.read_csv(out, infer_schema=False)
+    assert flagged["declaration_id"].to_list() == scored.scored["declaration_id"].to_list()
+    assert Runner(4).default_piece_rows(1_000_000) == 250_000
+    assert Runner(4, "dask", "tcp://h:1").default_piece_rows(1_000_000) == 1_000_000
     bad = CliRunner().invoke(app, [*args, "--backend", "spark"])
     assert bad.exit_code == 2 and "--backend must be loky or dask" in bad.output
     bad = CliRunner().invoke(app, [*args, "--scheduler", "tcp://127.0.0.1:8786"])
