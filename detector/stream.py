@@ -505,9 +505,20 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
     )
     columns = list(dict.fromkeys(c for r in read for c in r["columns"]))
     result = Scored(
-        None, [], rejects, n_read, n_scored, columns, repairs, plan.notes, [], None, None, holder
+        listed=None,
+        out_parts=[],
+        rejects=rejects,
+        n_read=n_read,
+        n_scored=n_scored,
+        columns=columns,
+        repairs=repairs,
+        notes=plan.notes,
+        drift=[],
+        peers=None,
+        k=None,
+        work=holder,
+        timings=clock.laps,
     )
-    result.timings = clock.laps
     if n_scored == 0:
         return result
 

@@ -63,11 +63,10 @@ def day_counts(
     return {name: lf.group_by(_key(name)).agg(_aggregations(name, de_minimis)) for name in kinds}
 
 
-def merge_day_counts(parts: list[dict[str, pl.LazyFrame]]) -> dict[str, pl.LazyFrame]:
-    """Add up counts of parts of a batch (group by group)."""
+def merge_day_counts(parts: dict[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
+    """Add up the concatenated day counts of a batch's pieces, group by group."""
     out = {}
-    for name in parts[0]:
-        frames = pl.concat([p[name] for p in parts])
+    for name, frames in parts.items():
         key = f"_k_{name}"
         values = [c for c in frames.collect_schema().names() if c != key]
         out[name] = frames.group_by(key).agg(pl.col(c).sum() for c in values)

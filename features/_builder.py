@@ -178,7 +178,7 @@ class DeclarationFeatures:
     ) -> dict[str, dict[str, pl.LazyFrame]]:
         """Add up batch tables whose pieces are concatenated (one frame per table)."""
         return {
-            "counts": merge_day_counts([parts["counts"]]),
+            "counts": merge_day_counts(parts["counts"]),
             "daily": merge_daily_tables(parts["daily"]),
         }
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from features._batch import day_counts, join_day_counts
+
 __all__ = [
     "RouteTables",
     "fit_route_tables",
@@ -123,8 +125,6 @@ def route_patterns(lf: pl.LazyFrame, tables: RouteTables, destination: str | Non
     ``hs_duty_gap`` (the HS code's average duty over all origins minus the declared
     duty: a cheap origin for goods that usually pay more).
     """
-    from features._batch import day_counts, join_day_counts
-
     if "_lane_day_n" not in lf.collect_schema().names():
         lf = join_day_counts(lf, day_counts(lf, 0.0, ("lane_day", "hs_day")))
     hs_n = pl.col("hs_n").fill_null(0)

@@ -2,6 +2,8 @@
 
 import polars as pl
 
+from features._batch import day_counts, join_day_counts
+
 __all__ = ["split_shipments"]
 
 
@@ -15,8 +17,6 @@ def split_shipments(lf: pl.LazyFrame, de_minimis: float = 150.0) -> pl.LazyFrame
     ``split_value_pair_day`` (their total value, in units of the threshold),
     ``split_n_importer_day`` and ``split_under_importer_day``.
     """
-    from features._batch import day_counts, join_day_counts
-
     if "_pair_day_n" not in lf.collect_schema().names():
         lf = join_day_counts(lf, day_counts(lf, de_minimis, ("pair_day", "importer_day")))
     return lf.with_columns(

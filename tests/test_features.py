@@ -324,7 +324,8 @@ def test_day_counts_of_pieces_add_up_to_the_counts_of_the_whole_batch():
     )
     whole = join_day_counts(lf, day_counts(lf, 150.0)).collect()
     pieces = [lf.slice(0, 2), lf.slice(2, 3), lf.slice(5, 1)]
-    merged = merge_day_counts([day_counts(p, 150.0) for p in pieces])
+    counted = [day_counts(p, 150.0) for p in pieces]
+    merged = merge_day_counts({k: pl.concat(c[k] for c in counted) for k in counted[0]})
     joined = pl.concat(join_day_counts(p, merged).collect() for p in pieces)
     assert_frame_equal(whole, joined)
     assert whole["_pair_day_n"].to_list() == [4, 4, 4, 4, 1, 1]
