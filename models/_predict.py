@@ -1,23 +1,145 @@
-"""Predicting with the classifier a block of rows at a time."""
+"""Predicting with the classifier: exact probabilities, as fast as the trees allow.
+
+A fitted gradient boosting walks each row down every tree. scikit-learn's
+``predict_proba`` does it on the float64 matrix; the same trees also carry each split
+as a bin index (the classifier learnt on features cut into at most 255 bins), and
+walking them on the one-byte bins gives the same leaf for every row at about a third
+of the cost: eight times less memory per row, and integer comparisons. The binned
+walk is what training itself uses for its validation scores. It goes through
+scikit-learn internals, so it is used only where they are all found, and
+``tests/test_model.py`` checks that its probabilities equal ``predict_proba``'s.
+"""
 
 import numpy as np
+from scipy.special import expit
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-__all__ = ["predict_positive"]
+__all__ = ["Predictor", "predict_positive"]
 
-#: Rows per block: a block's matrix stays in the processor's cache while every tree of
-#: the gradient boosting walks it, instead of each tree streaming the whole matrix from
-#: memory (measured: 25 % less time for a million rows). Rows are scored independently,
-#: so the blocks change nothing in the result.
+#: Rows per block: a block stays in the processor's cache while every tree walks it,
+#: instead of each tree streaming the whole matrix from memory (measured: 25 % less
+#: time for a million rows). Rows are scored independently, so blocks change nothing.
 BLOCK_ROWS = 32_768
 
 
-def predict_positive(classifier, matrix: np.ndarray) -> np.ndarray:
-    """The classifier's probability of the positive class, one block of rows at a time."""
+class Predictor:
+    """The positive-class probability of a fitted classifier, from ``prepare``d rows.
+
+    ``prepare`` turns the encoder's float matrix into what the trees read fastest (bins
+    for gradient boosting, the matrix itself otherwise); ``proba`` predicts on it.
+    ``position[j]`` is where the encoder's column ``j`` sits in a prepared matrix. Two
+    prepared rows that are equal get the same probability, which lets the reasons skip
+    variants that change nothing.
+    """
+
+    def __init__(self, classifier) -> None:
+        self.classifier = classifier
+        self._binned = _binned_parts(classifier)
+        n = getattr(classifier, "n_features_in_", 0)
+        if self._binned is None:
+            self.position = np.arange(n)
+        else:
+            self.position = np.argsort([src for src, _ in self._binned[1]])
+
+    @property
+    def binned(self) -> bool:
+        return self._binned is not None
+
+    def prepare(self, matrix: np.ndarray) -> np.ndarray:
+        if self._binned is None:
+            return matrix
+        mapper, columns, _ = self._binned
+        # The classifier's own preprocessing, as predict_proba does it: categorical
+        # columns first, each category by its index among those seen in training, an
+        # unseen one missing (it then walks the branch of a missing value).
+        x = np.empty((matrix.shape[0], len(columns)), dtype=np.float64, order="F")
+        for j, (src, categories) in enumerate(columns):
+            col = matrix[:, src]
+            if categories is None:
+                x[:, j] = col
+                continue
+            at = np.minimum(np.searchsorted(categories, col), categories.size - 1)
+            x[:, j] = np.where(categories[at] == col, at, np.nan)
+        return mapper.transform(x)
+
+    def proba(self, prepared: np.ndarray) -> np.ndarray:
+        if self._binned is None:
+            return _blocks(lambda m: self.classifier.predict_proba(m)[:, 1], prepared)
+        return _blocks(self._binned_proba, prepared)
+
+    def _binned_proba(self, binned: np.ndarray) -> np.ndarray:
+        mapper, _, baseline = self._binned
+        missing = mapper.missing_values_bin_idx_
+        threads = _openmp_effective_n_threads()
+        raw = np.full(binned.shape[0], baseline)
+        for (tree,) in self.classifier._predictors:
+            raw += tree.predict_binned(binned, missing, threads)
+        return expit(raw)
+
+
+def _binned_parts(classifier):
+    """What the binned walk needs of a binary gradient boosting, or None.
+
+    The bin mapper; per column of the classifier's preprocessed order, the encoder
+    column it comes from and, for a categorical one, the categories seen in training
+    (those the bin mapper also knows); the baseline of the raw score.
+    """
+    if not isinstance(classifier, HistGradientBoostingClassifier):
+        return None
+    try:
+        mapper = classifier._bin_mapper
+        predictors = classifier._predictors
+        baseline = np.ravel(classifier._baseline_prediction)
+        preprocessor = classifier._preprocessor
+        if (
+            baseline.size != 1
+            or classifier.n_trees_per_iteration_ != 1
+            or list(classifier.classes_) != [0, 1]
+            or not all(len(p) == 1 and hasattr(p[0], "predict_binned") for p in predictors)
+            or not hasattr(mapper, "missing_values_bin_idx_")
+        ):
+            return None
+        n = classifier.n_features_in_
+        if preprocessor is None:
+            columns = [(j, None) for j in range(n)]
+        else:
+            steps = [(name, t, cols) for name, t, cols in preprocessor.transformers_]
+            if [s[0] for s in steps[:2]] != ["encoder", "numerical"] or any(
+                s[1] != "drop" for s in steps[2:]
+            ):
+                return None
+            encoder, categorical = steps[0][1], np.flatnonzero(steps[0][2])
+            numeric = np.flatnonzero(steps[1][2])
+            columns = []
+            for k, src in enumerate(categorical):
+                seen = np.asarray(encoder.categories_[k], dtype=np.float64)
+                seen = seen[~np.isnan(seen)]
+                known = np.asarray(mapper.bin_thresholds_[k], dtype=np.float64)
+                if seen.size == 0 or not np.array_equal(known, np.arange(seen.size)):
+                    return None
+                columns.append((int(src), seen))
+            columns += [(int(src), None) for src in numeric]
+        if sorted(src for src, _ in columns) != list(range(n)):
+            return None
+        if not np.array_equal(
+            mapper.is_categorical_.astype(bool), [c is not None for _, c in columns]
+        ):
+            return None
+    except AttributeError:
+        return None
+    return mapper, columns, float(baseline[0])
+
+
+def _blocks(predict, matrix: np.ndarray) -> np.ndarray:
     if matrix.shape[0] <= BLOCK_ROWS:
-        return classifier.predict_proba(matrix)[:, 1]
+        return predict(matrix)
     return np.concatenate(
-        [
-            classifier.predict_proba(matrix[i : i + BLOCK_ROWS])[:, 1]
-            for i in range(0, matrix.shape[0], BLOCK_ROWS)
-        ]
+        [predict(matrix[i : i + BLOCK_ROWS]) for i in range(0, matrix.shape[0], BLOCK_ROWS)]
     )
+
+
+def predict_positive(classifier, matrix: np.ndarray) -> np.ndarray:
+    """The classifier's probability of the positive class for the encoder's matrix."""
+    predictor = Predictor(classifier)
+    return predictor.proba(predictor.prepare(matrix))

@@ -9,7 +9,7 @@ that matter become reasons: a code and a sentence with the numbers to check.
 import numpy as np
 import polars as pl
 
-from models._predict import predict_positive
+from models._predict import Predictor
 
 __all__ = ["FAMILIES", "explain_rows"]
 
@@ -221,35 +221,38 @@ def explain_rows(model, table: pl.DataFrame) -> list[str]:
     if table.height == 0:
         return []
     encoder = model.classifier_.named_steps["encode"]
-    clf = model.classifier_.steps[-1][1]
-    matrix = encoder.transform(table)
-    base = predict_positive(clf, matrix)
+    predictor = Predictor(model.classifier_.steps[-1][1])
+    # The variants are built on the rows as the trees read them (bins for gradient
+    # boosting): a row whose family already sits in the typical value's bin is
+    # scored the same without it, so its part is 0 and it is not scored again.
+    matrix = predictor.prepare(encoder.transform(table))
+    base = predictor.proba(matrix)
     columns = list(encoder.numeric) + list(encoder.categorical)
-    neutral = model.neutral_
+    neutral = predictor.prepare(model.neutral_[np.newaxis, :].astype(np.float32))[0]
     # A family's part: half what the score loses when the family alone is made typical,
     # half what a typical declaration gains when only this family is as declared. The
     # second half keeps a reason visible when another family already says the same.
-    p_typical = predict_positive(clf, neutral[np.newaxis, :].astype(matrix.dtype))[0]
-    # Rows whose family is already typical score the same without it: their part is 0.
-    # All the other variants go to the classifier in one call.
+    p_typical = predictor.proba(neutral[np.newaxis, :])[0]
     variants, plan = [], []
     for code, names in FAMILIES.items():
-        idx = [columns.index(n) for n in names if n in columns]
-        if not idx:
+        idx = predictor.position[[columns.index(n) for n in names if n in columns]]
+        if not idx.size:
             continue
         rows = np.flatnonzero(~np.all(matrix[:, idx] == neutral[idx], axis=1))
         without = matrix[rows]
         without[:, idx] = neutral[idx]
-        alone = np.broadcast_to(neutral, (rows.size, neutral.size)).astype(matrix.dtype)
-        alone[:, idx] = matrix[np.ix_(rows, idx)]
+        # Rows alike on the family's columns make the same "alone" variant: once each.
+        values, which = np.unique(matrix[np.ix_(rows, idx)], axis=0, return_inverse=True)
+        alone = np.repeat(neutral[np.newaxis, :], values.shape[0], axis=0)
+        alone[:, idx] = values
         variants += [without, alone]
-        plan.append((code, rows))
-    scores = predict_positive(clf, np.concatenate(variants)) if variants else np.empty(0)
+        plan.append((code, rows, which.ravel(), values.shape[0]))
+    scores = predictor.proba(np.concatenate(variants)) if variants else np.empty(0)
     parts, at = {}, 0
-    for code, rows in plan:
+    for code, rows, which, n_alone in plan:
         drop = base[rows] - scores[at : at + rows.size]
-        gain = scores[at + rows.size : at + 2 * rows.size] - p_typical
-        at += 2 * rows.size
+        gain = scores[at + rows.size : at + rows.size + n_alone][which] - p_typical
+        at += rows.size + n_alone
         part = np.zeros(matrix.shape[0])
         part[rows] = 0.5 * (drop + gain)
         parts[code] = part

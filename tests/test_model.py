@@ -395,3 +395,48 @@ def test_labelled_rows_over_the_cap_are_sampled_by_month_and_outcome(year):
     assert model.sampling_ == record and model.counts_["labelled"] == sample.height
     m = measure(model, recent)
     assert m["at"]["5%"]["precision"] > 0.9
+
+
+def test_binned_walk_gives_predict_proba_exactly(fitted, year):
+    """The fast path reads the trees' bins; every probability equals predict_proba's."""
+    from models._predict import Predictor
+
+    _, recent = year
+    encoder = fitted.classifier_.named_steps["encode"]
+    clf = fitted.classifier_.steps[-1][1]
+    matrix = encoder.transform(fitted.transform(recent.drop(TRUTH)))
+    rng = np.random.default_rng(0)
+    rows = rng.choice(matrix.shape[0], 2_000, replace=False)
+    odd = matrix[rows].copy()
+    n_num = len(encoder.numeric)
+    odd[:500, n_num:] = 246.0  # a category code the classifier never saw in training
+    odd[500:1000, :n_num] = np.nan  # every number missing
+    odd[1000:1500, :n_num] *= 1e6  # numbers far beyond the training range
+    odd[1500:, n_num] = -3.0  # a negative code: missing to the classifier
+    matrix = np.concatenate([matrix, odd])
+
+    predictor = Predictor(clf)
+    assert predictor.binned
+    prepared = predictor.prepare(matrix)
+    assert prepared.dtype == np.uint8 and prepared.shape == matrix.shape
+    fast = predictor.proba(prepared)
+    np.testing.assert_array_equal(fast, clf.predict_proba(matrix)[:, 1])
+    # The classifier did tell the odd rows apart from the rows they were made of.
+    assert np.abs(fast[-2_000:] - fast[rows]).max() > 0.01
+
+
+def test_a_forest_is_predicted_by_its_own_predict_proba(year):
+    from models._predict import Predictor
+
+    history, recent = year
+    model = FraudModel(ModelConfig(estimator="forest", n_trees=20)).fit(history.drop(TRUTH))
+    clf = model.classifier_.steps[-1][1]
+    matrix = model.classifier_.named_steps["encode"].transform(
+        model.transform(recent.drop(TRUTH).head(3_000))
+    )
+    predictor = Predictor(clf)
+    assert not predictor.binned
+    # The forest's trees add up in parallel threads: the last bit may differ.
+    np.testing.assert_allclose(
+        predictor.proba(predictor.prepare(matrix)), clf.predict_proba(matrix)[:, 1], rtol=1e-12
+    )
