@@ -215,7 +215,14 @@ def train(
 def score(
     files: Annotated[list[Path], typer.Argument(help="Declarations to score.")],
     model: Model,
-    out_file: Annotated[Path, typer.Option("--out", help="Scored list: .csv, .parquet, .xlsx.")],
+    out_file: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Scored list: .csv, .parquet, .xlsx, or a folder (no suffix) of Parquet "
+            "files partitioned by declaration date.",
+        ),
+    ],
     top: Annotated[
         str | None, typer.Option(help="Inspection capacity: a number (500) or a share (5%).")
     ] = None,
@@ -253,9 +260,14 @@ def score(
     --workers the pieces run in parallel, with --backend dask on a Dask cluster.
     """
     with _boundary():
+        from detector.output import check_output
         from detector.pipeline import score as run
         from detector.pipeline import write_scores
         from detector.stream import Runner
+
+        check_output(out_file)
+        if rejects is not None:
+            check_output(rejects)
 
         with _progress() as progress:
             runner = Runner(workers, backend, scheduler, progress=progress)

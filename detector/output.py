@@ -1,6 +1,14 @@
-"""Writing tables: format by suffix, atomically (a temporary file, then a rename)."""
+"""Writing tables: format by suffix, atomically (a temporary file, then a rename).
+
+A path without a suffix (or an existing folder) is a folder of Parquet files,
+partitioned by declaration date the way Hive lays them out
+(``declaration_date=2025-10-01/00000000.parquet``), which any Parquet reader scans as
+one table; each file keeps the rows in the order they were written (rank order for a
+scored list).
+"""
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -10,9 +18,22 @@ import polars as pl
 
 from detector._errors import DetectorError
 
-__all__ = ["atomic_path", "write_chunks", "write_table", "write_workbook", "TABLE_SUFFIXES"]
+__all__ = [
+    "atomic_folder",
+    "atomic_path",
+    "check_output",
+    "is_folder",
+    "write_chunks",
+    "write_partitioned",
+    "write_table",
+    "write_workbook",
+    "TABLE_SUFFIXES",
+]
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
+#: The column a folder output is partitioned by, when the table has it.
+PARTITION_KEY = "declaration_date"
+_FOLDER_FILE_ROWS = 1_000_000
 
 
 @contextmanager
@@ -42,6 +63,64 @@ def atomic_path(path: str | Path):
             os.unlink(tmp)
 
 
+def is_folder(path: str | Path) -> bool:
+    """Whether ``path`` names a folder of partitioned Parquet rather than one file."""
+    path = Path(path)
+    return path.is_dir() or path.suffix == ""
+
+
+def check_output(path: str | Path) -> None:
+    """Refuse an output path that cannot be written, before any work is done."""
+    path = Path(path)
+    if not is_folder(path):
+        _writer(path)
+    if path.parent and not path.parent.exists():
+        raise DetectorError(f"Output folder {path.parent} does not exist; create it first.")
+
+
+@contextmanager
+def atomic_folder(path: str | Path):
+    """Yield a temporary folder next to ``path``; put it in place of ``path`` on success.
+
+    A folder written before is replaced whole, only once the new one is complete; a run
+    that fails leaves the old folder as it was.
+    """
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise DetectorError(f"Output folder {path.parent} does not exist; create it first.")
+    if path.exists() and not path.is_dir():
+        raise DetectorError(f"Output {path} is a file, not a folder; remove it or add a suffix.")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or "."))
+    old = None
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / path.name)
+        os.replace(tmp, path)
+    finally:
+        for leftover in (tmp, old):
+            if leftover is not None and leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def write_partitioned(frame: pl.LazyFrame, folder: str | Path) -> Path:
+    """Write ``frame`` as a folder of Parquet files by declaration date, atomically."""
+    folder = Path(folder)
+    names = frame.collect_schema().names()
+    with atomic_folder(folder) as tmp:
+        target = (
+            pl.PartitionBy(tmp, key=PARTITION_KEY, max_rows_per_file=_FOLDER_FILE_ROWS)
+            if PARTITION_KEY in names
+            else pl.PartitionBy(tmp, max_rows_per_file=_FOLDER_FILE_ROWS)
+        )
+        frame.sink_parquet(target, statistics=True, mkdir=True, engine="streaming")
+    return folder
+
+
 def _writer(path: Path) -> Callable[[pl.DataFrame, Path], None]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
@@ -51,7 +130,9 @@ def _writer(path: Path) -> Callable[[pl.DataFrame, Path], None]:
     if suffix == ".xlsx":
         return lambda df, p: _write_excel({"flagged": df}, p)
     raise DetectorError(
-        f"Output file {path} has suffix '{path.suffix}'; use one of {', '.join(TABLE_SUFFIXES)}."
+        f"Output file {path} has suffix '{path.suffix}'; use one of "
+        f"{', '.join(TABLE_SUFFIXES)}, or a name without a suffix for a folder of "
+        "Parquet files."
     )
 
 
@@ -111,6 +192,8 @@ def write_workbook(sheets: dict[str, pl.DataFrame], path: str | Path) -> Path:
 def write_table(df: pl.DataFrame, path: str | Path) -> Path:
     """Write ``df`` to ``path`` in the format its suffix names, atomically."""
     path = Path(path)
+    if is_folder(path):
+        return write_partitioned(df.lazy(), path)
     write = _writer(path)
     with atomic_path(path) as tmp:
         write(df, tmp)
@@ -120,12 +203,17 @@ def write_table(df: pl.DataFrame, path: str | Path) -> Path:
 def write_chunks(chunks: Iterable[pl.LazyFrame], path: str | Path) -> Path:
     """Write a table that arrives in chunks, in their order, atomically.
 
-    CSV and Parquet are written by the streaming engine, a chunk at a time; a workbook
-    is assembled whole (a sheet holds a million rows at most anyway).
+    CSV, Parquet and a folder of Parquet files are written by the streaming engine, a
+    chunk at a time; a workbook is assembled whole (a sheet holds a million rows at
+    most anyway).
     """
     path = Path(path)
-    _writer(path)  # an unknown suffix is refused before any work
+    folder = is_folder(path)
+    if not folder:
+        _writer(path)  # an unknown suffix is refused before any work
     frame = pl.concat(list(chunks), how="diagonal_relaxed")
+    if folder:
+        return write_partitioned(frame, path)
     suffix = path.suffix.lower()
     with atomic_path(path) as tmp:
         if suffix == ".csv":

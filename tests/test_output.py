@@ -3,6 +3,8 @@
 import subprocess
 import sys
 import time
+from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -75,3 +77,32 @@ def test_a_table_too_long_for_excel_is_refused_before_writing(tmp_path):
     with pytest.raises(DetectorError, match="at most 1,048,575"):
         write_table(big, tmp_path / "big.xlsx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    df = pl.DataFrame({"declaration_date": [date(2025, 1, d) for d in (1, 2, 2)], "a": [1, 2, 3]})
+    folder = write_table(df, tmp_path / "out")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "declaration_date=2025-01-01",
+        "declaration_date=2025-01-02",
+    ]
+    # A second run replaces the folder: no day of the first run is left behind.
+    write_table(df.head(1).with_columns(a=pl.lit(9)), folder)
+    back = pl.read_parquet(folder, hive_partitioning=True)
+    assert back["a"].to_list() == [9]
+    assert [p.name for p in folder.iterdir()] == ["declaration_date=2025-01-01"]
+
+    # A write that fails half-way leaves the previous folder as it was.
+    def broken(frame, target, **kwargs):
+        (Path(target._pl_partition_by.base_path) / "half.parquet").write_bytes(b"PAR1")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pl.LazyFrame, "sink_parquet", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_table(df, folder)
+    assert pl.read_parquet(folder, hive_partitioning=True)["a"].to_list() == [9]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    # A table without dates is cut into files of rows.
+    monkeypatch.undo()
+    plain = write_table(pl.DataFrame({"a": [1, 2]}), tmp_path / "plain")
+    assert pl.read_parquet(plain)["a"].to_list() == [1, 2]

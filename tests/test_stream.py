@@ -129,6 +129,37 @@ def test_the_whole_ranked_list_is_written_in_rank_order(trained_model, tmp_path)
         assert out["reasons"].tail(10).null_count() == 10
 
 
+def test_a_folder_output_is_parquet_partitioned_by_day_in_rank_order(
+    trained_model, scored, tmp_path
+):
+    path, _, score_file = trained_model
+    result = score([score_file], path, piece_rows=2_000)
+    write_scores(result, tmp_path / "all.parquet", None)
+    whole = pl.read_parquet(tmp_path / "all.parquet")
+    write_scores(result, tmp_path / "daily", None)
+    files = sorted((tmp_path / "daily").glob("declaration_date=*/*.parquet"))
+    days = whole["declaration_date"].unique()
+    assert len({f.parent.name for f in files}) == days.len()
+    for f in files:
+        part = pl.read_parquet(f)
+        assert part["declaration_date"].n_unique() == 1
+        assert f.parent.name == f"declaration_date={part['declaration_date'][0]}"
+        assert part["rank"].is_sorted()  # each day's file in rank order
+    back = pl.read_parquet(tmp_path / "daily", hive_partitioning=True).sort("rank")
+    assert back.select(whole.columns).equals(whole)
+    # From the command line, with a capacity: the listed rows (a day's file keeps the
+    # list's order, a case's rows together), the same folder layout.
+    args = ["score", str(score_file), "--model", str(path), "--top", "5%"]
+    run = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "flagged")])
+    assert run.exit_code == 0, run.output
+    flagged = pl.read_parquet(tmp_path / "flagged", hive_partitioning=True).sort("rank")
+    assert flagged.select(COLUMNS).equals(scored.scored.select(COLUMNS).sort("rank"))
+    # A suffix the engine cannot write is refused before any work.
+    bad = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "flagged.txt")])
+    assert bad.exit_code == 2 and "suffix '.txt'" in bad.output
+    assert "read" not in bad.output
+
+
 def test_workers_and_backend_from_the_command_line(trained_model, tmp_path, scored):
     path, _, score_file = trained_model
     out = tmp_path / "flagged.csv"
