@@ -56,6 +56,7 @@ SKOPS_TYPES: tuple[str, ...] = (
     "models._model.FraudModel",
     "polars.dataframe.frame.DataFrame",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils._bunch.Bunch",
     "sklearn.utils.validation.check_array",
 )
 

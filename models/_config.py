@@ -12,9 +12,10 @@ class ModelConfig:
     Features: ``min_peer_count`` (smallest trusted peer group), ``de_minimis`` (value
     under which goods pass duty-free), ``smoothing`` (pseudo-inspections behind an
     entity's fraud rate). Classifier: ``estimator`` (``hgb`` or ``forest``) and its
-    settings. Calibration: the labelled period is cut into
-    ``calibration_folds`` contiguous blocks, each scored by a classifier fitted on
-    the others. Novel fraud: ``novelty_weight`` of the
+    settings; ``n_models`` gradient boosting models, each early-stopped on a
+    different random tenth of the labelled rows, are averaged. Calibration: the
+    labelled period is cut into ``calibration_folds`` contiguous blocks, each scored by
+    a classifier fitted on the others. Novel fraud: ``novelty_weight`` of the
     unsupervised peer signals added to the ranking. Scoring: ``exploration_share`` of
     the inspection capacity goes to random picks; ``seed`` makes them reproducible.
     """
@@ -25,6 +26,7 @@ class ModelConfig:
     destination: str | None = None
     label_history: str = "out_of_fold"
     estimator: str = "hgb"
+    n_models: int = 3
     learning_rate: float = 0.06
     max_iter: int = 400
     max_leaf_nodes: int = 511

@@ -12,7 +12,7 @@ scikit-learn internals, so it is used only where they are all found, and
 
 import numpy as np
 from scipy.special import expit
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 __all__ = ["Predictor", "predict_positive"]
@@ -28,54 +28,113 @@ class Predictor:
 
     ``prepare`` turns the encoder's float matrix into what the trees read fastest (bins
     for gradient boosting, the matrix itself otherwise); ``proba`` predicts on it.
-    ``position[j]`` is where the encoder's column ``j`` sits in a prepared matrix. Two
-    prepared rows that are equal get the same probability, which lets the reasons skip
-    variants that change nothing.
+    ``positions(columns)`` says where the encoder's columns sit in a prepared matrix
+    (an average of models that bin differently has one block of bins per binning).
+    Two prepared rows that are equal get the same probability, which lets the reasons
+    skip variants that change nothing.
     """
 
     def __init__(self, classifier) -> None:
         self.classifier = classifier
-        self._binned = _binned_parts(classifier)
+        members = _members(classifier)
+        parts = [_binned_parts(m) for m in members] if members else [None]
+        self._layouts: list[tuple] = []  # distinct binnings: (mapper, columns)
+        self._members: list[tuple] = []  # per model: (model, its layout, baseline)
+        if all(p is not None for p in parts):
+            for model, (mapper, columns, baseline) in zip(members, parts, strict=True):
+                same = [
+                    i
+                    for i, (m, c) in enumerate(self._layouts)
+                    if _same_binning(m, c, mapper, columns)
+                ]
+                if not same:
+                    self._layouts.append((mapper, columns))
+                self._members.append((model, same[0] if same else len(self._layouts) - 1, baseline))
         n = getattr(classifier, "n_features_in_", 0)
-        if self._binned is None:
-            self.position = np.arange(n)
-        else:
-            self.position = np.argsort([src for src, _ in self._binned[1]])
+        self._n = n
+        self._order = [np.argsort([src for src, _ in columns]) for _, columns in self._layouts] or [
+            np.arange(n)
+        ]
 
     @property
     def binned(self) -> bool:
-        return self._binned is not None
+        return bool(self._members)
+
+    def positions(self, columns) -> np.ndarray:
+        columns = np.asarray(columns, dtype=np.int64)
+        return np.concatenate([b * self._n + order[columns] for b, order in enumerate(self._order)])
 
     def prepare(self, matrix: np.ndarray) -> np.ndarray:
-        if self._binned is None:
+        if not self._members:
             return matrix
-        mapper, columns, _ = self._binned
-        # The classifier's own preprocessing, as predict_proba does it: categorical
-        # columns first, each category by its index among those seen in training, an
-        # unseen one missing (it then walks the branch of a missing value).
-        x = np.empty((matrix.shape[0], len(columns)), dtype=np.float64, order="F")
-        for j, (src, categories) in enumerate(columns):
-            col = matrix[:, src]
-            if categories is None:
-                x[:, j] = col
-                continue
-            at = np.minimum(np.searchsorted(categories, col), categories.size - 1)
-            x[:, j] = np.where(categories[at] == col, at, np.nan)
-        return mapper.transform(x)
+        return np.hstack([_bins(mapper, columns, matrix) for mapper, columns in self._layouts])
 
     def proba(self, prepared: np.ndarray) -> np.ndarray:
-        if self._binned is None:
+        if not self._members:
             return _blocks(lambda m: self.classifier.predict_proba(m)[:, 1], prepared)
         return _blocks(self._binned_proba, prepared)
 
-    def _binned_proba(self, binned: np.ndarray) -> np.ndarray:
-        mapper, _, baseline = self._binned
-        missing = mapper.missing_values_bin_idx_
+    def _binned_proba(self, prepared: np.ndarray) -> np.ndarray:
         threads = _openmp_effective_n_threads()
-        raw = np.full(binned.shape[0], baseline)
-        for (tree,) in self.classifier._predictors:
-            raw += tree.predict_binned(binned, missing, threads)
-        return expit(raw)
+        out = []
+        for model, layout, baseline in self._members:
+            block = prepared[:, layout * self._n : (layout + 1) * self._n]
+            missing = self._layouts[layout][0].missing_values_bin_idx_
+            raw = np.full(block.shape[0], baseline)
+            for (tree,) in model._predictors:
+                raw += tree.predict_binned(block, missing, threads)
+            out.append(expit(raw))
+        # As VotingClassifier averages its models' probabilities.
+        return out[0] if len(out) == 1 else np.mean(np.stack(out), axis=0)
+
+
+def _members(classifier) -> list | None:
+    """The gradient boosting models whose probabilities the classifier is, or None."""
+    if isinstance(classifier, HistGradientBoostingClassifier):
+        return [classifier]
+    if (
+        isinstance(classifier, VotingClassifier)
+        and classifier.voting == "soft"
+        and classifier.weights is None
+        and list(getattr(classifier, "classes_", [])) == [0, 1]
+        and all(isinstance(m, HistGradientBoostingClassifier) for m in classifier.estimators_)
+    ):
+        return list(classifier.estimators_)
+    return None
+
+
+def _bins(mapper, columns, matrix: np.ndarray) -> np.ndarray:
+    """The one-byte bins one model reads, from the encoder's matrix."""
+    # The classifier's own preprocessing, as predict_proba does it: categorical columns
+    # first, each category by its index among those seen in training, an unseen one
+    # missing (it then walks the branch of a missing value).
+    x = np.empty((matrix.shape[0], len(columns)), dtype=np.float64, order="F")
+    for j, (src, categories) in enumerate(columns):
+        col = matrix[:, src]
+        if categories is None:
+            x[:, j] = col
+            continue
+        at = np.minimum(np.searchsorted(categories, col), categories.size - 1)
+        x[:, j] = np.where(categories[at] == col, at, np.nan)
+    return mapper.transform(x)
+
+
+def _same_binning(mapper_a, columns_a, mapper_b, columns_b) -> bool:
+    if len(columns_a) != len(columns_b) or not np.array_equal(
+        mapper_a.is_categorical_, mapper_b.is_categorical_
+    ):
+        return False
+    for (sa, ca), (sb, cb) in zip(columns_a, columns_b, strict=True):
+        if (
+            sa != sb
+            or (ca is None) != (cb is None)
+            or (ca is not None and not np.array_equal(ca, cb))
+        ):
+            return False
+    return mapper_a.missing_values_bin_idx_ == mapper_b.missing_values_bin_idx_ and all(
+        np.array_equal(a, b)
+        for a, b in zip(mapper_a.bin_thresholds_, mapper_b.bin_thresholds_, strict=True)
+    )
 
 
 def _binned_parts(classifier):

@@ -235,7 +235,7 @@ def explain_rows(model, table: pl.DataFrame) -> list[str]:
     p_typical = predictor.proba(neutral[np.newaxis, :])[0]
     variants, plan = [], []
     for code, names in FAMILIES.items():
-        idx = predictor.position[[columns.index(n) for n in names if n in columns]]
+        idx = predictor.positions([columns.index(n) for n in names if n in columns])
         if not idx.size:
             continue
         rows = np.flatnonzero(~np.all(matrix[:, idx] == neutral[idx], axis=1))

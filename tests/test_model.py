@@ -418,7 +418,9 @@ def test_binned_walk_gives_predict_proba_exactly(fitted, year):
     predictor = Predictor(clf)
     assert predictor.binned
     prepared = predictor.prepare(matrix)
-    assert prepared.dtype == np.uint8 and prepared.shape == matrix.shape
+    # One block of bins per binning (each model bins the rows it trained on).
+    assert prepared.dtype == np.uint8 and prepared.shape[0] == matrix.shape[0]
+    assert prepared.shape[1] % matrix.shape[1] == 0
     fast = predictor.proba(prepared)
     np.testing.assert_array_equal(fast, clf.predict_proba(matrix)[:, 1])
     # The classifier did tell the odd rows apart from the rows they were made of.
@@ -440,3 +442,25 @@ def test_a_forest_is_predicted_by_its_own_predict_proba(year):
     np.testing.assert_allclose(
         predictor.proba(predictor.prepare(matrix)), clf.predict_proba(matrix)[:, 1], rtol=1e-12
     )
+
+
+def test_an_average_of_models_is_predicted_exactly_and_explained(year):
+    from models._predict import Predictor
+    from models._reasons import explain_rows
+
+    history, recent = year
+    model = FraudModel(ModelConfig(n_models=2)).fit(history.drop(TRUTH))
+    clf = model.classifier_.steps[-1][1]
+    assert len(clf.estimators_) == 2
+    table = model.score(model.transform(recent.drop(TRUTH)))
+    matrix = model.classifier_.named_steps["encode"].transform(table)
+    predictor = Predictor(clf)
+    assert predictor.binned
+    np.testing.assert_array_equal(
+        predictor.proba(predictor.prepare(matrix)), clf.predict_proba(matrix)[:, 1]
+    )
+    # The two models stopped on different rows: they are not the same model twice.
+    first, second = clf.estimators_
+    assert not np.array_equal(first.predict_proba(matrix), second.predict_proba(matrix))
+    top = table.sort("rank_score", descending=True).head(50)
+    assert all(reasons for reasons in explain_rows(model, top))
