@@ -67,7 +67,14 @@ class Predictor:
     def prepare(self, matrix: np.ndarray) -> np.ndarray:
         if not self._members:
             return matrix
-        return np.hstack([_bins(mapper, columns, matrix) for mapper, columns in self._layouts])
+        n = self._n
+        out = np.empty((matrix.shape[0], n * len(self._layouts)), dtype=np.uint8)
+        step = 8 * BLOCK_ROWS  # a float64 copy of this many rows at a time, not of all
+        for i in range(0, matrix.shape[0], step):
+            rows = matrix[i : i + step]
+            for b, (mapper, columns) in enumerate(self._layouts):
+                out[i : i + rows.shape[0], b * n : (b + 1) * n] = _bins(mapper, columns, rows)
+        return out
 
     def proba(self, prepared: np.ndarray) -> np.ndarray:
         if not self._members:
