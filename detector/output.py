@@ -76,6 +76,29 @@ def check_output(path: str | Path) -> None:
         _writer(path)
     if path.parent and not path.parent.exists():
         raise DetectorError(f"Output folder {path.parent} does not exist; create it first.")
+    _check_replaceable(path)
+
+
+def _check_replaceable(path: Path) -> None:
+    """A folder output replaces only an earlier folder output, never a folder of other files.
+
+    ``--out reports`` naming an existing folder of the user's would otherwise lose
+    everything in it when the new output is swapped in.
+    """
+    if not path.is_dir():
+        return
+    foreign = sorted(
+        p.name
+        for p in path.iterdir()
+        if not (p.is_dir() and p.name.startswith(f"{PARTITION_KEY}="))
+        and not (p.is_file() and p.suffix == ".parquet")
+    )
+    if foreign:
+        raise DetectorError(
+            f"Output folder {path} holds other files ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}) that writing there would replace; name "
+            "a new folder, or a file with a suffix."
+        )
 
 
 @contextmanager
@@ -90,6 +113,7 @@ def atomic_folder(path: str | Path):
         raise DetectorError(f"Output folder {path.parent} does not exist; create it first.")
     if path.exists() and not path.is_dir():
         raise DetectorError(f"Output {path} is a file, not a folder; remove it or add a suffix.")
+    _check_replaceable(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or "."))
     old = None
     try:

@@ -101,8 +101,14 @@ def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_table(df, folder)
     assert pl.read_parquet(folder, hive_partitioning=True)["a"].to_list() == [9]
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]
-    # A table without dates is cut into files of rows.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     monkeypatch.undo()
+    # A folder holding anything but an earlier output is never replaced.
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(DetectorError, match="holds other files \\(notes.txt\\)"):
+        write_table(df, tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    # A table without dates is cut into files of rows.
     plain = write_table(pl.DataFrame({"a": [1, 2]}), tmp_path / "plain")
     assert pl.read_parquet(plain)["a"].to_list() == [1, 2]
