@@ -6,7 +6,15 @@ table held by :class:`DeclarationFeatures`, the one entry point the model uses.
 """
 
 from features._builder import CATEGORICAL_BASE, NUMERIC_FEATURES, DeclarationFeatures
-from features._histories import ENTITIES, EntityState, entity_histories, fit_entity_state
+from features._histories import (
+    ENTITIES,
+    EntityState,
+    entity_histories,
+    fit_entity_state,
+    history_tables,
+    out_of_fold_fraud_rates,
+    out_of_fold_tables,
+)
 from features._reference_prices import (
     PEER_LEVELS,
     ReferencePrices,
@@ -42,7 +50,10 @@ __all__ = [
     "fit_entity_state",
     "fit_reference_prices",
     "fit_route_tables",
+    "history_tables",
     "log_unit_value",
+    "out_of_fold_fraud_rates",
+    "out_of_fold_tables",
     "reference_price_deviation",
     "route_patterns",
     "route_string",

@@ -7,16 +7,21 @@ entity histories count strictly earlier dates. Its ``transform`` applies the tab
 fitted on the whole training history to a new batch, which adds nothing to them.
 """
 
+from collections.abc import Iterator
+
 import polars as pl
 
 from features._batch import DAY_COUNT_COLUMNS, day_counts, join_day_counts, merge_day_counts
 from features._histories import (
+    ENTITIES,
     EntityState,
     daily_tables,
     entity_histories,
     fit_entity_state,
+    history_tables,
     merge_daily_tables,
     out_of_fold_fraud_rates,
+    out_of_fold_tables,
 )
 from features._reference_prices import (
     ReferencePrices,
@@ -118,14 +123,30 @@ class DeclarationFeatures:
     # ------------------------------------------------------------------ fitting
     def fit_transform(self, data: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
         """Fit on training declarations; return their features computed from history only."""
+        months = list(self.fit_months(data, keep_order=True))
+        return pl.concat(months).sort(_ROW).drop(_ROW)
+
+    def fit_months(
+        self, data: pl.DataFrame | pl.LazyFrame, *, keep_order: bool = False
+    ) -> Iterator[pl.DataFrame]:
+        """Fit on training declarations; then their features, one month at a time.
+
+        The features of every month come from tables built once over the whole
+        training history (reference prices and lanes of the months before, entity
+        histories by day, out-of-fold fraud rates, the overall rate by day), so a
+        month's features are those :meth:`fit_transform` gives its rows, and only one
+        month's feature table is held at a time. Months come in date order, each in
+        the rows' input order; ``keep_order`` leaves the input row number in ``__row``.
+        """
         df = data.lazy().collect() if isinstance(data, pl.LazyFrame) else data
         df = _with_optional(df)
         df = df.with_row_index(_ROW).with_columns(
             pl.col("declaration_date").dt.truncate("1mo").alias(_PERIOD)
         )
         work = df.select(_ROW, _PERIOD, *[c for c in _WORK_COLUMNS if c in df.columns])
+        periods = work[_PERIOD].unique().sort().to_list()
         parts = []
-        for period in work[_PERIOD].unique().sort():
+        for period in periods:
             history = work.lazy().filter(pl.col("declaration_date") < period)
             current = work.lazy().filter(pl.col(_PERIOD) == period)
             # A month holds whole days: its day counts are the training batch's.
@@ -137,28 +158,53 @@ class DeclarationFeatures:
                     fit_route_tables(history),
                 )
             )
-        staged = pl.concat(pl.collect_all(parts, engine="in-memory")).sort(_ROW)
-        finished = self._finish(staged.lazy(), state=None, use_labels=True)
-        if self.label_history == "out_of_fold":
-            finished = out_of_fold_fraud_rates(
-                finished.collect(engine="in-memory").lazy(), smoothing=self.smoothing
-            )
-        elif self.label_history != "expanding":
+        staged = pl.concat(pl.collect_all(parts, engine="in-memory"))
+        del parts
+        if self.label_history not in ("expanding", "out_of_fold"):
             raise ValueError(
                 f"label_history must be 'expanding' or 'out_of_fold', got {self.label_history!r}"
             )
-        computed = finished.collect(engine="in-memory")
-        out = pl.concat([df, computed.drop(work.columns)], how="horizontal")
+        # The aggregations over the whole training history, built once.
+        tables = {"prior": _expanding_prior(staged.lazy())}
+        tables |= history_tables(staged.lazy(), use_labels=True)
+        if self.label_history == "out_of_fold":
+            tables |= {f"oof{k}": t for k, t in out_of_fold_tables(staged.lazy()).items()}
+        names = list(tables)
+        tables = dict(zip(names, pl.collect_all(tables.values()), strict=True))
 
         self.reference_ = fit_reference_prices(df.lazy(), self.min_peer_count)
         self.routes_ = fit_route_tables(df.lazy())
-        self.entities_ = fit_entity_state(out.lazy(), self.smoothing)
+        self.entities_ = fit_entity_state(staged.lazy(), self.smoothing)
         extras = [c for c in self.extra_categorical if c in df.columns]
         self.categorical_features_ = [*CATEGORICAL_BASE, *extras]
         self.numeric_features_ = list(NUMERIC_FEATURES)
         self.feature_names_ = self.numeric_features_ + self.categorical_features_
         self.training_period_ = (df["declaration_date"].min(), df["declaration_date"].max())
-        return out.drop(_ROW, _PERIOD)
+        inputs = df.drop(_PERIOD) if keep_order else df.drop(_PERIOD, _ROW)
+        return (
+            self._training_month(
+                inputs.filter(df[_PERIOD] == period),
+                staged.filter(pl.col(_PERIOD) == period).drop(_PERIOD),
+                tables,
+            )
+            for period in periods
+        )
+
+    def _training_month(
+        self, inputs: pl.DataFrame, staged: pl.DataFrame, tables: dict[str, pl.DataFrame]
+    ) -> pl.DataFrame:
+        lf = staged.lazy().join(
+            tables["prior"].lazy(), on="declaration_date", how="left", maintain_order="left"
+        )
+        histories = {p: tables[p].lazy() for p in ENTITIES}
+        lf = self._finish(lf, state=None, use_labels=True, tables=histories)
+        if self.label_history == "out_of_fold":
+            oof = {k[3:]: t.lazy() for k, t in tables.items() if k.startswith("oof")}
+            lf = out_of_fold_fraud_rates(lf, smoothing=self.smoothing, tables=oof)
+        computed = lf.collect(engine="in-memory")
+        return pl.concat(
+            [inputs, computed.drop(_ROW, *_WORK_COLUMNS, strict=False)], how="horizontal"
+        )
 
     def batch_tables(self, lf: pl.LazyFrame) -> dict[str, dict[str, pl.LazyFrame]]:
         """The batch-wide counts of declarations: per day and group (split shipments,
@@ -223,9 +269,8 @@ class DeclarationFeatures:
         state: EntityState | None,
         use_labels: bool,
         daily: dict[str, pl.LazyFrame] | None = None,
+        tables: dict[str, pl.LazyFrame] | None = None,
     ) -> pl.LazyFrame:
-        if state is None:
-            lf = _with_expanding_prior(lf)
         lf = entity_histories(
             lf,
             state,
@@ -233,17 +278,19 @@ class DeclarationFeatures:
             prior=None if state else "_prior",
             smoothing=self.smoothing,
             daily=daily,
+            tables=tables,
         )
         lf = split_shipments(lf, self.de_minimis)
         lf = lf.with_columns(*_derived())
         return lf.drop("_prior", *DAY_COUNT_COLUMNS, strict=False)
 
 
-def _with_expanding_prior(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Overall fraud rate of inspections on earlier dates, with a weak Beta(1, 9) prior."""
+def _expanding_prior(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Per day, the overall fraud rate of inspections on earlier dates, with a weak
+    Beta(1, 9) prior (``_prior``): what small entity histories lean on in training."""
     inspected = pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()
     fraud = inspected & (pl.col("fraud") == 1)
-    daily = (
+    return (
         lf.group_by("declaration_date")
         .agg(inspected.sum().cast(pl.Float64).alias("_i"), fraud.sum().cast(pl.Float64).alias("_f"))
         .sort("declaration_date")
@@ -255,7 +302,6 @@ def _with_expanding_prior(lf: pl.LazyFrame) -> pl.LazyFrame:
             ).alias("_prior"),
         )
     )
-    return lf.join(daily, on="declaration_date", how="left", maintain_order="left")
 
 
 def _derived() -> list[pl.Expr]:

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 import polars as pl
 
-__all__ = ["ENTITIES", "EntityState", "entity_histories", "fit_entity_state"]
+__all__ = [
+    "ENTITIES",
+    "EntityState",
+    "entity_histories",
+    "fit_entity_state",
+    "history_tables",
+    "out_of_fold_tables",
+]
 
 #: Prefix of the feature columns -> the key columns of the entity.
 ENTITIES: dict[str, tuple[str, ...]] = {
@@ -103,9 +110,8 @@ def fit_entity_state(lf: pl.LazyFrame, smoothing: float = 10.0) -> EntityState:
     plans = []
     for keys in ENTITIES.values():
         k = list(keys)
-        daily = _in_units(
-            _daily(lf.with_columns(_key(k).alias("__key")), k, "__key", use_labels=True)
-        )
+        # Summed in millionths first: the totals do not depend on the rows' order.
+        daily = _daily(lf.with_columns(_key(k).alias("__key")), k, "__key", use_labels=True)
         names = (
             lf.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in k))
             .group_by(_key(k).alias("__key"))
@@ -118,6 +124,7 @@ def fit_entity_state(lf: pl.LazyFrame, smoothing: float = 10.0) -> EntityState:
                 pl.col("declaration_date").min().alias("first_seen"),
             )
             .join(names, on="__key")
+            .pipe(_in_units)
             .select(*k, *_SUMS, "first_seen")
             .sort(*k)
         )
@@ -133,37 +140,28 @@ def fit_entity_state(lf: pl.LazyFrame, smoothing: float = 10.0) -> EntityState:
     )
 
 
-def entity_histories(
+def _with_keys(lf: pl.LazyFrame) -> pl.LazyFrame:
+    names = set(lf.collect_schema().names())
+    return lf.with_columns(
+        _key(list(k)).alias(f"__key_{p}") for p, k in ENTITIES.items() if f"__key_{p}" not in names
+    )
+
+
+def history_tables(
     lf: pl.LazyFrame,
-    state: EntityState | None,
+    state: EntityState | None = None,
     *,
     use_labels: bool,
-    prior: float | str | None = None,
-    smoothing: float = 10.0,
     daily: dict[str, pl.LazyFrame] | None = None,
-) -> pl.LazyFrame:
-    """Add, per entity, what was known strictly before each declaration's date.
+) -> dict[str, pl.LazyFrame]:
+    """Per entity and day: what was known of the entity strictly before that day.
 
-    ``state`` is the training history (None while building it); ``use_labels`` says
-    whether the frame's own inspection outcomes may count for its later days (True in
-    training, False when scoring: labels are never needed to score). ``prior`` is the
-    overall fraud rate that small histories are pulled towards: a number, or the name
-    of a column holding the rate known at each row's date; with a state, the state's.
-    The frame needs ``value_ratio`` (from the reference prices) and ``route``.
-
-    Columns per entity prefix ``p``: ``p_n_before``, ``p_days_known`` (days since first
-    seen, null when new), ``p_fraud_rate`` (smoothed towards the overall rate), and for
-    the importer its price behaviour: ``importer_mean_ratio_before`` and
-    ``importer_share_below_before``.
-
-    ``daily``: the whole batch's :func:`daily_tables` when ``lf`` is a piece of it; by
-    default ``lf`` is the batch.
+    The aggregation half of :func:`entity_histories`, which joins these tables to the
+    rows: built once over a whole training history, they serve each of its months.
+    Arguments as in :func:`entity_histories`; ``lf`` is every row whose days count.
     """
-    if state is not None:
-        prior, smoothing = state.prior, state.smoothing
-    prior_expr = pl.col(prior) if isinstance(prior, str) else pl.lit(prior or 0.0)
-    lf = lf.with_columns(_key(list(k)).alias(f"__key_{p}") for p, k in ENTITIES.items())
-    base = lf  # every history is built from the input, not from the joins below
+    base = _with_keys(lf)
+    tables = {}
     for prefix, keys in ENTITIES.items():
         k = list(keys)
         key = f"__key_{prefix}"
@@ -214,13 +212,53 @@ def entity_histories(
                 .then(pl.col("_n_below") / pl.col("_n_priced"))
                 .alias("importer_share_below_before"),
             ]
-        history = history.select(key, "declaration_date", *cols)
-        rate = (pl.col("__fraud").fill_null(0.0) + smoothing * prior_expr) / (
-            pl.col("__inspected").fill_null(0.0) + smoothing
-        )
-        known = pl.all_horizontal(pl.col(c).is_not_null() for c in k)
+        tables[prefix] = history.select(key, "declaration_date", *cols)
+    return tables
+
+
+def entity_histories(
+    lf: pl.LazyFrame,
+    state: EntityState | None,
+    *,
+    use_labels: bool,
+    prior: float | str | None = None,
+    smoothing: float = 10.0,
+    daily: dict[str, pl.LazyFrame] | None = None,
+    tables: dict[str, pl.LazyFrame] | None = None,
+) -> pl.LazyFrame:
+    """Add, per entity, what was known strictly before each declaration's date.
+
+    ``state`` is the training history (None while building it); ``use_labels`` says
+    whether the frame's own inspection outcomes may count for its later days (True in
+    training, False when scoring: labels are never needed to score). ``prior`` is the
+    overall fraud rate that small histories are pulled towards: a number, or the name
+    of a column holding the rate known at each row's date; with a state, the state's.
+    The frame needs ``value_ratio`` (from the reference prices) and ``route``.
+
+    Columns per entity prefix ``p``: ``p_n_before``, ``p_days_known`` (days since first
+    seen, null when new), ``p_fraud_rate`` (smoothed towards the overall rate), and for
+    the importer its price behaviour: ``importer_mean_ratio_before`` and
+    ``importer_share_below_before``.
+
+    ``daily``: the whole batch's :func:`daily_tables` when ``lf`` is a piece of it; by
+    default ``lf`` is the batch. ``tables``: :func:`history_tables` built beforehand
+    over every row whose days count (``lf`` is then one part of them).
+    """
+    if state is not None:
+        prior, smoothing = state.prior, state.smoothing
+    prior_expr = pl.col(prior) if isinstance(prior, str) else pl.lit(prior or 0.0)
+    lf = _with_keys(lf)
+    if tables is None:
+        # Every history is built from the input, not from the joins below.
+        tables = history_tables(lf, state, use_labels=use_labels, daily=daily)
+    rate = (pl.col("__fraud").fill_null(0.0) + smoothing * prior_expr) / (
+        pl.col("__inspected").fill_null(0.0) + smoothing
+    )
+    for prefix, keys in ENTITIES.items():
+        key = f"__key_{prefix}"
+        known = pl.all_horizontal(pl.col(c).is_not_null() for c in keys)
         lf = (
-            lf.join(history, on=[key, "declaration_date"], how="left", maintain_order="left")
+            lf.join(tables[prefix], on=[key, "declaration_date"], how="left", maintain_order="left")
             .with_columns(
                 pl.col(f"{prefix}_n_before").fill_null(0.0),
                 pl.when(known).then(rate).alias(f"{prefix}_fraud_rate"),
@@ -230,22 +268,16 @@ def entity_histories(
     return lf
 
 
-def out_of_fold_fraud_rates(
-    lf: pl.LazyFrame, *, folds: int = 5, smoothing: float = 10.0
-) -> pl.LazyFrame:
-    """Replace each ``p_fraud_rate`` by one learned from the other folds of the data.
-
-    Rows are dealt into folds by a hash of their declaration id; the rate of a row's
-    entity counts the inspections of every other fold, all dates, never its own fold.
-    Used at training time only, so that the training rows see an entity's whole
-    history the way a scored batch sees it, without their own labels.
-    """
+def out_of_fold_tables(lf: pl.LazyFrame, *, folds: int = 5) -> dict[str, pl.LazyFrame]:
+    """Inspections and frauds per entity and fold, less the fold's own; and per fold,
+    the overall rate of the other folds (``__prior``): what
+    :func:`out_of_fold_fraud_rates` joins, from every training row."""
     inspected = pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()
     fraud = inspected & (pl.col("fraud") == 1)
-    lf = lf.with_columns((pl.col("declaration_id").hash(seed=11) % folds).alias("__fold"))
-    # The overall rate the small histories lean on comes from the other folds too.
-    priors = (
-        lf.group_by("__fold")
+    lf = lf.with_columns(_fold(folds))
+    tables = {
+        # The overall rate the small histories lean on comes from the other folds too.
+        "__prior": lf.group_by("__fold")
         .agg(
             inspected.sum().cast(pl.Float64).alias("__pi"),
             fraud.sum().cast(pl.Float64).alias("__pf"),
@@ -257,13 +289,11 @@ def out_of_fold_fraud_rates(
             ).alias("__prior")
         )
         .select("__fold", "__prior")
-    )
-    lf = lf.join(priors, on="__fold", how="left", maintain_order="left")
-    base = lf  # every table below is built from the input, not from the joins after it
+    }
     for prefix, keys in ENTITIES.items():
         k = list(keys)
-        per_fold = (
-            base.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in k))
+        tables[prefix] = (
+            lf.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in k))
             .group_by(*k, "__fold")
             .agg(
                 inspected.sum().cast(pl.Float64).alias("__i"),
@@ -274,12 +304,41 @@ def out_of_fold_fraud_rates(
                 (pl.col("__f").sum().over(k) - pl.col("__f")).alias("__f"),
             )
         )
-        rate = (pl.col("__f").fill_null(0.0) + smoothing * pl.col("__prior")) / (
-            pl.col("__i").fill_null(0.0) + smoothing
-        )
+    return tables
+
+
+def _fold(folds: int) -> pl.Expr:
+    return (pl.col("declaration_id").hash(seed=11) % folds).alias("__fold")
+
+
+def out_of_fold_fraud_rates(
+    lf: pl.LazyFrame,
+    *,
+    folds: int = 5,
+    smoothing: float = 10.0,
+    tables: dict[str, pl.LazyFrame] | None = None,
+) -> pl.LazyFrame:
+    """Replace each ``p_fraud_rate`` by one learned from the other folds of the data.
+
+    Rows are dealt into folds by a hash of their declaration id; the rate of a row's
+    entity counts the inspections of every other fold, all dates, never its own fold.
+    Used at training time only, so that the training rows see an entity's whole
+    history the way a scored batch sees it, without their own labels. ``tables``:
+    :func:`out_of_fold_tables` of all the training rows when ``lf`` is a part of them.
+    """
+    if tables is None:
+        tables = out_of_fold_tables(lf, folds=folds)
+    lf = lf.with_columns(_fold(folds)).join(
+        tables["__prior"], on="__fold", how="left", maintain_order="left"
+    )
+    rate = (pl.col("__f").fill_null(0.0) + smoothing * pl.col("__prior")) / (
+        pl.col("__i").fill_null(0.0) + smoothing
+    )
+    for prefix, keys in ENTITIES.items():
+        k = list(keys)
         known = pl.all_horizontal(pl.col(c).is_not_null() for c in k)
         lf = (
-            lf.join(per_fold, on=[*k, "__fold"], how="left", maintain_order="left")
+            lf.join(tables[prefix], on=[*k, "__fold"], how="left", maintain_order="left")
             .with_columns(pl.when(known).then(rate).alias(f"{prefix}_fraud_rate"))
             .drop("__i", "__f")
         )

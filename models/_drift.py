@@ -32,6 +32,8 @@ UNSEEN_LIMIT = 0.20
 AGE_LIMIT_DAYS = 183
 
 _LOG_PRICE = pl.col("value_ratio").log()
+#: What :func:`fit_drift_reference` reads of a training feature table.
+DRIFT_COLUMNS = (pl.col("hs_code"), pl.col("value_ratio"), pl.col("declaration_date"))
 
 
 @dataclass

@@ -9,7 +9,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from features import DeclarationFeatures
 from models._config import ModelConfig
-from models._drift import fit_drift_reference
+from models._drift import DRIFT_COLUMNS, fit_drift_reference
 from models._pipeline import make_classifier
 from models._predict import predict_positive
 
@@ -43,6 +43,19 @@ DUTY_AT_STAKE = pl.max_horizontal(
 
 #: A row whose inspection outcome is known.
 _LABELLED = pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()
+
+#: Rows whose median feature values are the neutral ones the reasons compare with.
+_NEUTRAL_ROWS = 50_000
+
+#: The columns of every training row that fitting reads beyond the labelled rows: the
+#: detectors' signals, the duty at stake, the label coverage and the price drift.
+_SUMMARY_COLUMNS = sorted(
+    {
+        name
+        for expr in [*NOVELTY_SIGNALS.values(), DUTY_AT_STAKE, _LABELLED, *DRIFT_COLUMNS]
+        for name in expr.meta.root_names()
+    }
+)
 
 
 def sample_labelled(
@@ -117,11 +130,24 @@ class FraudModel:
             extra_categorical=cfg.extra_categorical,
             label_history=cfg.label_history,
         )
-        table = self.features_.fit_transform(declarations)
+        # One month of features at a time: what the classifier learns from (the
+        # labelled rows), the few columns the detectors' and the stakes' distributions
+        # are read from (every row), and a sample for the neutral values.
+        labelled, summary, sample = [], [], []
+        share = min(1.0, _NEUTRAL_ROWS / max(declarations.height, 1))
+        for i, month in enumerate(self.features_.fit_months(declarations)):
+            labelled.append(month.filter(_LABELLED))
+            summary.append(month.select(_SUMMARY_COLUMNS))
+            sample.append(
+                month if share == 1.0 else month.sample(fraction=share, seed=cfg.seed + i)
+            )
+            del month
+        table = pl.concat(summary)
+        sample = pl.concat(sample)
         numeric = self.features_.numeric_features_
         categorical = self.features_.categorical_features_
 
-        labelled = table.filter(_LABELLED).sort("declaration_date", maintain_order=True)
+        labelled = pl.concat(labelled).sort("declaration_date", maintain_order=True)
         if labelled.height < 50 or labelled["fraud"].n_unique() < 2:
             raise ValueError(
                 f"training needs at least 50 inspected declarations with both outcomes; "
@@ -164,9 +190,7 @@ class FraudModel:
         self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
         self.calibrator_.fit(raw, y, sample_weight=weight)
 
-        matrix = self.classifier_.named_steps["encode"].transform(
-            table.sample(min(table.height, 50_000), seed=cfg.seed)
-        )
+        matrix = self.classifier_.named_steps["encode"].transform(sample)
         self.neutral_ = np.nanmedian(matrix, axis=0)
         n_num = len(numeric)
         self.neutral_[n_num:] = 0.0  # the most frequent category

@@ -13,7 +13,10 @@ from features import (
     DeclarationFeatures,
     entity_histories,
     fit_reference_prices,
+    history_tables,
     log_unit_value,
+    out_of_fold_fraud_rates,
+    out_of_fold_tables,
     reference_price_deviation,
     route_string,
     split_shipments,
@@ -393,6 +396,51 @@ def test_out_of_fold_rates_never_see_the_row_itself(synthetic_year):
             == c.filter(pl.col("declaration_id") == one)[name].to_list()
         )
     assert not a.select(rates).equals(b.select(rates))
+
+
+def test_histories_built_once_and_joined_month_by_month_equal_the_whole(fitted):
+    # Training builds the entity histories and the out-of-fold rates once over the
+    # whole history and joins them to one month at a time: each month must get what
+    # the same steps give it when the whole period is computed in one frame.
+    _, train, _ = fitted
+    drop = [c for c in train.columns if c.endswith(("_n_before", "_days_known", "_fraud_rate"))]
+    rows = train.drop(*drop, "importer_mean_ratio_before", "importer_share_below_before")
+    whole = entity_histories(rows.lazy(), None, use_labels=True, prior=0.1)
+    whole = out_of_fold_fraud_rates(whole).collect()
+    tables = {
+        p: t.collect().lazy() for p, t in history_tables(rows.lazy(), use_labels=True).items()
+    }
+    folds = {k: t.collect().lazy() for k, t in out_of_fold_tables(rows.lazy()).items()}
+    months = []
+    for (_,), month in rows.group_by(pl.col("declaration_date").dt.month(), maintain_order=True):
+        lf = entity_histories(month.lazy(), None, use_labels=True, prior=0.1, tables=tables)
+        months.append(out_of_fold_fraud_rates(lf, tables=folds).collect())
+    by_month = pl.concat(months).sort("declaration_id")
+    whole = whole.sort("declaration_id")
+    assert len(months) == 9
+    assert_frame_equal(by_month, whole)
+    # The histories are not empty: later months know their entities.
+    assert whole.filter(pl.col("declaration_date").dt.month() == 9)["importer_n_before"].median() > 10
+    assert whole["importer_fraud_rate"].n_unique() > 100
+
+
+def test_a_model_reads_every_training_row_one_month_at_a_time(synthetic_year):
+    # Fitting holds one month of features at a time; what it learns from every row
+    # (label coverage, the detectors' and the stakes' distributions) still counts them all.
+    from models import FraudModel
+
+    data = synthetic_year.filter(pl.col("declaration_date") < date(2025, 4, 1)).drop(
+        "true_fraud", "true_fraud_type", "true_customs_value", "true_revenue_lost"
+    )
+    model = FraudModel().fit(data)
+    table = DeclarationFeatures().fit_transform(data)
+    labelled = (table["inspected"].fill_null(False) & table["fraud"].is_not_null()).mean()
+    assert model.label_coverage_ == pytest.approx(labelled, abs=1e-12)
+    assert model.counts_["rows"] == data.height == table.height
+    price = (-table["price_z"]).clip(lower_bound=0.0).fill_nan(None).fill_null(0.0).to_numpy()
+    np.testing.assert_allclose(
+        model.novelty_quantiles_["price"], np.quantile(price, np.linspace(0, 1, 1001))
+    )
 
 
 def test_training_rows_never_see_their_own_month(synthetic_year):
