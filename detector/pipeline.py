@@ -93,8 +93,17 @@ def _fingerprint(df: pl.DataFrame) -> str:
         )
         if c in df.columns
     ]
-    digest = hashlib.sha256(df.select(cols).sort("declaration_id").write_csv().encode())
+    # The rows as CSV text, sorted by id, hashed a million rows at a time: the same
+    # digest as the whole text at once, without holding it.
+    rows = df.select(cols).sort("declaration_id")
+    digest = hashlib.sha256()
+    for start in range(0, max(rows.height, 1), _FINGERPRINT_ROWS):
+        chunk = rows.slice(start, _FINGERPRINT_ROWS)
+        digest.update(chunk.write_csv(include_header=start == 0).encode())
     return digest.hexdigest()
+
+
+_FINGERPRINT_ROWS = 1_000_000
 
 
 def _model_currency(df: pl.DataFrame) -> str | None:
@@ -176,7 +185,9 @@ def train(
     """
     profile = load_profile(schema)
     batch = read_declarations(files, profile)
+    n_read, n_rejected = batch.n_read, batch.rejects.height
     declarations, from_store = batch.accepted, 0
+    del batch  # the split below copies the rows: hold them once
     if store is not None:
         declarations, from_store = LabelStore(store).apply(declarations)
     config = config or ModelConfig(extra_categorical=profile.features)
@@ -184,6 +195,7 @@ def train(
         train_rows, valid_rows = declarations, read_declarations(valid, profile).accepted
     else:
         train_rows, valid_rows = split_by_time(declarations)
+    del declarations
     try:
         model = FraudModel(config).fit(train_rows)
     except ValueError as exc:
@@ -195,8 +207,8 @@ def train(
         "currency": _model_currency(train_rows),
         "training_period": [str(first), str(last)],
         "rows": {
-            "read": batch.n_read,
-            "rejected": batch.rejects.height,
+            "read": n_read,
+            "rejected": n_rejected,
             "trained": train_rows.height,
             "validation": valid_rows.height,
             "labels_from_store": from_store,

@@ -7,7 +7,9 @@ entity histories count strictly earlier dates. Its ``transform`` applies the tab
 fitted on the whole training history to a new batch, which adds nothing to them.
 """
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import polars as pl
 
@@ -134,10 +136,16 @@ class DeclarationFeatures:
         The features of every month come from tables built once over the whole
         training history (reference prices and lanes of the months before, entity
         histories by day, out-of-fold fraud rates, the overall rate by day), so a
-        month's features are those :meth:`fit_transform` gives its rows, and only one
+        month's features are those :meth:`fit_transform` gives its rows. Each month's
+        first stage (prices and lanes against the months before it) is written to a
+        temporary folder, the tables are aggregations over a scan of it, and only one
         month's feature table is held at a time. Months come in date order, each in
         the rows' input order; ``keep_order`` leaves the input row number in ``__row``.
         """
+        if self.label_history not in ("expanding", "out_of_fold"):
+            raise ValueError(
+                f"label_history must be 'expanding' or 'out_of_fold', got {self.label_history!r}"
+            )
         df = data.lazy().collect() if isinstance(data, pl.LazyFrame) else data
         df = _with_optional(df)
         df = df.with_row_index(_ROW).with_columns(
@@ -145,50 +153,60 @@ class DeclarationFeatures:
         )
         work = df.select(_ROW, _PERIOD, *[c for c in _WORK_COLUMNS if c in df.columns])
         periods = work[_PERIOD].unique().sort().to_list()
-        parts = []
-        for period in periods:
+        folder = tempfile.TemporaryDirectory(prefix="detector-train-")
+        files = [Path(folder.name) / f"{i:04d}.parquet" for i in range(len(periods))]
+        for period, file in zip(periods, files, strict=True):
             history = work.lazy().filter(pl.col("declaration_date") < period)
             current = work.lazy().filter(pl.col(_PERIOD) == period)
             # A month holds whole days: its day counts are the training batch's.
             current = join_day_counts(current, day_counts(current, self.de_minimis))
-            parts.append(
-                self._apply_tables(
-                    current,
-                    fit_reference_prices(history, self.min_peer_count),
-                    fit_route_tables(history),
-                )
-            )
-        staged = pl.concat(pl.collect_all(parts, engine="in-memory"))
-        del parts
-        if self.label_history not in ("expanding", "out_of_fold"):
-            raise ValueError(
-                f"label_history must be 'expanding' or 'out_of_fold', got {self.label_history!r}"
-            )
+            self._apply_tables(
+                current,
+                fit_reference_prices(history, self.min_peer_count),
+                fit_route_tables(history),
+            ).collect(engine="in-memory").write_parquet(file)
+        del work
+        staged = pl.scan_parquet(files)
         # The aggregations over the whole training history, built once.
-        tables = {"prior": _expanding_prior(staged.lazy())}
-        tables |= history_tables(staged.lazy(), use_labels=True)
+        tables = {"prior": _expanding_prior(staged)}
+        tables |= history_tables(staged, use_labels=True)
         if self.label_history == "out_of_fold":
-            tables |= {f"oof{k}": t for k, t in out_of_fold_tables(staged.lazy()).items()}
+            tables |= {f"oof{k}": t for k, t in out_of_fold_tables(staged).items()}
         names = list(tables)
         tables = dict(zip(names, pl.collect_all(tables.values()), strict=True))
+        # A month's rows join only the history of its own days: cut those tables by
+        # month once, rather than join the whole period's tables to every month.
+        by_month = {}
+        for name in ("prior", *ENTITIES):
+            cut = tables.pop(name).with_columns(
+                pl.col("declaration_date").dt.truncate("1mo").alias(_PERIOD)
+            )
+            for (period,), part in cut.partition_by(_PERIOD, as_dict=True).items():
+                by_month.setdefault(period, {})[name] = part.drop(_PERIOD)
+            del cut
 
         self.reference_ = fit_reference_prices(df.lazy(), self.min_peer_count)
         self.routes_ = fit_route_tables(df.lazy())
-        self.entities_ = fit_entity_state(staged.lazy(), self.smoothing)
+        self.entities_ = fit_entity_state(staged, self.smoothing)
         extras = [c for c in self.extra_categorical if c in df.columns]
         self.categorical_features_ = [*CATEGORICAL_BASE, *extras]
         self.numeric_features_ = list(NUMERIC_FEATURES)
         self.feature_names_ = self.numeric_features_ + self.categorical_features_
         self.training_period_ = (df["declaration_date"].min(), df["declaration_date"].max())
         inputs = df.drop(_PERIOD) if keep_order else df.drop(_PERIOD, _ROW)
-        return (
-            self._training_month(
-                inputs.filter(df[_PERIOD] == period),
-                staged.filter(pl.col(_PERIOD) == period).drop(_PERIOD),
-                tables,
-            )
-            for period in periods
-        )
+
+        def months() -> Iterator[pl.DataFrame]:
+            try:
+                for period, file in zip(periods, files, strict=True):
+                    yield self._training_month(
+                        inputs.filter(df[_PERIOD] == period),
+                        pl.read_parquet(file).drop(_PERIOD),
+                        by_month[period] | tables,
+                    )
+            finally:
+                folder.cleanup()
+
+        return months()
 
     def _training_month(
         self, inputs: pl.DataFrame, staged: pl.DataFrame, tables: dict[str, pl.DataFrame]
