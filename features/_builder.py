@@ -176,13 +176,16 @@ class DeclarationFeatures:
         tables = dict(zip(names, pl.collect_all(tables.values()), strict=True))
         # A month's rows join only the history of its own days: cut those tables by
         # month once, rather than join the whole period's tables to every month.
-        by_month = {}
+        # (An entity never named in a month, a seller say, has no rows there.)
+        by_month = {period: {} for period in periods}
         for name in ("prior", *ENTITIES):
-            cut = tables.pop(name).with_columns(
-                pl.col("declaration_date").dt.truncate("1mo").alias(_PERIOD)
-            )
+            whole = tables.pop(name)
+            for period in periods:
+                by_month[period][name] = whole.clear()
+            cut = whole.with_columns(pl.col("declaration_date").dt.truncate("1mo").alias(_PERIOD))
+            del whole
             for (period,), part in cut.partition_by(_PERIOD, as_dict=True).items():
-                by_month.setdefault(period, {})[name] = part.drop(_PERIOD)
+                by_month[period][name] = part.drop(_PERIOD)
             del cut
 
         self.reference_ = fit_reference_prices(df.lazy(), self.min_peer_count)

@@ -420,8 +420,32 @@ def test_histories_built_once_and_joined_month_by_month_equal_the_whole(fitted):
     assert len(months) == 9
     assert_frame_equal(by_month, whole)
     # The histories are not empty: later months know their entities.
-    assert whole.filter(pl.col("declaration_date").dt.month() == 9)["importer_n_before"].median() > 10
+    assert (
+        whole.filter(pl.col("declaration_date").dt.month() == 9)["importer_n_before"].median() > 10
+    )
     assert whole["importer_fraud_rate"].n_unique() > 100
+
+
+def test_an_entity_named_only_in_some_months_or_never_still_trains(synthetic_year):
+    # Sellers first recorded in June: the months before have no seller history at all.
+    data = synthetic_year.sample(20_000, seed=1)
+    late = data.with_columns(
+        pl.when(pl.col("declaration_date").dt.month() < 6)
+        .then(None)
+        .otherwise(pl.col("seller_id"))
+        .alias("seller_id")
+    )
+    out = DeclarationFeatures().fit_transform(late)
+    assert out.height == late.height
+    early = out.filter(pl.col("declaration_date").dt.month() < 6)
+    assert early.height > 0 and early["seller_n_before"].max() == 0
+    assert early["seller_fraud_rate"].null_count() == early.height
+    assert out.filter(pl.col("declaration_date").dt.month() >= 7)["seller_n_before"].max() > 0
+    # A file without sellers or declarants at all.
+    bare = DeclarationFeatures().fit_transform(data.drop("seller_id", "declarant_id"))
+    assert bare.height == data.height
+    assert bare["seller_fraud_rate"].null_count() == data.height
+    assert bare["importer_n_before"].max() > 0
 
 
 def test_a_model_reads_every_training_row_one_month_at_a_time(synthetic_year):
