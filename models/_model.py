@@ -122,6 +122,17 @@ class FraudModel:
     # -------------------------------------------------------------------- fitting
     def fit(self, declarations: pl.DataFrame) -> "FraudModel":
         cfg = self.config
+        # Checked on the input, before the features are built: they keep every row.
+        if {"inspected", "fraud"} <= set(declarations.columns):
+            outcomes = declarations.filter(_LABELLED)["fraud"]
+        else:
+            outcomes = pl.Series("fraud", [], dtype=pl.Int8)
+        if outcomes.len() < 50 or outcomes.n_unique() < 2:
+            raise ValueError(
+                f"training needs at least 50 inspected declarations with both outcomes; "
+                f"found {outcomes.len()} inspected, {int(outcomes.sum() or 0)} fraud"
+            )
+        del outcomes
         self.features_ = DeclarationFeatures(
             min_peer_count=cfg.min_peer_count,
             de_minimis=cfg.de_minimis,
@@ -148,11 +159,6 @@ class FraudModel:
         categorical = self.features_.categorical_features_
 
         labelled = pl.concat(labelled).sort("declaration_date", maintain_order=True)
-        if labelled.height < 50 or labelled["fraud"].n_unique() < 2:
-            raise ValueError(
-                f"training needs at least 50 inspected declarations with both outcomes; "
-                f"found {labelled.height} inspected, {int(labelled['fraud'].sum() or 0)} fraud"
-            )
         labelled, weight, self.sampling_ = sample_labelled(
             labelled, cfg.max_labelled_rows, cfg.seed
         )

@@ -128,6 +128,24 @@ def test_score_with_a_missing_column_is_exit_2(files, tmp_path):
     assert not (tmp_path / "o.csv").exists()
 
 
+@pytest.mark.parametrize("labels", [True, False])
+def test_training_without_enough_labels_is_exit_2_before_any_features(
+    synthetic_year, tmp_path, labels
+):
+    # A few hundred declarations (27 inspected), or thousands without any outcome:
+    # said plainly, and no model written.
+    few = synthetic_year.sort("declaration_date").drop(TRUTH)
+    few = few.head(300) if labels else few.head(5000).drop("inspected", "fraud")
+    src = tmp_path / "few.csv"
+    few.write_csv(src)
+    model = tmp_path / "m.joblib"
+    result = runner.invoke(app, ["train", str(src), "--model", str(model)])
+    assert result.exit_code == 2, result.output
+    assert "at least 50 inspected declarations with both outcomes" in result.output
+    assert ("found 0 inspected" in result.output) is not labels
+    assert not model.exists()
+
+
 def test_demo_runs_end_to_end(tmp_path):
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--rows", "40000"])
     assert result.exit_code == 0, result.output
