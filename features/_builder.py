@@ -3,8 +3,9 @@
 :class:`DeclarationFeatures` is fitted on training declarations and stored in the model.
 Its ``fit_transform`` computes the training rows' features from history only: peer
 reference prices and lane statistics are refitted each month on the months before it,
-entity histories count strictly earlier dates. Its ``transform`` applies the tables
-fitted on the whole training history to a new batch, which adds nothing to them.
+entity histories count strictly earlier dates (``fit_months`` gives the same features
+one month at a time, which is how the model reads them). Its ``transform`` applies the
+tables fitted on the whole training history to a new batch, which adds nothing to them.
 """
 
 import tempfile

@@ -419,6 +419,14 @@ def test_histories_built_once_and_joined_month_by_month_equal_the_whole(fitted):
     whole = whole.sort("declaration_id")
     assert len(months) == 9
     assert_frame_equal(by_month, whole)
+    # The builder's own training features, whose history tables are cut by month,
+    # carry the same counts (those that do not lean on an overall rate).
+    counts = [c for c in drop if c in whole.columns and not c.endswith("_fraud_rate")]
+    counts += ["importer_mean_ratio_before", "importer_share_below_before"]
+    assert_frame_equal(
+        train.select("declaration_id", *counts).sort("declaration_id"),
+        whole.select("declaration_id", *counts),
+    )
     # The histories are not empty: later months know their entities.
     assert (
         whole.filter(pl.col("declaration_date").dt.month() == 9)["importer_n_before"].median() > 10
