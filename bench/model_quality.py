@@ -1,6 +1,6 @@
 """Ranking quality at fixed inspection capacity, on the Korean dataset and synthetic years.
 
-Usage: python bench/model_quality.py [--kcs DIR] [--seeds 1 2 3] [--rows N]
+Usage: python bench/model_quality.py [--kcs DIR] [--seeds 1 2 3] [--rows N] [--default-only]
 
 Korean dataset (profile kcs): train on train.csv, measure on valid.csv, next to two
 baselines fitted on the raw label-encoded columns in the same run (a random forest and
@@ -62,13 +62,13 @@ def raw_baselines(kcs: Path) -> list[str]:
     return lines
 
 
-def kcs_engine(kcs: Path) -> list[str]:
+def kcs_engine(kcs: Path, variants: bool = True) -> list[str]:
     profile = load_profile("kcs")
     train = read_declarations(kcs / "train.csv", profile).accepted
     valid = read_declarations(kcs / "valid.csv", profile).accepted
     lines = []
     extra = profile.features
-    for name, config in (
+    for name, config in [
         (
             "engine (default: 3 gradient boosting models averaged)",
             ModelConfig(extra_categorical=extra),
@@ -93,7 +93,7 @@ def kcs_engine(kcs: Path) -> list[str]:
             "engine, 3 models at learning rate 0.12",
             ModelConfig(extra_categorical=extra, learning_rate=0.12),
         ),
-    ):
+    ][: None if variants else 1]:
         t0 = time.perf_counter()
         model = FraudModel(config).fit(train)
         trees = model.classifier_.steps[-1][1]
@@ -157,10 +157,13 @@ def main() -> None:
     parser.add_argument("--kcs", type=Path, default=here / "shared" / "data" / "kcs")
     parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3])
     parser.add_argument("--rows", type=int, default=300_000)
+    parser.add_argument(
+        "--default-only", action="store_true", help="on the Korean data, only the default engine"
+    )
     args = parser.parse_args()
     if (args.kcs / "train.csv").exists():
         print("Korean dataset: train.csv -> valid.csv")
-        for line in raw_baselines(args.kcs) + kcs_engine(args.kcs):
+        for line in raw_baselines(args.kcs) + kcs_engine(args.kcs, not args.default_only):
             print("  " + line)
     for seed in args.seeds:
         print(synthetic(seed, args.rows))

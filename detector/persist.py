@@ -4,7 +4,7 @@ A ``.joblib`` model file is a pickle, and loading a pickle runs code. So this en
 never unpickles a file it cannot vouch for. The file it writes is::
 
     CUSTOMS-DETECTOR-MODEL            (a magic line)
-    {"format_version": 2, ...}        (digests, one line of JSON)
+    {"format_version": 3, ...}        (digests, one line of JSON)
     {"schema_profile": ...}           (the metadata record, one line of JSON)
     <joblib payload>
 
@@ -38,7 +38,7 @@ from detector.output import atomic_path
 __all__ = ["FORMAT", "FORMAT_VERSION", "SKOPS_TYPES", "load_model", "read_metadata", "save_model"]
 
 FORMAT = "customs-detector-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MAGIC = b"CUSTOMS-DETECTOR-MODEL\n"
 
 #: The only types a ``.skops`` model may contain beyond skops' own safe defaults

@@ -219,6 +219,8 @@ def train(
         "config": config.to_dict(),
         "validation": metrics,
         "sampling": model.sampling_,
+        # The duty at stake's weight in the ranking: 0 unless the labels record revenue.
+        "revenue_weight": model.revenue_weight_,
     }
     save_model(model, metadata, model_path)
     return metadata

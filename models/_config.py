@@ -16,8 +16,10 @@ class ModelConfig:
     different random tenth of the labelled rows, are averaged. Calibration: the
     labelled period is cut into ``calibration_folds`` contiguous blocks, each scored by
     a classifier fitted on the others. Novel fraud: ``novelty_weight`` of the
-    unsupervised peer signals added to the ranking. Scoring: ``exploration_share`` of
-    the inspection capacity goes to random picks; ``seed`` makes them reproducible.
+    unsupervised peer signals added to the ranking. Stakes: ``revenue_weight`` of the
+    duty at stake in the ranking (only where the training labels record recovered
+    revenue). Scoring: ``exploration_share`` of the inspection capacity goes to random
+    picks; ``seed`` makes them reproducible.
     """
 
     min_peer_count: int = 20

@@ -99,6 +99,14 @@ def sample_labelled(
     return sample.drop("__rate"), weight, record
 
 
+def _records_revenue(labelled: pl.DataFrame) -> bool:
+    """The labels say how much revenue inspections recovered from frauds."""
+    if "revenue_recovered" not in labelled.columns:
+        return False
+    recovered = labelled.filter(pl.col("fraud") == 1)["revenue_recovered"]
+    return recovered.len() > 0 and bool((recovered.fill_null(0.0) > 0).any())
+
+
 def _weights(weight: np.ndarray | None, rows: np.ndarray | None) -> dict:
     """The pipeline's fit keyword for sample weights, when there are any."""
     if weight is None:
@@ -192,6 +200,7 @@ class FraudModel:
         self.stake_quantiles_ = np.quantile(
             table.select(DUTY_AT_STAKE).to_series().to_numpy(), _GRID
         )
+        self.revenue_weight_ = cfg.revenue_weight if _records_revenue(labelled) else 0.0
         raw = self._rank_score(labelled, probability=oof)
         self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
         self.calibrator_.fit(raw, y, sample_weight=weight)
@@ -241,10 +250,27 @@ class FraudModel:
         return [names[j] for j in self._detector_percentiles(table).argmax(axis=1)]
 
     def novelty_boost(self, novelty: np.ndarray) -> np.ndarray:
-        """What the detectors add to the ranking, less the more rows were inspected."""
+        """How far the detectors alone would lift a row (0-1), less the more rows were
+        inspected; ``detector_part`` is what they add to a classifier's probability."""
         floor = self.config.novelty_floor
         weight = self.config.novelty_weight * (1.0 - self.label_coverage_)
         return weight * np.clip((np.asarray(novelty) - floor) / (1.0 - floor), 0.0, 1.0)
+
+    def detector_part(self, probability: np.ndarray, novelty: np.ndarray) -> np.ndarray:
+        """What the detectors add to the classifier's probability: their boost, on the
+        part of the row's risk the classifier leaves open.
+
+        Either source of evidence can make a row suspect: a scheme the labels never
+        showed lifts a row the classifier thinks clean, and a row the classifier is
+        already sure of gains nothing (the labels cover its scheme).
+        """
+        return (1.0 - np.asarray(probability)) * self.novelty_boost(novelty)
+
+    def stake_share(self, table: pl.DataFrame) -> np.ndarray:
+        """Per row, the share of training rows with strictly less duty at stake: 0 when
+        nothing is at stake."""
+        stake = table.select(DUTY_AT_STAKE).to_series().to_numpy()
+        return np.searchsorted(self.stake_quantiles_, stake, side="left") / _GRID.size
 
     def _rank_score(
         self,
@@ -257,10 +283,12 @@ class FraudModel:
             probability = predict_positive(self.classifier_.steps[-1][1], matrix)
         p = probability
         u = self.novelty(table) if novelty is None else novelty
-        stake = table.select(DUTY_AT_STAKE).to_series().to_numpy()
-        g = np.searchsorted(self.stake_quantiles_, stake, side="right") / _GRID.size
-        # Among likely frauds, the ones with more duty at stake come first.
-        return p * (1.0 + self.config.revenue_weight * g) + self.novelty_boost(u)
+        suspicion = p + self.detector_part(p, u)
+        # Among likely frauds, the ones with more duty at stake come first (at weight 0.5
+        # a sure fraud with nothing at stake ranks with a two-in-three chance of the
+        # largest stake). Only where the labels record recovered revenue: the weight is 0
+        # otherwise, as nothing shows that the stake estimate finds revenue there.
+        return suspicion * (1.0 + self.revenue_weight_ * self.stake_share(table))
 
     # -------------------------------------------------------------------- scoring
     def score(self, table: pl.DataFrame) -> pl.DataFrame:

@@ -259,7 +259,7 @@ def explain_rows(model, table: pl.DataFrame) -> list[str]:
     codes = list(parts)
     table_d = np.column_stack([parts[c] for c in codes])
     detectors = model.strongest_detector(table)
-    boosts = model.novelty_boost(table["novelty"].fill_null(0.0).to_numpy())
+    boosts = model.detector_part(base, table["novelty"].fill_null(0.0).to_numpy())
     rows = table.select(c for c in SENTENCE_COLUMNS if c in table.columns).to_dicts()
     out = []
     for i, r in enumerate(rows):
