@@ -13,11 +13,15 @@ memory then follows the size of a piece, not of the batch. The passes:
    lane surges, per-entity daily counts for histories within the batch): the
    batch-wide features are the same however the batch was cut;
 4. score (per piece): features, classifier and detectors; a narrow table of scores,
-   the drift counts and the peer prices are written;
-5. select (here): the global order, the capacity, the exploration picks;
-6. explain (per piece holding listed rows): reasons for the listed rows, written.
+   the drift counts and the peer prices are written. With a capacity the classifier
+   only screens here (the first trees of its first model, ``FraudModel.screen``);
+5. rescore (with a capacity, per piece holding candidates): the rows the screen ranks
+   highest over the whole batch (``FraudModel.candidates``) are scored by the whole
+   classifier, and the global order is theirs;
+6. select (here): the global order, the capacity, the exploration picks;
+7. explain (per piece holding listed rows): reasons for the listed rows, written.
 
-Steps 2, 4 and 6 run through joblib: in this process (one worker), in a pool of
+Steps 2, 4, 5 and 7 run through joblib: in this process (one worker), in a pool of
 processes (``loky``), or on a Dask cluster (``dask``). Workers get the paths of their
 piece and write their own results; they return counts, never whole frames.
 """
@@ -287,6 +291,8 @@ class Job:
     model: object = None
     duplicates: pl.Series | None = None
     keep_scored: bool = False
+    #: The score pass only screens; the candidates are rescored (a capacity was given).
+    screen: bool = False
     #: One piece in this process: the passes hand its tables over in memory.
     in_memory: bool = False
 
@@ -375,13 +381,12 @@ def _score_piece(args: tuple[Job, Piece]) -> dict:
         batch = _batch(work)
     if accepted.height == 0:
         return {"rows": 0, "drift": None}
-    table = model.score(model.transform(accepted, batch))
-    table.select(
-        pl.lit(piece.index, pl.UInt32).alias("__piece"),
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("__row"),
-        "rank_score",
-        pl.col("declaration_id").hash(_TIE_SEED).alias("__h"),
-    ).write_parquet(work / "narrow" / f"{piece.index}.parquet")
+    features = model.transform(accepted, batch)
+    table = model.screen(features) if job.screen else model.score(features)
+    del features
+    _narrow(table, piece.index, pl.int_range(pl.len(), dtype=pl.UInt32)).write_parquet(
+        work / "narrow" / f"{piece.index}.parquet"
+    )
     table.select("hs_code", "country_origin", "unit_value_per_ton").write_parquet(
         work / "peers" / f"{piece.index}.parquet"
     )
@@ -395,21 +400,48 @@ def _score_piece(args: tuple[Job, Piece]) -> dict:
 _TIE_SEED = 11
 
 
+def _narrow(table: pl.DataFrame, piece: int, row) -> pl.DataFrame:
+    """What the global order needs of scored rows: where they are, score, tie-breaker."""
+    return table.select(
+        pl.lit(piece, pl.UInt32).alias("__piece"),
+        pl.lit(row).alias("__row") if isinstance(row, pl.Series) else row.alias("__row"),
+        "rank_score",
+        pl.col("declaration_id").hash(_TIE_SEED).alias("__h"),
+    )
+
+
+def _scored_rows(job: Job, piece: Piece, rows: pl.Series) -> pl.DataFrame:
+    """Rows of one piece (by position), fully scored: from the rows held in memory or
+    their features computed again (the batch-wide tables make them the same)."""
+    work, model = Path(job.work), job.model
+    if job.in_memory:
+        table = _HELD[(job.work, "scored")][rows]
+        return model.score(table) if job.screen else table
+    if job.keep_scored:
+        return pl.read_parquet(work / "scored" / f"{piece.index}.parquet")[rows]
+    accepted = pl.read_parquet(work / "accepted" / f"{piece.index}.parquet")
+    return model.score(model.transform(accepted[rows], _batch(work)))
+
+
+def _rescore_piece(args: tuple[Job, Piece]) -> dict:
+    """The whole classifier's scores of one piece's candidates (narrow, as pass 4's)."""
+    job, piece = args
+    work = Path(job.work)
+    rows = pl.read_parquet(work / "candidates" / f"{piece.index}.parquet")["__row"]
+    table = _scored_rows(job, piece, rows)
+    _narrow(table, piece.index, rows).write_parquet(work / "rescored" / f"{piece.index}.parquet")
+    return {"rows": rows.len()}
+
+
 def _explain_piece(args: tuple[Job, Piece]) -> dict:
     """Reasons for the listed rows of one piece, written with their rank and selection."""
     job, piece = args
     work, model = Path(job.work), job.model
     listed = pl.read_parquet(work / "listed" / f"{piece.index}.parquet")
+    table = _scored_rows(job, piece, listed["__row"])
     if job.in_memory:
-        table = _HELD.pop((job.work, "scored"))
-    elif job.keep_scored:
-        table = pl.read_parquet(work / "scored" / f"{piece.index}.parquet")
-    else:
-        accepted = pl.read_parquet(work / "accepted" / f"{piece.index}.parquet")
-        rows = accepted[listed["__row"]]
-        table = model.score(model.transform(rows, _batch(work)))
-        listed = listed.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__row"))
-    table = table[listed["__row"]].with_columns(listed["rank"], listed["selection"])
+        del _HELD[(job.work, "scored")]
+    table = table.with_columns(listed["rank"], listed["selection"])
     explain = listed["explain"].to_numpy()
     reasons = np.full(table.height, None, dtype=object)
     if explain.any():
@@ -456,7 +488,18 @@ def score_pieces(
     """Passes 1 to 6 of the module docstring; ``top(n)`` sizes the list for n rows."""
     holder = tempfile.TemporaryDirectory(prefix="detector-")
     work = Path(holder.name)
-    for sub in ("accepted", "rejects", "batch", "narrow", "peers", "scored", "listed", "out"):
+    for sub in (
+        "accepted",
+        "rejects",
+        "batch",
+        "narrow",
+        "peers",
+        "scored",
+        "candidates",
+        "rescored",
+        "listed",
+        "out",
+    ):
         (work / sub).mkdir()
     clock = _Clock()
     plan = plan_pieces(paths, work, piece_rows)
@@ -528,18 +571,24 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
 
     k = top(n_scored)
     job.keep_scored = k is None
+    candidates = None if k is None else model.candidates(k, n_scored)
+    job.screen = candidates is not None
     scored = runner.map("score", _score_piece, [(job, p) for p in pieces], rows)
     result.drift = [s["drift"] for s in scored if s["drift"] is not None]
     result.peers = pl.scan_parquet(work / "peers" / "*.parquet")
     clock("score")
 
     # One global order: by score, ties by a hash of the id (the same however cut).
-    narrow = (
-        pl.scan_parquet(work / "narrow" / "*.parquet")
-        .sort(["rank_score", "__h"], descending=[True, False])
-        .select("__piece", "__row", "__h")
-        .collect()
-    )
+    narrow = _global_order(work / "narrow")
+    if candidates is not None:
+        holding = _by_piece(narrow.head(candidates), work / "candidates", pieces)
+        runner.map(
+            "rescore", _rescore_piece, [(job, p) for p, _ in holding], [n for _, n in holding]
+        )
+        # The candidates in the whole classifier's order, then the rest (only the
+        # exploration picks come from there, at random).
+        narrow = pl.concat([_global_order(work / "rescored"), narrow.slice(candidates)])
+        clock("rescore")
     n, cfg = narrow.height, model.config
     if k is None:
         listed = narrow.with_columns(
@@ -550,7 +599,7 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
     else:
         k = min(k, n)
         n_explore = int(round(k * cfg.exploration_share))
-        head, rest = narrow.head(k - n_explore), narrow.slice(k - n_explore)
+        head, rest = narrow.head(k - n_explore), narrow.slice(k - n_explore).sort("__h")
         # Seeded by the batch, so that the same input gives the same picks.
         batch = int((rest["__h"] % 2**32).sum() % 2**32) if rest.height else 0
         seed = cfg.seed + batch
@@ -563,11 +612,7 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
         ).with_columns(pl.int_range(1, k + 1, dtype=pl.UInt32).alias("rank"))
         n_reasons = k
     listed = listed.with_columns((pl.col("rank") <= n_reasons).alias("explain"))
-    holding = []
-    for (index,), part in listed.partition_by("__piece", as_dict=True).items():
-        part.sort("__row").drop("__piece").write_parquet(work / "listed" / f"{index}.parquet")
-        holding.append(pieces[index])
-    holding.sort(key=lambda p: p.index)
+    holding = [p for p, _ in _by_piece(listed, work / "listed", pieces)]
     del narrow, listed
     clock("select")
     runner.map(
@@ -584,6 +629,26 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
         ).sort("rank")
     clock("explain")
     return result
+
+
+def _global_order(folder: Path) -> pl.DataFrame:
+    """Narrow tables of scored rows, most suspicious first, ties by the id's hash."""
+    return (
+        pl.scan_parquet(folder / "*.parquet")
+        .sort(["rank_score", "__h"], descending=[True, False])
+        .select("__piece", "__row", "__h")
+        .collect()
+    )
+
+
+def _by_piece(rows: pl.DataFrame, folder: Path, pieces: list[Piece]) -> list[tuple[Piece, int]]:
+    """Write each piece's share of ``rows`` (in row order); the pieces holding any,
+    with how many."""
+    holding = []
+    for (index,), part in rows.partition_by("__piece", as_dict=True).items():
+        part.sort("__row").drop("__piece").write_parquet(folder / f"{index}.parquet")
+        holding.append((pieces[index], part.height))
+    return sorted(holding, key=lambda h: h[0].index)
 
 
 class _Clock:

@@ -19,7 +19,10 @@ class ModelConfig:
     unsupervised peer signals added to the ranking. Stakes: ``revenue_weight`` of the
     duty at stake in the ranking (only where the training labels record recovered
     revenue). Scoring: ``exploration_share`` of the inspection capacity goes to random
-    picks; ``seed`` makes them reproducible.
+    picks; ``seed`` makes them reproducible. A list sized to capacity is drawn from
+    candidates: the rows that the first ``screen_trees`` trees of the first model rank
+    highest, ``screen_factor`` times the list and at least ``screen_share`` of the rows,
+    which the whole classifier then scores (``screen_trees=0`` scores every row with it).
     """
 
     min_peer_count: int = 20
@@ -44,6 +47,9 @@ class ModelConfig:
     revenue_weight: float = 0.5
     exploration_share: float = 0.10
     reasons_share: float = 0.10
+    screen_trees: int = 20
+    screen_factor: float = 4.0
+    screen_share: float = 0.20
     max_labelled_rows: int = 2_000_000
     seed: int = 0
     extra_categorical: tuple[str, ...] = field(default_factory=tuple)

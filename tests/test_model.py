@@ -469,6 +469,31 @@ def test_binned_walk_gives_predict_proba_exactly(fitted, year):
     assert np.abs(fast[-2_000:] - fast[rows]).max() > 0.01
 
 
+def test_the_screen_is_the_first_models_first_trees(fitted, year):
+    """The cheap first look of a capacity-sized run: the first trees of the first model,
+    exactly as that model predicts after them."""
+    from models._predict import screen_positive
+
+    _, recent = year
+    table = fitted.transform(recent.drop(TRUTH).head(5_000))
+    matrix = fitted.classifier_.named_steps["encode"].transform(table)
+    clf = fitted.classifier_.steps[-1][1]
+    first = clf.estimators_[0]
+    trees = fitted.config.screen_trees
+    assert 0 < trees < first.n_iter_
+    staged = next(p for i, p in enumerate(first.staged_predict_proba(matrix)) if i == trees - 1)
+    np.testing.assert_allclose(screen_positive(clf, matrix, trees), staged[:, 1], rtol=1e-12)
+    screened = fitted.screen(table)
+    assert "risk_score" not in screened.columns
+    # Screened as scored, with the screen's probability in place of the classifier's.
+    whole = fitted.score(table)
+    assert np.corrcoef(screened["rank_score"], whole["rank_score"])[0, 1] > 0.9
+    # A list of k rows draws on at least screen_factor x k candidates, and 20 % of rows.
+    assert fitted.candidates(100, 100_000) == 20_000
+    assert fitted.candidates(10_000, 100_000) == 40_000
+    assert fitted.candidates(30_000, 100_000) is None
+
+
 def test_a_forest_is_predicted_by_its_own_predict_proba(year):
     from models._predict import Predictor
 

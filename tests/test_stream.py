@@ -73,6 +73,28 @@ def test_same_scores_however_the_batch_is_cut(
     assert result.drift.unseen == scored.drift.unseen
 
 
+@pytest.mark.parametrize("piece_rows", [None, 3_000])
+def test_the_screened_list_is_the_whole_classifiers_list(
+    trained_model, scored, tmp_path, piece_rows
+):
+    """With a capacity, the whole classifier scores only the screen's candidates; the
+    list is the one it gives when it scores every row."""
+    from dataclasses import replace
+
+    from detector.persist import load_model, read_metadata, save_model
+
+    path, _, score_file = trained_model
+    model, _ = load_model(path)
+    model.config = replace(model.config, screen_trees=0)
+    exact = save_model(model, read_metadata(path), tmp_path / "exact.joblib")
+    every = score([score_file], exact, top="5%", piece_rows=piece_rows)
+    screened = (
+        scored if piece_rows is None else score([score_file], path, top="5%", piece_rows=piece_rows)
+    )
+    assert "rescore" in screened.timings and "rescore" not in every.timings
+    assert screened.scored.select(COLUMNS).equals(every.scored.select(COLUMNS))
+
+
 def test_batch_wide_features_count_declarations_in_other_pieces(trained_model, tmp_path):
     """A split shipment cut in two still counts as one importer's day of parcels."""
     path, _, score_file = trained_model
