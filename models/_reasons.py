@@ -1,13 +1,18 @@
 """Why a declaration scored high, found from the model itself.
 
-For each family of features (price against peers, route, the importer's history...)
-the classifier scores the declaration again with that family set to its typical
-training value; the drop in probability is what the family contributes. The families
-that matter become reasons: a code and a sentence with the numbers to check.
+Each split of a gradient boosting tree sends the declaration towards leaves of higher
+or lower fraud; the change is credited to the split's feature, and each family of
+features (price against peers, route, the importer's history...) gets what its
+features were credited over every tree: the probability lost when those splits are
+taken out of the declaration's paths. The trees are walked once per declaration, as
+for its score. (Any other classifier: the family is set to its typical training value
+and the declaration scored again.) The families that matter become reasons: a code and
+a sentence with the numbers to check.
 """
 
 import numpy as np
 import polars as pl
+from scipy.special import expit
 
 from models._predict import Predictor
 
@@ -216,22 +221,114 @@ def sentence(code: str, r: dict, de_minimis: float) -> str:
     raise ValueError(code)
 
 
+def _shown(code: str, r: dict) -> bool:
+    """Whether the declaration shows what the reason would say: a split shipment needs
+    parcels of the same seller and consignee that day, some under de minimis (the
+    model also learns from their absence, which is no reason to inspect)."""
+    if code == "SPLIT_SHIPMENT":
+        return (r.get("split_n_pair_day") or 0) >= 2 and (r.get("split_under_pair_day") or 0) >= 1
+    return True
+
+
 def explain_rows(model, table: pl.DataFrame) -> list[str]:
     """One ``reasons`` string per row of a scored feature table."""
     if table.height == 0:
         return []
     encoder = model.classifier_.named_steps["encode"]
     predictor = Predictor(model.classifier_.steps[-1][1])
-    # The variants are built on the rows as the trees read them (bins for gradient
-    # boosting): a row whose family already sits in the typical value's bin is
-    # scored the same without it, so its part is 0 and it is not scored again.
     matrix = predictor.prepare(encoder.transform(table))
-    base = predictor.proba(matrix)
     columns = list(encoder.numeric) + list(encoder.categorical)
+    if predictor.binned:
+        base, parts = _path_parts(model, predictor, matrix, columns)
+    else:
+        base, parts = _variant_parts(model, predictor, matrix, columns)
+    codes = [c for c in FAMILIES if c in parts]
+    table_d = np.column_stack([parts[c] for c in codes])
+    detectors = model.strongest_detector(table)
+    boosts = model.detector_part(base, table["novelty"].fill_null(0.0).to_numpy())
+    rows = table.select(c for c in SENTENCE_COLUMNS if c in table.columns).to_dicts()
+    out = []
+    for i, r in enumerate(rows):
+        order = [j for j in np.argsort(-table_d[i]) if _shown(codes[j], r)]
+        chosen = [codes[j] for j in order[:_MAX_REASONS] if table_d[i, j] >= _MIN_DROP]
+        # A price far below its peers is the evidence an investigator checks first:
+        # name it whenever the model counts it at all, even behind a stronger reason.
+        ratio = r.get("value_ratio")
+        price = codes.index("UNDERVALUED") if "UNDERVALUED" in codes else None
+        if (
+            "UNDERVALUED" not in chosen
+            and price is not None
+            and ratio is not None
+            and ratio < 0.7
+            and table_d[i, price] > 0
+        ):
+            chosen.append("UNDERVALUED")
+        if boosts[i] > base[i]:
+            # The unsupervised detectors, not the labels, put this row on the list.
+            chosen.insert(0, "NOVEL")
+        if not chosen:
+            chosen = [codes[order[0]]]
+        r["_detector"] = detectors[i]
+        out.append(" | ".join(sentence(c, r, model.config.de_minimis) for c in chosen))
+    return out
+
+
+def _path_parts(model, predictor: Predictor, matrix: np.ndarray, columns: list[str]):
+    """Each family's part of a gradient boosting's probability, from what the rows'
+    paths down the trees credit to it (``Predictor.paths``), averaged over the models:
+    half what the probability loses when the family's credits are taken away, half
+    what a typical declaration (the expected score) gains from them alone. The second
+    half keeps a reason visible when another family already makes the declaration a
+    near-certain fraud (its probability cannot rise any more).
+
+    The price against peers is what an investigator checks first; its second half is
+    measured on the declaration itself: a typical declaration (``model.neutral_``)
+    with this one's price features, scored. Along the paths, a price far below the
+    peers earns little once an importer's record has decided the score.
+    """
+    codes = list(FAMILIES)
+    group_of = np.full(len(columns), len(codes))
+    for g, code in enumerate(codes):
+        for name in FAMILIES[code]:
+            if name in columns:
+                group_of[columns.index(name)] = g
+    raw, credits, expected = predictor.paths(matrix, group_of, len(codes))
+    p, typical = expit(raw), expit(expected)[:, np.newaxis]
+    base = p.mean(axis=0)
+    parts = {}
+    for g, code in enumerate(codes):
+        if not (group_of == g).any():
+            continue
+        c = credits[:, :, g]
+        drop = (p - expit(raw - c)).mean(axis=0)
+        if code == "UNDERVALUED":
+            idx = predictor.positions(np.flatnonzero(group_of == g))
+            gain = _alone_gain(model, predictor, matrix, idx)
+        else:
+            gain = (expit(expected[:, np.newaxis] + c) - typical).mean(axis=0)
+        parts[code] = 0.5 * (drop + gain)
+    return base, parts
+
+
+def _alone_gain(model, predictor: Predictor, matrix: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """What a typical declaration gains when only the columns ``idx`` (positions in
+    the prepared matrix) are as each row declares them."""
     neutral = predictor.prepare(model.neutral_[np.newaxis, :].astype(np.float32))[0]
-    # A family's part: half what the score loses when the family alone is made typical,
-    # half what a typical declaration gains when only this family is as declared. The
-    # second half keeps a reason visible when another family already says the same.
+    p_typical = predictor.proba(neutral[np.newaxis, :])[0]
+    # Rows alike on these columns make the same variant: scored once each.
+    values, which = np.unique(matrix[:, idx], axis=0, return_inverse=True)
+    alone = np.repeat(neutral[np.newaxis, :], values.shape[0], axis=0)
+    alone[:, idx] = values
+    return predictor.proba(alone)[which.ravel()] - p_typical
+
+
+def _variant_parts(model, predictor: Predictor, matrix: np.ndarray, columns: list[str]):
+    """Each family's part of any other classifier's probability, from variants of the
+    rows: half what the score loses when the family alone is made typical, half what a
+    typical declaration gains when only this family is as declared (the second half
+    keeps a reason visible when another family already says the same)."""
+    base = predictor.proba(matrix)
+    neutral = predictor.prepare(model.neutral_[np.newaxis, :].astype(np.float32))[0]
     p_typical = predictor.proba(neutral[np.newaxis, :])[0]
     variants, plan = [], []
     for code, names in FAMILIES.items():
@@ -256,32 +353,4 @@ def explain_rows(model, table: pl.DataFrame) -> list[str]:
         part = np.zeros(matrix.shape[0])
         part[rows] = 0.5 * (drop + gain)
         parts[code] = part
-    codes = list(parts)
-    table_d = np.column_stack([parts[c] for c in codes])
-    detectors = model.strongest_detector(table)
-    boosts = model.detector_part(base, table["novelty"].fill_null(0.0).to_numpy())
-    rows = table.select(c for c in SENTENCE_COLUMNS if c in table.columns).to_dicts()
-    out = []
-    for i, r in enumerate(rows):
-        order = np.argsort(-table_d[i])
-        chosen = [codes[j] for j in order[:_MAX_REASONS] if table_d[i, j] >= _MIN_DROP]
-        # A price far below its peers is the evidence an investigator checks first:
-        # name it whenever the model counts it at all, even behind a stronger reason.
-        ratio = r.get("value_ratio")
-        price = codes.index("UNDERVALUED") if "UNDERVALUED" in codes else None
-        if (
-            "UNDERVALUED" not in chosen
-            and price is not None
-            and ratio is not None
-            and ratio < 0.7
-            and table_d[i, price] > 0
-        ):
-            chosen.append("UNDERVALUED")
-        if boosts[i] > base[i]:
-            # The unsupervised detectors, not the labels, put this row on the list.
-            chosen.insert(0, "NOVEL")
-        if not chosen:
-            chosen = [codes[order[0]]]
-        r["_detector"] = detectors[i]
-        out.append(" | ".join(sentence(c, r, model.config.de_minimis) for c in chosen))
-    return out
+    return base, parts

@@ -9,6 +9,7 @@ import joblib
 import numpy as np
 import polars as pl
 import pytest
+from scipy.special import expit
 from typer.testing import CliRunner
 
 from detector import DetectorError, persist
@@ -321,6 +322,21 @@ def test_scored_list_reasons_and_exploration(model_file):
     assert under.height > 20
     named = under["reasons"].str.contains(r"UNDERVALUED: [\d,]+/t is \d+% below the median")
     assert named.mean() > 0.8
+    # A split shipment is named only where parcels of the pair that day show one (the
+    # parcels, worth little duty each, come after the first 400).
+    split = (
+        score([score_file], path, top="10%")
+        .scored.select(
+            pl.col("reasons").str.extract_groups(
+                r"SPLIT_SHIPMENT: (?<n>\d+) declarations .*?, (?<under>\d+) just under"
+            )
+        )
+        .unnest("reasons")
+        .drop_nulls()
+        .cast(pl.Int64)
+    )
+    assert split.height > 5
+    assert (split["n"] >= 2).all() and (split["under"] >= 1).all()
     # Same input, same picks.
     again = score([score_file], path, top="400").scored
     assert again["declaration_id"].to_list() == df["declaration_id"].to_list()
@@ -467,6 +483,31 @@ def test_binned_walk_gives_predict_proba_exactly(fitted, year):
     np.testing.assert_array_equal(fast, clf.predict_proba(matrix)[:, 1])
     # The classifier did tell the odd rows apart from the rows they were made of.
     assert np.abs(fast[-2_000:] - fast[rows]).max() > 0.01
+
+
+def test_reasons_credit_each_split_along_the_paths_down_the_trees(fitted, year):
+    """A row's credits add up to its raw score less the trees' expected output, the
+    walk gives the score exactly, and the price family is credited where prices are low."""
+    from models._predict import Predictor
+
+    _, recent = year
+    table = fitted.transform(recent.drop(TRUTH).head(6_000))
+    encoder = fitted.classifier_.named_steps["encode"]
+    columns = list(encoder.numeric) + list(encoder.categorical)
+    predictor = Predictor(fitted.classifier_.steps[-1][1])
+    prepared = predictor.prepare(encoder.transform(table))
+    raw, credits, expected = predictor.paths(prepared, np.arange(len(columns)), len(columns))
+    assert raw.shape == (3, table.height) and credits.shape == (3, table.height, len(columns))
+    np.testing.assert_allclose(expit(raw).mean(axis=0), predictor.proba(prepared), rtol=1e-12)
+    np.testing.assert_allclose(raw - credits.sum(axis=2), expected[:, None] + 0 * raw, atol=1e-8)
+    assert np.abs(credits).max() > 1.0
+    price = credits[:, :, columns.index("log_value_ratio")].mean(axis=0)
+    ratio = table["value_ratio"].to_numpy()
+    low, usual = ratio < 0.5, (ratio > 0.9) & (ratio < 1.1)
+    assert low.sum() > 50 and usual.sum() > 500
+    # Measured: every low price is credited (median +0.24 in log-odds), no usual one
+    # (median -0.21).
+    assert (price[low] > 0).mean() > 0.95 and (price[usual] < 0).mean() > 0.95
 
 
 def test_the_screen_is_the_first_models_first_trees(fitted, year):
