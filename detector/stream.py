@@ -415,8 +415,34 @@ def _scored_rows(job: Job, piece: Piece, rows: pl.Series) -> pl.DataFrame:
     their features computed again (the batch-wide tables make them the same)."""
     work, model = Path(job.work), job.model
     if job.in_memory:
-        table = _HELD[(job.work, "scored")][rows]
-        return model.score(table) if job.screen else table
+        held = _HELD[(job.work, "scored")]
+        rescored = _HELD.get((job.work, "rescored"))
+        if not job.screen:
+            return held[rows]
+        if rescored is None:
+            return model.score(held[rows])
+        # Rows the rescore pass scored are taken from it; the others (exploration
+        # picks from below the candidates) are scored now.
+        at = pl.DataFrame({"__row": rows}).join(
+            rescored.select("__row", pl.int_range(pl.len()).alias("__at")), on="__row", how="left"
+        )["__at"]
+        found = at.is_not_null()
+        table = rescored.drop("__row")
+        if found.all():
+            return table[at]
+        scored = model.score(held[rows.filter(~found)])
+        where = pl.int_range(rows.len(), eager=True)
+        return (
+            pl.concat(
+                [
+                    table[at.filter(found)].with_columns(where.filter(found).alias("__order")),
+                    scored.with_columns(where.filter(~found).alias("__order")),
+                ],
+                how="diagonal_relaxed",
+            )
+            .sort("__order")
+            .drop("__order")
+        )
     if job.keep_scored:
         return pl.read_parquet(work / "scored" / f"{piece.index}.parquet")[rows]
     accepted = pl.read_parquet(work / "accepted" / f"{piece.index}.parquet")
@@ -430,6 +456,9 @@ def _rescore_piece(args: tuple[Job, Piece]) -> dict:
     rows = pl.read_parquet(work / "candidates" / f"{piece.index}.parquet")["__row"]
     table = _scored_rows(job, piece, rows)
     _narrow(table, piece.index, rows).write_parquet(work / "rescored" / f"{piece.index}.parquet")
+    if job.in_memory:
+        # The explain pass takes the listed rows' scores from here.
+        _HELD[(job.work, "rescored")] = table.with_columns(rows.alias("__row"))
     return {"rows": rows.len()}
 
 
@@ -441,6 +470,7 @@ def _explain_piece(args: tuple[Job, Piece]) -> dict:
     table = _scored_rows(job, piece, listed["__row"])
     if job.in_memory:
         del _HELD[(job.work, "scored")]
+        _HELD.pop((job.work, "rescored"), None)
     table = table.with_columns(listed["rank"], listed["selection"])
     explain = listed["explain"].to_numpy()
     reasons = np.full(table.height, None, dtype=object)
