@@ -501,7 +501,7 @@ class Scored:
     peers: pl.LazyFrame | None
     k: int | None
     work: tempfile.TemporaryDirectory
-    #: Seconds per step (plan, ids, read, merge, score, select, explain).
+    #: Seconds per step (plan, ids, read, merge, score, rescore, select, explain).
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -515,7 +515,7 @@ def score_pieces(
     runner: Runner,
     piece_rows: int = PIECE_ROWS,
 ) -> Scored:
-    """Passes 1 to 6 of the module docstring; ``top(n)`` sizes the list for n rows."""
+    """Passes 1 to 7 of the module docstring; ``top(n)`` sizes the list for n rows."""
     holder = tempfile.TemporaryDirectory(prefix="detector-")
     work = Path(holder.name)
     for sub in (

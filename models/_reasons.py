@@ -325,32 +325,16 @@ def _alone_gain(model, predictor: Predictor, matrix: np.ndarray, idx: np.ndarray
 def _variant_parts(model, predictor: Predictor, matrix: np.ndarray, columns: list[str]):
     """Each family's part of any other classifier's probability, from variants of the
     rows: half what the score loses when the family alone is made typical, half what a
-    typical declaration gains when only this family is as declared (the second half
-    keeps a reason visible when another family already says the same)."""
+    typical declaration gains when only this family is as declared (``_alone_gain``)."""
     base = predictor.proba(matrix)
     neutral = predictor.prepare(model.neutral_[np.newaxis, :].astype(np.float32))[0]
-    p_typical = predictor.proba(neutral[np.newaxis, :])[0]
-    variants, plan = [], []
+    parts = {}
     for code, names in FAMILIES.items():
         idx = predictor.positions([columns.index(n) for n in names if n in columns])
         if not idx.size:
             continue
-        rows = np.flatnonzero(~np.all(matrix[:, idx] == neutral[idx], axis=1))
-        without = matrix[rows]
+        without = matrix.copy()
         without[:, idx] = neutral[idx]
-        # Rows alike on the family's columns make the same "alone" variant: once each.
-        values, which = np.unique(matrix[np.ix_(rows, idx)], axis=0, return_inverse=True)
-        alone = np.repeat(neutral[np.newaxis, :], values.shape[0], axis=0)
-        alone[:, idx] = values
-        variants += [without, alone]
-        plan.append((code, rows, which.ravel(), values.shape[0]))
-    scores = predictor.proba(np.concatenate(variants)) if variants else np.empty(0)
-    parts, at = {}, 0
-    for code, rows, which, n_alone in plan:
-        drop = base[rows] - scores[at : at + rows.size]
-        gain = scores[at + rows.size : at + rows.size + n_alone][which] - p_typical
-        at += rows.size + n_alone
-        part = np.zeros(matrix.shape[0])
-        part[rows] = 0.5 * (drop + gain)
-        parts[code] = part
+        drop = base - predictor.proba(without)
+        parts[code] = 0.5 * (drop + _alone_gain(model, predictor, matrix, idx))
     return base, parts

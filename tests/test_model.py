@@ -535,21 +535,26 @@ def test_the_screen_is_the_first_models_first_trees(fitted, year):
     assert fitted.candidates(30_000, 100_000) is None
 
 
-def test_a_forest_is_predicted_by_its_own_predict_proba(year):
+def test_a_forest_is_predicted_by_its_own_predict_proba_and_explained_by_variants(year):
     from models._predict import Predictor
 
     history, recent = year
     model = FraudModel(ModelConfig(estimator="forest", n_trees=20)).fit(history.drop(TRUTH))
     clf = model.classifier_.steps[-1][1]
-    matrix = model.classifier_.named_steps["encode"].transform(
-        model.transform(recent.drop(TRUTH).head(3_000))
-    )
+    table = model.score(model.transform(recent.drop(TRUTH).head(3_000)))
+    matrix = model.classifier_.named_steps["encode"].transform(table)
     predictor = Predictor(clf)
     assert not predictor.binned
     # The forest's trees add up in parallel threads: the last bit may differ.
     np.testing.assert_allclose(
         predictor.proba(predictor.prepare(matrix)), clf.predict_proba(matrix)[:, 1], rtol=1e-12
     )
+    # No paths to follow: the reasons score variants of the rows instead. Nor a screen.
+    assert model.candidates(100, 100_000) is None
+    low = table.filter(pl.col("value_ratio") < 0.5)
+    reasons = explain_rows(model, low)
+    assert low.height > 20 and all(reasons)
+    assert np.mean(["UNDERVALUED: " in r for r in reasons]) > 0.8
 
 
 def test_an_average_of_models_is_predicted_exactly_and_explained(year):
