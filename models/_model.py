@@ -302,11 +302,7 @@ class FraudModel:
         732 at 10 %.
         """
         cfg = self.config
-        # Models saved before the screen existed score every row.
-        if (
-            getattr(cfg, "screen_trees", 0) <= 0
-            or not Predictor(self.classifier_.steps[-1][1]).binned
-        ):
+        if cfg.screen_trees <= 0 or not Predictor(self.classifier_.steps[-1][1]).binned:
             return None
         c = max(int(np.ceil(cfg.screen_factor * k)), int(np.ceil(cfg.screen_share * n)))
         return c if c < n else None

@@ -533,6 +533,12 @@ def test_the_screen_is_the_first_models_first_trees(fitted, year):
     assert fitted.candidates(100, 100_000) == 20_000
     assert fitted.candidates(10_000, 100_000) == 40_000
     assert fitted.candidates(30_000, 100_000) is None
+    # A model saved before the screen existed lacks the settings: it takes the defaults.
+    before = copy.copy(fitted)
+    before.config = copy.copy(fitted.config)
+    for name in ("screen_trees", "screen_factor", "screen_share"):
+        object.__delattr__(before.config, name)
+    assert before.candidates(100, 100_000) == 20_000
 
 
 def test_a_forest_is_predicted_by_its_own_predict_proba_and_explained_by_variants(year):
