@@ -204,7 +204,8 @@ def train(
         out.print(
             f"trained on {rows['trained']:,} declarations ({rows['labelled']:,} labelled) "
             f"from {meta['training_period'][0]} to {meta['training_period'][1]}; "
-            f"saved {model}",
+            f"risk scores calibrated on the latest {rows['calibration']:,} labelled, "
+            f"from {meta['calibration_period'][0]}; saved {model}",
             markup=False,
         )
         if meta["validation"]:

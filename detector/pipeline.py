@@ -206,6 +206,7 @@ def train(
         "schema_profile": profile.name,
         "currency": _model_currency(train_rows),
         "training_period": [str(first), str(last)],
+        "calibration_period": [str(d) for d in model.calibration_period_],
         "rows": {
             "read": n_read,
             "rejected": n_rejected,

@@ -12,17 +12,18 @@ class ModelConfig:
     Features: ``min_peer_count`` (smallest trusted peer group), ``de_minimis`` (value
     under which goods pass duty-free), ``smoothing`` (pseudo-inspections behind an
     entity's fraud rate). Classifier: ``estimator`` (``hgb`` or ``forest``) and its
-    settings; ``n_models`` gradient boosting models, each early-stopped on a
-    different random tenth of the labelled rows, are averaged. Calibration: the
-    labelled period is cut into ``calibration_folds`` contiguous blocks, each scored by
-    a classifier fitted on the others. Novel fraud: ``novelty_weight`` of the
-    unsupervised peer signals added to the ranking. Stakes: ``revenue_weight`` of the
-    duty at stake in the ranking (only where the training labels record recovered
+    settings; ``n_models`` gradient boosting models, each early-stopped on a different
+    random tenth of the labelled rows, are averaged. Calibration: the latest
+    ``calibration_share`` of the labelled rows (in time) is scored by a classifier
+    fitted on the rows before it, as the future will be. Novel fraud: ``novelty_weight``
+    of the unsupervised peer signals added to the ranking. Stakes: ``revenue_weight`` of
+    the duty at stake in the ranking (only where the training labels record recovered
     revenue). Scoring: ``exploration_share`` of the inspection capacity goes to random
     picks; ``seed`` makes them reproducible. A list sized to capacity is drawn from
     candidates: the rows that the first ``screen_trees`` trees of the first model rank
     highest, ``screen_factor`` times the list and at least ``screen_share`` of the rows,
-    which the whole classifier then scores (``screen_trees=0`` scores every row with it).
+    which the whole classifier then scores (``screen_trees=0`` scores every row with
+    it).
     """
 
     min_peer_count: int = 20
@@ -41,7 +42,7 @@ class ModelConfig:
     max_features: float = 1.0
     max_categories: int = 250
     n_trees: int = 300
-    calibration_folds: int = 4
+    calibration_share: float = 0.25
     novelty_weight: float = 0.5
     novelty_floor: float = 0.98
     revenue_weight: float = 0.5

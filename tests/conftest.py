@@ -1,4 +1,6 @@
+import atexit
 import os
+import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -10,6 +12,7 @@ from detector.generate import generate_declarations
 
 # Models are signed with the installation's key: the tests get their own, never the user's.
 os.environ["DETECTOR_HOME"] = tempfile.mkdtemp(prefix="detector-home-")
+atexit.register(shutil.rmtree, os.environ["DETECTOR_HOME"], ignore_errors=True)
 
 KCS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kcs"
 

@@ -80,7 +80,16 @@ def test_ranks_the_synthetic_schemes(fitted, year):
 
 
 def test_risk_score_is_calibrated_on_inspections(fitted, year):
-    _, recent = year
+    history, recent = year
+    # Calibrated on the latest quarter of the labelled rows, scored by a classifier
+    # fitted on the rows before it.
+    labelled = history.filter(pl.col("inspected")).sort("declaration_date")
+    slice_ = labelled.height - int(labelled.height * 0.75)
+    assert fitted.counts_["calibration"] == slice_ > 1000
+    assert fitted.calibration_period_ == (
+        labelled["declaration_date"][-slice_],
+        labelled["declaration_date"][-1],
+    )
     inspected = recent.filter(pl.col("inspected"))
     scored = fitted.score(fitted.transform(inspected))
     table = calibration_table(scored["risk_score"], scored["fraud"], bins=5)
