@@ -119,7 +119,8 @@ class FraudModel:
 
     ``fit`` builds the features from history, trains the classifier on the inspected
     rows, learns how unusual each unsupervised detector's values are, and calibrates
-    the combined score on out-of-fold scores of contiguous time blocks. ``score``
+    the combined score on the latest labelled rows, scored by a model of the rows
+    before them. ``score``
     turns a feature table into ``risk_score`` (a calibrated probability) and the
     ``rank_score`` behind it.
     """
