@@ -59,8 +59,15 @@ DAY_COUNT_COLUMNS: tuple[str, ...] = (
 def day_counts(
     lf: pl.LazyFrame, de_minimis: float, kinds: tuple[str, ...] = tuple(_KEYS)
 ) -> dict[str, pl.LazyFrame]:
-    """Per-day group counts of a batch of declarations, one table per kind of group."""
-    return {name: lf.group_by(_key(name)).agg(_aggregations(name, de_minimis)) for name in kinds}
+    """Per-day group counts of a batch of declarations, one table per kind of group.
+
+    Each table keeps its groups' day beside the key, so that a piece of the batch can
+    read the days it covers and no more (:func:`join_day_counts`).
+    """
+    return {
+        name: lf.group_by(_key(name), "declaration_date").agg(_aggregations(name, de_minimis))
+        for name in kinds
+    }
 
 
 def merge_day_counts(parts: dict[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
@@ -68,14 +75,24 @@ def merge_day_counts(parts: dict[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
     out = {}
     for name, frames in parts.items():
         key = f"_k_{name}"
-        values = [c for c in frames.collect_schema().names() if c != key]
-        out[name] = frames.group_by(key).agg(pl.col(c).sum() for c in values)
+        values = [c for c in frames.collect_schema().names() if c not in (key, "declaration_date")]
+        out[name] = frames.group_by(key, "declaration_date").agg(pl.col(c).sum() for c in values)
     return out
 
 
-def join_day_counts(lf: pl.LazyFrame, counts: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
-    """Put each row's day counts beside it (the row order is kept)."""
+def join_day_counts(
+    lf: pl.LazyFrame, counts: dict[str, pl.LazyFrame], days: tuple | None = None
+) -> pl.LazyFrame:
+    """Put each row's day counts beside it (the row order is kept).
+
+    ``days``: the first and last day of ``lf`` when the counts are a whole batch's and
+    ``lf`` a piece of it: only those days' counts are read (a filter on the scan), so a
+    piece's memory does not grow with the batch.
+    """
     lf = lf.with_columns(_key(name) for name in counts)
     for name, table in counts.items():
+        if days is not None:
+            table = table.filter(pl.col("declaration_date").is_between(*days))
+        table = table.drop("declaration_date")
         lf = lf.join(table, on=f"_k_{name}", how="left", maintain_order="left")
     return lf.drop(f"_k_{name}" for name in counts)

@@ -270,11 +270,28 @@ class DeclarationFeatures:
         # put back beside them (every step keeps the row order).
         lf = _with_optional(lf)
         work = self._work(lf)
-        counts = batch["counts"] if batch else day_counts(work, self.de_minimis)
-        staged = self._apply_tables(join_day_counts(work, counts), self.reference_, self.routes_)
-        computed = self._finish(
-            staged, state=self.entities_, use_labels=False, daily=batch and batch["daily"]
+        if batch:
+            # A piece reads the batch's day counts of its own days only, and the
+            # entities' days up to its last: what it holds follows its size.
+            days = (
+                work.select(
+                    pl.col("declaration_date").min().alias("first"),
+                    pl.col("declaration_date").max().alias("last"),
+                )
+                .collect()
+                .row(0)
+            )
+            counts = batch["counts"]
+            daily = {
+                p: t.filter(pl.col("declaration_date") <= days[1])
+                for p, t in batch["daily"].items()
+            }
+        else:
+            days, counts, daily = None, day_counts(work, self.de_minimis), None
+        staged = self._apply_tables(
+            join_day_counts(work, counts, days), self.reference_, self.routes_
         )
+        computed = self._finish(staged, state=self.entities_, use_labels=False, daily=daily)
         new = [c for c in computed.collect_schema().names() if c not in _WORK_COLUMNS]
         return pl.concat([lf, computed.select(new)], how="horizontal")
 

@@ -13,17 +13,18 @@ class ModelConfig:
     under which goods pass duty-free), ``smoothing`` (pseudo-inspections behind an
     entity's fraud rate). Classifier: ``estimator`` (``hgb`` or ``forest``) and its
     settings; ``n_models`` gradient boosting models, each early-stopped on a different
-    random tenth of the labelled rows, are averaged. Calibration: the latest
-    ``calibration_share`` of the labelled rows (in time) is scored by a classifier
-    fitted on the rows before it, as the future will be. Novel fraud: ``novelty_weight``
-    of the unsupervised peer signals added to the ranking. Stakes: ``revenue_weight`` of
-    the duty at stake in the ranking (only where the training labels record recovered
-    revenue). Scoring: ``exploration_share`` of the inspection capacity goes to random
-    picks; ``seed`` makes them reproducible. A list sized to capacity is drawn from
-    candidates: the rows that the first ``screen_trees`` trees of the first model rank
-    highest, ``screen_factor`` times the list and at least ``screen_share`` of the rows,
-    which the whole classifier then scores (``screen_trees=0`` scores every row with
-    it).
+    random tenth of the labelled rows, are averaged; beyond ``max_labelled_rows``
+    labelled rows they learn from every fraud and a share of each month's clean
+    inspections, weighted back. Calibration: the latest ``calibration_share`` of the
+    labelled rows (in time) is scored by a classifier fitted on the rows before it, as
+    the future will be. Novel fraud: ``novelty_weight`` of the unsupervised peer signals
+    added to the ranking. Stakes: ``revenue_weight`` of the duty at stake in the ranking
+    (only where the training labels record recovered revenue). Scoring:
+    ``exploration_share`` of the inspection capacity goes to random picks; ``seed``
+    makes them reproducible. A list sized to capacity is drawn from candidates: the rows
+    that the first ``screen_trees`` trees of the first model rank highest,
+    ``screen_factor`` times the list and at least ``screen_share`` of the rows, which
+    the whole classifier then scores (``screen_trees=0`` scores every row with it).
     """
 
     min_peer_count: int = 20
@@ -51,7 +52,7 @@ class ModelConfig:
     screen_trees: int = 20
     screen_factor: float = 4.0
     screen_share: float = 0.20
-    max_labelled_rows: int = 2_000_000
+    max_labelled_rows: int = 500_000
     seed: int = 0
     extra_categorical: tuple[str, ...] = field(default_factory=tuple)
 

@@ -331,6 +331,14 @@ def test_day_counts_of_pieces_add_up_to_the_counts_of_the_whole_batch():
     merged = merge_day_counts({k: pl.concat(c[k] for c in counted) for k in counted[0]})
     joined = pl.concat(join_day_counts(p, merged).collect() for p in pieces)
     assert_frame_equal(whole, joined)
+    # A piece reads only its own days' counts, and joins the same.
+    own_days = pl.concat(
+        join_day_counts(p, merged, (d, d)).collect()
+        for p, d in zip(pieces, (d1, d1, d2), strict=True)
+    )
+    assert_frame_equal(whole, own_days)
+    wrong_day = join_day_counts(pieces[2], merged, (d1, d1)).collect()
+    assert wrong_day["_pair_day_n"].to_list() == [None]
     assert whole["_pair_day_n"].to_list() == [4, 4, 4, 4, 1, 1]
     assert whole["_pair_day_under"].to_list() == [3, 3, 3, 3, 1, 0]
     assert whole["_pair_day_cents"][0] == 43_410
