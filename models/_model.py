@@ -120,9 +120,8 @@ class FraudModel:
     ``fit`` builds the features from history, trains the classifier on the inspected
     rows, learns how unusual each unsupervised detector's values are, and calibrates
     the combined score on the latest labelled rows, scored by a model of the rows
-    before them. ``score``
-    turns a feature table into ``risk_score`` (a calibrated probability) and the
-    ``rank_score`` behind it.
+    before them. ``score`` turns a feature table into ``risk_score`` (a calibrated
+    probability) and the ``rank_score`` behind it.
     """
 
     def __init__(self, config: ModelConfig | None = None) -> None:
