@@ -7,9 +7,9 @@ For each size: a synthetic year of that many rows written as one Parquet file pe
 (hive-style, ``declaration_date=YYYY-MM-DD/``), a bare Polars scan of the folder, and
 ``detector score FOLDER --model M --out flagged.parquet --top 5% --workers W`` in a
 fresh process for each W: under ``/usr/bin/time -v`` for the wall time and the peak of
-the largest single process and, with more than one worker, once more sampled with
-psutil for the peak of the summed memory of the command and its workers. The model is
-trained once on a separate 300,000-row year.
+the largest single process, sampled with psutil in the same run for the peak of the
+summed memory of the command and its workers. The model is trained once on a separate
+300,000-row year.
 With ``--train``, ``detector train FOLDER`` is also timed on each size (the last 20 %
 of the year is its validation set; about 10 % of the synthetic rows are inspected, so
 10 million rows hold about 800,000 labelled training rows).
@@ -28,29 +28,6 @@ from detector import generate_declarations
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from score_speed import timed  # noqa: E402  (the same fresh-process timing)
-
-
-def tree_peak(cmd: list[str]) -> tuple[float, float | None]:
-    """Wall seconds and the peak of the summed resident memory of a command and its
-    worker processes, sampled every 0.1 s (needs psutil; None without it)."""
-    try:
-        import psutil
-    except ImportError:
-        return timed(cmd)[0], None
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    top, peak = psutil.Process(proc.pid), 0
-    while proc.poll() is None:
-        try:
-            members = [top, *top.children(recursive=True)]
-            peak = max(peak, sum(m.memory_info().rss for m in members))
-        except psutil.Error:
-            pass
-        time.sleep(0.1)
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}")
-    return seconds, peak / 1024**3
 
 
 def _partitions(rows: int, folder: Path) -> Path:
@@ -95,34 +72,30 @@ def main() -> None:
         )
         for workers in args.workers:
             out = folder / f"flagged-{rows}-{workers}.parquet"
-            seconds, peak = timed(
+            seconds, peak, tree = timed(
                 [py, "-m", "detector", "score", str(source), "--model", str(model)]
                 + ["--out", str(out), "--top", "5%", "--workers", str(workers)]
             )
             peak_text = f"{peak:.2f} GB" if peak is not None else "n/a"
-            if workers == 1:
-                # One worker scores in the command's own process: its peak is the peak.
-                tree_text = "one process"
-            else:
-                _, tree = tree_peak(
-                    [py, "-m", "detector", "score", str(source), "--model", str(model)]
-                    + ["--out", str(out), "--top", "5%", "--workers", str(workers)]
-                )
-                tree_text = f"{tree:.2f} GB" if tree is not None else "n/a (no psutil)"
-                tree_text += " (all processes, second run)"
+            tree_text = f"{tree:.2f} GB" if tree is not None else "n/a (no psutil)"
             print(
                 f"    --workers {workers}: detector score {seconds:6.1f} s "
                 f"({rows / seconds:,.0f} rows/s), peak {peak_text} (largest process), "
-                f"{tree_text}",
+                f"{tree_text} (all processes)",
                 flush=True,
             )
         if args.train:
-            seconds, peak = timed(
+            seconds, peak, tree = timed(
                 [py, "-m", "detector", "train", str(source)]
                 + ["--model", str(folder / f"model-{rows}.joblib")]
             )
             peak_text = f"{peak:.2f} GB" if peak is not None else "n/a"
-            print(f"    detector train: {seconds:6.1f} s, peak {peak_text}", flush=True)
+            tree_text = f"{tree:.2f} GB" if tree is not None else "n/a (no psutil)"
+            print(
+                f"    detector train: {seconds:6.1f} s, peak {peak_text} (largest process), "
+                f"{tree_text} (all processes)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -62,9 +62,14 @@ def main() -> None:
         if args.train:
             model = folder / f"model-{rows}.joblib"
             cmd = [sys.executable, "-m", "detector", "train", str(source), "--model", str(model)]
-            seconds, peak = timed(cmd)
+            seconds, peak, tree = timed(cmd)
             peak_text = f"{peak:.2f} GB" if peak is not None else "n/a"
-            print(f"    detector train: {seconds:6.1f} s, peak {peak_text}", flush=True)
+            tree_text = f"{tree:.2f} GB" if tree is not None else "n/a (no psutil)"
+            print(
+                f"    detector train: {seconds:6.1f} s, peak {peak_text} (largest process), "
+                f"{tree_text} (all processes)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

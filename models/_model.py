@@ -1,6 +1,5 @@
 """The fraud model: features, classifier, novelty signal and calibration, as one object."""
 
-from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -10,7 +9,7 @@ from sklearn.isotonic import IsotonicRegression
 from features import DeclarationFeatures
 from models._config import ModelConfig
 from models._drift import DRIFT_COLUMNS, fit_drift_reference
-from models._pipeline import make_classifier
+from models._pipeline import fit_classifiers
 from models._predict import Predictor, predict_positive, screen_positive
 
 __all__ = ["FraudModel", "NOVELTY_SIGNALS", "sample_labelled"]
@@ -107,13 +106,6 @@ def _records_revenue(labelled: pl.DataFrame) -> bool:
     return recovered.len() > 0 and bool((recovered.fill_null(0.0) > 0).any())
 
 
-def _weights(weight: np.ndarray | None, rows: np.ndarray | None) -> dict:
-    """The pipeline's fit keyword for sample weights, when there are any."""
-    if weight is None:
-        return {}
-    return {"classify__sample_weight": weight if rows is None else weight[rows]}
-
-
 class FraudModel:
     """Everything fitted on training declarations that scoring needs.
 
@@ -181,17 +173,17 @@ class FraudModel:
         y = labelled["fraud"].to_numpy()
         cut = min(labelled.height - 1, int(labelled.height * (1.0 - cfg.calibration_share)))
         earlier, latest = np.arange(cut), np.arange(cut, labelled.height)
-        if np.unique(y[earlier]).size < 2:
+        tasks = [(labelled, y, weight, cfg.n_models)]
+        learn_past = np.unique(y[earlier]).size == 2
+        if learn_past:
+            past_weight = None if weight is None else weight[earlier]
+            tasks.append((labelled[earlier], y[earlier], past_weight, 1))
+        self.classifier_, *past = fit_classifiers(cfg, numeric, categorical, tasks)
+        if learn_past:
+            latest_p = past[0].predict_proba(labelled[latest])[:, 1]
+        else:
             # Nothing to learn before the slice: every score means the slice's rate.
             latest_p = np.full(latest.size, y[latest].mean())
-        else:
-            past = make_classifier(replace(cfg, n_models=1), numeric, categorical).fit(
-                labelled[earlier], y[earlier], **_weights(weight, earlier)
-            )
-            latest_p = past.predict_proba(labelled[latest])[:, 1]
-        self.classifier_ = make_classifier(cfg, numeric, categorical).fit(
-            labelled, y, **_weights(weight, None)
-        )
 
         self._fit_novelty(table)
         self.drift_ = fit_drift_reference(table)

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
 __all__ = ["Predictor", "predict_positive", "screen_positive"]
@@ -165,10 +166,15 @@ def _members(classifier) -> list | None:
         and classifier.voting == "soft"
         and classifier.weights is None
         and list(getattr(classifier, "classes_", [])) == [0, 1]
-        and all(isinstance(m, HistGradientBoostingClassifier) for m in classifier.estimators_)
+        and all(isinstance(m, HistGradientBoostingClassifier) for m in _unfrozen(classifier))
     ):
-        return list(classifier.estimators_)
+        return _unfrozen(classifier)
     return None
+
+
+def _unfrozen(voting) -> list:
+    """A vote's models, out of the wrapper that kept them as fitted in parallel."""
+    return [m.estimator if isinstance(m, FrozenEstimator) else m for m in voting.estimators_]
 
 
 def _leaf_index(tree, block: np.ndarray, missing: int, threads: int) -> np.ndarray:

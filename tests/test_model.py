@@ -25,7 +25,7 @@ from models import (
     explain_rows,
 )
 from models._model import DUTY_AT_STAKE, _records_revenue, sample_labelled
-from models._predict import predict_positive
+from models._predict import Predictor, predict_positive
 
 CUT = date(2025, 10, 1)
 TRUTH = ["true_fraud", "true_fraud_type", "true_customs_value", "true_revenue_lost"]
@@ -592,3 +592,45 @@ def test_an_average_of_models_is_predicted_exactly_and_explained(year):
     assert not np.array_equal(first.predict_proba(matrix), second.predict_proba(matrix))
     top = table.sort("rank_score", descending=True).head(50)
     assert all(reasons for reasons in explain_rows(model, top))
+
+
+@pytest.mark.parametrize("estimator", ["hgb", "forest"])
+def test_classifiers_fitted_side_by_side_are_the_classifiers_fitted_alone(estimator):
+    from models import make_classifier
+    from models._pipeline import fit_classifiers
+
+    rng = np.random.default_rng(3)
+    n = 600
+    rows = pl.DataFrame(
+        {
+            "price": rng.normal(size=n),
+            "mass": rng.exponential(size=n),
+            "origin": [o or None for o in rng.choice(["TH", "VN", "CN", ""], size=n)],
+        }
+    )
+    y = (rows["price"].to_numpy() + rng.normal(scale=0.5, size=n) > 1.0).astype(int)
+    weight = rng.uniform(0.5, 2.0, size=n)
+    config = ModelConfig(estimator=estimator, max_iter=25, max_leaf_nodes=15, n_trees=20)
+    numeric, categorical = ["price", "mass"], ["origin"]
+    tasks = [(rows, y, None, 3), (rows.head(400), y[:400], weight[:400], 1)]
+
+    together = fit_classifiers(config, numeric, categorical, tasks)
+
+    assert len(together) == 2
+    for pipe, (part, labels, w, n_models) in zip(together, tasks, strict=True):
+        alone = make_classifier(
+            ModelConfig(**{**config.to_dict(), "n_models": n_models}), numeric, categorical
+        )
+        alone.fit(part, labels, **({} if w is None else {"classify__sample_weight": w}))
+        # A forest adds up its trees' votes on several threads, in no fixed order.
+        rtol = 0.0 if estimator == "hgb" else 1e-12
+        np.testing.assert_allclose(pipe.predict_proba(rows), alone.predict_proba(rows), rtol=rtol)
+    if estimator == "hgb":
+        # The three models of the vote are three different models, read as boosting.
+        members = Predictor(together[0].named_steps["classify"])
+        assert members.binned
+        probs = [
+            m.predict_proba(together[0].named_steps["encode"].transform(rows))
+            for m in together[0].named_steps["classify"].estimators_
+        ]
+        assert not np.array_equal(probs[0], probs[1])
