@@ -25,6 +25,7 @@ from features._histories import (
     merge_daily_tables,
     out_of_fold_fraud_rates,
     out_of_fold_tables,
+    piece_daily_tables,
 )
 from features._reference_prices import (
     ReferencePrices,
@@ -271,8 +272,8 @@ class DeclarationFeatures:
         lf = _with_optional(lf)
         work = self._work(lf)
         if batch:
-            # A piece reads the batch's day counts of its own days only, and the
-            # entities' days up to its last: what it holds follows its size.
+            # A piece reads the batch's day counts of its own days only, and of its
+            # entities' earlier days only their totals: what it holds follows its size.
             days = (
                 work.select(
                     pl.col("declaration_date").min().alias("first"),
@@ -281,16 +282,15 @@ class DeclarationFeatures:
                 .collect()
                 .row(0)
             )
-            counts = batch["counts"]
-            daily = {
-                p: t.filter(pl.col("declaration_date") <= days[1])
-                for p, t in batch["daily"].items()
-            }
+            staged = self._apply_tables(
+                join_day_counts(work, batch["counts"], days), self.reference_, self.routes_
+            )
+            staged = staged.collect().lazy()
+            daily = piece_daily_tables(batch["daily"], staged, *days)
         else:
-            days, counts, daily = None, day_counts(work, self.de_minimis), None
-        staged = self._apply_tables(
-            join_day_counts(work, counts, days), self.reference_, self.routes_
-        )
+            counted = join_day_counts(work, day_counts(work, self.de_minimis))
+            staged = self._apply_tables(counted, self.reference_, self.routes_)
+            daily = None
         computed = self._finish(staged, state=self.entities_, use_labels=False, daily=daily)
         new = [c for c in computed.collect_schema().names() if c not in _WORK_COLUMNS]
         return pl.concat([lf, computed.select(new)], how="horizontal")

@@ -9,6 +9,7 @@ the batch adds its own earlier days without their labels.
 """
 
 from dataclasses import dataclass
+from datetime import date
 
 import polars as pl
 
@@ -19,6 +20,7 @@ __all__ = [
     "fit_entity_state",
     "history_tables",
     "out_of_fold_tables",
+    "piece_daily_tables",
 ]
 
 #: Prefix of the feature columns -> the key columns of the entity.
@@ -105,6 +107,32 @@ def merge_daily_tables(parts: dict[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame
     }
 
 
+def piece_daily_tables(
+    daily: dict[str, pl.LazyFrame], piece: pl.LazyFrame, first: date, last: date
+) -> dict[str, pl.LazyFrame]:
+    """The batch's daily tables cut down to what a piece of it from ``first`` to
+    ``last`` needs: its entities' days from ``first`` to ``last``, and per entity one
+    row adding up all its days before ``first``, dated its first day.
+
+    :func:`history_tables` of the piece reads the same histories from them as from
+    the whole batch's tables. They are collected by the streaming engine, so that the
+    batch's tables are read a slice at a time: what a piece holds follows its size,
+    not the batch's.
+    """
+    keyed = _with_keys(piece).select(f"__key_{p}" for p in ENTITIES).collect()
+    day = pl.col("declaration_date")
+    plans = []
+    for prefix in ENTITIES:
+        key = f"__key_{prefix}"
+        mine = daily[prefix].join(keyed.lazy().select(key).unique(), on=key, how="semi")
+        earlier = (
+            mine.filter(day < first).group_by(key).agg(day.min(), *[pl.col(c).sum() for c in _SUMS])
+        )
+        plans.append(pl.concat([earlier, mine.filter(day.is_between(first, last))]))
+    tables = pl.collect_all(plans, engine="streaming")
+    return {p: t.lazy() for p, t in zip(ENTITIES, tables, strict=True)}
+
+
 def fit_entity_state(lf: pl.LazyFrame, smoothing: float = 10.0) -> EntityState:
     """Totals per entity over the whole training history (for scoring later batches)."""
     plans = []
@@ -169,12 +197,17 @@ def history_tables(
             days = _daily(base, k, key, use_labels)
         else:
             days = daily[prefix].join(base.select(key).unique(), on=key, how="semi")
-        days = _in_units(days).sort(key, "declaration_date")
-        history = days.with_columns(
-            *[(pl.col(c).cum_sum().over(key) - pl.col(c)).alias(f"_{c}") for c in _SUMS],
-            pl.col("declaration_date").first().over(key).alias("_first"),
-        ).with_columns(
-            pl.when(pl.col("declaration_date") != pl.col("_first")).then(pl.col("_first"))
+        # Added up in millionths, as integers: the same sums however the days are cut.
+        history = (
+            days.sort(key, "declaration_date")
+            .with_columns(
+                *[(pl.col(c).cum_sum().over(key) - pl.col(c)).alias(f"_{c}") for c in _SUMS],
+                pl.col("declaration_date").first().over(key).alias("_first"),
+            )
+            .with_columns(
+                pl.col("_sum_log_ratio").cast(pl.Float64) / _MICRO,
+                pl.when(pl.col("declaration_date") != pl.col("_first")).then(pl.col("_first")),
+            )
         )
         if state is not None:
             # The training history sits before every day of the batch.

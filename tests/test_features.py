@@ -25,6 +25,7 @@ from features import (
     unit_value_per_ton,
     unit_value_per_unit,
 )
+from features._histories import daily_tables, merge_daily_tables, piece_daily_tables
 
 # ----------------------------------------------------------------- stateless expressions
 
@@ -404,6 +405,35 @@ def test_out_of_fold_rates_never_see_the_row_itself(synthetic_year):
             == c.filter(pl.col("declaration_id") == one)[name].to_list()
         )
     assert not a.select(rates).equals(b.select(rates))
+
+
+def test_a_piece_reads_the_same_histories_from_its_cut_of_the_batch_tables(fitted):
+    # Scoring in pieces: each piece reads, of the whole batch's daily tables, only its
+    # own days and one row of totals per entity for the days before them.
+    builder, _, test = fitted
+    drop = [c for c in test.columns if c.endswith(("_n_before", "_days_known", "_fraud_rate"))]
+    rows = test.drop(*drop, "importer_mean_ratio_before", "importer_share_below_before")
+    state = builder.entities_
+    whole = entity_histories(rows.lazy(), state, use_labels=False).collect()
+    week = pl.col("declaration_date").dt.week()
+    pieces = [p for _, p in rows.group_by(week, maintain_order=True)]
+    tables = [daily_tables(p.lazy()) for p in pieces]
+    daily = merge_daily_tables({k: pl.concat(t[k] for t in tables) for k in tables[0]})
+    daily = {k: t.collect().lazy() for k, t in daily.items()}
+    out, cut_rows = [], 0
+    for piece in pieces:
+        first, last = piece["declaration_date"].min(), piece["declaration_date"].max()
+        cut = piece_daily_tables(daily, piece.lazy(), first, last)
+        earlier = cut["importer"].filter(pl.col("declaration_date") < first).collect()
+        assert earlier["__key_importer"].is_unique().all()
+        cut_rows += cut["importer"].collect().height
+        out.append(entity_histories(piece.lazy(), state, use_labels=False, daily=cut).collect())
+    assert len(pieces) > 10
+    assert_frame_equal(pl.concat(out), whole)
+    # Far fewer rows than every piece reading the whole table would.
+    whole_rows = daily["importer"].collect().height
+    assert cut_rows < 0.5 * whole_rows * len(pieces)
+    assert whole.filter(pl.col("declaration_date") == last)["importer_n_before"].min() > 0
 
 
 def test_histories_built_once_and_joined_month_by_month_equal_the_whole(fitted):
