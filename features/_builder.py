@@ -32,7 +32,7 @@ from features._reference_prices import (
     fit_reference_prices,
     reference_price_deviation,
 )
-from features._routes import RouteTables, fit_route_tables, route_patterns
+from features._routes import RouteTables, fit_route_tables, route_patterns, route_string
 from features._split import split_shipments
 from features._unit_value import unit_value_per_unit
 
@@ -285,8 +285,8 @@ class DeclarationFeatures:
             staged = self._apply_tables(
                 join_day_counts(work, batch["counts"], days), self.reference_, self.routes_
             )
-            staged = staged.collect().lazy()
-            daily = piece_daily_tables(batch["daily"], staged, *days)
+            keyed = work.with_columns(route_string(self.destination))
+            daily = piece_daily_tables(batch["daily"], keyed, *days)
         else:
             counted = join_day_counts(work, day_counts(work, self.de_minimis))
             staged = self._apply_tables(counted, self.reference_, self.routes_)
