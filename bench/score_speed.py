@@ -33,10 +33,11 @@ def timed(cmd: list[str]) -> tuple[float, float | None, float | None]:
     except ImportError:
         psutil = None
     wrapper = ["/usr/bin/time", "-v"] if shutil.which("/usr/bin/time") else []
+    # Output goes to files, not pipes: a pipe nobody reads while the loop below samples
+    # would stall a command that writes more than the pipe holds.
+    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        wrapper + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen(wrapper + cmd, stdout=out, stderr=err, text=True)
     summed = None
     if psutil is not None:
         top, summed = psutil.Process(proc.pid), 0
@@ -48,8 +49,11 @@ def timed(cmd: list[str]) -> tuple[float, float | None, float | None]:
                 pass
             time.sleep(0.1)
         summed /= 1024**3
-    stdout, stderr = proc.communicate()
+    proc.wait()
     seconds = time.perf_counter() - t0
+    out.seek(0), err.seek(0)
+    stdout, stderr = out.read(), err.read()
+    out.close(), err.close()
     if proc.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{stdout}\n{stderr}")
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
