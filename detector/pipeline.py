@@ -146,8 +146,13 @@ def _truth(table: pl.DataFrame) -> tuple[str, pl.DataFrame]:
 
 
 def measure(model: FraudModel, declarations: pl.DataFrame) -> dict:
-    """Capacity metrics of ``model`` on labelled declarations."""
-    table = model.score(model.transform(declarations))
+    """Capacity metrics of ``model`` on labelled declarations.
+
+    Every row feeds the features (histories, day counts); only the rows measured are
+    scored: with inspection outcomes, the inspected ones (a row's score depends on its
+    features alone).
+    """
+    table = model.transform(declarations)
     basis, truth = _truth(table)
     keep = truth["y"].is_not_null()
     if "true_fraud" not in table.columns and "inspected" in table.columns:
@@ -155,6 +160,7 @@ def measure(model: FraudModel, declarations: pl.DataFrame) -> dict:
     table, truth = table.filter(keep), truth.filter(keep)
     if truth.height == 0 or truth["y"].n_unique() < 2:
         raise DetectorError("The labelled rows hold only one outcome; cannot measure ranking.")
+    table = model.score(table)
     has_rev = truth["revenue"].null_count() < truth.height
     metrics = capacity_metrics(
         table["rank_score"].to_numpy(),

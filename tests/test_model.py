@@ -464,6 +464,35 @@ def test_labelled_rows_over_the_cap_are_sampled_by_month_and_outcome(year):
     assert m["at"]["5%"]["precision"] > 0.9
 
 
+def test_measuring_inspected_outcomes_scores_only_the_inspected_rows(fitted, year, monkeypatch):
+    """With inspection outcomes, only the inspected rows are scored; every row still
+    feeds the features, so the metrics are those of scoring every row."""
+    _, recent = year
+    labelled = recent.drop(TRUTH)
+    scored_rows = []
+    score_all = fitted.score
+
+    def counting(table):
+        scored_rows.append(table.height)
+        return score_all(table)
+
+    monkeypatch.setattr(fitted, "score", counting)
+    m = measure(fitted, labelled)
+    monkeypatch.undo()
+    table = fitted.score(fitted.transform(labelled)).filter(pl.col("inspected"))
+    expected = capacity_metrics(
+        table["rank_score"].to_numpy(),
+        table["fraud"].to_numpy(),
+        revenue=table["revenue_recovered"].fill_null(0.0).to_numpy(),
+        fraud_type=table["fraud_type"].to_list(),
+        ids=table["declaration_id"].to_numpy(),
+    )
+    assert m["basis"] == "inspected declarations"
+    assert m["at"]["5%"]["inspected"] == expected["at"]["5%"]["inspected"] > 0
+    assert m["at"] == expected["at"] and m["auc"] == expected["auc"]
+    assert scored_rows == [table.height] and table.height < labelled.height / 2
+
+
 def test_binned_walk_gives_predict_proba_exactly(fitted, year):
     """The fast path reads the trees' bins; every probability equals predict_proba's."""
     from models._predict import Predictor
