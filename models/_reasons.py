@@ -221,13 +221,38 @@ def sentence(code: str, r: dict, de_minimis: float) -> str:
     raise ValueError(code)
 
 
-def _shown(code: str, r: dict) -> bool:
-    """Whether the declaration shows what the reason would say: a split shipment needs
-    parcels of the same seller and consignee that day, some under de minimis (the
-    model also learns from their absence, which is no reason to inspect)."""
-    if code == "SPLIT_SHIPMENT":
-        return (r.get("split_n_pair_day") or 0) >= 2 and (r.get("split_under_pair_day") or 0) >= 1
-    return True
+def _shown(codes: list[str], table: pl.DataFrame) -> np.ndarray:
+    """Per row and family (rows x codes), whether the declaration shows what the reason
+    would say: a split shipment needs parcels of the same seller and consignee that
+    day, some under de minimis (the model also learns from their absence, which is no
+    reason to inspect)."""
+    shown = np.ones((table.height, len(codes)), dtype=bool)
+    if "SPLIT_SHIPMENT" in codes:
+
+        def count(name: str) -> np.ndarray:
+            if name not in table.columns:
+                return np.zeros(table.height)
+            return table[name].fill_null(0).to_numpy()
+
+        shown[:, codes.index("SPLIT_SHIPMENT")] = (count("split_n_pair_day") >= 2) & (
+            count("split_under_pair_day") >= 1
+        )
+    return shown
+
+
+def _strongest(codes: list[str], table_d: np.ndarray, table: pl.DataFrame):
+    """Per row, the families from the largest part to the smallest, those the row does
+    not show last (rows x codes); and which of these positions are reasons: among the
+    first ``_MAX_REASONS`` shown, a part of at least ``_MIN_DROP``."""
+    shown = _shown(codes, table)
+    order = np.argsort(np.where(shown, -table_d, np.inf), axis=1, kind="stable")
+    top = np.arange(len(codes)) < _MAX_REASONS
+    strong = (
+        np.take_along_axis(shown, order, axis=1)
+        & top
+        & (np.take_along_axis(table_d, order, axis=1) >= _MIN_DROP)
+    )
+    return order, strong
 
 
 def explain_rows(model, table: pl.DataFrame) -> list[str]:
@@ -244,32 +269,30 @@ def explain_rows(model, table: pl.DataFrame) -> list[str]:
         base, parts = _variant_parts(model, predictor, matrix, columns)
     codes = [c for c in FAMILIES if c in parts]
     table_d = np.column_stack([parts[c] for c in codes])
+    order, strong = _strongest(codes, table_d, table)
+    # A price far below its peers is the evidence an investigator checks first: name
+    # it whenever the model counts it at all, even behind a stronger reason.
+    far_below = np.zeros(table.height, dtype=bool)
+    if "UNDERVALUED" in codes and "value_ratio" in table.columns:
+        ratio = table["value_ratio"].fill_null(np.nan).to_numpy()
+        with np.errstate(invalid="ignore"):
+            far_below = (ratio < 0.7) & (table_d[:, codes.index("UNDERVALUED")] > 0)
+    # The unsupervised detectors, not the labels, put these rows on the list.
+    novel = model.detector_part(base, table["novelty"].fill_null(0.0).to_numpy()) > base
     detectors = model.strongest_detector(table)
-    boosts = model.detector_part(base, table["novelty"].fill_null(0.0).to_numpy())
     rows = table.select(c for c in SENTENCE_COLUMNS if c in table.columns).to_dicts()
+    de_minimis = model.config.de_minimis
     out = []
     for i, r in enumerate(rows):
-        order = [j for j in np.argsort(-table_d[i]) if _shown(codes[j], r)]
-        chosen = [codes[j] for j in order[:_MAX_REASONS] if table_d[i, j] >= _MIN_DROP]
-        # A price far below its peers is the evidence an investigator checks first:
-        # name it whenever the model counts it at all, even behind a stronger reason.
-        ratio = r.get("value_ratio")
-        price = codes.index("UNDERVALUED") if "UNDERVALUED" in codes else None
-        if (
-            "UNDERVALUED" not in chosen
-            and price is not None
-            and ratio is not None
-            and ratio < 0.7
-            and table_d[i, price] > 0
-        ):
+        chosen = [codes[j] for j in order[i, strong[i]]]
+        if far_below[i] and "UNDERVALUED" not in chosen:
             chosen.append("UNDERVALUED")
-        if boosts[i] > base[i]:
-            # The unsupervised detectors, not the labels, put this row on the list.
+        if novel[i]:
             chosen.insert(0, "NOVEL")
         if not chosen:
-            chosen = [codes[order[0]]]
+            chosen = [codes[order[i, 0]]]
         r["_detector"] = detectors[i]
-        out.append(" | ".join(sentence(c, r, model.config.de_minimis) for c in chosen))
+        out.append(" | ".join(sentence(c, r, de_minimis) for c in chosen))
     return out
 
 
