@@ -26,6 +26,7 @@ from features import (
     unit_value_per_unit,
 )
 from features._histories import daily_tables, merge_daily_tables, piece_daily_tables
+from features._reference_prices import PERCENTILE_GRID as PERCENTILE
 
 # ----------------------------------------------------------------- stateless expressions
 
@@ -183,6 +184,50 @@ def test_reference_prices_match_a_naive_backoff(train, score, min_count):
             want_stake, rel=1e-6, abs=1e-9 * row["customs_value"]
         )
         assert got["peer_group"].endswith(f"n={n:,}")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(_rows, min_size=1, max_size=60),
+    st.lists(
+        st.one_of(st.sampled_from([1.0, 2.5]), st.floats(0.01, 1e4)), min_size=60, max_size=60
+    ),
+)
+def test_reference_statistics_are_polars_own_quantiles_exactly(train, prices):
+    """Quantiles read off each group's sorted prices equal Polars' per-group quantile,
+    median and median absolute deviation to the last bit (ties included)."""
+    from features._reference_prices import _MAD_TO_SIGMA, _MIN_SPREAD, PEER_LEVELS, peer_keys
+
+    # Repeated unit values make ties, the case interpolation gets wrong most easily
+    # (the prices outnumber the rows: zip stops at the rows).
+    train = [
+        {**r, "customs_value": r["net_mass_kg"] * p} for r, p in zip(train, prices, strict=False)
+    ]
+    reference = fit_reference_prices(pl.LazyFrame(train), 1)
+    priced = pl.DataFrame(train).with_columns(*peer_keys(), log_unit_value())
+    x = pl.col("log_unit_value")
+    for name, keys in PEER_LEVELS:
+        k = list(keys)
+        stats = priced.group_by(k).agg(
+            pl.len().alias("n"),
+            x.median().alias("median"),
+            *[x.quantile(q / 100, "linear").alias(f"q{i}") for i, q in enumerate(PERCENTILE)],
+        )
+        mad = (
+            priced.join(stats.select(*k, "median"), on=k)
+            .group_by(k)
+            .agg((x - pl.col("median")).abs().median().alias("mad"))
+        )
+        want = (
+            stats.join(mad, on=k)
+            .with_columns(
+                (pl.col("mad") * _MAD_TO_SIGMA).clip(lower_bound=_MIN_SPREAD).alias("spread")
+            )
+            .drop("mad")
+            .sort(k)
+        )
+        got = reference.tables[name]
+        assert_frame_equal(got, want.select(got.columns), check_exact=True)
 
 
 @settings(max_examples=25, deadline=None)
