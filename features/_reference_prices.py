@@ -49,17 +49,15 @@ class ReferencePrices:
 
 def fit_reference_prices(lf: pl.LazyFrame, min_count: int = 20) -> ReferencePrices:
     """Compute the reference tables of every peer level from training declarations."""
-    # Sorted once: each group's prices then arrive almost in order, and its sorted list
-    # gives every quantile (``_quantile``) instead of one selection per quantile.
-    priced = (
-        lf.select("hs_code", "country_origin", *peer_keys(), log_unit_value())
-        .filter(pl.col("log_unit_value").is_not_null())
-        .sort("log_unit_value")
+    priced = lf.select("hs_code", "country_origin", *peer_keys(), log_unit_value()).filter(
+        pl.col("log_unit_value").is_not_null()
     )
     grid = [q / 100 for q in PERCENTILE_GRID]
     plans = []
     for _, keys in PEER_LEVELS:
         k = list(keys)
+        # Each group's prices sorted once give every quantile (``_quantile``), instead
+        # of one selection per quantile.
         stats = (
             priced.group_by(k)
             .agg(pl.len().alias("n"), pl.col("log_unit_value").sort().alias("_sorted"))
