@@ -107,7 +107,14 @@ def fit_route_tables(lf: pl.LazyFrame) -> RouteTables:
             how="left",
         )
     )
-    hs = lf.group_by("hs_code").agg(pl.len().alias("hs_n"), duty.mean().alias("hs_duty"))
+    # Added up in integer millionths of a point: a parallel float sum adds its threads'
+    # partial sums in the order they finish, which moves the last bits of the mean
+    # from one run to the next (and with them the model trained on it).
+    millionths = (duty * 1e6).round().cast(pl.Int64).sum()
+    hs = lf.group_by("hs_code").agg(
+        pl.len().alias("hs_n"),
+        pl.when(duty.count() > 0).then(millionths / duty.count() / 1e6).alias("hs_duty"),
+    )
     tables = pl.collect_all([hs, lane, origin, usual])
     return RouteTables(*[t.sort(t.columns[:-1]) for t in tables])
 

@@ -70,10 +70,16 @@ def _log_prices(table: pl.DataFrame) -> pl.DataFrame:
     ).filter(pl.col("x").is_finite())
 
 
+def _by_chapter(table: pl.DataFrame) -> list:
+    """The finite log prices per HS chapter, chapters in order (a group_by's order is
+    not the same from one run to the next, and the model file should be)."""
+    return sorted(_log_prices(table).group_by("chapter"), key=lambda group: group[0])
+
+
 def fit_drift_reference(table: pl.DataFrame) -> DriftReference:
     """Price deciles per chapter of a training feature table."""
     edges, shares = {}, {}
-    for (chapter,), part in _log_prices(table).group_by("chapter"):
+    for (chapter,), part in _by_chapter(table):
         x = part["x"].to_numpy()
         if x.size < _MIN_ROWS:
             continue
@@ -106,7 +112,7 @@ def drift_counts(reference: DriftReference, table: pl.DataFrame) -> dict:
         },
         "chapters": {},
     }
-    for (chapter,), part in _log_prices(table).group_by("chapter"):
+    for (chapter,), part in _by_chapter(table):
         if chapter in reference.edges:
             inner = reference.edges[chapter]
             x = part["x"].to_numpy()

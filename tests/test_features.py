@@ -13,6 +13,7 @@ from features import (
     DeclarationFeatures,
     entity_histories,
     fit_reference_prices,
+    fit_route_tables,
     history_tables,
     log_unit_value,
     out_of_fold_fraud_rates,
@@ -624,3 +625,27 @@ def test_feature_names_cover_the_table(fitted):
     assert "true_fraud" not in builder.feature_names_
     for name in builder.numeric_features_:
         assert test[name].dtype.is_numeric(), name
+
+
+def test_route_tables_do_not_depend_on_the_rows_order():
+    """Fitted again, or on the rows shuffled, the lane tables are equal to the last bit:
+    a float mean added up in parallel moved the HS codes' average duty from run to run,
+    and every model trained on it with it."""
+    rng = np.random.default_rng(5)
+    n = 400_000
+    rows = pl.DataFrame(
+        {
+            "hs_code": rng.choice(["081060", "720851", "640399"], size=n),
+            "country_origin": rng.choice(["TH", "VN", "CN"], size=n),
+            "country_departure": rng.choice(["TH", "VN"], size=n),
+            "duty_rate_pct": rng.uniform(0.0, 30.0, size=n).round(3),
+        }
+    )
+    first = fit_route_tables(rows.lazy())
+    for seed in (None, 0, 1, 2):
+        again = rows if seed is None else rows.sample(fraction=1.0, shuffle=True, seed=seed)
+        tables = fit_route_tables(again.lazy())
+        for name in ("hs", "lane", "origin", "usual"):
+            assert_frame_equal(getattr(tables, name), getattr(first, name), check_exact=True)
+    naive = rows.group_by("hs_code").agg(pl.col("duty_rate_pct").mean()).sort("hs_code")
+    np.testing.assert_allclose(first.hs["hs_duty"], naive["duty_rate_pct"], rtol=1e-12)

@@ -663,3 +663,22 @@ def test_classifiers_fitted_side_by_side_are_the_classifiers_fitted_alone(estima
             for m in together[0].named_steps["classify"].estimators_
         ]
         assert not np.array_equal(probs[0], probs[1])
+
+
+@pytest.mark.slow
+def test_training_twice_gives_the_same_model_file(model_file, tmp_path):
+    """Same input, configuration and installation: the same file, byte for byte, and so
+    the same score on every row (the three boosting models are fitted side by side in
+    other processes, and the features added up in parallel)."""
+    _, train_file, score_file = model_file
+    paths = [tmp_path / "a.joblib", tmp_path / "b.joblib"]
+    for path in paths:
+        result = runner.invoke(app, ["train", str(train_file), "--model", str(path)])
+        assert result.exit_code == 0, result.output
+    assert hashlib.sha256(paths[0].read_bytes()).hexdigest() == hashlib.sha256(
+        paths[1].read_bytes()
+    ).hexdigest()
+    recent = pl.read_parquet(score_file)
+    scores = [load_model(p)[0] for p in paths]
+    a, b = (m.score(m.transform(recent))["rank_score"].to_numpy() for m in scores)
+    assert np.array_equal(a, b)
