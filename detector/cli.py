@@ -179,6 +179,36 @@ def _metrics_table(metrics: dict, title: str):
     return table
 
 
+def _backtest_table(result: dict, title: str):
+    """One row per fold, then the mean and the spread."""
+    from rich.table import Table
+
+    names = [
+        n
+        for n in ("p@1%", "p@2%", "p@5%", "p@10%", "r@5%", "r@10%", "rev@5%", "auc")
+        if n in result["mean"]
+    ]
+    table = Table(title=title)
+    for column in ("period", "trained on", "measured", *names):
+        table.add_column(column, justify="right", no_wrap=True)
+    for fold in result["folds"]:
+        at = {}
+        for level, row in fold["at"].items():
+            at |= {f"p@{level}": row["precision"], f"r@{level}": row["recall"]}
+            at |= {f"rev@{level}": row["revenue"]} if "revenue" in row else {}
+        at["auc"] = fold.get("auc")
+        table.add_row(
+            fold["fold"],
+            f"{fold['train_rows']:,}",
+            f"{fold['rows']:,}",
+            *[f"{at[n]:.3f}" if at.get(n) is not None else "-" for n in names],
+        )
+    table.add_row("mean", "", "", *[f"{result['mean'][n]:.3f}" for n in names])
+    table.add_row("spread (sd)", "", "", *[f"{result['spread'][n]:.3f}" for n in names])
+    table.caption = "Each period is measured by a model fitted on every month before it."
+    return table
+
+
 @app.command()
 def train(
     files: Annotated[list[Path], typer.Argument(help="Training declarations (CSV/Parquet).")],
@@ -321,6 +351,16 @@ def evaluate(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     trust: Trust = False,
+    backtest: Annotated[
+        bool,
+        typer.Option(
+            "--backtest",
+            help="Refit the model's configuration on every month before each of the last "
+            "periods and measure the period: how it would have done, fold by fold.",
+        ),
+    ] = False,
+    folds: Annotated[int, typer.Option(min=1, help="Backtest periods.")] = 3,
+    months: Annotated[int, typer.Option(min=1, help="Months in each backtest period.")] = 3,
 ) -> None:
     """Precision, recall and revenue at 1, 2, 5 and 10 % of the ranking, per scheme."""
     with _boundary():
@@ -328,9 +368,18 @@ def evaluate(
 
         from detector.pipeline import evaluate as run
 
-        metrics = run(files, model, schema=schema, trust=trust)
+        metrics = run(
+            files,
+            model,
+            schema=schema,
+            trust=trust,
+            folds=folds if backtest else None,
+            months=months,
+        )
         if as_json:
-            print(json.dumps(metrics, indent=2))
+            print(json.dumps(metrics, indent=2, default=str))
+        elif backtest:
+            out.print(_backtest_table(metrics, f"backtest of the configuration of {model}"))
         else:
             out.print(_metrics_table(metrics, f"evaluation of {model}"))
 

@@ -372,12 +372,39 @@ def score(
 
 
 def evaluate(
-    files, model_path: str | Path, *, schema: str | None = None, trust: bool = False
+    files,
+    model_path: str | Path,
+    *,
+    schema: str | None = None,
+    trust: bool = False,
+    folds: int | None = None,
+    months: int = 3,
 ) -> dict:
-    """Capacity metrics of a saved model on labelled declarations."""
+    """Capacity metrics of a saved model on labelled declarations.
+
+    With ``folds``, a rolling-origin backtest instead: the model's configuration is
+    fitted anew on every month before each of the last ``folds`` periods of ``months``
+    months and measured on that period (see :mod:`detector.backtest`); the result
+    holds each fold's metrics and their mean and spread.
+    """
     model, metadata = load_model(model_path, trust=trust)
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
     batch = read_declarations(files, profile)
+    if folds is not None:
+        from detector.backtest import backtest, fold_summary, rolling_folds
+
+        data = batch.accepted
+        results = backtest(
+            data, model.config, rolling_folds(data["declaration_date"], folds=folds, months=months)
+        )
+        summary = fold_summary(results)
+        return {
+            "folds": results,
+            "mean": {k: v[0] for k, v in summary.items()},
+            "spread": {k: v[1] for k, v in summary.items()},
+            "read": batch.n_read,
+            "rejected": batch.rejects.height,
+        }
     metrics = measure(model, batch.accepted)
     metrics["read"] = batch.n_read
     metrics["rejected"] = batch.rejects.height

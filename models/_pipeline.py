@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 from joblib import Parallel, cpu_count, delayed
 from sklearn.ensemble import (
+    ExtraTreesClassifier,
     HistGradientBoostingClassifier,
     RandomForestClassifier,
     VotingClassifier,
@@ -26,26 +27,26 @@ def make_classifier(config: ModelConfig, numeric: list[str], categorical: list[s
         categorical=tuple(categorical),
         max_categories=config.max_categories,
     )
+    n_num = len(numeric)
+
+    def boosting(seed: int) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            learning_rate=config.learning_rate,
+            max_iter=config.max_iter,
+            max_leaf_nodes=config.max_leaf_nodes,
+            max_depth=config.max_depth,
+            min_samples_leaf=config.min_samples_leaf,
+            l2_regularization=config.l2_regularization,
+            categorical_features=list(range(n_num, n_num + len(categorical))),
+            max_bins=255,
+            max_features=config.max_features,
+            early_stopping=True,
+            validation_fraction=0.1,
+            n_iter_no_change=30,
+            random_state=seed,
+        )
+
     if config.estimator == "hgb":
-        n_num = len(numeric)
-
-        def boosting(seed: int) -> HistGradientBoostingClassifier:
-            return HistGradientBoostingClassifier(
-                learning_rate=config.learning_rate,
-                max_iter=config.max_iter,
-                max_leaf_nodes=config.max_leaf_nodes,
-                max_depth=config.max_depth,
-                min_samples_leaf=config.min_samples_leaf,
-                l2_regularization=config.l2_regularization,
-                categorical_features=list(range(n_num, n_num + len(categorical))),
-                max_bins=255,
-                max_features=config.max_features,
-                early_stopping=True,
-                validation_fraction=0.1,
-                n_iter_no_change=30,
-                random_state=seed,
-            )
-
         # Several models, each stopping on a different tenth of the rows, averaged:
         # one model's ranking depends on which tenth it held out; the average does not
         # as much.
@@ -57,16 +58,22 @@ def make_classifier(config: ModelConfig, numeric: list[str], categorical: list[s
                 voting="soft",
             )
         )
-    elif config.estimator == "forest":
-        model = RandomForestClassifier(
-            n_estimators=config.n_trees,
-            min_samples_leaf=3,
-            max_features="sqrt",
-            n_jobs=-1,
-            random_state=config.seed,
+    elif config.estimator in ("forest", "extra_trees"):
+        model = _forest(config)
+    elif config.estimator == "blend":
+        # A forest's and one boosting model's probabilities averaged: the forest's deep
+        # trees remember entities, the boosting corrects what they leave.
+        model = VotingClassifier(
+            [
+                ("forest", _forest(replace(config, estimator="forest"))),
+                ("boosting", boosting(config.seed)),
+            ],
+            voting="soft",
         )
     else:
-        raise ValueError(f"estimator must be 'hgb' or 'forest', got {config.estimator!r}")
+        raise ValueError(
+            f"estimator must be 'hgb', 'forest', 'extra_trees' or 'blend', got {config.estimator!r}"
+        )
     return Pipeline([("encode", encoder), ("classify", model)])
 
 
@@ -131,3 +138,14 @@ def fit_classifiers(
 
 def _fit_boosting(model, matrix: np.ndarray, y: np.ndarray, weight: np.ndarray | None):
     return model.fit(matrix, y, sample_weight=weight)
+
+
+def _forest(config: ModelConfig) -> RandomForestClassifier | ExtraTreesClassifier:
+    kind = RandomForestClassifier if config.estimator == "forest" else ExtraTreesClassifier
+    return kind(
+        n_estimators=config.n_trees,
+        min_samples_leaf=config.min_samples_leaf,
+        max_features="sqrt",
+        n_jobs=-1,
+        random_state=config.seed,
+    )

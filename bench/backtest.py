@@ -1,0 +1,260 @@
+"""Rolling-origin backtest of the engine's candidate classifiers and of the peers.
+
+Usage: python bench/backtest.py [--kcs DIR] [--seeds 1 2 3] [--rows N]
+                                [--candidates NAME...] [--no-peers] [--json OUT]
+
+Every model is chosen here, on the folds' mean, never on one split. Each fold fits on
+every month before its cut-off and measures the months after it:
+
+- Korean dataset (profile kcs, train.csv and valid.csv together): test 2020-07..09,
+  2020-10..12 and 2021-01..03, every row of them inspected;
+- synthetic years (one per seed): test months 7-8, 9-10 and 11-12, fitted on the
+  inspected rows before, measured against the ground truth of every row.
+
+On the same folds and in the same run, the peers are fitted on the raw columns,
+label-encoded (codes from the fold's training rows, unseen values -1): a random forest
+(300 trees, the dataset paper's protocol), XGBoost, LightGBM and scikit-learn's
+HistGradientBoosting, each with its library's usual settings. XGBoost and LightGBM
+are benchmark dependencies only (`pip install xgboost lightgbm`).
+"""
+
+import argparse
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from detector import generate_declarations, load_profile, read_declarations
+from detector.backtest import backtest, fold_summary, rolling_folds
+from models import ModelConfig, capacity_metrics
+
+#: Engine candidates: what issue-sized decisions are made between.
+CANDIDATES: dict[str, dict] = {
+    "engine: 3 boosting x 511 leaves (until now)": {},
+    "engine: 1 boosting x 511 leaves": {"n_models": 1},
+    "engine: 1 boosting x 127 leaves, lr 0.1": {
+        "n_models": 1,
+        "max_leaf_nodes": 127,
+        "learning_rate": 0.1,
+    },
+    "engine: 1 boosting x 511 leaves, seed 1": {"n_models": 1, "seed": 1},
+    "engine: 1 boosting x 511 leaves, seed 2": {"n_models": 1, "seed": 2},
+    "engine: 3 boosting x 511 leaves, lr 0.15, <=100 trees": {
+        "learning_rate": 0.15,
+        "max_iter": 100,
+    },
+    "engine: 3 boosting x 511 leaves, lr 0.15, <=80 trees": {
+        "learning_rate": 0.15,
+        "max_iter": 80,
+    },
+    "engine: 3 boosting x 255 leaves, lr 0.15, <=100 trees": {
+        "learning_rate": 0.15,
+        "max_iter": 100,
+        "max_leaf_nodes": 255,
+    },
+    "engine: 2 boosting x 511 leaves, lr 0.1, <=150 trees": {
+        "n_models": 2,
+        "learning_rate": 0.1,
+        "max_iter": 150,
+    },
+    "engine: forest 300": {"estimator": "forest", "n_trees": 300},
+    "engine: forest 300, every entity coded": {
+        "estimator": "forest",
+        "n_trees": 300,
+        "max_categories": 1_000_000,
+    },
+    "engine: extra trees 300, every entity coded": {
+        "estimator": "extra_trees",
+        "n_trees": 300,
+        "max_categories": 1_000_000,
+    },
+    "engine: blend forest 300 + 1 boosting": {"estimator": "blend", "n_trees": 300},
+}
+
+_NOT_RAW = {
+    "declaration_id",
+    "declaration_date",
+    "flow",
+    "inspected",
+    "fraud",
+    "fraud_type",
+    "revenue_recovered",
+    "critical_fraud",
+}
+_NUMERIC = {"net_mass_kg", "customs_value", "duty_rate_pct", "supplementary_quantity"}
+
+
+def _truth(period: pl.DataFrame) -> pl.DataFrame:
+    """What a fold is measured against, as ``measure`` does for the engine."""
+    if "true_fraud" in period.columns:
+        return period.select(
+            pl.col("true_fraud").alias("y"),
+            pl.col("true_revenue_lost").alias("revenue"),
+            pl.col("true_fraud_type").alias("scheme"),
+            "declaration_id",
+        )
+    return period.filter(pl.col("inspected") & pl.col("fraud").is_not_null()).select(
+        pl.col("fraud").alias("y"),
+        pl.lit(None, pl.Float64).alias("revenue"),
+        pl.lit(None, pl.String).alias("scheme"),
+        "declaration_id",
+    )
+
+
+def _raw_matrix(train: pl.DataFrame, other: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    columns = [c for c in train.columns if c not in _NOT_RAW and not c.startswith("true_")]
+    parts_train, parts_other = [], []
+    for c in columns:
+        if c in _NUMERIC:
+            parts_train.append(train[c].cast(pl.Float64).to_numpy())
+            parts_other.append(other[c].cast(pl.Float64).to_numpy())
+            continue
+        values = train[c].cast(pl.String).fill_null("")
+        codes = {v: float(i) for i, v in enumerate(sorted(values.unique().to_list()))}
+        for frame, out in ((train, parts_train), (other, parts_other)):
+            out.append(
+                frame[c]
+                .cast(pl.String)
+                .fill_null("")
+                .replace_strict(codes, default=-1.0, return_dtype=pl.Float64)
+                .to_numpy()
+            )
+    return np.column_stack(parts_train), np.column_stack(parts_other)
+
+
+def _peers() -> dict:
+    from lightgbm import LGBMClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from xgboost import XGBClassifier
+
+    return {
+        "peer: random forest 300, raw columns": lambda: RandomForestClassifier(
+            300, n_jobs=-1, random_state=0
+        ),
+        "peer: XGBoost, raw columns": lambda: XGBClassifier(
+            n_estimators=300, learning_rate=0.1, max_depth=6, n_jobs=2, random_state=0
+        ),
+        "peer: LightGBM, raw columns": lambda: LGBMClassifier(
+            n_estimators=300, learning_rate=0.05, n_jobs=2, random_state=0, verbose=-1
+        ),
+        "peer: HistGradientBoosting, raw columns": lambda: HistGradientBoostingClassifier(
+            random_state=0
+        ),
+    }
+
+
+def peer_backtest(declarations: pl.DataFrame, folds, make) -> list[dict]:
+    out = []
+    for fold in folds:
+        history, period = fold.split(declarations)
+        labelled = history.filter(pl.col("inspected") & pl.col("fraud").is_not_null())
+        truth = _truth(period)
+        if "true_fraud" not in period.columns:
+            period = period.filter(pl.col("inspected") & pl.col("fraud").is_not_null())
+        x_train, x_period = _raw_matrix(labelled, period)
+        t0 = time.perf_counter()
+        model = make().fit(x_train, labelled["fraud"].cast(int).to_numpy())
+        p = model.predict_proba(x_period)[:, 1]
+        has_rev = truth["revenue"].null_count() < truth.height
+        m = capacity_metrics(
+            p,
+            truth["y"].cast(int).to_numpy(),
+            revenue=truth["revenue"].fill_null(0.0).to_numpy() if has_rev else None,
+            fraud_type=truth["scheme"].to_list()
+            if truth["scheme"].null_count() < truth.height
+            else None,
+            ids=truth["declaration_id"].to_numpy(),
+        )
+        m.update(fold=fold.label, fit_seconds=round(time.perf_counter() - t0, 1))
+        out.append(m)
+    return out
+
+
+def _fold_line(name: str, m: dict) -> str:
+    at = m["at"]
+    cells = "  ".join(f"p@{k} {v['precision']:.3f}" for k, v in at.items())
+    extra = f"  rev@5% {at['5%']['revenue']:.3f}" if "revenue" in at["5%"] else ""
+    return (
+        f"  {m['fold']}  {name:<48} {cells}  r@5% {at['5%']['recall']:.3f}{extra}  "
+        f"AUC {m['auc']:.4f}  ({m['fit_seconds']:.0f} s, {m.get('trees', '-')} trees)"
+    )
+
+
+def _summary_lines(name: str, results: list[dict]) -> list[str]:
+    s = fold_summary(results)
+    keys = ["p@1%", "p@2%", "p@5%", "p@10%", "r@5%", "r@10%", "rev@5%", "auc"]
+    cells = "  ".join(f"{k} {s[k][0]:.3f}±{s[k][1]:.3f}" for k in keys if k in s)
+    lines = [
+        f"  MEAN {name:<48} {cells}  (fit {np.mean([m['fit_seconds'] for m in results]):.0f} s)"
+    ]
+    schemes = sorted(k for k in s if "@5%" in k and k.split("@")[0] not in {"p", "r", "rev"})
+    if schemes:
+        lines.append(
+            "       recall@5% by scheme: "
+            + ", ".join(f"{k.split('@')[0]} {s[k][0]:.3f}±{s[k][1]:.3f}" for k in schemes)
+        )
+    return lines
+
+
+def run(dataset: str, declarations, folds, config_base, names, peers, record) -> None:
+    print(f"{dataset}: folds {', '.join(f.label for f in folds)}", flush=True)
+    for name in names:
+        config = ModelConfig(**{**config_base, **CANDIDATES[name]})
+        results = backtest(
+            declarations,
+            config,
+            folds,
+            on_fold=lambda f, m, n=name: print(_fold_line(n, m), flush=True),
+        )
+        record.setdefault(dataset, {})[name] = results
+        print("\n".join(_summary_lines(name, results)), flush=True)
+    for name, make in peers.items():
+        results = peer_backtest(declarations, folds, make)
+        for m in results:
+            print(_fold_line(name, m), flush=True)
+        record.setdefault(dataset, {})[name] = results
+        print("\n".join(_summary_lines(name, results)), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    here = Path(__file__).resolve().parents[2]
+    parser.add_argument("--kcs", type=Path, default=here / "shared" / "data" / "kcs")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--candidates", nargs="*", default=list(CANDIDATES))
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    names = [n for n in CANDIDATES if any(c in n for c in args.candidates)]
+    peers = {} if args.no_peers else _peers()
+    record: dict = {}
+    if (args.kcs / "train.csv").exists():
+        profile = load_profile("kcs")
+        kcs = pl.concat(
+            [read_declarations(args.kcs / f, profile).accepted for f in ("train.csv", "valid.csv")],
+            how="diagonal_relaxed",
+        )
+        base = {"extra_categorical": profile.features}
+        run(
+            "Korean dataset",
+            kcs,
+            rolling_folds(kcs["declaration_date"]),
+            base,
+            names,
+            peers,
+            record,
+        )
+    for seed in args.seeds:
+        year = generate_declarations(rows=args.rows, seed=seed, start=date(2025, 1, 1))
+        folds = rolling_folds(year["declaration_date"], folds=3, months=2)
+        run(f"synthetic seed {seed}, {args.rows:,} rows", year, folds, {}, names, peers, record)
+    if args.json:
+        args.json.write_text(json.dumps(record, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
