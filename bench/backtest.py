@@ -2,6 +2,7 @@
 
 Usage: python bench/backtest.py [--kcs DIR] [--seeds 1 2 3] [--rows N]
                                 [--candidates NAME...] [--no-peers] [--json OUT]
+       python bench/backtest.py --table OUT.json   (the Markdown status table of a run)
 
 Every model is chosen here, on the folds' mean, never on one split. Each fold fits on
 every month before its cut-off and measures the months after it:
@@ -219,6 +220,72 @@ def run(dataset: str, declarations, folds, config_base, names, peers, record) ->
         print("\n".join(_summary_lines(name, results)), flush=True)
 
 
+def markdown_table(record: dict) -> str:
+    """Mean and spread per model: the Korean folds, and the synthetic folds of every
+    seed pooled; then each model's per-fold difference from the best peer at 5 and 10 %."""
+    pooled: dict[str, dict[str, list]] = {}
+    for dataset, models in record.items():
+        key = "Korean" if dataset.startswith("Korean") else "synthetic"
+        for name, folds in models.items():
+            pooled.setdefault(key, {}).setdefault(name, []).extend(folds)
+    lines = []
+    for key, models in pooled.items():
+        schemes = sorted(
+            {
+                s
+                for folds in models.values()
+                for f in folds
+                for s in f["at"]["5%"].get("recall_by_scheme", {})
+            }
+        )
+        figures = ["p@1%", "p@2%", "p@5%", "p@10%", "r@5%", "r@10%", "rev@5%", "auc"]
+        figures = [f for f in figures if f in fold_summary(next(iter(models.values())))]
+        folds = len(next(iter(models.values())))
+        lines.append(f"\n{key}: mean ± spread over {folds} folds\n")
+        lines.append("| model | " + " | ".join(figures) + " | trees | fit s |")
+        lines.append("|---|" + "---|" * (len(figures) + 2))
+        for name, results in models.items():
+            s = fold_summary(results)
+            trees = [m["trees"] for m in results if "trees" in m]
+            cells = [f"{s[f][0]:.3f} ± {s[f][1]:.3f}" for f in figures]
+            lines.append(
+                f"| {name} | " + " | ".join(cells) + f" | {np.mean(trees):.0f} | "
+                if trees
+                else f"| {name} | " + " | ".join(cells) + " | - | "
+            )
+            lines[-1] += f"{np.mean([m['fit_seconds'] for m in results]):.0f} |"
+        if schemes:
+            lines.append(f"\n{key}: recall@5% by scheme, mean ± spread\n")
+            lines.append("| model | " + " | ".join(schemes) + " |")
+            lines.append("|---|" + "---|" * len(schemes))
+            for name, results in models.items():
+                s = fold_summary(results)
+                lines.append(
+                    f"| {name} | "
+                    + " | ".join(f"{s[f'{x}@5%'][0]:.3f} ± {s[f'{x}@5%'][1]:.3f}" for x in schemes)
+                    + " |"
+                )
+        peers = [n for n in models if n.startswith("peer")]
+        if peers:
+            lines.append(f"\n{key}: per-fold difference from the best peer on the mean\n")
+            for level in ("5%", "10%"):
+
+                def precision(name, level=level, models=models):
+                    return np.array([m["at"][level]["precision"] for m in models[name]])
+
+                best = max(peers, key=lambda n: precision(n).mean())
+                lines.append(f"- precision@{level}, against the best peer ({best[6:]}):")
+                for name in models:
+                    if name.startswith("peer"):
+                        continue
+                    d = precision(name) - precision(best)
+                    lines.append(
+                        f"  - {name}: mean {d.mean():+.3f}, lowest fold {d.min():+.3f}, "
+                        f"spread {d.std(ddof=1):.3f}"
+                    )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     here = Path(__file__).resolve().parents[2]
@@ -228,7 +295,11 @@ def main() -> None:
     parser.add_argument("--candidates", nargs="*", default=list(CANDIDATES))
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--table", type=Path, help="print the status table of a saved run")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(args.table.read_text())))
+        return
     names = [n for n in CANDIDATES if any(c in n for c in args.candidates)]
     peers = {} if args.no_peers else _peers()
     record: dict = {}

@@ -13,7 +13,8 @@ Measured in one run, each command in a fresh process (start-up and imports count
   - `detector train FILE --model M` on the same rows;
   - with --until-now, the classifier shipped until the backtest chose another (three
     boosting models of 511 leaves at learning rate 0.06, up to 400 trees each) is
-    trained on the same history, and the two bare predicts are timed in turn, twice.
+    trained on the same history, and the two classifiers' bare predicts are timed in
+    turn, twice: scikit-learn's predict_proba, and the binned walk scoring uses.
 Peak memory of score and train: of the largest process, from `/usr/bin/time -v` where it
 exists, and of all the command's processes together (training fits its models in
 worker processes), sampled with psutil where it is installed.
@@ -155,7 +156,10 @@ def main() -> None:
             for name, c, m in (("shipped", clf, matrix), ("until now", old_clf, old_matrix)):
                 t0 = time.perf_counter()
                 c.predict_proba(m)
-                compared.append((name, tree_count(c), time.perf_counter() - t0))
+                compared.append((f"{name}, predict_proba", tree_count(c), time.perf_counter() - t0))
+                t0 = time.perf_counter()
+                predict_positive(c, m)
+                compared.append((f"{name}, binned walk", tree_count(c), time.perf_counter() - t0))
         del old, old_matrix
     del accepted, table, matrix, fifth
 
@@ -186,7 +190,7 @@ def main() -> None:
     print(f"bare Polars read:            {read_s:6.2f} s")
     print(f"bare predict_proba:          {predict_s:6.2f} s")
     for name, trees, seconds in compared:
-        print(f"  bare predict_proba, {name + ',':<11} {trees:4d} trees: {seconds:6.2f} s")
+        print(f"  {name + ',':<32} {trees:4d} trees: {seconds:6.2f} s")
     print("in this process, what scoring cannot skip:")
     print(f"  read and validate:         {validate_s:6.2f} s")
     print(f"  features:                  {features_s:6.2f} s")

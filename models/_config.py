@@ -34,8 +34,8 @@ class ModelConfig:
     label_history: str = "out_of_fold"
     estimator: str = "hgb"
     n_models: int = 3
-    learning_rate: float = 0.06
-    max_iter: int = 400
+    learning_rate: float = 0.15
+    max_iter: int = 80
     max_leaf_nodes: int = 511
     max_depth: int | None = None
     min_samples_leaf: int = 3

@@ -427,7 +427,7 @@ def test_sentences_quote_only_columns_they_are_given():
     assert quoted - {"_detector"} == set(_reasons.SENTENCE_COLUMNS)
 
 
-def test_labelled_rows_over_the_cap_are_sampled_by_month_and_outcome(year):
+def test_labelled_rows_over_the_cap_are_sampled_by_month_and_outcome(fitted, year):
     history, recent = year
     labelled = history.filter(pl.col("inspected") & pl.col("fraud").is_not_null()).sort(
         "declaration_date"
@@ -461,7 +461,10 @@ def test_labelled_rows_over_the_cap_are_sampled_by_month_and_outcome(year):
     model = FraudModel(ModelConfig(max_labelled_rows=cap)).fit(history.drop(TRUTH))
     assert model.sampling_ == record and model.counts_["labelled"] == sample.height
     m = measure(model, recent)
-    assert m["at"]["5%"]["precision"] > 0.9
+    # A third of the labels (about 1,500 rows here) still ranks well, if below all of
+    # them (0.90 against 0.96 at 5 % with the shipped settings).
+    full = measure(fitted, recent)["at"]["5%"]["precision"]
+    assert full - 0.08 < m["at"]["5%"]["precision"] <= full
 
 
 def test_measuring_inspected_outcomes_scores_only_the_inspected_rows(fitted, year, monkeypatch):
