@@ -678,9 +678,10 @@ def test_training_twice_gives_the_same_model_file(model_file, tmp_path):
     for path in paths:
         result = runner.invoke(app, ["train", str(train_file), "--model", str(path)])
         assert result.exit_code == 0, result.output
-    assert hashlib.sha256(paths[0].read_bytes()).hexdigest() == hashlib.sha256(
-        paths[1].read_bytes()
-    ).hexdigest()
+    assert (
+        hashlib.sha256(paths[0].read_bytes()).hexdigest()
+        == hashlib.sha256(paths[1].read_bytes()).hexdigest()
+    )
     recent = pl.read_parquet(score_file)
     scores = [load_model(p)[0] for p in paths]
     a, b = (m.score(m.transform(recent))["rank_score"].to_numpy() for m in scores)
