@@ -32,17 +32,21 @@ from detector import generate_declarations, load_profile, read_declarations
 from detector.backtest import backtest, fold_summary, rolling_folds
 from models import ModelConfig, capacity_metrics
 
-#: Engine candidates: what issue-sized decisions are made between.
+#: The boosting settings shipped until the backtest chose others.
+UNTIL_NOW = {"learning_rate": 0.06, "max_iter": 400}
+
+#: Engine candidates: what the modelling decisions are made between.
 CANDIDATES: dict[str, dict] = {
-    "engine: 3 boosting x 511 leaves (until now)": {},
-    "engine: 1 boosting x 511 leaves": {"n_models": 1},
+    "engine: 3 boosting x 511 leaves (until now)": UNTIL_NOW,
+    "engine: 1 boosting x 511 leaves": {**UNTIL_NOW, "n_models": 1},
     "engine: 1 boosting x 127 leaves, lr 0.1": {
+        **UNTIL_NOW,
         "n_models": 1,
         "max_leaf_nodes": 127,
         "learning_rate": 0.1,
     },
-    "engine: 1 boosting x 511 leaves, seed 1": {"n_models": 1, "seed": 1},
-    "engine: 1 boosting x 511 leaves, seed 2": {"n_models": 1, "seed": 2},
+    "engine: 1 boosting x 511 leaves, seed 1": {**UNTIL_NOW, "n_models": 1, "seed": 1},
+    "engine: 1 boosting x 511 leaves, seed 2": {**UNTIL_NOW, "n_models": 1, "seed": 2},
     "engine: 3 boosting x 511 leaves, lr 0.15, <=100 trees": {
         "learning_rate": 0.15,
         "max_iter": 100,
@@ -72,7 +76,11 @@ CANDIDATES: dict[str, dict] = {
         "n_trees": 300,
         "max_categories": 1_000_000,
     },
-    "engine: blend forest 300 + 1 boosting": {"estimator": "blend", "n_trees": 300},
+    "engine: blend forest 300 + 1 boosting": {
+        **UNTIL_NOW,
+        "estimator": "blend",
+        "n_trees": 300,
+    },
 }
 
 _NOT_RAW = {
@@ -91,7 +99,7 @@ _NUMERIC = {"net_mass_kg", "customs_value", "duty_rate_pct", "supplementary_quan
 def _truth(period: pl.DataFrame) -> pl.DataFrame:
     """What a fold is measured against, as ``measure`` does for the engine."""
     if "true_fraud" in period.columns:
-        return period.select(
+        return period.filter(pl.col("true_fraud").is_not_null()).select(
             pl.col("true_fraud").alias("y"),
             pl.col("true_revenue_lost").alias("revenue"),
             pl.col("true_fraud_type").alias("scheme"),
@@ -153,11 +161,14 @@ def peer_backtest(declarations: pl.DataFrame, folds, make) -> list[dict]:
         history, period = fold.split(declarations)
         labelled = history.filter(pl.col("inspected") & pl.col("fraud").is_not_null())
         truth = _truth(period)
-        if "true_fraud" not in period.columns:
+        if "true_fraud" in period.columns:
+            period = period.filter(pl.col("true_fraud").is_not_null())
+        else:
             period = period.filter(pl.col("inspected") & pl.col("fraud").is_not_null())
         x_train, x_period = _raw_matrix(labelled, period)
         t0 = time.perf_counter()
         model = make().fit(x_train, labelled["fraud"].cast(int).to_numpy())
+        fit_seconds = time.perf_counter() - t0
         p = model.predict_proba(x_period)[:, 1]
         has_rev = truth["revenue"].null_count() < truth.height
         m = capacity_metrics(
@@ -169,7 +180,7 @@ def peer_backtest(declarations: pl.DataFrame, folds, make) -> list[dict]:
             else None,
             ids=truth["declaration_id"].to_numpy(),
         )
-        m.update(fold=fold.label, fit_seconds=round(time.perf_counter() - t0, 1))
+        m.update(fold=fold.label, fit_seconds=round(fit_seconds, 1))
         out.append(m)
     return out
 

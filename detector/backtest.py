@@ -13,6 +13,7 @@ from time import perf_counter
 
 import numpy as np
 import polars as pl
+from sklearn.frozen import FrozenEstimator
 
 from detector._errors import DetectorError
 from detector.pipeline import measure
@@ -65,16 +66,17 @@ def rolling_folds(dates: pl.Series, *, folds: int = 3, months: int = 3) -> list[
     first, last = dates.min(), dates.max()
     if first is None:
         raise DetectorError("The backtest's input has no dated rows.")
+    span = (last.year - first.year) * 12 + last.month - first.month + 1
+    if (folds + 1) * months > span:
+        raise DetectorError(
+            f"The input covers {first} to {last}: too short for {folds} folds of {months} "
+            f"months with as many months before the first; pass fewer folds or shorter ones."
+        )
     end = _add_months(last.replace(day=1), 1)
     out = [
         Fold(_add_months(end, -months * (folds - k)), _add_months(end, -months * (folds - k - 1)))
         for k in range(folds)
     ]
-    if _add_months(first.replace(day=1), months) > out[0].cutoff:
-        raise DetectorError(
-            f"The input covers {first} to {last}: too short for {folds} folds of {months} "
-            f"months with as many months before the first; pass fewer folds or shorter ones."
-        )
     return out
 
 
@@ -98,9 +100,21 @@ def backtest(
         if period.height == 0:
             raise DetectorError(f"The backtest's period {fold.label} holds no declarations.")
         t0 = perf_counter()
-        model = FraudModel(config).fit(history.drop(truth))
+        try:
+            model = FraudModel(config).fit(history.drop(truth))
+        except ValueError as exc:
+            raise DetectorError(
+                f"Cannot fit the fold {fold.label} on the months before {fold.cutoff}: {exc}; "
+                "pass fewer folds or shorter ones."
+            ) from None
         fit_seconds = perf_counter() - t0
-        metrics = measure(model, period)
+        try:
+            metrics = measure(model, period)
+        except DetectorError as exc:
+            raise DetectorError(
+                f"Cannot measure the fold {fold.label}: {exc} Pass longer periods (--months) "
+                "or fewer folds."
+            ) from None
         metrics.update(
             fold=fold.label,
             train_rows=history.height,
@@ -121,7 +135,7 @@ def tree_count(classifier) -> int:
     members = getattr(classifier, "estimators_", None)
     if members is None:
         return 1
-    return sum(tree_count(getattr(m, "estimator", m)) for m in members)
+    return sum(tree_count(m.estimator if isinstance(m, FrozenEstimator) else m) for m in members)
 
 
 def _flat(metrics: dict) -> dict[str, float]:

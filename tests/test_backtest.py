@@ -115,10 +115,30 @@ def test_backtest_fits_on_earlier_months_only_and_measures_the_period(trained_mo
     assert "2025-12..2025-12" in table.output and "mean" in table.output
 
 
-def test_a_backtest_longer_than_the_data_is_exit_2(trained_model):
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--folds", "6"], "too short for 6 folds of 3 months"),
+        (["--months", "10000"], "too short for 3 folds of 10000 months"),
+    ],
+)
+def test_a_backtest_longer_than_the_data_is_exit_2(trained_model, options, message):
     path, _, score_file = trained_model
     result = runner.invoke(
-        app, ["evaluate", str(score_file), "--model", str(path), "--backtest", "--folds", "6"]
+        app, ["evaluate", str(score_file), "--model", str(path), "--backtest", *options]
     )
     assert result.exit_code == 2
-    assert "too short for 6 folds of 3 months" in result.output
+    assert message in result.output
+
+
+def test_a_fold_without_labels_before_it_names_the_fold(trained_model):
+    path, _, score_file = trained_model
+    recent = pl.read_parquet(score_file).with_columns(
+        pl.when(pl.col("declaration_date") < date(2025, 12, 1))
+        .then(False)
+        .otherwise(pl.col("inspected"))
+        .alias("inspected")
+    )
+    folds = rolling_folds(recent["declaration_date"], folds=1, months=1)
+    with pytest.raises(DetectorError, match=r"Cannot fit the fold 2025-12..2025-12 .*50 inspected"):
+        backtest(recent, load_model(path)[0].config, folds)
