@@ -258,13 +258,10 @@ def markdown_table(record: dict) -> str:
         for name, results in models.items():
             s = fold_summary(results)
             trees = [m["trees"] for m in results if "trees" in m]
+            fit = np.mean([m["fit_seconds"] for m in results])
             cells = [f"{s[f][0]:.3f} ± {s[f][1]:.3f}" for f in figures]
-            lines.append(
-                f"| {name} | " + " | ".join(cells) + f" | {np.mean(trees):.0f} | "
-                if trees
-                else f"| {name} | " + " | ".join(cells) + " | - | "
-            )
-            lines[-1] += f"{np.mean([m['fit_seconds'] for m in results]):.0f} |"
+            cells += [f"{np.mean(trees):.0f}" if trees else "-", f"{fit:.0f}"]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
         if schemes:
             lines.append(f"\n{key}: recall@5% by scheme, mean ± spread\n")
             lines.append("| model | " + " | ".join(schemes) + " |")
