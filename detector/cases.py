@@ -8,6 +8,8 @@ consignee, same day). Cases are the connected groups of that relation.
 
 import polars as pl
 
+from features import format_text
+
 __all__ = ["group_cases"]
 
 
@@ -62,9 +64,9 @@ def group_cases(flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     work = work.with_columns(pl.Series("__root", _components(pairs, work.height)))
     best = work.group_by("__root").agg(pl.col("rank").min().alias("__best"))
     numbered = best.sort("__best").with_columns(
-        pl.format("C{}", pl.int_range(1, pl.len() + 1).cast(pl.String).str.pad_start(4, "0")).alias(
-            "case_id"
-        )
+        format_text(
+            "C{}", pl.int_range(1, pl.len() + 1).cast(pl.String).str.pad_start(4, "0")
+        ).alias("case_id")
     )
     work = work.join(numbered, on="__root").sort("__best", "rank")
     codes = (

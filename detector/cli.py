@@ -1,5 +1,7 @@
 """The ``detector`` command line: parse options, call the library, report in one line."""
 
+import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,27 +31,63 @@ Schema = Annotated[
 ]
 
 
+class Terminated(BaseException):
+    """SIGTERM: unwind like an interrupt, so that no work folder or partial file stays."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated
+
+
 @contextmanager
 def _boundary() -> Iterator[None]:
     """Turn the library's errors into one sentence and an exit code."""
     try:
         yield
     except DetectorError as exc:
-        err.print(f"error: {exc}", markup=False, soft_wrap=True)
+        err.print(f"error: {_plain(str(exc))}", markup=False, soft_wrap=True)
         raise typer.Exit(code=exc.exit_code) from None
-    except KeyboardInterrupt:
-        err.print("interrupted; no output was written.")
-        raise typer.Exit(code=130) from None
-    except (typer.Exit, typer.Abort):
+    except (KeyboardInterrupt, Terminated) as exc:
+        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "terminated"
+        err.print(f"{what}; no output was written.")
+        raise typer.Exit(code=130 if isinstance(exc, KeyboardInterrupt) else 143) from None
+    except (typer.Exit, typer.Abort, SystemExit, GeneratorExit):
         raise
-    except Exception as exc:  # the last line of defence: no traceback for the operator
+    except BaseException as exc:  # the last line of defence, Polars' panics included
+        log = _failure_log(exc)
+        first = _plain(str(exc).strip().splitlines()[0] if str(exc).strip() else "")[:200]
         err.print(
-            f"unexpected failure ({type(exc).__name__}: {exc}); "
+            f"unexpected failure ({type(exc).__name__}: {first}); the details are in {log}; "
             "please report it with the command you ran.",
             markup=False,
             soft_wrap=True,
         )
         raise typer.Exit(code=1) from None
+
+
+def _failure_log(exc: BaseException) -> str:
+    """Write the whole traceback to a file of its own; the console gets one sentence."""
+    import tempfile
+    import time
+    import traceback
+
+    try:
+        fd, name = tempfile.mkstemp(
+            prefix=f"detector-failure-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".txt"
+        )
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"detector {' '.join(sys.argv[1:])}\n\n")
+            handle.write("".join(traceback.format_exception(exc)))
+        return name
+    except OSError:
+        return "no file (the temporary folder is not writable)"
+
+
+def _plain(text: str) -> str:
+    """Text fit for a terminal: control characters (escape sequences) shown, not obeyed."""
+    return "".join(
+        ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text
+    )
 
 
 @contextmanager
@@ -95,8 +133,9 @@ def generate(
     """Generate a synthetic year of declarations with known fraud."""
     with _boundary():
         from detector.generate import generate_declarations
-        from detector.output import write_table
+        from detector.output import check_outputs, write_table
 
+        check_outputs([("--out", out_file, "table")])
         try:
             first = date.fromisoformat(start)
         except ValueError:
@@ -124,8 +163,12 @@ def validate(
     """Map declarations onto the canonical schema and report what would be rejected."""
     with _boundary():
         from detector.ingest import read_declarations, reject_tally
-        from detector.output import write_table
+        from detector.output import check_outputs, write_table
 
+        check_outputs(
+            [("--out", out_file, "table"), ("--rejects", rejects, "table")],
+            inputs=[("the input", f) for f in files],
+        )
         batch = read_declarations(files, schema)
         if out_file is not None:
             write_table(batch.accepted, out_file)
@@ -222,8 +265,14 @@ def train(
 ) -> None:
     """Train a model on labelled declarations and save it with its metadata."""
     with _boundary():
+        from detector.output import check_outputs
         from detector.pipeline import train as run
 
+        check_outputs(
+            [("--model", model, "model")],
+            inputs=[("the input", f) for f in [*files, *(valid or [])]]
+            + ([("the label store", store)] if store else []),
+        )
         meta = run(files, model, schema=schema, valid=valid, store=store)
         rows = meta["rows"]
         if store is not None:
@@ -291,14 +340,21 @@ def score(
     --workers the pieces run in parallel, with --backend dask on a Dask cluster.
     """
     with _boundary():
-        from detector.output import check_output
+        from detector.output import check_outputs
         from detector.pipeline import score as run
         from detector.pipeline import write_scores
         from detector.stream import Runner
 
-        check_output(out_file)
-        if rejects is not None:
-            check_output(rejects)
+        check_outputs(
+            [
+                ("--out", out_file, "table"),
+                ("--rejects", rejects, "table"),
+                ("--report", report, "html"),
+            ],
+            inputs=[("the input", f) for f in files]
+            + [("the model", model)]
+            + ([("the label store", store)] if store else []),
+        )
 
         with _progress() as progress:
             runner = Runner(workers, backend, scheduler, progress=progress)
@@ -403,16 +459,25 @@ def explain(
             out.print(f"[bold]{section}[/bold]")
             if isinstance(values, list):
                 for v in values:
-                    out.print(f"  - {v}", markup=False)
+                    out.print(f"  - {_plain(str(v))}", markup=False)
                 continue
             for key, value in values.items():
                 if isinstance(value, dict):
-                    shown = ", ".join(f"{k} {v:,.0f}" for k, v in value.items())
+                    shown = ", ".join(f"{k} {_number(v)}" for k, v in value.items())
                     out.print(f"  {key}: {shown}", markup=False)
-                elif isinstance(value, float):
-                    out.print(f"  {key}: {value:,.4g}", markup=False)
                 else:
-                    out.print(f"  {key}: {value}", markup=False)
+                    out.print(f"  {key}: {_plain(_number(value))}", markup=False)
+
+
+def _number(value) -> str:
+    """A value as an investigator reads it: grouped digits, no exponent, '-' for none."""
+    if value is None:
+        return "-"
+    if not isinstance(value, float):
+        return str(value)
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4f}"
 
 
 @app.command()
@@ -431,10 +496,14 @@ def feedback(
     with _boundary():
         from detector.ingest import REJECT_REASON
         from detector.labels import LabelStore
-        from detector.output import write_table
+        from detector.output import check_outputs, write_table
 
+        check_outputs(
+            [("--rejects", rejects, "table")],
+            inputs=[("the outcomes file", outcomes), ("the label store", store)],
+        )
         result = LabelStore(store).add_outcomes(outcomes)
-        if rejects is not None and result.rejects.height:
+        if rejects is not None:
             write_table(result.rejects, rejects)
         out.print(result.summary(), markup=False, soft_wrap=True)
         for row in result.conflicts.head(10).iter_rows(named=True):
@@ -461,7 +530,9 @@ def monitor(
         from rich.table import Table
 
         from detector.labels import LabelStore
+        from detector.output import check_outputs
 
+        check_outputs([("--report", report, "html")], inputs=[("the label store", store)])
         rates = LabelStore(store).hit_rates()
         if rates.height == 0:
             raise DetectorError(
@@ -505,6 +576,7 @@ def demo(
 
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     app(prog_name="detector")
 
 

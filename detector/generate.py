@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from detector import _catalogue as cat
+from features import format_text
 
 __all__ = ["GeneratorConfig", "generate_declarations"]
 
@@ -377,9 +378,9 @@ def generate_declarations(config: GeneratorConfig | None = None, **overrides) ->
     return (
         df.with_columns(
             pl.lit("import").alias("flow"),
-            pl.format("IM{}", pl.col("importer_id").cast(pl.String).str.pad_start(5, "0")),
-            pl.format("BR{}", pl.col("declarant_id").cast(pl.String).str.pad_start(4, "0")),
-            pl.format("SE{}", pl.col("seller_id").cast(pl.String).str.pad_start(6, "0")),
+            format_text("IM{}", pl.col("importer_id").cast(pl.String).str.pad_start(5, "0")),
+            format_text("BR{}", pl.col("declarant_id").cast(pl.String).str.pad_start(4, "0")),
+            format_text("SE{}", pl.col("seller_id").cast(pl.String).str.pad_start(6, "0")),
             pl.when(pl.col("transit") != "").then(pl.col("transit")).alias("transit_countries"),
             pl.col("supplementary_quantity").fill_nan(None),
             pl.when(pl.col("supplementary_unit") != "")
@@ -398,7 +399,7 @@ def generate_declarations(config: GeneratorConfig | None = None, **overrides) ->
         )
         .sort("declaration_date", maintain_order=True)
         .with_columns(
-            pl.format(
+            format_text(
                 "{}{}",
                 pl.col("declaration_date").dt.strftime("%y%m%d"),
                 pl.int_range(pl.len()).cast(pl.String).str.pad_start(8, "0"),

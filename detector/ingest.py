@@ -6,7 +6,6 @@ the rejects table (original values plus a ``reject_reason``). Repairs that keep 
 """
 
 import csv
-import glob
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from detector._errors import DetectorError
+from detector._paths import expand_glob, has_magic
 from detector.profiles import Profile, load_profile
 from detector.schema import (
     CANONICAL_SCHEMA,
@@ -23,11 +23,13 @@ from detector.schema import (
     TRANSPORT_MODES,
     TRUTH_SCHEMA,
 )
+from features import format_text
 
 __all__ = [
     "Batch",
     "canonicalise",
     "duplicate_rows",
+    "input_files",
     "read_declarations",
     "scan_input",
 ]
@@ -85,37 +87,48 @@ class Batch:
             f"read {self.n_read:,} rows = {self.accepted.height:,} accepted "
             f"+ {self.rejects.height:,} rejected"
         )
-        fixes = [f"{n:,} {what}" for what, n in self.repairs.items()] + self.notes
-        if fixes:
-            line += f" (repaired: {', '.join(fixes)})"
-        return line
+        return line + describe_repairs(self.repairs, self.notes)
+
+
+def describe_repairs(repairs: dict[str, int], notes: list[str]) -> str:
+    """The repairs made while reading, and the file-level notes, as a clause."""
+    line = ""
+    if repairs:
+        line += f" (repaired: {', '.join(f'{n:,} {what}' for what, n in repairs.items())})"
+    return line + "".join(f"; {note}" for note in notes)
 
 
 # ---------------------------------------------------------------------------- scanning
 
 
 def _expand(path_like: str | Path) -> list[tuple[Path, str]]:
-    """Resolve one argument into (file, kind) pairs; kind is 'csv' or 'parquet'."""
+    """Resolve one argument into (file, kind) pairs; kind is 'csv' or 'parquet'.
+
+    Each real file is listed once, however many links or patterns lead to it.
+    """
     text = str(path_like)
-    if any(ch in text for ch in "*?["):
-        matches = sorted(glob.glob(text, recursive=True))
+    if has_magic(text):
+        matches = expand_glob(text)
         if not matches:
             raise DetectorError(f"No file matches {text}; check the pattern and the folder.")
-        out = []
-        for m in matches:
-            out.extend(_expand(m))
-        return out
+        return _once([pair for m in matches for pair in _expand(m)])
     path = Path(text)
     if path.is_dir():
         parts = sorted(p for p in path.rglob("*") if p.suffix.lower() in _PARQUET_SUFFIXES)
+        parts = [p for p in parts if p.is_file()]
         if not parts:
             raise DetectorError(
                 f"Folder {path} holds no .parquet partitions; point at a CSV or Parquet "
                 "file, or at a folder of Parquet files."
             )
-        return [(p, "parquet") for p in parts]
+        return _once([(p, "parquet") for p in parts])
     if not path.exists():
         raise DetectorError(f"Input file {path} does not exist; check the path.")
+    if not path.is_file():
+        raise DetectorError(
+            f"Input {path} is not a regular file (a device, pipe or socket); "
+            "save the declarations to a file and read that."
+        )
     suffix = path.suffix.lower()
     if suffix in _CSV_SUFFIXES:
         return [(path, "csv")]
@@ -127,14 +140,51 @@ def _expand(path_like: str | Path) -> list[tuple[Path, str]]:
     )
 
 
+def _once(pairs: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """The pairs with each real file once, in their order."""
+    seen: set[Path] = set()
+    kept = []
+    for path, kind in pairs:
+        real = path.resolve()
+        if real not in seen:
+            seen.add(real)
+            kept.append((path, kind))
+    return kept
+
+
+def input_files(paths) -> list[tuple[Path, str]]:
+    """Every file the arguments name (files, folders, globs), each real file once."""
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
+    return _once([pair for p in paths for pair in _expand(p)])
+
+
 _SEPARATORS = (",", ";", "\t", "|")
 _SEPARATOR_NAMES = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
 
 
+#: More columns than this is not a declarations table: refused before it is parsed.
+MAX_COLUMNS = 2_000
+_MAX_HEADER_BYTES = 1 << 20
+
+
 def _header_line(path: Path) -> str:
     with open(path, "rb") as handle:
-        head = handle.read(1 << 16)
-    return head.decode("utf-8", errors="replace").lstrip("\ufeff").splitlines()[0]
+        head = handle.read(_MAX_HEADER_BYTES)
+    if b"\n" not in head and len(head) == _MAX_HEADER_BYTES:
+        raise DetectorError(
+            f"CSV file {path} has a first line over {_MAX_HEADER_BYTES:,} bytes long: that "
+            "is not a header of column names; check that the file is a CSV table."
+        )
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    return text.splitlines()[0] if text else ""
+
+
+def _check_width(path: Path, n_columns: int) -> None:
+    if n_columns > MAX_COLUMNS:
+        raise DetectorError(
+            f"Input file {path} has {n_columns:,} columns; a declarations table has at most "
+            f"{MAX_COLUMNS:,}. Check the separator, or keep only the declaration columns."
+        )
 
 
 def _sniff_separator(path: Path) -> str:
@@ -154,10 +204,12 @@ def _scan_one(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
                 f"Parquet file {path} cannot be read ({type(exc).__name__}): it is truncated "
                 "or not Parquet; write it again or remove it from the input."
             ) from None
+        _check_width(path, len(pl.read_parquet_schema(path)))
         return pl.scan_parquet(path)
     if path.stat().st_size == 0:
         raise DetectorError(f"Input file {path} is empty; it needs a header line and rows.")
     separator = _sniff_separator(path)
+    _check_width(path, _header_line(path).count(separator) + 1)
     if separator != ",":
         notes.append(f"{path.name} read with {_SEPARATOR_NAMES[separator]} as the separator")
     try:
@@ -206,6 +258,26 @@ def _with_hive_keys(lf: pl.LazyFrame, path: Path, roots: list[Path]) -> pl.LazyF
     return lf.with_columns(missing) if missing else lf
 
 
+def csv_data_lines(path: Path) -> int:
+    """Physical lines of a CSV file after its header (a last line without a newline counts)."""
+    lines, last = 0, b"\n"
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 24):
+            lines, last = lines + block.count(b"\n"), block[-1:]
+    return max(lines + (last != b"\n") - 1, 0)
+
+
+def line_note(path: Path, lines: int, rows: int) -> str | None:
+    """A sentence when a CSV file's rows are fewer than its lines (quoted fields span lines)."""
+    if rows == lines:
+        return None
+    return (
+        f"warning: {path} has {lines:,} lines after its header but {rows:,} rows were read: "
+        "quoted cells span lines (a stray quote joins lines); check the rows rejected "
+        "for it, or the file's quoting"
+    )
+
+
 def _ragged_line(path: Path) -> str | None:
     """Where a CSV file has a row with more fields than its header, in words."""
     separator = _sniff_separator(path)
@@ -234,7 +306,7 @@ def scan_input(
     """
     if isinstance(paths, str | Path):
         paths = [paths]
-    files = [pair for p in paths for pair in _expand(p)]
+    files = input_files(paths)
     if not files:
         raise DetectorError("No input files were given; pass at least one CSV or Parquet file.")
     notes = [] if notes is None else notes
@@ -253,22 +325,61 @@ def _blank_to_null(expr: pl.Expr) -> pl.Expr:
 
 
 def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
-    """A column as stripped text, null when blank; integral floats lose their '.0'."""
+    """A column as stripped text, null when blank; integral floats lose their '.0'.
+
+    The quote that this engine's own CSV output puts before a text that a spreadsheet
+    would run as a formula (``'=...``) is removed: a list read back keeps its ids. Lists
+    and records become JSON text, bytes hexadecimal text.
+    """
     col = pl.col(name)
     if dtype == pl.String:
-        return _blank_to_null(col)
+        text = _blank_to_null(col)
+        guarded = text.str.starts_with("'") & text.str.contains(r"^'[=+\-@\t\r]")
+        return pl.when(guarded).then(text.str.slice(1)).otherwise(text)
     if dtype.is_float():
         return (
             pl.when(col == col.round(0))
             .then(col.cast(pl.Int64, strict=False).cast(pl.String))
             .otherwise(col.cast(pl.String))
         )
+    if dtype.is_nested():
+        encoded = pl.struct(col).struct.json_encode()
+        return encoded.str.replace(r'^\{".*?":', "").str.strip_suffix("}")
+    if dtype == pl.Binary:
+        return col.bin.encode("hex")
+    if isinstance(dtype, pl.Duration):
+        return col.dt.to_string()
     return col.cast(pl.String)
+
+
+#: What each canonical column may be read from, besides text.
+def _readable(name: str, dtype: pl.DataType) -> bool:
+    if dtype in (pl.String, pl.Null) or isinstance(dtype, pl.Categorical | pl.Enum):
+        return True
+    if name == "declaration_date":
+        return dtype == pl.Date or isinstance(dtype, pl.Datetime)
+    if name == "inspected":
+        return dtype == pl.Boolean or dtype.is_numeric()
+    if name in CANONICAL_SCHEMA and CANONICAL_SCHEMA[name] == pl.String:
+        return dtype.is_integer() or dtype.is_float()
+    return dtype.is_numeric() or dtype == pl.Boolean
+
+
+def _check_types(schema: pl.Schema, source: str) -> None:
+    """A declaration column of a type no value can be read from is refused by name."""
+    known = {**CANONICAL_SCHEMA, **LABEL_SCHEMA, **TRUTH_SCHEMA}
+    for name, dtype in schema.items():
+        if name in known and not _readable(name, dtype):
+            raise DetectorError(
+                f"{source}: column '{name}' is of type {dtype}, which holds no "
+                f"{known[name]} value per row; write it as text or as a plain "
+                f"{'date' if name == 'declaration_date' else 'number or text'} column."
+            )
 
 
 def _msg(text: str, raw: pl.Expr) -> pl.Expr:
     """A reject reason quoting the received value."""
-    return pl.format(text, raw.cast(pl.String).fill_null("").str.slice(0, 40))
+    return format_text(text, raw.cast(pl.String).fill_null("").str.slice(0, 40))
 
 
 class _Layers:
@@ -329,6 +440,7 @@ def canonicalise(
         lf = lf.with_columns(consts)
         schema = lf.collect_schema()
 
+    _check_types(schema, source)
     missing = [c for c in REQUIRED_COLUMNS if c not in schema]
     if missing:
         found = [c for c in schema if c != INPUT_ROW]
@@ -364,6 +476,18 @@ def canonicalise(
             check(
                 value.str.contains("\ufffd", literal=True),
                 _msg(f"{name} '{{}}' is not valid UTF-8 text: save the file as UTF-8", value),
+            )
+    # A code or an id never spans lines: one that does is several lines of the file
+    # joined by a stray quote, and its numbers belong to another line.
+    for name in schema:
+        if name in CANONICAL_SCHEMA and schema[name] == pl.String:
+            check(
+                pl.col(name).str.contains(r"[\r\n]"),
+                _msg(
+                    f"{name} '{{}}' spans lines: a stray quote in the file joined several "
+                    "lines into this row; fix the quoting of that line",
+                    pl.col(name).str.replace_all(r"\r?\n", " / "),
+                ),
             )
 
     if "hs_code" in schema:
@@ -494,7 +618,7 @@ def canonicalise(
         if name not in schema:
             continue
         target = f"__num_{name}" if name in ("fraud", "true_fraud") else _PREFIX + name
-        if schema[name].is_numeric():
+        if schema[name].is_numeric() or schema[name] == pl.Boolean:
             raw = pl.col(name)
             value = cols.put(2, target, raw.cast(pl.Float64))
         else:
@@ -694,19 +818,35 @@ def read_declarations(
         acc, rej, totals = pl.collect_all([accepted, rejects, _repair_totals(canonical)])
     except pl.exceptions.PolarsError as exc:
         if "more fields" in str(exc):
-            for path, kind in (pair for p in paths for pair in _expand(p)):
+            for path, kind in input_files(paths):
                 where = _ragged_line(path) if kind == "csv" else None
                 if where:
                     raise DetectorError(where) from None
         raise DetectorError(f"Input {names} cannot be read: {str(exc).splitlines()[0]}.") from None
     if acc.height + rej.height == 0:
         raise DetectorError(f"Input {names} has a header but no rows; nothing to do.")
+    notes += _line_notes(paths, acc.height + rej.height)
     repairs = {
         k[len(_REPAIR) :]: int(v)
         for k, v in totals.row(0, named=True).items()
         if k.startswith(_REPAIR) and v
     }
     return Batch(accepted=acc, rejects=rej, repairs=repairs, notes=notes)
+
+
+def _line_notes(paths, rows: int) -> list[str]:
+    """Whether the batch's rows match its files' lines (Parquet files count their rows)."""
+    files = input_files(paths)
+    csvs = [path for path, kind in files if kind == "csv"]
+    if not csvs:
+        return []
+    lines = sum(csv_data_lines(p) for p in csvs) + sum(
+        pl.scan_parquet(p).select(pl.len()).collect().item()
+        for p, kind in files
+        if kind == "parquet"
+    )
+    note = line_note(csvs[0] if len(csvs) == 1 else Path(", ".join(map(str, csvs))), lines, rows)
+    return [note] if note else []
 
 
 def reject_tally(rejects: pl.DataFrame) -> list[tuple[str, int]]:

@@ -17,11 +17,14 @@ from pathlib import Path
 import polars as pl
 
 from detector._errors import DetectorError
+from features import format_text
 
 __all__ = [
     "atomic_folder",
     "atomic_path",
     "check_output",
+    "check_outputs",
+    "inert",
     "is_folder",
     "write_chunks",
     "write_partitioned",
@@ -58,9 +61,19 @@ def atomic_path(path: str | Path):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
+        _sync_folder(path.parent)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Put a rename in the folder on disk too: a crash must not undo it."""
+    fd = os.open(folder if str(folder) else ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def is_folder(path: str | Path) -> bool:
@@ -69,36 +82,113 @@ def is_folder(path: str | Path) -> bool:
     return path.is_dir() or path.suffix == ""
 
 
-def check_output(path: str | Path) -> None:
-    """Refuse an output path that cannot be written, before any work is done."""
+def check_output(path: str | Path, option: str = "--out", kind: str = "table") -> None:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    ``kind`` is ``table`` (a file by its suffix, or a folder of Parquet files),
+    ``html`` (a report) or ``model``.
+    """
     path = Path(path)
-    if not is_folder(path):
-        _writer(path)
-    if path.parent and not path.parent.exists():
-        raise DetectorError(f"Output folder {path.parent} does not exist; create it first.")
-    _check_replaceable(path)
+    if path.exists() and not (path.is_file() or path.is_dir()):
+        raise DetectorError(
+            f"{option} {path} is not a regular file (a device, pipe or socket); name a file."
+        )
+    if kind == "table" and is_folder(path):
+        if path.exists() and not path.is_dir():
+            raise DetectorError(f"{option} {path} is a file, not a folder; add a suffix.")
+        _check_replaceable(path)
+    else:
+        if path.is_dir():
+            raise DetectorError(f"{option} {path} is a folder; name a file in it.")
+        suffixes = _KIND_SUFFIXES.get(kind)
+        if suffixes and path.suffix.lower() not in suffixes:
+            raise DetectorError(
+                f"{option} {path} has suffix '{path.suffix}'; use {' or '.join(suffixes)}."
+            )
+        if kind == "table":
+            _writer(path)
+            if path.suffix.lower() == ".xlsx":
+                _xlsxwriter(path)
+    parent = path.parent
+    if not parent.is_dir():
+        raise DetectorError(f"{option}: the folder {parent} does not exist; create it first.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DetectorError(
+            f"{option}: the folder {parent} is not writable; name a folder you can write to."
+        )
+
+
+_KIND_SUFFIXES = {"html": (".html", ".htm"), "model": (".joblib", ".skops")}
+
+
+def check_outputs(
+    outputs: list[tuple[str, str | Path | None, str]],
+    *,
+    inputs: list[tuple[str, str | Path]] = (),
+) -> None:
+    """Refuse, before any work, an output that cannot be written or would replace a user's file.
+
+    ``outputs`` are ``(option, path, kind)`` triples (``None`` paths are skipped);
+    ``inputs`` are ``(what, path)`` pairs: the input files, folders and globs, the
+    model, the label store. Paths are compared once resolved (through symbolic links),
+    and a folder covers everything inside it: no output may be, hold, or lie inside
+    an input, and no two outputs may be the same.
+    """
+    from detector._paths import expand_glob, has_magic, overlaps
+
+    protected = []
+    for what, given in inputs:
+        text = str(given)
+        for path in expand_glob(text) if has_magic(text) else [Path(text)]:
+            protected.append((f"{what} {path}", path.resolve()))
+    written: list[tuple[str, Path]] = []
+    for option, path, kind in outputs:
+        if path is None:
+            continue
+        path = Path(path)
+        check_output(path, option, kind)
+        target = path.resolve()
+        for what, other in protected + written:
+            if overlaps(target, other):
+                raise DetectorError(
+                    f"{option} {path} would overwrite {what}; write the output elsewhere."
+                )
+        written.append((f"the {option} output {path}", target))
+
+
+#: Every Parquet file of a folder output carries this key in its metadata: only a
+#: folder of such files is ever replaced.
+WRITTEN_BY = {"written-by": "customs-detector"}
 
 
 def _check_replaceable(path: Path) -> None:
-    """A folder output replaces only an earlier folder output, never a folder of other files.
+    """A folder output replaces only a folder this engine wrote, never a folder of other files.
 
-    ``--out reports`` naming an existing folder of the user's would otherwise lose
-    everything in it when the new output is swapped in.
+    ``--out archive`` naming a folder of the user's would otherwise lose everything in
+    it (their own Parquet files too) when the new output is swapped in.
     """
     if not path.is_dir():
         return
-    foreign = sorted(
-        p.name
-        for p in path.iterdir()
-        if not (p.is_dir() and p.name.startswith(f"{PARTITION_KEY}="))
-        and not (p.is_file() and p.suffix == ".parquet")
-    )
+    foreign = sorted(str(p.relative_to(path)) for p in path.rglob("*") if not _ours(p))
     if foreign:
         raise DetectorError(
-            f"Output folder {path} holds other files ({', '.join(foreign[:3])}"
-            f"{', ...' if len(foreign) > 3 else ''}) that writing there would replace; name "
+            f"Output folder {path} holds files this engine did not write ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}), which writing there would replace; name "
             "a new folder, or a file with a suffix."
         )
+
+
+def _ours(path: Path) -> bool:
+    """A partition folder, or a Parquet file marked as written by this engine."""
+    if path.is_dir() and not path.is_symlink():
+        return "=" in path.name
+    if path.suffix != ".parquet" or not path.is_file():
+        return False
+    try:
+        metadata = pl.read_parquet_metadata(path)
+    except Exception:  # polars raises several types for a file that is not Parquet
+        return False
+    return all(metadata.get(k) == v for k, v in WRITTEN_BY.items())
 
 
 @contextmanager
@@ -125,6 +215,7 @@ def atomic_folder(path: str | Path):
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.replace(path, old / path.name)
         os.replace(tmp, path)
+        _sync_folder(path.parent)
     finally:
         for leftover in (tmp, old):
             if leftover is not None and leftover.exists():
@@ -141,14 +232,16 @@ def write_partitioned(frame: pl.LazyFrame, folder: str | Path) -> Path:
             if PARTITION_KEY in names
             else pl.PartitionBy(tmp, max_rows_per_file=_FOLDER_FILE_ROWS)
         )
-        frame.sink_parquet(target, statistics=True, mkdir=True, engine="streaming")
+        frame.sink_parquet(
+            target, statistics=True, mkdir=True, engine="streaming", metadata=WRITTEN_BY
+        )
     return folder
 
 
 def _writer(path: Path) -> Callable[[pl.DataFrame, Path], None]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return lambda df, p: df.write_csv(p)
+        return lambda df, p: inert(df.lazy()).collect().write_csv(p)
     if suffix == ".parquet":
         return lambda df, p: df.write_parquet(p, statistics=True)
     if suffix == ".xlsx":
@@ -158,6 +251,37 @@ def _writer(path: Path) -> Callable[[pl.DataFrame, Path], None]:
         f"{', '.join(TABLE_SUFFIXES)}, or a name without a suffix for a folder of "
         "Parquet files."
     )
+
+
+#: What a spreadsheet reads as the start of a formula (OWASP, "CSV injection").
+_FORMULA_START = r"^[=@\t\r]|^[+-]"
+
+
+def inert(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Text cells that a spreadsheet would run as a formula, prefixed with a quote.
+
+    A cell starting with ``=``, ``@``, a tab or a carriage return, or with ``+`` or
+    ``-`` and not a plain number, gets a leading ``'``, which spreadsheets show as text;
+    reading the file back removes it (see ``detector.ingest``).
+
+    >>> inert(pl.LazyFrame({"a": ["=1+2", "-3", "-A1", "x"]})).collect()["a"].to_list()
+    ["'=1+2", '-3', "'-A1", 'x']
+    """
+    schema = frame.collect_schema()
+    text = [name for name, dtype in schema.items() if dtype == pl.String]
+    lists = [name for name, dtype in schema.items() if dtype == pl.List(pl.String)]
+    if not text and not lists:
+        return frame
+    return frame.with_columns(
+        *[_guarded(pl.col(name)).alias(name) for name in text],
+        *[pl.col(name).list.eval(_guarded(pl.element())).alias(name) for name in lists],
+    )
+
+
+def _guarded(cell: pl.Expr) -> pl.Expr:
+    number = cell.str.strip_chars().cast(pl.Float64, strict=False).is_not_null()
+    risky = cell.str.contains(_FORMULA_START) & ~(cell.str.contains(r"^[+-]") & number)
+    return pl.when(risky).then(pl.lit("'") + cell).otherwise(cell)
 
 
 #: Excel number formats of the scored list's columns, for an investigator's eye.
@@ -176,8 +300,12 @@ _EXCEL_MAX_ROWS = 1_048_576  # rows of a worksheet, the header included
 _EXCEL_WIDTHS = {"reasons": 700, "peer_group": 220, "declaration_ids": 400, "routes": 200}
 
 
-def _write_excel(sheets: dict[str, pl.DataFrame], path: Path) -> None:
-    """One sheet per table: frozen header, filters, number formats, sensible widths."""
+#: Characters a worksheet cell holds; a longer text is cut, and the cell says so.
+_EXCEL_CELL_CHARS = 32_767
+_CUT = "… [cut: {} characters in all; the .csv or .parquet list holds the whole text]"
+
+
+def _xlsxwriter(path: Path):
     try:
         from xlsxwriter import Workbook
     except ModuleNotFoundError:
@@ -185,15 +313,39 @@ def _write_excel(sheets: dict[str, pl.DataFrame], path: Path) -> None:
             f"Writing {path.name} needs the xlsxwriter package: pip install "
             "'customs-detector[excel]', or write .csv / .parquet instead."
         ) from None
+    return Workbook
+
+
+def _fits_a_cell(df: pl.DataFrame) -> pl.DataFrame:
+    """Text longer than a cell holds, cut with a note of its full length."""
+    room = _EXCEL_CELL_CHARS - len(_CUT) - 12
+    long = [
+        pl.when(pl.col(c).str.len_chars() > _EXCEL_CELL_CHARS)
+        .then(pl.col(c).str.slice(0, room) + format_text(_CUT, pl.col(c).str.len_chars()))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c, dtype in df.schema.items()
+        if dtype == pl.String
+    ]
+    return df.with_columns(long) if long else df
+
+
+def _write_excel(sheets: dict[str, pl.DataFrame], path: Path) -> None:
+    """One sheet per table: frozen header, filters, number formats, sensible widths.
+
+    Text stays text: no cell becomes a formula or a link, whatever it starts with.
+    """
+    Workbook = _xlsxwriter(path)
     for name, df in sheets.items():
         if df.height >= _EXCEL_MAX_ROWS:
             raise DetectorError(
                 f"The {name} table has {df.height:,} rows and an Excel sheet holds at most "
                 f"{_EXCEL_MAX_ROWS - 1:,}: size the list with --top, or write .csv or .parquet."
             )
-    with Workbook(path) as workbook:
+    options = {"strings_to_formulas": False, "strings_to_urls": False}
+    with Workbook(path, options) as workbook:
         for name, df in sheets.items():
-            df.write_excel(
+            _fits_a_cell(df).write_excel(
                 workbook,
                 worksheet=name,
                 column_formats={c: f for c, f in _EXCEL_FORMATS.items() if c in df.columns},
@@ -241,7 +393,7 @@ def write_chunks(chunks: Iterable[pl.LazyFrame], path: str | Path) -> Path:
     suffix = path.suffix.lower()
     with atomic_path(path) as tmp:
         if suffix == ".csv":
-            frame.sink_csv(tmp, engine="streaming")
+            inert(frame).sink_csv(tmp, engine="streaming")
         elif suffix == ".parquet":
             frame.sink_parquet(tmp, statistics=True, engine="streaming")
         else:

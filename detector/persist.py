@@ -243,6 +243,11 @@ def load_model(path: str | Path, *, trust: bool = False):
     another minor version of scikit-learn or Polars.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise DetectorError(
+            f"Model {path} is a folder or a device, not a model file; name the .joblib or "
+            ".skops file that `detector train` wrote."
+        )
     if path.suffix.lower() == ".skops":
         return _load_skops(path)
     header, meta_line, payload = _parts(path)

@@ -10,7 +10,7 @@ import polars as pl
 
 from detector._errors import DetectorError
 from detector.cases import group_cases
-from detector.ingest import read_declarations
+from detector.ingest import describe_repairs, read_declarations
 from detector.labels import LabelStore
 from detector.output import write_chunks, write_table, write_workbook
 from detector.persist import load_model, save_model
@@ -283,7 +283,8 @@ class ScoreResult:
         read = self.n_read
         return (
             f"read {read:,} rows = {read - self.rejects.height:,} scored "
-            f"+ {self.rejects.height:,} rejected; {self.flagged:,} flagged"
+            f"+ {self.rejects.height:,} rejected{describe_repairs(self.repairs, self.notes)}; "
+            f"{self.flagged:,} flagged"
         )
 
     def model_age(self) -> str:

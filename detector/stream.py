@@ -41,13 +41,15 @@ from detector._errors import DetectorError
 from detector.ingest import (
     INPUT_ROW,
     Canonical,
-    _expand,
     _hive_keys,
     _ragged_line,
     _repair_totals,
     _scan_one,
     canonicalise,
+    csv_data_lines,
     duplicate_rows,
+    input_files,
+    line_note,
     split,
 )
 from models import drift_counts, explain_rows
@@ -124,7 +126,7 @@ def _csv_to_parquet(
 def plan_pieces(paths, work: Path, piece_rows: int = PIECE_ROWS) -> Plan:
     """The pieces of a batch, in reading order (files sorted, rows in file order)."""
     paths = [paths] if isinstance(paths, str | Path) else list(paths)
-    files = [pair for p in paths for pair in _expand(p)]
+    files = input_files(paths)
     if not files:
         raise DetectorError("No input files were given; pass at least one CSV or Parquet file.")
     roots = [Path(str(p)) for p in paths if Path(str(p)).is_dir()]
@@ -132,9 +134,13 @@ def plan_pieces(paths, work: Path, piece_rows: int = PIECE_ROWS) -> Plan:
     parts: list[Part] = []
     for number, (path, kind) in enumerate(files):
         if kind == "csv":
+            rows = 0
             for chunk in _csv_to_parquet(path, work, piece_rows, notes, number):
                 n = pl.scan_parquet(chunk).select(pl.len()).collect().item()
                 parts.append(Part(str(chunk), 0, n, source=str(path)))
+                rows += n
+            note = line_note(path, csv_data_lines(path), rows) if rows else None
+            notes += [note] if note else []
             continue
         lf = _scan_one(path, kind, notes)  # checks the footer: a clear error if broken
         n = lf.select(pl.len()).collect().item()
@@ -327,8 +333,8 @@ def _read_piece(args: tuple[Job, Piece]) -> dict:
     canonical = Canonical(canonical.lf.collect().lazy(), canonical.reasons, canonical.internal)
     accepted, rejects = split(canonical)
     acc, rej, totals = pl.collect_all([accepted, rejects, _repair_totals(canonical)])
-    if rej.height:
-        rej.write_parquet(work / "rejects" / f"{piece.index}.parquet")
+    # Written even when empty: a rejects file always has its header.
+    rej.write_parquet(work / "rejects" / f"{piece.index}.parquet")
     repairs = {k: int(v) for k, v in totals.row(0, named=True).items() if k != "__rows"}
     done = {"accepted": acc.height, "rejected": rej.height, "repairs": repairs}
     done["columns"] = acc.columns

@@ -30,6 +30,7 @@ from features._routes import (
     third_country_transshipment,
 )
 from features._split import split_shipments
+from features._text import format_text
 from features._unit_value import (
     log_unit_value,
     to_base_currency,
@@ -47,6 +48,7 @@ __all__ = [
     "ReferencePrices",
     "RouteTables",
     "entity_histories",
+    "format_text",
     "fit_entity_state",
     "fit_reference_prices",
     "fit_route_tables",

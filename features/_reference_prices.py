@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from features._unit_value import log_unit_value
+from features._text import format_text
+from features._unit_value import ZERO_VALUE_FLOOR, log_unit_value
 
 __all__ = ["PEER_LEVELS", "ReferencePrices", "fit_reference_prices", "reference_price_deviation"]
 
@@ -104,11 +105,11 @@ def _label(name: str) -> pl.Expr:
     hs = pl.col("hs_code")
     origin = pl.col("country_origin")
     return {
-        "hs_origin_quarter": pl.format("HS {} from {} in Q{}", hs, origin, pl.col("quarter")),
-        "hs_origin": pl.format("HS {} from {}", hs, origin),
-        "hs": pl.format("HS {}", hs),
-        "hs4": pl.format("HS {}", pl.col("hs4")),
-        "hs2": pl.format("HS chapter {}", pl.col("hs2")),
+        "hs_origin_quarter": format_text("HS {} from {} in Q{}", hs, origin, pl.col("quarter")),
+        "hs_origin": format_text("HS {} from {}", hs, origin),
+        "hs": format_text("HS {}", hs),
+        "hs4": format_text("HS {}", pl.col("hs4")),
+        "hs2": format_text("HS chapter {}", pl.col("hs2")),
     }[name]
 
 
@@ -124,7 +125,7 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
     """
     n_grid = len(PERCENTILE_GRID)
     stat_cols = ["n", "median", "spread", *[f"q{i}" for i in range(n_grid)]]
-    lf = lf.with_columns(*peer_keys(), log_unit_value())
+    lf = lf.with_columns(*peer_keys(), log_unit_value(floor=ZERO_VALUE_FLOOR))
     for level, (name, keys) in enumerate(PEER_LEVELS):
         table = reference.tables[name].lazy().rename({c: f"{c}_{level}" for c in stat_cols})
         lf = lf.join(table, on=list(keys), how="left", maintain_order="left")
@@ -188,7 +189,7 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
             .otherwise(0.0)
             .alias("revenue_at_stake"),
             pl.when(pl.col("peer_n").is_not_null())
-            .then(pl.format("{}, n={}", pl.col("_label"), thousands(pl.col("peer_n"))))
+            .then(format_text("{}, n={}", pl.col("_label"), thousands(pl.col("peer_n"))))
             .alias("peer_group"),
         )
         .drop("_median", "_spread", "_label", *[f"_q{i}" for i in range(n_grid)])
@@ -206,10 +207,10 @@ def thousands(expr: pl.Expr) -> pl.Expr:
     padded = [p.cast(pl.String).str.pad_start(3, "0") for p in parts]
     return (
         pl.when(n >= 10**9)
-        .then(pl.format("{},{},{},{}", parts[0], *padded[1:]))
+        .then(format_text("{},{},{},{}", parts[0], *padded[1:]))
         .when(n >= 10**6)
-        .then(pl.format("{},{},{}", parts[1], *padded[2:]))
+        .then(format_text("{},{},{}", parts[1], *padded[2:]))
         .when(n >= 1000)
-        .then(pl.format("{},{}", parts[2], padded[3]))
+        .then(format_text("{},{}", parts[2], padded[3]))
         .otherwise(n.cast(pl.String))
     )

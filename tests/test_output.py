@@ -103,12 +103,14 @@ def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
     assert pl.read_parquet(folder, hive_partitioning=True)["a"].to_list() == [9]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     monkeypatch.undo()
-    # A folder holding anything but an earlier output is never replaced.
+    # A folder this engine did not write is never replaced, even one of Parquet files.
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    with pytest.raises(DetectorError, match="holds other files \\(notes.txt\\)"):
+    df.write_parquet(tmp_path / "mine" / "jan.parquet")
+    with pytest.raises(DetectorError, match="did not write \\(jan.parquet, notes.txt\\)"):
         write_table(df, tmp_path / "mine")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    assert pl.read_parquet(tmp_path / "mine" / "jan.parquet").equals(df)
     # A table without dates is cut into files of rows.
     plain = write_table(pl.DataFrame({"a": [1, 2]}), tmp_path / "plain")
     assert pl.read_parquet(plain)["a"].to_list() == [1, 2]

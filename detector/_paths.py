@@ -1,0 +1,44 @@
+"""Paths the user names: globs expanded safely, and whether two paths overlap.
+
+A glob is expanded with ``pathlib``, which does not descend into symbolic links to
+folders while matching ``**``: a link back up the tree (``data/up -> ..``) can neither
+loop nor make a file be read twice. Every match is also kept once by its resolved path.
+"""
+
+from pathlib import Path
+
+__all__ = ["expand_glob", "has_magic", "overlaps"]
+
+_MAGIC = "*?["
+
+
+def has_magic(text: str) -> bool:
+    """Whether ``text`` is a glob pattern rather than a plain path."""
+    return any(ch in text for ch in _MAGIC)
+
+
+def expand_glob(pattern: str) -> list[Path]:
+    """The paths matching ``pattern``, sorted, each real file or folder once.
+
+    >>> expand_glob("no-such-folder/*.parquet")
+    []
+    """
+    parts = Path(pattern).parts
+    first = next(i for i, part in enumerate(parts) if has_magic(part))
+    root = Path(*parts[:first]) if first else Path(".")
+    rest = "/".join(parts[first:])
+    if not root.is_dir():
+        return []
+    seen: set[Path] = set()
+    found = []
+    for match in sorted(root.glob(rest)):
+        real = match.resolve()
+        if real not in seen:
+            seen.add(real)
+            found.append(match)
+    return found
+
+
+def overlaps(a: Path, b: Path) -> bool:
+    """Whether resolved paths ``a`` and ``b`` are the same, or one holds the other."""
+    return a == b or a in b.parents or b in a.parents
