@@ -352,8 +352,8 @@ def score(
                 ("--report", report, "html"),
             ],
             inputs=[("the input", f) for f in files]
-            + [("the model", model)]
             + ([("the label store", store)] if store else []),
+            model=model,
         )
 
         with _progress() as progress:

@@ -30,6 +30,7 @@ __all__ = [
     "canonicalise",
     "duplicate_rows",
     "input_files",
+    "read_failure",
     "read_declarations",
     "scan_input",
 ]
@@ -293,6 +294,37 @@ def _ragged_line(path: Path) -> str | None:
     return None
 
 
+def _quote_line(path: Path) -> str | None:
+    """Where a quoted cell of a CSV file opens and runs over several lines, in words."""
+    separator = _sniff_separator(path)
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle, delimiter=separator)
+        next(reader, None)
+        end = reader.line_num
+        try:
+            for _ in reader:
+                if reader.line_num - end > 1:
+                    break
+                end = reader.line_num
+            else:
+                return None
+        except csv.Error:
+            pass
+    return (
+        f"CSV file {path} has a quote on line {end + 1} that is not closed on that line "
+        f"(the cell runs on to line {max(reader.line_num, end + 1)}); fix the quoting of "
+        f"line {end + 1}."
+    )
+
+
+def read_failure(path: Path, exc: Exception) -> str:
+    """A CSV file Polars cannot read, explained with the line at fault where it can be found."""
+    where = _ragged_line(path) if "more fields" in str(exc) else None
+    return (
+        where or _quote_line(path) or f"CSV file {path} cannot be read: {str(exc).splitlines()[0]}."
+    )
+
+
 def scan_input(
     paths: str | Path | list[str | Path] | tuple[str | Path, ...],
     notes: list[str] | None = None,
@@ -485,7 +517,7 @@ def canonicalise(
                 pl.col(name).str.contains(r"[\r\n]"),
                 _msg(
                     f"{name} '{{}}' spans lines: a stray quote in the file joined several "
-                    "lines into this row; fix the quoting of that line",
+                    "lines into this row (fix the quoting of that line)",
                     pl.col(name).str.replace_all(r"\r?\n", " / "),
                 ),
             )
@@ -817,11 +849,10 @@ def read_declarations(
         accepted, rejects = split(canonical)
         acc, rej, totals = pl.collect_all([accepted, rejects, _repair_totals(canonical)])
     except pl.exceptions.PolarsError as exc:
-        if "more fields" in str(exc):
-            for path, kind in input_files(paths):
-                where = _ragged_line(path) if kind == "csv" else None
-                if where:
-                    raise DetectorError(where) from None
+        for path, kind in input_files(paths):
+            where = read_failure(path, exc) if kind == "csv" else None
+            if where and "cannot be read" not in where:
+                raise DetectorError(where) from None
         raise DetectorError(f"Input {names} cannot be read: {str(exc).splitlines()[0]}.") from None
     if acc.height + rej.height == 0:
         raise DetectorError(f"Input {names} has a header but no rows; nothing to do.")

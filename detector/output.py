@@ -125,14 +125,15 @@ def check_outputs(
     outputs: list[tuple[str, str | Path | None, str]],
     *,
     inputs: list[tuple[str, str | Path]] = (),
+    model: str | Path | None = None,
 ) -> None:
     """Refuse, before any work, an output that cannot be written or would replace a user's file.
 
-    ``outputs`` are ``(option, path, kind)`` triples (``None`` paths are skipped);
-    ``inputs`` are ``(what, path)`` pairs: the input files, folders and globs, the
-    model, the label store. Paths are compared once resolved (through symbolic links),
-    and a folder covers everything inside it: no output may be, hold, or lie inside
-    an input, and no two outputs may be the same.
+    ``outputs`` are ``(option, path, kind)`` triples (``None`` paths are skipped), kind
+    as in :func:`check_output`; ``inputs`` are ``(what, path)`` pairs: the input
+    files, folders and globs, the label store. Paths are compared once resolved
+    (through symbolic links): no output may be an input or the ``model``, hold one (a
+    folder output), or lie inside an input folder; no two outputs may be the same.
     """
     from detector._paths import expand_glob, has_magic, overlaps
 
@@ -140,20 +141,21 @@ def check_outputs(
     for what, given in inputs:
         text = str(given)
         for path in expand_glob(text) if has_magic(text) else [Path(text)]:
-            protected.append((f"{what} {path}", path.resolve()))
-    written: list[tuple[str, Path]] = []
+            protected.append((f"{what} {path}", path.resolve(), True))
+    if model is not None:
+        protected.append((f"the model {model}", Path(model).resolve(), False))
     for option, path, kind in outputs:
         if path is None:
             continue
         path = Path(path)
-        check_output(path, option, kind)
         target = path.resolve()
-        for what, other in protected + written:
-            if overlaps(target, other):
+        for what, other, folder in protected:
+            if target == other or target in other.parents or (folder and overlaps(target, other)):
                 raise DetectorError(
                     f"{option} {path} would overwrite {what}; write the output elsewhere."
                 )
-        written.append((f"the {option} output {path}", target))
+        check_output(path, option, kind)
+        protected.append((f"the {option} output {path}", target, True))
 
 
 #: Every Parquet file of a folder output carries this key in its metadata: only a

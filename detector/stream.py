@@ -42,7 +42,6 @@ from detector.ingest import (
     INPUT_ROW,
     Canonical,
     _hive_keys,
-    _ragged_line,
     _repair_totals,
     _scan_one,
     canonicalise,
@@ -50,6 +49,7 @@ from detector.ingest import (
     duplicate_rows,
     input_files,
     line_note,
+    read_failure,
     split,
 )
 from models import drift_counts, explain_rows
@@ -116,10 +116,7 @@ def _csv_to_parquet(
             engine="streaming",
         )
     except pl.exceptions.PolarsError as exc:
-        where = _ragged_line(path) if "more fields" in str(exc) else None
-        raise DetectorError(
-            where or f"CSV file {path} cannot be read: {str(exc).splitlines()[0]}."
-        ) from None
+        raise DetectorError(read_failure(path, exc)) from None
     return sorted(folder.glob("*.parquet")) if folder.exists() else []
 
 
