@@ -299,6 +299,10 @@ def score(
         check_output(out_file)
         if rejects is not None:
             check_output(rejects)
+        if store is not None:
+            from detector.labels import LabelStore
+
+            LabelStore(store).check_writable()
 
         with _progress() as progress:
             runner = Runner(workers, backend, scheduler, progress=progress)
@@ -321,8 +325,6 @@ def score(
             err.print(f"warning: {warning}", markup=False, soft_wrap=True)
         rates = None
         if store is not None:
-            from detector.labels import LabelStore
-
             labels = LabelStore(store)
             if result.flagged:
                 added = labels.record_flagged(result.scored.head(result.flagged))
@@ -431,10 +433,12 @@ def feedback(
     with _boundary():
         from detector.ingest import REJECT_REASON
         from detector.labels import LabelStore
-        from detector.output import write_table
+        from detector.output import check_output, write_table
 
+        if rejects is not None:
+            check_output(rejects)
         result = LabelStore(store).add_outcomes(outcomes)
-        if rejects is not None and result.rejects.height:
+        if rejects is not None:  # written even when empty: its header says nothing was rejected
             write_table(result.rejects, rejects)
         out.print(result.summary(), markup=False, soft_wrap=True)
         for row in result.conflicts.head(10).iter_rows(named=True):
