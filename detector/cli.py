@@ -355,6 +355,10 @@ def score(
             + ([("the label store", store)] if store else []),
             model=model,
         )
+        if store is not None:
+            from detector.labels import LabelStore
+
+            LabelStore(store).check_writable()
 
         with _progress() as progress:
             runner = Runner(workers, backend, scheduler, progress=progress)
@@ -377,8 +381,6 @@ def score(
             err.print(f"warning: {warning}", markup=False, soft_wrap=True)
         rates = None
         if store is not None:
-            from detector.labels import LabelStore
-
             labels = LabelStore(store)
             if result.flagged:
                 added = labels.record_flagged(result.scored.head(result.flagged))
@@ -503,7 +505,7 @@ def feedback(
             inputs=[("the outcomes file", outcomes), ("the label store", store)],
         )
         result = LabelStore(store).add_outcomes(outcomes)
-        if rejects is not None:
+        if rejects is not None:  # written even when empty: its header says nothing was rejected
             write_table(result.rejects, rejects)
         out.print(result.summary(), markup=False, soft_wrap=True)
         for row in result.conflicts.head(10).iter_rows(named=True):

@@ -8,6 +8,7 @@ at once both land, and a crash leaves the store as it was before the run.
 """
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +18,18 @@ from pathlib import Path
 import polars as pl
 
 from detector._errors import DetectorError
-from detector.ingest import INPUT_ROW, REJECT_REASON, scan_input
+from detector.ingest import (
+    _DATE_FORMATS,
+    _FALSE,
+    _PLAUSIBLE_MAX,
+    _TRUE,
+    _YEARS,
+    INPUT_ROW,
+    REJECT_REASON,
+    _as_text,
+    _msg,
+    scan_input,
+)
 from detector.output import write_table
 from detector.schema import FRAUD_TYPES
 
@@ -43,7 +55,10 @@ FLAGGED_SCHEMA: dict[str, pl.DataType] = {
 }
 #: What makes two reports on one declaration the same report.
 _OUTCOME_KEY = ("inspected", "fraud", "fraud_type", "revenue_recovered")
-_TRUE, _FALSE = ["1", "true", "t", "yes", "y"], ["0", "false", "f", "no", "n"]
+#: Revenue is money, as a declaration's customs value is: beyond that, a typo or an overflow.
+_REVENUE_MAX = _PLAUSIBLE_MAX["customs_value"]
+_FIRST_YEAR = _YEARS[0]
+_TEXT, _VALUE, _REASON = "__text_", "__value_", "__reason"
 
 
 @dataclass
@@ -70,6 +85,137 @@ class FeedbackResult:
         return line
 
 
+def _refuse_nested(path: Path, schema: pl.Schema) -> None:
+    """A list or struct column holds several values a cell: nothing to store or write back."""
+    for name, dtype in schema.items():
+        if dtype.is_nested():
+            raise DetectorError(
+                f"Outcomes file {path} has the column '{name}' of type {dtype}, several values "
+                "in a cell; write it as one text value a cell and run again."
+            )
+
+
+def _texts(schema: pl.Schema) -> list[pl.Expr]:
+    """Each outcome column as text the way declarations read it; null when blank or absent."""
+    return [
+        (_as_text(name, schema[name]) if name in schema else pl.lit(None, pl.String)).alias(
+            _TEXT + name
+        )
+        for name in OUTCOME_SCHEMA
+    ]
+
+
+def _flag(text: pl.Expr) -> pl.Expr:
+    lower = text.str.to_lowercase()
+    return pl.when(lower.is_in(_TRUE)).then(True).when(lower.is_in(_FALSE)).then(False)
+
+
+def _number(name: str, schema: pl.Schema) -> pl.Expr:
+    if name in schema and schema[name].is_numeric():
+        return pl.col(name).cast(pl.Float64)
+    return pl.col(_TEXT + name).cast(pl.Float64, strict=False)
+
+
+def _day(name: str, schema: pl.Schema) -> pl.Expr:
+    """A date, a datetime's date, or text in one of the formats declarations accept."""
+    dtype = schema.get(name)
+    if dtype == pl.Date:
+        return pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        return pl.col(name).dt.date()
+    day = pl.col(_TEXT + name).str.split(" ").list.first().str.split("T").list.first()
+    return pl.coalesce([day.str.to_date(fmt, strict=False) for fmt in _DATE_FORMATS])
+
+
+def _values(schema: pl.Schema) -> list[pl.Expr]:
+    """The outcome columns parsed from their text (or their own type); null where unparsed."""
+    text = {name: pl.col(_TEXT + name) for name in OUTCOME_SCHEMA}
+    values = {
+        "declaration_id": text["declaration_id"],
+        # A file without the column reports inspections.
+        "inspected": pl.when(text["inspected"].is_null())
+        .then(True)
+        .otherwise(_flag(text["inspected"])),
+        "fraud": _flag(text["fraud"]).cast(pl.Int8),
+        "fraud_type": text["fraud_type"].str.to_lowercase(),
+        "revenue_recovered": _number("revenue_recovered", schema),
+        "note": text["note"],
+        "inspected_on": _day("inspected_on", schema),
+    }
+    return [expr.alias(_VALUE + name) for name, expr in values.items()]
+
+
+def _problems(today: date) -> list[tuple[pl.Expr, pl.Expr]]:
+    """(the row is bad, why, quoting the value received), one check a line."""
+    text = {name: pl.col(_TEXT + name) for name in OUTCOME_SCHEMA}
+    key, inspected, fraud, kind, revenue, _, day = (pl.col(_VALUE + n) for n in OUTCOME_SCHEMA)
+    # A float column's NaN or 1e308 has no integral text: show the number itself.
+    money = pl.coalesce(text["revenue_recovered"], revenue.cast(pl.String))
+    return [
+        (key.is_null(), pl.lit("missing declaration_id")),
+        (
+            key.is_not_null() & key.is_duplicated(),
+            _msg("declaration_id '{}' is reported more than once in the file", key),
+        ),
+        (
+            text["inspected"].is_not_null() & inspected.is_null(),
+            _msg("inspected '{}' is not true or false", text["inspected"]),
+        ),
+        (
+            text["fraud"].is_not_null() & fraud.is_null(),
+            _msg("fraud '{}' is not 0 or 1", text["fraud"]),
+        ),
+        (
+            text["fraud"].is_null() & inspected,
+            pl.lit("fraud is missing for an inspected declaration: expected 0 or 1"),
+        ),
+        (
+            kind.is_not_null() & ~kind.is_in(FRAUD_TYPES),
+            _msg(f"fraud_type '{{}}' is not one of {', '.join(FRAUD_TYPES)}", text["fraud_type"]),
+        ),
+        (
+            text["revenue_recovered"].is_not_null() & revenue.is_null(),
+            _msg("revenue_recovered '{}' is not a number", money),
+        ),
+        (
+            revenue.is_nan() | revenue.is_infinite(),
+            _msg("revenue_recovered '{}' is not a finite number", money),
+        ),
+        (revenue < 0, _msg("negative revenue_recovered '{}'", money)),
+        (
+            revenue.is_finite() & (revenue > _REVENUE_MAX),
+            _msg(f"revenue_recovered '{{}}' is implausibly large (over {_REVENUE_MAX:.0e})", money),
+        ),
+        (
+            text["inspected_on"].is_not_null() & day.is_null(),
+            _msg("inspected_on '{}' is not a date: expected YYYY-MM-DD", text["inspected_on"]),
+        ),
+        (
+            day.dt.year() < _FIRST_YEAR,
+            _msg(f"impossible inspected_on '{{}}': before {_FIRST_YEAR}", text["inspected_on"]),
+        ),
+        (
+            day > today,
+            _msg(f"impossible inspected_on '{{}}': after today, {today}", text["inspected_on"]),
+        ),
+        # An outcome needs an inspection, and no fraud means no fraud type and no revenue.
+        (
+            ~inspected & (fraud == 1),
+            _msg("fraud '{}' for a declaration not inspected (inspected false)", text["fraud"]),
+        ),
+        (
+            ~inspected & kind.is_not_null(),
+            _msg("fraud_type '{}' for a declaration not inspected (inspected false)", kind),
+        ),
+        (
+            ~inspected & (revenue > 0),
+            _msg("revenue_recovered '{}' for a declaration not inspected (inspected false)", money),
+        ),
+        ((fraud == 0) & kind.is_not_null(), _msg("fraud_type '{}' contradicts fraud 0", kind)),
+        ((fraud == 0) & (revenue > 0), _msg("revenue_recovered '{}' contradicts fraud 0", money)),
+    ]
+
+
 def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Outcomes file -> (valid outcomes, rejected rows with reasons)."""
     raw = scan_input(path).collect()
@@ -78,76 +224,24 @@ def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
             f"Outcomes file {path} needs the columns declaration_id and fraud (found "
             f"{', '.join(c for c in raw.columns if c != INPUT_ROW)}); add them and run again."
         )
-    text = {
-        c: raw.select(pl.col(c).cast(pl.String).str.strip_chars().replace("", None)).to_series()
-        for c in raw.columns
-        if c != INPUT_ROW
-    }
-
-    def col(name: str) -> pl.Series:
-        return text.get(name, pl.Series(name, [None] * raw.height, pl.String))
-
-    flag = col("inspected").str.to_lowercase()
-    fraud_text = col("fraud").str.to_lowercase()
-    frame = pl.DataFrame(
-        {
-            "declaration_id": col("declaration_id"),
-            "inspected": pl.select(
-                pl.when(flag.is_null())
-                .then(True)
-                .when(flag.is_in(_TRUE))
-                .then(True)
-                .when(flag.is_in(_FALSE))
-                .then(False)
-            ).to_series(),
-            "fraud": pl.select(
-                pl.when(fraud_text.is_in(_TRUE)).then(1).when(fraud_text.is_in(_FALSE)).then(0)
-            )
-            .to_series()
-            .cast(pl.Int8),
-            "fraud_type": col("fraud_type").str.to_lowercase(),
-            "revenue_recovered": col("revenue_recovered").cast(pl.Float64, strict=False),
-            "note": col("note"),
-            "inspected_on": col("inspected_on").str.to_date("%Y-%m-%d", strict=False),
-        },
-        schema=OUTCOME_SCHEMA,
+    _refuse_nested(path, raw.schema)
+    reasons = [pl.when(bad).then(why) for bad, why in _problems(date.today())]
+    joined = pl.concat_list(reasons).list.drop_nulls().list.join("; ")
+    work = (
+        raw.with_columns(_texts(raw.schema))
+        .with_columns(_values(raw.schema))
+        .with_columns(pl.when(joined != "").then(joined).alias(_REASON))
     )
-    problems = [
-        (frame["declaration_id"].is_null(), "missing declaration_id"),
-        (flag.is_not_null() & frame["inspected"].is_null(), "inspected is not true or false"),
-        (
-            frame["inspected"].fill_null(True) & frame["fraud"].is_null(),
-            "fraud is not 0 or 1 for an inspected declaration",
-        ),
-        (
-            frame["fraud_type"].is_not_null() & ~frame["fraud_type"].is_in(FRAUD_TYPES),
-            f"fraud_type is not one of {', '.join(FRAUD_TYPES)}",
-        ),
-        (
-            col("revenue_recovered").is_not_null()
-            & (frame["revenue_recovered"].is_null() | (frame["revenue_recovered"] < 0)),
-            "revenue_recovered is not a number >= 0",
-        ),
-        (
-            col("inspected_on").is_not_null() & frame["inspected_on"].is_null(),
-            "inspected_on is not a date YYYY-MM-DD",
-        ),
-        (
-            frame["declaration_id"].is_not_null() & frame["declaration_id"].is_duplicated(),
-            "the file reports this declaration more than once",
-        ),
-    ]
-    bad_any = pl.Series([False] * raw.height)
-    words: list[list[str]] = [[] for _ in range(raw.height)]
-    for bad, why in problems:
-        bad = bad.fill_null(False)
-        bad_any = bad_any | bad
-        for i in bad.arg_true().to_list():
-            words[i].append(why)
-    rejects = raw.filter(bad_any).with_columns(
-        pl.Series(REJECT_REASON, ["; ".join(w) for w in words if w], pl.String)
+    bad = pl.col(_REASON).is_not_null()
+    frame = (
+        work.filter(~bad)
+        .select(pl.col(_VALUE + name).alias(name) for name in OUTCOME_SCHEMA)
+        .cast(OUTCOME_SCHEMA)
     )
-    return frame.filter(~bad_any), rejects
+    rejects = work.filter(bad).select(
+        *[c for c in raw.columns if c != REJECT_REASON], pl.col(_REASON).alias(REJECT_REASON)
+    )
+    return frame, rejects
 
 
 class LabelStore:
@@ -164,8 +258,39 @@ class LabelStore:
     def outcomes_path(self) -> Path:
         return self.folder / "outcomes.parquet"
 
+    def check_writable(self) -> None:
+        """Refuse a store this user cannot write to, before any work is done.
+
+        Raises
+        ------
+        DetectorError
+            The folder (or, when it does not exist yet, the folder it would be created
+            in) or its lock file is not writable for this user.
+        """
+        existing = next(p for p in (self.folder, *self.folder.parents) if p.exists())
+        lock = self.folder / ".lock"
+        if not existing.is_dir():
+            raise DetectorError(
+                f"Label store {self.folder} cannot be used: {existing} is a file, not a "
+                "folder; pass another --store folder."
+            )
+        if existing != self.folder and not os.access(existing, os.W_OK | os.X_OK):
+            raise DetectorError(
+                f"Label store {self.folder} cannot be created: the folder {existing} it "
+                "would be created in is read-only for this user; pass a store folder you "
+                "can write to."
+            )
+        if not os.access(existing, os.W_OK | os.X_OK) or (
+            lock.exists() and not os.access(lock, os.W_OK)
+        ):
+            raise DetectorError(
+                f"Label store {self.folder} is read-only for this user; give this user write "
+                "access to the folder and its files, or pass a folder you can write to."
+            )
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
+        self.check_writable()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -218,6 +343,7 @@ class LabelStore:
 
     def add_outcomes(self, path: str | Path) -> FeedbackResult:
         """Append an investigators' outcomes file; report repeats, conflicts and unknowns."""
+        self.check_writable()
         incoming, rejects = _parse_outcomes(Path(path))
         read = incoming.height + rejects.height
         with self._locked():

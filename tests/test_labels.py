@@ -1,9 +1,13 @@
 """The label store: feedback is idempotent, conflicts and unknowns are reported, nothing
 is lost to concurrent runs or crashes, and fed-back outcomes make the next model better."""
 
+import os
+import re
+import stat
 import subprocess
 import sys
-from datetime import date
+import time
+from datetime import date, datetime
 
 import numpy as np
 import polars as pl
@@ -15,7 +19,7 @@ from typer.testing import CliRunner
 
 from detector import DetectorError
 from detector.cli import app
-from detector.labels import LabelStore
+from detector.labels import OUTCOME_SCHEMA, LabelStore
 from detector.persist import load_model
 from detector.pipeline import measure, score, train
 from models._predict import predict_positive
@@ -80,7 +84,7 @@ def test_feedback_is_idempotent_and_reports_conflicts_unknowns_and_bad_rows(tmp_
     assert (result.read, result.added, result.unchanged) == (4, 3, 0)
     assert result.unknown == ["Z"]
     assert result.rejects["declaration_id"].to_list() == ["C"]
-    assert "fraud is not 0 or 1" in result.rejects["reject_reason"][0]
+    assert result.rejects["reject_reason"].to_list() == ["fraud 'maybe' is not 0 or 1"]
 
     again = store.add_outcomes(first)  # the same file twice changes nothing
     assert (again.added, again.unchanged) == (0, 3)
@@ -131,29 +135,51 @@ def test_monitor_of_an_empty_store_says_what_to_do(tmp_path):
     assert result.exit_code == 2 and "detector feedback" in result.output
 
 
+# A feeder that waits for the others, then holds the read-modify-write of the store open
+# for half a second: without the lock, every feeder reads the store before any writes it.
 _FEEDER = """
-import sys
+import sys, time
+from pathlib import Path
 from detector.labels import LabelStore
-LabelStore(sys.argv[1]).add_outcomes(sys.argv[2])
+
+read = LabelStore.outcomes
+
+def slow(self):
+    stored = read(self)
+    time.sleep(0.5)
+    return stored
+
+LabelStore.outcomes = slow
+store, outcomes, ready, go = sys.argv[1:]
+Path(ready).touch()
+while not Path(go).exists():
+    time.sleep(0.01)
+LabelStore(store).add_outcomes(outcomes)
 """
 
 
-def test_two_feedback_runs_at_once_both_land(tmp_path):
-    store = tmp_path / "store"
-    files = []
-    for part in range(2):
-        rows = [
-            {"declaration_id": f"P{part}-{i}", "fraud": str(i % 2), "inspected_on": "2025-10-05"}
-            for i in range(3000)
-        ]
-        files.append(_outcomes(tmp_path / f"o{part}.csv", rows))
-    for _ in range(3):  # a few rounds, so that the runs really overlap
-        procs = [
-            subprocess.Popen([sys.executable, "-c", _FEEDER, str(store), str(f)]) for f in files
-        ]
-        assert [p.wait() for p in procs] == [0, 0]
+def test_concurrent_feedback_runs_each_land_once(tmp_path):
+    store, go, feeders = tmp_path / "store", tmp_path / "go", 4
+    files = [
+        _outcomes(
+            tmp_path / f"o{n}.csv",
+            [{"declaration_id": f"P{n}-{i}", "fraud": str(i % 2)} for i in range(50)],
+        )
+        for n in range(feeders)
+    ]
+    ready = [tmp_path / f"ready{n}" for n in range(feeders)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _FEEDER, str(store), str(f), str(r), str(go)])
+        for f, r in zip(files, ready, strict=True)
+    ]
+    deadline = time.monotonic() + 120
+    while not all(r.exists() for r in ready) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    go.touch()  # all at once, each once: a later run cannot repair what an earlier lost
+    assert [p.wait(timeout=120) for p in procs] == [0] * feeders
     stored = LabelStore(store).outcomes()
-    assert stored.height == 6000 and stored["declaration_id"].n_unique() == 6000
+    expected = sorted(f"P{n}-{i}" for n in range(feeders) for i in range(50))
+    assert sorted(stored["declaration_id"]) == expected
 
 
 def test_a_crash_while_writing_leaves_the_store_as_it_was(tmp_path, monkeypatch):
@@ -300,3 +326,273 @@ def test_random_outcome_cells_are_each_accounted_for(tmp_path_factory, rows):
         len(rows)
     )
     assert result.rejects["reject_reason"].null_count() == 0
+
+
+def _one_good_and(tmp_path, bad: dict[str, str]):
+    """An outcomes file of a good report on G and the given report on X."""
+    columns = [c for c in OUTCOME_SCHEMA if c != "note"]
+    good = {"declaration_id": "G", "inspected": "true", "fraud": "1", "inspected_on": "2025-10-05"}
+    rows = [{c: good.get(c, "") for c in columns}, {c: bad.get(c, "") for c in columns}]
+    rows[1]["declaration_id"] = "X"
+    return _outcomes(tmp_path / "o.csv", rows)
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (
+            {"fraud": "1", "revenue_recovered": "inf"},
+            "revenue_recovered 'inf' is not a finite number",
+        ),
+        (
+            {"fraud": "1", "revenue_recovered": "NaN"},
+            "revenue_recovered 'NaN' is not a finite number",
+        ),
+        (
+            {"fraud": "1", "revenue_recovered": "1e308"},
+            "revenue_recovered '1e308' is implausibly large (over 1e+15)",
+        ),
+        ({"fraud": "1", "revenue_recovered": "-5"}, "negative revenue_recovered '-5'"),
+        (
+            {"fraud": "1", "inspected_on": "2099-01-01"},
+            f"impossible inspected_on '2099-01-01': after today, {date.today()}",
+        ),
+        (
+            {"fraud": "1", "inspected_on": "1900-01-01"},
+            "impossible inspected_on '1900-01-01': before 1950",
+        ),
+        (
+            {"inspected": "false", "fraud": "1"},
+            "fraud '1' for a declaration not inspected (inspected false)",
+        ),
+        (
+            {"fraud": "0", "fraud_type": "undervaluation"},
+            "fraud_type 'undervaluation' contradicts fraud 0",
+        ),
+        ({"fraud": "0", "revenue_recovered": "5"}, "revenue_recovered '5' contradicts fraud 0"),
+    ],
+)
+def test_impossible_or_contradictory_outcomes_are_rejected_naming_column_and_value(
+    tmp_path, bad, reason
+):
+    result = LabelStore(tmp_path / "store").add_outcomes(_one_good_and(tmp_path, bad))
+    assert (result.read, result.added, result.rejects.height) == (2, 1, 1)
+    assert result.rejects.select("declaration_id", "reject_reason").row(0) == ("X", reason)
+    assert LabelStore(tmp_path / "store").outcomes()["declaration_id"].to_list() == ["G"]
+
+
+def test_non_finite_or_huge_revenue_in_a_float_column_is_rejected(tmp_path):
+    path = tmp_path / "o.parquet"
+    pl.DataFrame(
+        {
+            "declaration_id": ["A", "B", "C", "D"],
+            "fraud": [1, 1, 1, 1],
+            "revenue_recovered": [float("nan"), float("inf"), 1e308, 1200.5],
+        }
+    ).write_parquet(path)
+    result = LabelStore(tmp_path / "store").add_outcomes(path)
+    assert (result.read, result.added, result.rejects.height) == (4, 1, 3)
+    assert result.rejects["reject_reason"].to_list() == [
+        "revenue_recovered 'NaN' is not a finite number",
+        "revenue_recovered 'inf' is not a finite number",
+        "revenue_recovered '1e+308' is implausibly large (over 1e+15)",
+    ]
+    assert LabelStore(tmp_path / "store").outcomes()["revenue_recovered"].to_list() == [1200.5]
+
+
+def test_float_ids_float_fraud_datetimes_and_the_declaration_date_formats_are_read(tmp_path):
+    """Float ids and float fraud from Parquet, a datetime inspected_on, '1.0' and the
+    declarations' date formats in CSV: all read as the declarations would read them."""
+    store = LabelStore(tmp_path / "store")
+    store.record_flagged(_flagged(["12345762", "12345763", "T1", "T2", "T3", "T4"]))
+    typed = tmp_path / "typed.parquet"
+    pl.DataFrame(
+        {
+            "declaration_id": [12345762.0, 12345763.0],
+            "fraud": [1.0, 0.0],
+            "inspected_on": [datetime(2025, 10, 3, 14, 5), datetime(2025, 10, 4, 23, 59)],
+        }
+    ).write_parquet(typed)
+    first = store.add_outcomes(typed)
+    assert (first.added, first.rejects.height, first.unknown) == (2, 0, [])
+    texts = _outcomes(
+        tmp_path / "text.csv",
+        [
+            {"declaration_id": "T1", "fraud": "1.0", "inspected_on": "2025/10/03"},
+            {"declaration_id": "T2", "fraud": "0.0", "inspected_on": "03.10.2025"},
+            {"declaration_id": "T3", "fraud": "1", "inspected_on": "20251003"},
+            {"declaration_id": "T4", "fraud": "0", "inspected_on": "2025-10-03T08:00:00"},
+        ],
+    )
+    second = store.add_outcomes(texts)
+    assert (second.added, second.rejects.height, second.unknown) == (4, 0, [])
+    stored = store.outcomes().sort("declaration_id")
+    assert stored.select("declaration_id", "fraud", "inspected_on").rows() == [
+        ("12345762", 1, date(2025, 10, 3)),
+        ("12345763", 0, date(2025, 10, 4)),
+        ("T1", 1, date(2025, 10, 3)),
+        ("T2", 0, date(2025, 10, 3)),
+        ("T3", 1, date(2025, 10, 3)),
+        ("T4", 0, date(2025, 10, 3)),
+    ]
+
+
+def test_a_list_column_is_exit_2_naming_the_file_the_column_and_its_type(tmp_path):
+    path = tmp_path / "nested.parquet"
+    pl.DataFrame(
+        {"declaration_id": ["A"], "fraud": [1], "note": [["seal broken", "photos"]]}
+    ).write_parquet(path)
+    store = tmp_path / "store"
+    result = runner.invoke(app, ["feedback", str(path), "--store", str(store)])
+    assert result.exit_code == 2, result.output
+    assert f"Outcomes file {path} has the column 'note' of type List(String)" in result.output
+    assert LabelStore(store).outcomes().height == 0
+
+
+def test_monitor_never_shows_impossible_months_or_nan_revenue(tmp_path):
+    store = tmp_path / "store"
+    rows = [
+        {
+            "declaration_id": "A",
+            "fraud": "1",
+            "revenue_recovered": "100",
+            "inspected_on": "2025-10-05",
+        },
+        {
+            "declaration_id": "B",
+            "fraud": "1",
+            "revenue_recovered": "NaN",
+            "inspected_on": "2025-10-06",
+        },
+        {
+            "declaration_id": "C",
+            "fraud": "1",
+            "revenue_recovered": "inf",
+            "inspected_on": "2025-10-06",
+        },
+        {
+            "declaration_id": "D",
+            "fraud": "1",
+            "revenue_recovered": "",
+            "inspected_on": "1900-01-01",
+        },
+        {
+            "declaration_id": "E",
+            "fraud": "0",
+            "revenue_recovered": "",
+            "inspected_on": "2099-01-01",
+        },
+    ]
+    fed = runner.invoke(
+        app, ["feedback", str(_outcomes(tmp_path / "o.csv", rows)), "--store", str(store)]
+    )
+    assert fed.exit_code == 0, fed.output
+    shown = runner.invoke(app, ["monitor", "--store", str(store)])
+    assert shown.exit_code == 0, shown.output
+    for never in ("1900-01", "2099-01", "nan", "inf"):
+        assert never not in shown.output.lower()
+    assert LabelStore(store).hit_rates().select(
+        "month", "inspected", "revenue_recovered"
+    ).rows() == [(date(2025, 10, 1), 1, 100.0)]
+    assert "read 5 outcomes = 1 added + 0 already stored + 0 conflicting + 4 rejected" in fed.output
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_feedback_writes_the_rejects_file_with_its_header_even_when_empty(tmp_path, suffix):
+    good = _outcomes(tmp_path / "o.csv", [{"declaration_id": "A", "fraud": "1"}])
+    rejects = tmp_path / f"rejects{suffix}"
+    result = runner.invoke(
+        app, ["feedback", str(good), "--store", str(tmp_path / "s"), "--rejects", str(rejects)]
+    )
+    assert result.exit_code == 0, result.output
+    back = pl.read_csv(rejects) if suffix == ".csv" else pl.read_parquet(rejects)
+    assert back.height == 0
+    assert back.columns == ["input_row", "declaration_id", "fraud", "reject_reason"]
+
+
+def test_feedback_rejects_file_round_trips_the_rejected_rows(tmp_path):
+    bad = _outcomes(tmp_path / "o.csv", [{"declaration_id": "A", "fraud": "maybe"}])
+    rejects = tmp_path / "rejects.csv"
+    result = runner.invoke(
+        app, ["feedback", str(bad), "--store", str(tmp_path / "s"), "--rejects", str(rejects)]
+    )
+    assert result.exit_code == 0, result.output
+    back = pl.read_csv(rejects, infer_schema=False)
+    assert back.rows() == [("1", "A", "maybe", "fraud 'maybe' is not 0 or 1")]
+
+
+@pytest.fixture
+def read_only(tmp_path, monkeypatch):
+    """A store folder, and a parent folder, this user cannot write to.
+
+    Root ignores mode bits, so as root ``os.access`` answers the way it would for the
+    folder's owner without root's privilege: the same code path, a simulated refusal.
+    """
+    store = tmp_path / "ro" / "store"
+    LabelStore(store).add_outcomes(
+        _outcomes(tmp_path / "o.csv", [{"declaration_id": "A", "fraud": "1"}])
+    )
+    for folder in (store, store.parent):
+        folder.chmod(0o555)
+    if os.geteuid() == 0:
+        real = os.access
+
+        def as_owner(path, mode):
+            if mode & os.W_OK and not os.stat(path).st_mode & stat.S_IWUSR:
+                return False
+            return real(path, mode)
+
+        monkeypatch.setattr(os, "access", as_owner)
+    yield store
+    for folder in (store.parent, store):
+        folder.chmod(0o755)
+
+
+def test_a_read_only_store_is_refused_before_any_work(read_only, tmp_path):
+    refused = f"Label store {read_only} is read-only for this user"
+    missing = tmp_path / "no-such-outcomes.csv"  # never read: the store is checked first
+    with pytest.raises(DetectorError, match=re.escape(refused)):
+        LabelStore(read_only).add_outcomes(missing)
+    with pytest.raises(DetectorError, match=re.escape(refused)):
+        LabelStore(read_only).record_flagged(_flagged(["B"]))
+    with pytest.raises(
+        DetectorError, match=re.escape(f"Label store {read_only.parent / 'new'} cannot be created")
+    ):
+        LabelStore(read_only.parent / "new").add_outcomes(missing)
+    result = runner.invoke(app, ["feedback", str(missing), "--store", str(read_only)])
+    assert result.exit_code == 2 and refused in result.output
+    # score checks the store with its other options, before the model or any row is read
+    result = runner.invoke(
+        app,
+        [
+            "score",
+            str(missing),
+            "--model",
+            str(tmp_path / "no-such-model.joblib"),
+            "--out",
+            str(tmp_path / "scored.csv"),
+            "--store",
+            str(read_only),
+        ],
+    )
+    assert result.exit_code == 2 and refused in result.output
+    assert not (tmp_path / "scored.csv").exists()
+    assert LabelStore(read_only).outcomes()["declaration_id"].to_list() == ["A"]
+
+
+def test_a_file_where_the_store_folder_should_be_is_exit_2(tmp_path):
+    taken = tmp_path / "store"
+    taken.write_text("not a folder")
+    with pytest.raises(DetectorError, match="is a file, not a folder"):
+        LabelStore(taken).check_writable()
+
+
+def test_an_unwritable_rejects_path_is_refused_before_the_store_changes(tmp_path):
+    rows = [{"declaration_id": "A", "fraud": "1"}, {"declaration_id": "B", "fraud": "maybe"}]
+    outcomes, store = _outcomes(tmp_path / "o.csv", rows), tmp_path / "store"
+    rejects = tmp_path / "r.txt"
+    result = runner.invoke(
+        app, ["feedback", str(outcomes), "--store", str(store), "--rejects", str(rejects)]
+    )
+    assert result.exit_code == 2 and "has suffix '.txt'" in result.output
+    assert LabelStore(store).outcomes().height == 0
