@@ -20,14 +20,22 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from matplotlib.ticker import NullLocator  # noqa: E402
 
+from detector.ingest import reject_tally  # noqa: E402
 from detector.output import atomic_path  # noqa: E402
 from detector.pipeline import peer_percentiles  # noqa: E402
 from features import PEER_LEVELS  # noqa: E402
 
 __all__ = ["write_monitor_report", "write_report"]
 
-#: Drawing settings, applied only while a report is drawn (the same ids every run).
-_RC = {"svg.hashsalt": "customs-detector", "font.size": 9}
+#: Drawing settings, applied only while a report is drawn: the same ids every run, and
+#: text drawn as it is (a ``$`` in an office's name is not the start of a formula).
+_RC = {"svg.hashsalt": "customs-detector", "font.size": 9, "text.parse_math": False}
+
+#: The most characters of one text a chart label and a page's text show: the page's
+#: size then follows its rows and columns, not the longest value of the input.
+_LABEL_CHARS = 40
+_TEXT_CHARS = 500
+_CUT_NOTE = f"cut at {_TEXT_CHARS} characters: the full text is in the scored list file"
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px;
@@ -94,8 +102,19 @@ document.querySelectorAll("input.filter").forEach(input =>
 """
 
 
-def _e(value) -> str:
-    return html.escape("" if value is None else str(value))
+def _cut(value, limit: int) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _e(value, limit: int = _TEXT_CHARS) -> str:
+    """The value as inert HTML text, cut at ``limit`` characters."""
+    return html.escape(_cut(value, limit))
+
+
+def _text_cell(value) -> str:
+    cut = value is not None and len(str(value)) > _TEXT_CHARS
+    return f'<td title="{_CUT_NOTE}">{_e(value)}</td>' if cut else f"<td>{_e(value)}</td>"
 
 
 def _num(value, fmt: str = ",.0f") -> str:
@@ -114,9 +133,12 @@ def _svg(fig) -> str:
 
 
 def _bar_chart(counts: list[tuple[str, int]], title: str) -> str:
-    labels, values = [c[0] for c in counts][::-1], [c[1] for c in counts][::-1]
+    labels = [_cut(c[0], _LABEL_CHARS) for c in counts][::-1]
+    values = [c[1] for c in counts][::-1]
     fig, ax = plt.subplots(figsize=(4.2, 0.3 * len(labels) + 0.8))
-    ax.barh(labels, values, color="#3d6fa8")
+    # Bars at positions, not categories: two labels cut to the same text stay two bars.
+    ax.barh(range(len(values)), values, color="#3d6fa8")
+    ax.set_yticks(range(len(labels)), labels)
     ax.set_title(title, loc="left", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     for y, v in enumerate(values):
@@ -177,7 +199,7 @@ def _table(frame: pl.DataFrame, table_id: str, numeric: set[str], formats: dict)
                     f'<td class="n" data-v="{raw}">{_e(_num(v, formats.get(c, ",.0f")))}</td>'
                 )
             else:
-                cells.append(f"<td>{_e(v)}</td>")
+                cells.append(_text_cell(v))
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (
         f'<input class="filter" data-table="{table_id}" placeholder="filter: importer, HS code, '
@@ -360,12 +382,7 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def write_report(
-    result, path: str | Path, *, monitor: pl.DataFrame | None = None, max_cards: int = 25
-) -> Path:
-    """Write the report of a scoring run (a :class:`~detector.pipeline.ScoreResult`)."""
-    path = Path(path)
-    listed = _listed(result)
+def _flagged_table(listed: pl.DataFrame) -> str:
     columns = [
         c
         for c in (
@@ -383,7 +400,7 @@ def write_report(
         )
         if c in listed.columns
     ]
-    flagged_table = _table(
+    return "<h2>Flagged declarations</h2>" + _table(
         listed.select(columns).with_columns(
             pl.col("reasons").fill_null("").str.split(" | ").list.first()
         ),
@@ -391,33 +408,79 @@ def write_report(
         {"rank", "risk_score", "revenue_at_stake", "value_ratio"},
         {"risk_score": ".3f", "value_ratio": ".2f", "rank": ",d"},
     )
-    cases_table = ""
-    if result.cases is not None and result.cases.height:
-        cases_table = "<h2>All cases</h2>" + _table(
-            result.cases.select(
-                "case_id",
-                "declarations",
-                "importers",
-                "revenue_at_stake",
-                "max_risk_score",
-                "first_date",
-                "last_date",
-                "routes",
-                "strongest_reasons",
-            ),
-            "cases",
-            {"declarations", "revenue_at_stake", "max_risk_score"},
-            {"max_risk_score": ".3f", "declarations": ",d"},
-        )
+
+
+def _cases_table(cases: pl.DataFrame | None) -> str:
+    if cases is None or cases.height == 0:
+        return ""
+    return "<h2>All cases</h2>" + _table(
+        cases.select(
+            "case_id",
+            "declarations",
+            "importers",
+            "revenue_at_stake",
+            "max_risk_score",
+            "first_date",
+            "last_date",
+            "routes",
+            "strongest_reasons",
+        ),
+        "cases",
+        {"declarations", "revenue_at_stake", "max_risk_score"},
+        {"max_risk_score": ".3f", "declarations": ",d"},
+    )
+
+
+def _nothing_scored(result) -> str:
+    read = result.n_read
+    return (
+        f"<h2>Summary</h2><p class='warn'>No row could be scored: all {read:,} rows read "
+        "were rejected, so nothing is flagged. The reasons are counted below; --rejects "
+        "FILE keeps every rejected row with its reason.</p>"
+        f"<p class='note'>{_e(result.model_age())}.</p>"
+    )
+
+
+def _rejections(rejects: pl.DataFrame, shown: int = 20) -> str:
+    """The rejected rows counted by kind of reason, the commonest first."""
+    tally = reject_tally(rejects)
+    if not tally:
+        return ""
+    rows = "".join(f"<tr><td>{_e(k)}</td><td class='n'>{n:,}</td></tr>" for k, n in tally[:shown])
+    rest = tally[shown:]
+    more = (
+        f"<p class='note'>and {len(rest):,} other kinds of reason, given "
+        f"{sum(n for _, n in rest):,} times.</p>"
+        if rest
+        else ""
+    )
+    return (
+        f"<h2>Rejected rows</h2><p class='note'>{rejects.height:,} rows could not be "
+        "scored; a row may have several reasons.</p><table style='width:auto'><thead><tr>"
+        f"<th>reason</th><th class='n'>rows</th></tr></thead><tbody>{rows}</tbody></table>{more}"
+    )
+
+
+def write_report(
+    result, path: str | Path, *, monitor: pl.DataFrame | None = None, max_cards: int = 25
+) -> Path:
+    """Write the report of a scoring run (a :class:`~detector.pipeline.ScoreResult`)."""
+    path = Path(path)
     with plt.rc_context(_RC):
+        if result.n_read - result.rejects.height == 0:
+            found = _nothing_scored(result)
+        else:
+            found = (
+                _summary(result)
+                + _cards(result, max_cards)
+                + _cases_table(result.cases)
+                + _flagged_table(_listed(result))
+            )
         body = (
             "<p class='note'>A flag is a risk signal that calls for a check, never a customs "
             "valuation: the reasons give the numbers to verify.</p>"
-            + _summary(result)
-            + _cards(result, max_cards)
-            + cases_table
-            + "<h2>Flagged declarations</h2>"
-            + flagged_table
+            + found
+            + _rejections(result.rejects)
             + _monitor_section(monitor)
         )
     with atomic_path(path) as tmp:

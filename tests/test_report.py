@@ -3,13 +3,17 @@
 import re
 import shutil
 import zipfile
+from dataclasses import replace
+from html.parser import HTMLParser
 
 import polars as pl
 import pytest
+from conftest import GOOD_ROW, write_csv
 from typer.testing import CliRunner
 
 from detector.cases import group_cases
 from detector.cli import app
+from detector.report import _rejections, write_report
 
 runner = CliRunner()
 
@@ -180,3 +184,146 @@ def test_the_same_run_writes_the_same_report(scored_run, trained_model, tmp_path
     )
     assert result.exit_code == 0, result.output
     assert again.read_bytes() == first.read_bytes()
+
+
+# Text from the input, in the report: bounded, literal and inert.
+
+
+@pytest.fixture(scope="module")
+def small_run(trained_model, tmp_path_factory):
+    """300 declarations scored in this process, 20 flagged: a result to report on."""
+    from detector.pipeline import score
+
+    model, _, recent = trained_model
+    small = tmp_path_factory.mktemp("small") / "small.parquet"
+    pl.read_parquet(recent).head(300).write_parquet(small)
+    result = score([small], model, top="20")
+    assert (result.scored.height, result.flagged, result.cases.height) == (20, 20, 15)
+    return result
+
+
+def _page_of(result, path, **scored_text) -> str:
+    """The report of ``result`` with some of its scored list's text replaced."""
+    scored = result.scored.with_columns(
+        pl.Series(name, values) if isinstance(values, list) else pl.lit(values).alias(name)
+        for name, values in scored_text.items()
+    )
+    write_report(replace(result, scored=scored), path)
+    return path.read_text(encoding="utf-8")
+
+
+def _glyphs_drawn(page: str, text: str) -> list[int]:
+    """Per chart label ``text`` in the page, the glyphs drawn for it (one per character
+    when it is drawn as plain text; a formula draws its own symbols instead)."""
+    label = re.escape(f"<!-- {text} -->") + r"\s*<g[^>]*>(.*?)</g>"
+    return [drawn.count("<use ") for drawn in re.findall(label, page, re.S)]
+
+
+def test_a_field_of_a_million_characters_is_cut_in_charts_and_tables(small_run, tmp_path):
+    # Before: this page was 229 MB (112 s); the customs office alone made it 82 MB.
+    long = "O" * 999_999
+    offices = [long + "AB"[i % 2] for i in range(small_run.scored.height)]
+    importer = "I" * 1_000_000
+    result = replace(small_run, cases=small_run.cases.with_columns(importers=pl.lit(importer)))
+    page = _page_of(result, tmp_path / "r.html", customs_office=offices, importer_id=importer)
+    assert len(page.encode()) < 1_000_000
+    # Two offices that differ after the cut stay two bars, each label of 40 characters.
+    assert _glyphs_drawn(page, "O" * 39 + "\u2026") == [40, 40]
+    assert re.search("O{40}", page) is None
+    # The importer column of the 20 flagged rows and of the 15 cases: cut, and said so.
+    note = 'title="cut at 500 characters: the full text is in the scored list file"'
+    assert page.count(f"<td {note}>{'I' * 499}\u2026</td>") == 20 + 15
+    assert re.search("I{500}", page) is None
+
+
+@pytest.mark.parametrize("office", [r"$\sum$", r"$\alert{1}$", "5$ or 6$"])
+def test_chart_labels_are_drawn_as_plain_text_not_as_formulas(small_run, tmp_path, office):
+    # Before: "$\sum$" drew one summation sign, "$\alert{1}$" failed (Unknown symbol).
+    page = _page_of(small_run, tmp_path / "r.html", customs_office=office)
+    assert _glyphs_drawn(page, office) == [len(office)]
+
+
+class _Markup(HTMLParser):
+    """The elements, attributes and text of a page, as a browser would parse them."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.attrs, self.text = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs.extend(attrs)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_markup_in_text_fields_stays_text(small_run, tmp_path):
+    script, handler, link = (
+        "<script>alert(1)</script>",
+        '"><img src=x onerror=alert(1)>',
+        "javascript:alert(1)",
+    )
+    cases = small_run.cases.with_columns(importers=pl.lit(script), routes=pl.lit(link))
+    page = _page_of(
+        replace(small_run, cases=cases),
+        tmp_path / "r.html",
+        importer_id=script,
+        customs_office=handler,
+        route=link,
+    )
+    parsed = _Markup()
+    parsed.feed(page)
+    assert parsed.tags.count("script") == 1  # the page's own sorting script
+    assert "img" not in parsed.tags
+    assert not [name for name, _ in parsed.attrs if name.startswith("on")]
+    assert not [v for _, v in parsed.attrs if (v or "").strip().lower().startswith("javascript")]
+    text = "".join(parsed.text)
+    assert text.count(script) == 20 + 15 + 2 * 15  # table cells, card titles and headings
+    assert text.count(link) >= 20 + 15
+
+
+@pytest.mark.parametrize("top", [[], ["--top", "5"], ["--top", "5%"]])
+def test_a_batch_with_every_row_rejected_says_so_and_counts_the_reasons(
+    trained_model, tmp_path, top
+):
+    model, _, _ = trained_model
+    rows = [
+        {**GOOD_ROW, "declaration_id": "A", "net_mass_kg": "-1"},
+        {**GOOD_ROW, "declaration_id": "B", "net_mass_kg": "-2"},
+        {**GOOD_ROW, "declaration_id": "C", "hs_code": "x"},
+    ]
+    source, report = write_csv(tmp_path / "in.csv", rows), tmp_path / "r.html"
+    result = runner.invoke(
+        app,
+        ["score", str(source), "--model", str(model), "--out", str(tmp_path / "out.csv")]
+        + ["--report", str(report), *top],
+    )
+    assert result.exit_code == 0, result.output
+    assert "read 3 rows = 0 scored + 3 rejected" in result.output
+    page = report.read_text(encoding="utf-8")
+    assert "No row could be scored: all 3 rows read were rejected" in page
+    assert _tally(page) == [("negative net_mass_kg", "2"), ("malformed hs_code", "1")]
+    assert "<svg" not in page and 'id="flagged"' not in page
+
+
+def _tally(page: str) -> list[tuple[str, str]]:
+    section = page[page.index("<h2>Rejected rows</h2>") :]
+    return re.findall(r"<tr><td>([^<]+)</td><td class='n'>([\d,]+)</td></tr>", section)
+
+
+def test_a_report_with_rejected_rows_counts_their_reasons(small_run, tmp_path):
+    reasons = ["negative net_mass_kg", "malformed hs_code 'x'; negative net_mass_kg"]
+    rejects = pl.DataFrame({"reject_reason": reasons + reasons[:1]})
+    result = replace(small_run, rejects=rejects, n_read=small_run.n_read + 3)
+    page = _page_of(result, tmp_path / "r.html")
+    assert "3 rows could not be scored" in page and 'id="flagged"' in page
+    assert _tally(page) == [("negative net_mass_kg", "3"), ("malformed hs_code", "1")]
+
+
+def test_the_tally_of_rejections_shows_the_commonest_twenty_kinds():
+    reasons = [f"reason {k:02d}" for k in range(25) for _ in range(25 - k)]
+    section = _rejections(pl.DataFrame({"reject_reason": reasons}))
+    assert _tally(section)[:2] == [("reason 00", "25"), ("reason 01", "24")]
+    assert len(_tally(section)) == 20
+    assert "and 5 other kinds of reason, given 15 times" in section  # 5 + 4 + 3 + 2 + 1
