@@ -20,6 +20,7 @@ from detector.schema import (
     CURRENCIES,
     LABEL_SCHEMA,
     REQUIRED_COLUMNS,
+    SCORED_COLUMNS,
     TRANSPORT_MODES,
     TRUTH_SCHEMA,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "Batch",
     "canonicalise",
     "duplicate_rows",
+    "earlier_scores",
     "input_files",
     "read_failure",
     "read_declarations",
@@ -196,6 +198,17 @@ def _sniff_separator(path: Path) -> str:
     return best if counts[best] > counts[","] else ","
 
 
+def earlier_scores(path: Path, names: list[str], notes: list[str]) -> tuple[str, ...]:
+    """The columns of an earlier scoring in a file: dropped on reading, and said so."""
+    found = tuple(c for c in names if c in SCORED_COLUMNS)
+    if found:
+        notes.append(
+            f"{path.name} is a scored list: its {', '.join(found[:4])}"
+            f"{', ...' if len(found) > 4 else ''} are made anew"
+        )
+    return found
+
+
 def _scan_one(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
     if kind == "parquet":
         try:
@@ -205,8 +218,9 @@ def _scan_one(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
                 f"Parquet file {path} cannot be read ({type(exc).__name__}): it is truncated "
                 "or not Parquet; write it again or remove it from the input."
             ) from None
-        _check_width(path, len(pl.read_parquet_schema(path)))
-        return pl.scan_parquet(path)
+        names = list(pl.read_parquet_schema(path))
+        _check_width(path, len(names))
+        return pl.scan_parquet(path).drop(earlier_scores(path, names, notes))
     if path.stat().st_size == 0:
         raise DetectorError(f"Input file {path} is empty; it needs a header line and rows.")
     separator = _sniff_separator(path)
@@ -234,7 +248,7 @@ def _scan_one(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
                 f"CSV file {path} has the column '{base}' twice in its header; remove or "
                 "rename one of them."
             )
-    return lf
+    return lf.drop(earlier_scores(path, names, notes))
 
 
 def _hive_keys(path: Path, roots: list[Path]) -> dict[str, str]:

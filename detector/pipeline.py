@@ -15,6 +15,7 @@ from detector.labels import LabelStore
 from detector.output import write_chunks, write_table, write_workbook
 from detector.persist import load_model, save_model
 from detector.profiles import load_profile
+from detector.schema import OUTPUT_COLUMNS
 from detector.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from features import PEER_LEVELS
 from features._reference_prices import PERCENTILE_GRID
@@ -62,21 +63,6 @@ CARD_COLUMNS = (
     "seller_n_before",
     "seller_fraud_rate",
     "novelty",
-)
-
-#: The first columns of the scored output, in order.
-OUTPUT_COLUMNS = (
-    "rank",
-    "declaration_id",
-    "risk_score",
-    "revenue_at_stake",
-    "unit_value_per_ton",
-    "reference_value_per_ton",
-    "value_ratio",
-    "peer_group",
-    "route",
-    "reasons",
-    "selection",
 )
 
 

@@ -7,7 +7,9 @@ __all__ = [
     "CODE_COLUMNS",
     "CURRENCIES",
     "LABEL_SCHEMA",
+    "OUTPUT_COLUMNS",
     "REQUIRED_COLUMNS",
+    "SCORED_COLUMNS",
     "TRANSPORT_MODES",
     "TRUTH_SCHEMA",
 ]
@@ -60,6 +62,28 @@ TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "true_customs_value": pl.Float64(),
     "true_revenue_lost": pl.Float64(),
 }
+
+#: The first columns of a scored list, in order.
+OUTPUT_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "declaration_id",
+    "risk_score",
+    "revenue_at_stake",
+    "unit_value_per_ton",
+    "reference_value_per_ton",
+    "value_ratio",
+    "peer_group",
+    "route",
+    "reasons",
+    "selection",
+)
+
+#: Columns that a scoring writes: a scored list read back is scored anew without them.
+SCORED_COLUMNS: tuple[str, ...] = (
+    *(c for c in OUTPUT_COLUMNS if c != "declaration_id"),
+    "case_id",
+    "reason_codes",
+)
 
 CODE_COLUMNS: tuple[str, ...] = tuple(
     name for name, dtype in CANONICAL_SCHEMA.items() if dtype == pl.String()

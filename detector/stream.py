@@ -52,6 +52,7 @@ from detector.ingest import (
     read_failure,
     split,
 )
+from detector.schema import SCORED_COLUMNS
 from models import drift_counts, explain_rows
 
 __all__ = ["PIECE_ROWS", "Piece", "Runner", "plan_pieces", "score_pieces"]
@@ -71,6 +72,8 @@ class Part:
     hive: tuple[tuple[str, str], ...] = ()
     #: The file the user named (a CSV file's pieces are Parquet files of ours).
     source: str = ""
+    #: The columns of an earlier scoring the file holds (a scored list read back).
+    drop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class Piece:
     def scan(self) -> pl.LazyFrame:
         frames = []
         for part in self.parts:
-            lf = pl.scan_parquet(part.path).slice(part.start, part.rows)
+            lf = pl.scan_parquet(part.path).drop(part.drop).slice(part.start, part.rows)
             if part.hive:
                 names = lf.collect_schema().names()
                 lf = lf.with_columns(pl.lit(v).alias(k) for k, v in part.hive if k not in names)
@@ -142,8 +145,10 @@ def plan_pieces(paths, work: Path, piece_rows: int = PIECE_ROWS) -> Plan:
         lf = _scan_one(path, kind, notes)  # checks the footer: a clear error if broken
         n = lf.select(pl.len()).collect().item()
         hive = tuple(_hive_keys(path, roots).items())
+        drop = tuple(c for c in pl.read_parquet_schema(path) if c in SCORED_COLUMNS)
         for start in range(0, max(n, 1), piece_rows):
-            parts.append(Part(str(path), start, min(piece_rows, n - start), hive, str(path)))
+            rows = min(piece_rows, n - start)
+            parts.append(Part(str(path), start, rows, hive, str(path), drop))
     pieces: list[Piece] = []
     group: list[Part] = []
     offset = done = 0

@@ -637,9 +637,7 @@ def test_explain_shows_escape_sequences_instead_of_obeying_them(trained_model, t
 def test_a_nested_column_in_score_is_exit_2_like_validate(trained_model, tmp_path):
     model, _, recent = trained_model
     rows = pl.read_parquet(recent).head(200)
-    rows.with_columns(pl.concat_list("customs_value")).write_parquet(
-        tmp_path / "in.parquet"
-    )
+    rows.with_columns(pl.concat_list("customs_value")).write_parquet(tmp_path / "in.parquet")
     args = ["score", str(tmp_path / "in.parquet"), "--model", str(model), "--out", "x.csv"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output

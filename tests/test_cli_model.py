@@ -154,3 +154,27 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "C0001" in result.output  # the top of the list, case by case
     assert "at 5 % capacity: precision" in result.output
     assert "undervaluation" in result.output
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_scored_list_is_a_valid_input_to_score_and_explain(files, suffix):
+    folder, model, _ = files
+    listed = folder / f"listed{suffix}"
+    args = ["score", str(folder / "recent.parquet"), "--model", str(model)]
+    assert runner.invoke(app, [*args, "--out", str(listed), "--top", "2%"]).exit_code == 0
+    first = (
+        pl.read_parquet(listed) if suffix == ".parquet" else pl.read_csv(listed, infer_schema=False)
+    )
+    again = folder / f"again{suffix}.csv"
+    args = ["score", str(listed), "--model", str(model), "--out", str(again)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"read {first.height:,} rows = {first.height:,} scored + 0 rejected" in result.output
+    assert "is a scored list: its rank, risk_score" in result.output
+    rescored = pl.read_csv(again, infer_schema=False)
+    assert rescored.columns.count("rank") == 1 and rescored.height == first.height
+    assert sorted(rescored["declaration_id"]) == sorted(first["declaration_id"])
+    ident = str(first["declaration_id"][0])
+    result = runner.invoke(app, ["explain", ident, "--model", str(model), "--input", str(listed)])
+    assert result.exit_code == 0, result.output
+    assert f"declaration_id: {ident}" in result.output
