@@ -122,6 +122,11 @@ def _progress() -> Iterator:
         yield advance
 
 
+def _profile_file(schema: str | None) -> list[tuple[str, Path]]:
+    """A schema profile of the user's is an input too: no output may replace it."""
+    return [("the schema profile", Path(schema))] if schema and Path(schema).is_file() else []
+
+
 @app.command()
 def generate(
     out_file: Annotated[Path, typer.Option("--out", help="Output file, .csv or .parquet.")],
@@ -167,7 +172,7 @@ def validate(
 
         check_outputs(
             [("--out", out_file, "table"), ("--rejects", rejects, "table")],
-            inputs=[("the input", f) for f in files],
+            inputs=[("the input", f) for f in files] + _profile_file(schema),
         )
         batch = read_declarations(files, schema)
         if out_file is not None:
@@ -271,7 +276,8 @@ def train(
         check_outputs(
             [("--model", model, "model")],
             inputs=[("the input", f) for f in [*files, *(valid or [])]]
-            + ([("the label store", store)] if store else []),
+            + ([("the label store", store)] if store else [])
+            + _profile_file(schema),
         )
         meta = run(files, model, schema=schema, valid=valid, store=store)
         rows = meta["rows"]
@@ -352,7 +358,8 @@ def score(
                 ("--report", report, "html"),
             ],
             inputs=[("the input", f) for f in files]
-            + ([("the label store", store)] if store else []),
+            + ([("the label store", store)] if store else [])
+            + _profile_file(schema),
             model=model,
         )
         if store is not None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import polars as pl
 from rich.console import Console
 
+from detector._errors import DetectorError
 from detector.generate import generate_declarations
 from detector.output import write_table
 from detector.pipeline import demo_split, score, train
@@ -14,9 +15,26 @@ from detector.report import write_report
 __all__ = ["run_demo"]
 
 
+#: The demo's folder carries this file: only such a folder (or an empty one) is written to.
+DEMO_MARK = ".detector-demo"
+
+
+def _check_folder(out_dir: Path) -> None:
+    """The demo writes a model and lists by fixed names: never over files of the user's."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DetectorError(f"--out {out_dir} is a file; name a folder for the demo's outputs.")
+    if out_dir.is_dir() and not (out_dir / DEMO_MARK).exists() and any(out_dir.iterdir()):
+        raise DetectorError(
+            f"--out {out_dir} holds files that an earlier demo did not write; name a new or "
+            "empty folder for the demo's outputs."
+        )
+
+
 def run_demo(out_dir: Path, *, rows: int = 300_000, seed: int = 1, console: Console) -> dict:
     """Write the year, the model and the flagged list to ``out_dir``; return the metrics."""
+    _check_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / DEMO_MARK).write_text("The folder of `detector demo`: a demo run replaces it.\n")
     start = date(2025, 1, 1)
     year = generate_declarations(rows=rows, seed=seed, start=start)
     history, recent = demo_split(year, start)

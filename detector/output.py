@@ -272,12 +272,15 @@ def inert(frame: pl.LazyFrame) -> pl.LazyFrame:
     schema = frame.collect_schema()
     text = [name for name, dtype in schema.items() if dtype == pl.String]
     lists = [name for name, dtype in schema.items() if dtype == pl.List(pl.String)]
-    if not text and not lists:
-        return frame
-    return frame.with_columns(
-        *[_guarded(pl.col(name)).alias(name) for name in text],
-        *[pl.col(name).list.eval(_guarded(pl.element())).alias(name) for name in lists],
-    )
+    if text or lists:
+        frame = frame.with_columns(
+            *[_guarded(pl.col(name)).alias(name) for name in text],
+            *[pl.col(name).list.eval(_guarded(pl.element())).alias(name) for name in lists],
+        )
+    # A column name from the input is a header cell too.
+    names = pl.select(_guarded(pl.Series(list(schema), dtype=pl.String))).to_series()
+    renames = {old: new for old, new in zip(schema, names, strict=True) if old != new}
+    return frame.rename(renames) if renames else frame
 
 
 def _guarded(cell: pl.Expr) -> pl.Expr:

@@ -346,6 +346,11 @@ CARELESS = {
         "label store",
     ),
     "list to a device": (SCORE + ["--out", "/dev/null"], "not a regular file"),
+    "list over the schema profile": (
+        ["validate", "in.csv", "--schema", "o.csv", "--out", "o.csv"],
+        "the schema profile",
+    ),
+    "demo over a folder of the user's": (["demo", "--out", "store"], "earlier demo did not"),
     "report to a folder": (SCORE + ["--out", "f.csv", "--report", "store"], "is a folder"),
     "report in a missing folder": (SCORE + ["--out", "f.csv", "--report", "no/r.html"], "exist"),
 }
