@@ -6,16 +6,17 @@ as a bin index (the classifier learnt on features cut into at most 255 bins), an
 walking them on the one-byte bins gives the same leaf for every row at about a third
 of the cost: eight times less memory per row, and integer comparisons. The binned
 walk is what training itself uses for its validation scores. It goes through
-scikit-learn internals, so it is used only where they are all found, and
-``tests/test_model.py`` checks that its probabilities equal ``predict_proba``'s.
+scikit-learn internals (reached only through ``models._sklearn_compat``), so it is
+used only on the versions checked and where they are all found, and
+``tests/test_predict.py`` checks that its probabilities equal ``predict_proba``'s.
 """
 
 import numpy as np
 from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
-from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
 from sklearn.frozen import FrozenEstimator
-from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+from models import _sklearn_compat as compat
 
 __all__ = ["Predictor", "predict_positive", "screen_positive"]
 
@@ -90,11 +91,11 @@ class Predictor:
         model, layout, baseline = self._members[0]
         block = prepared[:, layout * self._n : (layout + 1) * self._n]
         missing = self._layouts[layout][0].missing_values_bin_idx_
-        threads = _openmp_effective_n_threads()
+        threads = compat.openmp_threads()
 
         def walk(rows: np.ndarray) -> np.ndarray:
             raw = np.full(rows.shape[0], baseline)
-            for (tree,) in model._predictors[:trees]:
+            for (tree,) in compat.trees(model)[:trees]:
                 raw += tree.predict_binned(rows, missing, threads)
             return expit(raw)
 
@@ -123,7 +124,7 @@ class Predictor:
         expected raw score, which a row's raw score is plus all its credits (those of
         columns in no group included).
         """
-        threads = _openmp_effective_n_threads()
+        threads = compat.openmp_threads()
         n_rows = prepared.shape[0]
         raws = np.empty((len(self._members), n_rows))
         parts = np.zeros((len(self._members), n_rows, n_groups + 1))
@@ -134,7 +135,7 @@ class Predictor:
             group = np.asarray(group_of)[[src for src, _ in columns]]
             raw = np.full(n_rows, baseline)
             expected[m] = baseline
-            for (tree,) in model._predictors:
+            for (tree,) in compat.trees(model):
                 leaf = _leaf_index(tree, block, mapper.missing_values_bin_idx_, threads)
                 raw += tree.nodes["value"][leaf]
                 credits, root = _path_credits(tree.nodes, group, n_groups + 1)
@@ -144,13 +145,13 @@ class Predictor:
         return raws, parts[:, :, :n_groups], expected
 
     def _binned_proba(self, prepared: np.ndarray) -> np.ndarray:
-        threads = _openmp_effective_n_threads()
+        threads = compat.openmp_threads()
         out = []
         for model, layout, baseline in self._members:
             block = prepared[:, layout * self._n : (layout + 1) * self._n]
             missing = self._layouts[layout][0].missing_values_bin_idx_
             raw = np.full(block.shape[0], baseline)
-            for (tree,) in model._predictors:
+            for (tree,) in compat.trees(model):
                 raw += tree.predict_binned(block, missing, threads)
             out.append(expit(raw))
         # As VotingClassifier averages its models' probabilities.
@@ -181,7 +182,7 @@ def _leaf_index(tree, block: np.ndarray, missing: int, threads: int) -> np.ndarr
     """The leaf each row reaches: the tree walked with each node's index as its value."""
     nodes = tree.nodes.copy()
     nodes["value"] = np.arange(nodes.size)
-    walker = TreePredictor(nodes, tree.binned_left_cat_bitsets, tree.raw_left_cat_bitsets)
+    walker = compat.tree_predictor(nodes, tree.binned_left_cat_bitsets, tree.raw_left_cat_bitsets)
     return walker.predict_binned(block, missing, threads).astype(np.intp)
 
 
@@ -249,13 +250,11 @@ def _binned_parts(classifier):
     column it comes from and, for a categorical one, the categories seen in training
     (those the bin mapper also knows); the baseline of the raw score.
     """
-    if not isinstance(classifier, HistGradientBoostingClassifier):
+    if not compat.AVAILABLE or not isinstance(classifier, HistGradientBoostingClassifier):
         return None
     try:
-        mapper = classifier._bin_mapper
-        predictors = classifier._predictors
-        baseline = np.ravel(classifier._baseline_prediction)
-        preprocessor = classifier._preprocessor
+        mapper, predictors, baseline, preprocessor = compat.boosting_parts(classifier)
+        baseline = np.ravel(baseline)
         if (
             baseline.size != 1
             or classifier.n_trees_per_iteration_ != 1

@@ -1,7 +1,3 @@
-import atexit
-import os
-import shutil
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -10,11 +6,16 @@ import pytest
 
 from detector.generate import generate_declarations
 
-# Models are signed with the installation's key: the tests get their own, never the user's.
-os.environ["DETECTOR_HOME"] = tempfile.mkdtemp(prefix="detector-home-")
-atexit.register(shutil.rmtree, os.environ["DETECTOR_HOME"], ignore_errors=True)
 
-KCS_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kcs"
+@pytest.fixture(scope="session", autouse=True)
+def detector_home(tmp_path_factory):
+    """Models are signed with the installation's key: the tests get their own, never the user's."""
+    home = tmp_path_factory.mktemp("detector-home")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("DETECTOR_HOME", str(home))
+    yield home
+    patch.undo()
+
 
 GOOD_ROW = {
     "declaration_id": "D1",

@@ -1,6 +1,6 @@
 import polars as pl
 import pytest
-from conftest import GOOD_ROW, KCS_DIR, write_csv
+from conftest import GOOD_ROW, write_csv
 
 from detector import DetectorError, load_profile, read_declarations
 
@@ -19,10 +19,7 @@ KCS_ROWS = [
 
 @pytest.fixture
 def kcs_file(tmp_path):
-    """The real validation split when present, else a fixture in its exact layout."""
-    real = KCS_DIR / "valid.csv"
-    if real.exists():
-        return real
+    """Rows in the exact layout of the Korean dataset (the tests read no data from outside)."""
     path = tmp_path / "kcs.csv"
     path.write_text(KCS_HEADER + "\n" + "\n".join(KCS_ROWS) + "\n")
     return path

@@ -1,0 +1,57 @@
+"""scikit-learn's private internals that the binned tree walk reads, in one place.
+
+The walk (``models._predict``) reads a fitted ``HistGradientBoostingClassifier``'s bin
+mapper, trees and baseline, and builds ``TreePredictor`` walkers: none of them public.
+They are reached only through this module, and only on the scikit-learn versions this
+was checked on (``TESTED``); on any other version, or if a name has moved,
+``AVAILABLE`` is False and the predictor falls back to ``predict_proba``, which gives
+the same probabilities more slowly. ``tests/test_predict.py`` checks both paths.
+"""
+
+import sklearn
+
+__all__ = ["AVAILABLE", "TESTED", "boosting_parts", "openmp_threads", "tree_predictor", "trees"]
+
+#: The minor versions whose internals the walk was checked against.
+TESTED = ("1.6", "1.7", "1.8", "1.9")
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+try:
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+except ImportError:  # a version that moved them: the public path only
+    TreePredictor = _openmp_effective_n_threads = None
+
+AVAILABLE = _minor(sklearn.__version__) in TESTED and TreePredictor is not None
+
+
+def openmp_threads() -> int:
+    """The threads scikit-learn's own prediction would use."""
+    return _openmp_effective_n_threads()
+
+
+def tree_predictor(nodes, binned_bitsets, raw_bitsets):
+    """A walker over a tree's node array (scikit-learn's ``TreePredictor``)."""
+    return TreePredictor(nodes, binned_bitsets, raw_bitsets)
+
+
+def boosting_parts(classifier) -> tuple:
+    """A fitted gradient boosting's bin mapper, trees, raw baseline and preprocessor.
+
+    Raises ``AttributeError`` when one is missing (then the binned walk is not used).
+    """
+    return (
+        classifier._bin_mapper,
+        classifier._predictors,
+        classifier._baseline_prediction,
+        classifier._preprocessor,
+    )
+
+
+def trees(classifier) -> list:
+    """A fitted gradient boosting's trees, one list per iteration."""
+    return classifier._predictors

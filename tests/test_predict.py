@@ -1,0 +1,72 @@
+"""The binned tree walk (models._predict) and the one door to scikit-learn's internals."""
+
+import numpy as np
+import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
+
+from models import _sklearn_compat as compat
+from models._predict import Predictor, predict_positive, screen_positive
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A small boosting model with a categorical column, missing values and odd rows."""
+    rng = np.random.default_rng(3)
+    n = 3_000
+    x = np.column_stack([rng.normal(size=n), rng.normal(size=n), rng.integers(0, 6, n)])
+    x[rng.random(n) < 0.1, 0] = np.nan
+    y = ((x[:, 1] + (x[:, 2] == 2) + rng.normal(scale=0.5, size=n)) > 0.8).astype(int)
+    clf = HistGradientBoostingClassifier(max_iter=30, categorical_features=[2], random_state=0).fit(
+        x, y
+    )
+    odd = x[:400].copy()
+    odd[:100, 2] = 9.0  # a category never seen
+    odd[100:200, :2] = np.nan
+    odd[200:300, :2] *= 1e6
+    odd[300:, 2] = -1.0
+    return clf, np.concatenate([x, odd])
+
+
+def test_this_scikit_learn_is_one_the_walk_was_checked_on():
+    import sklearn
+
+    assert compat.AVAILABLE, f"scikit-learn {sklearn.__version__} is not in {compat.TESTED}"
+    assert compat.openmp_threads() >= 1
+
+
+def test_the_binned_walk_gives_predict_proba_exactly(small):
+    clf, x = small
+    predictor = Predictor(clf)
+    assert predictor.binned
+    prepared = predictor.prepare(x)
+    assert prepared.dtype == np.uint8
+    np.testing.assert_array_equal(predictor.proba(prepared), clf.predict_proba(x)[:, 1])
+
+
+def test_a_soft_vote_of_boosting_models_is_walked_as_their_average(small):
+    _, x = small
+    rng = np.random.default_rng(4)
+    y = (rng.random(x.shape[0]) < 0.3).astype(int)
+    members = [
+        (f"m{s}", HistGradientBoostingClassifier(max_iter=10, random_state=s)) for s in (0, 1)
+    ]
+    vote = VotingClassifier(members, voting="soft").fit(np.nan_to_num(x[:3_000]), y[:3_000])
+    assert Predictor(vote).binned
+    np.testing.assert_allclose(
+        predict_positive(vote, x), vote.predict_proba(x)[:, 1], rtol=1e-12, atol=0
+    )
+
+
+def test_an_unchecked_scikit_learn_falls_back_to_predict_proba(small, monkeypatch):
+    clf, x = small
+    monkeypatch.setattr(compat, "AVAILABLE", False)
+    predictor = Predictor(clf)
+    assert not predictor.binned
+    np.testing.assert_array_equal(predict_positive(clf, x), clf.predict_proba(x)[:, 1])
+    assert screen_positive(clf, x, trees=5) is None  # no cheap first look without the bins
+
+
+def test_the_screen_is_the_probability_after_the_first_trees(small):
+    clf, x = small
+    staged = list(clf.staged_predict_proba(x))[4][:, 1]
+    np.testing.assert_allclose(screen_positive(clf, x, trees=5), staged, rtol=1e-12)
