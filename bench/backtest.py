@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from detector import generate_declarations, load_profile, read_declarations
-from detector.backtest import backtest, fold_summary, rolling_folds
+from detector import load_profile, read_declarations
+from detector.app.backtest import backtest, fold_summary, rolling_folds
+from detector.synthetic import generate_declarations
 from models import ModelConfig, capacity_metrics
 
 #: The boosting settings shipped until the backtest chose others.

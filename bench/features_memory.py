@@ -16,7 +16,7 @@ from pathlib import Path
 
 PREPARE = """
 import sys, joblib, polars as pl
-from detector import generate_declarations
+from detector.synthetic import generate_declarations
 from features import DeclarationFeatures
 df = generate_declarations(rows=int(sys.argv[1]), seed=1)
 df.write_parquet(sys.argv[2])

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
-from detector import generate_declarations, read_declarations
+from detector import read_declarations
+from detector.synthetic import generate_declarations
 from features import DeclarationFeatures
 
 

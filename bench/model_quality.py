@@ -19,8 +19,9 @@ import numpy as np
 import polars as pl
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 
-from detector import generate_declarations, load_profile, read_declarations
-from detector.pipeline import demo_split, measure
+from detector import load_profile, read_declarations
+from detector.app.pipeline import demo_split, measure
+from detector.synthetic import generate_declarations
 from models import FraudModel, ModelConfig, capacity_metrics
 
 TRUTH = ["true_fraud", "true_fraud_type", "true_customs_value", "true_revenue_lost"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
-from detector import generate_declarations
+from detector.synthetic import generate_declarations
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from score_speed import timed  # noqa: E402  (the same fresh-process timing)

@@ -120,7 +120,7 @@ def main() -> None:
     import polars as pl
 
     from detector import read_declarations
-    from detector.persist import load_model
+    from detector.io.persist import load_model
     from models._predict import predict_positive
 
     fitted, _ = load_model(model)
@@ -144,7 +144,7 @@ def main() -> None:
     fifth_s = time.perf_counter() - t0
     compared = []
     if args.until_now:
-        from detector.backtest import tree_count
+        from detector.app.backtest import tree_count
         from models import FraudModel, ModelConfig
 
         old = FraudModel(ModelConfig(n_models=3, learning_rate=0.06, max_iter=400)).fit(

@@ -6,6 +6,7 @@ place a declaration within its group. Peer groups go from the most specific to t
 least; a declaration uses the most specific one with enough declarations.
 """
 
+import math
 from dataclasses import dataclass
 
 import polars as pl
@@ -46,6 +47,24 @@ class ReferencePrices:
 
     tables: dict[str, pl.DataFrame]
     min_count: int
+
+    def percentiles(self, row: dict) -> dict[str, float] | None:
+        """The training prices per tonne of a declaration's peer group, by percentile.
+
+        ``row`` holds a scored declaration's ``peer_level`` and peer keys; None when it
+        has no peer group.
+        """
+        level = row.get("peer_level")
+        if level is None:
+            return None
+        name, keys = PEER_LEVELS[int(level)]
+        match = self.tables[name]
+        for k in keys:
+            match = match.filter(pl.col(k) == row[k])
+        if match.height == 0:
+            return None
+        q = match.row(0, named=True)
+        return {f"p{g:g}": math.exp(q[f"q{i}"]) for i, g in enumerate(PERCENTILE_GRID)}
 
 
 def fit_reference_prices(lf: pl.LazyFrame, min_count: int = 20) -> ReferencePrices:

@@ -329,6 +329,10 @@ class FraudModel:
             pl.Series("risk_score", self.calibrator_.predict(rank)),
         )
 
+    def peer_percentiles(self, row: dict) -> dict[str, float] | None:
+        """The training prices per tonne of a scored declaration's peer group."""
+        return self.features_.reference_.percentiles(row)
+
     def transform(
         self,
         declarations: pl.DataFrame | pl.LazyFrame,

@@ -4,7 +4,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from detector.generate import generate_declarations
+from detector.synthetic.generate import generate_declarations
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,7 +47,7 @@ CUT = date(2025, 10, 1)
 @pytest.fixture(scope="session")
 def trained_model(synthetic_year, tmp_path_factory):
     """A model trained on months 1-9 (inspected labels only): (model, history, recent) files."""
-    from detector.pipeline import train
+    from detector.app.pipeline import train
 
     history = synthetic_year.filter(pl.col("declaration_date") < CUT)
     recent = synthetic_year.filter(pl.col("declaration_date") >= CUT)
@@ -58,3 +58,15 @@ def trained_model(synthetic_year, tmp_path_factory):
     path = folder / "model.joblib"
     train([train_file], path, valid=[score_file])
     return path, train_file, score_file
+
+
+#: Fixtures that fit a model (or hand one over): a test that uses one is slow.
+FITTING = {"trained_model", "files", "fitted", "model_file", "scored", "layouts", "hostile"}
+FITTING |= {"scored_run", "small_run"}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test that fits a model ``slow``: ``pytest -m "not slow"`` is the inner loop."""
+    for item in items:
+        if FITTING & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -6,11 +6,14 @@ import pytest
 from typer.testing import CliRunner
 
 from detector import DetectorError
-from detector.backtest import Fold, backtest, fold_summary, rolling_folds
-from detector.cli import app
-from detector.persist import load_model
-from detector.pipeline import measure
+from detector.app.backtest import Fold, backtest, fold_summary, rolling_folds
+from detector.app.cli import app
+from detector.app.pipeline import measure
+from detector.io.persist import load_model
 from models import FraudModel
+
+# Every test here fits a model, or reads one that a fixture fitted.
+pytestmark = pytest.mark.slow
 
 runner = CliRunner()
 

@@ -17,7 +17,7 @@ from conftest import GOOD_ROW
 from typer.testing import CliRunner
 
 from detector import DetectorError
-from detector.cli import app
+from detector.app.cli import app
 
 HEADER = ",".join(GOOD_ROW)
 ROW = ",".join(GOOD_ROW.values())
@@ -372,7 +372,7 @@ def test_no_output_may_replace_an_input_the_model_the_store_or_another_output(
 
 
 def test_a_folder_output_replaces_only_a_folder_it_wrote(tmp_path):
-    from detector.output import write_table
+    from detector.io.output import write_table
 
     df = pl.DataFrame({"declaration_date": [date(2025, 1, 1)], "a": [1]})
     write_table(df, tmp_path / "out")
@@ -447,12 +447,12 @@ def test_ids_repeated_in_blocks_are_rejected_without_a_panic(tmp_path, synthetic
 
 
 def test_an_unexpected_failure_is_one_sentence_and_a_log_file(tmp_path, monkeypatch):
-    import detector.ingest
+    import detector.io.ingest
 
     def panic(*args, **kwargs):
         raise pl.exceptions.PanicException("assertion failed: i < self.len()\nplan: " + "x" * 9999)
 
-    monkeypatch.setattr(detector.ingest, "read_declarations", panic)
+    monkeypatch.setattr(detector.io.ingest, "read_declarations", panic)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", None)
     path = tmp_path / "in.csv"
@@ -512,7 +512,7 @@ def test_a_header_of_a_hundred_thousand_columns_is_refused(tmp_path):
 
 def test_text_too_long_for_a_worksheet_cell_is_cut_with_a_note(tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
-    from detector.output import write_table
+    from detector.io.output import write_table
 
     write_table(pl.DataFrame({"note": ["x" * 40_000, "short"]}), tmp_path / "t.xlsx")
     cells = [c.value for c in openpyxl.load_workbook(tmp_path / "t.xlsx").active["A"]][1:]
@@ -524,7 +524,7 @@ def test_text_too_long_for_a_worksheet_cell_is_cut_with_a_note(tmp_path):
 def test_a_rename_is_made_durable_by_syncing_the_folder(tmp_path, monkeypatch):
     import stat
 
-    from detector.output import write_table
+    from detector.io.output import write_table
 
     synced = []
     real = os.fsync

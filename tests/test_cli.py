@@ -5,7 +5,7 @@ import polars as pl
 from conftest import GOOD_ROW, write_csv
 from typer.testing import CliRunner
 
-from detector.cli import app
+from detector.app.cli import app
 
 runner = CliRunner()
 

@@ -6,7 +6,10 @@ import pytest
 from conftest import GOOD_ROW
 from typer.testing import CliRunner
 
-from detector.cli import app
+from detector.app.cli import app
+
+# Every test here fits a model, or reads one that a fixture fitted.
+pytestmark = pytest.mark.slow
 
 runner = CliRunner()
 TRUTH = ["true_fraud", "true_fraud_type", "true_customs_value", "true_revenue_lost"]

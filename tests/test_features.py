@@ -540,6 +540,7 @@ def test_an_entity_named_only_in_some_months_or_never_still_trains(synthetic_yea
     assert bare["importer_n_before"].max() > 0
 
 
+@pytest.mark.slow
 def test_a_model_reads_every_training_row_one_month_at_a_time(synthetic_year):
     # Fitting holds one month of features at a time; what it learns from every row
     # (label coverage, the detectors' and the stakes' distributions) still counts them all.

@@ -3,9 +3,10 @@ import hashlib
 import polars as pl
 import pytest
 
-from detector import _catalogue as cat
-from detector import generate_declarations, read_declarations
-from detector.generate import GeneratorConfig
+from detector import read_declarations
+from detector.synthetic import _catalogue as cat
+from detector.synthetic import generate_declarations
+from detector.synthetic.generate import GeneratorConfig
 
 
 def test_same_seed_same_bytes(tmp_path):

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detector import DetectorError, read_declarations
-from detector.ingest import reject_tally
+from detector.io.ingest import reject_tally
 
 
 def _read(tmp_path, changes: dict[str, str], extra_rows: list[dict] = ()) -> tuple:

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from detector import DetectorError
-from detector.cli import app
-from detector.labels import OUTCOME_SCHEMA, LabelStore
-from detector.persist import load_model
-from detector.pipeline import measure, score, train
+from detector.app.cli import app
+from detector.app.labels import OUTCOME_SCHEMA, LabelStore
+from detector.app.pipeline import measure, score, train
+from detector.io.persist import load_model
 from models._predict import predict_positive
 
 runner = CliRunner()
@@ -140,7 +140,7 @@ def test_monitor_of_an_empty_store_says_what_to_do(tmp_path):
 _FEEDER = """
 import sys, time
 from pathlib import Path
-from detector.labels import LabelStore
+from detector.app.labels import LabelStore
 
 read = LabelStore.outcomes
 
@@ -209,6 +209,7 @@ def test_outcomes_file_without_the_key_columns_is_exit_2(tmp_path):
         LabelStore(tmp_path / "s").add_outcomes(bad)
 
 
+@pytest.mark.slow
 def test_fed_back_outcomes_teach_the_next_model_a_scheme_it_never_saw(synthetic_year, tmp_path):
     """Score October with a model whose labels never showed transshipment, inspect the
     flagged list (the synthetic ground truth plays the inspectors), feed the outcomes

@@ -12,10 +12,11 @@ import pytest
 from scipy.special import expit
 from typer.testing import CliRunner
 
-from detector import DetectorError, persist
-from detector.cli import app
-from detector.persist import MAGIC, load_model, read_metadata, save_model
-from detector.pipeline import measure, score
+from detector import DetectorError
+from detector.app.cli import app
+from detector.app.pipeline import measure, score
+from detector.io import persist
+from detector.io.persist import MAGIC, load_model, read_metadata, save_model
 from models import (
     FraudModel,
     ModelConfig,
@@ -26,6 +27,9 @@ from models import (
 )
 from models._model import DUTY_AT_STAKE, _records_revenue, sample_labelled
 from models._predict import Predictor, predict_positive
+
+# Every test here fits a model, or reads one that a fixture fitted.
+pytestmark = pytest.mark.slow
 
 CUT = date(2025, 10, 1)
 TRUTH = ["true_fraud", "true_fraud_type", "true_customs_value", "true_revenue_lost"]

@@ -10,12 +10,12 @@ import polars as pl
 import pytest
 
 from detector import DetectorError
-from detector.output import write_table
+from detector.io.output import write_table
 
 _WRITER = """
 import sys
 import polars as pl
-from detector.output import write_table
+from detector.io.output import write_table
 rows = int(sys.argv[2])
 df = pl.DataFrame({"a": pl.int_range(rows, eager=True)}).with_columns(
     b=pl.col("a").cast(pl.String) + "-declaration", c=pl.col("a") * 0.5

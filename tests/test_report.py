@@ -11,9 +11,9 @@ import pytest
 from conftest import GOOD_ROW, write_csv
 from typer.testing import CliRunner
 
-from detector.cases import group_cases
-from detector.cli import app
-from detector.report import _rejections, write_report
+from detector.app.cases import group_cases
+from detector.app.cli import app
+from detector.app.report import _rejections, write_report
 
 runner = CliRunner()
 
@@ -192,7 +192,7 @@ def test_the_same_run_writes_the_same_report(scored_run, trained_model, tmp_path
 @pytest.fixture(scope="module")
 def small_run(trained_model, tmp_path_factory):
     """300 declarations scored in this process, 20 flagged: a result to report on."""
-    from detector.pipeline import score
+    from detector.app.pipeline import score
 
     model, _, recent = trained_model
     small = tmp_path_factory.mktemp("small") / "small.parquet"

@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from detector.cli import app
-from detector.pipeline import score, write_scores
-from detector.stream import Runner, plan_pieces
+from detector.app.cli import app
+from detector.app.pipeline import score, write_scores
+from detector.batch.stream import Runner, plan_pieces
 
 COLUMNS = ["rank", "declaration_id", "risk_score", "reasons", "selection", "case_id"]
 
@@ -86,7 +86,7 @@ def test_the_screened_list_is_the_whole_classifiers_list(
     list is the one it gives when it scores every row."""
     from dataclasses import replace
 
-    from detector.persist import load_model, read_metadata, save_model
+    from detector.io.persist import load_model, read_metadata, save_model
 
     path, _, score_file = trained_model
     model, _ = load_model(path)

@@ -37,22 +37,23 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from detector._errors import DetectorError
-from detector.ingest import (
+from detector.errors import DetectorError
+from detector.io.ingest import (
     INPUT_ROW,
+    REPAIR_PREFIX,
     Canonical,
-    _hive_keys,
-    _repair_totals,
-    _scan_one,
     canonicalise,
     csv_data_lines,
     duplicate_rows,
+    hive_keys,
     input_files,
     line_note,
     read_failure,
+    repair_totals,
+    scan_file,
     split,
 )
-from detector.schema import SCORED_COLUMNS
+from detector.io.schema import SCORED_COLUMNS
 from models import drift_counts, explain_rows
 
 __all__ = ["PIECE_ROWS", "Piece", "Runner", "plan_pieces", "score_pieces"]
@@ -110,7 +111,7 @@ def _csv_to_parquet(
     path: Path, work: Path, piece_rows: int, notes: list[str], number: int
 ) -> list[Path]:
     """Cut a CSV file into Parquet pieces of raw text (streaming; order kept)."""
-    lf = _scan_one(path, "csv", notes)
+    lf = scan_file(path, "csv", notes)
     folder = work / "csv" / str(number)
     try:
         lf.sink_parquet(
@@ -142,9 +143,9 @@ def plan_pieces(paths, work: Path, piece_rows: int = PIECE_ROWS) -> Plan:
             note = line_note(path, csv_data_lines(path), rows) if rows else None
             notes += [note] if note else []
             continue
-        lf = _scan_one(path, kind, notes)  # checks the footer: a clear error if broken
+        lf = scan_file(path, kind, notes)  # checks the footer: a clear error if broken
         n = lf.select(pl.len()).collect().item()
-        hive = tuple(_hive_keys(path, roots).items())
+        hive = tuple(hive_keys(path, roots).items())
         drop = tuple(c for c in pl.read_parquet_schema(path) if c in SCORED_COLUMNS)
         for start in range(0, max(n, 1), piece_rows):
             rows = min(piece_rows, n - start)
@@ -334,7 +335,7 @@ def _read_piece(args: tuple[Job, Piece]) -> dict:
     canonical = _canonical(job, piece, dups)
     canonical = Canonical(canonical.lf.collect().lazy(), canonical.reasons, canonical.internal)
     accepted, rejects = split(canonical)
-    acc, rej, totals = pl.collect_all([accepted, rejects, _repair_totals(canonical)])
+    acc, rej, totals = pl.collect_all([accepted, rejects, repair_totals(canonical)])
     # Written even when empty: a rejects file always has its header.
     rej.write_parquet(work / "rejects" / f"{piece.index}.parquet")
     repairs = {k: int(v) for k, v in totals.row(0, named=True).items() if k != "__rows"}
@@ -581,7 +582,8 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
     repairs: dict[str, int] = {}
     for r in read:
         for k, v in r["repairs"].items():
-            repairs[k[len("__repair_") :]] = repairs.get(k[len("__repair_") :], 0) + v
+            what = k[len(REPAIR_PREFIX) :]
+            repairs[what] = repairs.get(what, 0) + v
     repairs = {k: v for k, v in repairs.items() if v}
     reject_parts = sorted((work / "rejects").glob("*.parquet"))
     rejects = (

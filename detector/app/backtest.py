@@ -15,8 +15,8 @@ import numpy as np
 import polars as pl
 from sklearn.frozen import FrozenEstimator
 
-from detector._errors import DetectorError
-from detector.pipeline import measure
+from detector.app.pipeline import measure
+from detector.errors import DetectorError
 from models import FraudModel, ModelConfig
 
 __all__ = ["Fold", "backtest", "fold_summary", "rolling_folds", "tree_count"]

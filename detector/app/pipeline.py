@@ -8,17 +8,16 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from detector._errors import DetectorError
-from detector.cases import group_cases
-from detector.ingest import describe_repairs, read_declarations
-from detector.labels import LabelStore
-from detector.output import write_chunks, write_table, write_workbook
-from detector.persist import load_model, save_model
-from detector.profiles import load_profile
-from detector.schema import OUTPUT_COLUMNS
-from detector.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
+from detector.app.cases import group_cases
+from detector.app.labels import LabelStore
+from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
+from detector.errors import DetectorError
+from detector.io.ingest import describe_repairs, read_declarations
+from detector.io.output import write_chunks, write_table, write_workbook
+from detector.io.persist import load_model, save_model
+from detector.io.profiles import load_profile
+from detector.io.schema import OUTPUT_COLUMNS
 from features import PEER_LEVELS
-from features._reference_prices import PERCENTILE_GRID
 from models import (
     DriftReport,
     FraudModel,
@@ -296,7 +295,7 @@ def score(
 ) -> ScoreResult:
     """Score declarations: the ranked list, sized to capacity, with reasons.
 
-    The batch is read and scored piece by piece (``detector.stream``): memory follows
+    The batch is read and scored piece by piece (``detector.batch.stream``): memory follows
     the piece, not the batch, and ``runner`` may spread the pieces over processes or a
     Dask cluster; the result is the same either way. ``piece_rows`` defaults to a
     million rows shared among the processes of this machine.
@@ -371,14 +370,14 @@ def evaluate(
 
     With ``folds``, a rolling-origin backtest instead: the model's configuration is
     fitted anew on every month before each of the last ``folds`` periods of ``months``
-    months and measured on that period (see :mod:`detector.backtest`); the result
+    months and measured on that period (see :mod:`detector.app.backtest`); the result
     holds each fold's metrics and their mean and spread.
     """
     model, metadata = load_model(model_path, trust=trust)
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
     batch = read_declarations(files, profile)
     if folds is not None:
-        from detector.backtest import backtest, fold_summary, rolling_folds
+        from detector.app.backtest import backtest, fold_summary, rolling_folds
 
         data = batch.accepted
         results = backtest(
@@ -452,7 +451,7 @@ def explain(
         "rank": f"{r['rank']:,} of {table.height:,}",
         "novelty": r["novelty"],
     }
-    percentiles = peer_percentiles(model, r)
+    percentiles = model.peer_percentiles(r)
     if percentiles is not None:
         card["peer_prices"] = {
             "group": r["peer_group"],
@@ -494,21 +493,6 @@ def explain(
     }
     card["reasons"] = explain_rows(model, row)[0].split(" | ")
     return card
-
-
-def peer_percentiles(model: FraudModel, row: dict) -> dict[str, float] | None:
-    """The training prices per tonne of a declaration's peer group, by percentile."""
-    level = row.get("peer_level")
-    if level is None:
-        return None
-    name, keys = PEER_LEVELS[int(level)]
-    match = model.features_.reference_.tables[name]
-    for k in keys:
-        match = match.filter(pl.col(k) == row[k])
-    if match.height == 0:
-        return None
-    q = match.row(0, named=True)
-    return {f"p{g:g}": float(np.exp(q[f"q{i}"])) for i, g in enumerate(PERCENTILE_GRID)}
 
 
 def demo_split(df: pl.DataFrame, start: date) -> tuple[pl.DataFrame, pl.DataFrame]:

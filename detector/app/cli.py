@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from detector._errors import DetectorError
+from detector.errors import DetectorError
 
 app = typer.Typer(
     name="detector",
@@ -137,8 +137,8 @@ def generate(
 ) -> None:
     """Generate a synthetic year of declarations with known fraud."""
     with _boundary():
-        from detector.generate import generate_declarations
-        from detector.output import check_outputs, write_table
+        from detector.io.output import check_outputs, write_table
+        from detector.synthetic.generate import generate_declarations
 
         check_outputs([("--out", out_file, "table")])
         try:
@@ -167,8 +167,8 @@ def validate(
 ) -> None:
     """Map declarations onto the canonical schema and report what would be rejected."""
     with _boundary():
-        from detector.ingest import read_declarations, reject_tally
-        from detector.output import check_outputs, write_table
+        from detector.io.ingest import read_declarations, reject_tally
+        from detector.io.output import check_outputs, write_table
 
         check_outputs(
             [("--out", out_file, "table"), ("--rejects", rejects, "table")],
@@ -270,8 +270,8 @@ def train(
 ) -> None:
     """Train a model on labelled declarations and save it with its metadata."""
     with _boundary():
-        from detector.output import check_outputs
-        from detector.pipeline import train as run
+        from detector.app.pipeline import train as run
+        from detector.io.output import check_outputs
 
         check_outputs(
             [("--model", model, "model")],
@@ -346,10 +346,10 @@ def score(
     --workers the pieces run in parallel, with --backend dask on a Dask cluster.
     """
     with _boundary():
-        from detector.output import check_outputs
-        from detector.pipeline import score as run
-        from detector.pipeline import write_scores
-        from detector.stream import Runner
+        from detector.app.pipeline import score as run
+        from detector.app.pipeline import write_scores
+        from detector.batch.stream import Runner
+        from detector.io.output import check_outputs
 
         check_outputs(
             [
@@ -363,7 +363,7 @@ def score(
             model=model,
         )
         if store is not None:
-            from detector.labels import LabelStore
+            from detector.app.labels import LabelStore
 
             LabelStore(store).check_writable()
 
@@ -395,7 +395,7 @@ def score(
             if report is not None:
                 rates = labels.hit_rates()
         if report is not None:
-            from detector.report import write_report
+            from detector.app.report import write_report
 
             write_report(result, report, monitor=rates)
             out.print(f"wrote {report}", markup=False)
@@ -431,7 +431,7 @@ def evaluate(
     with _boundary():
         import json
 
-        from detector.pipeline import evaluate as run
+        from detector.app.pipeline import evaluate as run
 
         metrics = run(
             files,
@@ -461,7 +461,7 @@ def explain(
 ) -> None:
     """One declaration's case card: values, peer prices, route, histories, reasons."""
     with _boundary():
-        from detector.pipeline import explain as run
+        from detector.app.pipeline import explain as run
 
         card = run(declaration_id, model, input_files, schema=schema, trust=trust)
         for section, values in card.items():
@@ -503,9 +503,9 @@ def feedback(
 ) -> None:
     """Add investigators' inspection outcomes to the label store."""
     with _boundary():
-        from detector.ingest import REJECT_REASON
-        from detector.labels import LabelStore
-        from detector.output import check_outputs, write_table
+        from detector.app.labels import LabelStore
+        from detector.io.ingest import REJECT_REASON
+        from detector.io.output import check_outputs, write_table
 
         check_outputs(
             [("--rejects", rejects, "table")],
@@ -538,8 +538,8 @@ def monitor(
     with _boundary():
         from rich.table import Table
 
-        from detector.labels import LabelStore
-        from detector.output import check_outputs
+        from detector.app.labels import LabelStore
+        from detector.io.output import check_outputs
 
         check_outputs([("--report", report, "html")], inputs=[("the label store", store)])
         rates = LabelStore(store).hit_rates()
@@ -562,7 +562,7 @@ def monitor(
             )
         out.print(table)
         if report is not None:
-            from detector.report import write_monitor_report
+            from detector.app.report import write_monitor_report
 
             write_monitor_report(rates, report, store=str(store))
             out.print(f"wrote {report}", markup=False)
@@ -578,7 +578,7 @@ def demo(
 ) -> None:
     """Generate a synthetic year, train on months 1-9, score months 10-12, report."""
     with _boundary():
-        from detector.demo import run_demo
+        from detector.app.demo import run_demo
 
         run_demo(out_dir, rows=rows, seed=seed, console=out)
 

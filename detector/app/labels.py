@@ -17,21 +17,21 @@ from pathlib import Path
 
 import polars as pl
 
-from detector._errors import DetectorError
-from detector.ingest import (
-    _DATE_FORMATS,
-    _FALSE,
-    _PLAUSIBLE_MAX,
-    _TRUE,
-    _YEARS,
+from detector.errors import DetectorError
+from detector.io.ingest import (
+    DATE_FORMATS,
+    FALSE_WORDS,
     INPUT_ROW,
+    PLAUSIBLE_MAX,
     REJECT_REASON,
-    _as_text,
-    _msg,
+    TRUE_WORDS,
+    YEARS,
+    as_text,
+    quote_reason,
     scan_input,
 )
-from detector.output import write_table
-from detector.schema import FRAUD_TYPES
+from detector.io.output import write_table
+from detector.io.schema import FRAUD_TYPES
 
 __all__ = ["FeedbackResult", "LabelStore", "OUTCOME_SCHEMA"]
 
@@ -56,8 +56,8 @@ FLAGGED_SCHEMA: dict[str, pl.DataType] = {
 #: What makes two reports on one declaration the same report.
 _OUTCOME_KEY = ("inspected", "fraud", "fraud_type", "revenue_recovered")
 #: Revenue is money, as a declaration's customs value is: beyond that, a typo or an overflow.
-_REVENUE_MAX = _PLAUSIBLE_MAX["customs_value"]
-_FIRST_YEAR = _YEARS[0]
+_REVENUE_MAX = PLAUSIBLE_MAX["customs_value"]
+_FIRST_YEAR = YEARS[0]
 _TEXT, _VALUE, _REASON = "__text_", "__value_", "__reason"
 
 
@@ -98,7 +98,7 @@ def _refuse_nested(path: Path, schema: pl.Schema) -> None:
 def _texts(schema: pl.Schema) -> list[pl.Expr]:
     """Each outcome column as text the way declarations read it; null when blank or absent."""
     return [
-        (_as_text(name, schema[name]) if name in schema else pl.lit(None, pl.String)).alias(
+        (as_text(name, schema[name]) if name in schema else pl.lit(None, pl.String)).alias(
             _TEXT + name
         )
         for name in OUTCOME_SCHEMA
@@ -107,7 +107,7 @@ def _texts(schema: pl.Schema) -> list[pl.Expr]:
 
 def _flag(text: pl.Expr) -> pl.Expr:
     lower = text.str.to_lowercase()
-    return pl.when(lower.is_in(_TRUE)).then(True).when(lower.is_in(_FALSE)).then(False)
+    return pl.when(lower.is_in(TRUE_WORDS)).then(True).when(lower.is_in(FALSE_WORDS)).then(False)
 
 
 def _number(name: str, schema: pl.Schema) -> pl.Expr:
@@ -124,7 +124,7 @@ def _day(name: str, schema: pl.Schema) -> pl.Expr:
     if isinstance(dtype, pl.Datetime):
         return pl.col(name).dt.date()
     day = pl.col(_TEXT + name).str.split(" ").list.first().str.split("T").list.first()
-    return pl.coalesce([day.str.to_date(fmt, strict=False) for fmt in _DATE_FORMATS])
+    return pl.coalesce([day.str.to_date(fmt, strict=False) for fmt in DATE_FORMATS])
 
 
 def _values(schema: pl.Schema) -> list[pl.Expr]:
@@ -155,15 +155,15 @@ def _problems(today: date) -> list[tuple[pl.Expr, pl.Expr]]:
         (key.is_null(), pl.lit("missing declaration_id")),
         (
             key.is_not_null() & key.is_duplicated(),
-            _msg("declaration_id '{}' is reported more than once in the file", key),
+            quote_reason("declaration_id '{}' is reported more than once in the file", key),
         ),
         (
             text["inspected"].is_not_null() & inspected.is_null(),
-            _msg("inspected '{}' is not true or false", text["inspected"]),
+            quote_reason("inspected '{}' is not true or false", text["inspected"]),
         ),
         (
             text["fraud"].is_not_null() & fraud.is_null(),
-            _msg("fraud '{}' is not 0 or 1", text["fraud"]),
+            quote_reason("fraud '{}' is not 0 or 1", text["fraud"]),
         ),
         (
             text["fraud"].is_null() & inspected,
@@ -171,48 +171,68 @@ def _problems(today: date) -> list[tuple[pl.Expr, pl.Expr]]:
         ),
         (
             kind.is_not_null() & ~kind.is_in(FRAUD_TYPES),
-            _msg(f"fraud_type '{{}}' is not one of {', '.join(FRAUD_TYPES)}", text["fraud_type"]),
+            quote_reason(
+                f"fraud_type '{{}}' is not one of {', '.join(FRAUD_TYPES)}", text["fraud_type"]
+            ),
         ),
         (
             text["revenue_recovered"].is_not_null() & revenue.is_null(),
-            _msg("revenue_recovered '{}' is not a number", money),
+            quote_reason("revenue_recovered '{}' is not a number", money),
         ),
         (
             revenue.is_nan() | revenue.is_infinite(),
-            _msg("revenue_recovered '{}' is not a finite number", money),
+            quote_reason("revenue_recovered '{}' is not a finite number", money),
         ),
-        (revenue < 0, _msg("negative revenue_recovered '{}'", money)),
+        (revenue < 0, quote_reason("negative revenue_recovered '{}'", money)),
         (
             revenue.is_finite() & (revenue > _REVENUE_MAX),
-            _msg(f"revenue_recovered '{{}}' is implausibly large (over {_REVENUE_MAX:.0e})", money),
+            quote_reason(
+                f"revenue_recovered '{{}}' is implausibly large (over {_REVENUE_MAX:.0e})", money
+            ),
         ),
         (
             text["inspected_on"].is_not_null() & day.is_null(),
-            _msg("inspected_on '{}' is not a date: expected YYYY-MM-DD", text["inspected_on"]),
+            quote_reason(
+                "inspected_on '{}' is not a date: expected YYYY-MM-DD", text["inspected_on"]
+            ),
         ),
         (
             day.dt.year() < _FIRST_YEAR,
-            _msg(f"impossible inspected_on '{{}}': before {_FIRST_YEAR}", text["inspected_on"]),
+            quote_reason(
+                f"impossible inspected_on '{{}}': before {_FIRST_YEAR}", text["inspected_on"]
+            ),
         ),
         (
             day > today,
-            _msg(f"impossible inspected_on '{{}}': after today, {today}", text["inspected_on"]),
+            quote_reason(
+                f"impossible inspected_on '{{}}': after today, {today}", text["inspected_on"]
+            ),
         ),
         # An outcome needs an inspection, and no fraud means no fraud type and no revenue.
         (
             ~inspected & (fraud == 1),
-            _msg("fraud '{}' for a declaration not inspected (inspected false)", text["fraud"]),
+            quote_reason(
+                "fraud '{}' for a declaration not inspected (inspected false)", text["fraud"]
+            ),
         ),
         (
             ~inspected & kind.is_not_null(),
-            _msg("fraud_type '{}' for a declaration not inspected (inspected false)", kind),
+            quote_reason("fraud_type '{}' for a declaration not inspected (inspected false)", kind),
         ),
         (
             ~inspected & (revenue > 0),
-            _msg("revenue_recovered '{}' for a declaration not inspected (inspected false)", money),
+            quote_reason(
+                "revenue_recovered '{}' for a declaration not inspected (inspected false)", money
+            ),
         ),
-        ((fraud == 0) & kind.is_not_null(), _msg("fraud_type '{}' contradicts fraud 0", kind)),
-        ((fraud == 0) & (revenue > 0), _msg("revenue_recovered '{}' contradicts fraud 0", money)),
+        (
+            (fraud == 0) & kind.is_not_null(),
+            quote_reason("fraud_type '{}' contradicts fraud 0", kind),
+        ),
+        (
+            (fraud == 0) & (revenue > 0),
+            quote_reason("revenue_recovered '{}' contradicts fraud 0", money),
+        ),
     ]
 
 

@@ -20,9 +20,8 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from matplotlib.ticker import NullLocator  # noqa: E402
 
-from detector.ingest import reject_tally  # noqa: E402
-from detector.output import atomic_path  # noqa: E402
-from detector.pipeline import peer_percentiles  # noqa: E402
+from detector.io.ingest import reject_tally  # noqa: E402
+from detector.io.output import atomic_path  # noqa: E402
 from features import PEER_LEVELS  # noqa: E402
 
 __all__ = ["write_monitor_report", "write_report"]
@@ -277,7 +276,7 @@ def _same_peer_group(lead: dict) -> pl.Expr:
 
 
 def _card(case: dict, lead: dict, members: pl.DataFrame, peers: pl.DataFrame, model) -> str:
-    percentiles = peer_percentiles(model, lead) if model is not None else None
+    percentiles = model.peer_percentiles(lead) if model is not None else None
     same = peers.filter(_same_peer_group(lead))["unit_value_per_ton"].to_numpy()
     plot = _peer_plot(lead, same, percentiles)
     reasons = "".join(
@@ -464,7 +463,7 @@ def _rejections(rejects: pl.DataFrame, shown: int = 20) -> str:
 def write_report(
     result, path: str | Path, *, monitor: pl.DataFrame | None = None, max_cards: int = 25
 ) -> Path:
-    """Write the report of a scoring run (a :class:`~detector.pipeline.ScoreResult`)."""
+    """Write the report of a scoring run (a :class:`~detector.app.pipeline.ScoreResult`)."""
     path = Path(path)
     with plt.rc_context(_RC):
         if result.n_read - result.rejects.height == 0:

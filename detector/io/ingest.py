@@ -12,10 +12,10 @@ from pathlib import Path
 
 import polars as pl
 
-from detector._errors import DetectorError
-from detector._paths import expand_glob, has_magic
-from detector.profiles import Profile, load_profile
-from detector.schema import (
+from detector.errors import DetectorError
+from detector.io._paths import expand_glob, has_magic
+from detector.io.profiles import Profile, load_profile
+from detector.io.schema import (
     CANONICAL_SCHEMA,
     CURRENCIES,
     LABEL_SCHEMA,
@@ -27,20 +27,37 @@ from detector.schema import (
 from features import format_text
 
 __all__ = [
+    "DATE_FORMATS",
+    "FALSE_WORDS",
+    "INPUT_ROW",
+    "PLAUSIBLE_MAX",
+    "REJECT_REASON",
+    "REPAIR_PREFIX",
+    "TRUE_WORDS",
+    "YEARS",
     "Batch",
+    "Canonical",
+    "as_text",
     "canonicalise",
+    "csv_data_lines",
     "duplicate_rows",
     "earlier_scores",
+    "hive_keys",
     "input_files",
-    "read_failure",
+    "line_note",
+    "quote_reason",
     "read_declarations",
+    "read_failure",
+    "repair_totals",
+    "scan_file",
     "scan_input",
+    "split",
 ]
 
 INPUT_ROW = "input_row"
 REJECT_REASON = "reject_reason"
 _PREFIX = "__c_"
-_REPAIR = "__repair_"
+REPAIR_PREFIX = "__repair_"
 _BAD = "__bad"
 
 
@@ -56,18 +73,18 @@ class Canonical:
 
 _CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d.%m.%Y")
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d.%m.%Y")
 _ID_COLUMNS = ("declaration_id", "importer_id", "declarant_id", "seller_id", "customs_office")
 _COUNTRY_COLUMNS = ("country_origin", "country_departure")
 _NUMERIC_COLUMNS = ("net_mass_kg", "supplementary_quantity", "customs_value", "duty_rate_pct")
 _NON_NEGATIVE = ("net_mass_kg", "customs_value", "duty_rate_pct", "supplementary_quantity")
 #: Beyond these a value is a typing or unit error, not a declaration: 10 million tonnes,
 #: 10^15 in any currency, a thousand percent duty.
-_PLAUSIBLE_MAX = {"net_mass_kg": 1e10, "customs_value": 1e15, "duty_rate_pct": 1e3}
+PLAUSIBLE_MAX = {"net_mass_kg": 1e10, "customs_value": 1e15, "duty_rate_pct": 1e3}
 #: 1,234,567.50 (thousands separators) and 1.234,50 or 12,5 (decimal comma).
 _THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
 _DECIMAL_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$"
-_YEARS = (1950, 2100)
+YEARS = (1950, 2100)
 
 
 @dataclass
@@ -209,7 +226,7 @@ def earlier_scores(path: Path, names: list[str], notes: list[str]) -> tuple[str,
     return found
 
 
-def _scan_one(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
+def scan_file(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
     if kind == "parquet":
         try:
             pl.read_parquet_schema(path)
@@ -251,7 +268,7 @@ def _scan_one(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
     return lf.drop(earlier_scores(path, names, notes))
 
 
-def _hive_keys(path: Path, roots: list[Path]) -> dict[str, str]:
+def hive_keys(path: Path, roots: list[Path]) -> dict[str, str]:
     """The ``key=value`` folders between a partition and the folder given as input."""
     root = next((r for r in roots if r in path.parents), None)
     if root is None:
@@ -265,7 +282,7 @@ def _with_hive_keys(lf: pl.LazyFrame, path: Path, roots: list[Path]) -> pl.LazyF
     Some writers leave the partition column out of the files; it is read from the path,
     as text, when the file lacks it.
     """
-    keys = _hive_keys(path, roots)
+    keys = hive_keys(path, roots)
     if not keys:
         return lf
     names = lf.collect_schema().names()
@@ -357,7 +374,7 @@ def scan_input(
         raise DetectorError("No input files were given; pass at least one CSV or Parquet file.")
     notes = [] if notes is None else notes
     roots = [Path(str(p)) for p in paths if Path(str(p)).is_dir()]
-    frames = [_with_hive_keys(_scan_one(path, kind, notes), path, roots) for path, kind in files]
+    frames = [_with_hive_keys(scan_file(path, kind, notes), path, roots) for path, kind in files]
     lf = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
     return lf.with_row_index(INPUT_ROW, offset=1)
 
@@ -370,7 +387,7 @@ def _blank_to_null(expr: pl.Expr) -> pl.Expr:
     return pl.when(stripped.str.len_chars() > 0).then(stripped)
 
 
-def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+def as_text(name: str, dtype: pl.DataType) -> pl.Expr:
     """A column as stripped text, null when blank; integral floats lose their '.0'.
 
     The quote that this engine's own CSV output puts before a text that a spreadsheet
@@ -423,7 +440,7 @@ def _check_types(schema: pl.Schema, source: str) -> None:
             )
 
 
-def _msg(text: str, raw: pl.Expr) -> pl.Expr:
+def quote_reason(text: str, raw: pl.Expr) -> pl.Expr:
     """A reject reason quoting the received value."""
     return format_text(text, raw.cast(pl.String).fill_null("").str.slice(0, 40))
 
@@ -450,8 +467,8 @@ class _Layers:
         return lf
 
 
-_TRUE = ["1", "1.0", "true", "t", "yes", "y"]
-_FALSE = ["0", "0.0", "false", "f", "no", "n"]
+TRUE_WORDS = ["1", "1.0", "true", "t", "yes", "y"]
+FALSE_WORDS = ["0", "0.0", "false", "f", "no", "n"]
 
 
 def canonicalise(
@@ -504,7 +521,7 @@ def canonicalise(
 
     def text(name: str) -> pl.Expr:
         """Layer 0: the raw cell as stripped text, null when blank."""
-        return cols.put(0, f"__t_{name}", _as_text(name, schema[name]))
+        return cols.put(0, f"__t_{name}", as_text(name, schema[name]))
 
     def parsed(name: str, expr: pl.Expr, layer: int = 1) -> pl.Expr:
         return cols.put(layer, _PREFIX + name, expr)
@@ -518,10 +535,12 @@ def canonicalise(
 
     for name in _ID_COLUMNS + ("supplementary_unit", "fraud_type", "true_fraud_type"):
         if name in schema:
-            value = parsed(name, _as_text(name, schema[name]), layer=0)
+            value = parsed(name, as_text(name, schema[name]), layer=0)
             check(
                 value.str.contains("\ufffd", literal=True),
-                _msg(f"{name} '{{}}' is not valid UTF-8 text: save the file as UTF-8", value),
+                quote_reason(
+                    f"{name} '{{}}' is not valid UTF-8 text: save the file as UTF-8", value
+                ),
             )
     # A code or an id never spans lines: one that does is several lines of the file
     # joined by a stray quote, and its numbers belong to another line.
@@ -529,7 +548,7 @@ def canonicalise(
         if name in CANONICAL_SCHEMA and schema[name] == pl.String:
             check(
                 pl.col(name).str.contains(r"[\r\n]"),
-                _msg(
+                quote_reason(
                     f"{name} '{{}}' spans lines: a stray quote in the file joined several "
                     "lines into this row (fix the quoting of that line)",
                     pl.col(name).str.replace_all(r"\r?\n", " / "),
@@ -548,7 +567,10 @@ def canonicalise(
         ok = code.str.contains(r"^\d{6,10}$") & (length >= 5)
         repairs["hs_code punctuation removed"] = raw.str.contains(r"[\s.\-]")
         repairs["hs_code zero-padded"] = ok & (code.str.len_chars() > length)
-        check(raw.is_not_null() & ~ok, _msg("malformed hs_code '{}': expected 6 to 10 digits", raw))
+        check(
+            raw.is_not_null() & ~ok,
+            quote_reason("malformed hs_code '{}': expected 6 to 10 digits", raw),
+        )
 
     for name in _COUNTRY_COLUMNS:
         if name in schema:
@@ -557,7 +579,7 @@ def canonicalise(
             repairs[f"{name} upper-cased"] = raw != raw.str.to_uppercase()
             check(
                 upper.is_not_null() & ~upper.str.contains(r"^[A-Z]{2}$"),
-                _msg(f"malformed {name} '{{}}': expected an ISO 3166-1 alpha-2 code", raw),
+                quote_reason(f"malformed {name} '{{}}': expected an ISO 3166-1 alpha-2 code", raw),
             )
 
     if "transit_countries" in schema:
@@ -566,7 +588,9 @@ def canonicalise(
         norm = parsed("transit_countries", pl.when(norm.str.len_chars() > 0).then(norm))
         check(
             norm.is_not_null() & ~norm.str.contains(r"^[A-Z]{2}(;[A-Z]{2})*$"),
-            _msg("malformed transit_countries '{}': expected alpha-2 codes joined by ';'", raw),
+            quote_reason(
+                "malformed transit_countries '{}': expected alpha-2 codes joined by ';'", raw
+            ),
         )
 
     if "transport_mode" in schema:
@@ -585,7 +609,7 @@ def canonicalise(
         flow = parsed("flow", raw.str.to_lowercase().fill_null("import"))
         check(
             ~flow.is_in(["import", "export"]),
-            _msg("malformed flow '{}': expected import or export", raw),
+            quote_reason("malformed flow '{}': expected import or export", raw),
         )
 
     if "currency" in schema:
@@ -596,11 +620,11 @@ def canonicalise(
         )
         check(
             cur.is_not_null() & ~cur.str.contains(r"^[A-Z]{3}$"),
-            _msg("malformed currency '{}': expected an ISO 4217 code", raw),
+            quote_reason("malformed currency '{}': expected an ISO 4217 code", raw),
         )
         check(
             cur.str.contains(r"^[A-Z]{3}$") & ~cur.is_in(CURRENCIES),
-            _msg("unknown currency '{}': not an ISO 4217 code", raw),
+            quote_reason("unknown currency '{}': not an ISO 4217 code", raw),
         )
         if profile.rates:
             table = {profile.currency: 1.0, **profile.rates}
@@ -609,7 +633,7 @@ def canonicalise(
             )
             check(
                 cur.is_not_null() & rate.is_null(),
-                _msg(f"no rate for currency '{{}}' in profile {profile.name}", cur),
+                quote_reason(f"no rate for currency '{{}}' in profile {profile.name}", cur),
             )
             repairs[f"customs_value converted to {profile.currency}"] = cur != profile.currency
             parsed(
@@ -623,7 +647,7 @@ def canonicalise(
             final = pl.col(_PREFIX + "currency")
             check(
                 final.is_not_null() & (final != expected_currency),
-                _msg(
+                quote_reason(
                     f"currency '{{}}' differs from the model's {expected_currency}: add a "
                     "rates table to the schema profile",
                     final,
@@ -642,18 +666,18 @@ def canonicalise(
         day = cols.put(1, "__day", day)
         when = parsed(
             "declaration_date",
-            pl.coalesce([day.str.to_date(fmt, strict=False) for fmt in _DATE_FORMATS]),
+            pl.coalesce([day.str.to_date(fmt, strict=False) for fmt in DATE_FORMATS]),
             layer=2,
         )
         check(
             raw.is_not_null() & when.is_null(),
-            _msg("unparseable declaration_date '{}': expected YYYY-MM-DD", raw),
+            quote_reason("unparseable declaration_date '{}': expected YYYY-MM-DD", raw),
         )
     when = pl.col(_PREFIX + "declaration_date")
     check(
-        when.dt.year().is_between(*_YEARS).not_(),
-        _msg(
-            f"impossible declaration_date '{{}}': outside the years {_YEARS[0]}-{_YEARS[1]}",
+        when.dt.year().is_between(*YEARS).not_(),
+        quote_reason(
+            f"impossible declaration_date '{{}}': outside the years {YEARS[0]}-{YEARS[1]}",
             when,
         ),
     )
@@ -683,23 +707,23 @@ def canonicalise(
             value = cols.put(2, target, number)
             repairs[f"{name} thousands separators removed"] = thousands
             repairs[f"{name} decimal comma read as a point"] = comma
-        check(raw.is_not_null() & value.is_null(), _msg(f"non-numeric {name} '{{}}'", raw))
+        check(raw.is_not_null() & value.is_null(), quote_reason(f"non-numeric {name} '{{}}'", raw))
         check(
             value.is_nan() | value.is_infinite(),
-            _msg(f"{name} '{{}}' is not a finite number", raw),
+            quote_reason(f"{name} '{{}}' is not a finite number", raw),
         )
         if name in _NON_NEGATIVE:
-            check(value < 0, _msg(f"negative {name} '{{}}'", raw))
-        if name in _PLAUSIBLE_MAX:
-            limit = _PLAUSIBLE_MAX[name]
+            check(value < 0, quote_reason(f"negative {name} '{{}}'", raw))
+        if name in PLAUSIBLE_MAX:
+            limit = PLAUSIBLE_MAX[name]
             check(
                 value.is_finite() & (value > limit),
-                _msg(f"{name} '{{}}' is implausibly large (over {limit:.0e})", raw),
+                quote_reason(f"{name} '{{}}' is implausibly large (over {limit:.0e})", raw),
             )
         if name == "fraud":
             check(
                 value.is_not_null() & ~value.is_in([0.0, 1.0, 2.0]),
-                _msg("malformed fraud '{}': expected 0 or 1", raw),
+                quote_reason("malformed fraud '{}': expected 0 or 1", raw),
             )
 
     if profile.rates and "currency" in schema:
@@ -722,7 +746,10 @@ def canonicalise(
             flag = text("inspected").str.to_lowercase()
             parsed(
                 "inspected",
-                pl.when(flag.is_in(_TRUE)).then(True).when(flag.is_in(_FALSE)).then(False),
+                pl.when(flag.is_in(TRUE_WORDS))
+                .then(True)
+                .when(flag.is_in(FALSE_WORDS))
+                .then(False),
             )
     elif "fraud" in schema:
         parsed("inspected", pl.col(_PREFIX + "fraud").is_not_null(), layer=label_layer + 1)
@@ -748,13 +775,13 @@ def canonicalise(
     )
     check(
         ident.is_not_null() & repeated,
-        _msg("duplicate declaration_id '{}': an earlier row has the same id", ident),
+        quote_reason("duplicate declaration_id '{}': an earlier row has the same id", ident),
     )
 
     for i, (bad, _) in enumerate(checks):
         cols.put(last, f"{_BAD}{i}", bad.fill_null(False))
     for what, expr in repairs.items():
-        cols.put(last, _REPAIR + what, expr.fill_null(False))
+        cols.put(last, REPAIR_PREFIX + what, expr.fill_null(False))
     lf = cols.apply(lf).with_columns(
         pl.any_horizontal(pl.col(f"{_BAD}{i}") for i in range(len(checks))).alias(_BAD)
     )
@@ -779,7 +806,7 @@ def split(canonical: "Canonical") -> tuple[pl.LazyFrame, pl.LazyFrame]:
     own = [
         n
         for n in names
-        if n not in canonical.internal and not n.startswith((_PREFIX, _REPAIR, _BAD))
+        if n not in canonical.internal and not n.startswith((_PREFIX, REPAIR_PREFIX, _BAD))
     ]
 
     dtypes = {**CANONICAL_SCHEMA, **LABEL_SCHEMA, **TRUTH_SCHEMA}
@@ -787,7 +814,7 @@ def split(canonical: "Canonical") -> tuple[pl.LazyFrame, pl.LazyFrame]:
     extras = [n for n in own if n not in dtypes and n != INPUT_ROW]
     accepted = lf.filter(~pl.col(_BAD)).select(
         *[pl.col(_PREFIX + c).cast(dtypes[c]).alias(c) for c in canonical_order],
-        *[_as_text(n, schema[n]).alias(n) for n in extras],
+        *[as_text(n, schema[n]).alias(n) for n in extras],
     )
     reasons = [
         pl.when(pl.col(f"{_BAD}{i}")).then(reason) for i, reason in enumerate(canonical.reasons)
@@ -831,8 +858,8 @@ def duplicate_rows(canonicals: list["Canonical"]) -> pl.Series:
 _ID_SEED = 7
 
 
-def _repair_totals(canonical: "Canonical") -> pl.LazyFrame:
-    cols = [n for n in canonical.lf.collect_schema() if n.startswith(_REPAIR)]
+def repair_totals(canonical: "Canonical") -> pl.LazyFrame:
+    cols = [n for n in canonical.lf.collect_schema() if n.startswith(REPAIR_PREFIX)]
     return canonical.lf.filter(~pl.col(_BAD)).select(
         pl.len().alias("__rows"), *[pl.col(c).sum() for c in cols]
     )
@@ -861,7 +888,7 @@ def read_declarations(
         # Parse once; the split then only filters and words the rejected rows' reasons.
         canonical = Canonical(canonical.lf.collect().lazy(), canonical.reasons, canonical.internal)
         accepted, rejects = split(canonical)
-        acc, rej, totals = pl.collect_all([accepted, rejects, _repair_totals(canonical)])
+        acc, rej, totals = pl.collect_all([accepted, rejects, repair_totals(canonical)])
     except pl.exceptions.PolarsError as exc:
         for path, kind in input_files(paths):
             where = read_failure(path, exc) if kind == "csv" else None
@@ -872,9 +899,9 @@ def read_declarations(
         raise DetectorError(f"Input {names} has a header but no rows; nothing to do.")
     notes += _line_notes(paths, acc.height + rej.height)
     repairs = {
-        k[len(_REPAIR) :]: int(v)
+        k[len(REPAIR_PREFIX) :]: int(v)
         for k, v in totals.row(0, named=True).items()
-        if k.startswith(_REPAIR) and v
+        if k.startswith(REPAIR_PREFIX) and v
     }
     return Batch(accepted=acc, rejects=rej, repairs=repairs, notes=notes)
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import polars as pl
 from rich.console import Console
 
-from detector._errors import DetectorError
-from detector.generate import generate_declarations
-from detector.output import write_table
-from detector.pipeline import demo_split, score, train
-from detector.report import write_report
+from detector.app.pipeline import demo_split, score, train
+from detector.app.report import write_report
+from detector.errors import DetectorError
+from detector.io.output import write_table
+from detector.synthetic.generate import generate_declarations
 
 __all__ = ["run_demo"]
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from detector._errors import DetectorError
-from detector.schema import CANONICAL_SCHEMA, LABEL_SCHEMA, TRANSPORT_MODES, TRUTH_SCHEMA
+from detector.errors import DetectorError
+from detector.io.schema import CANONICAL_SCHEMA, LABEL_SCHEMA, TRANSPORT_MODES, TRUTH_SCHEMA
 
 __all__ = ["Profile", "load_profile", "BUILTIN_PROFILES"]
 

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from detector import _catalogue as cat
+from detector.synthetic import _catalogue as cat
 from features import format_text
 
 __all__ = ["GeneratorConfig", "generate_declarations"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from detector._errors import DetectorError
+from detector.errors import DetectorError
 from features import format_text
 
 __all__ = [
@@ -135,7 +135,7 @@ def check_outputs(
     (through symbolic links): no output may be an input or the ``model``, hold one (a
     folder output), or lie inside an input folder; no two outputs may be the same.
     """
-    from detector._paths import expand_glob, has_magic, overlaps
+    from detector.io._paths import expand_glob, has_magic, overlaps
 
     protected = []
     for what, given in inputs:
@@ -264,7 +264,7 @@ def inert(frame: pl.LazyFrame) -> pl.LazyFrame:
 
     A cell starting with ``=``, ``@``, a tab or a carriage return, or with ``+`` or
     ``-`` and not a plain number, gets a leading ``'``, which spreadsheets show as text;
-    reading the file back removes it (see ``detector.ingest``).
+    reading the file back removes it (see ``detector.io.ingest``).
 
     >>> inert(pl.LazyFrame({"a": ["=1+2", "-3", "-A1", "x"]})).collect()["a"].to_list()
     ["'=1+2", '-3', "'-A1", 'x']

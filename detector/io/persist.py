@@ -32,8 +32,8 @@ import numpy as np
 import polars as pl
 import sklearn
 
-from detector._errors import DetectorError
-from detector.output import atomic_path
+from detector.errors import DetectorError
+from detector.io.output import atomic_path
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SKOPS_TYPES", "load_model", "read_metadata", "save_model"]
 
@@ -62,10 +62,15 @@ SKOPS_TYPES: tuple[str, ...] = (
 
 
 def _versions() -> dict[str, str]:
-    from detector import __version__
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        package = version("customs-detector")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        package = "unknown"
 
     return {
-        "package": __version__,
+        "package": package,
         "scikit-learn": sklearn.__version__,
         "polars": pl.__version__,
         "python": platform.python_version(),

@@ -1,0 +1,1 @@
+"""Reading and writing: the canonical schema, profiles, validation, outputs, model files."""
