@@ -6,6 +6,7 @@ records, a row in the rejects file with its reason, or exit code 2 with one sent
 naming the file and what to do.
 """
 
+import gzip
 import os
 import sys
 import tempfile
@@ -51,6 +52,9 @@ FILE_CASES = {
         "line 3 has 9 fields, its header has 8",
     ),
     "truncated parquet": (b"PAR1\x00\x00garbage", "truncated or not Parquet"),
+    "gzip under a csv name": (gzip.compress(_csv(HEADER, ROW)), "is compressed with gzip"),
+    "utf-16": (_csv(HEADER, ROW, encoding="utf-16"), "is not UTF-8 text"),
+    "bare carriage returns": (_csv(HEADER, ROW, end="\r"), "bare carriage returns"),
     "json under a csv name": (b'{"declaration_id": 1}', "no column 'declaration_id'"),
 }
 
@@ -221,6 +225,11 @@ REJECTS = [
     ("malformed currency", {"currency": "dollars"}, "malformed currency"),
     ("missing importer", {"importer_id": ""}, "missing required importer_id"),
     ("malformed transit", {"transit_countries": "VN;X"}, "malformed transit_countries"),
+    ("date in the future", {"declaration_date": "2100-12-31"}, "after today"),
+    ("escape sequence in an id", {"importer_id": "IM\x1b[2J"}, "importer_id 'IM\\x1b[2J' holds"),
+    ("bidi override in an id", {"seller_id": "SE\u202e1"}, "seller_id 'SE\\u202e1' holds control"),
+    ("only a zero-width space", {"declarant_id": "\u200b"}, "holds control or invisible"),
+    ("NUL in a code", {"customs_office": "SEA\x001"}, "customs_office 'SEA\\x001' holds"),
 ]
 
 
@@ -346,6 +355,13 @@ CARELESS = {
         "label store",
     ),
     "list to a device": (SCORE + ["--out", "/dev/null"], "not a regular file"),
+    "list to a pattern": (SCORE + ["--out", "*.parquet"], "is a pattern"),
+    "store inside the input folder": (
+        ["score", "indir", "--model", "model.joblib", "--out", "f.csv", "--store", "indir"],
+        "mix the label store with the input",
+    ),
+    "feedback reading the store itself": (["feedback", "store", "--store", "store"], "mix"),
+    "a damaged store, before any work": (SCORE + ["--out", "f.csv", "--store", "store"], "damaged"),
     "list over the schema profile": (
         ["validate", "in.csv", "--schema", "o.csv", "--out", "o.csv"],
         "the schema profile",
@@ -629,13 +645,20 @@ def test_explain_shows_escape_sequences_instead_of_obeying_them(trained_model, t
         .alias("importer_id")
     )
     rows.write_parquet(tmp_path / "in.parquet")
-    ident = rows["declaration_id"][0]
-    args = ["explain", ident, "--model", str(model), "--input", str(tmp_path / "in.parquet")]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
+    path = str(tmp_path / "in.parquet")
+    # The row is rejected (an id holds no control characters), and says so inertly.
+    result = CliRunner().invoke(
+        app, ["explain", rows["declaration_id"][0], "--model", str(model), "--input", path]
+    )
+    assert result.exit_code == 2, result.output
     assert "\x1b" not in result.output and "\x07" not in result.output
-    assert "IM\\x1b[2J" in result.output
-    assert "e+" not in result.output  # no scientific notation
+    assert "importer_id 'IM\\x1b[2J" in result.output
+    # A clean card prints its numbers as an investigator reads them.
+    result = CliRunner().invoke(
+        app, ["explain", rows["declaration_id"][1], "--model", str(model), "--input", path]
+    )
+    assert result.exit_code == 0, result.output
+    assert "e+" not in result.output and "None" not in result.output
 
 
 @pytest.mark.slow
@@ -695,3 +718,60 @@ def test_sigterm_leaves_no_work_folder_and_no_output(trained_model, tmp_path):
     assert process.returncode == 143, output
     assert "terminated; no output was written" in output
     assert list(work.iterdir()) == [] and not out.exists()
+
+
+def test_a_folder_of_parquet_and_csv_files_reads_them_all(tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    pl.DataFrame([GOOD_ROW]).write_parquet(folder / "a.parquet")
+    (folder / "b.csv").write_bytes(_csv(HEADER, _row(declaration_id="D2")))
+    (folder / "notes.txt").write_text("not a table")
+    result = CliRunner().invoke(app, ["validate", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "read 2 rows = 2 accepted + 0 rejected" in result.output
+
+
+def test_a_negative_zero_value_is_zero(tmp_path):
+    out = tmp_path / "ok.parquet"
+    pl.DataFrame([GOOD_ROW]).with_columns(customs_value=pl.lit(-0.0)).write_parquet(
+        tmp_path / "in.parquet"
+    )
+    CliRunner().invoke(app, ["validate", str(tmp_path / "in.parquet"), "--out", str(out)])
+    value = pl.read_parquet(out)["customs_value"][0]
+    assert value == 0.0 and str(value) == "0.0"
+
+
+def test_feedback_and_monitor_print_data_inert_and_undated_outcomes(tmp_path):
+    store = tmp_path / "store"
+    first, second = tmp_path / "o1.csv", tmp_path / "o2.csv"
+    ident = "D\x1b[2J\x1b]0;owned\x07"
+    pl.DataFrame({"declaration_id": [ident, "U1"], "fraud": [1, 1]}).write_csv(first)
+    pl.DataFrame({"declaration_id": [ident], "fraud": [0]}).write_csv(second)
+    assert CliRunner().invoke(app, ["feedback", str(first), "--store", str(store)]).exit_code == 0
+    result = CliRunner().invoke(app, ["feedback", str(second), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "conflict: D\\x1b[2J" in result.output
+    assert "stored as fraud=1, this file says fraud=0;" in result.output  # no "(None)"
+    # Outcomes of declarations never flagged, without an inspection date: undated.
+    result = CliRunner().invoke(app, ["monitor", "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "undated" in result.output
+    report = tmp_path / "m.html"
+    result = CliRunner().invoke(app, ["monitor", "--store", str(store), "--report", str(report)])
+    assert result.exit_code == 0 and "undated" in report.read_text()
+
+
+@pytest.mark.slow
+def test_a_closed_pipe_stops_the_printing_never_the_work(trained_model, tmp_path):
+    import subprocess
+
+    model, _, recent = trained_model
+    out, report, store = tmp_path / "o.csv", tmp_path / "r.html", tmp_path / "store"
+    command = (
+        f"{sys.executable} -m detector score {recent} --model {model} --out {out} --top 2% "
+        f"--report {report} --store {store} | head -c 1"
+    )
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300)
+    assert out.exists() and report.exists() and (store / "flagged.parquet").exists()
+    assert "Traceback" not in done.stderr

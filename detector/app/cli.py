@@ -83,6 +83,17 @@ def _failure_log(exc: BaseException) -> str:
         return "no file (the temporary folder is not writable)"
 
 
+def _outcome(row: dict, suffix: str) -> str:
+    """An inspection outcome as an investigator says it: fraud=1 (undervaluation)."""
+    kind = row.get(f"fraud_type{suffix}")
+    return f"fraud={row[f'fraud{suffix}']}" + (f" ({kind})" if kind else "")
+
+
+def _say(console: Console, text: str) -> None:
+    """Print a line holding data: escape sequences shown, markup not read."""
+    console.print(_plain(text), markup=False, soft_wrap=True)
+
+
 def _plain(text: str) -> str:
     """Text fit for a terminal: control characters (escape sequences) shown, not obeyed."""
     return "".join(
@@ -179,9 +190,9 @@ def validate(
             write_table(batch.accepted, out_file)
         if rejects is not None:
             write_table(batch.rejects, rejects)
-        out.print(batch.summary(), markup=False, soft_wrap=True)
+        _say(out, batch.summary())
         for reason, n in reject_tally(batch.rejects)[:10]:
-            out.print(f"  {n:>8,}  {reason}", markup=False)
+            _say(out, f"  {n:>8,}  {reason}")
 
 
 Model = Annotated[Path, typer.Option("--model", help="The model file (.joblib or .skops).")]
@@ -275,9 +286,8 @@ def train(
 
         check_outputs(
             [("--model", model, "model")],
-            inputs=[("the input", f) for f in [*files, *(valid or [])]]
-            + ([("the label store", store)] if store else [])
-            + _profile_file(schema),
+            inputs=[("the input", f) for f in [*files, *(valid or [])]] + _profile_file(schema),
+            store=store,
         )
         meta = run(files, model, schema=schema, valid=valid, store=store)
         rows = meta["rows"]
@@ -346,8 +356,7 @@ def score(
     --workers the pieces run in parallel, with --backend dask on a Dask cluster.
     """
     with _boundary():
-        from detector.app.pipeline import score as run
-        from detector.app.pipeline import write_scores
+        from detector.app.pipeline import score_to_files
         from detector.batch.stream import Runner
         from detector.io.output import check_outputs
 
@@ -357,54 +366,31 @@ def score(
                 ("--rejects", rejects, "table"),
                 ("--report", report, "html"),
             ],
-            inputs=[("the input", f) for f in files]
-            + ([("the label store", store)] if store else [])
-            + _profile_file(schema),
+            inputs=[("the input", f) for f in files] + _profile_file(schema),
             model=model,
+            store=store,
         )
-        if store is not None:
-            from detector.app.labels import LabelStore
-
-            LabelStore(store).check_writable()
-
         with _progress() as progress:
             runner = Runner(workers, backend, scheduler, progress=progress)
-            result = run(
+            lines, warnings = score_to_files(
                 files,
                 model,
+                out_file,
                 schema=schema,
                 top=top,
                 trust=trust,
                 runner=runner,
                 piece_rows=piece_rows,
+                rejects=rejects,
+                report=report,
+                store=store,
             )
-        write_scores(result, out_file, rejects)
-        out.print(result.summary() + f"; wrote {out_file}", markup=False)
-        if result.timings:
-            steps = ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
-            out.print(f"seconds per step: {steps}", markup=False)
-        out.print(result.model_age(), markup=False)
-        for warning in result.drift.warnings if result.drift else []:
-            err.print(f"warning: {warning}", markup=False, soft_wrap=True)
-        rates = None
-        if store is not None:
-            labels = LabelStore(store)
-            if result.flagged:
-                added = labels.record_flagged(result.scored.head(result.flagged))
-                out.print(f"recorded {added:,} flagged declarations in {store}", markup=False)
-            if report is not None:
-                rates = labels.hit_rates()
-        if report is not None:
-            from detector.app.report import write_report
-
-            write_report(result, report, monitor=rates)
-            out.print(f"wrote {report}", markup=False)
-        if result.rejects.height and rejects is None:
-            out.print(
-                f"{result.rejects.height:,} rejected rows were not written; "
-                "pass --rejects FILE to keep them.",
-                markup=False,
-            )
+        # Every file is in place before the first line is printed: a closed pipe
+        # (`| head`) can stop the printing, never the work.
+        for line in lines:
+            _say(out, line)
+        for warning in warnings:
+            _say(err, f"warning: {warning}")
 
 
 @app.command()
@@ -509,22 +495,21 @@ def feedback(
 
         check_outputs(
             [("--rejects", rejects, "table")],
-            inputs=[("the outcomes file", outcomes), ("the label store", store)],
+            inputs=[("the outcomes file", outcomes)],
+            store=store,
         )
         result = LabelStore(store).add_outcomes(outcomes)
         if rejects is not None:  # written even when empty: its header says nothing was rejected
             write_table(result.rejects, rejects)
-        out.print(result.summary(), markup=False, soft_wrap=True)
+        _say(out, result.summary())
         for row in result.conflicts.head(10).iter_rows(named=True):
-            err.print(
-                f"conflict: {row['declaration_id']} is stored as fraud={row['fraud_stored']} "
-                f"({row['fraud_type_stored']}), this file says fraud={row['fraud']} "
-                f"({row['fraud_type']}); the stored outcome was kept",
-                markup=False,
-                soft_wrap=True,
+            _say(
+                err,
+                f"conflict: {row['declaration_id']} is stored as {_outcome(row, '_stored')}, "
+                f"this file says {_outcome(row, '')}; the stored outcome was kept",
             )
         for reason in result.rejects[REJECT_REASON].head(10) if result.rejects.height else []:
-            err.print(f"rejected: {reason}", markup=False)
+            _say(err, f"rejected: {reason}")
 
 
 @app.command()
@@ -541,7 +526,7 @@ def monitor(
         from detector.app.labels import LabelStore
         from detector.io.output import check_outputs
 
-        check_outputs([("--report", report, "html")], inputs=[("the label store", store)])
+        check_outputs([("--report", report, "html")], store=store)
         rates = LabelStore(store).hit_rates()
         if rates.height == 0:
             raise DetectorError(
@@ -553,7 +538,7 @@ def monitor(
             table.add_column(name, justify="left" if name in ("month", "selection") else "right")
         for r in rates.iter_rows(named=True):
             table.add_row(
-                r["month"].strftime("%Y-%m"),
+                r["month"].strftime("%Y-%m") if r["month"] else "undated",
                 r["selection"],
                 f"{r['inspected']:,}",
                 f"{r['frauds']:,}",

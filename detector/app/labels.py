@@ -278,6 +278,19 @@ class LabelStore:
     def outcomes_path(self) -> Path:
         return self.folder / "outcomes.parquet"
 
+    def check(self) -> None:
+        """Refuse, before any work, a store that cannot be written or whose files are damaged."""
+        self.check_writable()
+        for path in (self.flagged_path, self.outcomes_path):
+            if path.exists():
+                try:
+                    pl.read_parquet_schema(path)
+                except Exception:  # polars raises several types for a damaged file
+                    raise DetectorError(
+                        f"Label store file {path} cannot be read: it is damaged or not "
+                        "Parquet; restore it from a backup, or pass another --store folder."
+                    ) from None
+
     def check_writable(self) -> None:
         """Refuse a store this user cannot write to, before any work is done.
 

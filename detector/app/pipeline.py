@@ -33,6 +33,7 @@ __all__ = [
     "explain",
     "parse_top",
     "score",
+    "score_to_files",
     "split_by_time",
     "train",
 ]
@@ -499,6 +500,53 @@ def demo_split(df: pl.DataFrame, start: date) -> tuple[pl.DataFrame, pl.DataFram
     """Months 1-9 for training (labels of inspected rows only), 10-12 to score."""
     cut = date(start.year + (start.month + 8) // 12, (start.month + 8) % 12 + 1, start.day)
     return df.filter(pl.col("declaration_date") < cut), df.filter(pl.col("declaration_date") >= cut)
+
+
+def score_to_files(
+    files,
+    model_path: str | Path,
+    out: str | Path,
+    *,
+    rejects: str | Path | None = None,
+    report: str | Path | None = None,
+    store: str | Path | None = None,
+    **options,
+) -> tuple[list[str], list[str]]:
+    """Score, then write the list, the rejects, the store's record and the report.
+
+    Every file is written before this returns; what the run did comes back as lines to
+    print, and its warnings (``options`` go to :func:`score`).
+    """
+    labels = None
+    if store is not None:
+        labels = LabelStore(store)
+        labels.check()  # unwritable or damaged: refused before any work
+    result = score(files, model_path, **options)
+    write_scores(result, out, rejects)
+    lines = [result.summary() + f"; wrote {out}"]
+    if result.timings:
+        lines.append(
+            "seconds per step: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
+        )
+    lines.append(result.model_age())
+    rates = None
+    if labels is not None:
+        if result.flagged:
+            added = labels.record_flagged(result.scored.head(result.flagged))
+            lines.append(f"recorded {added:,} flagged declarations in {store}")
+        if report is not None:
+            rates = labels.hit_rates()
+    if report is not None:
+        from detector.app.report import write_report
+
+        write_report(result, report, monitor=rates)
+        lines.append(f"wrote {report}")
+    if result.rejects.height and rejects is None:
+        lines.append(
+            f"{result.rejects.height:,} rejected rows were not written; "
+            "pass --rejects FILE to keep them."
+        )
+    return lines, list(result.drift.warnings) if result.drift else []
 
 
 def write_scores(result: ScoreResult, out: str | Path, rejects: str | Path | None) -> None:

@@ -350,17 +350,19 @@ def _monitor_section(rates: pl.DataFrame | None) -> str:
     if rates is None or rates.height == 0:
         return ""
     fig, ax = plt.subplots(figsize=(6.5, 2.8))
-    for selection, part in rates.group_by("selection", maintain_order=True):
+    dated = rates.filter(pl.col("month").is_not_null())
+    for selection, part in dated.group_by("selection", maintain_order=True):
         ax.plot(
             part["month"].to_list(), part["hit_rate"].to_list(), marker="o", label=str(selection[0])
         )
     ax.set_ylabel("hit rate (frauds / inspections)")
     ax.set_ylim(0, 1)
-    ax.legend(frameon=False, fontsize=8)
+    if dated.height:
+        ax.legend(frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     fig.autofmt_xdate()
     table = _table(
-        rates.with_columns(pl.col("month").dt.strftime("%Y-%m")),
+        rates.with_columns(pl.col("month").dt.strftime("%Y-%m").fill_null("undated")),
         "monitor",
         {"inspected", "frauds", "hit_rate", "revenue_recovered"},
         {"hit_rate": ".1%"},

@@ -8,6 +8,7 @@ the rejects table (original values plus a ``reject_reason``). Repairs that keep 
 import csv
 import re
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -134,14 +135,16 @@ def _expand(path_like: str | Path) -> list[tuple[Path, str]]:
         return _once([pair for m in matches for pair in _expand(m)])
     path = Path(text)
     if path.is_dir():
-        parts = sorted(p for p in path.rglob("*") if p.suffix.lower() in _PARQUET_SUFFIXES)
-        parts = [p for p in parts if p.is_file()]
+        # Every table in the folder: its Parquet partitions, and CSV files beside them.
+        found = sorted(p for p in path.rglob("*") if p.is_file())
+        parts = [(p, "parquet") for p in found if p.suffix.lower() in _PARQUET_SUFFIXES]
+        parts += [(p, "csv") for p in found if p.suffix.lower() in (".csv", ".tsv")]
         if not parts:
             raise DetectorError(
-                f"Folder {path} holds no .parquet partitions; point at a CSV or Parquet "
-                "file, or at a folder of Parquet files."
+                f"Folder {path} holds no .parquet or .csv files; point at a CSV or Parquet "
+                "file, or at a folder of them."
             )
-        return _once([(p, "parquet") for p in parts])
+        return _once(sorted(parts))
     if not path.exists():
         raise DetectorError(f"Input file {path} does not exist; check the path.")
     if not path.is_file():
@@ -190,6 +193,7 @@ _MAX_HEADER_BYTES = 1 << 20
 def _header_line(path: Path) -> str:
     with open(path, "rb") as handle:
         head = handle.read(_MAX_HEADER_BYTES)
+    _check_text_file(path, head)
     if b"\n" not in head and len(head) == _MAX_HEADER_BYTES:
         raise DetectorError(
             f"CSV file {path} has a first line over {_MAX_HEADER_BYTES:,} bytes long: that "
@@ -197,6 +201,19 @@ def _header_line(path: Path) -> str:
         )
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     return text.splitlines()[0] if text else ""
+
+
+def _check_text_file(path: Path, head: bytes) -> None:
+    """A CSV file that is compressed, UTF-16 or ended by bare carriage returns, said plainly."""
+    if head.startswith(b"\x1f\x8b"):
+        problem = "is compressed with gzip; decompress it first"
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head.split(b"\n", 1)[0]:
+        problem = "is not UTF-8 text (UTF-16, or NUL bytes); save it as UTF-8"
+    elif b"\r" in head and b"\n" not in head:
+        problem = "ends its lines with bare carriage returns; save it with \\n or \\r\\n line ends"
+    else:
+        return
+    raise DetectorError(f"CSV file {path} {problem}.")
 
 
 def _check_width(path: Path, n_columns: int) -> None:
@@ -397,7 +414,7 @@ def as_text(name: str, dtype: pl.DataType) -> pl.Expr:
     col = pl.col(name)
     if dtype == pl.String:
         text = _blank_to_null(col)
-        guarded = text.str.starts_with("'") & text.str.contains(r"^'[=+\-@\t\r]")
+        guarded = text.str.starts_with("'") & text.str.contains(r"^' *[=+\-@\t\r]")
         return pl.when(guarded).then(text.str.slice(1)).otherwise(text)
     if dtype.is_float():
         return (
@@ -543,9 +560,18 @@ def canonicalise(
                 ),
             )
     # A code or an id never spans lines: one that does is several lines of the file
-    # joined by a stray quote, and its numbers belong to another line.
+    # joined by a stray quote, and its numbers belong to another line. Nor does it hold
+    # control characters or the invisible ones that make two ids look alike.
     for name in schema:
         if name in CANONICAL_SCHEMA and schema[name] == pl.String:
+            check(
+                pl.col(name).str.contains(_HIDDEN) & ~pl.col(name).str.contains(r"[\r\n]"),
+                quote_reason(
+                    f"{name} '{{}}' holds control or invisible characters (shown escaped); "
+                    "an id or a code is plain text",
+                    pl.col(name).map_batches(_escaped, return_dtype=pl.String),
+                ),
+            )
             check(
                 pl.col(name).str.contains(r"[\r\n]"),
                 quote_reason(
@@ -674,6 +700,12 @@ def canonicalise(
             quote_reason("unparseable declaration_date '{}': expected YYYY-MM-DD", raw),
         )
     when = pl.col(_PREFIX + "declaration_date")
+    # Lodged at the latest today (a day's grace for time zones).
+    latest = date.today() + timedelta(days=1)
+    check(
+        when > latest,
+        quote_reason(f"impossible declaration_date '{{}}': after today, {latest}", when),
+    )
     check(
         when.dt.year().is_between(*YEARS).not_(),
         quote_reason(
@@ -690,7 +722,7 @@ def canonicalise(
         target = f"__num_{name}" if name in ("fraud", "true_fraud") else _PREFIX + name
         if schema[name].is_numeric() or schema[name] == pl.Boolean:
             raw = pl.col(name)
-            value = cols.put(2, target, raw.cast(pl.Float64))
+            value = cols.put(2, target, raw.cast(pl.Float64) + 0.0)  # -0.0 is 0
         else:
             raw = text(name)
             bare = cols.put(1, f"__bare_{name}", raw.str.replace_all(r"[\s_']", ""))
@@ -703,6 +735,7 @@ def canonicalise(
                 .then(bare.str.replace_all(".", "", literal=True).str.replace(",", "."))
                 .otherwise(bare)
                 .cast(pl.Float64, strict=False)
+                + 0.0
             )
             value = cols.put(2, target, number)
             repairs[f"{name} thousands separators removed"] = thousands
@@ -786,6 +819,17 @@ def canonicalise(
         pl.any_horizontal(pl.col(f"{_BAD}{i}") for i in range(len(checks))).alias(_BAD)
     )
     return Canonical(lf, [reason for _, reason in checks], frozenset(_layer_names(cols)))
+
+
+#: Control characters, bidirectional overrides, zero-width characters.
+_HIDDEN = r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+
+
+def _escaped(values: pl.Series) -> pl.Series:
+    """Text with its hidden characters written out (``\x1b``, ``\u202e``)."""
+    return values.map_elements(
+        lambda v: v.encode("unicode_escape").decode("ascii"), return_dtype=pl.String
+    )
 
 
 def _layer_names(cols: _Layers) -> set[str]:

@@ -89,6 +89,8 @@ def check_output(path: str | Path, option: str = "--out", kind: str = "table") -
     ``html`` (a report) or ``model``.
     """
     path = Path(path)
+    if any(ch in str(path) for ch in "*?["):
+        raise DetectorError(f"{option} {path} is a pattern, not a path; name one file or folder.")
     if path.exists() and not (path.is_file() or path.is_dir()):
         raise DetectorError(
             f"{option} {path} is not a regular file (a device, pipe or socket); name a file."
@@ -126,6 +128,7 @@ def check_outputs(
     *,
     inputs: list[tuple[str, str | Path]] = (),
     model: str | Path | None = None,
+    store: str | Path | None = None,
 ) -> None:
     """Refuse, before any work, an output that cannot be written or would replace a user's file.
 
@@ -133,7 +136,9 @@ def check_outputs(
     as in :func:`check_output`; ``inputs`` are ``(what, path)`` pairs: the input
     files, folders and globs, the label store. Paths are compared once resolved
     (through symbolic links): no output may be an input or the ``model``, hold one (a
-    folder output), or lie inside an input folder; no two outputs may be the same.
+    folder output), or lie inside an input folder; no two outputs may be the same. The
+    label ``store`` is written as well as read: it may neither hold nor lie in an
+    input or the model, and no output may lie in it.
     """
     from detector.io._paths import expand_glob, has_magic, overlaps
 
@@ -144,6 +149,15 @@ def check_outputs(
             protected.append((f"{what} {path}", path.resolve(), True))
     if model is not None:
         protected.append((f"the model {model}", Path(model).resolve(), False))
+    if store is not None:
+        folder = Path(store).resolve()
+        for what, other, _ in protected:
+            if overlaps(folder, other):
+                raise DetectorError(
+                    f"--store {store} would mix the label store with {what}; keep the store "
+                    "in a folder of its own."
+                )
+        protected.append((f"the label store {store}", folder, True))
     for option, path, kind in outputs:
         if path is None:
             continue
@@ -284,8 +298,10 @@ def inert(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _guarded(cell: pl.Expr) -> pl.Expr:
+    # Some spreadsheets drop leading blanks before they look for a formula.
+    start = cell.str.strip_chars_start(" ")
     number = cell.str.strip_chars().cast(pl.Float64, strict=False).is_not_null()
-    risky = cell.str.contains(_FORMULA_START) & ~(cell.str.contains(r"^[+-]") & number)
+    risky = start.str.contains(_FORMULA_START) & ~(start.str.contains(r"^[+-]") & number)
     return pl.when(risky).then(pl.lit("'") + cell).otherwise(cell)
 
 
