@@ -531,29 +531,64 @@ def canonicalise(
             "or map it in a schema profile (--schema)."
         )
 
-    cols = _Layers()
-    checks: list[tuple[pl.Expr, pl.Expr]] = []  # (row is bad, reason worded from text)
-    repairs: dict[str, pl.Expr] = {}
-    last = 5  # the layer of the checks and repairs
+    m = _Mapping(schema, profile, expected_currency, constants)
+    for parse in _PARSERS:
+        parse(m)
+    _required(m)
+    _duplicates(m, duplicates)
+    return m.finish(lf)
 
-    def text(name: str) -> pl.Expr:
+
+class _Mapping:
+    """One input being mapped: its working columns in layers, its checks and repairs.
+
+    Every column parser reads the raw cells through :meth:`text`, writes its parsed
+    column with :meth:`parsed`, and records a failed check (row is bad, reason worded
+    from the raw text) or a repair (row was repaired): one record shared by all.
+    """
+
+    #: The layer of the checks and repairs: after every parsed column.
+    LAST = 5
+
+    def __init__(self, schema, profile: Profile, expected_currency, constants) -> None:
+        self.schema, self.profile = schema, profile
+        self.expected_currency, self.constants = expected_currency, constants
+        self.cols = _Layers()
+        self.checks: list[tuple[pl.Expr, pl.Expr]] = []
+        self.repairs: dict[str, pl.Expr] = {}
+
+    def text(self, name: str) -> pl.Expr:
         """Layer 0: the raw cell as stripped text, null when blank."""
-        return cols.put(0, f"__t_{name}", as_text(name, schema[name]))
+        return self.cols.put(0, f"__t_{name}", as_text(name, self.schema[name]))
 
-    def parsed(name: str, expr: pl.Expr, layer: int = 1) -> pl.Expr:
-        return cols.put(layer, _PREFIX + name, expr)
+    def parsed(self, name: str, expr: pl.Expr, layer: int = 1) -> pl.Expr:
+        return self.cols.put(layer, _PREFIX + name, expr)
 
-    def check(bad: pl.Expr, reason: pl.Expr) -> None:
-        checks.append((bad, reason))
+    def check(self, bad: pl.Expr, reason: pl.Expr) -> None:
+        self.checks.append((bad, reason))
 
-    def mapped(name: str, expr: pl.Expr) -> pl.Expr:
-        table = profile.values.get(name)
+    def mapped(self, name: str, expr: pl.Expr) -> pl.Expr:
+        table = self.profile.values.get(name)
         return expr.replace(table) if table else expr
 
+    def finish(self, lf: pl.LazyFrame) -> "Canonical":
+        """The frame with every layer, one flag per check and repair, and the verdict."""
+        for i, (bad, _) in enumerate(self.checks):
+            self.cols.put(self.LAST, f"{_BAD}{i}", bad.fill_null(False))
+        for what, expr in self.repairs.items():
+            self.cols.put(self.LAST, REPAIR_PREFIX + what, expr.fill_null(False))
+        flags = [pl.col(f"{_BAD}{i}") for i in range(len(self.checks))]
+        lf = self.cols.apply(lf).with_columns(pl.any_horizontal(flags).alias(_BAD))
+        reasons = [reason for _, reason in self.checks]
+        return Canonical(lf, reasons, frozenset(_layer_names(self.cols)))
+
+
+def _text_columns(m: "_Mapping") -> None:
+    """Ids and other text: valid UTF-8, on one line, without hidden characters."""
     for name in _ID_COLUMNS + ("supplementary_unit", "fraud_type", "true_fraud_type"):
-        if name in schema:
-            value = parsed(name, as_text(name, schema[name]), layer=0)
-            check(
+        if name in m.schema:
+            value = m.parsed(name, as_text(name, m.schema[name]), layer=0)
+            m.check(
                 value.str.contains("\ufffd", literal=True),
                 quote_reason(
                     f"{name} '{{}}' is not valid UTF-8 text: save the file as UTF-8", value
@@ -562,9 +597,9 @@ def canonicalise(
     # A code or an id never spans lines: one that does is several lines of the file
     # joined by a stray quote, and its numbers belong to another line. Nor does it hold
     # control characters or the invisible ones that make two ids look alike.
-    for name in schema:
-        if name in CANONICAL_SCHEMA and schema[name] == pl.String:
-            check(
+    for name in m.schema:
+        if name in CANONICAL_SCHEMA and m.schema[name] == pl.String:
+            m.check(
                 pl.col(name).str.contains(_HIDDEN) & ~pl.col(name).str.contains(r"[\r\n]"),
                 quote_reason(
                     f"{name} '{{}}' holds control or invisible characters (shown escaped); "
@@ -572,7 +607,7 @@ def canonicalise(
                     pl.col(name).map_batches(_escaped, return_dtype=pl.String),
                 ),
             )
-            check(
+            m.check(
                 pl.col(name).str.contains(r"[\r\n]"),
                 quote_reason(
                     f"{name} '{{}}' spans lines: a stray quote in the file joined several "
@@ -581,132 +616,157 @@ def canonicalise(
                 ),
             )
 
-    if "hs_code" in schema:
-        raw = text("hs_code")
-        digits = cols.put(1, "__hs_digits", raw.str.replace_all(r"[\s.\-]", ""))
-        length = cols.put(2, "__hs_len", digits.str.len_chars())
-        if profile.hs_digits:
-            target = pl.when(length < profile.hs_digits).then(profile.hs_digits).otherwise(length)
+
+def _hs_code(m: "_Mapping") -> None:
+    """The tariff code: punctuation removed, zero-padded, 6 to 10 digits."""
+    if "hs_code" in m.schema:
+        raw = m.text("hs_code")
+        digits = m.cols.put(1, "__hs_digits", raw.str.replace_all(r"[\s.\-]", ""))
+        length = m.cols.put(2, "__hs_len", digits.str.len_chars())
+        if m.profile.hs_digits:
+            target = (
+                pl.when(length < m.profile.hs_digits).then(m.profile.hs_digits).otherwise(length)
+            )
         else:
             target = pl.when(length % 2 == 1).then(length + 1).otherwise(length)
-        code = parsed("hs_code", digits.str.pad_start(target, "0"), layer=3)
+        code = m.parsed("hs_code", digits.str.pad_start(target, "0"), layer=3)
         ok = code.str.contains(r"^\d{6,10}$") & (length >= 5)
-        repairs["hs_code punctuation removed"] = raw.str.contains(r"[\s.\-]")
-        repairs["hs_code zero-padded"] = ok & (code.str.len_chars() > length)
-        check(
+        m.repairs["hs_code punctuation removed"] = raw.str.contains(r"[\s.\-]")
+        m.repairs["hs_code zero-padded"] = ok & (code.str.len_chars() > length)
+        m.check(
             raw.is_not_null() & ~ok,
             quote_reason("malformed hs_code '{}': expected 6 to 10 digits", raw),
         )
 
+
+def _countries(m: "_Mapping") -> None:
+    """Origin and departure: upper-cased alpha-2 codes, a profile's names mapped."""
     for name in _COUNTRY_COLUMNS:
-        if name in schema:
-            raw = text(name)
-            upper = parsed(name, mapped(name, raw.str.to_uppercase()))
-            repairs[f"{name} upper-cased"] = raw != raw.str.to_uppercase()
-            check(
+        if name in m.schema:
+            raw = m.text(name)
+            upper = m.parsed(name, m.mapped(name, raw.str.to_uppercase()))
+            m.repairs[f"{name} upper-cased"] = raw != raw.str.to_uppercase()
+            m.check(
                 upper.is_not_null() & ~upper.str.contains(r"^[A-Z]{2}$"),
                 quote_reason(f"malformed {name} '{{}}': expected an ISO 3166-1 alpha-2 code", raw),
             )
 
-    if "transit_countries" in schema:
-        raw = text("transit_countries")
+
+def _transit_countries(m: "_Mapping") -> None:
+    """The countries passed through: alpha-2 codes joined by ';'."""
+    if "transit_countries" in m.schema:
+        raw = m.text("transit_countries")
         norm = raw.str.to_uppercase().str.replace_all(r"[\s,>|/]+", ";").str.strip_chars(";")
-        norm = parsed("transit_countries", pl.when(norm.str.len_chars() > 0).then(norm))
-        check(
+        norm = m.parsed("transit_countries", pl.when(norm.str.len_chars() > 0).then(norm))
+        m.check(
             norm.is_not_null() & ~norm.str.contains(r"^[A-Z]{2}(;[A-Z]{2})*$"),
             quote_reason(
                 "malformed transit_countries '{}': expected alpha-2 codes joined by ';'", raw
             ),
         )
 
-    if "transport_mode" in schema:
-        raw = text("transport_mode")
-        mode = cols.put(1, "__mode", mapped("transport_mode", raw).str.to_lowercase())
+
+def _transport_mode(m: "_Mapping") -> None:
+    """The transport mode, lower-cased; an unknown one becomes 'other'."""
+    if "transport_mode" in m.schema:
+        raw = m.text("transport_mode")
+        mode = m.cols.put(1, "__mode", m.mapped("transport_mode", raw).str.to_lowercase())
         known = mode.is_in(list(TRANSPORT_MODES))
-        parsed(
+        m.parsed(
             "transport_mode",
             pl.when(known | mode.is_null()).then(mode).otherwise(pl.lit("other")),
             layer=2,
         )
-        repairs["transport_mode unknown, set to other"] = mode.is_not_null() & ~known
+        m.repairs["transport_mode unknown, set to other"] = mode.is_not_null() & ~known
 
-    if "flow" in schema:
-        raw = text("flow")
-        flow = parsed("flow", raw.str.to_lowercase().fill_null("import"))
-        check(
+
+def _flow(m: "_Mapping") -> None:
+    """Import (the default) or export."""
+    if "flow" in m.schema:
+        raw = m.text("flow")
+        flow = m.parsed("flow", raw.str.to_lowercase().fill_null("import"))
+        m.check(
             ~flow.is_in(["import", "export"]),
             quote_reason("malformed flow '{}': expected import or export", raw),
         )
 
-    if "currency" in schema:
-        raw = text("currency")
+
+def _currency(m: "_Mapping") -> None:
+    """The currency: an ISO 4217 code, converted by the profile's rates, the model's."""
+    if "currency" in m.schema:
+        raw = m.text("currency")
         cur = raw.str.to_uppercase()
-        cur = cols.put(
-            1, "__currency", cur.fill_null(profile.currency) if profile.currency else cur
+        cur = m.cols.put(
+            1, "__currency", cur.fill_null(m.profile.currency) if m.profile.currency else cur
         )
-        check(
+        m.check(
             cur.is_not_null() & ~cur.str.contains(r"^[A-Z]{3}$"),
             quote_reason("malformed currency '{}': expected an ISO 4217 code", raw),
         )
-        check(
+        m.check(
             cur.str.contains(r"^[A-Z]{3}$") & ~cur.is_in(CURRENCIES),
             quote_reason("unknown currency '{}': not an ISO 4217 code", raw),
         )
-        if profile.rates:
-            table = {profile.currency: 1.0, **profile.rates}
-            rate = cols.put(
+        if m.profile.rates:
+            table = {m.profile.currency: 1.0, **m.profile.rates}
+            rate = m.cols.put(
                 2, "__rate", cur.replace_strict(table, default=None, return_dtype=pl.Float64)
             )
-            check(
+            m.check(
                 cur.is_not_null() & rate.is_null(),
-                quote_reason(f"no rate for currency '{{}}' in profile {profile.name}", cur),
+                quote_reason(f"no rate for currency '{{}}' in profile {m.profile.name}", cur),
             )
-            repairs[f"customs_value converted to {profile.currency}"] = cur != profile.currency
-            parsed(
+            m.repairs[f"customs_value converted to {m.profile.currency}"] = (
+                cur != m.profile.currency
+            )
+            m.parsed(
                 "currency",
-                pl.when(rate.is_not_null()).then(pl.lit(profile.currency)).otherwise(cur),
+                pl.when(rate.is_not_null()).then(pl.lit(m.profile.currency)).otherwise(cur),
                 layer=3,
             )
         else:
-            parsed("currency", cur, layer=2)
-        if expected_currency:
+            m.parsed("currency", cur, layer=2)
+        if m.expected_currency:
             final = pl.col(_PREFIX + "currency")
-            check(
-                final.is_not_null() & (final != expected_currency),
+            m.check(
+                final.is_not_null() & (final != m.expected_currency),
                 quote_reason(
-                    f"currency '{{}}' differs from the model's {expected_currency}: add a "
-                    "rates table to the schema profile",
+                    f"currency '{{}}' differs from the model's {m.expected_currency}: add a "
+                    "rates table to the m.schema profile",
                     final,
                 ),
             )
 
-    dtype = schema["declaration_date"]
+
+def _declaration_date(m: "_Mapping") -> None:
+    """The date: a date, a datetime or text in one of the known formats."""
+    dtype = m.schema["declaration_date"]
     if dtype == pl.Date:
-        parsed("declaration_date", pl.col("declaration_date"))
+        m.parsed("declaration_date", pl.col("declaration_date"))
     elif isinstance(dtype, pl.Datetime):
-        parsed("declaration_date", pl.col("declaration_date").dt.date())
+        m.parsed("declaration_date", pl.col("declaration_date").dt.date())
     else:
-        raw = text("declaration_date")
+        raw = m.text("declaration_date")
         # A datetime stamp keeps only its date part.
         day = raw.str.split(" ").list.first().str.split("T").list.first()
-        day = cols.put(1, "__day", day)
-        when = parsed(
+        day = m.cols.put(1, "__day", day)
+        when = m.parsed(
             "declaration_date",
             pl.coalesce([day.str.to_date(fmt, strict=False) for fmt in DATE_FORMATS]),
             layer=2,
         )
-        check(
+        m.check(
             raw.is_not_null() & when.is_null(),
             quote_reason("unparseable declaration_date '{}': expected YYYY-MM-DD", raw),
         )
     when = pl.col(_PREFIX + "declaration_date")
     # Lodged at the latest today (a day's grace for time zones).
     latest = date.today() + timedelta(days=1)
-    check(
+    m.check(
         when > latest,
         quote_reason(f"impossible declaration_date '{{}}': after today, {latest}", when),
     )
-    check(
+    m.check(
         when.dt.year().is_between(*YEARS).not_(),
         quote_reason(
             f"impossible declaration_date '{{}}': outside the years {YEARS[0]}-{YEARS[1]}",
@@ -714,18 +774,21 @@ def canonicalise(
         ),
     )
 
+
+def _numbers(m: "_Mapping") -> None:
+    """Mass, value, duty and the numeric labels: separators and decimal commas read."""
     numeric = [*_NUMERIC_COLUMNS, "fraud", "revenue_recovered", "true_fraud"]
     numeric += ["true_customs_value", "true_revenue_lost"]
     for name in numeric:
-        if name not in schema:
+        if name not in m.schema:
             continue
         target = f"__num_{name}" if name in ("fraud", "true_fraud") else _PREFIX + name
-        if schema[name].is_numeric() or schema[name] == pl.Boolean:
+        if m.schema[name].is_numeric() or m.schema[name] == pl.Boolean:
             raw = pl.col(name)
-            value = cols.put(2, target, raw.cast(pl.Float64) + 0.0)  # -0.0 is 0
+            value = m.cols.put(2, target, raw.cast(pl.Float64) + 0.0)  # -0.0 is 0
         else:
-            raw = text(name)
-            bare = cols.put(1, f"__bare_{name}", raw.str.replace_all(r"[\s_']", ""))
+            raw = m.text(name)
+            bare = m.cols.put(1, f"__bare_{name}", raw.str.replace_all(r"[\s_']", ""))
             thousands = bare.str.contains(_THOUSANDS)
             comma = bare.str.contains(_DECIMAL_COMMA) & ~thousands
             number = (
@@ -737,88 +800,105 @@ def canonicalise(
                 .cast(pl.Float64, strict=False)
                 + 0.0
             )
-            value = cols.put(2, target, number)
-            repairs[f"{name} thousands separators removed"] = thousands
-            repairs[f"{name} decimal comma read as a point"] = comma
-        check(raw.is_not_null() & value.is_null(), quote_reason(f"non-numeric {name} '{{}}'", raw))
-        check(
+            value = m.cols.put(2, target, number)
+            m.repairs[f"{name} thousands separators removed"] = thousands
+            m.repairs[f"{name} decimal comma read as a point"] = comma
+        m.check(
+            raw.is_not_null() & value.is_null(), quote_reason(f"non-numeric {name} '{{}}'", raw)
+        )
+        m.check(
             value.is_nan() | value.is_infinite(),
             quote_reason(f"{name} '{{}}' is not a finite number", raw),
         )
         if name in _NON_NEGATIVE:
-            check(value < 0, quote_reason(f"negative {name} '{{}}'", raw))
+            m.check(value < 0, quote_reason(f"negative {name} '{{}}'", raw))
         if name in PLAUSIBLE_MAX:
             limit = PLAUSIBLE_MAX[name]
-            check(
+            m.check(
                 value.is_finite() & (value > limit),
                 quote_reason(f"{name} '{{}}' is implausibly large (over {limit:.0e})", raw),
             )
         if name == "fraud":
-            check(
+            m.check(
                 value.is_not_null() & ~value.is_in([0.0, 1.0, 2.0]),
                 quote_reason("malformed fraud '{}': expected 0 or 1", raw),
             )
 
-    if profile.rates and "currency" in schema:
+
+def _labels(m: "_Mapping") -> None:
+    """Values converted to the profile's currency; the labels graded."""
+    if m.profile.rates and "currency" in m.schema:
         value = pl.col(_PREFIX + "customs_value")
-        parsed("customs_value", value * pl.col("__rate"), layer=3)
+        m.parsed("customs_value", value * pl.col("__rate"), layer=3)
 
     # Labels: fraud > 0 is fraud (KCS grades critical fraud 2); inspected defaults to
     # "has an outcome".
     label_layer = 3
-    if "fraud" in schema:
+    if "fraud" in m.schema:
         fraud = pl.col("__num_fraud")
         graded = pl.when(fraud > 0).then(1).when(fraud == 0).then(0).cast(pl.Int8)
-        parsed("fraud", graded, layer=label_layer)
-    if "true_fraud" in schema:
-        parsed("true_fraud", pl.col("__num_true_fraud").cast(pl.Int8), layer=label_layer)
-    if "inspected" in schema:
-        if schema["inspected"] == pl.Boolean:
-            parsed("inspected", pl.col("inspected"))
+        m.parsed("fraud", graded, layer=label_layer)
+    if "true_fraud" in m.schema:
+        m.parsed("true_fraud", pl.col("__num_true_fraud").cast(pl.Int8), layer=label_layer)
+    if "inspected" in m.schema:
+        if m.schema["inspected"] == pl.Boolean:
+            m.parsed("inspected", pl.col("inspected"))
         else:
-            flag = text("inspected").str.to_lowercase()
-            parsed(
+            flag = m.text("inspected").str.to_lowercase()
+            m.parsed(
                 "inspected",
                 pl.when(flag.is_in(TRUE_WORDS))
                 .then(True)
                 .when(flag.is_in(FALSE_WORDS))
                 .then(False),
             )
-    elif "fraud" in schema:
-        parsed("inspected", pl.col(_PREFIX + "fraud").is_not_null(), layer=label_layer + 1)
+    elif "fraud" in m.schema:
+        m.parsed("inspected", pl.col(_PREFIX + "fraud").is_not_null(), layer=label_layer + 1)
 
+
+def _required(m: "_Mapping") -> None:
+    """Required values present; a blank line is one reason, not one per column."""
     # A blank line in a CSV file is one reason, not one per missing column.
-    own = [c for c in schema if c != INPUT_ROW and c not in constants]
+    own = [c for c in m.schema if c != INPUT_ROW and c not in m.constants]
     # (Polars reads an empty line as nulls: no need to strip every cell of every row.)
-    empty = cols.put(0, "__empty", pl.all_horizontal(pl.col(c).is_null() for c in own))
-    names = _layer_names(cols)
+    empty = m.cols.put(0, "__empty", pl.all_horizontal(pl.col(c).is_null() for c in own))
+    names = _layer_names(m.cols)
     for i, name in enumerate(REQUIRED_COLUMNS):
         src = f"__t_{name}" if f"__t_{name}" in names else _PREFIX + name
         if name in ("declaration_date",) and src not in names:
             src = name  # typed date column
         missing = pl.col(src).is_null() & ~empty
-        checks.insert(i, (missing, pl.lit(f"missing required {name}")))
-    checks.insert(0, (empty, pl.lit("empty line: no values")))
+        m.checks.insert(i, (missing, pl.lit(f"missing required {name}")))
+    m.checks.insert(0, (empty, pl.lit("empty line: no values")))
 
+
+def _duplicates(m: "_Mapping", duplicates: pl.Series | None) -> None:
+    """An id seen on an earlier row of the batch: the earlier row is kept."""
     ident = pl.col(_PREFIX + "declaration_id")
     repeated = (
         ~ident.is_first_distinct()
         if duplicates is None
         else pl.col(INPUT_ROW).is_in(duplicates.cast(pl.UInt32).implode())
     )
-    check(
+    m.check(
         ident.is_not_null() & repeated,
         quote_reason("duplicate declaration_id '{}': an earlier row has the same id", ident),
     )
 
-    for i, (bad, _) in enumerate(checks):
-        cols.put(last, f"{_BAD}{i}", bad.fill_null(False))
-    for what, expr in repairs.items():
-        cols.put(last, REPAIR_PREFIX + what, expr.fill_null(False))
-    lf = cols.apply(lf).with_columns(
-        pl.any_horizontal(pl.col(f"{_BAD}{i}") for i in range(len(checks))).alias(_BAD)
-    )
-    return Canonical(lf, [reason for _, reason in checks], frozenset(_layer_names(cols)))
+
+#: The column parsers, in the order their reasons are listed.
+_PARSERS = (
+    _text_columns,
+    _hs_code,
+    _countries,
+    _transit_countries,
+    _transport_mode,
+    _flow,
+    _currency,
+    _declaration_date,
+    _numbers,
+    _labels,
+)
 
 
 #: Control characters, bidirectional overrides, zero-width characters.
