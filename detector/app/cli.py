@@ -307,48 +307,49 @@ def train(
             out.print(_metrics_table(meta["validation"], "validation"))
 
 
+ScoredList = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        help="Scored list: .csv, .parquet, .xlsx, or a folder (no suffix) of Parquet "
+        "files partitioned by declaration date.",
+    ),
+]
+Top = Annotated[
+    str | None, typer.Option(help="Inspection capacity: a number (500) or a share (5%).")
+]
+ModelSchema = Annotated[str | None, typer.Option(help="Schema profile; default: the model's.")]
+Report = Annotated[Path | None, typer.Option(help="Write the investigators' HTML report here.")]
+Workers = Annotated[int, typer.Option(help="Pieces scored at once: processes, or Dask workers.")]
+Backend = Annotated[str, typer.Option(help="loky (processes on this machine) or dask (a cluster).")]
+Scheduler = Annotated[
+    str | None, typer.Option(help="Address of a Dask scheduler; without it, a local cluster.")
+]
+PieceRows = Annotated[
+    int | None,
+    typer.Option(
+        help="Rows per piece (memory follows it); default 1,000,000 shared among "
+        "the workers of this machine.",
+        min=1_000,
+    ),
+]
+
+
 @app.command()
 def score(
     files: Annotated[list[Path], typer.Argument(help="Declarations to score.")],
     model: Model,
-    out_file: Annotated[
-        Path,
-        typer.Option(
-            "--out",
-            help="Scored list: .csv, .parquet, .xlsx, or a folder (no suffix) of Parquet "
-            "files partitioned by declaration date.",
-        ),
-    ],
-    top: Annotated[
-        str | None, typer.Option(help="Inspection capacity: a number (500) or a share (5%).")
-    ] = None,
+    out_file: ScoredList,
+    top: Top = None,
     rejects: Annotated[Path | None, typer.Option(help="Write rejected rows here.")] = None,
-    schema: Annotated[
-        str | None, typer.Option(help="Schema profile; default: the model's.")
-    ] = None,
+    schema: ModelSchema = None,
     trust: Trust = False,
     store: Store = None,
-    report: Annotated[
-        Path | None, typer.Option(help="Write the investigators' HTML report here.")
-    ] = None,
-    workers: Annotated[
-        int, typer.Option(help="Pieces scored at once: processes, or Dask workers.")
-    ] = 1,
-    backend: Annotated[
-        str, typer.Option(help="loky (processes on this machine) or dask (a cluster).")
-    ] = "loky",
-    scheduler: Annotated[
-        str | None,
-        typer.Option(help="Address of a Dask scheduler; without it, a local cluster."),
-    ] = None,
-    piece_rows: Annotated[
-        int | None,
-        typer.Option(
-            help="Rows per piece (memory follows it); default 1,000,000 shared among "
-            "the workers of this machine.",
-            min=1_000,
-        ),
-    ] = None,
+    report: Report = None,
+    workers: Workers = 1,
+    backend: Backend = "loky",
+    scheduler: Scheduler = None,
+    piece_rows: PieceRows = None,
 ) -> None:
     """Score declarations: a ranked list with reasons, sized to the inspection capacity.
 

@@ -175,6 +175,14 @@ def _problems(today: date) -> list[tuple[pl.Expr, pl.Expr]]:
                 f"fraud_type '{{}}' is not one of {', '.join(FRAUD_TYPES)}", text["fraud_type"]
             ),
         ),
+        *_impossible(text, money, (inspected, fraud, kind, revenue, day), today),
+    ]
+
+
+def _impossible(text: dict, money: pl.Expr, values: tuple, today: date) -> list:
+    """Values that cannot be, and outcomes that contradict themselves."""
+    inspected, fraud, kind, revenue, day = values
+    return [
         (
             text["revenue_recovered"].is_not_null() & revenue.is_null(),
             quote_reason("revenue_recovered '{}' is not a number", money),

@@ -424,32 +424,52 @@ def explain(
     rank = table["rank_score"].rank("ordinal", descending=True)
     table = table.with_columns(rank.alias("rank"))
     row = table.filter(pl.col("declaration_id") == declaration_id)
-    r = row.row(0, named=True)
-    card = {
-        "declaration": {
-            c: r.get(c)
-            for c in (
-                "declaration_id",
-                "declaration_date",
-                "hs_code",
-                "importer_id",
-                "declarant_id",
-                "seller_id",
-                "country_origin",
-                "country_departure",
-                "transit_countries",
-                "transport_mode",
-                "net_mass_kg",
-                "customs_value",
-                "currency",
-                "duty_rate_pct",
-            )
-            if c in r
-        }
-    }
+    card = _card(row.row(0, named=True), table.height, model)
+    card["reasons"] = explain_rows(model, row)[0].split(" | ")
+    return card
+
+
+#: The case card's first section: the declaration as lodged.
+_DECLARED = (
+    "declaration_id",
+    "declaration_date",
+    "hs_code",
+    "importer_id",
+    "declarant_id",
+    "seller_id",
+    "country_origin",
+    "country_departure",
+    "transit_countries",
+    "transport_mode",
+    "net_mass_kg",
+    "customs_value",
+    "currency",
+    "duty_rate_pct",
+)
+_IMPORTER = (
+    "importer_id",
+    "importer_n_before",
+    "importer_days_known",
+    "importer_fraud_rate",
+    "importer_mean_ratio_before",
+    "importer_share_below_before",
+)
+_SELLER = (
+    "seller_id",
+    "seller_n_before",
+    "seller_days_known",
+    "seller_fraud_rate",
+    "importer_seller_n_before",
+    "importer_seller_fraud_rate",
+)
+
+
+def _card(r: dict, n_rows: int, model: FraudModel) -> dict:
+    """A scored declaration's sections: as declared, score, peer prices, route, entities."""
+    card = {"declaration": {c: r.get(c) for c in _DECLARED if c in r}}
     card["score"] = {
         "risk_score": r["risk_score"],
-        "rank": f"{r['rank']:,} of {table.height:,}",
+        "rank": f"{r['rank']:,} of {n_rows:,}",
         "novelty": r["novelty"],
     }
     percentiles = model.peer_percentiles(r)
@@ -470,29 +490,8 @@ def explain(
         "usual_origin_from_departure": r.get("usual_origin"),
         "duty_gap": r["duty_gap"],
     }
-    card["importer"] = {
-        k: r.get(k)
-        for k in (
-            "importer_id",
-            "importer_n_before",
-            "importer_days_known",
-            "importer_fraud_rate",
-            "importer_mean_ratio_before",
-            "importer_share_below_before",
-        )
-    }
-    card["seller"] = {
-        k: r.get(k)
-        for k in (
-            "seller_id",
-            "seller_n_before",
-            "seller_days_known",
-            "seller_fraud_rate",
-            "importer_seller_n_before",
-            "importer_seller_fraud_rate",
-        )
-    }
-    card["reasons"] = explain_rows(model, row)[0].split(" | ")
+    card["importer"] = {k: r.get(k) for k in _IMPORTER}
+    card["seller"] = {k: r.get(k) for k in _SELLER}
     return card
 
 

@@ -577,38 +577,8 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
     pieces, rows = plan.pieces, [p.rows for p in plan.pieces]
     read = runner.map("read", _read_piece, [(job, p) for p in pieces], rows)
     clock("read")
-    n_read = sum(r["accepted"] + r["rejected"] for r in read)
-    n_scored = sum(r["accepted"] for r in read)
-    repairs: dict[str, int] = {}
-    for r in read:
-        for k, v in r["repairs"].items():
-            what = k[len(REPAIR_PREFIX) :]
-            repairs[what] = repairs.get(what, 0) + v
-    repairs = {k: v for k, v in repairs.items() if v}
-    reject_parts = sorted((work / "rejects").glob("*.parquet"))
-    rejects = (
-        pl.concat([pl.read_parquet(p) for p in reject_parts], how="diagonal_relaxed").sort(
-            INPUT_ROW
-        )
-        if reject_parts
-        else pl.DataFrame()
-    )
-    columns = list(dict.fromkeys(c for r in read for c in r["columns"]))
-    result = Scored(
-        listed=None,
-        out_parts=[],
-        rejects=rejects,
-        n_read=n_read,
-        n_scored=n_scored,
-        columns=columns,
-        repairs=repairs,
-        notes=plan.notes,
-        drift=[],
-        peers=None,
-        k=None,
-        work=holder,
-        timings=clock.laps,
-    )
+    result = _read_totals(read, work, plan, holder, clock)
+    n_scored = result.n_scored
     if n_scored == 0:
         return result
 
@@ -636,29 +606,8 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
         # exploration picks come from there, at random).
         narrow = pl.concat([_global_order(work / "rescored"), narrow.slice(candidates)])
         clock("rescore")
-    n, cfg = narrow.height, model.config
-    if k is None:
-        listed = narrow.with_columns(
-            pl.int_range(1, n + 1, dtype=pl.UInt32).alias("rank"),
-            pl.lit("model").alias("selection"),
-        )
-        n_reasons = max(1, int(np.ceil(n * cfg.reasons_share)))
-    else:
-        k = min(k, n)
-        n_explore = int(round(k * cfg.exploration_share))
-        head, rest = narrow.head(k - n_explore), narrow.slice(k - n_explore).sort("__h")
-        # Seeded by the batch, so that the same input gives the same picks.
-        batch = int((rest["__h"] % 2**32).sum() % 2**32) if rest.height else 0
-        seed = cfg.seed + batch
-        picks = np.sort(np.random.default_rng(seed).choice(rest.height, n_explore, replace=False))
-        listed = pl.concat(
-            [
-                head.with_columns(pl.lit("model").alias("selection")),
-                rest[picks].with_columns(pl.lit("exploration").alias("selection")),
-            ]
-        ).with_columns(pl.int_range(1, k + 1, dtype=pl.UInt32).alias("rank"))
-        n_reasons = k
-    listed = listed.with_columns((pl.col("rank") <= n_reasons).alias("explain"))
+    k = None if k is None else min(k, narrow.height)
+    listed = _select(narrow, k, model.config)
     holding = [p for p, _ in _by_piece(listed, work / "listed", pieces)]
     del narrow, listed
     clock("select")
@@ -676,6 +625,66 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
         ).sort("rank")
     clock("explain")
     return result
+
+
+def _read_totals(read: list[dict], work: Path, plan: Plan, holder, clock) -> "Scored":
+    """What the read pass found over all pieces: counts, repairs, rejects, columns."""
+    repairs: dict[str, int] = {}
+    for r in read:
+        for key, n in r["repairs"].items():
+            what = key[len(REPAIR_PREFIX) :]
+            repairs[what] = repairs.get(what, 0) + n
+    parts = sorted((work / "rejects").glob("*.parquet"))
+    rejects = (
+        pl.concat([pl.read_parquet(p) for p in parts], how="diagonal_relaxed").sort(INPUT_ROW)
+        if parts
+        else pl.DataFrame()
+    )
+    return Scored(
+        listed=None,
+        out_parts=[],
+        rejects=rejects,
+        n_read=sum(r["accepted"] + r["rejected"] for r in read),
+        n_scored=sum(r["accepted"] for r in read),
+        columns=list(dict.fromkeys(c for r in read for c in r["columns"])),
+        repairs={k: v for k, v in repairs.items() if v},
+        notes=plan.notes,
+        drift=[],
+        peers=None,
+        k=None,
+        work=holder,
+        timings=clock.laps,
+    )
+
+
+def _select(narrow: pl.DataFrame, k: int | None, cfg) -> pl.DataFrame:
+    """Ranks, the selection of each listed row, and which rows get their reasons.
+
+    Without a capacity every row is listed, the first ``reasons_share`` explained; with
+    one, the model's top rows and a share of random picks among the rest (exploration,
+    seeded by the batch, so that the same input gives the same picks), all explained.
+    """
+    n = narrow.height
+    if k is None:
+        listed = narrow.with_columns(
+            pl.int_range(1, n + 1, dtype=pl.UInt32).alias("rank"),
+            pl.lit("model").alias("selection"),
+        )
+        n_reasons = max(1, int(np.ceil(n * cfg.reasons_share)))
+    else:
+        n_explore = int(round(k * cfg.exploration_share))
+        head, rest = narrow.head(k - n_explore), narrow.slice(k - n_explore).sort("__h")
+        batch = int((rest["__h"] % 2**32).sum() % 2**32) if rest.height else 0
+        seed = cfg.seed + batch
+        picks = np.sort(np.random.default_rng(seed).choice(rest.height, n_explore, replace=False))
+        listed = pl.concat(
+            [
+                head.with_columns(pl.lit("model").alias("selection")),
+                rest[picks].with_columns(pl.lit("exploration").alias("selection")),
+            ]
+        ).with_columns(pl.int_range(1, k + 1, dtype=pl.UInt32).alias("rank"))
+        n_reasons = k
+    return listed.with_columns((pl.col("rank") <= n_reasons).alias("explain"))
 
 
 def _global_order(folder: Path) -> pl.DataFrame:
