@@ -6,8 +6,8 @@ features (price against peers, route, the importer's history...) gets what its
 features were credited over every tree: the probability lost when those splits are
 taken out of the declaration's paths. The trees are walked once per declaration, as
 for its score. (Any other classifier: the family is set to its typical training value
-and the declaration scored again.) The families that matter become reasons: a code and
-a sentence with the numbers to check.
+and the declaration scored again.) The families that matter become reasons: codes, whose
+numbers are the declaration's own columns.
 """
 
 import numpy as np
@@ -81,144 +81,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 _MIN_DROP = 0.02
 _MAX_REASONS = 3
-#: The columns the sentences quote; only these are turned into Python values.
-SENTENCE_COLUMNS: tuple[str, ...] = (
-    "country_departure",
-    "country_origin",
-    "customs_value",
-    "declarant_fraud_rate",
-    "declarant_id",
-    "declaration_date",
-    "duty_gap",
-    "duty_rate_pct",
-    "hs_code",
-    "hs_duty_gap",
-    "hs_fraud_rate",
-    "importer_days_known",
-    "importer_fraud_rate",
-    "importer_id",
-    "importer_mean_ratio_before",
-    "importer_n_before",
-    "importer_seller_fraud_rate",
-    "importer_share_below_before",
-    "lane_share",
-    "net_mass_kg",
-    "novelty",
-    "origin_fraud_rate",
-    "origin_share",
-    "peer_group",
-    "peer_n",
-    "price_percentile",
-    "reference_value_per_ton",
-    "route",
-    "route_fraud_rate",
-    "seller_fraud_rate",
-    "seller_id",
-    "split_n_pair_day",
-    "split_under_pair_day",
-    "split_value_pair_day",
-    "unit_value_per_ton",
-    "usual_origin",
-    "value_ratio",
-)
-
-
-def _num(x, fmt: str = ",.0f") -> str:
-    return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else format(x, fmt)
-
-
-def _pct(x) -> str:
-    if x is None:
-        return "n/a"
-    return f"{x * 100:.1f}%" if x < 0.1 else f"{x * 100:.0f}%"
-
-
-def sentence(code: str, r: dict, de_minimis: float) -> str:
-    """The reason in words, with the numbers an investigator can check."""
-    if code == "UNDERVALUED":
-        ratio = r.get("value_ratio")
-        group = (r.get("peer_group") or "its peer group").split(", n=")[0]
-        n = r.get("peer_n")
-        if ratio is None:
-            return "UNDERVALUED: no peer price to compare with"
-        gap = (1 - ratio) * 100
-        word = "below" if ratio < 1 else "above"
-        code = "UNDERVALUED" if ratio < 1 else "PRICE_UNUSUAL"
-        return (
-            f"{code}: {_num(r.get('unit_value_per_ton'))}/t is {abs(gap):.0f}% {word} the "
-            f"median {_num(r.get('reference_value_per_ton'))}/t of {_num(n)} declarations of "
-            f"{group} (percentile {_num(r.get('price_percentile'), '.1f')})"
-        )
-    if code == "ROUTE":
-        parts = [f"route {r.get('route')}"]
-        parts.append(
-            f"this origin>departure lane carries {_pct(r.get('lane_share'))} of "
-            f"past HS {r.get('hs_code')} declarations"
-        )
-        parts.append(f"origin {r.get('country_origin')} {_pct(r.get('origin_share'))} of them")
-        gap = r.get("duty_gap")
-        if gap is not None and gap > 0 and r.get("usual_origin"):
-            parts.append(
-                f"goods leaving {r.get('country_departure')} usually originate in "
-                f"{r.get('usual_origin')}, which pays {gap:.1f} points more duty"
-            )
-        elif (r.get("hs_duty_gap") or 0) > 0:
-            parts.append(
-                f"the declared duty is {r['hs_duty_gap']:.1f} points below the "
-                "average for these goods"
-            )
-        return "ROUTE: " + "; ".join(parts)
-    if code == "IMPORTER_UNDERPRICES":
-        return (
-            f"IMPORTER_UNDERPRICES: importer {r.get('importer_id')} declared "
-            f"{_pct(r.get('importer_share_below_before'))} of its "
-            f"{_num(r.get('importer_n_before'))} earlier declarations below 70% of the peer "
-            f"price (average ratio {_num(r.get('importer_mean_ratio_before'), '.2f')})"
-        )
-    if code == "IMPORTER_HISTORY":
-        days = r.get("importer_days_known")
-        known = "new" if days is None else f"known for {days:.0f} days"
-        return (
-            f"IMPORTER_HISTORY: importer {r.get('importer_id')} ({known}, "
-            f"{_num(r.get('importer_n_before'))} earlier declarations), fraud rate in past "
-            f"inspections {_num(r.get('importer_fraud_rate'), '.2f')}; with seller "
-            f"{r.get('seller_id')}: {_num(r.get('importer_seller_fraud_rate'), '.2f')}"
-        )
-    if code == "PARTNER_HISTORY":
-        return (
-            f"PARTNER_HISTORY: declarant {r.get('declarant_id')} fraud rate "
-            f"{_num(r.get('declarant_fraud_rate'), '.2f')}, seller {r.get('seller_id')} "
-            f"fraud rate {_num(r.get('seller_fraud_rate'), '.2f')} in past inspections"
-        )
-    if code == "SPLIT_SHIPMENT":
-        return (
-            f"SPLIT_SHIPMENT: {_num(r.get('split_n_pair_day'))} declarations from seller "
-            f"{r.get('seller_id')} to importer {r.get('importer_id')} on "
-            f"{r.get('declaration_date')}, {_num(r.get('split_under_pair_day'))} just under "
-            f"the de-minimis value {_num(de_minimis)}, together "
-            f"{_num((r.get('split_value_pair_day') or 0) * de_minimis)}"
-        )
-    if code == "GOODS_RISK":
-        return (
-            f"GOODS_RISK: HS {r.get('hs_code')} from {r.get('country_origin')} at "
-            f"{_num(r.get('duty_rate_pct'), '.1f')}% duty; past fraud rate of the goods "
-            f"{_num(r.get('hs_fraud_rate'), '.2f')}, of the origin "
-            f"{_num(r.get('origin_fraud_rate'), '.2f')}, of the route "
-            f"{_num(r.get('route_fraud_rate'), '.2f')}"
-        )
-    if code == "DECLARED_AMOUNTS":
-        return (
-            f"DECLARED_AMOUNTS: value {_num(r.get('customs_value'))} for "
-            f"{_num(r.get('net_mass_kg'), ',.1f')} kg is unusual for what is found in "
-            "inspections"
-        )
-    if code == "NOVEL":
-        return (
-            f"NOVEL: the {r.get('_detector')} detector puts it in the top "
-            f"{max(0.1, (1 - (r.get('novelty') or 0)) * 100):.1f}% of training declarations, "
-            "a pattern past inspections have not shown"
-        )
-    raise ValueError(code)
 
 
 def _shown(codes: list[str], table: pl.DataFrame) -> np.ndarray:
@@ -255,10 +117,19 @@ def _strongest(codes: list[str], table_d: np.ndarray, table: pl.DataFrame):
     return order, strong
 
 
-def explain_rows(model, table: pl.DataFrame) -> list[str]:
-    """One ``reasons`` string per row of a scored feature table."""
+def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
+    """Per row of a scored feature table, its reasons as codes, strongest first.
+
+    Columns: ``reason_codes`` (a list of codes: the declaration's evidence the model
+    counted most, a price far below its peers always among them) and
+    ``novelty_detector`` (the unsupervised detector behind a ``NOVEL`` reason). The
+    numbers a reason quotes stay in the table's own columns; the sentences are made
+    where they are shown (``detector.app.reasons``).
+    """
     if table.height == 0:
-        return []
+        return pl.DataFrame(
+            schema={"reason_codes": pl.List(pl.String), "novelty_detector": pl.String}
+        )
     encoder = model.classifier_.named_steps["encode"]
     predictor = Predictor(model.classifier_.steps[-1][1])
     matrix = predictor.prepare(encoder.transform(table))
@@ -279,11 +150,14 @@ def explain_rows(model, table: pl.DataFrame) -> list[str]:
             far_below = (ratio < 0.7) & (table_d[:, codes.index("UNDERVALUED")] > 0)
     # The unsupervised detectors, not the labels, put these rows on the list.
     novel = model.detector_part(base, table["novelty"].fill_null(0.0).to_numpy()) > base
-    detectors = model.strongest_detector(table)
-    rows = table.select(c for c in SENTENCE_COLUMNS if c in table.columns).to_dicts()
-    de_minimis = model.config.de_minimis
-    out = []
-    for i, r in enumerate(rows):
+    # A price at or above its peers' median is unusual, not low.
+    ratio = (
+        table["value_ratio"].fill_null(np.nan).to_numpy()
+        if "value_ratio" in table.columns
+        else np.full(table.height, np.nan)
+    )
+    reasons = []
+    for i in range(table.height):
         chosen = [codes[j] for j in order[i, strong[i]]]
         if far_below[i] and "UNDERVALUED" not in chosen:
             chosen.append("UNDERVALUED")
@@ -291,9 +165,13 @@ def explain_rows(model, table: pl.DataFrame) -> list[str]:
             chosen.insert(0, "NOVEL")
         if not chosen:
             chosen = [codes[order[i, 0]]]
-        r["_detector"] = detectors[i]
-        out.append(" | ".join(sentence(c, r, de_minimis) for c in chosen))
-    return out
+        reasons.append(
+            ["PRICE_UNUSUAL" if c == "UNDERVALUED" and ratio[i] >= 1 else c for c in chosen]
+        )
+    return pl.DataFrame(
+        {"reason_codes": reasons, "novelty_detector": model.strongest_detector(table)},
+        schema={"reason_codes": pl.List(pl.String), "novelty_detector": pl.String},
+    )
 
 
 def _path_parts(model, predictor: Predictor, matrix: np.ndarray, columns: list[str]):

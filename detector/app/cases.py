@@ -41,7 +41,7 @@ def group_cases(flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Add ``case_id`` to a flagged list and summarise its cases.
 
     ``flagged`` is the scored list (``rank``, ``declaration_id``, ``importer_id``,
-    ``seller_id`` when known, ``risk_score``, ``revenue_at_stake``, ``reasons``...).
+    ``seller_id`` when known, ``risk_score``, ``revenue_at_stake``, ``reason_codes``...).
     Returns the list ordered case by case (cases by their best rank, declarations by
     rank inside) and one row per case: its declarations, total revenue at stake, best
     risk score, period, routes and strongest reasons.
@@ -50,12 +50,7 @@ def group_cases(flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         empty = flagged.with_columns(pl.lit(None, pl.String).alias("case_id"))
         return empty, pl.DataFrame(schema={"case_id": pl.String, "declarations": pl.UInt32})
     work = flagged.with_columns(
-        pl.col("reasons")
-        .fill_null("")
-        .str.split(" | ")
-        .list.first()
-        .str.extract(r"^([A-Z_]+)")
-        .alias("__scheme"),
+        pl.col("reason_codes").list.first().alias("__scheme"),
         (pl.col("seller_id") if "seller_id" in flagged.columns else pl.lit(None, pl.String)).alias(
             "__seller"
         ),
@@ -69,14 +64,8 @@ def group_cases(flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         ).alias("case_id")
     )
     work = work.join(numbered, on="__root").sort("__best", "rank")
-    codes = (
-        pl.col("reasons")
-        .fill_null("")
-        .str.split(" | ")
-        .list.eval(pl.element().str.extract(r"^([A-Z_]+)"))
-    )
     cases = (
-        work.with_columns(codes.alias("__codes"))
+        work.with_columns(pl.col("reason_codes").alias("__codes"))
         .group_by("case_id", maintain_order=True)
         .agg(
             pl.len().alias("declarations"),

@@ -75,7 +75,7 @@ def run_demo(out_dir: Path, *, rows: int = 300_000, seed: int = 1, console: Cons
             f"{row['case_id']}  {row['declarations']:>3} declaration(s)  importer "
             f"{row['importers'][:40]}  stake {row['revenue_at_stake']:,.0f}  "
             f"risk {row['max_risk_score']:.2f}\n"
-            f"       {row['declaration_id']}: {(row['reasons'] or '').split(' | ')[0]}",
+            f"       {row['declaration_id']}: {(row['reasons'] or [''])[0]}",
             markup=False,
         )
 

@@ -10,6 +10,7 @@ import polars as pl
 
 from detector.app.cases import group_cases
 from detector.app.labels import LabelStore
+from detector.app.reasons import sentence_expr, with_sentences
 from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from detector.errors import DetectorError
 from detector.io.ingest import describe_repairs, read_declarations
@@ -315,7 +316,12 @@ def score(
             piece_rows=piece_rows or run.default_piece_rows(PIECE_ROWS),
         )
     result = ScoreResult(
-        pl.DataFrame(schema={c: pl.String for c in OUTPUT_COLUMNS}),
+        pl.DataFrame(
+            schema={
+                c: pl.List(pl.String) if c in ("reason_codes", "reasons") else pl.String
+                for c in OUTPUT_COLUMNS
+            }
+        ),
         done.rejects,
         metadata,
         n_read=done.n_read,
@@ -333,7 +339,7 @@ def score(
         chosen = (
             pl.concat(
                 [
-                    pl.scan_parquet(p).filter(pl.col("reasons").is_not_null())
+                    pl.scan_parquet(p).filter(pl.col("reason_codes").is_not_null())
                     for p in done.out_parts
                 ],
                 how="diagonal_relaxed",
@@ -343,6 +349,7 @@ def score(
         )
     else:
         chosen = done.listed
+    chosen = with_sentences(chosen, model.config.de_minimis)
     keys = {k for _, level in PEER_LEVELS for k in level}
     card = [c for c in (*CARD_COLUMNS, *sorted(keys)) if c in chosen.columns]
     result.details = chosen.select("declaration_id", *dict.fromkeys(card))
@@ -425,7 +432,8 @@ def explain(
     table = table.with_columns(rank.alias("rank"))
     row = table.filter(pl.col("declaration_id") == declaration_id)
     card = _card(row.row(0, named=True), table.height, model)
-    card["reasons"] = explain_rows(model, row)[0].split(" | ")
+    row = row.with_columns(explain_rows(model, row))
+    card["reasons"] = with_sentences(row, model.config.de_minimis)["reasons"][0].to_list()
     return card
 
 
@@ -559,7 +567,11 @@ def write_scores(result: ScoreResult, out: str | Path, rejects: str | Path | Non
         chunks = ranked_chunks(result.ranked.out_parts, result.ranked.n_scored)
         names = chunks[0].collect_schema().names()
         keep = [*OUTPUT_COLUMNS, *[c for c in own if c in names]]
-        write_chunks((chunk.select(keep) for chunk in chunks), out)
+        de_minimis = result.model.config.de_minimis
+        write_chunks(
+            (chunk.with_columns(sentence_expr(names, de_minimis)).select(keep) for chunk in chunks),
+            out,
+        )
     elif Path(out).suffix.lower() == ".xlsx" and result.cases is not None:
         write_workbook({"flagged": result.scored, "cases": result.cases}, out)
     else:

@@ -219,12 +219,12 @@ def _listed(result) -> pl.DataFrame:
     """The flagged list; without a capacity, the ranked rows that were given reasons."""
     if result.flagged:
         return result.scored.head(result.flagged)
-    return result.scored.filter(pl.col("reasons").is_not_null())
+    return result.scored.filter(pl.col("reason_codes").is_not_null())
 
 
 def _summary(result) -> str:
     flagged = _listed(result)
-    codes = flagged["reasons"].fill_null("").str.split(" | ").explode().str.extract(r"^([A-Z_]+)")
+    codes = flagged["reason_codes"].explode().drop_nulls()
     chapters = flagged["hs_code"].str.slice(0, 2) if "hs_code" in flagged.columns else None
     read, rejected = result.n_read, result.rejects.height
     stake = float(flagged["revenue_at_stake"].fill_null(0).sum())
@@ -279,9 +279,7 @@ def _card(case: dict, lead: dict, members: pl.DataFrame, peers: pl.DataFrame, mo
     percentiles = model.peer_percentiles(lead) if model is not None else None
     same = peers.filter(_same_peer_group(lead))["unit_value_per_ton"].to_numpy()
     plot = _peer_plot(lead, same, percentiles)
-    reasons = "".join(
-        f'<p class="reason">{_e(r)}</p>' for r in (lead.get("reasons") or "").split(" | ") if r
-    )
+    reasons = "".join(f'<p class="reason">{_e(r)}</p>' for r in lead.get("reasons") or [])
     lane = lead.get("lane_share")
     route = (
         f"<p><b>Route</b> {_e(lead.get('route'))}: this origin&gt;departure lane carried "
@@ -402,9 +400,7 @@ def _flagged_table(listed: pl.DataFrame) -> str:
         if c in listed.columns
     ]
     return "<h2>Flagged declarations</h2>" + _table(
-        listed.select(columns).with_columns(
-            pl.col("reasons").fill_null("").str.split(" | ").list.first()
-        ),
+        listed.select(columns).with_columns(pl.col("reasons").list.join(" | ")),
         "flagged",
         {"rank", "risk_score", "revenue_at_stake", "value_ratio"},
         {"risk_score": ".3f", "value_ratio": ".2f", "rank": ",d"},

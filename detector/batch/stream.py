@@ -19,7 +19,7 @@ memory then follows the size of a piece, not of the batch. The passes:
    highest over the whole batch (``FraudModel.candidates``) are scored by the whole
    classifier, and the global order is theirs;
 6. select (here): the global order, the capacity, the exploration picks;
-7. explain (per piece holding listed rows): reasons for the listed rows, written.
+7. explain (per piece holding listed rows): the reason codes of the listed rows, written.
 
 Steps 2, 4, 5 and 7 run through joblib: in this process (one worker), in a pool of
 processes (``loky``), or on a Dask cluster (``dask``). Workers get the paths of their
@@ -489,10 +489,15 @@ def _explain_piece(args: tuple[Job, Piece]) -> dict:
         _HELD.pop((job.work, "rescored"), None)
     table = table.with_columns(listed["rank"], listed["selection"])
     explain = listed["explain"].to_numpy()
-    reasons = np.full(table.height, None, dtype=object)
-    if explain.any():
-        reasons[explain] = explain_rows(model, table.filter(pl.Series(explain)))
-    table = table.with_columns(pl.Series("reasons", reasons.tolist(), pl.String))
+    found = explain_rows(model, table.filter(pl.Series(explain)))
+    # The explained rows get their codes; the others (no capacity given) none.
+    codes, detectors = [None] * table.height, [None] * table.height
+    for j, i in enumerate(np.flatnonzero(explain)):
+        codes[i], detectors[i] = found["reason_codes"][j].to_list(), found["novelty_detector"][j]
+    table = table.with_columns(
+        pl.Series("reason_codes", codes, pl.List(pl.String)),
+        pl.Series("novelty_detector", detectors, pl.String),
+    )
     table.sort("rank").write_parquet(work / "out" / f"{piece.index}.parquet")
     return {"rows": table.height}
 

@@ -24,6 +24,7 @@ __all__ = [
     "atomic_path",
     "check_output",
     "check_outputs",
+    "flat",
     "inert",
     "is_folder",
     "write_chunks",
@@ -257,7 +258,7 @@ def write_partitioned(frame: pl.LazyFrame, folder: str | Path) -> Path:
 def _writer(path: Path) -> Callable[[pl.DataFrame, Path], None]:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return lambda df, p: inert(df.lazy()).collect().write_csv(p)
+        return lambda df, p: flat(inert(df.lazy())).collect().write_csv(p)
     if suffix == ".parquet":
         return lambda df, p: df.write_parquet(p, statistics=True)
     if suffix == ".xlsx":
@@ -295,6 +296,21 @@ def inert(frame: pl.LazyFrame) -> pl.LazyFrame:
     names = pl.select(_guarded(pl.Series(list(schema), dtype=pl.String))).to_series()
     renames = {old: new for old, new in zip(schema, names, strict=True) if old != new}
     return frame.rename(renames) if renames else frame
+
+
+#: How a list of texts (reasons, reason codes) is written in a CSV file or a workbook.
+LIST_SEPARATOR = " | "
+
+
+def flat(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Lists of texts joined into one cell, for the formats that hold no lists.
+
+    >>> flat(pl.LazyFrame({"a": [["x", "y"], None]})).collect()["a"].to_list()
+    ['x | y', None]
+    """
+    schema = frame.collect_schema()
+    lists = [name for name, dtype in schema.items() if dtype == pl.List(pl.String)]
+    return frame.with_columns(pl.col(lists).list.join(LIST_SEPARATOR)) if lists else frame
 
 
 def _guarded(cell: pl.Expr) -> pl.Expr:
@@ -366,7 +382,7 @@ def _write_excel(sheets: dict[str, pl.DataFrame], path: Path) -> None:
     options = {"strings_to_formulas": False, "strings_to_urls": False}
     with Workbook(path, options) as workbook:
         for name, df in sheets.items():
-            _fits_a_cell(df).write_excel(
+            _fits_a_cell(flat(df.lazy()).collect()).write_excel(
                 workbook,
                 worksheet=name,
                 column_formats={c: f for c, f in _EXCEL_FORMATS.items() if c in df.columns},
@@ -414,7 +430,7 @@ def write_chunks(chunks: Iterable[pl.LazyFrame], path: str | Path) -> Path:
     suffix = path.suffix.lower()
     with atomic_path(path) as tmp:
         if suffix == ".csv":
-            inert(frame).sink_csv(tmp, engine="streaming")
+            flat(inert(frame)).sink_csv(tmp, engine="streaming")
         elif suffix == ".parquet":
             frame.sink_parquet(tmp, statistics=True, engine="streaming")
         else:

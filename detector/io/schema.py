@@ -74,6 +74,7 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "value_ratio",
     "peer_group",
     "route",
+    "reason_codes",
     "reasons",
     "selection",
 )
@@ -82,7 +83,6 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 SCORED_COLUMNS: tuple[str, ...] = (
     *(c for c in OUTPUT_COLUMNS if c != "declaration_id"),
     "case_id",
-    "reason_codes",
 )
 
 CODE_COLUMNS: tuple[str, ...] = tuple(

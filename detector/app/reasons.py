@@ -1,0 +1,206 @@
+"""Reasons in words: the sentence of each reason code, from the declaration's numbers.
+
+The model gives each listed declaration its reason codes (``reason_codes``, strongest
+first); the numbers a reason quotes are the declaration's own columns. Here, and only
+here, they become sentences an investigator reads: one formatter per code, in one table.
+"""
+
+import math
+from collections.abc import Callable
+
+import polars as pl
+
+__all__ = ["FORMATTERS", "SENTENCE_COLUMNS", "sentence_expr", "sentences", "with_sentences"]
+
+#: The columns the sentences quote (besides ``novelty_detector``).
+SENTENCE_COLUMNS: tuple[str, ...] = (
+    "country_departure",
+    "country_origin",
+    "customs_value",
+    "declarant_fraud_rate",
+    "declarant_id",
+    "declaration_date",
+    "duty_gap",
+    "duty_rate_pct",
+    "hs_code",
+    "hs_duty_gap",
+    "hs_fraud_rate",
+    "importer_days_known",
+    "importer_fraud_rate",
+    "importer_id",
+    "importer_mean_ratio_before",
+    "importer_n_before",
+    "importer_seller_fraud_rate",
+    "importer_share_below_before",
+    "lane_share",
+    "net_mass_kg",
+    "novelty",
+    "origin_fraud_rate",
+    "origin_share",
+    "peer_group",
+    "peer_n",
+    "price_percentile",
+    "reference_value_per_ton",
+    "route",
+    "route_fraud_rate",
+    "seller_fraud_rate",
+    "seller_id",
+    "split_n_pair_day",
+    "split_under_pair_day",
+    "split_value_pair_day",
+    "unit_value_per_ton",
+    "usual_origin",
+    "value_ratio",
+)
+
+
+def _num(x, fmt: str = ",.0f") -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
+
+
+def _pct(x) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x * 100:.1f}%" if x < 0.1 else f"{x * 100:.0f}%"
+
+
+def _price(code: str, r: dict, de_minimis: float) -> str:
+    ratio = r.get("value_ratio")
+    group = (r.get("peer_group") or "its peer group").split(", n=")[0]
+    if ratio is None:
+        return f"{code}: no peer price to compare with"
+    word = "below" if ratio < 1 else "above"
+    return (
+        f"{code}: {_num(r.get('unit_value_per_ton'))}/t is {abs(1 - ratio) * 100:.0f}% {word} "
+        f"the median {_num(r.get('reference_value_per_ton'))}/t of {_num(r.get('peer_n'))} "
+        f"declarations of {group} (percentile {_num(r.get('price_percentile'), '.1f')})"
+    )
+
+
+def _route(code: str, r: dict, de_minimis: float) -> str:
+    parts = [f"route {r.get('route')}"]
+    parts.append(
+        f"this origin>departure lane carries {_pct(r.get('lane_share'))} of "
+        f"past HS {r.get('hs_code')} declarations"
+    )
+    parts.append(f"origin {r.get('country_origin')} {_pct(r.get('origin_share'))} of them")
+    gap = r.get("duty_gap")
+    if gap is not None and gap > 0 and r.get("usual_origin"):
+        parts.append(
+            f"goods leaving {r.get('country_departure')} usually originate in "
+            f"{r.get('usual_origin')}, which pays {gap:.1f} points more duty"
+        )
+    elif (r.get("hs_duty_gap") or 0) > 0:
+        parts.append(
+            f"the declared duty is {r['hs_duty_gap']:.1f} points below the average for these goods"
+        )
+    return f"{code}: " + "; ".join(parts)
+
+
+def _importer_underprices(code: str, r: dict, de_minimis: float) -> str:
+    return (
+        f"{code}: importer {r.get('importer_id')} declared "
+        f"{_pct(r.get('importer_share_below_before'))} of its "
+        f"{_num(r.get('importer_n_before'))} earlier declarations below 70% of the peer "
+        f"price (average ratio {_num(r.get('importer_mean_ratio_before'), '.2f')})"
+    )
+
+
+def _importer_history(code: str, r: dict, de_minimis: float) -> str:
+    days = r.get("importer_days_known")
+    known = "new" if days is None else f"known for {days:.0f} days"
+    return (
+        f"{code}: importer {r.get('importer_id')} ({known}, "
+        f"{_num(r.get('importer_n_before'))} earlier declarations), fraud rate in past "
+        f"inspections {_num(r.get('importer_fraud_rate'), '.2f')}; with seller "
+        f"{r.get('seller_id')}: {_num(r.get('importer_seller_fraud_rate'), '.2f')}"
+    )
+
+
+def _partner_history(code: str, r: dict, de_minimis: float) -> str:
+    return (
+        f"{code}: declarant {r.get('declarant_id')} fraud rate "
+        f"{_num(r.get('declarant_fraud_rate'), '.2f')}, seller {r.get('seller_id')} "
+        f"fraud rate {_num(r.get('seller_fraud_rate'), '.2f')} in past inspections"
+    )
+
+
+def _split_shipment(code: str, r: dict, de_minimis: float) -> str:
+    return (
+        f"{code}: {_num(r.get('split_n_pair_day'))} declarations from seller "
+        f"{r.get('seller_id')} to importer {r.get('importer_id')} on "
+        f"{r.get('declaration_date')}, {_num(r.get('split_under_pair_day'))} just under "
+        f"the de-minimis value {_num(de_minimis)}, together "
+        f"{_num((r.get('split_value_pair_day') or 0) * de_minimis)}"
+    )
+
+
+def _goods_risk(code: str, r: dict, de_minimis: float) -> str:
+    return (
+        f"{code}: HS {r.get('hs_code')} from {r.get('country_origin')} at "
+        f"{_num(r.get('duty_rate_pct'), '.1f')}% duty; past fraud rate of the goods "
+        f"{_num(r.get('hs_fraud_rate'), '.2f')}, of the origin "
+        f"{_num(r.get('origin_fraud_rate'), '.2f')}, of the route "
+        f"{_num(r.get('route_fraud_rate'), '.2f')}"
+    )
+
+
+def _declared_amounts(code: str, r: dict, de_minimis: float) -> str:
+    return (
+        f"{code}: value {_num(r.get('customs_value'))} for "
+        f"{_num(r.get('net_mass_kg'), ',.1f')} kg is unusual for what is found in "
+        "inspections"
+    )
+
+
+def _novel(code: str, r: dict, de_minimis: float) -> str:
+    return (
+        f"{code}: the {r.get('novelty_detector')} detector puts it in the top "
+        f"{max(0.1, (1 - (r.get('novelty') or 0)) * 100):.1f}% of training declarations, "
+        "a pattern past inspections have not shown"
+    )
+
+
+#: The sentence of each reason code: ``formatter(code, row, de_minimis)``.
+FORMATTERS: dict[str, Callable[[str, dict, float], str]] = {
+    "UNDERVALUED": _price,
+    "PRICE_UNUSUAL": _price,
+    "ROUTE": _route,
+    "IMPORTER_UNDERPRICES": _importer_underprices,
+    "IMPORTER_HISTORY": _importer_history,
+    "PARTNER_HISTORY": _partner_history,
+    "SPLIT_SHIPMENT": _split_shipment,
+    "GOODS_RISK": _goods_risk,
+    "DECLARED_AMOUNTS": _declared_amounts,
+    "NOVEL": _novel,
+}
+
+
+def sentences(rows: pl.DataFrame, de_minimis: float) -> pl.Series:
+    """Each row's reasons in words (a list, in the order of its ``reason_codes``)."""
+    quoted = [c for c in (*SENTENCE_COLUMNS, "novelty_detector") if c in rows.columns]
+    out = []
+    for codes, r in zip(
+        rows["reason_codes"].to_list(), rows.select(quoted).iter_rows(named=True), strict=True
+    ):
+        out.append(None if codes is None else [FORMATTERS[c](c, r, de_minimis) for c in codes])
+    return pl.Series("reasons", out, pl.List(pl.String))
+
+
+def sentence_expr(names: list[str], de_minimis: float) -> pl.Expr:
+    """``reasons`` as an expression over a frame with the columns ``names``: for a list
+    written a chunk at a time by the streaming engine."""
+    quoted = [c for c in ("reason_codes", *SENTENCE_COLUMNS, "novelty_detector") if c in names]
+    return (
+        pl.struct(quoted)
+        .map_batches(
+            lambda rows: sentences(rows.struct.unnest(), de_minimis),
+            return_dtype=pl.List(pl.String),
+        )
+        .alias("reasons")
+    )
+
+
+def with_sentences(frame: pl.DataFrame, de_minimis: float) -> pl.DataFrame:
+    """``frame`` with its ``reasons`` in words, made from ``reason_codes``."""
+    return frame.with_columns(sentences(frame, de_minimis))

@@ -1,0 +1,59 @@
+"""Reasons in words (detector.app.reasons): one formatter per code, quoting the row."""
+
+import inspect
+import re
+
+import polars as pl
+
+from detector.app import reasons
+from models import FAMILIES
+
+
+def test_every_code_the_model_gives_has_a_sentence():
+    assert set(FAMILIES) | {"NOVEL", "PRICE_UNUSUAL"} == set(reasons.FORMATTERS)
+
+
+def test_sentences_quote_only_columns_they_are_given():
+    """Every column a sentence reads is in SENTENCE_COLUMNS, and nothing else: only those
+    are turned into Python values, so a column missing there would read as n/a."""
+    quoted = set(re.findall(r"r(?:\.get\(|\[)[\"']([a-z_]+)[\"']", inspect.getsource(reasons)))
+    assert quoted - {"novelty_detector"} == set(reasons.SENTENCE_COLUMNS)
+
+
+def test_sentences_follow_the_codes_with_the_rows_numbers():
+    rows = pl.DataFrame(
+        {
+            "reason_codes": [["UNDERVALUED", "PARTNER_HISTORY"], ["PRICE_UNUSUAL"], None],
+            "value_ratio": [0.43, 1.5, None],
+            "unit_value_per_ton": [2150.0, 7500.0, None],
+            "reference_value_per_ton": [5000.0, 5000.0, None],
+            "peer_n": [1240, 1240, None],
+            "peer_group": ["HS 081060 from TH, n=1,240"] * 2 + [None],
+            "price_percentile": [1.25, 99.0, None],
+            "declarant_id": ["BR1", None, None],
+            "declarant_fraud_rate": [0.5, None, None],
+            "seller_id": ["SE9", None, None],
+            "seller_fraud_rate": [0.25, None, None],
+        }
+    )
+    said = reasons.sentences(rows, de_minimis=150.0).to_list()
+    assert said == [
+        [
+            "UNDERVALUED: 2,150/t is 57% below the median 5,000/t of 1,240 declarations of "
+            "HS 081060 from TH (percentile 1.2)",
+            "PARTNER_HISTORY: declarant BR1 fraud rate 0.50, seller SE9 fraud rate 0.25 in "
+            "past inspections",
+        ],
+        [
+            "PRICE_UNUSUAL: 7,500/t is 50% above the median 5,000/t of 1,240 declarations of "
+            "HS 081060 from TH (percentile 99.0)"
+        ],
+        None,
+    ]
+
+
+def test_a_price_without_peers_says_so():
+    rows = pl.DataFrame({"reason_codes": [["UNDERVALUED"]], "value_ratio": [None]})
+    assert reasons.sentences(rows, 150.0).to_list() == [
+        ["UNDERVALUED: no peer price to compare with"]
+    ]
