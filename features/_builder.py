@@ -91,6 +91,27 @@ _WORK_COLUMNS: tuple[str, ...] = (
 _PERIOD = "__period"
 
 
+def _cut_by_month(tables: dict[str, pl.DataFrame], periods: list) -> dict:
+    """Per month, the rows of the per-day tables (the prior and every entity's) that
+    fall in it; those tables are moved out of ``tables``.
+
+    A month's rows join only the history of its own days: cutting the tables by month
+    once is cheaper than joining the whole period's tables to every month. (An entity
+    never named in a month, a seller say, has no rows there: it gets an empty table.)
+    """
+    by_month = {period: {} for period in periods}
+    for name in ("prior", *ENTITIES):
+        whole = tables.pop(name)
+        for period in periods:
+            by_month[period][name] = whole.clear()
+        cut = whole.with_columns(pl.col("declaration_date").dt.truncate("1mo").alias(_PERIOD))
+        del whole
+        for (period,), part in cut.partition_by(_PERIOD, as_dict=True).items():
+            by_month[period][name] = part.drop(_PERIOD)
+        del cut
+    return by_month
+
+
 class DeclarationFeatures:
     """Fitted feature builder: reference prices, lanes, entity histories, split shipments.
 
@@ -157,47 +178,12 @@ class DeclarationFeatures:
         periods = work[_PERIOD].unique().sort().to_list()
         folder = tempfile.TemporaryDirectory(prefix="detector-train-")
         files = [Path(folder.name) / f"{i:04d}.parquet" for i in range(len(periods))]
-        for period, file in zip(periods, files, strict=True):
-            history = work.lazy().filter(pl.col("declaration_date") < period)
-            current = work.lazy().filter(pl.col(_PERIOD) == period)
-            # A month holds whole days: its day counts are the training batch's.
-            current = join_day_counts(current, day_counts(current, self.de_minimis))
-            self._apply_tables(
-                current,
-                fit_reference_prices(history, self.min_peer_count),
-                fit_route_tables(history),
-            ).collect(engine="in-memory").write_parquet(file)
+        self._stage_months(work, periods, files)
         del work
         staged = pl.scan_parquet(files)
-        # The aggregations over the whole training history, built once.
-        tables = {"prior": _expanding_prior(staged)}
-        tables |= history_tables(staged, use_labels=True)
-        if self.label_history == "out_of_fold":
-            tables |= {f"oof{k}": t for k, t in out_of_fold_tables(staged).items()}
-        names = list(tables)
-        tables = dict(zip(names, pl.collect_all(tables.values()), strict=True))
-        # A month's rows join only the history of its own days: cut those tables by
-        # month once, rather than join the whole period's tables to every month.
-        # (An entity never named in a month, a seller say, has no rows there.)
-        by_month = {period: {} for period in periods}
-        for name in ("prior", *ENTITIES):
-            whole = tables.pop(name)
-            for period in periods:
-                by_month[period][name] = whole.clear()
-            cut = whole.with_columns(pl.col("declaration_date").dt.truncate("1mo").alias(_PERIOD))
-            del whole
-            for (period,), part in cut.partition_by(_PERIOD, as_dict=True).items():
-                by_month[period][name] = part.drop(_PERIOD)
-            del cut
-
-        self.reference_ = fit_reference_prices(df.lazy(), self.min_peer_count)
-        self.routes_ = fit_route_tables(df.lazy())
-        self.entities_ = fit_entity_state(staged, self.smoothing)
-        extras = [c for c in self.extra_categorical if c in df.columns]
-        self.categorical_features_ = [*CATEGORICAL_BASE, *extras]
-        self.numeric_features_ = list(NUMERIC_FEATURES)
-        self.feature_names_ = self.numeric_features_ + self.categorical_features_
-        self.training_period_ = (df["declaration_date"].min(), df["declaration_date"].max())
+        tables = self._aggregate_history(staged)
+        by_month = _cut_by_month(tables, periods)
+        self._fit_whole_history(df, staged)
         inputs = df.drop(_PERIOD) if keep_order else df.drop(_PERIOD, _ROW)
 
         def months() -> Iterator[pl.DataFrame]:
@@ -212,6 +198,41 @@ class DeclarationFeatures:
                 folder.cleanup()
 
         return months()
+
+    def _stage_months(self, work: pl.DataFrame, periods: list, files: list[Path]) -> None:
+        """Write each month's first stage, prices and lanes against the months before
+        it, to its file."""
+        for period, file in zip(periods, files, strict=True):
+            history = work.lazy().filter(pl.col("declaration_date") < period)
+            current = work.lazy().filter(pl.col(_PERIOD) == period)
+            # A month holds whole days: its day counts are the training batch's.
+            current = join_day_counts(current, day_counts(current, self.de_minimis))
+            self._apply_tables(
+                current,
+                fit_reference_prices(history, self.min_peer_count),
+                fit_route_tables(history),
+            ).collect(engine="in-memory").write_parquet(file)
+
+    def _aggregate_history(self, staged: pl.LazyFrame) -> dict[str, pl.DataFrame]:
+        """The aggregations over the whole training history, built once: the overall
+        rate by day, entity histories by day and, if asked for, out-of-fold tables."""
+        tables = {"prior": _expanding_prior(staged)}
+        tables |= history_tables(staged, use_labels=True)
+        if self.label_history == "out_of_fold":
+            tables |= {f"oof{k}": t for k, t in out_of_fold_tables(staged).items()}
+        names = list(tables)
+        return dict(zip(names, pl.collect_all(tables.values()), strict=True))
+
+    def _fit_whole_history(self, df: pl.DataFrame, staged: pl.LazyFrame) -> None:
+        """Fit the tables that :meth:`transform` applies, and the feature names."""
+        self.reference_ = fit_reference_prices(df.lazy(), self.min_peer_count)
+        self.routes_ = fit_route_tables(df.lazy())
+        self.entities_ = fit_entity_state(staged, self.smoothing)
+        extras = [c for c in self.extra_categorical if c in df.columns]
+        self.categorical_features_ = [*CATEGORICAL_BASE, *extras]
+        self.numeric_features_ = list(NUMERIC_FEATURES)
+        self.feature_names_ = self.numeric_features_ + self.categorical_features_
+        self.training_period_ = (df["declaration_date"].min(), df["declaration_date"].max())
 
     def _training_month(
         self, inputs: pl.DataFrame, staged: pl.DataFrame, tables: dict[str, pl.DataFrame]

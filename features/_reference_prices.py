@@ -145,36 +145,8 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
     n_grid = len(PERCENTILE_GRID)
     stat_cols = ["n", "median", "spread", *[f"q{i}" for i in range(n_grid)]]
     lf = lf.with_columns(*peer_keys(), log_unit_value(floor=ZERO_VALUE_FLOOR))
-    for level, (name, keys) in enumerate(PEER_LEVELS):
-        table = reference.tables[name].lazy().rename({c: f"{c}_{level}" for c in stat_cols})
-        lf = lf.join(table, on=list(keys), how="left", maintain_order="left")
-
-    def pick(stat: str) -> pl.Expr:
-        return pl.coalesce([pl.col(f"{stat}_{lv}") for lv in range(len(PEER_LEVELS))])
-
-    level = pl.coalesce(
-        [
-            pl.when(pl.col(f"n_{lv}").is_not_null()).then(pl.lit(lv, pl.Int8))
-            for lv in range(len(PEER_LEVELS))
-        ]
-    )
-    label = pl.coalesce(
-        [
-            pl.when(pl.col(f"n_{lv}").is_not_null()).then(_label(name))
-            for lv, (name, _) in enumerate(PEER_LEVELS)
-        ]
-    )
+    lf = _join_peer_levels(lf, reference, stat_cols)
     x = pl.col("log_unit_value")
-    qs = [pl.col(f"_q{i}") for i in range(n_grid)]
-    # Percentile by linear interpolation between the stored quantiles.
-    pieces = []
-    for i in range(n_grid - 1):
-        width = PERCENTILE_GRID[i + 1] - PERCENTILE_GRID[i]
-        gap = qs[i + 1] - qs[i]
-        frac = pl.when(gap > 0).then((x - qs[i]) / gap).otherwise((x >= qs[i + 1]).cast(pl.Float64))
-        pieces.append(frac.clip(0.0, 1.0) * width)
-    percentile = pl.sum_horizontal(pieces)
-
     value = pl.col("customs_value")
     reference_value = pl.col("_median").exp() * pl.col("net_mass_kg") / 1000.0
     stake = (
@@ -185,12 +157,12 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
     dropped = [f"{c}_{lv}" for c in stat_cols for lv in range(len(PEER_LEVELS))]
     return (
         lf.with_columns(
-            level.alias("peer_level"),
-            pick("n").alias("peer_n"),
-            pick("median").alias("_median"),
-            pick("spread").alias("_spread"),
-            *[pick(f"q{i}").alias(f"_q{i}") for i in range(n_grid)],
-            label.alias("_label"),
+            _peer_level().alias("peer_level"),
+            _most_specific("n").alias("peer_n"),
+            _most_specific("median").alias("_median"),
+            _most_specific("spread").alias("_spread"),
+            *[_most_specific(f"q{i}").alias(f"_q{i}") for i in range(n_grid)],
+            _peer_label().alias("_label"),
         )
         .drop(dropped)
         .with_columns(
@@ -201,7 +173,7 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
             (x - pl.col("_median")).exp().alias("value_ratio"),
             ((x - pl.col("_median")) / pl.col("_spread")).alias("price_z"),
             pl.when(x.is_not_null() & pl.col("_median").is_not_null())
-            .then(percentile)
+            .then(_percentile_in_group(x))
             .alias("price_percentile"),
             pl.when(x.is_not_null() & pl.col("_median").is_not_null())
             .then(stake)
@@ -213,6 +185,55 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
         )
         .drop("_median", "_spread", "_label", *[f"_q{i}" for i in range(n_grid)])
     )
+
+
+def _join_peer_levels(
+    lf: pl.LazyFrame, reference: ReferencePrices, stat_cols: list[str]
+) -> pl.LazyFrame:
+    """Join every peer level's statistics, each column suffixed with the level's number."""
+    for level, (name, keys) in enumerate(PEER_LEVELS):
+        table = reference.tables[name].lazy().rename({c: f"{c}_{level}" for c in stat_cols})
+        lf = lf.join(table, on=list(keys), how="left", maintain_order="left")
+    return lf
+
+
+def _most_specific(stat: str) -> pl.Expr:
+    """The statistic ``stat`` of the most specific peer level that has the row's group."""
+    return pl.coalesce([pl.col(f"{stat}_{lv}") for lv in range(len(PEER_LEVELS))])
+
+
+def _peer_level() -> pl.Expr:
+    """The number of the most specific peer level that has the row's group."""
+    return pl.coalesce(
+        [
+            pl.when(pl.col(f"n_{lv}").is_not_null()).then(pl.lit(lv, pl.Int8))
+            for lv in range(len(PEER_LEVELS))
+        ]
+    )
+
+
+def _peer_label() -> pl.Expr:
+    """The name of the row's peer group at the most specific level that has it."""
+    return pl.coalesce(
+        [
+            pl.when(pl.col(f"n_{lv}").is_not_null()).then(_label(name))
+            for lv, (name, _) in enumerate(PEER_LEVELS)
+        ]
+    )
+
+
+def _percentile_in_group(x: pl.Expr) -> pl.Expr:
+    """Percentile (0-100) of ``x`` within its group, interpolated linearly between the
+    group's stored quantiles (``_q0``, ``_q1``...)."""
+    n_grid = len(PERCENTILE_GRID)
+    qs = [pl.col(f"_q{i}") for i in range(n_grid)]
+    pieces = []
+    for i in range(n_grid - 1):
+        width = PERCENTILE_GRID[i + 1] - PERCENTILE_GRID[i]
+        gap = qs[i + 1] - qs[i]
+        frac = pl.when(gap > 0).then((x - qs[i]) / gap).otherwise((x >= qs[i + 1]).cast(pl.Float64))
+        pieces.append(frac.clip(0.0, 1.0) * width)
+    return pl.sum_horizontal(pieces)
 
 
 def thousands(expr: pl.Expr) -> pl.Expr:

@@ -106,6 +106,19 @@ def _records_revenue(labelled: pl.DataFrame) -> bool:
     return recovered.len() > 0 and bool((recovered.fill_null(0.0) > 0).any())
 
 
+def _require_outcomes(declarations: pl.DataFrame) -> None:
+    """Raise unless the declarations hold at least 50 inspected rows with both outcomes."""
+    if {"inspected", "fraud"} <= set(declarations.columns):
+        outcomes = declarations.filter(_LABELLED)["fraud"]
+    else:
+        outcomes = pl.Series("fraud", [], dtype=pl.Int8)
+    if outcomes.len() < 50 or outcomes.n_unique() < 2:
+        raise ValueError(
+            f"training needs at least 50 inspected declarations with both outcomes; "
+            f"found {outcomes.len()} inspected, {int(outcomes.sum() or 0)} fraud"
+        )
+
+
 class FraudModel:
     """Everything fitted on training declarations that scoring needs.
 
@@ -121,18 +134,10 @@ class FraudModel:
 
     # -------------------------------------------------------------------- fitting
     def fit(self, declarations: pl.DataFrame) -> "FraudModel":
+        """Fit the features, the classifier, the detectors and the calibration."""
         cfg = self.config
         # Checked on the input, before the features are built: they keep every row.
-        if {"inspected", "fraud"} <= set(declarations.columns):
-            outcomes = declarations.filter(_LABELLED)["fraud"]
-        else:
-            outcomes = pl.Series("fraud", [], dtype=pl.Int8)
-        if outcomes.len() < 50 or outcomes.n_unique() < 2:
-            raise ValueError(
-                f"training needs at least 50 inspected declarations with both outcomes; "
-                f"found {outcomes.len()} inspected, {int(outcomes.sum() or 0)} fraud"
-            )
-        del outcomes
+        _require_outcomes(declarations)
         self.features_ = DeclarationFeatures(
             min_peer_count=cfg.min_peer_count,
             de_minimis=cfg.de_minimis,
@@ -141,36 +146,74 @@ class FraudModel:
             extra_categorical=cfg.extra_categorical,
             label_history=cfg.label_history,
         )
-        # One month of features at a time: what the classifier learns from (the
-        # labelled rows), the few columns the detectors' and the stakes' distributions
-        # are read from (every row), and a sample for the neutral values.
+        labelled, table, sample = self._fit_features(declarations)
+        labelled, weight, self.sampling_ = sample_labelled(
+            labelled, cfg.max_labelled_rows, cfg.seed
+        )
+        y = labelled["fraud"].to_numpy()
+        latest, latest_p = self._fit_classifiers(labelled, y, weight)
+
+        self._fit_novelty(table)
+        self.drift_ = fit_drift_reference(table)
+        # The detectors are for what selective inspection cannot see: when every
+        # declaration was inspected the labels already show every scheme that occurred.
+        self.label_coverage_ = float(table.select(_LABELLED.mean()).item())
+        self.stake_quantiles_ = np.quantile(
+            table.select(DUTY_AT_STAKE).to_series().to_numpy(), _GRID
+        )
+        self.revenue_weight_ = cfg.revenue_weight if _records_revenue(labelled) else 0.0
+        self._fit_calibrator(
+            labelled[latest], latest_p, y[latest], None if weight is None else weight[latest]
+        )
+        self._fit_neutral(sample)
+        self.counts_ = {
+            "rows": declarations.height,
+            "labelled": int(labelled.height),
+            "calibration": int(latest.size),
+        }
+        return self
+
+    def _fit_features(
+        self, declarations: pl.DataFrame
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """Fit the features and return the labelled rows (in date order), every row's
+        summary columns and a sample of rows for the neutral values.
+
+        One month of features at a time: what the classifier learns from (the labelled
+        rows), the few columns the detectors' and the stakes' distributions are read
+        from (every row), and a sample for the neutral values.
+        """
         labelled, summary, sample = [], [], []
         share = min(1.0, _NEUTRAL_ROWS / max(declarations.height, 1))
         for i, month in enumerate(self.features_.fit_months(declarations)):
             labelled.append(month.filter(_LABELLED))
             summary.append(month.select(_SUMMARY_COLUMNS))
             sample.append(
-                month if share == 1.0 else month.sample(fraction=share, seed=cfg.seed + i)
+                month if share == 1.0 else month.sample(fraction=share, seed=self.config.seed + i)
             )
             del month
         table = pl.concat(summary)
         sample = pl.concat(sample)
+        labelled = pl.concat(labelled).sort("declaration_date", maintain_order=True)
+        return labelled, table, sample
+
+    def _fit_classifiers(
+        self, labelled: pl.DataFrame, y: np.ndarray, weight: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Fit the classifier on every labelled row; return the positions of the latest
+        slice and its probabilities from a classifier fitted on the rows before it.
+
+        Calibration needs scores the classifier did not see the labels of, and the
+        future is scored by a classifier fitted on the past: the latest slice of the
+        labelled period is scored by a classifier fitted on the rows before it, and the
+        score is calibrated on that slice; the final classifier then learns from every
+        labelled row, the latest included. The slice is scored by one model, not an
+        average: the calibration learns how the scores' order maps to fraud rates, which
+        an average of models shares with one of them, at a third of the cost.
+        """
+        cfg = self.config
         numeric = self.features_.numeric_features_
         categorical = self.features_.categorical_features_
-
-        labelled = pl.concat(labelled).sort("declaration_date", maintain_order=True)
-        labelled, weight, self.sampling_ = sample_labelled(
-            labelled, cfg.max_labelled_rows, cfg.seed
-        )
-        # Calibration needs scores the classifier did not see the labels of, and the
-        # future is scored by a classifier fitted on the past: the latest slice of the
-        # labelled period is scored by a classifier fitted on the rows before it, and
-        # the score is calibrated on that slice; the final classifier then learns from
-        # every labelled row, the latest included. The slice is scored by one model,
-        # not an average: the calibration learns how the scores' order maps to fraud
-        # rates, which an average of models shares with one of them, at a third of
-        # the cost.
-        y = labelled["fraud"].to_numpy()
         cut = min(labelled.height - 1, int(labelled.height * (1.0 - cfg.calibration_share)))
         earlier, latest = np.arange(cut), np.arange(cut, labelled.height)
         tasks = [(labelled, y, weight, cfg.n_models)]
@@ -184,37 +227,30 @@ class FraudModel:
         else:
             # Nothing to learn before the slice: every score means the slice's rate.
             latest_p = np.full(latest.size, y[latest].mean())
+        return latest, latest_p
 
-        self._fit_novelty(table)
-        self.drift_ = fit_drift_reference(table)
-        # The detectors are for what selective inspection cannot see: when every
-        # declaration was inspected the labels already show every scheme that occurred.
-        self.label_coverage_ = float(table.select(_LABELLED.mean()).item())
-        self.stake_quantiles_ = np.quantile(
-            table.select(DUTY_AT_STAKE).to_series().to_numpy(), _GRID
-        )
-        self.revenue_weight_ = cfg.revenue_weight if _records_revenue(labelled) else 0.0
-        slice_ = labelled[latest]
-        raw = self._rank_score(slice_, probability=latest_p)
+    def _fit_calibrator(
+        self,
+        slice_: pl.DataFrame,
+        probability: np.ndarray,
+        y: np.ndarray,
+        weight: np.ndarray | None,
+    ) -> None:
+        """Fit the map from the slice's rank scores to fraud rates, and note its dates."""
+        raw = self._rank_score(slice_, probability=probability)
         self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-        self.calibrator_.fit(
-            raw, y[latest], sample_weight=None if weight is None else weight[latest]
-        )
+        self.calibrator_.fit(raw, y, sample_weight=weight)
         self.calibration_period_ = (
             slice_["declaration_date"].min(),
             slice_["declaration_date"].max(),
         )
 
+    def _fit_neutral(self, sample: pl.DataFrame) -> None:
+        """The median encoded value of each feature, and the most frequent category."""
         matrix = self.classifier_.named_steps["encode"].transform(sample)
         self.neutral_ = np.nanmedian(matrix, axis=0)
-        n_num = len(numeric)
+        n_num = len(self.features_.numeric_features_)
         self.neutral_[n_num:] = 0.0  # the most frequent category
-        self.counts_ = {
-            "rows": declarations.height,
-            "labelled": int(labelled.height),
-            "calibration": int(latest.size),
-        }
-        return self
 
     def _fit_novelty(self, table: pl.DataFrame) -> None:
         signals = table.select(

@@ -70,7 +70,11 @@ def _duty(hs_idx: np.ndarray, country_idx: np.ndarray) -> np.ndarray:
     return duty
 
 
-def _origin_tables() -> tuple[np.ndarray, np.ndarray]:
+#: Per HS: origin country indices and cumulative weights (see ``_origin_tables``).
+_OriginTables = tuple[np.ndarray, np.ndarray]
+
+
+def _origin_tables() -> _OriginTables:
     """Per HS: origin country indices and cumulative weights, padded to one width."""
     width = max(len(g[8]) for g in cat.GOODS)
     idx = np.zeros((len(cat.GOODS), width), dtype=np.int64)
@@ -101,58 +105,187 @@ def generate_declarations(config: GeneratorConfig | None = None, **overrides) ->
     (2000, 2000)
     """
     cfg = GeneratorConfig(**{**(config.__dict__ if config else {}), **overrides})
+    # Every step draws from this one generator in turn: reordering the steps, or the
+    # draws within one, changes the rows of every seed.
     rng = np.random.default_rng(cfg.seed)
-    n = cfg.rows
-    o_idx, o_cum = _origin_tables()
+    origins = _origin_tables()
+    importers = _draw_importers(rng, cfg.rows, origins)
+    year = _draw_honest_year(rng, cfg, importers, origins)
+    parcels = _draw_parcels(rng, cfg, year)
+    _split_shipments(rng, cfg, year, parcels, importers.n)
+    is_parcel = np.zeros(cfg.rows, dtype=bool)
+    is_parcel[parcels] = True
+    cargo = np.flatnonzero(~is_parcel)
+    # Each scheme takes its rows from those no earlier scheme took.
+    tr, transshippers = _transshipment(rng, cfg, year, cargo, importers.n)
+    free = _untaken(cargo, tr)
+    free = _untaken(free, _origin_misdeclaration(rng, cfg, year, free))
+    free = _untaken(free, _misclassification(rng, cfg, year, free))
+    _undervaluation(rng, cfg, year, free, importers, transshippers)
+    declared_duty = _duty(year.declared_hs, year.declared_origin)
+    inspected = _inspections(rng, cfg, year, declared_duty)
+    sup_unit, sup_qty = _supplementary_quantities(rng, year)
+    raw = _raw_frame(cfg, year, declared_duty, inspected, sup_unit, sup_qty)
+    return _canonical_frame(raw, cfg.currency)
 
-    # Entities: long-tailed activity, a few goods each, a usual broker.
+
+@dataclass(frozen=True)
+class _Importers:
+    """Importers' tables: activity, usual goods, origins, sellers, broker and price level."""
+
+    n: int
+    n_declarants: int
+    activity: np.ndarray
+    goods: np.ndarray
+    goods_cum: np.ndarray
+    origin: np.ndarray
+    seller: np.ndarray
+    broker: np.ndarray
+    price: np.ndarray
+
+
+_K_GOODS = 4  # usual goods per importer
+
+
+def _draw_importers(rng: np.random.Generator, n: int, origins: _OriginTables) -> _Importers:
+    """Importers with long-tailed activity, a few goods each and a usual broker."""
+    o_idx, o_cum = origins
     n_imp = int(np.clip(n / 40, 200, 5000))
     n_decl = int(np.clip(n_imp / 8, 30, 600))
     activity = rng.pareto(1.2, n_imp) + 1.0
     activity /= activity.sum()
-    k_goods = 4
     weight = np.array([cat.POPULARITY.get(g[0], 1.0) for g in cat.GOODS])
     popularity = weight * rng.uniform(0.5, 1.5, len(cat.GOODS))
-    imp_goods = rng.choice(len(cat.GOODS), size=(n_imp, k_goods), p=popularity / popularity.sum())
-    imp_goods_w = np.cumsum(rng.dirichlet(np.ones(k_goods) * 0.7, n_imp), axis=1)
-    imp_origin = _draw_origin(rng, imp_goods.ravel(), o_idx, o_cum).reshape(n_imp, k_goods)
-    imp_seller = rng.integers(0, 10**6, size=(n_imp, k_goods))
-    imp_broker = rng.integers(0, n_decl, n_imp)
-    imp_price = rng.lognormal(0, 0.08, n_imp)
+    goods = rng.choice(len(cat.GOODS), size=(n_imp, _K_GOODS), p=popularity / popularity.sum())
+    goods_cum = np.cumsum(rng.dirichlet(np.ones(_K_GOODS) * 0.7, n_imp), axis=1)
+    origin = _draw_origin(rng, goods.ravel(), o_idx, o_cum).reshape(n_imp, _K_GOODS)
+    return _Importers(
+        n=n_imp,
+        n_declarants=n_decl,
+        activity=activity,
+        goods=goods,
+        goods_cum=goods_cum,
+        origin=origin,
+        seller=rng.integers(0, 10**6, size=(n_imp, _K_GOODS)),
+        broker=rng.integers(0, n_decl, n_imp),
+        price=rng.lognormal(0, 0.08, n_imp),
+    )
 
-    importer = rng.choice(n_imp, size=n, p=activity)
-    slot = (rng.random(n)[:, None] > imp_goods_w[importer]).sum(axis=1).clip(0, k_goods - 1)
-    hs = imp_goods[importer, slot]
+
+@dataclass
+class _Year:
+    """The year's rows, one array per column; each scheme rewrites its rows in place.
+
+    ``hs`` and ``origin`` are the truth, ``declared_*`` what the declaration says;
+    ``pair_level`` and ``phase`` are the price model, kept to price re-routed goods.
+    """
+
+    importer: np.ndarray
+    seller: np.ndarray
+    broker: np.ndarray
+    day: np.ndarray
+    doy: np.ndarray
+    hs: np.ndarray
+    declared_hs: np.ndarray
+    origin: np.ndarray
+    declared_origin: np.ndarray
+    departure: np.ndarray
+    transit: np.ndarray
+    mode: np.ndarray
+    mass: np.ndarray
+    value: np.ndarray
+    true_value: np.ndarray
+    fraud_type: np.ndarray
+    pair_level: np.ndarray
+    phase: np.ndarray
+
+
+def _draw_honest_year(
+    rng: np.random.Generator, cfg: GeneratorConfig, importers: _Importers, origins: _OriginTables
+) -> _Year:
+    """Honest trade: who ships what from where, on which day, at what price and route."""
+    importer, hs, origin, seller, broker = _draw_trades(rng, cfg.rows, importers, origins)
+    day, doy = _draw_days(rng, cfg)
+    price, mass, pair_level, phase = _draw_prices(rng, hs, origin, doy, importers.price[importer])
+    departure, transit, mode = _draw_routes(rng, cfg, hs, origin)
+    value = np.round(mass / 1000 * price, 2)
+    return _Year(
+        importer=importer,
+        seller=seller,
+        broker=broker,
+        day=day,
+        doy=doy,
+        hs=hs,
+        declared_hs=hs.copy(),
+        origin=origin,
+        declared_origin=origin.copy(),
+        departure=departure,
+        transit=transit,
+        mode=mode,
+        mass=mass,
+        value=value,
+        true_value=value.copy(),
+        fraud_type=np.full(cfg.rows, "", dtype=object),
+        pair_level=pair_level,
+        phase=phase,
+    )
+
+
+def _draw_trades(rng: np.random.Generator, n: int, importers: _Importers, origins: _OriginTables):
+    """Per row: the importer, the goods, the origin, the seller and the broker."""
+    o_idx, o_cum = origins
+    importer = rng.choice(importers.n, size=n, p=importers.activity)
+    slot = (rng.random(n)[:, None] > importers.goods_cum[importer]).sum(axis=1)
+    slot = slot.clip(0, _K_GOODS - 1)
+    hs = importers.goods[importer, slot]
     origin = np.where(
-        rng.random(n) < 0.8, imp_origin[importer, slot], _draw_origin(rng, hs, o_idx, o_cum)
+        rng.random(n) < 0.8, importers.origin[importer, slot], _draw_origin(rng, hs, o_idx, o_cum)
     )
     seller_key = np.where(
-        rng.random(n) < 0.85, imp_seller[importer, slot], rng.integers(0, 10**6, n)
+        rng.random(n) < 0.85, importers.seller[importer, slot], rng.integers(0, 10**6, n)
     )
     seller = (seller_key * 31 + origin) % int(np.clip(n / 25, 300, 8000))
-    broker = np.where(rng.random(n) < 0.9, imp_broker[importer], rng.integers(0, n_decl, n))
+    broker = np.where(
+        rng.random(n) < 0.9,
+        importers.broker[importer],
+        rng.integers(0, importers.n_declarants, n),
+    )
+    return importer, hs, origin, seller, broker
 
-    # Dates: weekdays busier than weekends.
+
+def _draw_days(rng: np.random.Generator, cfg: GeneratorConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the day of the period and its day of the year; weekdays busier."""
     days = np.arange(cfg.days)
     weekday = np.array([(cfg.start + timedelta(days=int(d))).weekday() for d in days])
     day_w = np.where(weekday >= 5, 0.3, 1.0)
-    day = rng.choice(days, size=n, p=day_w / day_w.sum())
+    day = rng.choice(days, size=cfg.rows, p=day_w / day_w.sum())
     doy = (np.array([(cfg.start + timedelta(days=int(d))).timetuple().tm_yday for d in days]))[day]
+    return day, doy
 
-    # Prices: level per (HS, origin), seasonality, importer and row noise.
+
+def _draw_prices(rng: np.random.Generator, hs, origin, doy, importer_price):
+    """Per row: price per tonne and net mass, with the price model's pair levels and phases.
+
+    A price is the level of its (HS, origin) pair, seasonality, the importer's level and
+    the row's own noise.
+    """
+    n = hs.size
     pair_level = rng.lognormal(0, 0.15, (len(cat.GOODS), len(_COUNTRIES)))
     phase = rng.uniform(0, 365, len(cat.GOODS))
     season = 1 + _SEASON[hs] * np.sin(2 * np.pi * (doy - phase[hs]) / 365)
     price = (
-        _PRICE[hs]
-        * pair_level[hs, origin]
-        * season
-        * imp_price[importer]
-        * rng.lognormal(0, 0.22, n)
+        _PRICE[hs] * pair_level[hs, origin] * season * importer_price * rng.lognormal(0, 0.22, n)
     )
     mass = np.round(_MASS[hs] * rng.lognormal(0, 0.9, n), 1).clip(0.5, None)
+    return price, mass, pair_level, phase
 
-    # Routes: mostly direct, some through hubs; transport by goods and distance.
+
+def _draw_routes(rng: np.random.Generator, cfg: GeneratorConfig, hs, origin):
+    """Per row: departure, transit hub (-1 for none) and transport mode.
+
+    Mostly direct, some through hubs; the mode follows the goods and the distance.
+    """
+    n = hs.size
     region = np.array([cat.REGION.get(c, "asia") for c in _COUNTRIES])
     departure = origin.copy()
     transit = np.full(n, -1)
@@ -171,163 +304,197 @@ def generate_declarations(config: GeneratorConfig | None = None, **overrides) ->
     mode = np.where(
         (np.array(_COUNTRIES)[departure] == "CN") & (rng.random(n) < 0.05), "rail", mode
     )
+    return departure, transit, mode
 
-    value = np.round(mass / 1000 * price, 2)
-    declared_hs = hs.copy()
-    declared_origin = origin.copy()
-    fraud_type = np.full(n, "", dtype=object)
-    true_value = value.copy()
-    parcel = np.zeros(n, dtype=bool)
 
-    # E-commerce parcels: honest low-value items, and the split-shipment scheme.
-    parcel_hs = np.array([_HS_INDEX[h] for h in cat.PARCEL_GOODS])
-    n_parcel = int(cfg.parcel_share * n)
-    pidx = rng.choice(n, n_parcel, replace=False)
-    parcel[pidx] = True
-    hs[pidx] = declared_hs[pidx] = parcel_hs[rng.integers(0, parcel_hs.size, n_parcel)]
-    origin[pidx] = declared_origin[pidx] = departure[pidx] = _C_INDEX["CN"]
-    transit[pidx] = -1
-    mode[pidx] = np.where(rng.random(n_parcel) < 0.7, "post", "air")
-    mass[pidx] = np.round(rng.lognormal(np.log(0.8), 0.7, n_parcel), 2).clip(0.05, None)
-    value[pidx] = true_value[pidx] = np.round(
-        (_PRICE[hs[pidx]] * mass[pidx] / 1000 * rng.lognormal(0, 0.35, n_parcel)).clip(3, None), 2
+_PARCEL_HS = np.array([_HS_INDEX[h] for h in cat.PARCEL_GOODS])
+
+
+def _draw_parcels(rng: np.random.Generator, cfg: GeneratorConfig, year: _Year) -> np.ndarray:
+    """Turn rows into honest low-value e-commerce parcels from CN; return their indices."""
+    n_parcel = int(cfg.parcel_share * cfg.rows)
+    pidx = rng.choice(cfg.rows, n_parcel, replace=False)
+    y = year
+    y.hs[pidx] = y.declared_hs[pidx] = _PARCEL_HS[rng.integers(0, _PARCEL_HS.size, n_parcel)]
+    y.origin[pidx] = y.declared_origin[pidx] = y.departure[pidx] = _C_INDEX["CN"]
+    y.transit[pidx] = -1
+    y.mode[pidx] = np.where(rng.random(n_parcel) < 0.7, "post", "air")
+    y.mass[pidx] = np.round(rng.lognormal(np.log(0.8), 0.7, n_parcel), 2).clip(0.05, None)
+    y.value[pidx] = y.true_value[pidx] = np.round(
+        (_PRICE[y.hs[pidx]] * y.mass[pidx] / 1000 * rng.lognormal(0, 0.35, n_parcel)).clip(3, None),
+        2,
     )
+    return pidx
 
-    # Split shipments: one consignee, one seller, one day, many parcels under de minimis.
-    n_split = int(cfg.split_shipment_share * n)
-    if n_split:
-        spool = pidx[:n_split]
-        cluster = rng.integers(6, 18, max(1, n_split // 10))
-        cid = np.repeat(np.arange(cluster.size), cluster)[: spool.size]
-        cid = np.pad(cid, (0, spool.size - cid.size), constant_values=cluster.size - 1)
-        splitters = rng.choice(n_imp, size=cluster.size)
-        importer[spool] = splitters[cid]
-        seller[spool] = rng.integers(0, 10**5, cluster.size)[cid] % 1000 + 100_000
-        day[spool] = rng.integers(0, cfg.days, cluster.size)[cid]
-        chs = parcel_hs[rng.integers(0, parcel_hs.size, cluster.size)]
-        hs[spool] = declared_hs[spool] = chs[cid]
-        true_value[spool] = np.round(rng.uniform(0.80, 0.999, spool.size) * cfg.de_minimis, 2)
-        value[spool] = true_value[spool]
-        mass[spool] = np.round(
-            true_value[spool] / _PRICE[hs[spool]] * 1000 * rng.lognormal(0, 0.2, spool.size), 2
-        )
-        fraud_type[spool] = "split_shipment"
-    cargo = np.flatnonzero(~parcel)
 
-    def pick(pool, share, weight=None):
-        k = min(int(share * n), pool.size)
-        if k == 0:
-            return pool[:0]
-        p = None if weight is None else weight / weight.sum()
-        return rng.choice(pool, size=k, replace=False, p=p)
+def _split_shipments(
+    rng: np.random.Generator, cfg: GeneratorConfig, year: _Year, parcels: np.ndarray, n_imp: int
+) -> None:
+    """Split shipments among the parcels: one consignee, one seller, one day, many
+    parcels each under the de-minimis value."""
+    n_split = int(cfg.split_shipment_share * cfg.rows)
+    if not n_split:
+        return
+    y = year
+    spool = parcels[:n_split]
+    cluster = rng.integers(6, 18, max(1, n_split // 10))
+    cid = np.repeat(np.arange(cluster.size), cluster)[: spool.size]
+    cid = np.pad(cid, (0, spool.size - cid.size), constant_values=cluster.size - 1)
+    splitters = rng.choice(n_imp, size=cluster.size)
+    y.importer[spool] = splitters[cid]
+    y.seller[spool] = rng.integers(0, 10**5, cluster.size)[cid] % 1000 + 100_000
+    y.day[spool] = rng.integers(0, cfg.days, cluster.size)[cid]
+    chs = _PARCEL_HS[rng.integers(0, _PARCEL_HS.size, cluster.size)]
+    y.hs[spool] = y.declared_hs[spool] = chs[cid]
+    y.true_value[spool] = np.round(rng.uniform(0.80, 0.999, spool.size) * cfg.de_minimis, 2)
+    y.value[spool] = y.true_value[spool]
+    y.mass[spool] = np.round(
+        y.true_value[spool] / _PRICE[y.hs[spool]] * 1000 * rng.lognormal(0, 0.2, spool.size), 2
+    )
+    y.fraud_type[spool] = "split_shipment"
 
-    # Transshipment: (a) durians from TH trucked through VN and underpriced;
-    # (b) anti-dumped goods from CN relabelled in a neighbour.
-    n_tr = int(cfg.transshipment_share * n)
+
+def _pick(rng: np.random.Generator, pool: np.ndarray, share: float, n: int) -> np.ndarray:
+    """``share`` of ``n`` rows drawn from ``pool`` without replacement, at most all of it."""
+    k = min(int(share * n), pool.size)
+    if k == 0:
+        return pool[:0]
+    return rng.choice(pool, size=k, replace=False)
+
+
+def _untaken(pool: np.ndarray, taken: np.ndarray) -> np.ndarray:
+    """The rows of ``pool`` not in ``taken``, in their order."""
+    return pool[~np.isin(pool, taken)]
+
+
+def _transshipment(
+    rng: np.random.Generator, cfg: GeneratorConfig, year: _Year, cargo: np.ndarray, n_imp: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Transshipment by a few importers: durians and anti-dumped goods re-routed.
+
+    Returns the rows taken and the transshipping importers.
+    """
+    n_tr = int(cfg.transshipment_share * cfg.rows)
     transshippers = rng.choice(n_imp, size=max(3, n_tr // 60), replace=False)
-    tr = pick(cargo, cfg.transshipment_share)
-    ad_pairs = [(_HS_INDEX[h], c) for (h, c) in cat.ANTI_DUMPING]
+    tr = _pick(rng, cargo, cfg.transshipment_share, cfg.rows)
     durian = rng.random(tr.size) < 0.3
-    importer[tr] = transshippers[rng.integers(0, transshippers.size, tr.size)]
-    d_rows, a_rows = tr[durian], tr[~durian]
-    hs[d_rows] = declared_hs[d_rows] = _HS_INDEX["081060"]
-    origin[d_rows] = declared_origin[d_rows] = _C_INDEX["TH"]
-    departure[d_rows] = transit[d_rows] = _C_INDEX["VN"]
-    mode[d_rows] = "road"
-    mass[d_rows] = np.round(_MASS[hs[d_rows]] * rng.lognormal(0, 0.6, d_rows.size), 1)
-    d_season = 1 + _SEASON[hs[d_rows]] * np.sin(2 * np.pi * (doy[d_rows] - phase[hs[d_rows]]) / 365)
-    dprice = (
-        _PRICE[hs[d_rows]]
-        * pair_level[hs[d_rows], origin[d_rows]]
-        * d_season
-        * rng.lognormal(0, 0.2, d_rows.size)
+    year.importer[tr] = transshippers[rng.integers(0, transshippers.size, tr.size)]
+    _durians_through_vietnam(rng, year, tr[durian])
+    _anti_dumped_relabelled(rng, year, tr[~durian])
+    year.fraud_type[tr] = "transshipment"
+    return tr, transshippers
+
+
+def _durians_through_vietnam(rng: np.random.Generator, year: _Year, rows: np.ndarray) -> None:
+    """Thai durians trucked through Vietnam and declared at about half their value."""
+    y = year
+    y.hs[rows] = y.declared_hs[rows] = _HS_INDEX["081060"]
+    y.origin[rows] = y.declared_origin[rows] = _C_INDEX["TH"]
+    y.departure[rows] = y.transit[rows] = _C_INDEX["VN"]
+    y.mode[rows] = "road"
+    hs = y.hs[rows]
+    y.mass[rows] = np.round(_MASS[hs] * rng.lognormal(0, 0.6, rows.size), 1)
+    season = 1 + _SEASON[hs] * np.sin(2 * np.pi * (y.doy[rows] - y.phase[hs]) / 365)
+    price = (
+        _PRICE[hs] * y.pair_level[hs, y.origin[rows]] * season * rng.lognormal(0, 0.2, rows.size)
     )
-    true_value[d_rows] = np.round(mass[d_rows] / 1000 * dprice, 2)
-    value[d_rows] = np.round(true_value[d_rows] * rng.uniform(0.35, 0.65, d_rows.size), 2)
-    which = rng.integers(0, len(ad_pairs), a_rows.size)
-    hs[a_rows] = declared_hs[a_rows] = np.array([p[0] for p in ad_pairs])[which]
-    origin[a_rows] = _C_INDEX["CN"]
+    y.true_value[rows] = np.round(y.mass[rows] / 1000 * price, 2)
+    y.value[rows] = np.round(y.true_value[rows] * rng.uniform(0.35, 0.65, rows.size), 2)
+
+
+def _anti_dumped_relabelled(rng: np.random.Generator, year: _Year, rows: np.ndarray) -> None:
+    """Chinese goods under anti-dumping duty shipped from, and declared as of, a neighbour."""
+    y = year
+    ad_hs = np.array([_HS_INDEX[h] for (h, _) in cat.ANTI_DUMPING])
+    y.hs[rows] = y.declared_hs[rows] = ad_hs[rng.integers(0, ad_hs.size, rows.size)]
+    y.origin[rows] = _C_INDEX["CN"]
     launder = np.array([_C_INDEX[c] for c in cat.LAUNDERING_COUNTRIES])
-    declared_origin[a_rows] = departure[a_rows] = launder[
-        rng.integers(0, launder.size, a_rows.size)
-    ]
-    transit[a_rows] = -1
-    mode[a_rows] = "sea"
-    mass[a_rows] = np.round(_MASS[hs[a_rows]] * rng.lognormal(0, 0.6, a_rows.size), 1)
-    aprice = (
-        _PRICE[hs[a_rows]]
-        * pair_level[hs[a_rows], origin[a_rows]]
-        * rng.lognormal(0, 0.22, a_rows.size)
-    )
-    true_value[a_rows] = value[a_rows] = np.round(mass[a_rows] / 1000 * aprice, 2)
-    fraud_type[tr] = "transshipment"
+    y.declared_origin[rows] = y.departure[rows] = launder[rng.integers(0, launder.size, rows.size)]
+    y.transit[rows] = -1
+    y.mode[rows] = "sea"
+    hs = y.hs[rows]
+    y.mass[rows] = np.round(_MASS[hs] * rng.lognormal(0, 0.6, rows.size), 1)
+    price = _PRICE[hs] * y.pair_level[hs, y.origin[rows]] * rng.lognormal(0, 0.22, rows.size)
+    y.true_value[rows] = y.value[rows] = np.round(y.mass[rows] / 1000 * price, 2)
 
-    used = np.zeros(n, dtype=bool)
-    used[tr] = True
-    free = cargo[~used[cargo]]
 
-    # Origin misdeclaration: Chinese goods shipped from CN, declared as a preferential origin.
-    high = free[(_DUTY[hs[free]] >= 8) & (np.array(_COUNTRIES)[origin[free]] == "CN")]
-    om = pick(high, cfg.origin_misdeclaration_share)
+def _origin_misdeclaration(
+    rng: np.random.Generator, cfg: GeneratorConfig, year: _Year, free: np.ndarray
+) -> np.ndarray:
+    """Dutiable Chinese goods shipped from CN, declared as of a preferential origin;
+    returns the rows taken."""
+    y = year
+    high = free[(_DUTY[y.hs[free]] >= 8) & (np.array(_COUNTRIES)[y.origin[free]] == "CN")]
+    om = _pick(rng, high, cfg.origin_misdeclaration_share, cfg.rows)
     pref = np.array([_C_INDEX[c] for c in ("VN", "TH", "MY", "KH", "ID")])
-    departure[om] = _C_INDEX["CN"]
-    transit[om] = -1
-    declared_origin[om] = pref[rng.integers(0, pref.size, om.size)]
-    fraud_type[om] = "origin_misdeclaration"
-    used[om] = True
-    free = free[~used[free]]
+    y.departure[om] = _C_INDEX["CN"]
+    y.transit[om] = -1
+    y.declared_origin[om] = pref[rng.integers(0, pref.size, om.size)]
+    y.fraud_type[om] = "origin_misdeclaration"
+    return om
 
-    # Misclassification: declared under a lower-duty code; value is the true one.
+
+def _misclassification(
+    rng: np.random.Generator, cfg: GeneratorConfig, year: _Year, free: np.ndarray
+) -> np.ndarray:
+    """Goods declared under a lower-duty code, at their true value; returns the rows taken."""
+    y = year
     src = np.array([_HS_INDEX[a] for a, _ in cat.MISCLASSIFICATION])
     dst = np.array([_HS_INDEX[b] for _, b in cat.MISCLASSIFICATION])
     lookup = dict(zip(src.tolist(), dst.tolist(), strict=True))
-    able = free[np.isin(hs[free], src)]
-    target_hs = np.array([lookup.get(h, h) for h in hs[able]], dtype=np.int64)
-    able = able[_duty(hs[able], origin[able]) > _duty(target_hs, origin[able])]
-    mc = pick(able, cfg.misclassification_share)
-    declared_hs[mc] = np.array([lookup[h] for h in hs[mc]], dtype=np.int64)
-    fraud_type[mc] = "misclassification"
-    used[mc] = True
-    free = free[~used[free]]
+    able = free[np.isin(y.hs[free], src)]
+    target_hs = np.array([lookup.get(h, h) for h in y.hs[able]], dtype=np.int64)
+    able = able[_duty(y.hs[able], y.origin[able]) > _duty(target_hs, y.origin[able])]
+    mc = _pick(rng, able, cfg.misclassification_share, cfg.rows)
+    y.declared_hs[mc] = np.array([lookup[h] for h in y.hs[mc]], dtype=np.int64)
+    y.fraud_type[mc] = "misclassification"
+    return mc
 
-    # Undervaluation: some importers consistently, others now and then.
+
+def _undervaluation(
+    rng: np.random.Generator,
+    cfg: GeneratorConfig,
+    year: _Year,
+    free: np.ndarray,
+    importers: _Importers,
+    transshippers: np.ndarray,
+) -> None:
+    """Dutiable goods declared below their value: some importers consistently, others now
+    and then; topped up from the consistent ones' to the configured share."""
+    y, n_imp, activity = year, importers.n, importers.activity
     cand = np.setdiff1d(np.arange(n_imp), transshippers)
     cand = cand[activity[cand] < np.quantile(activity, 0.995)]
     consistent = rng.choice(cand, size=max(2, n_imp // 150), replace=False)
     occasional = rng.choice(np.setdiff1d(cand, consistent), size=max(3, n_imp // 40), replace=False)
     imp_cut = rng.uniform(0.30, 0.70, n_imp)
-    dutiable = free[_duty(declared_hs[free], declared_origin[free]) > 0]
-    is_c = np.isin(importer[dutiable], consistent)
-    is_o = np.isin(importer[dutiable], occasional) & (rng.random(dutiable.size) < 0.35)
+    dutiable = free[_duty(y.declared_hs[free], y.declared_origin[free]) > 0]
+    is_c = np.isin(y.importer[dutiable], consistent)
+    is_o = np.isin(y.importer[dutiable], occasional) & (rng.random(dutiable.size) < 0.35)
     uv = dutiable[is_c | is_o]
-    target = int(cfg.undervaluation_share * n)
+    target = int(cfg.undervaluation_share * cfg.rows)
     if uv.size > target:
         uv = rng.choice(uv, target, replace=False)
     elif uv.size < target:
-        used[uv] = True
-        spare = dutiable[~used[dutiable]]
+        spare = _untaken(dutiable, uv)
         extra = rng.choice(spare, min(target - uv.size, spare.size), replace=False)
-        importer[extra] = consistent[rng.integers(0, consistent.size, extra.size)]
+        y.importer[extra] = consistent[rng.integers(0, consistent.size, extra.size)]
         uv = np.concatenate([uv, extra])
-    cut = (imp_cut[importer[uv]] + rng.normal(0, 0.05, uv.size)).clip(0.25, 0.70)
-    value[uv] = np.round(true_value[uv] * (1 - cut), 2)
-    fraud_type[uv] = "undervaluation"
+    cut = (imp_cut[y.importer[uv]] + rng.normal(0, 0.05, uv.size)).clip(0.25, 0.70)
+    y.value[uv] = np.round(y.true_value[uv] * (1 - cut), 2)
+    y.fraud_type[uv] = "undervaluation"
 
-    # Duties and revenue lost against what an honest declaration would have paid.
-    declared_duty = _duty(declared_hs, declared_origin)
-    true_duty = _duty(hs, origin)
-    lost = np.round(np.maximum(true_value * true_duty - value * declared_duty, 0) / 100, 2)
-    split = fraud_type == "split_shipment"
-    lost[split] = np.round(true_value[split] * true_duty[split] / 100, 2)
-    is_fraud = fraud_type != ""
 
-    # Inspections: a rule-based officer's picks plus random checks.
-    unit = value / np.maximum(mass, 1e-9) * 1000
+def _inspections(
+    rng: np.random.Generator, cfg: GeneratorConfig, year: _Year, declared_duty: np.ndarray
+) -> np.ndarray:
+    """Which rows were inspected: a rule-based officer's picks plus random checks."""
+    y, n = year, cfg.rows
+    unit = y.value / np.maximum(y.mass, 1e-9) * 1000
     rule = (
         1.0 * (declared_duty >= 10)
-        + 1.5 * (unit < 0.6 * _PRICE[declared_hs])
-        + 0.5 * (departure != declared_origin)
-        + 0.3 * (mode == "post")
+        + 1.5 * (unit < 0.6 * _PRICE[y.declared_hs])
+        + 0.5 * (y.departure != y.declared_origin)
+        + 0.3 * (y.mode == "post")
         + rng.normal(0, 0.8, n)
     )
     n_insp = int(cfg.inspected_share * n)
@@ -337,46 +504,76 @@ def generate_declarations(config: GeneratorConfig | None = None, **overrides) ->
     inspected[targeted] = True
     rest = np.flatnonzero(~inspected)
     inspected[rng.choice(rest, n_rand, replace=False)] = True
+    return inspected
 
-    # Supplementary quantities where the tariff has a unit.
-    sup_unit = np.array([g[7][0] if g[7] else "" for g in cat.GOODS], dtype=object)[declared_hs]
-    unit_kg = np.array([g[7][1] if g[7] else np.nan for g in cat.GOODS])[declared_hs]
-    sup_qty = np.round(mass / unit_kg * rng.lognormal(0, 0.05, n))
 
+def _supplementary_quantities(
+    rng: np.random.Generator, year: _Year
+) -> tuple[np.ndarray, np.ndarray]:
+    """Supplementary unit and quantity where the declared code's tariff has a unit."""
+    hs = year.declared_hs
+    sup_unit = np.array([g[7][0] if g[7] else "" for g in cat.GOODS], dtype=object)[hs]
+    unit_kg = np.array([g[7][1] if g[7] else np.nan for g in cat.GOODS])[hs]
+    sup_qty = np.round(year.mass / unit_kg * rng.lognormal(0, 0.05, hs.size))
+    return sup_unit, sup_qty
+
+
+def _revenue_lost(year: _Year, declared_duty: np.ndarray) -> np.ndarray:
+    """Duty lost per row against what an honest declaration would have paid."""
+    y = year
+    true_duty = _duty(y.hs, y.origin)
+    lost = np.round(np.maximum(y.true_value * true_duty - y.value * declared_duty, 0) / 100, 2)
+    split = y.fraud_type == "split_shipment"
+    lost[split] = np.round(y.true_value[split] * true_duty[split] / 100, 2)
+    return lost
+
+
+def _raw_frame(
+    cfg: GeneratorConfig,
+    year: _Year,
+    declared_duty: np.ndarray,
+    inspected: np.ndarray,
+    sup_unit: np.ndarray,
+    sup_qty: np.ndarray,
+) -> pl.DataFrame:
+    """The year's arrays as a frame of row numbers and codes, before labels and ids."""
+    y = year
     countries = np.array(_COUNTRIES)
-    offices = np.empty(n, dtype=object)
+    offices = np.empty(cfg.rows, dtype=object)
     for m, names in cat.OFFICES.items():
-        rows = mode == m
-        offices[rows] = np.array(names)[seller[rows] % len(names)]
-    dates = np.datetime64(cfg.start, "D") + day
-
-    df = pl.DataFrame(
+        rows = y.mode == m
+        offices[rows] = np.array(names)[y.seller[rows] % len(names)]
+    return pl.DataFrame(
         {
-            "declaration_date": dates,
-            "hs_code": _GOODS_HS[declared_hs],
-            "importer_id": importer,
-            "declarant_id": broker,
-            "seller_id": seller,
-            "country_origin": countries[declared_origin],
-            "country_departure": countries[departure],
-            "transit": np.where(transit >= 0, countries[np.maximum(transit, 0)], ""),
-            "transport_mode": mode.astype(str),
+            "declaration_date": np.datetime64(cfg.start, "D") + y.day,
+            "hs_code": _GOODS_HS[y.declared_hs],
+            "importer_id": y.importer,
+            "declarant_id": y.broker,
+            "seller_id": y.seller,
+            "country_origin": countries[y.declared_origin],
+            "country_departure": countries[y.departure],
+            "transit": np.where(y.transit >= 0, countries[np.maximum(y.transit, 0)], ""),
+            "transport_mode": y.mode.astype(str),
             "customs_office": offices.astype(str),
-            "net_mass_kg": mass,
+            "net_mass_kg": y.mass,
             "supplementary_quantity": sup_qty,
             "supplementary_unit": sup_unit.astype(str),
-            "customs_value": value,
+            "customs_value": y.value,
             "duty_rate_pct": np.round(declared_duty, 2),
             "inspected": inspected,
-            "is_fraud": is_fraud.astype(np.int8),
-            "scheme": fraud_type.astype(str),
-            "true_customs_value": true_value,
-            "lost": lost,
+            "is_fraud": (y.fraud_type != "").astype(np.int8),
+            "scheme": y.fraud_type.astype(str),
+            "true_customs_value": y.true_value,
+            "lost": _revenue_lost(year, declared_duty),
         }
     )
+
+
+def _canonical_frame(raw: pl.DataFrame, currency: str) -> pl.DataFrame:
+    """The canonical columns: ids, labels seen only where inspected, truth, date order."""
     found = pl.col("inspected") & (pl.col("is_fraud") == 1)
     return (
-        df.with_columns(
+        raw.with_columns(
             pl.lit("import").alias("flow"),
             format_text("IM{}", pl.col("importer_id").cast(pl.String).str.pad_start(5, "0")),
             format_text("BR{}", pl.col("declarant_id").cast(pl.String).str.pad_start(4, "0")),
@@ -386,7 +583,7 @@ def generate_declarations(config: GeneratorConfig | None = None, **overrides) ->
             pl.when(pl.col("supplementary_unit") != "")
             .then(pl.col("supplementary_unit"))
             .alias("supplementary_unit"),
-            pl.lit(cfg.currency).alias("currency"),
+            pl.lit(currency).alias("currency"),
             pl.when(pl.col("inspected")).then(pl.col("is_fraud")).alias("fraud"),
             pl.when(found).then(pl.col("scheme")).alias("fraud_type"),
             pl.when(found).then(pl.col("lost")).alias("revenue_recovered"),
