@@ -83,44 +83,6 @@ _MIN_DROP = 0.02
 _MAX_REASONS = 3
 
 
-def _undervalued_sentence(r: dict) -> str:
-    """The unit price against the peers' median; PRICE_UNUSUAL when it is above it."""
-    ratio = r.get("value_ratio")
-    group = (r.get("peer_group") or "its peer group").split(", n=")[0]
-    n = r.get("peer_n")
-    if ratio is None:
-        return "UNDERVALUED: no peer price to compare with"
-    gap = (1 - ratio) * 100
-    word = "below" if ratio < 1 else "above"
-    code = "UNDERVALUED" if ratio < 1 else "PRICE_UNUSUAL"
-    return (
-        f"{code}: {_num(r.get('unit_value_per_ton'))}/t is {abs(gap):.0f}% {word} the "
-        f"median {_num(r.get('reference_value_per_ton'))}/t of {_num(n)} declarations of "
-        f"{group} (percentile {_num(r.get('price_percentile'), '.1f')})"
-    )
-
-
-def _route_sentence(r: dict) -> str:
-    """The route, how common its lane and origin are, and the duty a usual origin pays."""
-    parts = [f"route {r.get('route')}"]
-    parts.append(
-        f"this origin>departure lane carries {_pct(r.get('lane_share'))} of "
-        f"past HS {r.get('hs_code')} declarations"
-    )
-    parts.append(f"origin {r.get('country_origin')} {_pct(r.get('origin_share'))} of them")
-    gap = r.get("duty_gap")
-    if gap is not None and gap > 0 and r.get("usual_origin"):
-        parts.append(
-            f"goods leaving {r.get('country_departure')} usually originate in "
-            f"{r.get('usual_origin')}, which pays {gap:.1f} points more duty"
-        )
-    elif (r.get("hs_duty_gap") or 0) > 0:
-        parts.append(
-            f"the declared duty is {r['hs_duty_gap']:.1f} points below the average for these goods"
-        )
-    return "ROUTE: " + "; ".join(parts)
-
-
 def _shown(codes: list[str], table: pl.DataFrame) -> np.ndarray:
     """Per row and family (rows x codes), whether the declaration shows what the reason
     would say: a split shipment needs parcels of the same seller and consignee that
