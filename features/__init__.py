@@ -66,3 +66,9 @@ __all__ = [
     "unit_value_per_ton",
     "unit_value_per_unit",
 ]
+
+# A saved model names these classes by their public home, never by the private module
+# that defines them: a module can move without breaking the model files written before.
+for _cls in (DeclarationFeatures, EntityState, ReferencePrices, RouteTables):
+    _cls.__module__ = __name__
+del _cls

@@ -1,7 +1,7 @@
 """The scikit-learn side: the classifier pipeline factory, the fraud model, metrics."""
 
 from models._config import ModelConfig
-from models._drift import DriftReport, drift_counts, drift_report
+from models._drift import DriftReference, DriftReport, drift_counts, drift_report
 from models._encode import FrameEncoder
 from models._metrics import CAPACITY_LEVELS, calibration_table, capacity_metrics
 from models._model import NOVELTY_SIGNALS, FraudModel
@@ -10,6 +10,7 @@ from models._reasons import FAMILIES, explain_rows
 
 __all__ = [
     "CAPACITY_LEVELS",
+    "DriftReference",
     "DriftReport",
     "FAMILIES",
     "FraudModel",
@@ -23,3 +24,9 @@ __all__ = [
     "explain_rows",
     "make_classifier",
 ]
+
+# A saved model names these classes by their public home, never by the private module
+# that defines them: a module can move without breaking the model files written before.
+for _cls in (DriftReference, FraudModel, FrameEncoder, ModelConfig):
+    _cls.__module__ = __name__
+del _cls

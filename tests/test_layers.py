@@ -109,3 +109,15 @@ def _resolvable(name: str) -> bool:
 def test_the_contract_sees_every_layer():
     layers = {_package(m, p.name == "__init__.py") for m, p in CASES}
     assert layers == set(ALLOWED)
+
+
+@pytest.mark.parametrize(("module", "path"), CASES, ids=[m for m, _ in CASES])
+def test_no_function_is_longer_than_80_lines(module, path):
+    tree = ast.parse(path.read_text())
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno - node.lineno + 1 > 80
+    ]
+    assert not long, f"{module}: {', '.join(long)}"

@@ -38,22 +38,23 @@ from detector.io.output import atomic_path
 __all__ = ["FORMAT", "FORMAT_VERSION", "SKOPS_TYPES", "load_model", "read_metadata", "save_model"]
 
 FORMAT = "customs-detector-model"
-FORMAT_VERSION = 3
+#: 4: the engine's classes are saved under their public names (``models.FraudModel``).
+FORMAT_VERSION = 4
 MAGIC = b"CUSTOMS-DETECTOR-MODEL\n"
 
 #: The only types a ``.skops`` model may contain beyond skops' own safe defaults
 #: (numpy, scikit-learn estimators, builtins). Kept here, never taken from the file.
 SKOPS_TYPES: tuple[str, ...] = (
     "datetime.date",
-    "features._builder.DeclarationFeatures",
-    "features._histories.EntityState",
-    "features._reference_prices.ReferencePrices",
-    "features._routes.RouteTables",
+    "features.DeclarationFeatures",
+    "features.EntityState",
+    "features.ReferencePrices",
+    "features.RouteTables",
     "functools.partial",
-    "models._config.ModelConfig",
-    "models._drift.DriftReference",
-    "models._encode.FrameEncoder",
-    "models._model.FraudModel",
+    "models.ModelConfig",
+    "models.DriftReference",
+    "models.FrameEncoder",
+    "models.FraudModel",
     "polars.dataframe.frame.DataFrame",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils._bunch.Bunch",
