@@ -3,6 +3,7 @@
 import os
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -278,3 +279,24 @@ def test_errors_name_the_files_the_user_gave(trained_model, tmp_path):
     assert run.exit_code == 2
     assert f"Input {bad} has no column 'importer_id'" in " ".join(run.output.split())
     assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.parametrize("piece_rows", [None, 2_000])
+def test_the_result_owns_its_work_folder_and_leaves_nothing_in_the_process(
+    trained_model, piece_rows
+):
+    """One piece keeps its tables in memory between the passes, several on disk; either
+    way the result's folder goes when it is closed, and no table stays in the process."""
+    from detector.batch.stream import WorkStore
+
+    path, _, recent = trained_model
+    with score([recent], path, top="2%", piece_rows=piece_rows) as result:
+        folder = Path(result.work.name)
+        assert folder.is_dir() and result.flagged > 0
+        peers = result.peers.select(pl.len()).collect().item()
+        assert peers == result.n_read - result.rejects.height
+    assert not folder.exists() and result.work is None
+    store = WorkStore(str(folder), {})
+    store.put("scored", 0, pl.DataFrame({"a": [1]}))
+    store.drop("scored")
+    assert store.memory == {} and store.get("scored", 0) is None

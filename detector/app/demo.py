@@ -89,4 +89,5 @@ def run_demo(out_dir: Path, *, rows: int = 300_000, seed: int = 1, console: Cons
     for scheme, recall in at5["recall_by_scheme"].items():
         share = (truth["true_fraud_type"] == scheme).sum() / max(1, truth.height)
         console.print(f"  {scheme:<22} recall {recall:.3f}   share of the flagged list {share:.3f}")
+    result.close()
     return metrics

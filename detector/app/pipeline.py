@@ -1,6 +1,7 @@
 """The jobs behind the command line: train, score, evaluate, explain, demo."""
 
 import hashlib
+import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -221,25 +222,31 @@ def train(
 
 
 def parse_top(text: str | None, n_rows: int) -> int | None:
-    """``--top 500`` or ``--top 5%`` as a number of rows."""
+    """``--top 500`` or ``--top 5%`` as a number of rows (a share rounds up)."""
     if text is None:
         return None
     raw = text.strip()
-    try:
-        if raw.endswith("%"):
+    if raw.endswith("%"):
+        try:
             pct = float(raw[:-1])
-            if not 0 < pct <= 100:
-                raise ValueError
-            return max(1, int(np.ceil(n_rows * pct / 100)))
+        except ValueError:
+            pct = None
+        if pct is None or not 0 < pct <= 100:
+            raise DetectorError(
+                f"--top '{text}' is not a share of the batch: give a percentage above 0 "
+                "and at most 100 (e.g. 5%)."
+            )
+        return max(1, int(np.ceil(n_rows * pct / 100)))
+    try:
         k = int(raw)
-        if k < 1:
-            raise ValueError
-        return k
     except ValueError:
+        k = 0
+    if k < 1:
         raise DetectorError(
             f"--top '{text}' is neither a number of declarations (e.g. 500) nor a "
             "percentage (e.g. 5%)."
-        ) from None
+        )
+    return k
 
 
 @dataclass
@@ -261,10 +268,23 @@ class ScoreResult:
     notes: list = field(default_factory=list)
     #: Without a capacity, every row is listed: the ranked parts the writer merges.
     ranked: Scored | None = None
-    #: The work folder the lazy ``peers`` and ``ranked`` read from (removed with this).
-    work: object = None
+    #: The work folder the lazy ``peers`` and ``ranked`` read from: removed by
+    #: :meth:`close`, or on leaving ``with score(...) as result``.
+    work: tempfile.TemporaryDirectory | None = None
     #: Seconds per step of the scoring passes.
     timings: dict = field(default_factory=dict)
+
+    def __enter__(self) -> "ScoreResult":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the work folder; the lazy ``peers`` and ``ranked`` go with it."""
+        if self.work is not None:
+            self.work.cleanup()
+            self.work = None
 
     def summary(self) -> str:
         read = self.n_read
@@ -528,7 +548,12 @@ def score_to_files(
     if store is not None:
         labels = LabelStore(store)
         labels.check()  # unwritable or damaged: refused before any work
-    result = score(files, model_path, **options)
+    with score(files, model_path, **options) as result:
+        return _write_run(result, out, rejects, report, labels, store)
+
+
+def _write_run(result: ScoreResult, out, rejects, report, labels, store):
+    """score_to_files' writing, while the result's work folder is there."""
     write_scores(result, out, rejects)
     lines = [result.summary() + f"; wrote {out}"]
     if result.timings:

@@ -53,8 +53,9 @@ from detector.io.ingest import (
     scan_file,
     split,
 )
+from detector.io.profiles import Profile
 from detector.io.schema import SCORED_COLUMNS
-from models import drift_counts, explain_rows
+from models import FraudModel, drift_counts, explain_rows
 
 __all__ = ["PIECE_ROWS", "Piece", "Runner", "plan_pieces", "score_pieces"]
 
@@ -298,19 +299,58 @@ def _dask_client(scheduler: str | None, workers: int):
 
 
 @dataclass
+class WorkStore:
+    """Where a pass leaves a piece's tables for the next: Parquet files in the work
+    folder, or, for a batch of one piece scored in this process, memory.
+
+    In memory nothing is written that the next pass can take as it is; the batch-wide
+    tables of a batch of one piece are its own, computed where its features are.
+    """
+
+    folder: str
+    #: The tables held in this process (None: every pass reads and writes files).
+    memory: dict[str, pl.DataFrame] | None = None
+
+    @property
+    def in_memory(self) -> bool:
+        return self.memory is not None
+
+    def put(self, kind: str, piece: int, table: pl.DataFrame) -> None:
+        if self.memory is not None:
+            self.memory[kind] = table
+        else:
+            table.write_parquet(Path(self.folder) / kind / f"{piece}.parquet")
+
+    def get(self, kind: str, piece: int) -> pl.DataFrame | None:
+        """A table left by an earlier pass; None where none was kept."""
+        if self.memory is not None:
+            return self.memory.get(kind)
+        path = Path(self.folder) / kind / f"{piece}.parquet"
+        return pl.read_parquet(path) if path.exists() else None
+
+    def drop(self, *kinds: str) -> None:
+        """Free tables no later pass reads (files stay until the work folder goes)."""
+        for kind in kinds:
+            if self.memory is not None:
+                self.memory.pop(kind, None)
+
+
+@dataclass
 class Job:
     """What every piece's work needs; sent to the workers with the piece."""
 
-    work: str
-    profile: object
+    store: WorkStore
+    profile: Profile
     expected_currency: str | None
-    model: object = None
+    model: FraudModel | None = None
     duplicates: pl.Series | None = None
     keep_scored: bool = False
     #: The score pass only screens; the candidates are rescored (a capacity was given).
     screen: bool = False
-    #: One piece in this process: the passes hand its tables over in memory.
-    in_memory: bool = False
+
+    @property
+    def work(self) -> Path:
+        return Path(self.store.folder)
 
 
 def _canonical(job: Job, piece: Piece, duplicates: pl.Series | None) -> Canonical:
@@ -327,7 +367,7 @@ def _canonical(job: Job, piece: Piece, duplicates: pl.Series | None) -> Canonica
 def _read_piece(args: tuple[Job, Piece]) -> dict:
     """Map and validate one piece; write its accepted rows, rejects and day counts."""
     job, piece = args
-    work = Path(job.work)
+    work = job.work
     dups = job.duplicates
     if dups is not None:
         lo, hi = piece.offset + 1, piece.offset + piece.rows
@@ -341,12 +381,9 @@ def _read_piece(args: tuple[Job, Piece]) -> dict:
     repairs = {k: int(v) for k, v in totals.row(0, named=True).items() if k != "__rows"}
     done = {"accepted": acc.height, "rejected": rej.height, "repairs": repairs}
     done["columns"] = acc.columns
-    if job.in_memory:
-        # The batch is this one piece: its batch-wide tables are its own, computed
-        # where its features are.
-        _HELD[(job.work, "accepted")] = acc
+    job.store.put("accepted", piece.index, acc)
+    if job.store.in_memory:
         return done
-    acc.write_parquet(work / "accepted" / f"{piece.index}.parquet")
     tables = job.model.features_.batch_tables(acc.lazy())
     plans = [(group, name, lf) for group, named in tables.items() for name, lf in named.items()]
     for (group, name, _), table in zip(plans, pl.collect_all([p[2] for p in plans]), strict=True):
@@ -354,10 +391,6 @@ def _read_piece(args: tuple[Job, Piece]) -> dict:
         folder.mkdir(parents=True, exist_ok=True)
         table.write_parquet(folder / f"{piece.index}.parquet")
     return done
-
-
-#: A batch of one piece scored in this process stays in memory between the passes.
-_HELD: dict[tuple[str, str], pl.DataFrame] = {}
 
 
 def _batch(work: Path) -> dict[str, dict[str, pl.LazyFrame]]:
@@ -389,12 +422,10 @@ def _merge_batch_tables(work: Path, model, n_pieces: int) -> None:
 def _score_piece(args: tuple[Job, Piece]) -> dict:
     """Features and scores of one piece; the narrow scores, drift counts and peers."""
     job, piece = args
-    work, model = Path(job.work), job.model
-    if job.in_memory:
-        accepted, batch = _HELD.pop((job.work, "accepted")), None
-    else:
-        accepted = pl.read_parquet(work / "accepted" / f"{piece.index}.parquet")
-        batch = _batch(work)
+    work, model = job.work, job.model
+    accepted = job.store.get("accepted", piece.index)
+    batch = None if job.store.in_memory else _batch(work)
+    job.store.drop("accepted")
     if accepted.height == 0:
         return {"rows": 0, "drift": None}
     features = model.transform(accepted, batch)
@@ -406,10 +437,8 @@ def _score_piece(args: tuple[Job, Piece]) -> dict:
     table.select("hs_code", "country_origin", "unit_value_per_ton").write_parquet(
         work / "peers" / f"{piece.index}.parquet"
     )
-    if job.in_memory:
-        _HELD[(job.work, "scored")] = table
-    elif job.keep_scored:
-        table.write_parquet(work / "scored" / f"{piece.index}.parquet")
+    if job.store.in_memory or job.keep_scored:
+        job.store.put("scored", piece.index, table)
     return {"rows": table.height, "drift": drift_counts(model.drift_, table)}
 
 
@@ -429,10 +458,10 @@ def _narrow(table: pl.DataFrame, piece: int, row) -> pl.DataFrame:
 def _scored_rows(job: Job, piece: Piece, rows: pl.Series) -> pl.DataFrame:
     """Rows of one piece (by position), fully scored: from the rows held in memory or
     their features computed again (the batch-wide tables make them the same)."""
-    work, model = Path(job.work), job.model
-    if job.in_memory:
-        held = _HELD[(job.work, "scored")]
-        rescored = _HELD.get((job.work, "rescored"))
+    work, model = job.work, job.model
+    if job.store.in_memory:
+        held = job.store.get("scored", piece.index)
+        rescored = job.store.get("rescored_rows", piece.index)
         if not job.screen:
             return held[rows]
         if rescored is None:
@@ -460,33 +489,31 @@ def _scored_rows(job: Job, piece: Piece, rows: pl.Series) -> pl.DataFrame:
             .drop("__order")
         )
     if job.keep_scored:
-        return pl.read_parquet(work / "scored" / f"{piece.index}.parquet")[rows]
-    accepted = pl.read_parquet(work / "accepted" / f"{piece.index}.parquet")
+        return job.store.get("scored", piece.index)[rows]
+    accepted = job.store.get("accepted", piece.index)
     return model.score(model.transform(accepted[rows], _batch(work)))
 
 
 def _rescore_piece(args: tuple[Job, Piece]) -> dict:
     """The whole classifier's scores of one piece's candidates (narrow, as pass 4's)."""
     job, piece = args
-    work = Path(job.work)
+    work = job.work
     rows = pl.read_parquet(work / "candidates" / f"{piece.index}.parquet")["__row"]
     table = _scored_rows(job, piece, rows)
     _narrow(table, piece.index, rows).write_parquet(work / "rescored" / f"{piece.index}.parquet")
-    if job.in_memory:
+    if job.store.in_memory:
         # The explain pass takes the listed rows' scores from here.
-        _HELD[(job.work, "rescored")] = table.with_columns(rows.alias("__row"))
+        job.store.put("rescored_rows", piece.index, table.with_columns(rows.alias("__row")))
     return {"rows": rows.len()}
 
 
 def _explain_piece(args: tuple[Job, Piece]) -> dict:
     """Reasons for the listed rows of one piece, written with their rank and selection."""
     job, piece = args
-    work, model = Path(job.work), job.model
+    work, model = job.work, job.model
     listed = pl.read_parquet(work / "listed" / f"{piece.index}.parquet")
     table = _scored_rows(job, piece, listed["__row"])
-    if job.in_memory:
-        del _HELD[(job.work, "scored")]
-        _HELD.pop((job.work, "rescored"), None)
+    job.store.drop("scored", "rescored_rows")
     table = table.with_columns(listed["rank"], listed["selection"])
     explain = listed["explain"].to_numpy()
     found = explain_rows(model, table.filter(pl.Series(explain)))
@@ -555,8 +582,9 @@ def score_pieces(
     clock = _Clock()
     plan = plan_pieces(paths, work, piece_rows)
     clock("plan")
-    job = Job(str(work), profile, expected_currency, model=None)
     pieces = plan.pieces
+    held = {} if len(pieces) == 1 and runner.runs_here(1) else None
+    job = Job(WorkStore(str(work), held), profile, expected_currency)
 
     try:
         # One piece finds its repeated ids itself; several need the whole batch's.
@@ -568,17 +596,15 @@ def score_pieces(
         ) from None
     clock("ids")
     job.model = model
-    job.in_memory = len(pieces) == 1 and runner.runs_here(1)
     try:
         return _passes(job, plan, runner, top, clock, holder)
     finally:
-        for key in [k for k in _HELD if k[0] == job.work]:
-            del _HELD[key]
+        job.store.drop("accepted", "scored", "rescored_rows")
 
 
 def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
     """Read, merge, score, select and explain: see the module docstring."""
-    work, model = Path(job.work), job.model
+    work, model = job.work, job.model
     pieces, rows = plan.pieces, [p.rows for p in plan.pieces]
     read = runner.map("read", _read_piece, [(job, p) for p in pieces], rows)
     clock("read")
@@ -587,7 +613,7 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
     if n_scored == 0:
         return result
 
-    if not job.in_memory:
+    if not job.store.in_memory:
         _merge_batch_tables(work, model, len(pieces))
     clock("merge")
 
