@@ -30,8 +30,8 @@ import polars as pl
 
 from detector import load_profile, read_declarations
 from detector.app.backtest import backtest, fold_summary, rolling_folds
+from detector.models import ModelConfig, capacity_metrics
 from detector.synthetic import generate_declarations
-from models import ModelConfig, capacity_metrics
 
 #: The boosting settings shipped until the backtest chose others.
 UNTIL_NOW = {"learning_rate": 0.06, "max_iter": 400}

@@ -17,7 +17,7 @@ from pathlib import Path
 PREPARE = """
 import sys, joblib, polars as pl
 from detector.synthetic import generate_declarations
-from features import DeclarationFeatures
+from detector.features import DeclarationFeatures
 df = generate_declarations(rows=int(sys.argv[1]), seed=1)
 df.write_parquet(sys.argv[2])
 builder = DeclarationFeatures()

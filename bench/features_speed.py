@@ -13,8 +13,8 @@ from pathlib import Path
 import polars as pl
 
 from detector import read_declarations
+from detector.features import DeclarationFeatures
 from detector.synthetic import generate_declarations
-from features import DeclarationFeatures
 
 
 def main() -> None:

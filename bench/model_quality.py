@@ -21,8 +21,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassif
 
 from detector import load_profile, read_declarations
 from detector.app.pipeline import demo_split, measure
+from detector.models import FraudModel, ModelConfig, capacity_metrics
 from detector.synthetic import generate_declarations
-from models import FraudModel, ModelConfig, capacity_metrics
 
 TRUTH = ["true_fraud", "true_fraud_type", "true_customs_value", "true_revenue_lost"]
 

@@ -121,7 +121,7 @@ def main() -> None:
 
     from detector import read_declarations
     from detector.io.persist import load_model
-    from models._predict import predict_positive
+    from detector.models._predict import predict_positive
 
     fitted, _ = load_model(model)
     t0 = time.perf_counter()
@@ -145,7 +145,7 @@ def main() -> None:
     compared = []
     if args.until_now:
         from detector.app.backtest import tree_count
-        from models import FraudModel, ModelConfig
+        from detector.models import FraudModel, ModelConfig
 
         old = FraudModel(ModelConfig(n_models=3, learning_rate=0.06, max_iter=400)).fit(
             pl.read_parquet(history)

@@ -24,7 +24,7 @@ from score_speed import timed  # noqa: E402  (the same fresh-process timing)
 _FEATURES = """
 import resource, sys, time
 import polars as pl
-from features import DeclarationFeatures
+from detector.features import DeclarationFeatures
 
 rows = pl.read_parquet(sys.argv[1])
 rows = rows.drop(c for c in rows.columns if c.startswith("true_"))

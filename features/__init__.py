@@ -5,8 +5,8 @@ Stateless features are expressions; anything that needs a group-by or a join is 
 table held by :class:`DeclarationFeatures`, the one entry point the model uses.
 """
 
-from features._builder import CATEGORICAL_BASE, NUMERIC_FEATURES, DeclarationFeatures
-from features._histories import (
+from detector.features._builder import CATEGORICAL_BASE, NUMERIC_FEATURES, DeclarationFeatures
+from detector.features._histories import (
     ENTITIES,
     EntityState,
     entity_histories,
@@ -15,23 +15,23 @@ from features._histories import (
     out_of_fold_fraud_rates,
     out_of_fold_tables,
 )
-from features._reference_prices import (
+from detector.features._reference_prices import (
     PEER_LEVELS,
     ReferencePrices,
     fit_reference_prices,
     reference_price_deviation,
     thousands,
 )
-from features._routes import (
+from detector.features._routes import (
     RouteTables,
     fit_route_tables,
     route_patterns,
     route_string,
     third_country_transshipment,
 )
-from features._split import split_shipments
-from features._text import format_text
-from features._unit_value import (
+from detector.features._split import split_shipments
+from detector.features._text import format_text
+from detector.features._unit_value import (
     log_unit_value,
     to_base_currency,
     unit_value_per_ton,

@@ -14,8 +14,13 @@ from pathlib import Path
 
 import polars as pl
 
-from features._batch import DAY_COUNT_COLUMNS, day_counts, join_day_counts, merge_day_counts
-from features._histories import (
+from detector.features._batch import (
+    DAY_COUNT_COLUMNS,
+    day_counts,
+    join_day_counts,
+    merge_day_counts,
+)
+from detector.features._histories import (
     ENTITIES,
     EntityState,
     daily_tables,
@@ -27,14 +32,14 @@ from features._histories import (
     out_of_fold_tables,
     piece_daily_tables,
 )
-from features._reference_prices import (
+from detector.features._reference_prices import (
     ReferencePrices,
     fit_reference_prices,
     reference_price_deviation,
 )
-from features._routes import RouteTables, fit_route_tables, route_patterns, route_string
-from features._split import split_shipments
-from features._unit_value import unit_value_per_unit
+from detector.features._routes import RouteTables, fit_route_tables, route_patterns, route_string
+from detector.features._split import split_shipments
+from detector.features._unit_value import unit_value_per_unit
 
 __all__ = ["DeclarationFeatures", "CATEGORICAL_BASE"]
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from features._text import format_text
-from features._unit_value import ZERO_VALUE_FLOOR, log_unit_value
+from detector.features._text import format_text
+from detector.features._unit_value import ZERO_VALUE_FLOOR, log_unit_value
 
 __all__ = ["PEER_LEVELS", "ReferencePrices", "fit_reference_prices", "reference_price_deviation"]
 

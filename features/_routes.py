@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from features._batch import day_counts, join_day_counts
+from detector.features._batch import day_counts, join_day_counts
 
 __all__ = [
     "RouteTables",

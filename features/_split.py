@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from features._batch import day_counts, join_day_counts
+from detector.features._batch import day_counts, join_day_counts
 
 __all__ = ["split_shipments"]
 

@@ -1,12 +1,12 @@
 """The scikit-learn side: the classifier pipeline factory, the fraud model, metrics."""
 
-from models._config import ModelConfig
-from models._drift import DriftReference, DriftReport, drift_counts, drift_report
-from models._encode import FrameEncoder
-from models._metrics import CAPACITY_LEVELS, calibration_table, capacity_metrics
-from models._model import NOVELTY_SIGNALS, FraudModel
-from models._pipeline import make_classifier
-from models._reasons import FAMILIES, explain_rows
+from detector.models._config import ModelConfig
+from detector.models._drift import DriftReference, DriftReport, drift_counts, drift_report
+from detector.models._encode import FrameEncoder
+from detector.models._metrics import CAPACITY_LEVELS, calibration_table, capacity_metrics
+from detector.models._model import NOVELTY_SIGNALS, FraudModel
+from detector.models._pipeline import make_classifier
+from detector.models._reasons import FAMILIES, explain_rows
 
 __all__ = [
     "CAPACITY_LEVELS",

@@ -6,11 +6,11 @@ import numpy as np
 import polars as pl
 from sklearn.isotonic import IsotonicRegression
 
-from features import DeclarationFeatures
-from models._config import ModelConfig
-from models._drift import DRIFT_COLUMNS, fit_drift_reference
-from models._pipeline import fit_classifiers
-from models._predict import Predictor, predict_positive, screen_positive
+from detector.features import DeclarationFeatures
+from detector.models._config import ModelConfig
+from detector.models._drift import DRIFT_COLUMNS, fit_drift_reference
+from detector.models._pipeline import fit_classifiers
+from detector.models._predict import Predictor, predict_positive, screen_positive
 
 __all__ = ["FraudModel", "NOVELTY_SIGNALS", "sample_labelled"]
 

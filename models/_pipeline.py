@@ -14,8 +14,8 @@ from sklearn.ensemble import (
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
-from models._config import ModelConfig
-from models._encode import FrameEncoder
+from detector.models._config import ModelConfig
+from detector.models._encode import FrameEncoder
 
 __all__ = ["fit_classifiers", "make_classifier"]
 

@@ -16,7 +16,7 @@ from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.frozen import FrozenEstimator
 
-from models import _sklearn_compat as compat
+from detector.models import _sklearn_compat as compat
 
 __all__ = ["Predictor", "predict_positive", "screen_positive"]
 

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 from scipy.special import expit
 
-from models._predict import Predictor
+from detector.models._predict import Predictor
 
 __all__ = ["FAMILIES", "explain_rows"]
 

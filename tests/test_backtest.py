@@ -10,7 +10,7 @@ from detector.app.backtest import Fold, backtest, fold_summary, rolling_folds
 from detector.app.cli import app
 from detector.app.pipeline import measure
 from detector.io.persist import load_model
-from models import FraudModel
+from detector.models import FraudModel
 
 # Every test here fits a model, or reads one that a fixture fitted.
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from features import (
+from detector.features import (
     DeclarationFeatures,
     entity_histories,
     fit_reference_prices,
@@ -26,8 +26,8 @@ from features import (
     unit_value_per_ton,
     unit_value_per_unit,
 )
-from features._histories import daily_tables, merge_daily_tables, piece_daily_tables
-from features._reference_prices import PERCENTILE_GRID as PERCENTILE
+from detector.features._histories import daily_tables, merge_daily_tables, piece_daily_tables
+from detector.features._reference_prices import PERCENTILE_GRID as PERCENTILE
 
 # ----------------------------------------------------------------- stateless expressions
 
@@ -197,7 +197,12 @@ def test_reference_prices_match_a_naive_backoff(train, score, min_count):
 def test_reference_statistics_are_polars_own_quantiles_exactly(train, prices):
     """Quantiles read off each group's sorted prices equal Polars' per-group quantile,
     median and median absolute deviation to the last bit (ties included)."""
-    from features._reference_prices import _MAD_TO_SIGMA, _MIN_SPREAD, PEER_LEVELS, peer_keys
+    from detector.features._reference_prices import (
+        _MAD_TO_SIGMA,
+        _MIN_SPREAD,
+        PEER_LEVELS,
+        peer_keys,
+    )
 
     # Repeated unit values make ties, the case interpolation gets wrong most easily
     # (the prices outnumber the rows: zip stops at the rows).
@@ -327,7 +332,7 @@ def test_scoring_history_carries_training_and_ignores_batch_labels():
         for i in range(5)
     ]
     builder_in = _history_frame(train).collect()
-    from features import fit_entity_state
+    from detector.features import fit_entity_state
 
     state = fit_entity_state(builder_in.lazy(), smoothing=10.0)
     batch = [
@@ -360,7 +365,7 @@ def test_split_shipments_counts_same_day_parcels_under_threshold():
 
 
 def test_day_counts_of_pieces_add_up_to_the_counts_of_the_whole_batch():
-    from features._batch import day_counts, join_day_counts, merge_day_counts
+    from detector.features._batch import day_counts, join_day_counts, merge_day_counts
 
     d1, d2 = date(2025, 1, 1), date(2025, 1, 2)
     rows = [("I1", "S1", d1, v, "080610", "TH", "VN") for v in (140.0, 145.0, 149.0, 0.1)]
@@ -544,7 +549,7 @@ def test_an_entity_named_only_in_some_months_or_never_still_trains(synthetic_yea
 def test_a_model_reads_every_training_row_one_month_at_a_time(synthetic_year):
     # Fitting holds one month of features at a time; what it learns from every row
     # (label coverage, the detectors' and the stakes' distributions) still counts them all.
-    from models import FraudModel
+    from detector.models import FraudModel
 
     data = synthetic_year.filter(pl.col("declaration_date") < date(2025, 4, 1)).drop(
         "true_fraud", "true_fraud_type", "true_customs_value", "true_revenue_lost"

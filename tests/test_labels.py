@@ -22,7 +22,7 @@ from detector.app.cli import app
 from detector.app.labels import OUTCOME_SCHEMA, LabelStore
 from detector.app.pipeline import measure, score, train
 from detector.io.persist import load_model
-from models._predict import predict_positive
+from detector.models._predict import predict_positive
 
 runner = CliRunner()
 

@@ -1,6 +1,7 @@
 """The layers are a contract: no module imports a higher layer or another package's privates.
 
-Bottom to top: ``features`` and ``models`` (which import nothing of ``detector``), then
+Bottom to top: ``detector.features`` and ``detector.models`` (folders ``features/`` and
+``models/``, which import nothing else of the engine), then
 ``detector.errors``, ``detector.io``, ``detector.batch``, ``detector.app``;
 ``detector.synthetic`` builds on ``detector.io`` and only ``detector.app`` uses it.
 """
@@ -14,32 +15,47 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Each package, and the packages of this project it may import.
 ALLOWED = {
-    "features": {"features"},
-    "models": {"models", "features"},
+    "detector.features": {"detector.features"},
+    "detector.models": {"detector.models", "detector.features"},
     "detector": {"detector", "detector.errors", "detector.io"},
     "detector.errors": {"detector.errors"},
-    "detector.io": {"detector.io", "detector.errors", "features", "models"},
-    "detector.batch": {"detector.batch", "detector.io", "detector.errors", "features", "models"},
-    "detector.synthetic": {"detector.synthetic", "detector.io", "detector.errors", "features"},
+    "detector.io": {"detector.io", "detector.errors", "detector.features", "detector.models"},
+    "detector.batch": {
+        "detector.batch",
+        "detector.io",
+        "detector.errors",
+        "detector.features",
+        "detector.models",
+    },
+    "detector.synthetic": {
+        "detector.synthetic",
+        "detector.io",
+        "detector.errors",
+        "detector.features",
+    },
     "detector.app": {
         "detector.app",
         "detector.batch",
         "detector.io",
         "detector.errors",
         "detector.synthetic",
-        "features",
-        "models",
+        "detector.features",
+        "detector.models",
     },
 }
 
 
+#: Installed package -> its folder in the repository (pyproject.toml's package-dir).
+FOLDERS = {"detector.features": "features", "detector.models": "models", "detector": "detector"}
+
+
 def _modules():
-    for top in ("detector", "features", "models"):
-        for path in sorted((ROOT / top).rglob("*.py")):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    for package, folder in FOLDERS.items():
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            parts = list(path.relative_to(ROOT / folder).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts = parts[:-1]
-            yield ".".join(parts), path
+            yield ".".join([package, *parts]), path
 
 
 def _package(module: str, is_init: bool) -> str:
@@ -70,7 +86,7 @@ def _imports(path: Path, module: str):
 
 
 def _ours(name: str) -> bool:
-    return name.split(".")[0] in ("detector", "features", "models")
+    return name.split(".")[0] == "detector"
 
 
 CASES = list(_modules())
@@ -100,10 +116,10 @@ def test_no_import_crosses_into_another_packages_private_names(module, path):
 
 
 def _resolvable(name: str) -> bool:
-    parts = name.split(".")
-    return (ROOT.joinpath(*parts).with_suffix(".py").exists()) or (
-        ROOT.joinpath(*parts) / "__init__.py"
-    ).exists()
+    package = max((p for p in FOLDERS if name == p or name.startswith(p + ".")), key=len)
+    rest = [r for r in name[len(package) :].split(".") if r]
+    where = ROOT.joinpath(FOLDERS[package], *rest)
+    return where.with_suffix(".py").exists() or (where / "__init__.py").exists()
 
 
 def test_the_contract_sees_every_layer():

@@ -17,7 +17,7 @@ from detector.app.cli import app
 from detector.app.pipeline import measure, score
 from detector.io import persist
 from detector.io.persist import MAGIC, load_model, read_metadata, save_model
-from models import (
+from detector.models import (
     FraudModel,
     ModelConfig,
     calibration_table,
@@ -25,8 +25,8 @@ from models import (
     drift_report,
     explain_rows,
 )
-from models._model import DUTY_AT_STAKE, _records_revenue, sample_labelled
-from models._predict import Predictor, predict_positive
+from detector.models._model import DUTY_AT_STAKE, _records_revenue, sample_labelled
+from detector.models._predict import Predictor, predict_positive
 
 # Every test here fits a model, or reads one that a fixture fitted.
 pytestmark = pytest.mark.slow
@@ -372,8 +372,8 @@ def test_top_percent_and_bad_top(model_file):
 
 
 def test_every_numeric_feature_belongs_to_exactly_one_reason_family():
-    from features import NUMERIC_FEATURES
-    from models import FAMILIES
+    from detector.features import NUMERIC_FEATURES
+    from detector.models import FAMILIES
 
     owners = [name for names in FAMILIES.values() for name in names]
     assert sorted(owners) == sorted(set(owners)), "a feature sits in two families"
@@ -495,7 +495,7 @@ def test_measuring_inspected_outcomes_scores_only_the_inspected_rows(fitted, yea
 
 def test_binned_walk_gives_predict_proba_exactly(fitted, year):
     """The fast path reads the trees' bins; every probability equals predict_proba's."""
-    from models._predict import Predictor
+    from detector.models._predict import Predictor
 
     _, recent = year
     encoder = fitted.classifier_.named_steps["encode"]
@@ -526,7 +526,7 @@ def test_binned_walk_gives_predict_proba_exactly(fitted, year):
 def test_reasons_credit_each_split_along_the_paths_down_the_trees(fitted, year):
     """A row's credits add up to its raw score less the trees' expected output, the
     walk gives the score exactly, and the price family is credited where prices are low."""
-    from models._predict import Predictor
+    from detector.models._predict import Predictor
 
     _, recent = year
     table = fitted.transform(recent.drop(TRUTH).head(6_000))
@@ -551,7 +551,7 @@ def test_reasons_credit_each_split_along_the_paths_down_the_trees(fitted, year):
 def test_the_screen_is_the_first_models_first_trees(fitted, year):
     """The cheap first look of a capacity-sized run: the first trees of the first model,
     exactly as that model predicts after them."""
-    from models._predict import screen_positive
+    from detector.models._predict import screen_positive
 
     _, recent = year
     table = fitted.transform(recent.drop(TRUTH).head(5_000))
@@ -580,7 +580,7 @@ def test_the_screen_is_the_first_models_first_trees(fitted, year):
 
 
 def test_a_forest_is_predicted_by_its_own_predict_proba_and_explained_by_variants(year):
-    from models._predict import Predictor
+    from detector.models._predict import Predictor
 
     history, recent = year
     model = FraudModel(ModelConfig(estimator="forest", n_trees=20)).fit(history.drop(TRUTH))
@@ -602,8 +602,8 @@ def test_a_forest_is_predicted_by_its_own_predict_proba_and_explained_by_variant
 
 
 def test_an_average_of_models_is_predicted_exactly_and_explained(year):
-    from models._predict import Predictor
-    from models._reasons import explain_rows
+    from detector.models._predict import Predictor
+    from detector.models._reasons import explain_rows
 
     history, recent = year
     model = FraudModel(ModelConfig(n_models=2)).fit(history.drop(TRUTH))
@@ -625,8 +625,8 @@ def test_an_average_of_models_is_predicted_exactly_and_explained(year):
 
 @pytest.mark.parametrize("estimator", ["hgb", "forest"])
 def test_classifiers_fitted_side_by_side_are_the_classifiers_fitted_alone(estimator):
-    from models import make_classifier
-    from models._pipeline import fit_classifiers
+    from detector.models import make_classifier
+    from detector.models._pipeline import fit_classifiers
 
     rng = np.random.default_rng(3)
     n = 600

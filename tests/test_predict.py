@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 
-from models import _sklearn_compat as compat
-from models._predict import Predictor, predict_positive, screen_positive
+from detector.models import _sklearn_compat as compat
+from detector.models._predict import Predictor, predict_positive, screen_positive
 
 
 @pytest.fixture(scope="module")

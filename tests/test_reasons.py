@@ -6,7 +6,7 @@ import re
 import polars as pl
 
 from detector.app import reasons
-from models import FAMILIES
+from detector.models import FAMILIES
 
 
 def test_every_code_the_model_gives_has_a_sentence():

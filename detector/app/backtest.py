@@ -17,7 +17,7 @@ from sklearn.frozen import FrozenEstimator
 
 from detector.app.pipeline import measure
 from detector.errors import DetectorError
-from models import FraudModel, ModelConfig
+from detector.models import FraudModel, ModelConfig
 
 __all__ = ["Fold", "backtest", "fold_summary", "rolling_folds", "tree_count"]
 

@@ -8,7 +8,7 @@ consignee, same day). Cases are the connected groups of that relation.
 
 import polars as pl
 
-from features import format_text
+from detector.features import format_text
 
 __all__ = ["group_cases"]
 

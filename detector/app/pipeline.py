@@ -14,13 +14,13 @@ from detector.app.labels import LabelStore
 from detector.app.reasons import sentence_expr, with_sentences
 from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from detector.errors import DetectorError
+from detector.features import PEER_LEVELS
 from detector.io.ingest import describe_repairs, read_declarations
 from detector.io.output import write_chunks, write_table, write_workbook
 from detector.io.persist import load_model, save_model
 from detector.io.profiles import load_profile
 from detector.io.schema import OUTPUT_COLUMNS
-from features import PEER_LEVELS
-from models import (
+from detector.models import (
     DriftReport,
     FraudModel,
     ModelConfig,

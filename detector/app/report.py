@@ -20,9 +20,9 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from matplotlib.ticker import NullLocator  # noqa: E402
 
+from detector.features import PEER_LEVELS  # noqa: E402
 from detector.io.ingest import reject_tally  # noqa: E402
 from detector.io.output import atomic_path  # noqa: E402
-from features import PEER_LEVELS  # noqa: E402
 
 __all__ = ["write_monitor_report", "write_report"]
 

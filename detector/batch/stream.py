@@ -55,7 +55,7 @@ from detector.io.ingest import (
 )
 from detector.io.profiles import Profile
 from detector.io.schema import SCORED_COLUMNS
-from models import FraudModel, drift_counts, explain_rows
+from detector.models import FraudModel, drift_counts, explain_rows
 
 __all__ = ["PIECE_ROWS", "Piece", "Runner", "plan_pieces", "score_pieces"]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from detector.errors import DetectorError
+from detector.features import format_text
 from detector.io._paths import expand_glob, has_magic
 from detector.io.profiles import Profile, load_profile
 from detector.io.schema import (
@@ -25,7 +26,6 @@ from detector.io.schema import (
     TRANSPORT_MODES,
     TRUTH_SCHEMA,
 )
-from features import format_text
 
 __all__ = [
     "DATE_FORMATS",

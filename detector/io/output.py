@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from detector.errors import DetectorError
-from features import format_text
+from detector.features import format_text
 
 __all__ = [
     "atomic_folder",

@@ -17,8 +17,8 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
+from detector.features import format_text
 from detector.synthetic import _catalogue as cat
-from features import format_text
 
 __all__ = ["GeneratorConfig", "generate_declarations"]
 
