@@ -11,6 +11,7 @@ from detector.models._config import ModelConfig
 from detector.models._drift import DRIFT_COLUMNS, fit_drift_reference
 from detector.models._pipeline import fit_classifiers
 from detector.models._predict import Predictor, predict_positive, screen_positive
+from detector.models._selection import select_for_inspection
 
 __all__ = ["FraudModel", "NOVELTY_SIGNALS", "sample_labelled"]
 
@@ -364,6 +365,10 @@ class FraudModel:
             pl.Series("rank_score", rank),
             pl.Series("risk_score", self.calibrator_.predict(rank)),
         )
+
+    def select(self, order: pl.DataFrame, k: int | None) -> pl.DataFrame:
+        """The inspection list of scored rows in ``order``: see ``select_for_inspection``."""
+        return select_for_inspection(order, k, self.config)
 
     def peer_percentiles(self, row: dict) -> dict[str, float] | None:
         """The training prices per tonne of a scored declaration's peer group."""

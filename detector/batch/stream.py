@@ -638,7 +638,7 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
         narrow = pl.concat([_global_order(work / "rescored"), narrow.slice(candidates)])
         clock("rescore")
     k = None if k is None else min(k, narrow.height)
-    listed = _select(narrow, k, model.config)
+    listed = model.select(narrow, k)
     holding = [p for p, _ in _by_piece(listed, work / "listed", pieces)]
     del narrow, listed
     clock("select")
@@ -686,36 +686,6 @@ def _read_totals(read: list[dict], work: Path, plan: Plan, holder, clock) -> "Sc
         work=holder,
         timings=clock.laps,
     )
-
-
-def _select(narrow: pl.DataFrame, k: int | None, cfg) -> pl.DataFrame:
-    """Ranks, the selection of each listed row, and which rows get their reasons.
-
-    Without a capacity every row is listed, the first ``reasons_share`` explained; with
-    one, the model's top rows and a share of random picks among the rest (exploration,
-    seeded by the batch, so that the same input gives the same picks), all explained.
-    """
-    n = narrow.height
-    if k is None:
-        listed = narrow.with_columns(
-            pl.int_range(1, n + 1, dtype=pl.UInt32).alias("rank"),
-            pl.lit("model").alias("selection"),
-        )
-        n_reasons = max(1, int(np.ceil(n * cfg.reasons_share)))
-    else:
-        n_explore = int(round(k * cfg.exploration_share))
-        head, rest = narrow.head(k - n_explore), narrow.slice(k - n_explore).sort("__h")
-        batch = int((rest["__h"] % 2**32).sum() % 2**32) if rest.height else 0
-        seed = cfg.seed + batch
-        picks = np.sort(np.random.default_rng(seed).choice(rest.height, n_explore, replace=False))
-        listed = pl.concat(
-            [
-                head.with_columns(pl.lit("model").alias("selection")),
-                rest[picks].with_columns(pl.lit("exploration").alias("selection")),
-            ]
-        ).with_columns(pl.int_range(1, k + 1, dtype=pl.UInt32).alias("rank"))
-        n_reasons = k
-    return listed.with_columns((pl.col("rank") <= n_reasons).alias("explain"))
 
 
 def _global_order(folder: Path) -> pl.DataFrame:
