@@ -45,9 +45,9 @@ def log_unit_value(
 ) -> pl.Expr:
     """Natural log of the value per tonne; null where the mass is 0 or missing.
 
-    A value of 0 (or below ``floor``) is null without a ``floor``, and judged as
-    ``floor`` with one: fitting peer prices leaves such rows out, judging a declaration
-    does not.
+    A value of 0 is null without a ``floor``, and judged as ``floor`` with one: fitting
+    peer prices leaves such rows out, judging a declaration does not. A value above 0,
+    however small, is judged as it is.
 
     >>> df = pl.DataFrame({"customs_value": [0.0, 5000.0], "net_mass_kg": [1000.0, 1000.0]})
     >>> df.select(log_unit_value(floor=0.01).round(3))["log_unit_value"].to_list()
@@ -55,7 +55,7 @@ def log_unit_value(
     """
     mass, val = _col(mass_kg), _col(value)
     if floor is not None:
-        val = val.clip(lower_bound=floor)
+        val = pl.when(val == 0).then(pl.lit(floor)).otherwise(val)
     return pl.when((mass > 0) & (val > 0)).then((val / mass * 1000.0).log()).alias("log_unit_value")
 
 
