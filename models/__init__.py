@@ -6,11 +6,12 @@ from detector.models._encode import FrameEncoder
 from detector.models._metrics import CAPACITY_LEVELS, calibration_table, capacity_metrics
 from detector.models._model import NOVELTY_SIGNALS, FraudModel
 from detector.models._pipeline import make_classifier
-from detector.models._reasons import FAMILIES, explain_rows
+from detector.models._reasons import EVIDENCE_FIRST, FAMILIES, explain_rows
 
 __all__ = [
     "CAPACITY_LEVELS",
     "DriftReference",
+    "EVIDENCE_FIRST",
     "DriftReport",
     "FAMILIES",
     "FraudModel",

@@ -16,7 +16,7 @@ from scipy.special import expit
 
 from detector.models._predict import Predictor
 
-__all__ = ["FAMILIES", "explain_rows"]
+__all__ = ["EVIDENCE_FIRST", "FAMILIES", "explain_rows"]
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "UNDERVALUED": (
@@ -81,6 +81,21 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 }
 _MIN_DROP = 0.02
 _MAX_REASONS = 3
+#: The order reasons are given in: what the declaration itself shows and an officer can
+#: check at the border (its price, its route, its parcels, its amounts), then the record
+#: of its goods, then what the detectors alone see, then its entities' past.
+EVIDENCE_FIRST: tuple[str, ...] = (
+    "UNDERVALUED",
+    "PRICE_UNUSUAL",
+    "ROUTE",
+    "SPLIT_SHIPMENT",
+    "DECLARED_AMOUNTS",
+    "GOODS_RISK",
+    "NOVEL",
+    "IMPORTER_UNDERPRICES",
+    "IMPORTER_HISTORY",
+    "PARTNER_HISTORY",
+)
 
 
 def _shown(codes: list[str], table: pl.DataFrame) -> np.ndarray:
@@ -118,10 +133,11 @@ def _strongest(codes: list[str], table_d: np.ndarray, table: pl.DataFrame):
 
 
 def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
-    """Per row of a scored feature table, its reasons as codes, strongest first.
+    """Per row of a scored feature table, its reasons as codes, its own evidence first.
 
-    Columns: ``reason_codes`` (a list of codes: the declaration's evidence the model
-    counted most, a price far below its peers always among them) and
+    Columns: ``reason_codes`` (a list of codes: the families the model counted most, a
+    price far below its peers always among them, given declaration's evidence first as
+    ``EVIDENCE_FIRST`` orders them) and
     ``novelty_detector`` (the unsupervised detector behind a ``NOVEL`` reason). The
     numbers a reason quotes stay in the table's own columns; the sentences are made
     where they are shown (``detector.app.reasons``).
@@ -165,9 +181,8 @@ def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
             chosen.insert(0, "NOVEL")
         if not chosen:
             chosen = [codes[order[i, 0]]]
-        reasons.append(
-            ["PRICE_UNUSUAL" if c == "UNDERVALUED" and ratio[i] >= 1 else c for c in chosen]
-        )
+        named = ["PRICE_UNUSUAL" if c == "UNDERVALUED" and ratio[i] >= 1 else c for c in chosen]
+        reasons.append(sorted(named, key=EVIDENCE_FIRST.index))
     return pl.DataFrame(
         {"reason_codes": reasons, "novelty_detector": model.strongest_detector(table)},
         schema={"reason_codes": pl.List(pl.String), "novelty_detector": pl.String},

@@ -75,3 +75,10 @@ def test_python_dash_m_entry_point(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: Input file {src} does not exist; check the path."
+
+
+def test_version_is_printed():
+    from detector import __version__
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"detector {__version__}"

@@ -330,9 +330,16 @@ def test_scored_list_reasons_and_exploration(model_file):
     model_part = df.filter(pl.col("selection") == "model")
     assert model_part.sort("rank")["risk_score"].is_sorted(descending=True)
     assert df["reasons"].null_count() == 0 and (df["reasons"].list.len() > 0).all()
-    # A sentence per code, in the same order, the code first.
-    for codes, said in zip(df["reason_codes"], df["reasons"], strict=True):
-        assert [s.split(":")[0] for s in said] == codes.to_list()
+    # A sentence per code, in the same order, the code first; the declaration's own
+    # evidence before its entities' record; a random pick says so first.
+    from detector.models import EVIDENCE_FIRST
+
+    for codes, said, how in zip(df["reason_codes"], df["reasons"], df["selection"], strict=True):
+        codes = codes.to_list()
+        assert [s.split(":")[0] for s in said] == codes
+        assert (codes[0] == "EXPLORATION") == (how == "exploration")
+        rest = codes[1:] if how == "exploration" else codes
+        assert rest == sorted(rest, key=EVIDENCE_FIRST.index)
     df = df.with_columns(pl.col("reasons").list.join(" | "))
     under = df.filter(
         (pl.col("true_fraud_type") == "undervaluation") & (pl.col("selection") == "model")
@@ -340,6 +347,7 @@ def test_scored_list_reasons_and_exploration(model_file):
     assert under.height > 20
     named = under["reasons"].str.contains(r"UNDERVALUED: [\d,]+/t is \d+% below the median")
     assert named.mean() > 0.8
+    assert (under["reasons"].str.starts_with("UNDERVALUED: ").mean()) > 0.8  # and first
     # A split shipment is named only where parcels of the pair that day show one (the
     # parcels, worth little duty each, come after the first 400).
     split = (

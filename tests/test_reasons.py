@@ -6,11 +6,12 @@ import re
 import polars as pl
 
 from detector.app import reasons
-from detector.models import FAMILIES
+from detector.models import EVIDENCE_FIRST, FAMILIES
 
 
 def test_every_code_the_model_gives_has_a_sentence():
-    assert set(FAMILIES) | {"NOVEL", "PRICE_UNUSUAL"} == set(reasons.FORMATTERS)
+    assert set(FAMILIES) | {"NOVEL", "PRICE_UNUSUAL", "EXPLORATION"} == set(reasons.FORMATTERS)
+    assert set(reasons.FORMATTERS) - {"EXPLORATION"} == set(EVIDENCE_FIRST)
 
 
 def test_sentences_quote_only_columns_they_are_given():

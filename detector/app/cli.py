@@ -22,13 +22,34 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # A report read in a log file or a pipe gets room for its tables.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+# Numbers are printed as written: no highlighter splitting 300,000 or styling "(s)".
+out = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160, highlight=False)
 
 Schema = Annotated[
     str,
     typer.Option("--schema", help="Schema profile: canonical, kcs, or a TOML file of yours."),
 ]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from detector import __version__
+
+        out.print(f"detector {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Fraud and undervaluation detection for customs declarations."""
 
 
 class Terminated(BaseException):

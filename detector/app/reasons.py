@@ -161,6 +161,14 @@ def _novel(code: str, r: dict, de_minimis: float) -> str:
     )
 
 
+def _exploration(code: str, r: dict, de_minimis: float) -> str:
+    return (
+        f"{code}: picked at random among the declarations below the model's list, so that "
+        "inspections also find what the model does not look for yet; its risk score and "
+        "the reasons after this one are the model's view of it"
+    )
+
+
 #: The sentence of each reason code: ``formatter(code, row, de_minimis)``.
 FORMATTERS: dict[str, Callable[[str, dict, float], str]] = {
     "UNDERVALUED": _price,
@@ -173,6 +181,7 @@ FORMATTERS: dict[str, Callable[[str, dict, float], str]] = {
     "GOODS_RISK": _goods_risk,
     "DECLARED_AMOUNTS": _declared_amounts,
     "NOVEL": _novel,
+    "EXPLORATION": _exploration,
 }
 
 

@@ -519,8 +519,11 @@ def _explain_piece(args: tuple[Job, Piece]) -> dict:
     found = explain_rows(model, table.filter(pl.Series(explain)))
     # The explained rows get their codes; the others (no capacity given) none.
     codes, detectors = [None] * table.height, [None] * table.height
+    picked = (listed["selection"] == "exploration").to_list()
     for j, i in enumerate(np.flatnonzero(explain)):
         codes[i], detectors[i] = found["reason_codes"][j].to_list(), found["novelty_detector"][j]
+        # A random pick says so first: its score is not why it is on the list.
+        codes[i] = ["EXPLORATION", *codes[i]] if picked[i] else codes[i]
     table = table.with_columns(
         pl.Series("reason_codes", codes, pl.List(pl.String)),
         pl.Series("novelty_detector", detectors, pl.String),
