@@ -34,6 +34,7 @@ ALLOWED = {
         "detector.features",
     },
     "detector.app": {
+        "detector",
         "detector.app",
         "detector.batch",
         "detector.io",

@@ -40,8 +40,8 @@ import polars as pl
 from detector.errors import DetectorError
 from detector.io.ingest import (
     INPUT_ROW,
-    REPAIR_PREFIX,
     Canonical,
+    accept_and_reject,
     canonicalise,
     csv_data_lines,
     duplicate_rows,
@@ -49,9 +49,7 @@ from detector.io.ingest import (
     input_files,
     line_note,
     read_failure,
-    repair_totals,
     scan_file,
-    split,
 )
 from detector.io.profiles import Profile
 from detector.io.schema import SCORED_COLUMNS
@@ -372,13 +370,9 @@ def _read_piece(args: tuple[Job, Piece]) -> dict:
     if dups is not None:
         lo, hi = piece.offset + 1, piece.offset + piece.rows
         dups = dups.filter((dups >= lo) & (dups <= hi))
-    canonical = _canonical(job, piece, dups)
-    canonical = Canonical(canonical.lf.collect().lazy(), canonical.reasons, canonical.internal)
-    accepted, rejects = split(canonical)
-    acc, rej, totals = pl.collect_all([accepted, rejects, repair_totals(canonical)])
+    acc, rej, repairs = accept_and_reject(_canonical(job, piece, dups))
     # Written even when empty: a rejects file always has its header.
     rej.write_parquet(work / "rejects" / f"{piece.index}.parquet")
-    repairs = {k: int(v) for k, v in totals.row(0, named=True).items() if k != "__rows"}
     done = {"accepted": acc.height, "rejected": rej.height, "repairs": repairs}
     done["columns"] = acc.columns
     job.store.put("accepted", piece.index, acc)
@@ -665,8 +659,7 @@ def _read_totals(read: list[dict], work: Path, plan: Plan, holder, clock) -> "Sc
     """What the read pass found over all pieces: counts, repairs, rejects, columns."""
     repairs: dict[str, int] = {}
     for r in read:
-        for key, n in r["repairs"].items():
-            what = key[len(REPAIR_PREFIX) :]
+        for what, n in r["repairs"].items():
             repairs[what] = repairs.get(what, 0) + n
     parts = sorted((work / "rejects").glob("*.parquet"))
     rejects = (

@@ -38,6 +38,7 @@ __all__ = [
     "YEARS",
     "Batch",
     "Canonical",
+    "accept_and_reject",
     "as_text",
     "canonicalise",
     "csv_data_lines",
@@ -1009,10 +1010,7 @@ def read_declarations(
         expected_currency=expected_currency,
     )
     try:
-        # Parse once; the split then only filters and words the rejected rows' reasons.
-        canonical = Canonical(canonical.lf.collect().lazy(), canonical.reasons, canonical.internal)
-        accepted, rejects = split(canonical)
-        acc, rej, totals = pl.collect_all([accepted, rejects, repair_totals(canonical)])
+        acc, rej, repairs = accept_and_reject(canonical)
     except pl.exceptions.PolarsError as exc:
         for path, kind in input_files(paths):
             where = read_failure(path, exc) if kind == "csv" else None
@@ -1022,12 +1020,27 @@ def read_declarations(
     if acc.height + rej.height == 0:
         raise DetectorError(f"Input {names} has a header but no rows; nothing to do.")
     notes += _line_notes(paths, acc.height + rej.height)
+    return Batch(accepted=acc, rejects=rej, repairs=repairs, notes=notes)
+
+
+def accept_and_reject(
+    canonical: Canonical,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    """The accepted rows, the rejected rows with their reasons, and the repairs counted.
+
+    The one reading step of a whole input (:func:`read_declarations`) and of a piece of
+    a batch (``detector.batch``): the cells are parsed once, then the split only filters
+    and words the rejected rows' reasons.
+    """
+    canonical = Canonical(canonical.lf.collect().lazy(), canonical.reasons, canonical.internal)
+    accepted, rejects = split(canonical)
+    acc, rej, totals = pl.collect_all([accepted, rejects, repair_totals(canonical)])
     repairs = {
         k[len(REPAIR_PREFIX) :]: int(v)
         for k, v in totals.row(0, named=True).items()
         if k.startswith(REPAIR_PREFIX) and v
     }
-    return Batch(accepted=acc, rejects=rej, repairs=repairs, notes=notes)
+    return acc, rej, repairs
 
 
 def _line_notes(paths, rows: int) -> list[str]:
