@@ -597,3 +597,19 @@ def test_an_unwritable_rejects_path_is_refused_before_the_store_changes(tmp_path
     )
     assert result.exit_code == 2 and "has suffix '.txt'" in result.output
     assert LabelStore(store).outcomes().height == 0
+
+
+def test_feedback_names_each_rejected_row_and_says_when_it_creates_a_store(tmp_path):
+    from typer.testing import CliRunner
+
+    from detector.app.cli import app
+
+    outcomes = tmp_path / "o.csv"
+    outcomes.write_text("declaration_id,fraud\nA1,1\nA2,maybe\n")
+    store = tmp_path / "new-store"
+    result = CliRunner().invoke(app, ["feedback", str(outcomes), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "rejected: row 2, declaration A2: fraud 'maybe' is not 0 or 1" in result.output
+    assert f"created the label store {store}" in result.output
+    again = CliRunner().invoke(app, ["feedback", str(outcomes), "--store", str(store)])
+    assert "created the label store" not in again.output

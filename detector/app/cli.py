@@ -246,15 +246,18 @@ def _metrics_table(metrics: dict, title: str):
         ("recall", lambda r: f"{r['recall']:.3f}"),
     ]
     if any("revenue" in r for r in metrics["at"].values()):
-        rows.append(("revenue", lambda r: f"{r.get('revenue', 0):.3f}"))
+        rows.append(("revenue share", lambda r: f"{r.get('revenue', 0):.3f}"))
     for scheme in metrics.get("schemes", {}):
         rows.append((f"recall {scheme}", lambda r, s=scheme: f"{r['recall_by_scheme'][s]:.3f}"))
     for name, cell in rows:
         table.add_row(name, *[cell(metrics["at"][level]) for level in levels])
     auc = metrics.get("auc")
     table.caption = (
-        f"{metrics['rows']:,} rows, {metrics['frauds']:,} frauds ({metrics.get('basis', '')})"
-        + (f"; AUC {auc:.4f}" if auc is not None else "")
+        f"{metrics['rows']:,}\u00a0rows, {metrics['frauds']:,}\u00a0frauds "
+        f"({metrics.get('basis', '')})"
+        + (f"; AUC\u00a0{auc:.4f}" if auc is not None else "")
+        + ". The model's ranking alone: `score --top` also gives a share of the capacity "
+        "to exploration picks."
     )
     return table
 
@@ -520,6 +523,7 @@ def feedback(
             inputs=[("the outcomes file", outcomes)],
             store=store,
         )
+        created = not Path(store).exists()  # a mistyped --store must not pass unseen
         result = LabelStore(store).add_outcomes(outcomes)
         if rejects is not None:  # written even when empty: its header says nothing was rejected
             write_table(result.rejects, rejects)
@@ -530,8 +534,11 @@ def feedback(
                 f"conflict: {row['declaration_id']} is stored as {_outcome(row, '_stored')}, "
                 f"this file says {_outcome(row, '')}; the stored outcome was kept",
             )
-        for reason in result.rejects[REJECT_REASON].head(10) if result.rejects.height else []:
-            _say(err, f"rejected: {reason}")
+        for row in result.rejects.head(10).iter_rows(named=True):
+            where = f"row {row.get('input_row')}, declaration {row.get('declaration_id')}"
+            _say(err, f"rejected: {where}: {row[REJECT_REASON]}")
+        if created:
+            _say(out, f"created the label store {store}")
 
 
 @app.command()
