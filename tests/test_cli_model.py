@@ -181,3 +181,13 @@ def test_a_scored_list_is_a_valid_input_to_score_and_explain(files, suffix):
     result = runner.invoke(app, ["explain", ident, "--model", str(model), "--input", str(listed)])
     assert result.exit_code == 0, result.output
     assert f"declaration_id: {ident}" in result.output
+
+
+def test_training_names_each_step_as_it_starts(files, tmp_path):
+    from detector.app.pipeline import train
+
+    folder, _, _ = files
+    steps: list[str] = []
+    train([folder / "history.csv"], tmp_path / "m.joblib", step=steps.append)
+    assert [s.split(" ")[0] for s in steps] == ["reading", "fitting", "measuring", "saving"]
+    assert "declarations" in steps[1] and str(tmp_path / "m.joblib") in steps[3]

@@ -3,6 +3,7 @@
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -120,6 +121,21 @@ def _plain(text: str) -> str:
     return "".join(
         ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text
     )
+
+
+@contextmanager
+def _steps(what: str) -> Iterator:
+    """A spinner naming the step under way, with the time it has taken; on a terminal only."""
+    if not err.is_terminal:
+        yield lambda text: None
+        return
+    started = time.monotonic()
+    with err.status(f"{what}: starting") as status:
+
+        def step(text: str) -> None:
+            status.update(f"{what}: {text} ({time.monotonic() - started:,.0f} s so far)")
+
+        yield step
 
 
 @contextmanager
@@ -313,7 +329,8 @@ def train(
             inputs=[("the input", f) for f in [*files, *(valid or [])]] + _profile_file(schema),
             store=store,
         )
-        meta = run(files, model, schema=schema, valid=valid, store=store)
+        with _steps("train") as step:
+            meta = run(files, model, schema=schema, valid=valid, store=store, step=step)
         rows = meta["rows"]
         if store is not None:
             out.print(
@@ -594,7 +611,8 @@ def demo(
     with _boundary():
         from detector.app.demo import run_demo
 
-        run_demo(out_dir, rows=rows, seed=seed, console=out)
+        with _steps("demo") as step:
+            run_demo(out_dir, rows=rows, seed=seed, console=out, step=step)
 
 
 def main() -> None:

@@ -30,12 +30,19 @@ def _check_folder(out_dir: Path) -> None:
         )
 
 
-def run_demo(out_dir: Path, *, rows: int = 300_000, seed: int = 1, console: Console) -> dict:
-    """Write the year, the model and the flagged list to ``out_dir``; return the metrics."""
+def run_demo(
+    out_dir: Path, *, rows: int = 300_000, seed: int = 1, console: Console, step=None
+) -> dict:
+    """Write the year, the model and the flagged list to ``out_dir``; return the metrics.
+
+    ``step(text)`` is told what is being done, as it starts.
+    """
+    step = step or (lambda text: None)
     _check_folder(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / DEMO_MARK).write_text("The folder of `detector demo`: a demo run replaces it.\n")
     start = date(2025, 1, 1)
+    step(f"generating a synthetic year of {rows:,} declarations")
     year = generate_declarations(rows=rows, seed=seed, start=start)
     history, recent = demo_split(year, start)
     # Training sees inspection outcomes only; the ground truth stays with the scoring set.
@@ -52,8 +59,10 @@ def run_demo(out_dir: Path, *, rows: int = 300_000, seed: int = 1, console: Cons
     )
     model_file = out_dir / "model.joblib"
     # Measured against the ground truth of months 10-12 while training.
-    metrics = train([train_file], model_file, valid=[score_file])["validation"]
+    metrics = train([train_file], model_file, valid=[score_file], step=step)["validation"]
+    step("scoring months 10-12 and explaining the list")
     result = score([score_file], model_file, top="5%")
+    step("writing the list and the report")
     flagged, report = out_dir / "flagged.csv", out_dir / "report.html"
     write_table(result.scored, flagged)
     write_report(result, report)

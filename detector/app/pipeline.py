@@ -171,12 +171,15 @@ def train(
     valid=None,
     config: ModelConfig | None = None,
     store: str | Path | None = None,
+    step=None,
 ) -> dict:
     """Fit a model on ``files``, measure it on ``valid`` (or the last 20 %), save it.
 
     With ``store``, the inspection outcomes of a label store become the labels of the
-    declarations they report on.
+    declarations they report on. ``step(text)`` is told what is being done, as it starts.
     """
+    step = step or (lambda text: None)
+    step("reading and validating the declarations")
     profile = load_profile(schema)
     batch = read_declarations(files, profile)
     n_read, n_rejected = batch.n_read, batch.rejects.height
@@ -190,10 +193,12 @@ def train(
     else:
         train_rows, valid_rows = split_by_time(declarations)
     del declarations
+    step(f"fitting the features and the classifier on {train_rows.height:,} declarations")
     try:
         model = FraudModel(config).fit(train_rows)
     except ValueError as exc:
         raise DetectorError(f"Cannot train on {', '.join(map(str, files))}: {exc}.") from None
+    step(f"measuring on {valid_rows.height:,} validation declarations")
     metrics = measure(model, valid_rows) if valid_rows.height else None
     first, last = model.training_period
     metadata = {
@@ -217,6 +222,7 @@ def train(
         # The duty at stake's weight in the ranking: 0 unless the labels record revenue.
         "revenue_weight": model.revenue_weight_,
     }
+    step(f"saving {model_path}")
     save_model(model, metadata, model_path)
     return metadata
 
