@@ -328,3 +328,12 @@ def test_the_tally_of_rejections_shows_the_commonest_twenty_kinds():
     assert _tally(section)[:2] == [("reason 00", "25"), ("reason 01", "24")]
     assert len(_tally(section)) == 20
     assert "and 5 other kinds of reason, given 15 times" in section  # 5 + 4 + 3 + 2 + 1
+
+
+def test_money_in_the_report_carries_the_models_currency(small_run, tmp_path):
+    page = _page_of(small_run, tmp_path / "r.html")
+    assert small_run.metadata["currency"] == "USD"
+    stake = small_run.scored["revenue_at_stake"].fill_null(0).sum()
+    assert f"<td>{stake:,.0f} USD</td>" in page  # the summary's total at stake
+    assert re.search(r"revenue at stake [\d,]+ USD</h3>", page)  # each case card
+    assert re.search(r"[\d,]+ USD/t against a reference of\s+[\d,]+ USD/t", page)

@@ -145,7 +145,15 @@ def _bar_chart(counts: list[tuple[str, int]], title: str) -> str:
     return _svg(fig)
 
 
-def _peer_plot(row: dict, peers: np.ndarray, percentiles: dict[str, float] | None) -> str:
+def _currency(result) -> str:
+    """The model's currency, as money figures carry it (" USD"), or nothing if unknown."""
+    code = (result.metadata or {}).get("currency") if result is not None else None
+    return f" {code}" if code else ""
+
+
+def _peer_plot(
+    row: dict, peers: np.ndarray, percentiles: dict[str, float] | None, currency: str = ""
+) -> str:
     """The peer group's prices per tonne (log scale), this declaration marked."""
     fig, ax = plt.subplots(figsize=(5.2, 2.4))
     price = row.get("unit_value_per_ton")
@@ -169,7 +177,7 @@ def _peer_plot(row: dict, peers: np.ndarray, percentiles: dict[str, float] | Non
         )
         ax.axvline(percentiles["p50"], color="#3d6fa8", ls="--", label="training median")
     if price and price > 0:
-        ax.axvline(price, color="#c0392b", lw=2, label=f"this declaration {price:,.0f}/t")
+        ax.axvline(price, color="#c0392b", lw=2, label=f"this declaration {price:,.0f}{currency}/t")
     ax.set_xscale("log")
     ax.set_xlim(lo / 1.05, hi * 1.05)
     # Four round prices across the axis, written out in full.
@@ -239,7 +247,7 @@ def _summary(result) -> str:
             else f"no capacity given (--top): the {flagged.height:,} most suspicious shown",
         ),
         ("cases", f"{result.cases.height:,}" if result.cases is not None else "-"),
-        ("revenue at stake in the flagged list", f"{stake:,.0f}"),
+        ("revenue at stake in the flagged list", f"{stake:,.0f}{_currency(result)}"),
         ("model", result.model_age()),
     ]
     items = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
@@ -275,10 +283,12 @@ def _same_peer_group(lead: dict) -> pl.Expr:
     return pl.all_horizontal(conditions)
 
 
-def _card(case: dict, lead: dict, members: pl.DataFrame, peers: pl.DataFrame, model) -> str:
+def _card(
+    case: dict, lead: dict, members: pl.DataFrame, peers: pl.DataFrame, model, cur: str = ""
+) -> str:
     percentiles = model.peer_percentiles(lead) if model is not None else None
     same = peers.filter(_same_peer_group(lead))["unit_value_per_ton"].to_numpy()
-    plot = _peer_plot(lead, same, percentiles)
+    plot = _peer_plot(lead, same, percentiles, cur)
     reasons = "".join(f'<p class="reason">{_e(r)}</p>' for r in lead.get("reasons") or [])
     lane = lead.get("lane_share")
     route = (
@@ -305,14 +315,15 @@ def _card(case: dict, lead: dict, members: pl.DataFrame, peers: pl.DataFrame, mo
     return f"""
 <div class="card" id="{_e(case["case_id"])}">
 <h3>Case {_e(case["case_id"])}: importer {_e(case["importers"])}, {case["declarations"]:,}
-declaration(s), revenue at stake {_num(case["revenue_at_stake"])}</h3>
+declaration(s), revenue at stake {_num(case["revenue_at_stake"])}{cur}</h3>
 <p class="note">Declarations: {listed}{more}. Period {_e(case["first_date"])} to
 {_e(case["last_date"])}. Strongest reasons: {_e(case["strongest_reasons"])}.</p>
 <div class="cols"><div><b>Lead declaration {_e(lead["declaration_id"])}</b>
 (rank {lead["rank"]}, risk {_num(lead.get("risk_score"), ".2f")}):
 HS {_e(lead.get("hs_code"))}, {_num(lead.get("net_mass_kg"), ",.1f")} kg declared at
-{_num(lead.get("customs_value"), ",.0f")}, {_num(lead.get("unit_value_per_ton"))}/t against a
-reference of {_num(lead.get("reference_value_per_ton"))}/t ({_e(lead.get("peer_group"))}).
+{_num(lead.get("customs_value"), ",.0f")}{cur},
+{_num(lead.get("unit_value_per_ton"))}{cur}/t against a reference of
+{_num(lead.get("reference_value_per_ton"))}{cur}/t ({_e(lead.get("peer_group"))}).
 <div>{plot}</div></div>
 <div>{route}<p><b>Importer {_e(lead.get("importer_id"))}</b></p><table>{rows}</table>
 <p><b>Reasons</b></p>{reasons}</div></div></div>"""
@@ -335,7 +346,8 @@ def _cards(result, max_cards: int) -> str:
         # One read of the batch's prices for every card's peer group.
         groups = pl.any_horizontal(_same_peer_group(lead) for _, lead, _ in cards)
         peers = peers.filter(groups).collect()
-    out = [_card(case, lead, members, peers, result.model) for case, lead, members in cards]
+    cur = _currency(result)
+    out = [_card(case, lead, members, peers, result.model, cur) for case, lead, members in cards]
     shown = min(max_cards, result.cases.height)
     return (
         f"<h2>Cases</h2><p class='note'>Cards for the first {shown:,} of "
