@@ -79,10 +79,11 @@ def run_demo(
         how="left",
         maintain_order="left",
     )
+    currency = result.metadata.get("currency") or ""
     for row in top.iter_rows(named=True):
         console.print(
             f"{row['case_id']}  {row['declarations']:>3} declaration(s)  importer "
-            f"{row['importers'][:40]}  stake {row['revenue_at_stake']:,.0f}  "
+            f"{row['importers'][:40]}  stake {row['revenue_at_stake']:,.0f} {currency}  "
             f"risk {row['max_risk_score']:.2f}\n"
             f"       {row['declaration_id']}: {(row['reasons'] or [''])[0]}",
             markup=False,
