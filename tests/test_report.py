@@ -337,3 +337,14 @@ def test_money_in_the_report_carries_the_models_currency(small_run, tmp_path):
     assert f"<td>{stake:,.0f} USD</td>" in page  # the summary's total at stake
     assert re.search(r"revenue at stake [\d,]+ USD</h3>", page)  # each case card
     assert re.search(r"[\d,]+ USD/t against a reference of\s+[\d,]+ USD/t", page)
+
+
+def test_random_picks_of_one_importer_are_not_one_case():
+    picks = [
+        {**_flag(i, f"x{i}", "IMP-X", f"S{i}", "UNDERVALUED"), "reason_codes": ["EXPLORATION", c]}
+        for i, c in ((1, "UNDERVALUED"), (2, "ROUTE"), (3, "PARTNER_HISTORY"))
+    ]
+    flagged = pl.DataFrame(picks).with_columns(pl.col("declaration_date").str.to_date())
+    listed, cases = group_cases(flagged)
+    assert cases.height == 3  # three schemes, three sellers: three cases
+    assert "EXPLORATION" not in ",".join(cases["strongest_reasons"])

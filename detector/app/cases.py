@@ -1,7 +1,8 @@
 """Cases: flagged declarations that an investigator would open together.
 
-Two flagged declarations belong to one case when they share an importer and the
-strongest reason (one scheme run by one importer), or an importer and a seller (one
+Two flagged declarations belong to one case when they share an importer and their first
+reason, the scheme their own evidence shows (one scheme run by one importer; a random
+pick's EXPLORATION is not a scheme), or an importer and a seller (one
 supply relationship, which also holds every split-shipment cluster: same seller, same
 consignee, same day). Cases are the connected groups of that relation.
 """
@@ -44,13 +45,18 @@ def group_cases(flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     ``seller_id`` when known, ``risk_score``, ``revenue_at_stake``, ``reason_codes``...).
     Returns the list ordered case by case (cases by their best rank, declarations by
     rank inside) and one row per case: its declarations, total revenue at stake, best
-    risk score, period, routes and strongest reasons.
+    risk score, period, routes and its most frequent reasons (``strongest_reasons``).
     """
     if flagged.height == 0:
         empty = flagged.with_columns(pl.lit(None, pl.String).alias("case_id"))
         return empty, pl.DataFrame(schema={"case_id": pl.String, "declarations": pl.UInt32})
     work = flagged.with_columns(
-        pl.col("reason_codes").list.first().alias("__scheme"),
+        # The scheme a declaration shows is its first reason of its own; a random pick's
+        # EXPLORATION says how it was chosen, not what it shows.
+        pl.col("reason_codes")
+        .list.eval(pl.element().filter(pl.element() != "EXPLORATION"))
+        .list.first()
+        .alias("__scheme"),
         (pl.col("seller_id") if "seller_id" in flagged.columns else pl.lit(None, pl.String)).alias(
             "__seller"
         ),
@@ -65,7 +71,11 @@ def group_cases(flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
     work = work.join(numbered, on="__root").sort("__best", "rank")
     cases = (
-        work.with_columns(pl.col("reason_codes").alias("__codes"))
+        work.with_columns(
+            pl.col("reason_codes")
+            .list.eval(pl.element().filter(pl.element() != "EXPLORATION"))
+            .alias("__codes")
+        )
         .group_by("case_id", maintain_order=True)
         .agg(
             pl.len().alias("declarations"),
