@@ -5,7 +5,12 @@ Stateless features are expressions; anything that needs a group-by or a join is 
 table held by :class:`DeclarationFeatures`, the one entry point the model uses.
 """
 
-from detector.features._builder import CATEGORICAL_BASE, NUMERIC_FEATURES, DeclarationFeatures
+from detector.features._builder import (
+    CATEGORICAL_BASE,
+    NUMERIC_FEATURES,
+    OPTIONAL_COLUMNS,
+    DeclarationFeatures,
+)
 from detector.features._histories import (
     ENTITIES,
     EntityState,
@@ -44,6 +49,7 @@ __all__ = [
     "ENTITIES",
     "EntityState",
     "NUMERIC_FEATURES",
+    "OPTIONAL_COLUMNS",
     "PEER_LEVELS",
     "ReferencePrices",
     "RouteTables",

@@ -55,7 +55,8 @@ CATEGORICAL_BASE: tuple[str, ...] = (
 
 _ROW = "__row"
 #: Optional columns a declaration may lack; missing ones are read as empty.
-_OPTIONAL: dict[str, pl.DataType] = {
+#: The optional canonical columns a frame may lack: the features add them, empty.
+OPTIONAL_COLUMNS: dict[str, pl.DataType] = {
     "declarant_id": pl.String(),
     "seller_id": pl.String(),
     "transit_countries": pl.String(),
@@ -71,7 +72,9 @@ _OPTIONAL: dict[str, pl.DataType] = {
 def _with_optional(frame):
     """Add the optional canonical columns a frame lacks, empty, so every step can run."""
     names = frame.collect_schema().names() if isinstance(frame, pl.LazyFrame) else frame.columns
-    missing = [pl.lit(None, dtype).alias(c) for c, dtype in _OPTIONAL.items() if c not in names]
+    missing = [
+        pl.lit(None, dtype).alias(c) for c, dtype in OPTIONAL_COLUMNS.items() if c not in names
+    ]
     return frame.with_columns(missing) if missing else frame
 
 

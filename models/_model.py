@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 from sklearn.isotonic import IsotonicRegression
 
-from detector.features import DeclarationFeatures
+from detector.features import OPTIONAL_COLUMNS, DeclarationFeatures
 from detector.models._config import ModelConfig
 from detector.models._drift import DRIFT_COLUMNS, fit_drift_reference
 from detector.models._pipeline import fit_classifiers
@@ -120,6 +120,10 @@ def _require_outcomes(declarations: pl.DataFrame) -> None:
         )
 
 
+#: What scoring and explaining add to the features: scores and reasons.
+_SCORING_COLUMNS = {"novelty", "rank_score", "risk_score", "reason_codes", "novelty_detector"}
+
+
 class FraudModel:
     """Everything fitted on training declarations that scoring needs.
 
@@ -172,7 +176,15 @@ class FraudModel:
             "labelled": int(labelled.height),
             "calibration": int(latest.size),
         }
+        # The columns scoring adds: an input column of one of these names would clash.
+        added = set(self.transform(declarations.head(0)).columns) - set(declarations.columns)
+        added -= set(OPTIONAL_COLUMNS)  # canonical columns the training rows lacked
+        self.added_columns_ = tuple(sorted(added | _SCORING_COLUMNS))
         return self
+
+    def clashing_columns(self, columns) -> list[str]:
+        """The input ``columns`` named like a column that scoring adds."""
+        return sorted(set(columns) & set(getattr(self, "added_columns_", ())))
 
     def _fit_features(
         self, declarations: pl.DataFrame

@@ -775,3 +775,20 @@ def test_a_closed_pipe_stops_the_printing_never_the_work(trained_model, tmp_path
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300)
     assert out.exists() and report.exists() and (store / "flagged.parquet").exists()
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("column", ["peer_n", "lane_share", "novelty_detector", "rank_score"])
+def test_an_input_column_named_like_a_computed_one_is_exit_2(trained_model, tmp_path, column):
+    model, _, recent = trained_model
+    rows = pl.read_parquet(recent).head(300).with_columns(pl.lit(1.0).alias(column))
+    rows.write_parquet(tmp_path / "in.parquet")
+    path = str(tmp_path / "in.parquet")
+    for args in (
+        ["score", path, "--model", str(model), "--out", str(tmp_path / "o.csv")],
+        ["explain", rows["declaration_id"][0], "--model", str(model), "--input", path],
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert f"'{column}', named like a column this engine computes" in result.output
+    assert not (tmp_path / "o.csv").exists()

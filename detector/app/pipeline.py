@@ -15,7 +15,7 @@ from detector.app.reasons import sentence_expr, with_sentences
 from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from detector.errors import DetectorError
 from detector.features import PEER_LEVELS
-from detector.io.ingest import describe_repairs, read_declarations
+from detector.io.ingest import check_clashes, describe_repairs, read_declarations
 from detector.io.output import write_chunks, write_table, write_workbook
 from detector.io.persist import load_model, save_model
 from detector.io.profiles import load_profile
@@ -98,6 +98,10 @@ def _model_currency(df: pl.DataFrame) -> str | None:
     if "currency" not in df.columns or df["currency"].null_count() == df.height:
         return None
     return df["currency"].drop_nulls().mode().sort()[0]
+
+
+def _names(files) -> str:
+    return ", ".join(map(str, files if isinstance(files, list | tuple) else [files]))
 
 
 def split_by_time(df: pl.DataFrame, share: float = 0.2) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -410,6 +414,7 @@ def evaluate(
     model, metadata = load_model(model_path, trust=trust)
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
     batch = read_declarations(files, profile)
+    check_clashes(model.clashing_columns(batch.accepted.columns), f"Input {_names(files)}")
     if folds is not None:
         from detector.app.backtest import backtest, fold_summary, rolling_folds
 
@@ -443,6 +448,7 @@ def explain(
     model, metadata = load_model(model_path, trust=trust)
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
     batch = read_declarations(files, profile)
+    check_clashes(model.clashing_columns(batch.accepted.columns), f"Input {_names(files)}")
     if declaration_id not in set(batch.accepted["declaration_id"].to_list()):
         rejected = batch.rejects.filter(pl.col("declaration_id").cast(pl.String) == declaration_id)
         if rejected.height:

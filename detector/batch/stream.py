@@ -43,6 +43,7 @@ from detector.io.ingest import (
     Canonical,
     accept_and_reject,
     canonicalise,
+    check_clashes,
     csv_data_lines,
     duplicate_rows,
     hive_keys,
@@ -606,6 +607,7 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
     read = runner.map("read", _read_piece, [(job, p) for p in pieces], rows)
     clock("read")
     result = _read_totals(read, work, plan, holder, clock)
+    check_clashes(model.clashing_columns(result.columns), f"Input {plan.names}")
     n_scored = result.n_scored
     if n_scored == 0:
         return result

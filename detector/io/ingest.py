@@ -41,6 +41,7 @@ __all__ = [
     "accept_and_reject",
     "as_text",
     "canonicalise",
+    "check_clashes",
     "csv_data_lines",
     "duplicate_rows",
     "earlier_scores",
@@ -1056,6 +1057,16 @@ def _line_notes(paths, rows: int) -> list[str]:
     )
     note = line_note(csvs[0] if len(csvs) == 1 else Path(", ".join(map(str, csvs))), lines, rows)
     return [note] if note else []
+
+
+def check_clashes(clashing: list[str], source: str) -> None:
+    """Refuse input columns named like a column the engine computes (``clashing``)."""
+    if clashing:
+        shown = ", ".join(f"'{c}'" for c in clashing[:5])
+        raise DetectorError(
+            f"{source} has the column(s) {shown}, named like a column this engine computes; "
+            "rename or drop them in the file, or map them to other names in a schema profile."
+        )
 
 
 def reject_tally(rejects: pl.DataFrame) -> list[tuple[str, int]]:
