@@ -235,14 +235,17 @@ def _sniff_separator(path: Path) -> str:
 
 
 def earlier_scores(path: Path, names: list[str], notes: list[str]) -> tuple[str, ...]:
-    """The columns of an earlier scoring in a file: dropped on reading, and said so."""
+    """The columns of an earlier scoring in a file: dropped on reading, said once."""
     found = tuple(c for c in names if c in SCORED_COLUMNS)
-    if found:
+    if found and not any(note.startswith(_SCORED_NOTE) for note in notes):
         notes.append(
-            f"{path.name} is a scored list: its {', '.join(found[:4])}"
+            f"{_SCORED_NOTE} ({path.name}): its {', '.join(found[:4])}"
             f"{', ...' if len(found) > 4 else ''} are made anew"
         )
     return found
+
+
+_SCORED_NOTE = "the input is a scored list"
 
 
 def scan_file(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
