@@ -792,3 +792,13 @@ def test_an_input_column_named_like_a_computed_one_is_exit_2(trained_model, tmp_
         assert result.exit_code == 2, result.output
         assert f"'{column}', named like a column this engine computes" in result.output
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_demo_that_fails_leaves_none_of_its_files(tmp_path):
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "d"), "--rows", "200"])
+    assert result.exit_code == 2 and "training needs at least 50" in result.output
+    assert not (tmp_path / "d").exists()
+    # In a folder of the user's (empty, so allowed): the folder stays, empty.
+    (tmp_path / "mine").mkdir()
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "mine"), "--rows", "200"])
+    assert result.exit_code == 2 and list((tmp_path / "mine").iterdir()) == []

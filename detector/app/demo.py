@@ -1,5 +1,6 @@
 """The main job on the embedded default: a synthetic year, trained, scored, measured."""
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -30,15 +31,39 @@ def _check_folder(out_dir: Path) -> None:
         )
 
 
+#: What the demo writes in its folder.
+_WRITES = (
+    DEMO_MARK,
+    "months-01-09.parquet",
+    "months-10-12.parquet",
+    "model.joblib",
+    "flagged.csv",
+    "report.html",
+)
+
+
 def run_demo(
     out_dir: Path, *, rows: int = 300_000, seed: int = 1, console: Console, step=None
 ) -> dict:
     """Write the year, the model and the flagged list to ``out_dir``; return the metrics.
 
-    ``step(text)`` is told what is being done, as it starts.
+    ``step(text)`` is told what is being done, as it starts. A run that fails leaves
+    none of its files behind (and no folder it made).
     """
-    step = step or (lambda text: None)
     _check_folder(out_dir)
+    made = not out_dir.exists()
+    try:
+        return _demo(out_dir, rows, seed, console, step or (lambda text: None))
+    except BaseException:
+        if made:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        else:
+            for name in _WRITES:
+                (out_dir / name).unlink(missing_ok=True)
+        raise
+
+
+def _demo(out_dir: Path, rows: int, seed: int, console: Console, step) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / DEMO_MARK).write_text("The folder of `detector demo`: a demo run replaces it.\n")
     start = date(2025, 1, 1)
