@@ -802,3 +802,20 @@ def test_a_demo_that_fails_leaves_none_of_its_files(tmp_path):
     (tmp_path / "mine").mkdir()
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "mine"), "--rows", "200"])
     assert result.exit_code == 2 and list((tmp_path / "mine").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_batch_with_every_row_rejected_writes_a_list_of_the_usual_types(trained_model, tmp_path):
+    model, _, recent = trained_model
+    rows = pl.read_parquet(recent).head(300)
+    rows.write_parquet(tmp_path / "ok.parquet")
+    rows.with_columns(customs_value=pl.lit(-5.0)).write_parquet(tmp_path / "bad.parquet")
+    schemas = []
+    for name in ("ok", "bad"):
+        out = tmp_path / f"{name}-list.parquet"
+        args = ["score", str(tmp_path / f"{name}.parquet"), "--model", str(model)]
+        assert CliRunner().invoke(app, [*args, "--out", str(out), "--top", "5%"]).exit_code == 0
+        schemas.append(pl.read_parquet_schema(out))
+    usual, empty = schemas
+    assert list(empty)[:13] == list(usual)[:13]  # the list's columns, then case_id
+    assert all(empty[c] == usual[c] for c in empty if c in usual)

@@ -19,7 +19,7 @@ from detector.io.ingest import check_clashes, describe_repairs, read_declaration
 from detector.io.output import write_chunks, write_table, write_workbook
 from detector.io.persist import load_model, save_model
 from detector.io.profiles import load_profile
-from detector.io.schema import OUTPUT_COLUMNS
+from detector.io.schema import CANONICAL_SCHEMA, OUTPUT_COLUMNS, OUTPUT_SCHEMA
 from detector.models import (
     DriftReport,
     FraudModel,
@@ -315,6 +315,13 @@ class ScoreResult:
         return line
 
 
+def _empty_list(capacity: bool) -> pl.DataFrame:
+    """The scored list of a batch with no row scored: the columns and types of a full one."""
+    own = {c: t for c, t in CANONICAL_SCHEMA.items() if c not in OUTPUT_SCHEMA}
+    cases = {"case_id": pl.String()} if capacity else {}
+    return pl.DataFrame(schema={**OUTPUT_SCHEMA, **cases, **own})
+
+
 def score(
     files,
     model_path: str | Path,
@@ -346,12 +353,7 @@ def score(
             piece_rows=piece_rows or run.default_piece_rows(PIECE_ROWS),
         )
     result = ScoreResult(
-        pl.DataFrame(
-            schema={
-                c: pl.List(pl.String) if c in ("reason_codes", "reasons") else pl.String
-                for c in OUTPUT_COLUMNS
-            }
-        ),
+        _empty_list(top is not None),
         done.rejects,
         metadata,
         n_read=done.n_read,

@@ -8,6 +8,7 @@ __all__ = [
     "CURRENCIES",
     "LABEL_SCHEMA",
     "OUTPUT_COLUMNS",
+    "OUTPUT_SCHEMA",
     "REQUIRED_COLUMNS",
     "SCORED_COLUMNS",
     "TRANSPORT_MODES",
@@ -63,21 +64,22 @@ TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "true_revenue_lost": pl.Float64(),
 }
 
-#: The first columns of a scored list, in order.
-OUTPUT_COLUMNS: tuple[str, ...] = (
-    "rank",
-    "declaration_id",
-    "risk_score",
-    "revenue_at_stake",
-    "unit_value_per_ton",
-    "reference_value_per_ton",
-    "value_ratio",
-    "peer_group",
-    "route",
-    "reason_codes",
-    "reasons",
-    "selection",
-)
+#: The first columns of a scored list, in order, with their types.
+OUTPUT_SCHEMA: dict[str, pl.DataType] = {
+    "rank": pl.UInt32(),
+    "declaration_id": pl.String(),
+    "risk_score": pl.Float64(),
+    "revenue_at_stake": pl.Float64(),
+    "unit_value_per_ton": pl.Float64(),
+    "reference_value_per_ton": pl.Float64(),
+    "value_ratio": pl.Float64(),
+    "peer_group": pl.String(),
+    "route": pl.String(),
+    "reason_codes": pl.List(pl.String()),
+    "reasons": pl.List(pl.String()),
+    "selection": pl.String(),
+}
+OUTPUT_COLUMNS: tuple[str, ...] = tuple(OUTPUT_SCHEMA)
 
 #: Columns that a scoring writes: a scored list read back is scored anew without them.
 SCORED_COLUMNS: tuple[str, ...] = (
