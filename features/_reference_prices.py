@@ -136,8 +136,9 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
     """Add the peer reference and the declaration's deviation from it.
 
     New columns: ``unit_value_per_ton``, ``log_unit_value``, ``peer_level`` (0 most
-    specific .. 4, null when no group has enough declarations), ``peer_group`` (e.g.
-    ``HS 081060 from TH, n=1,240``), ``peer_n``, ``reference_value_per_ton``,
+    specific .. 4, null when no group has enough declarations), ``peer_label`` (e.g.
+    ``HS 081060 from TH``), ``peer_group`` (the label with its size, ``HS 081060 from
+    TH, n=1,240``), ``peer_n``, ``reference_value_per_ton``,
     ``value_ratio`` (declared / reference), ``price_z`` (robust z-score of the log
     unit value), ``price_percentile`` (0-100 within the group) and ``revenue_at_stake``
     ((reference value - declared value) x duty rate, 0 when not below).
@@ -162,7 +163,7 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
             _most_specific("median").alias("_median"),
             _most_specific("spread").alias("_spread"),
             *[_most_specific(f"q{i}").alias(f"_q{i}") for i in range(n_grid)],
-            _peer_label().alias("_label"),
+            _peer_label().alias("peer_label"),
         )
         .drop(dropped)
         .with_columns(
@@ -180,10 +181,10 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
             .otherwise(0.0)
             .alias("revenue_at_stake"),
             pl.when(pl.col("peer_n").is_not_null())
-            .then(format_text("{}, n={}", pl.col("_label"), thousands(pl.col("peer_n"))))
+            .then(format_text("{}, n={}", pl.col("peer_label"), thousands(pl.col("peer_n"))))
             .alias("peer_group"),
         )
-        .drop("_median", "_spread", "_label", *[f"_q{i}" for i in range(n_grid)])
+        .drop("_median", "_spread", *[f"_q{i}" for i in range(n_grid)])
     )
 
 

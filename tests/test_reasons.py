@@ -29,7 +29,7 @@ def test_sentences_follow_the_codes_with_the_rows_numbers():
             "unit_value_per_ton": [2150.0, 7500.0, None],
             "reference_value_per_ton": [5000.0, 5000.0, None],
             "peer_n": [1240, 1240, None],
-            "peer_group": ["HS 081060 from TH, n=1,240"] * 2 + [None],
+            "peer_label": ["HS 081060 from TH"] * 2 + [None],
             "price_percentile": [1.25, 99.0, None],
             "declarant_id": ["BR1", None, None],
             "declarant_fraud_rate": [0.5, None, None],

@@ -37,7 +37,7 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "novelty",
     "origin_fraud_rate",
     "origin_share",
-    "peer_group",
+    "peer_label",
     "peer_n",
     "price_percentile",
     "reference_value_per_ton",
@@ -66,7 +66,7 @@ def _pct(x) -> str:
 
 def _price(code: str, r: dict, de_minimis: float) -> str:
     ratio = r.get("value_ratio")
-    group = (r.get("peer_group") or "its peer group").split(", n=")[0]
+    group = r.get("peer_label") or "its peer group"
     if ratio is None:
         return f"{code}: no peer price to compare with"
     word = "below" if ratio < 1 else "above"
