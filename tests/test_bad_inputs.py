@@ -819,3 +819,14 @@ def test_a_batch_with_every_row_rejected_writes_a_list_of_the_usual_types(traine
     usual, empty = schemas
     assert list(empty)[:13] == list(usual)[:13]  # the list's columns, then case_id
     assert all(empty[c] == usual[c] for c in empty if c in usual)
+
+
+def test_the_tally_counts_kinds_however_the_values_read(tmp_path):
+    """Values holding '; ' or quotes once split the tally into made-up kinds."""
+    path = tmp_path / "in.csv"
+    odd = [_row(declaration_id=f"D{i}", hs_code="ab; cd: ef") for i in range(5)]
+    odd += [_row(declaration_id=f"E{i}", country_origin="X'Y; Z") for i in range(5)]
+    path.write_bytes(_csv(HEADER, *odd))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    tally = [line.split(maxsplit=1) for line in result.output.splitlines()[1:]]
+    assert tally == [["5", "malformed hs_code"], ["5", "malformed country_origin"]]

@@ -158,7 +158,13 @@ def test_canonical_types_and_order(tmp_path):
     assert df.columns == [*GOOD_ROW, "extra_note"]
     assert df["extra_note"].to_list() == ["kept"]
     rejected = _read(tmp_path, {"extra_note": "kept", "net_mass_kg": "x"}).rejects
-    assert rejected.columns == ["input_row", *GOOD_ROW, "extra_note", "reject_reason"]
+    assert rejected.columns == [
+        "input_row",
+        *GOOD_ROW,
+        "extra_note",
+        "reject_reason",
+        "reject_kinds",
+    ]
 
 
 def test_integer_hs_codes_from_parquet_are_padded(tmp_path, synthetic_year):

@@ -314,8 +314,8 @@ def _tally(page: str) -> list[tuple[str, str]]:
 
 
 def test_a_report_with_rejected_rows_counts_their_reasons(small_run, tmp_path):
-    reasons = ["negative net_mass_kg", "malformed hs_code 'x'; negative net_mass_kg"]
-    rejects = pl.DataFrame({"reject_reason": reasons + reasons[:1]})
+    kinds = [["negative net_mass_kg"], ["malformed hs_code", "negative net_mass_kg"]]
+    rejects = pl.DataFrame({"reject_kinds": kinds + kinds[:1]})
     result = replace(small_run, rejects=rejects, n_read=small_run.n_read + 3)
     page = _page_of(result, tmp_path / "r.html")
     assert "3 rows could not be scored" in page and 'id="flagged"' in page
@@ -323,8 +323,8 @@ def test_a_report_with_rejected_rows_counts_their_reasons(small_run, tmp_path):
 
 
 def test_the_tally_of_rejections_shows_the_commonest_twenty_kinds():
-    reasons = [f"reason {k:02d}" for k in range(25) for _ in range(25 - k)]
-    section = _rejections(pl.DataFrame({"reject_reason": reasons}))
+    kinds = [[f"reason {k:02d}"] for k in range(25) for _ in range(25 - k)]
+    section = _rejections(pl.DataFrame({"reject_kinds": kinds}))
     assert _tally(section)[:2] == [("reason 00", "25"), ("reason 01", "24")]
     assert len(_tally(section)) == 20
     assert "and 5 other kinds of reason, given 15 times" in section  # 5 + 4 + 3 + 2 + 1

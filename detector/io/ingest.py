@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
@@ -32,7 +33,9 @@ __all__ = [
     "FALSE_WORDS",
     "INPUT_ROW",
     "PLAUSIBLE_MAX",
+    "REJECT_KINDS",
     "REJECT_REASON",
+    "Reason",
     "REPAIR_PREFIX",
     "TRUE_WORDS",
     "YEARS",
@@ -59,6 +62,8 @@ __all__ = [
 
 INPUT_ROW = "input_row"
 REJECT_REASON = "reject_reason"
+#: The kinds of a rejected row's reasons (a list): what the tally counts.
+REJECT_KINDS = "reject_kinds"
 _PREFIX = "__c_"
 REPAIR_PREFIX = "__repair_"
 _BAD = "__bad"
@@ -69,7 +74,7 @@ class Canonical:
     """A scanned input mapped onto the canonical schema, with its checks not yet worded."""
 
     lf: pl.LazyFrame
-    reasons: list[pl.Expr]
+    reasons: list["Reason"]
     #: Working columns of the parsing layers: never part of the output.
     internal: frozenset[str] = frozenset()
 
@@ -467,6 +472,25 @@ def quote_reason(text: str, raw: pl.Expr) -> pl.Expr:
     return format_text(text, raw.cast(pl.String).fill_null("").str.slice(0, 40))
 
 
+class Reason(NamedTuple):
+    """Why a row is rejected: its kind (data, for counting) and its words (for people)."""
+
+    kind: str
+    text: pl.Expr
+
+
+def _reason(template: str, raw: pl.Expr) -> Reason:
+    """A reason quoting the received value; its kind is the template without the value
+    and without what follows its colon (``malformed hs_code '{}': ...`` is
+    ``malformed hs_code``)."""
+    kind = template.replace(" '{}'", "").replace("'{}'", "").split(":")[0].strip()
+    return Reason(kind, quote_reason(template, raw))
+
+
+def _fixed(text: str) -> Reason:
+    return Reason(text.split(":")[0], pl.lit(text))
+
+
 class _Layers:
     """Intermediate columns computed once, in layers, and referred to by name.
 
@@ -559,7 +583,7 @@ class _Mapping:
         self.schema, self.profile = schema, profile
         self.expected_currency, self.constants = expected_currency, constants
         self.cols = _Layers()
-        self.checks: list[tuple[pl.Expr, pl.Expr]] = []
+        self.checks: list[tuple[pl.Expr, Reason]] = []
         self.repairs: dict[str, pl.Expr] = {}
 
     def text(self, name: str) -> pl.Expr:
@@ -569,7 +593,7 @@ class _Mapping:
     def parsed(self, name: str, expr: pl.Expr, layer: int = 1) -> pl.Expr:
         return self.cols.put(layer, _PREFIX + name, expr)
 
-    def check(self, bad: pl.Expr, reason: pl.Expr) -> None:
+    def check(self, bad: pl.Expr, reason: Reason) -> None:
         self.checks.append((bad, reason))
 
     def mapped(self, name: str, expr: pl.Expr) -> pl.Expr:
@@ -595,9 +619,7 @@ def _text_columns(m: "_Mapping") -> None:
             value = m.parsed(name, as_text(name, m.schema[name]), layer=0)
             m.check(
                 value.str.contains("\ufffd", literal=True),
-                quote_reason(
-                    f"{name} '{{}}' is not valid UTF-8 text: save the file as UTF-8", value
-                ),
+                _reason(f"{name} '{{}}' is not valid UTF-8 text: save the file as UTF-8", value),
             )
     # A code or an id never spans lines: one that does is several lines of the file
     # joined by a stray quote, and its numbers belong to another line. Nor does it hold
@@ -606,7 +628,7 @@ def _text_columns(m: "_Mapping") -> None:
         if name in CANONICAL_SCHEMA and m.schema[name] == pl.String:
             m.check(
                 pl.col(name).str.contains(_HIDDEN) & ~pl.col(name).str.contains(r"[\r\n]"),
-                quote_reason(
+                _reason(
                     f"{name} '{{}}' holds control or invisible characters (shown escaped); "
                     "an id or a code is plain text",
                     pl.col(name).map_batches(_escaped, return_dtype=pl.String),
@@ -614,7 +636,7 @@ def _text_columns(m: "_Mapping") -> None:
             )
             m.check(
                 pl.col(name).str.contains(r"[\r\n]"),
-                quote_reason(
+                _reason(
                     f"{name} '{{}}' spans lines: a stray quote in the file joined several "
                     "lines into this row (fix the quoting of that line)",
                     pl.col(name).str.replace_all(r"\r?\n", " / "),
@@ -640,7 +662,7 @@ def _hs_code(m: "_Mapping") -> None:
         m.repairs["hs_code zero-padded"] = ok & (code.str.len_chars() > length)
         m.check(
             raw.is_not_null() & ~ok,
-            quote_reason("malformed hs_code '{}': expected 6 to 10 digits", raw),
+            _reason("malformed hs_code '{}': expected 6 to 10 digits", raw),
         )
 
 
@@ -653,7 +675,7 @@ def _countries(m: "_Mapping") -> None:
             m.repairs[f"{name} upper-cased"] = raw != raw.str.to_uppercase()
             m.check(
                 upper.is_not_null() & ~upper.str.contains(r"^[A-Z]{2}$"),
-                quote_reason(f"malformed {name} '{{}}': expected an ISO 3166-1 alpha-2 code", raw),
+                _reason(f"malformed {name} '{{}}': expected an ISO 3166-1 alpha-2 code", raw),
             )
 
 
@@ -665,9 +687,7 @@ def _transit_countries(m: "_Mapping") -> None:
         norm = m.parsed("transit_countries", pl.when(norm.str.len_chars() > 0).then(norm))
         m.check(
             norm.is_not_null() & ~norm.str.contains(r"^[A-Z]{2}(;[A-Z]{2})*$"),
-            quote_reason(
-                "malformed transit_countries '{}': expected alpha-2 codes joined by ';'", raw
-            ),
+            _reason("malformed transit_countries '{}': expected alpha-2 codes joined by ';'", raw),
         )
 
 
@@ -692,7 +712,7 @@ def _flow(m: "_Mapping") -> None:
         flow = m.parsed("flow", raw.str.to_lowercase().fill_null("import"))
         m.check(
             ~flow.is_in(["import", "export"]),
-            quote_reason("malformed flow '{}': expected import or export", raw),
+            _reason("malformed flow '{}': expected import or export", raw),
         )
 
 
@@ -706,11 +726,11 @@ def _currency(m: "_Mapping") -> None:
         )
         m.check(
             cur.is_not_null() & ~cur.str.contains(r"^[A-Z]{3}$"),
-            quote_reason("malformed currency '{}': expected an ISO 4217 code", raw),
+            _reason("malformed currency '{}': expected an ISO 4217 code", raw),
         )
         m.check(
             cur.str.contains(r"^[A-Z]{3}$") & ~cur.is_in(CURRENCIES),
-            quote_reason("unknown currency '{}': not an ISO 4217 code", raw),
+            _reason("unknown currency '{}': not an ISO 4217 code", raw),
         )
         if m.profile.rates:
             table = {m.profile.currency: 1.0, **m.profile.rates}
@@ -719,7 +739,7 @@ def _currency(m: "_Mapping") -> None:
             )
             m.check(
                 cur.is_not_null() & rate.is_null(),
-                quote_reason(f"no rate for currency '{{}}' in profile {m.profile.name}", cur),
+                _reason(f"no rate for currency '{{}}' in profile {m.profile.name}", cur),
             )
             m.repairs[f"customs_value converted to {m.profile.currency}"] = (
                 cur != m.profile.currency
@@ -735,7 +755,7 @@ def _currency(m: "_Mapping") -> None:
             final = pl.col(_PREFIX + "currency")
             m.check(
                 final.is_not_null() & (final != m.expected_currency),
-                quote_reason(
+                _reason(
                     f"currency '{{}}' differs from the model's {m.expected_currency}: add a "
                     "rates table to the m.schema profile",
                     final,
@@ -762,18 +782,18 @@ def _declaration_date(m: "_Mapping") -> None:
         )
         m.check(
             raw.is_not_null() & when.is_null(),
-            quote_reason("unparseable declaration_date '{}': expected YYYY-MM-DD", raw),
+            _reason("unparseable declaration_date '{}': expected YYYY-MM-DD", raw),
         )
     when = pl.col(_PREFIX + "declaration_date")
     # Lodged at the latest today (a day's grace for time zones).
     latest = date.today() + timedelta(days=1)
     m.check(
         when > latest,
-        quote_reason(f"impossible declaration_date '{{}}': after today, {latest}", when),
+        _reason(f"impossible declaration_date '{{}}': after today, {latest}", when),
     )
     m.check(
         when.dt.year().is_between(*YEARS).not_(),
-        quote_reason(
+        _reason(
             f"impossible declaration_date '{{}}': outside the years {YEARS[0]}-{YEARS[1]}",
             when,
         ),
@@ -808,25 +828,23 @@ def _numbers(m: "_Mapping") -> None:
             value = m.cols.put(2, target, number)
             m.repairs[f"{name} thousands separators removed"] = thousands
             m.repairs[f"{name} decimal comma read as a point"] = comma
-        m.check(
-            raw.is_not_null() & value.is_null(), quote_reason(f"non-numeric {name} '{{}}'", raw)
-        )
+        m.check(raw.is_not_null() & value.is_null(), _reason(f"non-numeric {name} '{{}}'", raw))
         m.check(
             value.is_nan() | value.is_infinite(),
-            quote_reason(f"{name} '{{}}' is not a finite number", raw),
+            _reason(f"{name} '{{}}' is not a finite number", raw),
         )
         if name in _NON_NEGATIVE:
-            m.check(value < 0, quote_reason(f"negative {name} '{{}}'", raw))
+            m.check(value < 0, _reason(f"negative {name} '{{}}'", raw))
         if name in PLAUSIBLE_MAX:
             limit = PLAUSIBLE_MAX[name]
             m.check(
                 value.is_finite() & (value > limit),
-                quote_reason(f"{name} '{{}}' is implausibly large (over {limit:.0e})", raw),
+                _reason(f"{name} '{{}}' is implausibly large (over {limit:.0e})", raw),
             )
         if name == "fraud":
             m.check(
                 value.is_not_null() & ~value.is_in([0.0, 1.0, 2.0]),
-                quote_reason("malformed fraud '{}': expected 0 or 1", raw),
+                _reason("malformed fraud '{}': expected 0 or 1", raw),
             )
 
 
@@ -873,8 +891,8 @@ def _required(m: "_Mapping") -> None:
         if name in ("declaration_date",) and src not in names:
             src = name  # typed date column
         missing = pl.col(src).is_null() & ~empty
-        m.checks.insert(i, (missing, pl.lit(f"missing required {name}")))
-    m.checks.insert(0, (empty, pl.lit("empty line: no values")))
+        m.checks.insert(i, (missing, _fixed(f"missing required {name}")))
+    m.checks.insert(0, (empty, _fixed("empty line: no values")))
 
 
 def _duplicates(m: "_Mapping", duplicates: pl.Series | None) -> None:
@@ -887,7 +905,7 @@ def _duplicates(m: "_Mapping", duplicates: pl.Series | None) -> None:
     )
     m.check(
         ident.is_not_null() & repeated,
-        quote_reason("duplicate declaration_id '{}': an earlier row has the same id", ident),
+        _reason("duplicate declaration_id '{}': an earlier row has the same id", ident),
     )
 
 
@@ -946,12 +964,18 @@ def split(canonical: "Canonical") -> tuple[pl.LazyFrame, pl.LazyFrame]:
         *[as_text(n, schema[n]).alias(n) for n in extras],
     )
     reasons = [
-        pl.when(pl.col(f"{_BAD}{i}")).then(reason) for i, reason in enumerate(canonical.reasons)
+        pl.when(pl.col(f"{_BAD}{i}")).then(reason.text)
+        for i, reason in enumerate(canonical.reasons)
+    ]
+    kinds = [
+        pl.when(pl.col(f"{_BAD}{i}")).then(pl.lit(reason.kind))
+        for i, reason in enumerate(canonical.reasons)
     ]
     rejects = lf.filter(pl.col(_BAD)).select(
         INPUT_ROW,
         *[n for n in own if n != INPUT_ROW],
         pl.concat_list(reasons).list.drop_nulls().list.join("; ").alias(REJECT_REASON),
+        pl.concat_list(kinds).list.drop_nulls().alias(REJECT_KINDS),
     )
     return accepted, rejects
 
@@ -1073,15 +1097,8 @@ def check_clashes(clashing: list[str], source: str) -> None:
 
 
 def reject_tally(rejects: pl.DataFrame) -> list[tuple[str, int]]:
-    """Rejected rows counted by kind of reason (the reason without its quoted value)."""
-    if rejects.height == 0:
+    """Rejected rows counted by kind of reason, most frequent first."""
+    if rejects.height == 0 or REJECT_KINDS not in rejects.columns:
         return []
-    kinds = (
-        rejects[REJECT_REASON]
-        .str.split("; ")
-        .explode()
-        .str.replace(r" '.*?'", "")
-        .str.replace(r":.*$", "")
-    )
-    counts = kinds.value_counts(sort=True)
+    counts = rejects[REJECT_KINDS].explode().drop_nulls().value_counts(sort=True)
     return [(str(k), int(v)) for k, v in counts.iter_rows()]
