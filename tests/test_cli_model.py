@@ -195,3 +195,44 @@ def test_training_names_each_step_as_it_starts(files, tmp_path):
     train([folder / "history.csv"], tmp_path / "m.joblib", step=steps.append)
     assert [s.split(" ")[0] for s in steps] == ["reading", "fitting", "measuring", "saving"]
     assert "declarations" in steps[1] and str(tmp_path / "m.joblib") in steps[3]
+
+
+def test_the_workbook_is_filled_in_and_read_back_by_feedback(files, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    folder, model, _ = files
+    book = tmp_path / "flagged.xlsx"
+    args = ["score", str(folder / "recent.parquet"), "--model", str(model), "--out", str(book)]
+    assert runner.invoke(app, [*args, "--top", "2%"]).exit_code == 0
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook["flagged"]
+    assert workbook.sheetnames == ["flagged", "cases"]
+    assert list(sheet.tables) == ["flagged"] and list(workbook["cases"].tables) == ["cases"]
+    header = [c.value for c in sheet[1]]
+    assert sheet.freeze_panes == "C2"  # the header, the rank and the id stay in view
+    assert header[:2] == ["rank", "declaration_id"]
+    assert header[-6:] == ["inspected", "fraud", "fraud_type", "revenue_recovered", "note"] + [
+        "inspected_on"
+    ]
+    assert not [h for h in header if h.startswith("true_")]
+    at = {name: header.index(name) + 1 for name in header}
+    assert sheet.cell(2, at["value_ratio"]).number_format == "0%"
+    assert sheet.cell(2, at["revenue_at_stake"]).number_format == '#,##0 "USD"'
+    rules = {r.formula1 for r in sheet.data_validations.dataValidation}
+    assert '"true,false"' in rules and '"0,1"' in rules
+    # Investigators fill in three rows; feedback reads exactly those back.
+    ids = [sheet.cell(r, at["declaration_id"]).value for r in (2, 3, 4)]
+    outcomes = (("true", "1"), ("true", "0"), ("false", None))
+    for row, (inspected, fraud) in zip((2, 3, 4), outcomes, strict=True):
+        sheet.cell(row, at["inspected"], inspected)
+        sheet.cell(row, at["fraud"], fraud)
+    sheet.cell(2, at["fraud_type"], "undervaluation")
+    workbook.save(tmp_path / "filled.xlsx")
+    store = tmp_path / "store"
+    result = runner.invoke(app, ["feedback", str(tmp_path / "filled.xlsx"), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "read 3 outcomes = 3 added" in result.output
+    stored = pl.read_parquet(store / "outcomes.parquet").sort("declaration_id")
+    assert sorted(stored["declaration_id"]) == sorted(ids)
+    assert (
+        stored.filter(pl.col("declaration_id") == ids[0])["fraud_type"].item() == "undervaluation"
+    )

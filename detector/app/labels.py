@@ -244,9 +244,42 @@ def _impossible(text: dict, money: pl.Expr, values: tuple, today: date) -> list:
     ]
 
 
+def _read_workbook(path: Path) -> pl.DataFrame:
+    """The outcomes filled in on a workbook the engine wrote (its ``flagged`` sheet, or
+    the first): the rows where an outcome was entered, numbered from 1 as data rows."""
+    try:
+        import openpyxl  # noqa: F401  (polars reads workbooks through it)
+    except ModuleNotFoundError:
+        raise DetectorError(
+            f"Reading {path.name} needs the openpyxl package: pip install "
+            "'customs-detector[excel]', or save the outcomes as .csv."
+        ) from None
+    try:
+        sheets = pl.read_excel(path, sheet_id=0, engine="openpyxl")
+    except Exception as exc:  # a damaged or foreign file: several types
+        raise DetectorError(
+            f"Workbook {path} cannot be read ({type(exc).__name__}); save it again from "
+            "the spreadsheet, or as .csv."
+        ) from None
+    frame = sheets.get("flagged", next(iter(sheets.values())))
+    entered = [c for c in _ENTERED if c in frame.columns]
+    frame = frame.with_row_index(INPUT_ROW, offset=1)
+    if not entered:
+        return frame
+    return frame.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in entered))
+
+
+#: The outcome cells an investigator fills in; a row with none of them is not reported.
+_ENTERED = ("inspected", "fraud", "fraud_type", "revenue_recovered", "inspected_on", "note")
+
+
 def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Outcomes file -> (valid outcomes, rejected rows with reasons)."""
-    raw = scan_input(path).collect()
+    """Outcomes file (CSV, Parquet, or a workbook the engine wrote) -> (valid outcomes,
+    rejected rows with reasons)."""
+    if path.suffix.lower() == ".xlsx":
+        raw = _read_workbook(path)
+    else:
+        raw = scan_input(path).collect()
     if "declaration_id" not in raw.columns or "fraud" not in raw.columns:
         raise DetectorError(
             f"Outcomes file {path} needs the columns declaration_id and fraud (found "

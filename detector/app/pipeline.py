@@ -19,7 +19,7 @@ from detector.io.ingest import check_clashes, describe_repairs, read_declaration
 from detector.io.output import write_chunks, write_table, write_workbook
 from detector.io.persist import load_model, save_model
 from detector.io.profiles import load_profile
-from detector.io.schema import CANONICAL_SCHEMA, OUTPUT_COLUMNS, OUTPUT_SCHEMA
+from detector.io.schema import CANONICAL_SCHEMA, FRAUD_TYPES, OUTPUT_COLUMNS, OUTPUT_SCHEMA
 from detector.models import (
     DriftReport,
     FraudModel,
@@ -595,6 +595,23 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
     return lines, list(result.drift.warnings) if result.drift else []
 
 
+#: What an investigator fills in on the workbook's list; ``detector feedback`` reads it.
+OUTCOME_COLUMNS = ("inspected", "fraud", "fraud_type", "revenue_recovered", "note", "inspected_on")
+OUTCOME_CHOICES = {
+    "inspected": ["true", "false"],
+    "fraud": ["0", "1"],
+    "fraud_type": list(FRAUD_TYPES),
+}
+
+
+def _for_investigators(listed: pl.DataFrame) -> pl.DataFrame:
+    """The flagged list with empty outcome columns to fill in; the input's labels and the
+    synthetic answers left out, so that what is filled in is the inspection's alone."""
+    answers = [c for c in listed.columns if c in OUTCOME_COLUMNS or c.startswith("true_")]
+    kept = listed.drop(answers)
+    return kept.with_columns(pl.lit(None, pl.String).alias(c) for c in OUTCOME_COLUMNS)
+
+
 def write_scores(result: ScoreResult, out: str | Path, rejects: str | Path | None) -> None:
     """The scored list (and its cases, as a second sheet of a workbook), and the rejects.
 
@@ -612,7 +629,12 @@ def write_scores(result: ScoreResult, out: str | Path, rejects: str | Path | Non
             out,
         )
     elif Path(out).suffix.lower() == ".xlsx" and result.cases is not None:
-        write_workbook({"flagged": result.scored, "cases": result.cases}, out)
+        write_workbook(
+            {"flagged": _for_investigators(result.scored), "cases": result.cases},
+            out,
+            currency=result.metadata.get("currency"),
+            choices=OUTCOME_CHOICES,
+        )
     else:
         write_table(result.scored, out)
     if rejects is not None:

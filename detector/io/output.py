@@ -325,13 +325,20 @@ def _guarded(cell: pl.Expr) -> pl.Expr:
 _EXCEL_FORMATS = {
     "risk_score": "0.000",
     "max_risk_score": "0.000",
+    "value_ratio": "0%",
+    "duty_rate_pct": "0.0",
+    "net_mass_kg": "#,##0.0",
+    "revenue_recovered": "#,##0",
+}
+#: Money columns: whole units, with the currency when it is known.
+_EXCEL_MONEY = {
     "revenue_at_stake": "#,##0",
     "unit_value_per_ton": "#,##0",
     "reference_value_per_ton": "#,##0",
-    "value_ratio": "0.00",
     "customs_value": "#,##0.00",
-    "net_mass_kg": "#,##0.0",
 }
+#: The columns kept in view when a sheet scrolls sideways, when the sheet has them.
+_EXCEL_FROZEN = ("case_id", "rank", "declaration_id")
 _EXCEL_MAX_ROWS = 1_048_576  # rows of a worksheet, the header included
 #: Long text columns get a fixed width (pixels) instead of the width of their longest cell.
 _EXCEL_WIDTHS = {"reasons": 700, "peer_group": 220, "declaration_ids": 400, "routes": 200}
@@ -367,10 +374,18 @@ def _fits_a_cell(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(long) if long else df
 
 
-def _write_excel(sheets: dict[str, pl.DataFrame], path: Path) -> None:
-    """One sheet per table: frozen header, filters, number formats, sensible widths.
+def _write_excel(
+    sheets: dict[str, pl.DataFrame],
+    path: Path,
+    *,
+    currency: str | None = None,
+    choices: dict[str, list[str]] | None = None,
+) -> None:
+    """One sheet per table, each a named Excel table: header and the id columns frozen,
+    filters, number formats (money with its ``currency``), wrapped reasons.
 
     Text stays text: no cell becomes a formula or a link, whatever it starts with.
+    ``choices``: columns whose cells offer a list to pick from (data validation).
     """
     Workbook = _xlsxwriter(path)
     for name, df in sheets.items():
@@ -380,25 +395,37 @@ def _write_excel(sheets: dict[str, pl.DataFrame], path: Path) -> None:
                 f"{_EXCEL_MAX_ROWS - 1:,}: size the list with --top, or write .csv or .parquet."
             )
     options = {"strings_to_formulas": False, "strings_to_urls": False}
+    money = f'#,##0 "{currency}"' if currency else None
     with Workbook(path, options) as workbook:
         for name, df in sheets.items():
+            formats = {**_EXCEL_FORMATS, **{c: money or f for c, f in _EXCEL_MONEY.items()}}
+            formats["reasons"] = {"text_wrap": True, "valign": "top"}
+            frozen = [c for c in _EXCEL_FROZEN if c in df.columns]
             _fits_a_cell(flat(df.lazy()).collect()).write_excel(
                 workbook,
                 worksheet=name,
-                column_formats={c: f for c, f in _EXCEL_FORMATS.items() if c in df.columns},
+                table_name=name,
+                column_formats={c: f for c, f in formats.items() if c in df.columns},
                 column_widths={c: w for c, w in _EXCEL_WIDTHS.items() if c in df.columns},
                 dtype_formats={pl.Date: "yyyy-mm-dd"},
                 autofit=True,
-                freeze_panes=(1, 0),
+                freeze_panes=(1, df.columns.index(frozen[-1]) + 1 if frozen else 0),
                 header_format={"bold": True, "text_wrap": True},
             )
+            sheet = workbook.get_worksheet_by_name(name)
+            for column, values in (choices or {}).items():
+                if column in df.columns and df.height:
+                    at = df.columns.index(column)
+                    rule = {"validate": "list", "source": values, "ignore_blank": True}
+                    sheet.data_validation(1, at, df.height, at, rule)
 
 
-def write_workbook(sheets: dict[str, pl.DataFrame], path: str | Path) -> Path:
-    """Write several tables as the sheets of one .xlsx file, atomically."""
+def write_workbook(sheets: dict[str, pl.DataFrame], path: str | Path, **options) -> Path:
+    """Write several tables as the sheets of one .xlsx file, atomically (``options`` as
+    :func:`_write_excel`'s: ``currency``, ``choices``)."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        _write_excel(sheets, tmp)
+        _write_excel(sheets, tmp, **options)
     return path
 
 
