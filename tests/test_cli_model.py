@@ -205,7 +205,10 @@ def test_the_workbook_is_filled_in_and_read_back_by_feedback(files, tmp_path):
     assert runner.invoke(app, [*args, "--top", "2%"]).exit_code == 0
     workbook = openpyxl.load_workbook(book)
     sheet = workbook["flagged"]
-    assert workbook.sheetnames == ["flagged", "cases"]
+    assert workbook.sheetnames == ["flagged", "cases", "run"]
+    run = {r[0]: r[1] for r in workbook["run"].iter_rows(min_row=2, values_only=True)}
+    assert run["currency of money columns"] == "USD" and "from" not in run["flagged (the capacity)"]
+    assert run["model trained on declarations of"].startswith("2025-01-")
     assert list(sheet.tables) == ["flagged"] and list(workbook["cases"].tables) == ["cases"]
     header = [c.value for c in sheet[1]]
     assert sheet.freeze_panes == "C2"  # the header, the rank and the id stay in view

@@ -604,6 +604,23 @@ OUTCOME_CHOICES = {
 }
 
 
+def _run_sheet(result: ScoreResult) -> pl.DataFrame:
+    """What the list came from: the model, the batch, the capacity, the warnings."""
+    first, last = result.metadata.get("training_period", ["?", "?"])
+    explored = int((result.scored["selection"] == "exploration").sum())
+    facts = [
+        ("scored on", str(date.today())),
+        ("model trained on declarations of", f"{first} to {last}"),
+        ("model", result.model_age()),
+        ("rows", result.summary()),
+        ("flagged (the capacity)", f"{result.flagged:,}"),
+        ("of which exploration picks", f"{explored:,} (picked at random among the rest)"),
+        ("currency of money columns", result.metadata.get("currency") or "not recorded"),
+    ]
+    facts += [("warning", w) for w in (result.drift.warnings if result.drift else [])]
+    return pl.DataFrame(facts, schema=["item", "value"], orient="row")
+
+
 def _for_investigators(listed: pl.DataFrame) -> pl.DataFrame:
     """The flagged list with empty outcome columns to fill in; the input's labels and the
     synthetic answers left out, so that what is filled in is the inspection's alone."""
@@ -630,7 +647,11 @@ def write_scores(result: ScoreResult, out: str | Path, rejects: str | Path | Non
         )
     elif Path(out).suffix.lower() == ".xlsx" and result.cases is not None:
         write_workbook(
-            {"flagged": _for_investigators(result.scored), "cases": result.cases},
+            {
+                "flagged": _for_investigators(result.scored),
+                "cases": result.cases,
+                "run": _run_sheet(result),
+            },
             out,
             currency=result.metadata.get("currency"),
             choices=OUTCOME_CHOICES,
