@@ -125,7 +125,7 @@ def _browser():
 def test_report_in_a_real_browser_loads_sorts_and_filters(scored_run):
     from selenium.webdriver.common.by import By
 
-    folder, _, report, _ = scored_run
+    folder, book, report, _ = scored_run
     browser = _browser()
     try:
         browser.get(report.as_uri())
@@ -152,6 +152,17 @@ def test_report_in_a_real_browser_loads_sorts_and_filters(scored_run):
         box.clear()
         browser.get_screenshot_as_file(str(folder / "report.png"))
         assert (folder / "report.png").stat().st_size > 20_000
+        # Every reason of every row is in the table, and the filter finds it.
+        listed = pl.read_excel(book, sheet_name="flagged", engine="openpyxl")
+        under = listed["reasons"].str.contains("UNDERVALUED").sum()
+        box.send_keys("UNDERVALUED")
+        assert int(browser.find_element(By.ID, "flagged-count").text.replace(",", "")) == under
+        box.clear()
+        # At a phone's width the page does not scroll sideways.
+        browser.set_window_size(390, 844)
+        browser.get(report.as_uri())
+        width = browser.execute_script("return document.documentElement.scrollWidth")
+        assert width <= browser.execute_script("return window.innerWidth")
     finally:
         browser.quit()
 

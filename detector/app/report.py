@@ -57,7 +57,11 @@ table.sortable th[data-dir="desc"]::after { content: " \\25BC"; }
 .card .cols { display: flex; flex-wrap: wrap; gap: 1.5em; }
 .card .cols > div { flex: 1 1 360px; }
 .reason { margin: 0.2em 0; }
-input.filter { padding: 4px 8px; width: 22em; margin: 0.5em 0; }
+input.filter { padding: 4px 8px; width: 22em; max-width: 100%; margin: 0.5em 0;
+               box-sizing: border-box; }
+svg { max-width: 100%; height: auto; }
+.figures > div, .card .cols > div { min-width: 0; }
+td, th, p, h3 { overflow-wrap: anywhere; }
 """
 
 _SCRIPT = """
@@ -388,6 +392,7 @@ def _monitor_section(rates: pl.DataFrame | None) -> str:
 def _page(title: str, body: str) -> str:
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{_e(title)}</h1>{body}<script>{_SCRIPT}</script></body></html>"
     )
