@@ -1,5 +1,6 @@
 """The scikit-learn side: the classifier pipeline factory, the fraud model, metrics."""
 
+from detector.models._calibration import SmoothIsotonic
 from detector.models._config import ModelConfig
 from detector.models._drift import DriftReference, DriftReport, drift_counts, drift_report
 from detector.models._encode import FrameEncoder
@@ -18,6 +19,7 @@ __all__ = [
     "FrameEncoder",
     "ModelConfig",
     "NOVELTY_SIGNALS",
+    "SmoothIsotonic",
     "calibration_table",
     "capacity_metrics",
     "drift_counts",
@@ -28,6 +30,6 @@ __all__ = [
 
 # A saved model names these classes by their public home, never by the private module
 # that defines them: a module can move without breaking the model files written before.
-for _cls in (DriftReference, FraudModel, FrameEncoder, ModelConfig):
+for _cls in (DriftReference, FraudModel, FrameEncoder, ModelConfig, SmoothIsotonic):
     _cls.__module__ = __name__
 del _cls

@@ -4,9 +4,9 @@ from datetime import date
 
 import numpy as np
 import polars as pl
-from sklearn.isotonic import IsotonicRegression
 
 from detector.features import OPTIONAL_COLUMNS, DeclarationFeatures
+from detector.models._calibration import SmoothIsotonic
 from detector.models._config import ModelConfig
 from detector.models._drift import DRIFT_COLUMNS, fit_drift_reference
 from detector.models._pipeline import fit_classifiers
@@ -251,8 +251,7 @@ class FraudModel:
     ) -> None:
         """Fit the map from the slice's rank scores to fraud rates, and note its dates."""
         raw = self._rank_score(slice_, probability=probability)
-        self.calibrator_ = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-        self.calibrator_.fit(raw, y, sample_weight=weight)
+        self.calibrator_ = SmoothIsotonic().fit(raw, y, sample_weight=weight)
         self.calibration_period_ = (
             slice_["declaration_date"].min(),
             slice_["declaration_date"].max(),

@@ -45,4 +45,5 @@ def test_a_saved_model_names_the_engines_classes_by_their_public_home(trained_mo
         ("detector.models", "FraudModel"),
         ("detector.models", "FrameEncoder"),
         ("detector.models", "ModelConfig"),
+        ("detector.models", "SmoothIsotonic"),
     }

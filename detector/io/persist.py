@@ -52,6 +52,7 @@ SKOPS_TYPES: tuple[str, ...] = (
     "detector.features.RouteTables",
     "functools.partial",
     "detector.models.ModelConfig",
+    "detector.models.SmoothIsotonic",
     "detector.models.DriftReference",
     "detector.models.FrameEncoder",
     "detector.models.FraudModel",
