@@ -95,7 +95,7 @@ def test_excel_has_the_list_and_the_cases_with_formats(scored_run):
         workbook = book.read("xl/workbook.xml").decode()
         sheet = book.read("xl/worksheets/sheet1.xml").decode()
         styles = book.read("xl/styles.xml").decode()
-    assert re.findall(r'<sheet name="([^"]+)"', workbook) == ["flagged", "cases"]
+    assert re.findall(r'<sheet name="([^"]+)"', workbook) == ["flagged", "cases", "run"]
     assert 'state="frozen"' in sheet and 'ySplit="1"' in sheet
     assert 'formatCode="0.000"' in styles and 'formatCode="#,##0"' in styles
     widths = [float(w) for w in re.findall(r'<col [^>]*width="([\d.]+)"', sheet)]
