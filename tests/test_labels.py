@@ -613,3 +613,15 @@ def test_feedback_names_each_rejected_row_and_says_when_it_creates_a_store(tmp_p
     assert f"created the label store {store}" in result.output
     again = CliRunner().invoke(app, ["feedback", str(outcomes), "--store", str(store)])
     assert "created the label store" not in again.output
+
+
+@pytest.mark.parametrize(
+    ("written", "fraud"),
+    [("fraud", 1), ("Fraudulent", 1), ("yes", 1), ("clean", 0), ("No fraud", 0), ("0", 0)],
+)
+def test_an_outcome_in_words_is_read(tmp_path, written, fraud):
+    outcomes = tmp_path / "o.csv"
+    outcomes.write_text(f"declaration_id,fraud\nA1,{written}\n")
+    result = LabelStore(tmp_path / "s").add_outcomes(outcomes)
+    assert result.added == 1 and result.rejects.height == 0
+    assert LabelStore(tmp_path / "s").outcomes()["fraud"].to_list() == [fraud]

@@ -105,9 +105,19 @@ def _texts(schema: pl.Schema) -> list[pl.Expr]:
     ]
 
 
-def _flag(text: pl.Expr) -> pl.Expr:
-    lower = text.str.to_lowercase()
-    return pl.when(lower.is_in(TRUE_WORDS)).then(True).when(lower.is_in(FALSE_WORDS)).then(False)
+def _flag(text: pl.Expr, yes: tuple[str, ...] = (), no: tuple[str, ...] = ()) -> pl.Expr:
+    lower = text.str.to_lowercase().str.strip_chars()
+    return (
+        pl.when(lower.is_in([*TRUE_WORDS, *yes]))
+        .then(True)
+        .when(lower.is_in([*FALSE_WORDS, *no]))
+        .then(False)
+    )
+
+
+#: How an investigator writes an outcome in words, besides yes/no, true/false, 1/0.
+_FRAUD_WORDS = ("fraud", "fraudulent", "found")
+_CLEAN_WORDS = ("clean", "no fraud", "none", "compliant")
 
 
 def _number(name: str, schema: pl.Schema) -> pl.Expr:
@@ -136,7 +146,7 @@ def _values(schema: pl.Schema) -> list[pl.Expr]:
         "inspected": pl.when(text["inspected"].is_null())
         .then(True)
         .otherwise(_flag(text["inspected"])),
-        "fraud": _flag(text["fraud"]).cast(pl.Int8),
+        "fraud": _flag(text["fraud"], _FRAUD_WORDS, _CLEAN_WORDS).cast(pl.Int8),
         "fraud_type": text["fraud_type"].str.to_lowercase(),
         "revenue_recovered": _number("revenue_recovered", schema),
         "note": text["note"],
