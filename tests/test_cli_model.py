@@ -114,6 +114,11 @@ def test_explain_prints_a_case_card(files, synthetic_year):
     for section in ("declaration", "score", "peer_prices", "route", "importer", "reasons"):
         assert section in result.output
     assert "percentiles_per_ton" in result.output
+    args = ["explain", target, "--model", str(model), "--input", str(folder / "recent.parquet")]
+    card = json.loads(runner.invoke(app, [*args, "--json"]).output)
+    assert card["declaration"]["declaration_id"] == target
+    assert card["reasons"][0].startswith("UNDERVALUED: ")  # its own evidence first
+    assert card["peer_prices"]["value_ratio"] < 1
     missing = runner.invoke(
         app, ["explain", "NOPE", "--model", str(model), "--input", str(folder / "recent.parquet")]
     )

@@ -486,12 +486,18 @@ def explain(
         str | None, typer.Option(help="Schema profile; default: the model's.")
     ] = None,
     trust: Trust = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the card as JSON.")] = False,
 ) -> None:
     """One declaration's case card: values, peer prices, route, histories, reasons."""
     with _boundary():
+        import json
+
         from detector.app.pipeline import explain as run
 
         card = run(declaration_id, model, input_files, schema=schema, trust=trust)
+        if as_json:  # JSON escapes control characters itself
+            print(json.dumps(_jsonable(card), indent=2, default=str, allow_nan=False))
+            return
         for section, values in card.items():
             out.print(f"[bold]{section}[/bold]")
             if isinstance(values, list):
@@ -504,6 +510,17 @@ def explain(
                     out.print(f"  {key}: {shown}", markup=False)
                 else:
                     out.print(f"  {key}: {_plain(_number(value))}", markup=False)
+
+
+def _jsonable(value):
+    """A card as strict JSON: a missing number (NaN) is null."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and value != value:
+        return None
+    return value
 
 
 def _number(value) -> str:
