@@ -235,17 +235,21 @@ def test_progress_counts_every_piece_and_row_of_each_pass(trained_model):
     path, _, score_file = trained_model
     n = pl.scan_parquet(score_file).select(pl.len()).collect().item()
     seen: dict[str, list[int]] = {}
+    first: dict[str, tuple[int, int]] = {}
 
     def progress(stage: str, pieces: int, rows: int) -> None:
+        first.setdefault(stage, (pieces, rows))
         done = seen.setdefault(stage, [0, 0])
         done[0] += pieces
         done[1] += rows
 
-    score([score_file], path, top="5%", piece_rows=4_000, runner=Runner(progress=progress))
+    result = score([score_file], path, top="5%", piece_rows=4_000, runner=Runner(progress=progress))
     pieces = -(-n // 4_000)
     assert seen["read"] == [pieces, n] and seen["score"] == [pieces, n]
-    # Only the pieces that hold listed rows are explained; their rows are not re-read.
-    assert 1 <= seen["explain"][0] <= pieces
+    # Each pass says it starts before any piece ends: its time runs from its start.
+    assert set(first.values()) == {(0, 0)}
+    # Only the pieces that hold listed rows are explained, counted in listed rows.
+    assert 1 <= seen["explain"][0] <= pieces and seen["explain"][1] == result.flagged
 
 
 _KEPT: list = []

@@ -138,13 +138,23 @@ def _steps(what: str) -> Iterator:
         yield step
 
 
+#: What each pass of a scoring does, as the progress display says it.
+_PASSES = {
+    "read": "reading and validating",
+    "score": "features and scores",
+    "rescore": "the whole classifier on the candidates",
+    "explain": "reasons of the listed rows",
+}
+
+
 @contextmanager
 def _progress() -> Iterator:
-    """A progress bar per pass (pieces, rows, rows a second) on a terminal; else quiet."""
+    """A bar per pass, shown from the pass's start: what it does, pieces, rows, rows a
+    second over its time so far; on a terminal only."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(
-        TextColumn("{task.description:<8}"),
+        TextColumn("{task.description:<42}"),
         BarColumn(),
         TextColumn("{task.fields[pieces]} pieces"),
         TextColumn("{task.completed:>12,.0f} rows"),
@@ -158,13 +168,14 @@ def _progress() -> Iterator:
 
     def advance(stage: str, pieces: int, rows: int) -> None:
         if stage not in tasks:
-            tasks[stage] = bar.add_task(stage, total=None, pieces="0", rate="")
+            what = f"{stage}: {_PASSES.get(stage, stage)}"
+            tasks[stage] = bar.add_task(what, total=None, pieces="0", rate="")
             done[stage] = 0
         done[stage] += pieces
         bar.advance(tasks[stage], rows)
         task = bar.tasks[tasks[stage]]
-        rate = f"{task.completed / task.elapsed:,.0f} rows/s" if task.elapsed else ""
-        bar.update(tasks[stage], pieces=f"{done[stage]:,}", rate=rate)
+        rate = f"{task.completed / task.elapsed:,.0f} rows/s" if task.elapsed and rows else ""
+        bar.update(tasks[stage], pieces=f"{done[stage]:,}", rate=rate or task.fields["rate"])
 
     with bar:
         yield advance

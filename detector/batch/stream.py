@@ -217,8 +217,13 @@ class Runner:
         return self.backend == "loky" and min(self.workers, n_tasks) <= 1
 
     def map(self, stage: str, fn: Callable, tasks: list, rows: list[int]) -> list:
-        """``fn(task)`` for every task; results in task order."""
+        """``fn(task)`` for every task; results in task order.
+
+        ``progress(stage, 0, 0)`` says the stage starts; then each task, as it ends,
+        reports its piece and rows.
+        """
         results: list = [None] * len(tasks)
+        self.progress(stage, 0, 0)
         if self.runs_here(len(tasks)):
             for i, task in enumerate(tasks):
                 results[i] = fn(task)
@@ -638,15 +643,11 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
         clock("rescore")
     k = None if k is None else min(k, narrow.height)
     listed = model.select(narrow, k)
-    holding = [p for p, _ in _by_piece(listed, work / "listed", pieces)]
+    holding = _by_piece(listed, work / "listed", pieces)
     del narrow, listed
     clock("select")
-    runner.map(
-        "explain",
-        _explain_piece,
-        [(job, p) for p in holding],
-        [p.rows if job.keep_scored else 0 for p in holding],
-    )
+    # Counted in listed rows: what the explain pass works on.
+    runner.map("explain", _explain_piece, [(job, p) for p, _ in holding], [n for _, n in holding])
     result.out_parts = sorted(work.glob("out/*.parquet"), key=lambda p: int(p.stem))
     result.k = k
     if k is not None:
