@@ -82,3 +82,12 @@ def test_version_is_printed():
 
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"detector {__version__}"
+
+
+def test_quiet_prints_nothing_but_warnings_and_errors(tmp_path):
+    path = write_csv(tmp_path / "in.csv", [GOOD_ROW])
+    loud = CliRunner().invoke(app, ["validate", str(path)])
+    quiet = CliRunner().invoke(app, ["-q", "validate", str(path)])
+    assert "read 1 rows" in loud.output and quiet.exit_code == 0 and quiet.output == ""
+    missing = CliRunner().invoke(app, ["-q", "validate", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output

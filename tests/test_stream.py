@@ -204,7 +204,7 @@ def test_workers_and_backend_from_the_command_line(trained_model, tmp_path, scor
     assert Runner(4).default_piece_rows(1_000_000) == 250_000
     assert Runner(4, "dask", "tcp://h:1").default_piece_rows(1_000_000) == 1_000_000
     bad = CliRunner().invoke(app, [*args, "--backend", "spark"])
-    assert bad.exit_code == 2 and "--backend must be loky or dask" in bad.output
+    assert bad.exit_code == 2 and "'spark' is not one of" in bad.output  # choices shown
     bad = CliRunner().invoke(app, [*args, "--scheduler", "tcp://127.0.0.1:8786"])
     assert bad.exit_code == 2 and "--scheduler needs --backend dask" in bad.output
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -49,8 +50,17 @@ def _options(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="On an unexpected failure, print its details too."),
+    ] = False,
 ) -> None:
     """Fraud and undervaluation detection for customs declarations."""
+    out.quiet = quiet
+    _VERBOSE[0] = verbose
 
 
 class Terminated(BaseException):
@@ -77,6 +87,10 @@ def _boundary() -> Iterator[None]:
         raise
     except BaseException as exc:  # the last line of defence, Polars' panics included
         log = _failure_log(exc)
+        if _VERBOSE[0]:
+            import traceback
+
+            err.print("".join(traceback.format_exception(exc)), markup=False, highlight=False)
         first = _plain(str(exc).strip().splitlines()[0] if str(exc).strip() else "")[:200]
         err.print(
             f"unexpected failure ({type(exc).__name__}: {first}); the details are in {log}; "
@@ -85,6 +99,10 @@ def _boundary() -> Iterator[None]:
             soft_wrap=True,
         )
         raise typer.Exit(code=1) from None
+
+
+#: Whether an unexpected failure also prints its traceback (-v).
+_VERBOSE = [False]
 
 
 def _failure_log(exc: BaseException) -> str:
@@ -373,7 +391,16 @@ Top = Annotated[
 ModelSchema = Annotated[str | None, typer.Option(help="Schema profile; default: the model's.")]
 Report = Annotated[Path | None, typer.Option(help="Write the investigators' HTML report here.")]
 Workers = Annotated[int, typer.Option(help="Pieces scored at once: processes, or Dask workers.")]
-Backend = Annotated[str, typer.Option(help="loky (processes on this machine) or dask (a cluster).")]
+
+
+class BackendName(StrEnum):
+    loky = "loky"
+    dask = "dask"
+
+
+Backend = Annotated[
+    BackendName, typer.Option(help="loky (processes on this machine) or dask (a cluster).")
+]
 Scheduler = Annotated[
     str | None, typer.Option(help="Address of a Dask scheduler; without it, a local cluster.")
 ]
@@ -399,7 +426,7 @@ def score(
     store: Store = None,
     report: Report = None,
     workers: Workers = 1,
-    backend: Backend = "loky",
+    backend: Backend = BackendName.loky,
     scheduler: Scheduler = None,
     piece_rows: PieceRows = None,
 ) -> None:
@@ -424,7 +451,7 @@ def score(
             store=store,
         )
         with _progress() as progress:
-            runner = Runner(workers, backend, scheduler, progress=progress)
+            runner = Runner(workers, backend.value, scheduler, progress=progress)
             lines, warnings = score_to_files(
                 files,
                 model,
