@@ -79,6 +79,18 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     "DECLARED_AMOUNTS": ("log_customs_value", "log_net_mass", "mass_missing"),
 }
+#: The mechanism each unsupervised detector sees (see ``NOVELTY_SIGNALS``).
+_DETECTED = {
+    "price": "UNDERVALUED",
+    "relabel": "ROUTE",
+    "route": "ROUTE",
+    "split": "SPLIT_SHIPMENT",
+}
+
+#: The families that show the scheme itself: measured on the declaration too (a typical
+#: declaration with this one's values of the family, scored), so that an entity's record
+#: that already decides the score does not hide them.
+MEASURED_ON_THE_ROW: tuple[str, ...] = ("UNDERVALUED", "ROUTE", "SPLIT_SHIPMENT")
 _MIN_DROP = 0.02
 _MAX_REASONS = 3
 #: The order reasons are given in: what the declaration itself shows and an officer can
@@ -164,8 +176,11 @@ def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
         ratio = table["value_ratio"].fill_null(np.nan).to_numpy()
         with np.errstate(invalid="ignore"):
             far_below = (ratio < 0.7) & (table_d[:, codes.index("UNDERVALUED")] > 0)
-    # The unsupervised detectors, not the labels, put these rows on the list.
+    # The unsupervised detectors, not the labels, put these rows on the list; the
+    # detector that saw the row names its mechanism too.
     novel = model.detector_part(base, table["novelty"].fill_null(0.0).to_numpy()) > base
+    detectors = model.strongest_detector(table)
+    shown = _shown(codes, table)
     # A price at or above its peers' median is unusual, not low.
     ratio = (
         table["value_ratio"].fill_null(np.nan).to_numpy()
@@ -179,12 +194,16 @@ def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
             chosen.append("UNDERVALUED")
         if novel[i]:
             chosen.insert(0, "NOVEL")
+            seen = _DETECTED.get(detectors[i])
+            if seen in codes and seen not in chosen and shown[i, codes.index(seen)]:
+                if not (seen == "UNDERVALUED" and ratio[i] >= 1):
+                    chosen.append(seen)
         if not chosen:
             chosen = [codes[order[i, 0]]]
         named = ["PRICE_UNUSUAL" if c == "UNDERVALUED" and ratio[i] >= 1 else c for c in chosen]
         reasons.append(sorted(named, key=EVIDENCE_FIRST.index))
     return pl.DataFrame(
-        {"reason_codes": reasons, "novelty_detector": model.strongest_detector(table)},
+        {"reason_codes": reasons, "novelty_detector": detectors},
         schema={"reason_codes": pl.List(pl.String), "novelty_detector": pl.String},
     )
 
@@ -197,10 +216,11 @@ def _path_parts(model, predictor: Predictor, matrix: np.ndarray, columns: list[s
     half keeps a reason visible when another family already makes the declaration a
     near-certain fraud (its probability cannot rise any more).
 
-    The price against peers is what an investigator checks first; its second half is
+    The scheme's own evidence (``MEASURED_ON_THE_ROW``: the price against peers, the
+    route, the split parcels) is what an investigator checks first; its second half is
     measured on the declaration itself: a typical declaration (``model.neutral_``)
-    with this one's price features, scored. Along the paths, a price far below the
-    peers earns little once an importer's record has decided the score.
+    with this one's values of the family, scored. Along the paths, such evidence earns
+    little once an importer's record has decided the score.
     """
     codes = list(FAMILIES)
     group_of = np.full(len(columns), len(codes))
@@ -217,7 +237,7 @@ def _path_parts(model, predictor: Predictor, matrix: np.ndarray, columns: list[s
             continue
         c = credits[:, :, g]
         drop = (p - expit(raw - c)).mean(axis=0)
-        if code == "UNDERVALUED":
+        if code in MEASURED_ON_THE_ROW:
             idx = predictor.positions(np.flatnonzero(group_of == g))
             gain = _alone_gain(model, predictor, matrix, idx)
         else:
