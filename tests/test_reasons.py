@@ -58,3 +58,12 @@ def test_a_price_without_peers_says_so():
     assert reasons.sentences(rows, 150.0).to_list() == [
         ["UNDERVALUED: no peer price to compare with"]
     ]
+
+
+def test_what_to_check_follows_the_first_reason_with_a_mechanism():
+    assert reasons.hint(["IMPORTER_HISTORY", "ROUTE", "UNDERVALUED"]).startswith(
+        "check the certificate of origin"
+    )
+    assert reasons.hint(["UNDERVALUED"]).startswith("ask for the sales contract")
+    assert reasons.hint(["SPLIT_SHIPMENT"]).startswith("consolidate the day's parcels")
+    assert reasons.hint(["IMPORTER_HISTORY"]) is None and reasons.hint(None) is None

@@ -343,6 +343,7 @@ def test_the_tally_of_rejections_shows_the_commonest_twenty_kinds():
 
 def test_money_in_the_report_carries_the_models_currency(small_run, tmp_path):
     page = _page_of(small_run, tmp_path / "r.html")
+    assert page.count("<b>What to check:</b>") >= 1  # a hint on the cards with a mechanism
     assert small_run.metadata["currency"] == "USD"
     stake = small_run.scored["revenue_at_stake"].fill_null(0).sum()
     assert f"<td>{stake:,.0f} USD</td>" in page  # the summary's total at stake

@@ -542,6 +542,9 @@ def explain(
                 for v in values:
                     out.print(f"  - {_plain(str(v))}", markup=False)
                 continue
+            if isinstance(values, str):
+                out.print(f"  {_plain(values)}", markup=False)
+                continue
             for key, value in values.items():
                 if isinstance(value, dict):
                     shown = ", ".join(f"{k} {_number(v)}" for k, v in value.items())

@@ -11,7 +11,7 @@ import polars as pl
 
 from detector.app.cases import group_cases
 from detector.app.labels import LabelStore
-from detector.app.reasons import sentence_expr, with_sentences
+from detector.app.reasons import hint, sentence_expr, with_sentences
 from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from detector.errors import DetectorError
 from detector.features import PEER_LEVELS
@@ -468,6 +468,7 @@ def explain(
     card = _card(row.row(0, named=True), table.height, model)
     row = row.with_columns(explain_rows(model, row))
     card["reasons"] = with_sentences(row, model.config.de_minimis)["reasons"][0].to_list()
+    card["what_to_check"] = hint(row["reason_codes"][0].to_list()) or "no mechanism shown"
     return card
 
 

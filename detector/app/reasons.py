@@ -10,7 +10,15 @@ from collections.abc import Callable
 
 import polars as pl
 
-__all__ = ["FORMATTERS", "SENTENCE_COLUMNS", "sentence_expr", "sentences", "with_sentences"]
+__all__ = [
+    "FORMATTERS",
+    "HINTS",
+    "SENTENCE_COLUMNS",
+    "hint",
+    "sentence_expr",
+    "sentences",
+    "with_sentences",
+]
 
 #: The columns the sentences quote (besides ``novelty_detector``).
 SENTENCE_COLUMNS: tuple[str, ...] = (
@@ -183,6 +191,25 @@ FORMATTERS: dict[str, Callable[[str, dict, float], str]] = {
     "NOVEL": _novel,
     "EXPLORATION": _exploration,
 }
+
+
+#: What an officer checks for each mechanism, as a customs investigator would put it.
+HINTS: dict[str, str] = {
+    "UNDERVALUED": "ask for the sales contract, the payment records and the transport "
+    "costs, and compare them with the declared value",
+    "PRICE_UNUSUAL": "examine the goods against the heading that fits their value: the "
+    "price fits other goods better than the declared code",
+    "ROUTE": "check the certificate of origin, the transport documents through the hub, "
+    "and where the seller really is",
+    "SPLIT_SHIPMENT": "consolidate the day's parcels of this seller and consignee and "
+    "reassess the duty on their total",
+    "DECLARED_AMOUNTS": "weigh the goods and check the declared value against the invoice",
+}
+
+
+def hint(codes: list[str] | None) -> str | None:
+    """What to check first: the hint of the first reason that has one."""
+    return next((HINTS[c] for c in codes or [] if c in HINTS), None)
 
 
 def sentences(rows: pl.DataFrame, de_minimis: float) -> pl.Series:
