@@ -45,6 +45,14 @@ CUT = date(2025, 10, 1)
 
 
 @pytest.fixture(scope="session")
+def year(synthetic_year):
+    """The synthetic year cut at October: (months 1-9, months 10-12)."""
+    history = synthetic_year.filter(pl.col("declaration_date") < CUT)
+    recent = synthetic_year.filter(pl.col("declaration_date") >= CUT)
+    return history, recent
+
+
+@pytest.fixture(scope="session")
 def trained_model(synthetic_year, tmp_path_factory):
     """A model trained on months 1-9 (inspected labels only): (model, history, recent) files."""
     from detector.app.pipeline import train
@@ -63,6 +71,11 @@ def trained_model(synthetic_year, tmp_path_factory):
 #: Fixtures that fit a model (or hand one over): a test that uses one is slow.
 FITTING = {"trained_model", "files", "fitted", "model_file", "scored", "layouts", "hostile"}
 FITTING |= {"scored_run", "small_run"}
+
+
+@pytest.fixture(scope="session")
+def model_file(trained_model):
+    return trained_model
 
 
 def pytest_collection_modifyitems(items):

@@ -26,27 +26,14 @@ from detector.models._predict import Predictor, predict_positive
 # Every test here fits a model, or reads one that a fixture fitted.
 pytestmark = pytest.mark.slow
 
-CUT = date(2025, 10, 1)
 TRUTH = ["true_fraud", "true_fraud_type", "true_customs_value", "true_revenue_lost"]
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def year(synthetic_year):
-    history = synthetic_year.filter(pl.col("declaration_date") < CUT)
-    recent = synthetic_year.filter(pl.col("declaration_date") >= CUT)
-    return history, recent
 
 
 @pytest.fixture(scope="module")
 def fitted(year):
     history, _ = year
     return FraudModel().fit(history.drop(TRUTH))
-
-
-@pytest.fixture(scope="module")
-def model_file(trained_model):
-    return trained_model
 
 
 def test_capacity_metrics_by_hand():

@@ -3,13 +3,11 @@
 import hashlib
 import io
 import json
-from datetime import date
 from fractions import Fraction
 from pathlib import Path
 
 import joblib
 import joblib.numpy_pickle
-import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -19,19 +17,6 @@ from detector.io import persist
 from detector.io.persist import MAGIC, load_model, read_metadata, save_model
 
 runner = CliRunner()
-CUT = date(2025, 10, 1)
-
-
-@pytest.fixture(scope="module")
-def year(synthetic_year):
-    history = synthetic_year.filter(pl.col("declaration_date") < CUT)
-    recent = synthetic_year.filter(pl.col("declaration_date") >= CUT)
-    return history, recent
-
-
-@pytest.fixture(scope="module")
-def model_file(trained_model):
-    return trained_model
 
 
 def test_a_file_of_an_older_format_is_refused_with_what_to_do(tmp_path):

@@ -473,21 +473,10 @@ def explain(
 
 
 #: The case card's first section: the declaration as lodged.
-_DECLARED = (
-    "declaration_id",
-    "declaration_date",
-    "hs_code",
-    "importer_id",
-    "declarant_id",
-    "seller_id",
-    "country_origin",
-    "country_departure",
-    "transit_countries",
-    "transport_mode",
-    "net_mass_kg",
-    "customs_value",
-    "currency",
-    "duty_rate_pct",
+_DECLARED = tuple(
+    c
+    for c in CANONICAL_SCHEMA
+    if c not in ("flow", "customs_office", "supplementary_quantity", "supplementary_unit")
 )
 _IMPORTER = (
     "importer_id",

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from detector.features import format_text
+from detector.io.schema import CANONICAL_SCHEMA, LABEL_SCHEMA, TRUTH_SCHEMA
 from detector.synthetic import _catalogue as cat
 
 __all__ = ["GeneratorConfig", "generate_declarations"]
@@ -606,31 +607,5 @@ def _canonical_frame(raw: pl.DataFrame, currency: str) -> pl.DataFrame:
     )
 
 
-_COLUMNS = [
-    "declaration_id",
-    "declaration_date",
-    "flow",
-    "hs_code",
-    "importer_id",
-    "declarant_id",
-    "seller_id",
-    "country_origin",
-    "country_departure",
-    "transit_countries",
-    "transport_mode",
-    "customs_office",
-    "net_mass_kg",
-    "supplementary_quantity",
-    "supplementary_unit",
-    "customs_value",
-    "currency",
-    "duty_rate_pct",
-    "inspected",
-    "fraud",
-    "fraud_type",
-    "revenue_recovered",
-    "true_fraud",
-    "true_fraud_type",
-    "true_customs_value",
-    "true_revenue_lost",
-]
+#: The generated table's columns: the canonical schema, the labels, the ground truth.
+_COLUMNS = [*CANONICAL_SCHEMA, *LABEL_SCHEMA, *TRUTH_SCHEMA]
