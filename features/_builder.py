@@ -32,6 +32,7 @@ from detector.features._histories import (
     out_of_fold_tables,
     piece_daily_tables,
 )
+from detector.features._reclassification import reclassification
 from detector.features._reference_prices import (
     ReferencePrices,
     fit_reference_prices,
@@ -329,6 +330,7 @@ class DeclarationFeatures:
         self, lf: pl.LazyFrame, reference: ReferencePrices, routes: RouteTables
     ) -> pl.LazyFrame:
         lf = reference_price_deviation(lf, reference)
+        lf = reclassification(lf, reference, routes)
         return route_patterns(lf, routes, self.destination)
 
     def _finish(
@@ -384,6 +386,8 @@ def _derived() -> list[pl.Expr]:
         pl.col("value_ratio").log().alias("log_value_ratio"),
         pl.col("peer_n").log1p().alias("log_peer_n"),
         pl.col("revenue_at_stake").log1p().alias("log_revenue_at_stake"),
+        pl.col("reclass_duty_gap").fill_null(0.0).alias("reclass_gap"),
+        pl.col("reclass_revenue").fill_null(0.0).log1p().alias("log_reclass_revenue"),
         *[pl.col(f"{p}_n_before").log1p().alias(f"log_{p}_n_before") for p in _PREFIXES],
     ]
 
@@ -412,6 +416,8 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "peer_level",
     "log_peer_n",
     "log_revenue_at_stake",
+    "reclass_gap",
+    "log_reclass_revenue",
     "third_country",
     "n_transit",
     "lane_share",

@@ -35,10 +35,13 @@ NOVELTY_SIGNALS: dict[str, pl.Expr] = {
 }
 _GRID = np.linspace(0.0, 1.0, 1001)
 
-#: Duty an inspection could recover: the undervaluation against peers, or the duty a
-#: cheaper declared origin avoids compared with the goods' usual origins.
+#: Duty an inspection could recover: the undervaluation against peers, the duty a
+#: cheaper declared origin avoids compared with the goods' usual origins, or the duty of
+#: the code whose peer prices the declared price fits (``reclass_revenue``).
 DUTY_AT_STAKE = pl.max_horizontal(
-    pl.col("revenue_at_stake").fill_null(0.0), pl.col("customs_value") * _DUTY_GAP / 100.0
+    pl.col("revenue_at_stake").fill_null(0.0),
+    pl.col("customs_value") * _DUTY_GAP / 100.0,
+    pl.col("reclass_revenue").fill_null(0.0),
 )
 
 #: A row whose inspection outcome is known.

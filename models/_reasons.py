@@ -16,7 +16,7 @@ from scipy.special import expit
 
 from detector.models._predict import Predictor
 
-__all__ = ["EVIDENCE_FIRST", "FAMILIES", "explain_rows"]
+__all__ = ["EVIDENCE_FIRST", "FAMILIES", "explain_rows", "mechanism_facts"]
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "UNDERVALUED": (
@@ -57,6 +57,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "seller_days_known",
         "seller_fraud_rate",
     ),
+    "MISCLASSIFIED": ("reclass_gap", "log_reclass_revenue"),
     "SPLIT_SHIPMENT": (
         "split_n_pair_day",
         "split_under_pair_day",
@@ -82,7 +83,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 #: The mechanism each unsupervised detector sees (see ``NOVELTY_SIGNALS``).
 _DETECTED = {
     "price": "UNDERVALUED",
-    "relabel": "ROUTE",
+    "relabel": "RELABEL",
     "route": "ROUTE",
     "split": "SPLIT_SHIPMENT",
 }
@@ -90,16 +91,20 @@ _DETECTED = {
 #: The families that show the scheme itself: measured on the declaration too (a typical
 #: declaration with this one's values of the family, scored), so that an entity's record
 #: that already decides the score does not hide them.
-MEASURED_ON_THE_ROW: tuple[str, ...] = ("UNDERVALUED", "ROUTE", "SPLIT_SHIPMENT")
+MEASURED_ON_THE_ROW: tuple[str, ...] = ("UNDERVALUED", "ROUTE", "MISCLASSIFIED", "SPLIT_SHIPMENT")
 _MIN_DROP = 0.02
 _MAX_REASONS = 3
 #: The order reasons are given in: what the declaration itself shows and an officer can
-#: check at the border (its price, its route, its parcels, its amounts), then the record
-#: of its goods, then what the detectors alone see, then its entities' past.
+#: check at the border (its price, the code its price fits, its route and origin, its
+#: parcels, its amounts), then the record of its goods, then what the detectors alone
+#: see, then its entities' past. (A misclassification with more duty at stake than the
+#: undervaluation comes before it: ``_ordered``.)
 EVIDENCE_FIRST: tuple[str, ...] = (
     "UNDERVALUED",
+    "MISCLASSIFIED",
     "PRICE_UNUSUAL",
     "ROUTE",
+    "RELABEL",
     "SPLIT_SHIPMENT",
     "DECLARED_AMOUNTS",
     "GOODS_RISK",
@@ -110,22 +115,66 @@ EVIDENCE_FIRST: tuple[str, ...] = (
 )
 
 
+#: What the declaration itself must show for a scheme to be named from its facts: a
+#: price this far below its peers' median (declared / reference)...
+FAR_BELOW = 0.7
+#: ...a lane through a third country that carries less than this share of the goods'
+#: past declarations...
+RARE_LANE = 0.25
+#: ...an origin that pays at least this many points less duty than the goods' average
+#: over all origins, and is not their main source.
+RELABEL_DUTY_GAP = 5.0
+MAIN_ORIGIN = 0.5
+
+
+def _column(table: pl.DataFrame, name: str, fill: float) -> np.ndarray:
+    if name not in table.columns:
+        return np.full(table.height, fill)
+    return table[name].cast(pl.Float64).fill_null(fill).fill_nan(fill).to_numpy()
+
+
+def mechanism_facts(table: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Per scheme, the rows whose own facts show it, whatever the model weighed: what
+    an investigator goes to the container to check.
+
+    - UNDERVALUED: the price per tonne is below ``FAR_BELOW`` of the peers' median;
+    - MISCLASSIFIED: the price fits another code of the tariff section that pays more
+      duty (``features.reclassification``);
+    - ROUTE: the goods left from, or passed through, a third country on a lane that
+      carries under ``RARE_LANE`` of the goods' declarations;
+    - RELABEL: the declared origin pays ``RELABEL_DUTY_GAP`` points or more below the
+      goods' average duty, and ships under ``MAIN_ORIGIN`` of them;
+    - SPLIT_SHIPMENT: parcels of the same seller and consignee that day, some under
+      the de-minimis value.
+    """
+    mc = (
+        table["reclass_hs_code"].is_not_null().to_numpy()
+        if "reclass_hs_code" in table.columns
+        else np.zeros(table.height, dtype=bool)
+    )
+    with np.errstate(invalid="ignore"):
+        return {
+            "UNDERVALUED": _column(table, "value_ratio", np.nan) < FAR_BELOW,
+            "MISCLASSIFIED": mc,
+            "ROUTE": (_column(table, "third_country", 0) == 1)
+            & (_column(table, "lane_share", 1) < RARE_LANE),
+            "RELABEL": (_column(table, "hs_duty_gap", 0) >= RELABEL_DUTY_GAP)
+            & (_column(table, "origin_share", 1) < MAIN_ORIGIN),
+            "SPLIT_SHIPMENT": (_column(table, "split_n_pair_day", 0) >= 2)
+            & (_column(table, "split_under_pair_day", 0) >= 1),
+        }
+
+
 def _shown(codes: list[str], table: pl.DataFrame) -> np.ndarray:
     """Per row and family (rows x codes), whether the declaration shows what the reason
     would say: a split shipment needs parcels of the same seller and consignee that
-    day, some under de minimis (the model also learns from their absence, which is no
-    reason to inspect)."""
+    day, some under de minimis; a misclassification, a code its price fits (the model
+    also learns from their absence, which is no reason to inspect)."""
     shown = np.ones((table.height, len(codes)), dtype=bool)
-    if "SPLIT_SHIPMENT" in codes:
-
-        def count(name: str) -> np.ndarray:
-            if name not in table.columns:
-                return np.zeros(table.height)
-            return table[name].fill_null(0).to_numpy()
-
-        shown[:, codes.index("SPLIT_SHIPMENT")] = (count("split_n_pair_day") >= 2) & (
-            count("split_under_pair_day") >= 1
-        )
+    facts = mechanism_facts(table)
+    for code in ("SPLIT_SHIPMENT", "MISCLASSIFIED"):
+        if code in codes:
+            shown[:, codes.index(code)] = facts[code]
     return shown
 
 
@@ -144,12 +193,22 @@ def _strongest(codes: list[str], table_d: np.ndarray, table: pl.DataFrame):
     return order, strong
 
 
+def _ordered(codes: list[str], misclassification_first: bool) -> list[str]:
+    """Codes in ``EVIDENCE_FIRST`` order; a misclassification with more duty at stake
+    than the undervaluation leads it."""
+    out = sorted(codes, key=EVIDENCE_FIRST.index)
+    if misclassification_first and "MISCLASSIFIED" in out and "UNDERVALUED" in out:
+        out.remove("MISCLASSIFIED")
+        out.insert(out.index("UNDERVALUED"), "MISCLASSIFIED")
+    return out
+
+
 def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
     """Per row of a scored feature table, its reasons as codes, its own evidence first.
 
-    Columns: ``reason_codes`` (a list of codes: the families the model counted most, a
-    price far below its peers always among them, given declaration's evidence first as
-    ``EVIDENCE_FIRST`` orders them) and
+    Columns: ``reason_codes`` (a list of codes: the schemes the declaration's own facts
+    show (``mechanism_facts``), then the families the model counted most, given
+    declaration's evidence first as ``EVIDENCE_FIRST`` orders them) and
     ``novelty_detector`` (the unsupervised detector behind a ``NOVEL`` reason). The
     numbers a reason quotes stay in the table's own columns; the sentences are made
     where they are shown (``detector.app.reasons``).
@@ -169,43 +228,42 @@ def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
     codes = [c for c in FAMILIES if c in parts]
     table_d = np.column_stack([parts[c] for c in codes])
     order, strong = _strongest(codes, table_d, table)
-    # A price far below its peers is the evidence an investigator checks first: name
-    # it whenever the model counts it at all, even behind a stronger reason.
-    far_below = np.zeros(table.height, dtype=bool)
-    if "UNDERVALUED" in codes and "value_ratio" in table.columns:
-        ratio = table["value_ratio"].fill_null(np.nan).to_numpy()
-        with np.errstate(invalid="ignore"):
-            far_below = (ratio < 0.7) & (table_d[:, codes.index("UNDERVALUED")] > 0)
     # The unsupervised detectors, not the labels, put these rows on the list; the
     # detector that saw the row names its mechanism too.
     novel = model.detector_part(base, table["novelty"].fill_null(0.0).to_numpy()) > base
     detectors = model.strongest_detector(table)
-    shown = _shown(codes, table)
-    # A price at or above its peers' median is unusual, not low.
-    ratio = (
-        table["value_ratio"].fill_null(np.nan).to_numpy()
-        if "value_ratio" in table.columns
-        else np.full(table.height, np.nan)
-    )
+    facts = mechanism_facts(table)
+    ratio = _column(table, "value_ratio", np.nan)
+    stake = _column(table, "revenue_at_stake", 0.0)
+    reclass = _column(table, "reclass_revenue", 0.0)
     reasons = []
     for i in range(table.height):
         chosen = [codes[j] for j in order[i, strong[i]]]
-        if far_below[i] and "UNDERVALUED" not in chosen:
-            chosen.append("UNDERVALUED")
         if novel[i]:
             chosen.insert(0, "NOVEL")
-            seen = _DETECTED.get(detectors[i])
-            if seen in codes and seen not in chosen and shown[i, codes.index(seen)]:
-                if not (seen == "UNDERVALUED" and ratio[i] >= 1):
-                    chosen.append(seen)
-        if not chosen:
-            chosen = [codes[order[i, 0]]]
-        named = ["PRICE_UNUSUAL" if c == "UNDERVALUED" and ratio[i] >= 1 else c for c in chosen]
-        reasons.append(sorted(named, key=EVIDENCE_FIRST.index))
+            chosen.append(_DETECTED.get(detectors[i], "NOVEL"))
+        shown = [c for c in facts if facts[c][i]]
+        named = [*shown, *(_as_shown(c, ratio[i], facts, i) for c in chosen)]
+        named = [c for c in dict.fromkeys(named) if c is not None] or [codes[order[i, 0]]]
+        reasons.append(_ordered(named, reclass[i] > stake[i]))
     return pl.DataFrame(
         {"reason_codes": reasons, "novelty_detector": detectors},
         schema={"reason_codes": pl.List(pl.String), "novelty_detector": pl.String},
     )
+
+
+def _as_shown(code: str, ratio: float, facts: dict[str, np.ndarray], i: int) -> str | None:
+    """The model's family ``code`` as the reason the declaration shows: a price at or
+    above its peers' median is unusual, not low; a route family on a row whose origin,
+    not its lane, is the odd part is a relabelling; a scheme the row does not show
+    (a detector's pick, say) is no reason."""
+    if code == "UNDERVALUED" and ratio >= 1:
+        return "PRICE_UNUSUAL"
+    if code == "ROUTE" and not facts["ROUTE"][i] and facts["RELABEL"][i]:
+        return "RELABEL"
+    if code in ("SPLIT_SHIPMENT", "MISCLASSIFIED") and not facts[code][i]:
+        return None
+    return code
 
 
 def _path_parts(model, predictor: Predictor, matrix: np.ndarray, columns: list[str]):

@@ -48,6 +48,11 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "peer_label",
     "peer_n",
     "price_percentile",
+    "reclass_duty_pct",
+    "reclass_hs_code",
+    "reclass_peer_n",
+    "reclass_revenue",
+    "reclass_value_per_ton",
     "reference_value_per_ton",
     "route",
     "route_fraud_rate",
@@ -103,6 +108,27 @@ def _route(code: str, r: dict, de_minimis: float) -> str:
             f"the declared duty is {r['hs_duty_gap']:.1f} points below the average for these goods"
         )
     return f"{code}: " + "; ".join(parts)
+
+
+def _misclassified(code: str, r: dict, de_minimis: float) -> str:
+    return (
+        f"{code}: {_num(r.get('unit_value_per_ton'))}/t fits HS {r.get('reclass_hs_code')} "
+        f"(median {_num(r.get('reclass_value_per_ton'))}/t of "
+        f"{_num(r.get('reclass_peer_n'))} declarations, duty "
+        f"{_num(r.get('reclass_duty_pct'), '.1f')}%) better than the declared HS "
+        f"{r.get('hs_code')} at {_num(r.get('duty_rate_pct'), '.1f')}%; under HS "
+        f"{r.get('reclass_hs_code')} the duty would be {_num(r.get('reclass_revenue'))} more"
+    )
+
+
+def _relabel(code: str, r: dict, de_minimis: float) -> str:
+    return (
+        f"{code}: origin {r.get('country_origin')} on {_pct(r.get('origin_share'))} of past "
+        f"HS {r.get('hs_code')} declarations, at {_num(r.get('duty_rate_pct'), '.1f')}% "
+        f"duty, {_num(r.get('hs_duty_gap'), '.1f')} points below the average these goods "
+        f"pay over all origins; shipped from {r.get('country_departure')} (route "
+        f"{r.get('route')})"
+    )
 
 
 def _importer_underprices(code: str, r: dict, de_minimis: float) -> str:
@@ -181,7 +207,9 @@ def _exploration(code: str, r: dict, de_minimis: float) -> str:
 FORMATTERS: dict[str, Callable[[str, dict, float], str]] = {
     "UNDERVALUED": _price,
     "PRICE_UNUSUAL": _price,
+    "MISCLASSIFIED": _misclassified,
     "ROUTE": _route,
+    "RELABEL": _relabel,
     "IMPORTER_UNDERPRICES": _importer_underprices,
     "IMPORTER_HISTORY": _importer_history,
     "PARTNER_HISTORY": _partner_history,
@@ -197,10 +225,14 @@ FORMATTERS: dict[str, Callable[[str, dict, float], str]] = {
 HINTS: dict[str, str] = {
     "UNDERVALUED": "ask for the sales contract, the payment records and the transport "
     "costs, and compare them with the declared value",
-    "PRICE_UNUSUAL": "examine the goods against the heading that fits their value: the "
-    "price fits other goods better than the declared code",
+    "MISCLASSIFIED": "examine the goods against the heading their price fits, with the "
+    "technical documents and a sample if needed, and reassess the duty under it",
+    "PRICE_UNUSUAL": "examine the goods against the declared description and code: the "
+    "price is unusual for them",
     "ROUTE": "check the certificate of origin, the transport documents through the hub, "
     "and where the seller really is",
+    "RELABEL": "check the certificate of origin and the manufacturer's records against "
+    "the declared origin, and where the goods were really made and loaded",
     "SPLIT_SHIPMENT": "consolidate the day's parcels of this seller and consignee and "
     "reassess the duty on their total",
     "DECLARED_AMOUNTS": "weigh the goods and check the declared value against the invoice",

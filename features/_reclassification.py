@@ -1,0 +1,143 @@
+"""Which tariff heading a declared price fits: goods declared under a cheaper code.
+
+Misclassified goods are often declared at their true value, so their price is wrong
+only for the code they are declared under: shrimps declared as frozen fish at a
+shrimp's price per tonne. The check asks, of a declaration whose price is far from its
+own code's peers, which other code of the same section of the tariff (live animals,
+vegetables, textiles, machinery...) has peer prices the declared price fits, and whose
+duty is higher: what an officer examining the goods would compare them with. The
+peer prices and duties are the fitted reference tables, so a training month sees only
+the months before it.
+"""
+
+import polars as pl
+
+from detector.features._reference_prices import ReferencePrices
+from detector.features._routes import RouteTables
+
+__all__ = ["RECLASS_COLUMNS", "hs_section", "reclassification"]
+
+#: First chapter of each of the 21 sections of the Harmonized System (I live animals
+#: from chapter 1 ... XXI works of art from chapter 97).
+_SECTION_STARTS: tuple[int, ...] = (
+    1, 6, 15, 16, 25, 28, 39, 41, 44, 47, 50, 64, 68, 71, 72, 84, 86, 90, 93, 94, 97,
+)  # fmt: skip
+
+#: A price at least this many spreads from its own code's median is a misfit...
+MISFIT_Z = 2.0
+#: ...and fits another code when within this many of that code's median.
+FIT_Z = 1.0
+#: Duty points the other code must charge above the declared rate to matter.
+MIN_DUTY_GAIN = 1.0
+
+#: The columns :func:`reclassification` adds; null where no other code fits.
+RECLASS_COLUMNS: tuple[str, ...] = (
+    "reclass_hs_code",
+    "reclass_value_per_ton",
+    "reclass_peer_n",
+    "reclass_duty_pct",
+    "reclass_duty_gap",
+    "reclass_revenue",
+)
+
+_ROW = "__reclass_row"
+
+
+def hs_section(hs: pl.Expr) -> pl.Expr:
+    """The section (1-21) of the tariff an HS code's chapter falls in; 0 if unreadable.
+
+    >>> pl.select(hs_section(pl.Series(["030617", "610910", "847130", "xx"]))).to_series().to_list()
+    [1, 11, 16, 0]
+    """
+    chapter = hs.str.slice(0, 2).cast(pl.Int32, strict=False)
+    return pl.sum_horizontal([(chapter >= s).cast(pl.Int8) for s in _SECTION_STARTS]).cast(pl.Int8)
+
+
+def _codes(reference: ReferencePrices, routes: RouteTables) -> pl.LazyFrame:
+    """Every code with a reference price and a known duty: its section, log median,
+    spread, count and average duty."""
+    return (
+        reference.tables["hs"]
+        .lazy()
+        .select("hs_code", "median", "spread", "n")
+        .join(routes.hs.lazy().select("hs_code", "hs_duty"), on="hs_code", how="inner")
+        .filter(pl.col("hs_duty").is_not_null())
+        .with_columns(hs_section(pl.col("hs_code")).alias("section"))
+        .filter(pl.col("section") > 0)
+    )
+
+
+def reclassification(
+    lf: pl.LazyFrame, reference: ReferencePrices, routes: RouteTables
+) -> pl.LazyFrame:
+    """Add the code of the same tariff section whose peer prices the declared price fits
+    best, where that code pays more duty than declared.
+
+    A row is checked when its log price per tonne (``log_unit_value``) lies at least
+    ``MISFIT_Z`` spreads from its own code's median (all origins); another code fits
+    when the price lies within ``FIT_Z`` of that code's median and closer than to its
+    own, and charges at least ``MIN_DUTY_GAIN`` points more (its median duty for the
+    declared origin, else its average). The best fit wins, ties to the higher duty.
+
+    New columns (``RECLASS_COLUMNS``): ``reclass_hs_code``, ``reclass_value_per_ton``
+    (that code's median price per tonne), ``reclass_peer_n``, ``reclass_duty_pct``,
+    ``reclass_duty_gap`` (points above the declared rate) and ``reclass_revenue`` (the
+    declared value times that gap: the duty the declaration would owe under that code).
+    """
+    codes = _codes(reference, routes)
+    own = codes.select(
+        "hs_code",
+        pl.col("median").alias("_own_median"),
+        pl.col("spread").alias("_own_spread"),
+        "section",
+    )
+    other = codes.select(
+        pl.col("hs_code").alias("reclass_hs_code"),
+        pl.col("median").alias("_median"),
+        pl.col("spread").alias("_spread"),
+        pl.col("n").alias("reclass_peer_n"),
+        "hs_duty",
+        "section",
+    )
+    origin_duty = routes.origin.lazy().select(
+        pl.col("hs_code").alias("reclass_hs_code"), "country_origin", "origin_duty"
+    )
+    x = pl.col("log_unit_value")
+    own_z = ((x - pl.col("_own_median")) / pl.col("_own_spread")).abs()
+    z = ((x - pl.col("_median")) / pl.col("_spread")).abs()
+    duty = pl.col("duty_rate_pct")
+    lf = lf.with_row_index(_ROW)
+    best = (
+        lf.select(
+            _ROW, "hs_code", "country_origin", "log_unit_value", "duty_rate_pct", "customs_value"
+        )  # fmt: skip
+        .filter(x.is_not_null() & duty.is_not_null())
+        .join(own, on="hs_code", how="inner")
+        .filter(own_z >= MISFIT_Z)
+        .join(other, on="section", how="inner")
+        .filter((pl.col("reclass_hs_code") != pl.col("hs_code")) & (z <= FIT_Z) & (z < own_z))
+        .join(origin_duty, on=["reclass_hs_code", "country_origin"], how="left")
+        .with_columns(
+            pl.coalesce("origin_duty", "hs_duty").alias("reclass_duty_pct"), z.alias("_z")
+        )
+        .with_columns((pl.col("reclass_duty_pct") - duty).alias("reclass_duty_gap"))
+        .filter(pl.col("reclass_duty_gap") >= MIN_DUTY_GAIN)
+        .sort(
+            _ROW,
+            "_z",
+            "reclass_duty_pct",
+            "reclass_hs_code",
+            descending=[False, False, True, False],
+        )
+        .unique(subset=_ROW, keep="first", maintain_order=True)
+        .select(
+            _ROW,
+            "reclass_hs_code",
+            pl.col("_median").exp().alias("reclass_value_per_ton"),
+            "reclass_peer_n",
+            "reclass_duty_pct",
+            "reclass_duty_gap",
+            (pl.col("customs_value") * pl.col("reclass_duty_gap") / 100.0).alias("reclass_revenue"),
+        )
+    )
+    return lf.join(best, on=_ROW, how="left", maintain_order="left").drop(_ROW)
