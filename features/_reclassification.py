@@ -6,8 +6,8 @@ shrimp's price per tonne. The check asks, of a declaration whose price is far fr
 own code's peers, which other code of the same section of the tariff (live animals,
 vegetables, textiles, machinery...) has peer prices the declared price fits, and whose
 duty is higher: what an officer examining the goods would compare them with. The
-peer prices and duties are the fitted reference tables, so a training month sees only
-the months before it.
+peer prices (of the declared origin where it has enough) and duties are the fitted
+reference tables, so a training month sees only the months before it.
 """
 
 import polars as pl
@@ -54,8 +54,8 @@ def hs_section(hs: pl.Expr) -> pl.Expr:
 
 
 def _codes(reference: ReferencePrices, routes: RouteTables) -> pl.LazyFrame:
-    """Every code with a reference price and a known duty: its section, log median,
-    spread, count and average duty."""
+    """Every code with a reference price of all origins and a known duty: its section,
+    log median, spread, count and average duty."""
     return (
         reference.tables["hs"]
         .lazy()
@@ -67,61 +67,108 @@ def _codes(reference: ReferencePrices, routes: RouteTables) -> pl.LazyFrame:
     )
 
 
+def _candidates(reference: ReferencePrices, routes: RouteTables) -> dict[str, pl.LazyFrame]:
+    """The codes a price may fit: of all origins (``all``: section, median, spread,
+    count, average duty), per origin (``origin``: median, spread, count, median duty)
+    and per origin and quarter (``quarter``), named as the candidate's columns."""
+    every = _codes(reference, routes).select(
+        pl.col("hs_code").alias("reclass_hs_code"),
+        pl.col("median").alias("_all_median"),
+        pl.col("spread").alias("_all_spread"),
+        pl.col("n").alias("_all_n"),
+        "hs_duty",
+        "section",
+    )
+    per_origin = (
+        reference.tables["hs_origin"]
+        .lazy()
+        .select(
+            pl.col("hs_code").alias("reclass_hs_code"),
+            "country_origin",
+            pl.col("median").alias("_o_median"),
+            pl.col("spread").alias("_o_spread"),
+            pl.col("n").alias("_o_n"),
+        )
+        .join(
+            routes.origin.lazy().select(
+                pl.col("hs_code").alias("reclass_hs_code"), "country_origin", "origin_duty"
+            ),
+            on=["reclass_hs_code", "country_origin"],
+            how="full",
+            coalesce=True,
+        )
+    )
+    per_quarter = (
+        reference.tables["hs_origin_quarter"]
+        .lazy()
+        .select(
+            pl.col("hs_code").alias("reclass_hs_code"),
+            "country_origin",
+            "quarter",
+            pl.col("median").alias("_q_median"),
+            pl.col("spread").alias("_q_spread"),
+            pl.col("n").alias("_q_n"),
+        )
+    )
+    return {"all": every, "origin": per_origin, "quarter": per_quarter}
+
+
 def reclassification(
     lf: pl.LazyFrame, reference: ReferencePrices, routes: RouteTables
 ) -> pl.LazyFrame:
     """Add the code of the same tariff section whose peer prices the declared price fits
-    best, where that code pays more duty than declared.
+        best, where that code pays more duty than declared.
 
-    A row is checked when its log price per tonne (``log_unit_value``) lies at least
-    ``MISFIT_Z`` spreads from its own code's median (all origins); another code fits
-    when the price lies within ``FIT_Z`` of that code's median and closer than to its
-    own, and charges at least ``MIN_DUTY_GAIN`` points more (its median duty for the
-    declared origin, else its average). The best fit wins, ties to the higher duty.
+        A row is checked when its log price per tonne lies at least ``MISFIT_Z`` spreads
+        from its own peers' median (``price_z``, from ``reference_price_deviation``);
+        another code fits when the price lies within ``FIT_Z`` spreads of that code's median
+        from the same origin and quarter (as the row's own peers: of the origin, then of all
+    origins, when there are too few) and closer than
+        to its own, and charges at least ``MIN_DUTY_GAIN`` points more (its median duty for
+        the declared origin, else its average). The best fit wins, ties to the higher duty.
 
-    New columns (``RECLASS_COLUMNS``): ``reclass_hs_code``, ``reclass_value_per_ton``
-    (that code's median price per tonne), ``reclass_peer_n``, ``reclass_duty_pct``,
-    ``reclass_duty_gap`` (points above the declared rate) and ``reclass_revenue`` (the
-    declared value times that gap: the duty the declaration would owe under that code).
+        New columns (``RECLASS_COLUMNS``): ``reclass_hs_code``, ``reclass_value_per_ton``
+        (that code's median price per tonne), ``reclass_peer_n``, ``reclass_duty_pct``,
+        ``reclass_duty_gap`` (points above the declared rate) and ``reclass_revenue`` (the
+        declared value times that gap: the duty the declaration would owe under that code).
     """
-    codes = _codes(reference, routes)
-    own = codes.select(
-        "hs_code",
-        pl.col("median").alias("_own_median"),
-        pl.col("spread").alias("_own_spread"),
-        "section",
-    )
-    other = codes.select(
-        pl.col("hs_code").alias("reclass_hs_code"),
-        pl.col("median").alias("_median"),
-        pl.col("spread").alias("_spread"),
-        pl.col("n").alias("reclass_peer_n"),
-        "hs_duty",
-        "section",
-    )
-    origin_duty = routes.origin.lazy().select(
-        pl.col("hs_code").alias("reclass_hs_code"), "country_origin", "origin_duty"
-    )
+    candidates = _candidates(reference, routes)
     x = pl.col("log_unit_value")
-    own_z = ((x - pl.col("_own_median")) / pl.col("_own_spread")).abs()
+    own_z = pl.col("price_z").abs()
     z = ((x - pl.col("_median")) / pl.col("_spread")).abs()
     duty = pl.col("duty_rate_pct")
     lf = lf.with_row_index(_ROW)
     best = (
         lf.select(
-            _ROW, "hs_code", "country_origin", "log_unit_value", "duty_rate_pct", "customs_value"
-        )  # fmt: skip
-        .filter(x.is_not_null() & duty.is_not_null())
-        .join(own, on="hs_code", how="inner")
-        .filter(own_z >= MISFIT_Z)
-        .join(other, on="section", how="inner")
-        .filter((pl.col("reclass_hs_code") != pl.col("hs_code")) & (z <= FIT_Z) & (z < own_z))
-        .join(origin_duty, on=["reclass_hs_code", "country_origin"], how="left")
-        .with_columns(
-            pl.coalesce("origin_duty", "hs_duty").alias("reclass_duty_pct"), z.alias("_z")
+            _ROW,
+            "hs_code",
+            "country_origin",
+            "quarter",
+            "log_unit_value",
+            "price_z",
+            "duty_rate_pct",
+            "customs_value",
         )
-        .with_columns((pl.col("reclass_duty_pct") - duty).alias("reclass_duty_gap"))
-        .filter(pl.col("reclass_duty_gap") >= MIN_DUTY_GAIN)
+        .filter(x.is_not_null() & duty.is_not_null() & (own_z >= MISFIT_Z))
+        .with_columns(hs_section(pl.col("hs_code")).alias("section"))
+        .join(candidates["all"], on="section", how="inner")
+        .filter(pl.col("reclass_hs_code") != pl.col("hs_code"))
+        .join(candidates["origin"], on=["reclass_hs_code", "country_origin"], how="left")
+        .join(
+            candidates["quarter"], on=["reclass_hs_code", "country_origin", "quarter"], how="left"
+        )
+        .with_columns(
+            pl.coalesce("_q_median", "_o_median", "_all_median").alias("_median"),
+            pl.coalesce("_q_spread", "_o_spread", "_all_spread").alias("_spread"),
+            pl.coalesce("_q_n", "_o_n", "_all_n").alias("reclass_peer_n"),
+            pl.coalesce("origin_duty", "hs_duty").alias("reclass_duty_pct"),
+        )
+        .with_columns(z.alias("_z"), (pl.col("reclass_duty_pct") - duty).alias("reclass_duty_gap"))
+        .filter(
+            (pl.col("_z") <= FIT_Z)
+            & (pl.col("_z") < own_z)
+            & (pl.col("reclass_duty_gap") >= MIN_DUTY_GAIN)
+        )
         .sort(
             _ROW,
             "_z",
