@@ -56,6 +56,11 @@ CANDIDATES: dict[str, dict] = {
         "learning_rate": 0.15,
         "max_iter": 80,
     },
+    "engine: 1 boosting x 511 leaves, lr 0.15, <=80 trees": {
+        "n_models": 1,
+        "learning_rate": 0.15,
+        "max_iter": 80,
+    },
     "engine: 3 boosting x 255 leaves, lr 0.15, <=100 trees": {
         "learning_rate": 0.15,
         "max_iter": 100,

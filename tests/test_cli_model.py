@@ -118,7 +118,7 @@ def test_explain_prints_a_case_card(files, synthetic_year):
     card = json.loads(runner.invoke(app, [*args, "--json"]).output)
     assert card["declaration"]["declaration_id"] == target
     assert card["reasons"][0].startswith("UNDERVALUED: ")  # its own evidence first
-    assert card["what_to_check"].startswith("ask for the sales contract")
+    assert card["what_to_check"][0].startswith("ask for the sales contract")
     assert card["peer_prices"]["value_ratio"] < 1
     missing = runner.invoke(
         app, ["explain", "NOPE", "--model", str(model), "--input", str(folder / "recent.parquet")]

@@ -184,6 +184,8 @@ def test_scored_list_reasons_and_exploration(model_file):
         assert [s.split(":")[0] for s in said] == codes
         assert (codes[0] == "EXPLORATION") == (how == "exploration")
         rest = codes[1:] if how == "exploration" else codes
+        # (a misclassification with more duty at stake may lead an undervaluation)
+        rest = [c for c in rest if c != "MISCLASSIFIED"]
         assert rest == sorted(rest, key=EVIDENCE_FIRST.index)
     df = df.with_columns(pl.col("reasons").list.join(" | "))
     under = df.filter(

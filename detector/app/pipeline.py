@@ -11,7 +11,7 @@ import polars as pl
 
 from detector.app.cases import group_cases
 from detector.app.labels import LabelStore
-from detector.app.reasons import hint, sentence_expr, with_sentences
+from detector.app.reasons import hints, sentence_expr, with_sentences
 from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from detector.errors import DetectorError
 from detector.features import PEER_LEVELS
@@ -465,11 +465,14 @@ def explain(
     rank = table["rank_score"].rank("ordinal", descending=True)
     table = table.with_columns(rank.alias("rank"))
     row = table.filter(pl.col("declaration_id") == declaration_id)
-    card = _card(row.row(0, named=True), table.height, model)
     row = row.with_columns(explain_rows(model, row))
-    card["reasons"] = with_sentences(row, model.config.de_minimis)["reasons"][0].to_list()
-    card["what_to_check"] = hint(row["reason_codes"][0].to_list()) or "no mechanism shown"
-    return card
+    # The mechanism, its evidence and what to check first; the sections behind them.
+    card = {
+        "reasons": with_sentences(row, model.config.de_minimis)["reasons"][0].to_list(),
+        "what_to_check": hints(row["reason_codes"][0].to_list())
+        or ["no mechanism shown: the declaration itself shows no scheme; its record is the reason"],
+    }
+    return card | _card(row.row(0, named=True), table.height, model)
 
 
 #: The case card's first section: the declaration as lodged.
@@ -522,6 +525,15 @@ def _card(r: dict, n_rows: int, model: FraudModel) -> dict:
         "usual_origin_from_departure": r.get("usual_origin"),
         "duty_gap": r["duty_gap"],
     }
+    if r.get("reclass_hs_code") is not None:
+        card["reclassification"] = {
+            "fits_hs_code": r["reclass_hs_code"],
+            "its_median_per_ton": r["reclass_value_per_ton"],
+            "its_declarations": r["reclass_peer_n"],
+            "its_duty_pct": r["reclass_duty_pct"],
+            "declared_duty_pct": r.get("duty_rate_pct"),
+            "duty_at_stake": r["reclass_revenue"],
+        }
     card["importer"] = {k: r.get(k) for k in _IMPORTER}
     card["seller"] = {k: r.get(k) for k in _SELLER}
     return card

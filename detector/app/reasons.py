@@ -15,6 +15,7 @@ __all__ = [
     "HINTS",
     "SENTENCE_COLUMNS",
     "hint",
+    "hints",
     "sentence_expr",
     "sentences",
     "with_sentences",
@@ -242,6 +243,13 @@ HINTS: dict[str, str] = {
 def hint(codes: list[str] | None) -> str | None:
     """What to check first: the hint of the first reason that has one."""
     return next((HINTS[c] for c in codes or [] if c in HINTS), None)
+
+
+def hints(codes: list[str] | None) -> list[str]:
+    """What to check, for every mechanism the reasons name, in their order: a durian
+    priced far below its peers and shipped through a third country needs both the
+    contract and the transport documents checked."""
+    return list(dict.fromkeys(HINTS[c] for c in codes or [] if c in HINTS))
 
 
 def sentences(rows: pl.DataFrame, de_minimis: float) -> pl.Series:

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from matplotlib.ticker import NullLocator  # noqa: E402
 
-from detector.app.reasons import hint  # noqa: E402
+from detector.app.reasons import hints  # noqa: E402
 from detector.features import PEER_LEVELS  # noqa: E402
 from detector.io.ingest import reject_tally  # noqa: E402
 from detector.io.output import atomic_path  # noqa: E402
@@ -295,8 +295,8 @@ def _card(
     same = peers.filter(_same_peer_group(lead))["unit_value_per_ton"].to_numpy()
     plot = _peer_plot(lead, same, percentiles, cur)
     reasons = "".join(f'<p class="reason">{_e(r)}</p>' for r in lead.get("reasons") or [])
-    todo = hint(lead.get("reason_codes"))
-    reasons += f'<p class="reason"><b>What to check:</b> {_e(todo)}</p>' if todo else ""
+    todo = hints(lead.get("reason_codes"))
+    reasons += "".join(f'<p class="reason"><b>What to check:</b> {_e(t)}</p>' for t in todo)
     lane = lead.get("lane_share")
     route = (
         f"<p><b>Route</b> {_e(lead.get('route'))}: this origin&gt;departure lane carried "
