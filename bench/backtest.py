@@ -2,6 +2,7 @@
 
 Usage: python bench/backtest.py [--kcs DIR] [--seeds 1 2 3] [--rows N]
                                 [--candidates NAME...] [--no-peers] [--json OUT]
+                                [--drop-features NAME...]
        python bench/backtest.py --table OUT.json   (the Markdown status table of a run)
 
 Every model is chosen here, on the folds' mean, never on one split. Each fold fits on
@@ -30,6 +31,7 @@ import polars as pl
 
 from detector import load_profile, read_declarations
 from detector.app.backtest import backtest, fold_summary, rolling_folds
+from detector.features import _builder
 from detector.models import ModelConfig, capacity_metrics
 from detector.synthetic import generate_declarations
 
@@ -310,7 +312,18 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--table", type=Path, help="print the status table of a saved run")
+    parser.add_argument(
+        "--drop-features", nargs="*", default=[], help="engine features left out (an ablation)"
+    )
     args = parser.parse_args()
+    if args.drop_features:
+        unknown = set(args.drop_features) - set(_builder.NUMERIC_FEATURES)
+        if unknown:
+            parser.error(f"not engine features: {sorted(unknown)}")
+        _builder.NUMERIC_FEATURES = tuple(
+            f for f in _builder.NUMERIC_FEATURES if f not in args.drop_features
+        )
+        print(f"engine features left out: {args.drop_features}")
     if args.table:
         print(markdown_table(json.loads(args.table.read_text())))
         return

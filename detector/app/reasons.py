@@ -62,6 +62,7 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "split_n_pair_day",
     "split_under_pair_day",
     "split_value_pair_day",
+    "third_country",
     "unit_value_per_ton",
     "usual_origin",
     "value_ratio",
@@ -92,12 +93,19 @@ def _price(code: str, r: dict, de_minimis: float) -> str:
 
 
 def _route(code: str, r: dict, de_minimis: float) -> str:
-    parts = [f"route {r.get('route')}"]
-    parts.append(
-        f"this origin>departure lane carries {_pct(r.get('lane_share'))} of "
-        f"past HS {r.get('hs_code')} declarations"
-    )
-    parts.append(f"origin {r.get('country_origin')} {_pct(r.get('origin_share'))} of them")
+    if r.get("third_country"):
+        parts = [
+            f"route {r.get('route')}",
+            f"this origin>departure lane carries {_pct(r.get('lane_share'))} of "
+            f"past HS {r.get('hs_code')} declarations",
+            f"origin {r.get('country_origin')} {_pct(r.get('origin_share'))} of them",
+        ]
+    else:  # shipped from its origin: what is unusual is the origin itself
+        parts = [
+            f"shipped from its origin {r.get('country_origin')} (route {r.get('route')}), "
+            f"an origin of {_pct(r.get('origin_share'))} of past HS {r.get('hs_code')} "
+            "declarations"
+        ]
     gap = r.get("duty_gap")
     if gap is not None and gap > 0 and r.get("usual_origin"):
         parts.append(
@@ -230,8 +238,8 @@ HINTS: dict[str, str] = {
     "technical documents and a sample if needed, and reassess the duty under it",
     "PRICE_UNUSUAL": "examine the goods against the declared description and code: the "
     "price is unusual for them",
-    "ROUTE": "check the certificate of origin, the transport documents through the hub, "
-    "and where the seller really is",
+    "ROUTE": "check the certificate of origin and the transport documents (bills of "
+    "lading, the transit through a third country), and where the seller really is",
     "RELABEL": "check the certificate of origin and the manufacturer's records against "
     "the declared origin, and where the goods were really made and loaded",
     "SPLIT_SHIPMENT": "consolidate the day's parcels of this seller and consignee and "
