@@ -6,6 +6,7 @@ import zipfile
 from dataclasses import replace
 from html.parser import HTMLParser
 
+import numpy as np
 import polars as pl
 import pytest
 from conftest import GOOD_ROW, write_csv
@@ -360,3 +361,44 @@ def test_random_picks_of_one_importer_are_not_one_case():
     listed, cases = group_cases(flagged)
     assert cases.height == 3  # three schemes, three sellers: three cases
     assert "EXPLORATION" not in ",".join(cases["strongest_reasons"])
+
+
+def test_charts_label_their_axes_and_keep_the_legend_off_the_lines():
+    import numpy as np
+
+    from detector.app.report import _bar_chart, _peer_plot
+
+    bars = _bar_chart([("UNDERVALUED", 30), ("ROUTE", 12)], "flags by reason")
+    assert "<!-- listed declarations -->" in bars
+    row = {"unit_value_per_ton": 2150.0}
+    percentiles = {"p25": 4000.0, "p50": 5000.0, "p75": 6000.0}
+    peers = np.random.default_rng(0).lognormal(8.5, 0.3, 200)
+    plot = _peer_plot(row, peers, percentiles, " USD")
+    assert "<!-- declared value per tonne USD (log scale) -->" in plot
+    assert "<!-- declarations -->" in plot  # a y axis with counts
+    assert "<!-- this declaration 2,150 USD/t -->" in plot
+
+
+def test_monitor_shows_one_month_as_one_point_with_its_interval_and_size():
+    from datetime import date
+
+    from detector.app.report import _monitor_section, _wilson
+
+    low, high = _wilson(np.array([3]), np.array([3]))
+    assert round(float(low[0]), 2) == 0.44 and high[0] == 1.0
+    rates = pl.DataFrame(
+        {
+            "month": [date(2026, 11, 1), date(2026, 11, 1)],
+            "selection": ["model", "exploration"],
+            "inspected": [3, 40],
+            "frauds": [2, 4],
+            "hit_rate": [2 / 3, 0.1],
+            "revenue_recovered": [100.0, 20.0],
+        }
+    )
+    page = _monitor_section(rates)
+    assert page.count("<!-- 2026-11 -->") == 1  # one tick, not an axis of years
+    assert "<!-- 2025 -->" not in page and "<!-- 2027 -->" not in page
+    assert "<!-- n=3 -->" in page and "<!-- n=40 -->" in page
+    assert "20.8%" in page and "93.9%" in page  # 2 of 3: 20.8 %-93.9 %
+    assert "hit rate low 95" in page

@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
-from matplotlib.ticker import NullLocator  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullLocator  # noqa: E402
 
 from detector.app.reasons import hints  # noqa: E402
 from detector.features import PEER_LEVELS  # noqa: E402
@@ -144,6 +144,7 @@ def _bar_chart(counts: list[tuple[str, int]], title: str) -> str:
     ax.barh(range(len(values)), values, color="#3d6fa8")
     ax.set_yticks(range(len(labels)), labels)
     ax.set_title(title, loc="left", fontsize=10)
+    ax.set_xlabel("listed declarations", fontsize=9)
     ax.spines[["top", "right"]].set_visible(False)
     for y, v in enumerate(values):
         ax.text(v, y, f" {v:,}", va="center", fontsize=8)
@@ -189,10 +190,12 @@ def _peer_plot(
     ticks = sorted({float(f"{t:.2g}") for t in np.geomspace(lo, hi, 4)})
     ax.set_xticks(ticks, [f"{t:,.0f}" for t in ticks])
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.set_xlabel("declared value per tonne")
-    ax.set_yticks([])
-    ax.spines[["top", "right", "left"]].set_visible(False)
-    ax.legend(fontsize=7, frameon=False, loc="best")
+    ax.set_xlabel(f"declared value per tonne{currency} (log scale)", fontsize=9)
+    ax.set_ylabel("declarations", fontsize=9)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+    ax.spines[["top", "right"]].set_visible(False)
+    # Below the axes, where no line of the plot can cross it.
+    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=2)
     return _svg(fig)
 
 
@@ -363,32 +366,61 @@ def _cards(result, max_cards: int) -> str:
     )
 
 
+def _wilson(frauds: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """95 % interval of a hit rate from ``frauds`` of ``n`` inspections (Wilson score):
+    3 of 3 is 0.44-1.00, not a certainty."""
+    n = np.maximum(n.astype(float), 1.0)
+    p = frauds / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
 def _monitor_section(rates: pl.DataFrame | None) -> str:
     if rates is None or rates.height == 0:
         return ""
+    dated = rates.filter(pl.col("month").is_not_null()).sort("month")
+    # Months as positions: one month is one point, not an axis of years.
+    months = sorted(set(dated["month"].dt.strftime("%Y-%m").to_list()))
     fig, ax = plt.subplots(figsize=(6.5, 2.8))
-    dated = rates.filter(pl.col("month").is_not_null())
-    for selection, part in dated.group_by("selection", maintain_order=True):
-        ax.plot(
-            part["month"].to_list(), part["hit_rate"].to_list(), marker="o", label=str(selection[0])
+    for k, (selection, part) in enumerate(dated.group_by("selection", maintain_order=True)):
+        x = np.array([months.index(m) for m in part["month"].dt.strftime("%Y-%m")]) + 0.08 * k
+        frauds, n = part["frauds"].to_numpy(), part["inspected"].to_numpy()
+        rate = part["hit_rate"].to_numpy()
+        low, high = _wilson(frauds, n)
+        ax.errorbar(
+            x, rate, yerr=[rate - low, high - rate], marker="o", capsize=3, label=str(selection[0])
         )
-    ax.set_ylabel("hit rate (frauds / inspections)")
+        for xi, yi, ni in zip(x, rate, n, strict=True):
+            ax.annotate(
+                f"n={ni:,}", (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7
+            )
+    ax.set_xticks(range(len(months)), months)
+    ax.set_xlim(-0.5, max(len(months) - 0.5, 0.5))
+    ax.set_xlabel("month of inspection", fontsize=9)
+    ax.set_ylabel("hit rate (frauds / inspections)", fontsize=9)
     ax.set_ylim(0, 1)
     if dated.height:
         ax.legend(frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.autofmt_xdate()
+    low, high = _wilson(rates["frauds"].to_numpy(), rates["inspected"].to_numpy())
     table = _table(
-        rates.with_columns(pl.col("month").dt.strftime("%Y-%m").fill_null("undated")),
+        rates.with_columns(
+            pl.col("month").dt.strftime("%Y-%m").fill_null("undated"),
+            pl.Series("hit_rate_low_95", low),
+            pl.Series("hit_rate_high_95", high),
+        ),
         "monitor",
-        {"inspected", "frauds", "hit_rate", "revenue_recovered"},
-        {"hit_rate": ".1%"},
+        {"inspected", "frauds", "hit_rate", "hit_rate_low_95", "hit_rate_high_95"}
+        | {"revenue_recovered"},
+        {"hit_rate": ".1%", "hit_rate_low_95": ".1%", "hit_rate_high_95": ".1%"},
     )
     return (
         "<h2>Inspections: model-selected versus exploration</h2><p class='note'>Hit rate of "
         "the inspections reported back, by month and by how the declaration was selected. "
-        "Exploration picks are random: their hit rate is the base rate the model must beat."
-        f"</p>{_svg(fig)}{table}"
+        "Exploration picks are random: their hit rate is the base rate the model must beat. "
+        "Bars and the low/high columns: 95 % interval (Wilson); n: inspections.</p>"
+        f"{_svg(fig)}{table}"
     )
 
 
