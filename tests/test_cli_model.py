@@ -245,3 +245,10 @@ def test_the_workbook_is_filled_in_and_read_back_by_feedback(files, tmp_path):
     assert (
         stored.filter(pl.col("declaration_id") == ids[0])["fraud_type"].item() == "undervaluation"
     )
+
+
+def test_every_command_shows_an_example_in_its_help():
+    for command in ("generate", "validate", "train", "score", "evaluate", "explain", "feedback",
+                    "monitor", "demo"):  # fmt: skip
+        out = runner.invoke(app, [command, "--help"], terminal_width=200).output
+        assert f"Example: detector {command} " in out, command

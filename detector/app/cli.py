@@ -204,7 +204,7 @@ def _profile_file(schema: str | None) -> list[tuple[str, Path]]:
     return [("the schema profile", Path(schema))] if schema and Path(schema).is_file() else []
 
 
-@app.command()
+@app.command(epilog="Example: detector generate --rows 300000 --seed 1 --out year.parquet")
 def generate(
     out_file: Annotated[Path, typer.Option("--out", help="Output file, .csv or .parquet.")],
     rows: Annotated[int, typer.Option(help="Number of declarations.", min=1)] = 100_000,
@@ -231,7 +231,7 @@ def generate(
         )
 
 
-@app.command()
+@app.command(epilog="Example: detector validate day.csv --rejects rejected.csv")
 def validate(
     files: Annotated[list[Path], typer.Argument(help="CSV or Parquet files, folders or globs.")],
     schema: Schema = "canonical",
@@ -337,7 +337,7 @@ def _backtest_table(result: dict, title: str):
     return table
 
 
-@app.command()
+@app.command(epilog="Example: detector train history/*.parquet --model model.joblib")
 def train(
     files: Annotated[list[Path], typer.Argument(help="Training declarations (CSV/Parquet).")],
     model: Model,
@@ -414,7 +414,10 @@ PieceRows = Annotated[
 ]
 
 
-@app.command()
+@app.command(
+    epilog="Example: detector score day.csv --model model.joblib --out flagged.xlsx "
+    "--top 5% --report day.html"
+)
 def score(
     files: Annotated[list[Path], typer.Argument(help="Declarations to score.")],
     model: Model,
@@ -473,7 +476,7 @@ def score(
             _say(err, f"warning: {warning}")
 
 
-@app.command()
+@app.command(epilog="Example: detector evaluate labelled.parquet --model model.joblib --backtest")
 def evaluate(
     files: Annotated[list[Path], typer.Argument(help="Labelled declarations.")],
     model: Model,
@@ -515,7 +518,7 @@ def evaluate(
             out.print(_metrics_table(metrics, f"evaluation of {model}"))
 
 
-@app.command()
+@app.command(epilog="Example: detector explain 25100800076875 --model model.joblib --input day.csv")
 def explain(
     declaration_id: Annotated[str, typer.Argument(help="The declaration to explain.")],
     model: Model,
@@ -575,7 +578,7 @@ def _number(value) -> str:
     return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4f}"
 
 
-@app.command()
+@app.command(epilog="Example: detector feedback flagged.xlsx --store labels/")
 def feedback(
     outcomes: Annotated[
         Path,
@@ -616,7 +619,7 @@ def feedback(
             _say(out, f"created the label store {store}")
 
 
-@app.command()
+@app.command(epilog="Example: detector monitor --store labels/ --report monitor.html")
 def monitor(
     store: Annotated[Path, typer.Option("--store", help="Label store folder.")],
     report: Annotated[
@@ -657,7 +660,7 @@ def monitor(
             out.print(f"wrote {report}", markup=False)
 
 
-@app.command()
+@app.command(epilog="Example: detector demo --out demo-out")
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the outputs.")] = Path(
         "demo-out"
