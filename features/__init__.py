@@ -35,7 +35,7 @@ from detector.features._routes import (
     third_country_transshipment,
 )
 from detector.features._split import split_shipments
-from detector.features._text import format_text
+from detector.features._text import format_text, string_lists
 from detector.features._unit_value import (
     log_unit_value,
     to_base_currency,
@@ -66,6 +66,7 @@ __all__ = [
     "route_patterns",
     "route_string",
     "split_shipments",
+    "string_lists",
     "third_country_transshipment",
     "thousands",
     "to_base_currency",

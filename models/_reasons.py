@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 from scipy.special import expit
 
+from detector.features import string_lists
 from detector.models._predict import Predictor
 
 __all__ = ["EVIDENCE_FIRST", "FAMILIES", "explain_rows", "mechanism_facts"]
@@ -247,8 +248,7 @@ def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
         named = [c for c in dict.fromkeys(named) if c is not None] or [codes[order[i, 0]]]
         reasons.append(_ordered(named, reclass[i] > stake[i]))
     return pl.DataFrame(
-        {"reason_codes": reasons, "novelty_detector": detectors},
-        schema={"reason_codes": pl.List(pl.String), "novelty_detector": pl.String},
+        [string_lists("reason_codes", reasons), pl.Series("novelty_detector", detectors, pl.String)]
     )
 
 

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import polars as pl
 
+from detector.features import string_lists
+
 __all__ = [
     "FORMATTERS",
     "HINTS",
@@ -268,7 +270,7 @@ def sentences(rows: pl.DataFrame, de_minimis: float) -> pl.Series:
         rows["reason_codes"].to_list(), rows.select(quoted).iter_rows(named=True), strict=True
     ):
         out.append(None if codes is None else [FORMATTERS[c](c, r, de_minimis) for c in codes])
-    return pl.Series("reasons", out, pl.List(pl.String))
+    return string_lists("reasons", out)
 
 
 def sentence_expr(names: list[str], de_minimis: float) -> pl.Expr:
