@@ -305,6 +305,7 @@ def simulate(
     config: ModelConfig | None = None,
     fit: Fit | None = None,
     on_month: OnMonth | None = None,
+    on_start: Callable[[list[date]], None] | None = None,
     source: str = "The input",
 ) -> Simulation:
     """Replay ``declarations`` month by month under each of ``options.policies``.
@@ -334,6 +335,8 @@ def simulate(
     )
     state = {name: _PolicyState(first_labels) for name in options.policies}
     every = RETRAIN[options.retrain]
+    if on_start is not None:
+        on_start(months)
     for i, month in enumerate(months):
         rows = replay.filter(month_of == month)
         past = replay.filter(pl.col("declaration_date") < month)
@@ -401,6 +404,7 @@ def simulate_files(
     schema: str = "canonical",
     config: ModelConfig | None = None,
     on_month: OnMonth | None = None,
+    on_start: Callable[[list[date]], None] | None = None,
 ) -> Simulation:
     """Read labelled declarations and replay them (see :func:`simulate`)."""
     from detector.io.ingest import read_declarations
@@ -411,5 +415,10 @@ def simulate_files(
     config = config or ModelConfig(extra_categorical=profile.features)
     names = ", ".join(map(str, files))
     return simulate(
-        batch.accepted, options, config=config, on_month=on_month, source=f"Input {names}"
+        batch.accepted,
+        options,
+        config=config,
+        on_month=on_month,
+        on_start=on_start,
+        source=f"Input {names}",
     )
