@@ -545,7 +545,8 @@ def _exploration_plot(sim) -> str:
     ax.set_xlabel("month of the replay")
     ax.set_ylabel("exploration hit rate (frauds / picks)")
     ax.set_ylim(0, 1)
-    ax.legend(frameon=False, fontsize=8)
+    if ax.lines:
+        ax.legend(frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     fig.autofmt_xdate()
     return _svg(fig)
