@@ -4,6 +4,7 @@ Usage: python bench/simulate.py [--seeds 1 2 3] [--rows N] [--capacity 5%]
                                 [--hide SCHEME] [--kcs DIR] [--json OUT] [--plot FILE.png]
        python bench/simulate.py --speed   (times the command on a default synthetic year:
                                           three policies, monthly retraining)
+       python bench/simulate.py --table OUT.json --hide SCHEME  (the README's table of a run)
 
 Synthetic years (one per seed, the default 300,000 rows): the first three months are
 the labelled stretch, the officers' own inspections, except that the labels of one
@@ -153,6 +154,41 @@ def speed(rows: int, capacity: str) -> None:
     )
 
 
+def mean_table(results: dict, hidden: str) -> str:
+    """The README's table: the synthetic years' means, and the Korean frauds."""
+    synthetic = [out for title, out in results.items() if title.startswith("synthetic")]
+    korean = [out for title, out in results.items() if title.startswith("Korean")]
+    names = list(synthetic[0])
+
+    def mean(key, fmt, pick=lambda m, k: m[k]) -> list[str]:
+        cells = []
+        for name in names:
+            values = [pick(out[name], key) for out in synthetic]
+            values = [v for v in values if v is not None]
+            cells.append(format(sum(values) / len(values), fmt) if values else "-")
+        return cells
+
+    rows = [
+        ("revenue recovered, synthetic, mean of 3 seeds (USD)", mean("revenue", ",.0f")),
+        ("frauds found, synthetic, mean of 3 seeds", mean("frauds", ",.0f")),
+        (
+            "recall of the hidden scheme, synthetic, mean",
+            mean(hidden, ".3f", lambda m, k: m["recall_by_type"].get(k)),
+        ),
+        ("exploration hit rate, synthetic, mean", mean("exploration_hit_rate", ".3f")),
+    ]
+    if korean:
+        rows.append(
+            (
+                "frauds found, Korean (no revenue recorded)",
+                [f"{korean[0][n]['frauds']:,}" for n in names],
+            )
+        )
+    lines = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     here = Path(__file__).resolve().parents[2]
@@ -165,7 +201,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--speed", action="store_true")
+    parser.add_argument("--table", type=Path, help="print the README's table of a saved run")
     args = parser.parse_args()
+    if args.table:
+        print(mean_table(json.loads(args.table.read_text()), args.hide))
+        return
     if args.speed:
         speed(args.rows, args.capacity)
         return
