@@ -22,6 +22,7 @@ from datetime import date
 
 import polars as pl
 
+from detector.app.backtest import Fold, rolling_folds
 from detector.app.labels import OUTCOME_SCHEMA, hit_rates
 from detector.errors import DetectorError
 from detector.io.schema import LABEL_SCHEMA
@@ -144,8 +145,8 @@ def _add_months(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _plan(dates: pl.Series, start: date | None, source: str) -> tuple[date, list[date]]:
-    """The first replayed month and every replayed month, in order."""
+def _plan(dates: pl.Series, start: date | None, source: str) -> list[Fold]:
+    """One fold of one month per replayed month: the backtest's rolling folds."""
     first, last = dates.min(), dates.max()
     first_month, last_month = first.replace(day=1), last.replace(day=1)
     start = start or _add_months(first_month, INITIAL_MONTHS)
@@ -155,11 +156,8 @@ def _plan(dates: pl.Series, start: date | None, source: str) -> tuple[date, list
             "no labelled stretch before it or no month to replay; pass a month after the "
             "first and not after the last."
         )
-    months, month = [], start
-    while month <= last_month:
-        months.append(month)
-        month = _add_months(month, 1)
-    return start, months
+    n = (last_month.year - start.year) * 12 + last_month.month - start.month + 1
+    return rolling_folds(dates, folds=n, months=1)
 
 
 @dataclass
@@ -234,10 +232,7 @@ class Simulation:
         policies = {}
         for name in self.options.policies:
             total = self.measure(name)
-            months = [
-                {"month": f"{m:%Y-%m}", **{k: v for k, v in self.measure(name, [m]).items()}}
-                for m in self.months
-            ]
+            months = [{"month": f"{m:%Y-%m}", **self.measure(name, [m])} for m in self.months]
             policies[name] = {
                 "total": {k: total[k] for k in keys},
                 "months": [{"month": m["month"], **{k: m[k] for k in keys}} for m in months],
@@ -317,7 +312,8 @@ def simulate(
     config = config or ModelConfig()
     fit = fit or (lambda table: FraudModel(config).fit(table))
     basis, outcomes = _outcomes(declarations, source)
-    start, months = _plan(declarations["declaration_date"], options.start, source)
+    folds = _plan(declarations["declaration_date"], options.start, source)
+    start, months = folds[0].cutoff, [f.cutoff for f in folds]
     initial, replay = _split(declarations, start)
     month_of = pl.col("declaration_date").dt.truncate("1mo")
     truth = pl.concat(
@@ -337,9 +333,9 @@ def simulate(
     every = RETRAIN[options.retrain]
     if on_start is not None:
         on_start(months)
-    for i, month in enumerate(months):
-        rows = replay.filter(month_of == month)
-        past = replay.filter(pl.col("declaration_date") < month)
+    for i, fold in enumerate(folds):
+        month = fold.cutoff
+        past, rows = fold.split(replay)
         k = max(1, math.ceil(rows.height * options.capacity / 100))
         for name in options.policies:
             own = state[name]
