@@ -283,6 +283,17 @@ def _order(model: FraudModel, rows: pl.DataFrame) -> pl.DataFrame:
     ).sort(["rank_score", "__h"], descending=[True, False])
 
 
+_EMPTY_ORDER = pl.DataFrame(
+    schema={
+        **dict.fromkeys(_ORDER_COLUMNS, pl.String),
+        "declaration_date": pl.Date,
+        "novelty": pl.Float64,
+        "rank_score": pl.Float64,
+        "__h": pl.UInt64,
+    }
+)
+
+
 def _fit(fit: Fit, table: pl.DataFrame, name: str, month: date) -> FraudModel:
     try:
         return fit(table)
@@ -336,13 +347,14 @@ def simulate(
     for i, fold in enumerate(folds):
         month = fold.cutoff
         past, rows = fold.split(replay)
-        k = max(1, math.ceil(rows.height * options.capacity / 100))
+        k = math.ceil(rows.height * options.capacity / 100)  # a month without rows lists none
         for name in options.policies:
             own = state[name]
             if i % every == 0:
                 own.model = _fit(fit, training_table(initial, past, own.revealed), name, month)
                 sim.fits += 1
-            listed = POLICIES[name].select(_order(own.model, rows), k, own.labels, config)
+            order = _order(own.model, rows) if rows.height else _EMPTY_ORDER
+            listed = POLICIES[name].select(order, k, own.labels, config)
             chosen = own.reveal(listed, truth, month)
             if on_month is not None:
                 on_month(month, name, chosen)
