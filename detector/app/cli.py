@@ -657,6 +657,22 @@ def monitor(
             out.print(f"wrote {report}", markup=False)
 
 
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the outputs.")] = Path(
+        "demo-out"
+    ),
+    rows: Annotated[int, typer.Option(help="Declarations in the synthetic year.")] = 300_000,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic year.")] = 1,
+) -> None:
+    """Generate a synthetic year, train on months 1-9, score months 10-12, report."""
+    with _boundary():
+        from detector.app.demo import run_demo
+
+        with _steps("demo") as step:
+            run_demo(out_dir, rows=rows, seed=seed, console=out, step=step)
+
+
 def _simulation_table(sim):
     """One row per policy: what it found over the whole replay."""
     import polars as pl
@@ -724,7 +740,7 @@ def _replay_progress(policies: int) -> Iterator:
         yield on_start, on_month
 
 
-@app.command()
+@app.command(epilog="Example: detector simulate year.parquet --capacity 5% --report replay.html")
 def simulate(
     files: Annotated[list[Path], typer.Argument(help="Labelled declarations (CSV/Parquet).")],
     capacity: Annotated[
@@ -783,22 +799,6 @@ def simulate(
         for path in (json_out, report):
             if path is not None:
                 out.print(f"wrote {path}", markup=False)
-
-
-@app.command()
-def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the outputs.")] = Path(
-        "demo-out"
-    ),
-    rows: Annotated[int, typer.Option(help="Declarations in the synthetic year.")] = 300_000,
-    seed: Annotated[int, typer.Option(help="Random seed of the synthetic year.")] = 1,
-) -> None:
-    """Generate a synthetic year, train on months 1-9, score months 10-12, report."""
-    with _boundary():
-        from detector.app.demo import run_demo
-
-        with _steps("demo") as step:
-            run_demo(out_dir, rows=rows, seed=seed, console=out, step=step)
 
 
 def main() -> None:
