@@ -7,6 +7,7 @@ from detector.models._encode import FrameEncoder
 from detector.models._metrics import CAPACITY_LEVELS, calibration_table, capacity_metrics
 from detector.models._model import NOVELTY_SIGNALS, FraudModel
 from detector.models._pipeline import make_classifier
+from detector.models._policies import POLICIES, SelectionPolicy, segment_of
 from detector.models._reasons import EVIDENCE_FIRST, FAMILIES, explain_rows
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "FrameEncoder",
     "ModelConfig",
     "NOVELTY_SIGNALS",
+    "POLICIES",
+    "SelectionPolicy",
     "SmoothIsotonic",
     "calibration_table",
     "capacity_metrics",
@@ -26,6 +29,7 @@ __all__ = [
     "drift_report",
     "explain_rows",
     "make_classifier",
+    "segment_of",
 ]
 
 # A saved model names these classes by their public home, never by the private module

@@ -10,7 +10,7 @@ import polars as pl
 
 from detector.models._config import ModelConfig
 
-__all__ = ["select_for_inspection"]
+__all__ = ["exploration_rng", "select_for_inspection"]
 
 
 def select_for_inspection(order: pl.DataFrame, k: int | None, config: ModelConfig) -> pl.DataFrame:
@@ -32,9 +32,8 @@ def select_for_inspection(order: pl.DataFrame, k: int | None, config: ModelConfi
     else:
         n_explore = int(round(k * config.exploration_share))
         head, rest = order.head(k - n_explore), order.slice(k - n_explore).sort("__h")
-        batch = int((rest["__h"] % 2**32).sum() % 2**32) if rest.height else 0
-        seed = config.seed + batch
-        picks = np.sort(np.random.default_rng(seed).choice(rest.height, n_explore, replace=False))
+        rng = exploration_rng(rest, config)
+        picks = np.sort(rng.choice(rest.height, n_explore, replace=False))
         listed = pl.concat(
             [
                 head.with_columns(pl.lit("model").alias("selection")),
@@ -43,3 +42,10 @@ def select_for_inspection(order: pl.DataFrame, k: int | None, config: ModelConfi
         ).with_columns(pl.int_range(1, k + 1, dtype=pl.UInt32).alias("rank"))
         n_reasons = k
     return listed.with_columns((pl.col("rank") <= n_reasons).alias("explain"))
+
+
+def exploration_rng(rest: pl.DataFrame, config: ModelConfig) -> np.random.Generator:
+    """The random picks' generator, seeded by the batch (the ids' hashes in ``__h``):
+    the same input gives the same picks, another batch other picks."""
+    batch = int((rest["__h"] % 2**32).sum() % 2**32) if rest.height else 0
+    return np.random.default_rng(config.seed + batch)

@@ -33,7 +33,7 @@ from detector.io.ingest import (
 from detector.io.output import write_table
 from detector.io.schema import FRAUD_TYPES
 
-__all__ = ["FeedbackResult", "LabelStore", "OUTCOME_SCHEMA"]
+__all__ = ["FeedbackResult", "LabelStore", "OUTCOME_SCHEMA", "hit_rates"]
 
 #: One investigator's report on one declaration.
 OUTCOME_SCHEMA: dict[str, pl.DataType] = {
@@ -486,19 +486,29 @@ class LabelStore:
 
     def hit_rates(self) -> pl.DataFrame:
         """Per month of inspection and selection: inspected, frauds, hit rate, revenue."""
-        outcomes = self.outcomes().filter(pl.col("inspected"))
-        flagged = self.flagged().select("declaration_id", "selection", "declaration_date")
-        joined = outcomes.join(flagged, on="declaration_id", how="left").with_columns(
-            pl.col("selection").fill_null("other"),
-            pl.coalesce("inspected_on", "declaration_date").dt.truncate("1mo").alias("month"),
+        return hit_rates(self.outcomes(), self.flagged())
+
+
+def hit_rates(outcomes: pl.DataFrame, flagged: pl.DataFrame) -> pl.DataFrame:
+    """Per month of inspection and selection: inspected, frauds, hit rate, revenue.
+
+    ``outcomes`` as the store keeps them (``OUTCOME_SCHEMA``), ``flagged`` with at least
+    ``declaration_id``, ``selection`` and ``declaration_date``. The one definition of a
+    hit rate: ``monitor`` reads it from the store, ``simulate`` from its replay.
+    """
+    outcomes = outcomes.filter(pl.col("inspected"))
+    flagged = flagged.select("declaration_id", "selection", "declaration_date")
+    joined = outcomes.join(flagged, on="declaration_id", how="left").with_columns(
+        pl.col("selection").fill_null("other"),
+        pl.coalesce("inspected_on", "declaration_date").dt.truncate("1mo").alias("month"),
+    )
+    return (
+        joined.group_by("month", "selection")
+        .agg(
+            pl.len().alias("inspected"),
+            pl.col("fraud").sum().cast(pl.Int64).alias("frauds"),
+            pl.col("revenue_recovered").sum().alias("revenue_recovered"),
         )
-        return (
-            joined.group_by("month", "selection")
-            .agg(
-                pl.len().alias("inspected"),
-                pl.col("fraud").sum().cast(pl.Int64).alias("frauds"),
-                pl.col("revenue_recovered").sum().alias("revenue_recovered"),
-            )
-            .with_columns((pl.col("frauds") / pl.col("inspected")).alias("hit_rate"))
-            .sort("month", "selection")
-        )
+        .with_columns((pl.col("frauds") / pl.col("inspected")).alias("hit_rate"))
+        .sort("month", "selection")
+    )

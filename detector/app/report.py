@@ -25,7 +25,7 @@ from detector.features import PEER_LEVELS  # noqa: E402
 from detector.io.ingest import reject_tally  # noqa: E402
 from detector.io.output import atomic_path  # noqa: E402
 
-__all__ = ["write_monitor_report", "write_report"]
+__all__ = ["write_monitor_report", "write_report", "write_simulation_report"]
 
 #: Drawing settings, applied only while a report is drawn: the same ids every run, and
 #: text drawn as it is (a ``$`` in an office's name is not the start of a formula).
@@ -544,4 +544,97 @@ def write_monitor_report(rates: pl.DataFrame, path: str | Path, *, store: str) -
         body = f"<p class='note'>Label store {_e(store)}.</p>" + _monitor_section(rates)
     with atomic_path(path) as tmp:
         tmp.write_text(_page("Inspection outcomes", body), encoding="utf-8")
+    return path
+
+
+def _cumulative_plot(sim, key: str, ylabel: str) -> str:
+    """One line per policy: ``key`` summed month after month over the replay."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.0))
+    for name in sim.options.policies:
+        values = [sim.measure(name, [m])[key] or 0 for m in sim.months]
+        ax.plot(sim.months, np.cumsum(values), marker="o", ms=3, label=_cut(name, _LABEL_CHARS))
+    ax.set_xlabel("month of the replay")
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.autofmt_xdate()
+    return _svg(fig)
+
+
+def _exploration_plot(sim) -> str:
+    """The exploration picks' hit rate by month, one line per policy that explores."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.0))
+    for name in sim.options.policies:
+        rates = sim.hit_rates(name).filter(pl.col("selection") == "exploration")
+        if rates.height:
+            ax.plot(
+                rates["month"].to_list(),
+                rates["hit_rate"].to_list(),
+                marker="o",
+                ms=3,
+                label=_cut(name, _LABEL_CHARS),
+            )
+    ax.set_xlabel("month of the replay")
+    ax.set_ylabel("exploration hit rate (frauds / picks)")
+    ax.set_ylim(0, 1)
+    if ax.lines:
+        ax.legend(frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.autofmt_xdate()
+    return _svg(fig)
+
+
+def _simulation_totals(sim, currency: str) -> str:
+    rows = []
+    for name in sim.options.policies:
+        m = sim.measure(name)
+        rates = sim.hit_rates(name).filter(pl.col("selection") == "exploration")
+        picks = int(rates["inspected"].sum()) if rates.height else 0
+        hit = int(rates["frauds"].sum()) / picks if picks else None
+        rows.append(
+            {
+                "policy": name + (" (default)" if name == sim.default else ""),
+                "inspected": m["inspected"],
+                "frauds found": m["frauds"],
+                "precision": m["precision"],
+                f"revenue recovered{currency}": m["revenue"],
+                "share of the fraud found": m["coverage"],
+                "exploration hit rate": hit,
+                **{f"recall {k}": v for k, v in m["recall_by_type"].items()},
+            }
+        )
+    frame = pl.DataFrame(rows)
+    numeric = {c for c in frame.columns if c != "policy"}
+    formats = {c: ".3f" for c in numeric if c not in ("inspected", "frauds found")}
+    formats[f"revenue recovered{currency}"] = ",.0f"
+    return _table(frame, "policies", numeric, formats)
+
+
+def write_simulation_report(sim, path: str | Path) -> Path:
+    """A page of a replay (:class:`~detector.app.simulate.Simulation`): what each policy
+    would have found, cumulated month by month, and what its exploration found."""
+    path = Path(path)
+    currency = f" {sim.currency}" if sim.currency else ""
+    first, last = sim.months[0], sim.months[-1]
+    with plt.rc_context(_RC):
+        figures = [_cumulative_plot(sim, "frauds", "frauds found, cumulative (declarations)")]
+        if sim.has_revenue:
+            label = f"revenue recovered, cumulative ({sim.currency or 'money'})"
+            figures.insert(0, _cumulative_plot(sim, "revenue", label))
+        figures.append(_exploration_plot(sim))
+        body = (
+            f"<p class='note'>Months {first:%Y-%m} to {last:%Y-%m} replayed at "
+            f"{_e(f'{sim.options.capacity:g}')} % capacity, {_e(sim.options.retrain)} "
+            f"retraining; outcomes from the {_e(sim.basis)}. Each policy's model learns only "
+            "from the labels of the first stretch and of the declarations that policy "
+            "selected.</p><h2>What each policy would have found</h2>"
+            + _simulation_totals(sim, currency)
+            + "<h2>Month by month</h2><div class='figures'>"
+            + "".join(f"<div>{f}</div>" for f in figures)
+            + "</div>"
+        )
+        if sim.default in sim.picks:  # the default policy's hit rates, as monitor shows them
+            body += _monitor_section(sim.hit_rates(sim.default))
+    with atomic_path(path) as tmp:
+        tmp.write_text(_page("Selection policies: a replay", body), encoding="utf-8")
     return path

@@ -87,7 +87,7 @@ def check_output(path: str | Path, option: str = "--out", kind: str = "table") -
     """Refuse an output path that cannot be written, before any work is done.
 
     ``kind`` is ``table`` (a file by its suffix, or a folder of Parquet files),
-    ``html`` (a report) or ``model``.
+    ``html`` (a report), ``json`` or ``model``.
     """
     path = Path(path)
     if any(ch in str(path) for ch in "*?["):
@@ -121,7 +121,7 @@ def check_output(path: str | Path, option: str = "--out", kind: str = "table") -
         )
 
 
-_KIND_SUFFIXES = {"html": (".html", ".htm"), "model": (".joblib", ".skops")}
+_KIND_SUFFIXES = {"html": (".html", ".htm"), "model": (".joblib", ".skops"), "json": (".json",)}
 
 
 def check_outputs(

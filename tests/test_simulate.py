@@ -1,0 +1,329 @@
+"""The replay (detector.app.simulate), the selection policies and ``detector simulate``."""
+
+import json
+from datetime import date
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from detector.app.cli import app
+from detector.app.labels import LabelStore
+from detector.app.simulate import DEFAULT_POLICY, SimulationOptions, simulate
+from detector.errors import DetectorError
+from detector.models import POLICIES, ModelConfig
+from detector.models._selection import select_for_inspection
+from detector.synthetic.generate import generate_declarations
+
+#: Cheap models: the replay's bookkeeping is under test, not the classifier.
+FAST = ModelConfig(n_models=1, max_iter=15, max_leaf_nodes=31)
+START = date(2025, 11, 1)
+POLICY_NAMES = ["random-explore", "segment-bandit"]
+
+
+@pytest.fixture(scope="module")
+def small_year() -> pl.DataFrame:
+    return generate_declarations(rows=20_000, seed=11)
+
+
+def _run(year: pl.DataFrame, fit=None, on_month=None):
+    options = SimulationOptions.parse("5%", policies=POLICY_NAMES, start="2025-11")
+    return simulate(year, options, config=FAST, fit=fit, on_month=on_month)
+
+
+@pytest.fixture(scope="module")
+def small_run(small_year):
+    """A replay of November and December, every training table each policy got kept."""
+    from detector.models import FraudModel
+
+    pending, tables = [], {}
+
+    def fit(table):
+        pending.append(table)
+        return FraudModel(FAST).fit(table)
+
+    def on_month(month, name, chosen):
+        if pending:
+            tables[(name, month)] = pending.pop()
+
+    sim = _run(small_year, fit, on_month)
+    return sim, tables
+
+
+# ---------------------------------------------------------------- options
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("5%", 5.0), ("0.5%", 0.5), ("100%", 100.0), (" 2 ", 2.0)]
+)
+def test_a_capacity_is_a_share_of_each_month(text, expected):
+    assert SimulationOptions.parse(text).capacity == expected
+
+
+@pytest.mark.parametrize("text", ["150%", "0%", "-1%", "five", "nan%", "inf"])
+def test_a_capacity_outside_0_to_100_percent_is_refused(text):
+    with pytest.raises(DetectorError, match="--capacity"):
+        SimulationOptions.parse(text)
+
+
+def test_without_policies_the_replay_compares_the_baselines_with_the_default():
+    assert SimulationOptions.parse("5%").policies == ("exploit", "random-explore", DEFAULT_POLICY)
+    assert DEFAULT_POLICY in POLICIES
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"policies": ["exploit", "greedy"]}, "--policy 'greedy'"),
+        ({"retrain": "weekly"}, "--retrain 'weekly'"),
+        ({"start": "April"}, "--start 'April'"),
+        ({"start": "2025-13"}, "--start '2025-13'"),
+    ],
+)
+def test_bad_options_are_one_sentence(options, match):
+    with pytest.raises(DetectorError, match=match):
+        SimulationOptions.parse("5%", **options)
+
+
+# ---------------------------------------------------------------- policies
+
+
+def _order(n: int, seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame(
+        {
+            "declaration_id": [f"D{i}" for i in range(n)],
+            "hs_code": [["081060", "720851", "610910"][i % 3] for i in range(n)],
+            "country_origin": [["TH", "CN"][i % 2] for i in range(n)],
+            "novelty": rng.random(n),
+            "rank_score": [1 - i / n for i in range(n)],
+            "__h": [(i * 7919) % 1009 for i in range(n)],
+        }
+    )
+
+
+NO_LABELS = pl.DataFrame(
+    schema={"hs_code": pl.String, "country_origin": pl.String, "fraud": pl.Int8}
+)
+
+
+@pytest.mark.parametrize("name", list(POLICIES))
+def test_every_policy_lists_the_capacity_the_model_top_first(name):
+    config = ModelConfig(exploration_share=0.1)
+    listed = POLICIES[name].select(_order(1_000), 50, NO_LABELS, config)
+    assert listed.height == 50 and listed["declaration_id"].n_unique() == 50
+    assert listed["rank"].to_list() == list(range(1, 51))
+    model = listed.filter(pl.col("selection") == "model")["declaration_id"]
+    n_model = 50 if name == "exploit" else 45
+    assert model.to_list() == [f"D{i}" for i in range(n_model)]
+    explored = listed.filter(pl.col("selection") == "exploration")["declaration_id"]
+    assert explored.len() == 50 - n_model
+    assert all(int(d[1:]) >= n_model for d in explored)
+    again = POLICIES[name].select(_order(1_000), 50, NO_LABELS, config)
+    assert again.equals(listed)
+
+
+def test_random_explore_is_the_list_score_top_draws():
+    config = ModelConfig(exploration_share=0.1)
+    listed = POLICIES["random-explore"].select(_order(500), 40, NO_LABELS, config)
+    drawn = select_for_inspection(_order(500), 40, config)
+    assert listed["declaration_id"].to_list() == drawn["declaration_id"].to_list()
+    assert listed["selection"].to_list() == drawn["selection"].to_list()
+
+
+def test_novelty_explore_picks_strange_rows_more_often_than_chance():
+    config = ModelConfig(exploration_share=0.5)
+    listed = POLICIES["novelty-explore"].select(_order(4_000), 200, NO_LABELS, config)
+    picked = listed.filter(pl.col("selection") == "exploration")["novelty"]
+    assert picked.mean() > 0.9  # against 0.5 for random picks of uniform novelty
+
+
+def test_the_bandit_spends_exploration_where_labels_are_scarce():
+    # Segment 08|TH holds many clean labels, the others none: at equal novelty the
+    # picks go to the segments no inspection has looked at.
+    order = _order(600).with_columns(pl.lit(0.9).alias("novelty"))
+    labels = pl.DataFrame(
+        {"hs_code": ["081060"] * 500, "country_origin": ["TH"] * 500, "fraud": [0] * 500},
+        schema_overrides={"fraud": pl.Int8},
+    )
+    config = ModelConfig(exploration_share=0.5)
+    listed = POLICIES["segment-bandit"].select(order, 60, labels, config)
+    picks = listed.filter(pl.col("selection") == "exploration")
+    segments = picks.select(pl.col("hs_code").str.slice(0, 2) + "|" + pl.col("country_origin"))
+    assert picks.height == 30 and "08|TH" not in segments.to_series().to_list()
+
+
+def test_a_capacity_larger_than_the_month_lists_every_row():
+    for policy in POLICIES.values():
+        listed = policy.select(_order(10), 25, NO_LABELS, ModelConfig())
+        assert sorted(listed["declaration_id"].to_list()) == sorted(f"D{i}" for i in range(10))
+
+
+# ---------------------------------------------------------------- the replay
+
+
+def test_each_policy_learns_exactly_the_labels_it_selected(small_run, small_year):
+    sim, tables = small_run
+    assert set(tables) == {(n, m) for n in POLICY_NAMES for m in sim.months}
+    first = small_year.filter(pl.col("declaration_date") < START)
+    first_labelled = set(first.filter(pl.col("inspected"))["declaration_id"].to_list())
+    truth = dict(zip(small_year["declaration_id"], small_year["true_fraud"], strict=True))
+    for (name, month), table in tables.items():
+        assert not [c for c in table.columns if c.startswith("true_")]
+        # Every declaration before the month feeds the features, labelled or not.
+        assert table.height == small_year.filter(pl.col("declaration_date") < month).height
+        labelled = table.filter(pl.col("inspected"))
+        picks = sim.picks[name].filter(pl.col("declaration_date") < month)
+        assert set(labelled["declaration_id"]) == first_labelled | set(picks["declaration_id"])
+        replayed = labelled.filter(pl.col("declaration_date") >= START)
+        assert sorted(replayed["declaration_id"]) == sorted(picks["declaration_id"])
+        assert replayed["fraud"].null_count() == 0
+        assert all(truth[i] == f for i, f in replayed.select("declaration_id", "fraud").rows())
+        unlabelled = table.filter(~pl.col("inspected"))
+        assert unlabelled["fraud"].null_count() == unlabelled.height
+
+
+def test_the_policies_learn_from_different_labels(small_run):
+    sim, tables = small_run
+    december = [
+        set(tables[(n, sim.months[-1])].filter(pl.col("inspected"))["declaration_id"])
+        for n in POLICY_NAMES
+    ]
+    assert december[0] != december[1]
+
+
+def test_each_month_lists_its_capacity_and_counts_what_it_found(small_run, small_year):
+    sim, _ = small_run
+    month_rows = small_year.filter(pl.col("declaration_date") >= START).group_by(
+        pl.col("declaration_date").dt.truncate("1mo").alias("m")
+    )
+    sizes = dict(month_rows.len().rows())
+    for name in POLICY_NAMES:
+        picks = sim.picks[name]
+        for month in sim.months:
+            got = picks.filter(pl.col("__month") == month)
+            assert got.height == int(np.ceil(sizes[month] * 0.05))
+            m = sim.measure(name, [month])
+            assert m["frauds"] == int(got["__y"].sum())
+            assert m["precision"] == pytest.approx(m["frauds"] / got.height, abs=1e-6)
+        total = sim.measure(name)
+        assert total["frauds"] == sum(sim.measure(name, [m])["frauds"] for m in sim.months)
+        kinds = total["recall_by_type"]
+        assert kinds and all(0 <= v <= 1 for v in kinds.values())
+
+
+def test_two_runs_give_the_same_json(small_run, small_year):
+    sim, _ = small_run
+    again = _run(small_year)
+    assert json.dumps(again.to_json(), sort_keys=True) == json.dumps(sim.to_json(), sort_keys=True)
+
+
+def test_the_json_has_the_issue_shape(small_run):
+    doc = small_run[0].to_json()
+    assert set(doc) == {"policies", "default"} and doc["default"] == DEFAULT_POLICY
+    keys = {"frauds", "precision", "revenue", "recall_by_type"}
+    for name in POLICY_NAMES:
+        entry = doc["policies"][name]
+        assert set(entry) == {"total", "months"}
+        assert set(entry["total"]) == keys
+        assert [m["month"] for m in entry["months"]] == ["2025-11", "2025-12"]
+        assert all(set(m) == keys | {"month"} for m in entry["months"])
+        assert entry["total"]["frauds"] == sum(m["frauds"] for m in entry["months"])
+
+
+def test_the_replay_hit_rates_are_what_monitor_reports(small_run, tmp_path):
+    sim, _ = small_run
+    picks = sim.picks["segment-bandit"]
+    store = LabelStore(tmp_path / "store")
+    store.record_flagged(picks.with_columns(pl.lit(0.5).alias("risk_score")))
+    outcomes = picks.select(
+        "declaration_id",
+        pl.lit("true").alias("inspected"),
+        pl.col("__y").alias("fraud"),
+        pl.when(pl.col("__y") == 1).then(pl.col("__type")).alias("fraud_type"),
+        pl.when(pl.col("__y") == 1)
+        .then(pl.col("__revenue"))
+        .otherwise(0.0)
+        .alias("revenue_recovered"),
+    )
+    outcomes.write_csv(tmp_path / "outcomes.csv")
+    store.add_outcomes(tmp_path / "outcomes.csv")
+    monitored = store.hit_rates()
+    simulated = sim.hit_rates("segment-bandit")
+    assert monitored.height == 4  # two months, model and exploration
+    cols = ["month", "selection", "inspected", "frauds", "hit_rate"]
+    assert simulated.select(cols).equals(monitored.select(cols))
+
+
+# ---------------------------------------------------------------- the command
+
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def year_file(small_year, tmp_path_factory):
+    path = tmp_path_factory.mktemp("simulate") / "year.parquet"
+    small_year.write_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--capacity", "150%"], "--capacity '150%'"),
+        (["--capacity", "5%", "--policy", "greedy"], "not a selection policy"),
+        (["--capacity", "5%", "--retrain", "weekly"], "not a schedule"),
+        (["--capacity", "5%", "--start", "2031-01"], "no labelled stretch"),
+        (["--capacity", "5%", "--json", "out.txt"], "use .json"),
+        (["--capacity", "5%", "--report", "out.pdf"], "use .html"),
+    ],
+)
+def test_bad_options_exit_2_with_one_sentence(year_file, args, words, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["simulate", str(year_file), *args])
+    assert result.exit_code == 2
+    assert words in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) <= 2
+
+
+def test_an_output_may_not_replace_the_input(year_file):
+    result = runner.invoke(
+        app, ["simulate", str(year_file), "--capacity", "5%", "--json", str(year_file)]
+    )
+    assert result.exit_code == 2 and "would overwrite the input" in result.output
+
+
+def test_a_file_without_labels_exits_2(small_year, tmp_path):
+    path = tmp_path / "unlabelled.csv"
+    small_year.drop("inspected", "fraud", "fraud_type", "revenue_recovered").drop(
+        [c for c in small_year.columns if c.startswith("true_")]
+    ).write_csv(path)
+    result = runner.invoke(app, ["simulate", str(path), "--capacity", "5%"])
+    assert result.exit_code == 2 and "has no labels" in result.output
+
+
+def test_a_file_with_unknown_outcomes_in_the_replay_exits_2(small_year, tmp_path):
+    path = tmp_path / "selective.parquet"
+    small_year.drop([c for c in small_year.columns if c.startswith("true_")]).write_parquet(path)
+    result = runner.invoke(app, ["simulate", str(path), "--capacity", "5%"])
+    assert result.exit_code == 2 and "without an outcome" in result.output
+
+
+@pytest.mark.slow
+def test_the_command_writes_the_json_and_the_report(year_file, tmp_path):
+    doc, page = tmp_path / "replay.json", tmp_path / "replay.html"
+    args = ["simulate", str(year_file), "--capacity", "2%", "--start", "2025-12"]
+    args += ["--policy", "exploit", "--json", str(doc), "--report", str(page)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(doc.read_text())
+    assert list(data["policies"]) == ["exploit"]
+    december = data["policies"]["exploit"]["months"]
+    assert [m["month"] for m in december] == ["2025-12"]
+    assert data["policies"]["exploit"]["total"]["frauds"] == december[0]["frauds"] > 0
+    html = page.read_text()
+    assert "frauds found, cumulative (declarations)" in html
+    assert "revenue recovered, cumulative (USD)" in html
+    assert "exploration hit rate" in html and "<script src" not in html
