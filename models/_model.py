@@ -10,6 +10,7 @@ from detector.models._calibration import SmoothIsotonic
 from detector.models._config import ModelConfig
 from detector.models._drift import DRIFT_COLUMNS, fit_drift_reference
 from detector.models._pipeline import fit_classifiers
+from detector.models._policies import POLICIES, segment_stats
 from detector.models._predict import Predictor, predict_positive, screen_positive
 from detector.models._selection import select_for_inspection
 
@@ -155,6 +156,8 @@ class FraudModel:
             label_history=cfg.label_history,
         )
         labelled, table, sample = self._fit_features(declarations)
+        # What exploration knows of each segment: the labels the model learns from.
+        self.segment_labels_ = segment_stats(labelled)
         labelled, weight, self.sampling_ = sample_labelled(
             labelled, cfg.max_labelled_rows, cfg.seed
         )
@@ -381,8 +384,20 @@ class FraudModel:
         )
 
     def select(self, order: pl.DataFrame, k: int | None) -> pl.DataFrame:
-        """The inspection list of scored rows in ``order``: see ``select_for_inspection``."""
-        return select_for_inspection(order, k, self.config)
+        """The inspection list of scored rows in ``order`` (most suspicious first, with
+        ``__h``, ``novelty`` and the segment ``__seg``), with ``selection``, ``rank`` and
+        ``explain``: without a capacity every row ranked (``select_for_inspection``);
+        with one, the ``k`` rows the configured policy lists, the model's top and its
+        exploration, all explained. (A model saved before policies had a name draws its
+        exploration at random.)"""
+        if k is None:
+            return select_for_inspection(order, k, self.config)
+        name = getattr(self.config, "selection_policy", "random-explore")
+        stats = getattr(self, "segment_labels_", None)
+        if stats is None:
+            name = "random-explore"
+        listed = POLICIES[name].select(order, k, stats, self.config)
+        return listed.with_columns(pl.lit(True).alias("explain"))
 
     def peer_percentiles(self, row: dict) -> dict[str, float] | None:
         """The training prices per tonne of a scored declaration's peer group."""

@@ -9,9 +9,9 @@ segments (HS chapter x origin) that spends the picks where labels are scarce or 
 found fraud, on the rows the detectors find strangest (``segment-bandit``).
 
 A policy reads the scored rows in ``order`` (most suspicious first, with ``__h``, a
-hash of the id, ``novelty``, ``hs_code`` and ``country_origin``) and the labels it has
-revealed so far; it returns the listed rows with ``selection`` (``model`` or
-``exploration``) and ``rank``.
+hash of the id, ``novelty``, and ``hs_code`` and ``country_origin`` or the segment
+``__seg``) and the labels it has revealed so far; it returns the listed rows with
+``selection`` (``model`` or ``exploration``) and ``rank``.
 """
 
 from dataclasses import dataclass
@@ -22,7 +22,7 @@ import polars as pl
 from detector.models._config import ModelConfig
 from detector.models._selection import exploration_rng, select_for_inspection
 
-__all__ = ["POLICIES", "SelectionPolicy", "segment_of"]
+__all__ = ["POLICIES", "SelectionPolicy", "segment_of", "segment_stats"]
 
 
 def segment_of(frame: pl.DataFrame) -> pl.Series:
@@ -32,6 +32,16 @@ def segment_of(frame: pl.DataFrame) -> pl.Series:
             pl.col("hs_code").str.slice(0, 2), pl.col("country_origin"), separator="|"
         ).fill_null("?")
     ).to_series()
+
+
+def segment_stats(revealed: pl.DataFrame) -> pl.DataFrame:
+    """Per segment, the labels revealed (``__n``) and the frauds among them (``__f``)."""
+    return (
+        pl.DataFrame({"__seg": segment_of(revealed), "__y": revealed["fraud"].cast(pl.Float64)})
+        .group_by("__seg")
+        .agg(pl.len().alias("__n"), pl.col("__y").sum().alias("__f"))
+        .sort("__seg")
+    )
 
 
 def _listed(head: pl.DataFrame, picks: pl.DataFrame) -> pl.DataFrame:
@@ -90,13 +100,12 @@ def _segment_bandit(order, k, revealed, config) -> pl.DataFrame:
     n = k - head.height
     if n == 0:
         return _listed(head, rest.clear())
-    stats = (
-        pl.DataFrame({"__seg": segment_of(revealed), "__y": revealed["fraud"].cast(pl.Float64)})
-        .group_by("__seg")
-        .agg(pl.len().alias("__n"), pl.col("__y").sum().alias("__f"))
-    )
+    # The labels themselves, or their counts per segment (what a model keeps of them).
+    stats = revealed if "__seg" in revealed.columns else segment_stats(revealed)
+    seg = rest["__seg"] if "__seg" in rest.columns else segment_of(rest)
     scored = (
-        rest.with_columns(segment_of(rest).alias("__seg"), pl.col("novelty").fill_null(0.0))
+        rest.select("__h", pl.col("novelty").fill_null(0.0))
+        .with_columns(seg.alias("__seg"))
         .join(stats, on="__seg", how="left", maintain_order="left")
         .with_columns(pl.col("__n").fill_null(0), pl.col("__f").fill_null(0.0))
         .with_columns(
@@ -129,7 +138,8 @@ class SelectionPolicy:
         """The ``k`` listed rows of ``order``, with ``selection`` and ``rank``.
 
         ``revealed``: the labels this policy's inspections have revealed so far
-        (``hs_code``, ``country_origin``, ``fraud``); only the bandit reads them.
+        (``hs_code``, ``country_origin``, ``fraud``), or their counts per segment
+        (``segment_stats``); only the bandit reads them.
         """
         k = min(k, order.height)
         if k == 0:

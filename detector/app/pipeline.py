@@ -606,6 +606,14 @@ OUTCOME_CHOICES = {
 }
 
 
+def _policy(result: ScoreResult) -> str:
+    """The selection policy the list's exploration followed."""
+    model = result.model
+    if model is None or getattr(model, "segment_labels_", None) is None:
+        return "random-explore"
+    return getattr(model.config, "selection_policy", "random-explore")
+
+
 def _run_sheet(result: ScoreResult) -> pl.DataFrame:
     """What the list came from: the model, the batch, the capacity, the warnings."""
     first, last = result.metadata.get("training_period", ["?", "?"])
@@ -616,7 +624,10 @@ def _run_sheet(result: ScoreResult) -> pl.DataFrame:
         ("model", result.model_age()),
         ("rows", result.summary()),
         ("flagged (the capacity)", f"{result.flagged:,}"),
-        ("of which exploration picks", f"{explored:,} (picked at random among the rest)"),
+        (
+            "of which exploration picks",
+            f"{explored:,} (below the model's list, by the policy {_policy(result)})",
+        ),
         ("currency of money columns", result.metadata.get("currency") or "not recorded"),
     ]
     facts += [("warning", w) for w in (result.drift.warnings if result.drift else [])]

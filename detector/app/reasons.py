@@ -208,9 +208,11 @@ def _novel(code: str, r: dict, de_minimis: float) -> str:
 
 def _exploration(code: str, r: dict, de_minimis: float) -> str:
     return (
-        f"{code}: picked at random among the declarations below the model's list, so that "
-        "inspections also find what the model does not look for yet; its risk score and "
-        "the reasons after this one are the model's view of it"
+        f"{code}: picked below the model's list by the exploration share of the capacity "
+        "(where past inspections of these goods from this origin are few or found fraud, "
+        "among the declarations the detectors find strangest), so that inspections also "
+        "find what the model does not look for yet; its risk score and the reasons after "
+        "this one are the model's view of it"
     )
 
 

@@ -54,7 +54,7 @@ from detector.io.ingest import (
 )
 from detector.io.profiles import Profile
 from detector.io.schema import SCORED_COLUMNS
-from detector.models import FraudModel, drift_counts, explain_rows
+from detector.models import FraudModel, drift_counts, explain_rows, segment_of
 
 __all__ = ["PIECE_ROWS", "Piece", "Runner", "plan_pieces", "score_pieces"]
 
@@ -452,6 +452,9 @@ def _narrow(table: pl.DataFrame, piece: int, row) -> pl.DataFrame:
         pl.lit(row).alias("__row") if isinstance(row, pl.Series) else row.alias("__row"),
         "rank_score",
         pl.col("declaration_id").hash(_TIE_SEED).alias("__h"),
+        # what the exploration of the selection policy reads
+        "novelty",
+        segment_of(table).alias("__seg"),
     )
 
 
@@ -692,7 +695,7 @@ def _global_order(folder: Path) -> pl.DataFrame:
     return (
         pl.scan_parquet(folder / "*.parquet")
         .sort(["rank_score", "__h"], descending=[True, False])
-        .select("__piece", "__row", "__h")
+        .select("__piece", "__row", "__h", "novelty", "__seg")
         .collect()
     )
 
