@@ -383,7 +383,9 @@ def _derived() -> list[pl.Expr]:
         pl.col("net_mass_kg").log1p().alias("log_net_mass"),
         (pl.col("net_mass_kg") <= 0).cast(pl.Int8).alias("mass_missing"),
         unit_value_per_unit().log().alias("log_value_per_unit"),
-        pl.col("value_ratio").log().alias("log_value_ratio"),
+        pl.when(pl.col("value_ratio") > 0)
+        .then(pl.col("value_ratio").log())
+        .alias("log_value_ratio"),
         pl.col("peer_n").log1p().alias("log_peer_n"),
         pl.col("revenue_at_stake").log1p().alias("log_revenue_at_stake"),
         pl.col("reclass_duty_gap").fill_null(0.0).alias("reclass_gap"),

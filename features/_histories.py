@@ -57,14 +57,17 @@ def _key(keys: list[str]) -> pl.Expr:
 
 def _daily(lf: pl.LazyFrame, keys: list[str], key: str, use_labels: bool) -> pl.LazyFrame:
     """Per entity and day: declarations, inspections, frauds, and pricing behaviour."""
-    log_ratio = pl.col("value_ratio").log().clip(-_LOG_RATIO_CAP, _LOG_RATIO_CAP)
+    # A value of 0 (ratio 0) is no price: it is judged on its own row, not averaged
+    # into the entity's pricing record.
+    priced = pl.when(pl.col("value_ratio") > 0).then(pl.col("value_ratio"))
+    log_ratio = priced.log().clip(-_LOG_RATIO_CAP, _LOG_RATIO_CAP)
     aggs = [
         pl.len().cast(pl.Float64).alias("n"),
         # In millionths, as an integer: the sum is the same in any order of addition,
         # so a batch counted piece by piece adds up to the batch counted whole.
         (log_ratio * _MICRO).round().cast(pl.Int64).sum().alias("sum_log_ratio"),
         log_ratio.is_not_null().sum().cast(pl.Float64).alias("n_priced"),
-        (pl.col("value_ratio") < _BELOW).sum().cast(pl.Float64).alias("n_below"),
+        (priced < _BELOW).sum().cast(pl.Float64).alias("n_below"),
     ]
     if use_labels:
         inspected = pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()

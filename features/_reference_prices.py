@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from detector.features._text import format_text
-from detector.features._unit_value import ZERO_VALUE_FLOOR, log_unit_value
+from detector.features._unit_value import log_unit_value
 
 __all__ = ["PEER_LEVELS", "ReferencePrices", "fit_reference_prices", "reference_price_deviation"]
 
@@ -139,16 +139,23 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
     specific .. 4, null when no group has enough declarations), ``peer_label`` (e.g.
     ``HS 081060 from TH``), ``peer_group`` (the label with its size, ``HS 081060 from
     TH, n=1,240``), ``peer_n``, ``reference_value_per_ton``,
-    ``value_ratio`` (declared / reference), ``price_z`` (robust z-score of the log
-    unit value), ``price_percentile`` (0-100 within the group) and ``revenue_at_stake``
-    ((reference value - declared value) x duty rate, 0 when not below).
+    ``value_ratio`` (declared / reference; 0 for goods with a mass declared at value 0),
+    ``price_z`` (robust z-score of the log unit value), ``price_percentile`` (0-100
+    within the group; neither for a value of 0, which is no price) and
+    ``revenue_at_stake`` ((reference value - declared value) x duty rate, 0 when not
+    below).
     """
     n_grid = len(PERCENTILE_GRID)
     stat_cols = ["n", "median", "spread", *[f"q{i}" for i in range(n_grid)]]
-    lf = lf.with_columns(*peer_keys(), log_unit_value(floor=ZERO_VALUE_FLOOR))
+    lf = lf.with_columns(*peer_keys(), log_unit_value())
     lf = _join_peer_levels(lf, reference, stat_cols)
     x = pl.col("log_unit_value")
     value = pl.col("customs_value")
+    # Goods with a mass declared at no value at all: not a price (no z-score, no
+    # percentile, no place in an importer's pricing record), but the extreme of
+    # undervaluation, judged as such: declared / reference is 0 and the whole duty of
+    # the reference value is at stake.
+    zero = (value == 0) & (pl.col("net_mass_kg") > 0) & pl.col("_median").is_not_null()
     reference_value = pl.col("_median").exp() * pl.col("net_mass_kg") / 1000.0
     stake = (
         (reference_value - value).clip(lower_bound=0.0)
@@ -171,12 +178,12 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
             .alias("unit_value_per_ton")
             .pipe(lambda e: pl.when(pl.col("net_mass_kg") > 0).then(e)),
             pl.col("_median").exp().alias("reference_value_per_ton"),
-            (x - pl.col("_median")).exp().alias("value_ratio"),
+            pl.when(zero).then(0.0).otherwise((x - pl.col("_median")).exp()).alias("value_ratio"),
             ((x - pl.col("_median")) / pl.col("_spread")).alias("price_z"),
             pl.when(x.is_not_null() & pl.col("_median").is_not_null())
             .then(_percentile_in_group(x))
             .alias("price_percentile"),
-            pl.when(x.is_not_null() & pl.col("_median").is_not_null())
+            pl.when((x.is_not_null() & pl.col("_median").is_not_null()) | zero)
             .then(stake)
             .otherwise(0.0)
             .alias("revenue_at_stake"),

@@ -33,29 +33,18 @@ def unit_value_per_unit(
     return pl.when(qty > 0).then(_col(value) / qty).alias("unit_value_per_unit")
 
 
-#: The value a declared 0 is judged at: goods with a mass declared at no value at all
-#: are the extreme of undervaluation, not a price that cannot be judged.
-ZERO_VALUE_FLOOR = 0.01
-
-
 def log_unit_value(
-    value: str | pl.Expr = "customs_value",
-    mass_kg: str | pl.Expr = "net_mass_kg",
-    floor: float | None = None,
+    value: str | pl.Expr = "customs_value", mass_kg: str | pl.Expr = "net_mass_kg"
 ) -> pl.Expr:
-    """Natural log of the value per tonne; null where the mass is 0 or missing.
-
-    A value of 0 is null without a ``floor``, and judged as ``floor`` with one: fitting
-    peer prices leaves such rows out, judging a declaration does not. A value above 0,
-    however small, is judged as it is.
+    """Natural log of the value per tonne; null where the mass or the value is 0 or
+    missing (a value of 0 is no price: ``reference_price_deviation`` judges it apart).
+    A value above 0, however small, is judged as it is.
 
     >>> df = pl.DataFrame({"customs_value": [0.0, 5000.0], "net_mass_kg": [1000.0, 1000.0]})
-    >>> df.select(log_unit_value(floor=0.01).round(3))["log_unit_value"].to_list()
-    [-4.605, 8.517]
+    >>> df.select(log_unit_value().round(3))["log_unit_value"].to_list()
+    [None, 8.517]
     """
     mass, val = _col(mass_kg), _col(value)
-    if floor is not None:
-        val = pl.when(val == 0).then(pl.lit(floor)).otherwise(val)
     return pl.when((mass > 0) & (val > 0)).then((val / mass * 1000.0).log()).alias("log_unit_value")
 
 

@@ -31,7 +31,7 @@ PSI_LIMIT = 0.25
 UNSEEN_LIMIT = 0.20
 AGE_LIMIT_DAYS = 183
 
-_LOG_PRICE = pl.col("value_ratio").log()
+_LOG_PRICE = pl.when(pl.col("value_ratio") > 0).then(pl.col("value_ratio").log())
 #: What :func:`fit_drift_reference` reads of a training feature table.
 DRIFT_COLUMNS = (pl.col("hs_code"), pl.col("value_ratio"), pl.col("declaration_date"))
 

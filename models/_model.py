@@ -21,11 +21,16 @@ _DUTY_GAP = pl.max_horizontal(
     pl.col("duty_gap").fill_null(0.0), pl.col("hs_duty_gap").fill_null(0.0), 0.0
 )
 
+#: Where the price detector puts a declared value of 0 (no z-score): beyond any price.
+_ZERO_VALUE_Z = 100.0
+
 #: Unsupervised detectors, one per scheme a customs officer knows, oriented so that
 #: higher is stranger; none of them needs a label.
 NOVELTY_SIGNALS: dict[str, pl.Expr] = {
-    # Priced far below the peers.
-    "price": (-pl.col("price_z")).clip(lower_bound=0.0),
+    # Priced far below the peers; a value of 0 for goods with a mass, furthest of all.
+    "price": pl.when(pl.col("value_ratio") == 0)
+    .then(pl.lit(_ZERO_VALUE_Z))
+    .otherwise((-pl.col("price_z")).clip(lower_bound=0.0)),
     # An origin rarely seen for these goods that happens to pay less duty: relabelling.
     "relabel": -pl.col("origin_share").log() * _DUTY_GAP,
     # A rare lane through a third country.

@@ -234,7 +234,11 @@ def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
     novel = model.detector_part(base, table["novelty"].fill_null(0.0).to_numpy()) > base
     detectors = model.strongest_detector(table)
     facts = mechanism_facts(table)
-    ratio = _column(table, "value_ratio", np.nan)
+    row = {
+        "ratio": _column(table, "value_ratio", np.nan),
+        "origin_share": _column(table, "origin_share", 0.0),
+        "third_country": _column(table, "third_country", 0) == 1,
+    }
     stake = _column(table, "revenue_at_stake", 0.0)
     reclass = _column(table, "reclass_revenue", 0.0)
     reasons = []
@@ -244,23 +248,30 @@ def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
             chosen.insert(0, "NOVEL")
             chosen.append(_DETECTED.get(detectors[i], "NOVEL"))
         shown = [c for c in facts if facts[c][i]]
-        named = [*shown, *(_as_shown(c, ratio[i], facts, i) for c in chosen)]
-        named = [c for c in dict.fromkeys(named) if c is not None] or [codes[order[i, 0]]]
+        named = [*shown, *(_as_shown(c, i, facts, row) for c in chosen)]
+        named = [c for c in dict.fromkeys(named) if c is not None]
+        if not named:  # nothing shown: the family the model counted most, as shown
+            fallback = (_as_shown(codes[j], i, facts, row) for j in order[i])
+            named = [next((c for c in fallback if c is not None), "GOODS_RISK")]
         reasons.append(_ordered(named, reclass[i] > stake[i]))
     return pl.DataFrame(
         [string_lists("reason_codes", reasons), pl.Series("novelty_detector", detectors, pl.String)]
     )
 
 
-def _as_shown(code: str, ratio: float, facts: dict[str, np.ndarray], i: int) -> str | None:
+def _as_shown(code: str, i: int, facts: dict, row: dict) -> str | None:
     """The model's family ``code`` as the reason the declaration shows: a price at or
     above its peers' median is unusual, not low; a route family on a row whose origin,
-    not its lane, is the odd part is a relabelling; a scheme the row does not show
-    (a detector's pick, say) is no reason."""
-    if code == "UNDERVALUED" and ratio >= 1:
+    not its lane, is the odd part is a relabelling, and on goods shipped straight from
+    their main origin no reason at all; a scheme the row does not show (a detector's
+    pick, say) is no reason."""
+    if code == "UNDERVALUED" and row["ratio"][i] >= 1:
         return "PRICE_UNUSUAL"
-    if code == "ROUTE" and not facts["ROUTE"][i] and facts["RELABEL"][i]:
-        return "RELABEL"
+    if code == "ROUTE" and not facts["ROUTE"][i]:
+        if facts["RELABEL"][i]:
+            return "RELABEL"
+        if row["origin_share"][i] >= MAIN_ORIGIN and not row["third_country"][i]:
+            return None
     if code in ("SPLIT_SHIPMENT", "MISCLASSIFIED") and not facts[code][i]:
         return None
     return code

@@ -592,7 +592,8 @@ def test_a_declared_value_of_zero_is_judged_as_the_extreme_of_undervaluation(hos
     scored = pl.read_parquet(out)
     zero = scored.filter(pl.col("declaration_id").str.starts_with("Z"))
     assert zero.height == 40
-    assert (zero["value_ratio"] < 0.05).all()  # judged at 0.01: below 5 % of any peer price
+    assert (zero["value_ratio"] == 0).all()  # declared nothing: 0 % of the peer price
+    assert zero["reasons"].list.first().str.starts_with("UNDERVALUED: declared at value 0").all()
     assert zero["reason_codes"].list.contains("UNDERVALUED").all()
     taxed = zero.filter(pl.col("duty_rate_pct") > 0)
     assert taxed.height and (taxed["revenue_at_stake"] > 0).all()

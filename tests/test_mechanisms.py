@@ -152,3 +152,56 @@ def test_each_scheme_gets_its_mechanism_with_its_numbers_and_hint(model_file):
     # The entity's record never leads a row whose own facts show a scheme.
     first = listed.filter(pl.col("true_fraud") == 1)["reason_codes"].list.first()
     assert first.is_in(["IMPORTER_HISTORY", "PARTNER_HISTORY", "IMPORTER_UNDERPRICES"]).mean() < 0.1
+
+
+def test_a_model_family_becomes_the_reason_the_row_shows_or_none():
+    from detector.models._reasons import _as_shown
+
+    table = pl.DataFrame(
+        {
+            "value_ratio": [1.1, 0.9, 1.0, 1.0],
+            "third_country": [0, 0, 0, 0],
+            "origin_share": [0.9, 0.9, 0.87, 0.03],
+            "hs_duty_gap": [0.0, 0.0, 0.0, 0.0],
+            "lane_share": [0.9, 0.9, 0.87, 0.03],
+        }
+    )
+    facts = mechanism_facts(table)
+    row = {
+        "ratio": table["value_ratio"].to_numpy(),
+        "origin_share": table["origin_share"].to_numpy(),
+        "third_country": table["third_country"].to_numpy() == 1,
+    }
+    assert _as_shown("UNDERVALUED", 0, facts, row) == "PRICE_UNUSUAL"  # above the median
+    assert _as_shown("UNDERVALUED", 1, facts, row) == "UNDERVALUED"
+    assert _as_shown("ROUTE", 2, facts, row) is None  # straight from its main origin
+    assert _as_shown("ROUTE", 3, facts, row) == "ROUTE"  # a rare origin for the goods
+    assert _as_shown("SPLIT_SHIPMENT", 1, facts, row) is None  # no parcels shown
+
+
+def test_route_and_relabel_sentences_give_the_duty_on_the_declaration():
+    rows = pl.DataFrame(
+        {
+            "reason_codes": [["ROUTE", "RELABEL", "IMPORTER_HISTORY"]],
+            "route": ["CN>VN"],
+            "third_country": [1],
+            "lane_share": [0.01],
+            "origin_share": [0.02],
+            "hs_code": ["721049"],
+            "country_origin": ["VN"],
+            "country_departure": ["CN"],
+            "usual_origin": ["CN"],
+            "duty_gap": [8.0],
+            "hs_duty_gap": [6.2],
+            "duty_rate_pct": [0.0],
+            "customs_value": [775_085.0],
+            "importer_id": ["IM1"],
+            "seller_id": ["SE1"],
+            "importer_seller_n_before": [0.0],
+            "importer_seller_fraud_rate": [0.1585],
+        }
+    )
+    route, relabel, history = reasons.sentences(rows, 150.0)[0].to_list()
+    assert "which pays 8.0 points more duty (62,007 on this declaration)" in route
+    assert "6.2 points below the average these goods pay over all origins (48,055 on " in relabel
+    assert history.endswith("with seller SE1: no earlier declarations")

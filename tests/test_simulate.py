@@ -55,13 +55,14 @@ def small_run(small_year):
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"), [("5%", 5.0), ("0.5%", 0.5), ("100%", 100.0), (" 2 ", 2.0)]
+    ("text", "expected"), [("5%", 5.0), ("0.5%", 0.5), ("100%", 100.0), (" 2% ", 2.0)]
 )
 def test_a_capacity_is_a_share_of_each_month(text, expected):
     assert SimulationOptions.parse(text).capacity == expected
 
 
-@pytest.mark.parametrize("text", ["150%", "0%", "-1%", "five", "nan%", "inf"])
+# "5" without its sign is refused: `score --top 5` means five declarations.
+@pytest.mark.parametrize("text", ["150%", "0%", "-1%", "five", "nan%", "inf", "5"])
 def test_a_capacity_outside_0_to_100_percent_is_refused(text):
     with pytest.raises(DetectorError, match="--capacity"):
         SimulationOptions.parse(text)

@@ -42,6 +42,7 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "importer_mean_ratio_before",
     "importer_n_before",
     "importer_seller_fraud_rate",
+    "importer_seller_n_before",
     "importer_share_below_before",
     "lane_share",
     "net_mass_kg",
@@ -86,6 +87,12 @@ def _price(code: str, r: dict, de_minimis: float) -> str:
     group = r.get("peer_label") or "its peer group"
     if ratio is None:
         return f"{code}: no peer price to compare with"
+    if ratio == 0:
+        return (
+            f"{code}: declared at value 0 for {_num(r.get('net_mass_kg'), ',.1f')} kg; "
+            f"the median of {_num(r.get('peer_n'))} declarations of {group} is "
+            f"{_num(r.get('reference_value_per_ton'))}/t"
+        )
     word = "below" if ratio < 1 else "above"
     return (
         f"{code}: {_num(r.get('unit_value_per_ton'))}/t is {abs(1 - ratio) * 100:.0f}% {word} "
@@ -112,11 +119,13 @@ def _route(code: str, r: dict, de_minimis: float) -> str:
     if gap is not None and gap > 0 and r.get("usual_origin"):
         parts.append(
             f"goods leaving {r.get('country_departure')} usually originate in "
-            f"{r.get('usual_origin')}, which pays {gap:.1f} points more duty"
+            f"{r.get('usual_origin')}, which pays {gap:.1f} points more duty "
+            f"({_num(_duty_of(r, gap))} on this declaration)"
         )
     elif (r.get("hs_duty_gap") or 0) > 0:
         parts.append(
-            f"the declared duty is {r['hs_duty_gap']:.1f} points below the average for these goods"
+            f"the declared duty is {r['hs_duty_gap']:.1f} points below the average for these "
+            f"goods ({_num(_duty_of(r, r['hs_duty_gap']))} on this declaration)"
         )
     return f"{code}: " + "; ".join(parts)
 
@@ -132,13 +141,20 @@ def _misclassified(code: str, r: dict, de_minimis: float) -> str:
     )
 
 
+def _duty_of(r: dict, points) -> float | None:
+    """The duty ``points`` percentage points make on the declared value."""
+    value = r.get("customs_value")
+    return None if value is None or points is None else value * points / 100.0
+
+
 def _relabel(code: str, r: dict, de_minimis: float) -> str:
+    gap = r.get("hs_duty_gap")
     return (
         f"{code}: origin {r.get('country_origin')} on {_pct(r.get('origin_share'))} of past "
         f"HS {r.get('hs_code')} declarations, at {_num(r.get('duty_rate_pct'), '.1f')}% "
-        f"duty, {_num(r.get('hs_duty_gap'), '.1f')} points below the average these goods "
-        f"pay over all origins; shipped from {r.get('country_departure')} (route "
-        f"{r.get('route')})"
+        f"duty, {_num(gap, '.1f')} points below the average these goods pay over all "
+        f"origins ({_num(_duty_of(r, gap))} on this declaration); shipped from "
+        f"{r.get('country_departure')} (route {r.get('route')})"
     )
 
 
@@ -158,8 +174,14 @@ def _importer_history(code: str, r: dict, de_minimis: float) -> str:
         f"{code}: importer {r.get('importer_id')} ({known}, "
         f"{_num(r.get('importer_n_before'))} earlier declarations), fraud rate in past "
         f"inspections {_num(r.get('importer_fraud_rate'), '.2f')}; with seller "
-        f"{r.get('seller_id')}: {_num(r.get('importer_seller_fraud_rate'), '.2f')}"
+        f"{r.get('seller_id')}: {_pair(r)}"
     )
+
+
+def _pair(r: dict) -> str:
+    if not r.get("importer_seller_n_before"):
+        return "no earlier declarations"
+    return f"fraud rate {_num(r.get('importer_seller_fraud_rate'), '.2f')}"
 
 
 def _partner_history(code: str, r: dict, de_minimis: float) -> str:
@@ -208,11 +230,9 @@ def _novel(code: str, r: dict, de_minimis: float) -> str:
 
 def _exploration(code: str, r: dict, de_minimis: float) -> str:
     return (
-        f"{code}: picked below the model's list by the exploration share of the capacity "
-        "(where past inspections of these goods from this origin are few or found fraud, "
-        "among the declarations the detectors find strangest), so that inspections also "
-        "find what the model does not look for yet; its risk score and the reasons after "
-        "this one are the model's view of it"
+        f"{code}: picked below the model's list to explore, where past inspections of "
+        "these goods from this origin are few or found fraud; the reasons after this one "
+        "are the model's view of it"
     )
 
 

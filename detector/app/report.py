@@ -35,7 +35,7 @@ _RC = {"svg.hashsalt": "customs-detector", "font.size": 9, "text.parse_math": Fa
 #: size then follows its rows and columns, not the longest value of the input.
 _LABEL_CHARS = 40
 _TEXT_CHARS = 500
-_CUT_NOTE = f"cut at {_TEXT_CHARS} characters: the full text is in the scored list file"
+_REASONS_CHARS = 5_000
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px;
@@ -116,9 +116,10 @@ def _e(value, limit: int = _TEXT_CHARS) -> str:
     return html.escape(_cut(value, limit))
 
 
-def _text_cell(value) -> str:
-    cut = value is not None and len(str(value)) > _TEXT_CHARS
-    return f'<td title="{_CUT_NOTE}">{_e(value)}</td>' if cut else f"<td>{_e(value)}</td>"
+def _text_cell(value, limit: int = _TEXT_CHARS) -> str:
+    cut = value is not None and len(str(value)) > limit
+    note = f"cut at {limit:,} characters: the full text is in the scored list file"
+    return f'<td title="{note}">{_e(value, limit)}</td>' if cut else f"<td>{_e(value, limit)}</td>"
 
 
 def _num(value, fmt: str = ",.0f") -> str:
@@ -214,7 +215,9 @@ def _table(frame: pl.DataFrame, table_id: str, numeric: set[str], formats: dict)
                     f'<td class="n" data-v="{raw}">{_e(_num(v, formats.get(c, ",.0f")))}</td>'
                 )
             else:
-                cells.append(_text_cell(v))
+                # The reasons are the engine's own sentences, several to a row: all of
+                # them stay findable by the filter (an input field in them is cut).
+                cells.append(_text_cell(v, _REASONS_CHARS if c == "reasons" else _TEXT_CHARS))
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (
         f'<input class="filter" data-table="{table_id}" placeholder="filter: importer, HS code, '
@@ -418,7 +421,9 @@ def _monitor_section(rates: pl.DataFrame | None) -> str:
     return (
         "<h2>Inspections: model-selected versus exploration</h2><p class='note'>Hit rate of "
         "the inspections reported back, by month and by how the declaration was selected. "
-        "Exploration picks are random: their hit rate is the base rate the model must beat. "
+        "Exploration picks come from below the model's list: random ones give the base rate "
+        "the model must beat; the default policy's go where past inspections are few or found "
+        "fraud, so their hit rate is higher than the base rate. "
         "Bars and the low/high columns: 95 % interval (Wilson); n: inspections.</p>"
         f"{_svg(fig)}{table}"
     )

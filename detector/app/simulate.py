@@ -75,13 +75,14 @@ class SimulationOptions:
 def _capacity(text: str) -> float:
     raw = str(text).strip()
     try:
-        pct = float(raw[:-1] if raw.endswith("%") else raw)
+        # With "%" only: `score --top 5` means five declarations, and so it would here.
+        pct = float(raw[:-1]) if raw.endswith("%") else None
     except ValueError:
         pct = None
     if pct is None or not (0 < pct <= 100) or not math.isfinite(pct):
         raise DetectorError(
             f"--capacity '{text}' is not a share of the declarations: give a percentage "
-            "above 0 and at most 100 (e.g. 5%)."
+            "above 0 and at most 100, with its % sign (e.g. 5%)."
         )
     return pct
 
