@@ -402,3 +402,21 @@ def test_monitor_shows_one_month_as_one_point_with_its_interval_and_size():
     assert "<!-- n=3 -->" in page and "<!-- n=40 -->" in page
     assert "20.8%" in page and "93.9%" in page  # 2 of 3: 20.8 %-93.9 %
     assert "hit rate low 95" in page
+
+
+def test_a_case_says_how_many_routes_and_declarations_it_does_not_list():
+    flagged = pl.DataFrame(
+        [
+            _flag(i, f"d{i:02d}", "IMP-A", "S1", "UNDERVALUED", 10, 0.9 - i / 100)
+            for i in range(1, 26)
+        ]
+    ).with_columns(
+        pl.lit("2025-10-01").str.to_date().alias("declaration_date"),
+        pl.Series("route", [f"TH>X{i % 7}" for i in range(25)]),
+    )
+    _, cases = group_cases(flagged)
+    case = cases.row(0, named=True)
+    assert case["declarations"] == 25
+    assert case["declaration_ids"].endswith(", and 5 more")
+    assert case["declaration_ids"].count(",") == 20
+    assert case["routes"] == "TH>X0, TH>X1, TH>X2, TH>X3, TH>X4, and 2 more"

@@ -38,6 +38,15 @@ def _links(flagged: pl.DataFrame, keys: list[str]) -> list[tuple[int, int]]:
     return list(first.filter(pl.col("i") != pl.col("j")).select("i", "j").iter_rows())
 
 
+def _some(values: pl.Expr, n: int) -> pl.Expr:
+    """The first ``n`` values joined, and how many more there are: "a, b, and 13 more"."""
+    more = values.len().cast(pl.Int64) - n
+    tail = pl.concat_str(pl.lit(", and "), more.cast(pl.String), pl.lit(" more"))
+    return pl.concat_str(
+        values.head(n).str.join(", "), pl.when(more > 0).then(tail).otherwise(pl.lit(""))
+    )
+
+
 def group_cases(flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Add ``case_id`` to a flagged list and summarise its cases.
 
@@ -86,7 +95,7 @@ def group_cases(flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             pl.col("rank").min().alias("best_rank"),
             pl.col("declaration_date").min().alias("first_date"),
             pl.col("declaration_date").max().alias("last_date"),
-            pl.col("route").unique().sort().head(5).str.join(", ").alias("routes"),
+            _some(pl.col("route").unique().sort(), 5).alias("routes"),
             pl.col("__codes")
             .list.explode(keep_nulls=False, empty_as_null=False)
             .drop_nulls()
@@ -94,7 +103,7 @@ def group_cases(flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             .head(3)
             .struct.field("__codes")
             .alias("__top"),
-            pl.col("declaration_id").head(20).str.join(", ").alias("declaration_ids"),
+            _some(pl.col("declaration_id"), 20).alias("declaration_ids"),
         )
     )
     cases = cases.with_columns(pl.col("__top").list.join(", ").alias("strongest_reasons")).drop(
