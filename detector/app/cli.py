@@ -677,12 +677,12 @@ def demo(
 
 
 def _simulation_table(sim):
-    """One row per policy: what it found over the whole replay."""
+    """What each policy found over the whole replay: one row per policy, then the recall
+    of each scheme with a column per policy (narrow enough for any terminal)."""
     import polars as pl
     from rich.table import Table
 
     currency = f" ({sim.currency})" if sim.currency else ""
-    kinds = sim.fraud_types
     table = Table(
         title=f"replay of {sim.months[0]:%Y-%m}..{sim.months[-1]:%Y-%m} at "
         f"{sim.options.capacity:g}% capacity, {sim.options.retrain} retraining"
@@ -691,10 +691,8 @@ def _simulation_table(sim):
     for name in ("inspected", "frauds", "precision", f"revenue{currency}", "fraud found"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("exploration hit rate", justify="right")
-    for kind in kinds:
-        table.add_column(f"recall {kind}", justify="right")
-    for name in sim.options.policies:
-        m = sim.measure(name)
+    measures = {name: sim.measure(name) for name in sim.options.policies}
+    for name, m in measures.items():
         rates = sim.hit_rates(name).filter(pl.col("selection") == "exploration")
         picks = int(rates["inspected"].sum()) if rates.height else 0
         hit = f"{int(rates['frauds'].sum()) / picks:.1%}" if picks else "-"
@@ -702,17 +700,24 @@ def _simulation_table(sim):
             name + (" (default)" if name == sim.default else ""),
             f"{m['inspected']:,}",
             f"{m['frauds']:,}",
-            f"{m['precision']:.3f}",
+            f"{m['precision']:.1%}",
             "-" if m["revenue"] is None else f"{m['revenue']:,.0f}",
             "-" if m["coverage"] is None else f"{m['coverage']:.1%}",
             hit,
-            *[f"{m['recall_by_type'].get(k, 0):.3f}" for k in kinds],
         )
     table.caption = (
         f'Outcomes from the {sim.basis}; {sim.fits} models fitted. "fraud found" is the '
         "share of the replayed months' fraud that the policy's inspections revealed."
     )
-    return table
+    recall = Table(title="recall of each scheme: its frauds the policy's inspections found")
+    recall.add_column("scheme", no_wrap=True)
+    for name in measures:
+        recall.add_column(name, justify="right", no_wrap=True)
+    for kind in sim.fraud_types:
+        recall.add_row(
+            kind, *[f"{m['recall_by_type'].get(kind, 0):.1%}" for m in measures.values()]
+        )
+    return table, recall
 
 
 @contextmanager
@@ -798,7 +803,8 @@ def simulate(
             from detector.app.report import write_simulation_report
 
             write_simulation_report(sim, report)
-        out.print(_simulation_table(sim))
+        for table in _simulation_table(sim):
+            out.print(table)
         for path in (json_out, report):
             if path is not None:
                 out.print(f"wrote {path}", markup=False)

@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
-from matplotlib.ticker import MaxNLocator, NullLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
 
 from detector.app.reasons import hints  # noqa: E402
 from detector.features import PEER_LEVELS  # noqa: E402
@@ -62,7 +62,8 @@ input.filter { padding: 4px 8px; width: 22em; max-width: 100%; margin: 0.5em 0;
                box-sizing: border-box; }
 svg { max-width: 100%; height: auto; }
 .figures > div, .card .cols > div { min-width: 0; }
-td, th, p, h3 { overflow-wrap: anywhere; }
+td, p, h3 { overflow-wrap: anywhere; }
+th { overflow-wrap: normal; }
 """
 
 _SCRIPT = """
@@ -200,7 +201,13 @@ def _peer_plot(
     return _svg(fig)
 
 
-def _table(frame: pl.DataFrame, table_id: str, numeric: set[str], formats: dict) -> str:
+def _table(
+    frame: pl.DataFrame,
+    table_id: str,
+    numeric: set[str],
+    formats: dict,
+    placeholder: str = "importer, HS code, reason...",
+) -> str:
     head = "".join(
         f'<th class="{"n" if c in numeric else ""}">{_e(c.replace("_", " "))}</th>'
         for c in frame.columns
@@ -220,8 +227,7 @@ def _table(frame: pl.DataFrame, table_id: str, numeric: set[str], formats: dict)
                 cells.append(_text_cell(v, _REASONS_CHARS if c == "reasons" else _TEXT_CHARS))
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (
-        f'<input class="filter" data-table="{table_id}" placeholder="filter: importer, HS code, '
-        f'reason...">'
+        f'<input class="filter" data-table="{table_id}" placeholder="filter: {_e(placeholder)}">'
         f' <span class="note"><span id="{table_id}-count">{frame.height:,}</span> rows shown; '
         "click a column to sort</span>"
         f'<div class="scroll"><table class="sortable" id="{table_id}"><thead><tr>{head}</tr>'
@@ -417,6 +423,7 @@ def _monitor_section(rates: pl.DataFrame | None) -> str:
         {"inspected", "frauds", "hit_rate", "hit_rate_low_95", "hit_rate_high_95"}
         | {"revenue_recovered"},
         {"hit_rate": ".1%", "hit_rate_low_95": ".1%", "hit_rate_high_95": ".1%"},
+        placeholder="month, selection...",
     )
     return (
         "<h2>Inspections: model-selected versus exploration</h2><p class='note'>Hit rate of "
@@ -560,6 +567,8 @@ def _cumulative_plot(sim, key: str, ylabel: str) -> str:
         ax.plot(sim.months, np.cumsum(values), marker="o", ms=3, label=_cut(name, _LABEL_CHARS))
     ax.set_xlabel("month of the replay")
     ax.set_ylabel(ylabel)
+    # Whole amounts with their thousands, not "1e7" in a corner.
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.legend(frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     fig.autofmt_xdate()
@@ -610,9 +619,9 @@ def _simulation_totals(sim, currency: str) -> str:
         )
     frame = pl.DataFrame(rows)
     numeric = {c for c in frame.columns if c != "policy"}
-    formats = {c: ".3f" for c in numeric if c not in ("inspected", "frauds found")}
+    formats = {c: ".1%" for c in numeric if c not in ("inspected", "frauds found")}
     formats[f"revenue recovered{currency}"] = ",.0f"
-    return _table(frame, "policies", numeric, formats)
+    return _table(frame, "policies", numeric, formats, placeholder="policy")
 
 
 def write_simulation_report(sim, path: str | Path) -> Path:
