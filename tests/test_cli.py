@@ -91,3 +91,18 @@ def test_quiet_prints_nothing_but_warnings_and_errors(tmp_path):
     assert "read 1 rows" in loud.output and quiet.exit_code == 0 and quiet.output == ""
     missing = CliRunner().invoke(app, ["-q", "validate", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_explain_prints_numbers_as_an_investigator_reads_them():
+    from detector.app.cli import _number
+
+    assert [_number(v) for v in (18.0, 0.0, 1_234_567.0, 3, None, float("nan"))] == [
+        "18",
+        "0",
+        "1,234,567",
+        "3",
+        "-",
+        "-",
+    ]
+    assert _number(0.1585) == "0.1585" and _number(12.5) == "12.50"
+    assert _number(91_500.25) == "91,500"  # never 9.15e+04

@@ -571,8 +571,14 @@ def _number(value) -> str:
     """A value as an investigator reads it: grouped digits, no exponent, '-' for none."""
     if value is None:
         return "-"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     if not isinstance(value, float):
         return str(value)
+    if value != value:  # a missing number
+        return "-"
+    if value.is_integer() and abs(value) < 1e15:  # a count, a whole amount: no decimals
+        return f"{value:,.0f}"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4f}"

@@ -504,7 +504,8 @@ def _card(r: dict, n_rows: int, model: FraudModel) -> dict:
     card = {"declaration": {c: r.get(c) for c in _DECLARED if c in r}}
     card["score"] = {
         "risk_score": r["risk_score"],
-        "rank": f"{r['rank']:,} of {n_rows:,}",
+        "rank": int(r["rank"]),
+        "of_rows": n_rows,
         "novelty": r["novelty"],
     }
     percentiles = model.peer_percentiles(r)

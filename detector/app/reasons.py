@@ -203,9 +203,11 @@ def _split_shipment(code: str, r: dict, de_minimis: float) -> str:
 
 
 def _goods_risk(code: str, r: dict, de_minimis: float) -> str:
+    duty = r.get("duty_rate_pct")
+    at = "duty not declared" if duty is None else f"{duty:.1f}% duty"
     return (
         f"{code}: HS {r.get('hs_code')} from {r.get('country_origin')} at "
-        f"{_num(r.get('duty_rate_pct'), '.1f')}% duty; past fraud rate of the goods "
+        f"{at}; past fraud rate of the goods "
         f"{_num(r.get('hs_fraud_rate'), '.2f')}, of the origin "
         f"{_num(r.get('origin_fraud_rate'), '.2f')}, of the route "
         f"{_num(r.get('route_fraud_rate'), '.2f')}"
