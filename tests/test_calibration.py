@@ -42,3 +42,20 @@ def test_scores_beyond_the_training_range_keep_rising():
     calibrator = SmoothIsotonic().fit(x, y)
     far = calibrator.predict(np.array([x.min() - 5, x.min(), x.max(), x.max() + 5]))
     assert (np.diff(far) > 0).all() and far[-1] < 1
+
+
+def test_a_risk_says_how_many_inspections_it_rests_on_and_how_sure_it_is():
+    import numpy as np
+
+    from detector.models._calibration import SmoothIsotonic
+
+    rng = np.random.default_rng(0)
+    # Many inspections at low scores, a handful at the top: the top's risk is thin.
+    x = np.r_[rng.uniform(0, 1, 5_000), rng.uniform(2, 3, 12)]
+    y = np.r_[rng.random(5_000) < 0.05, np.ones(12)].astype(float)
+    cal = SmoothIsotonic().fit(x, y)
+    risk = cal.predict([0.5, 2.5])
+    low, high, n = cal.interval(risk)
+    assert n[0] > 1_000 and n[1] <= 13
+    assert (low <= risk).all() and (risk <= high).all()
+    assert high[0] - low[0] < 0.03 < 0.2 < high[1] - low[1]  # thin where few were inspected

@@ -119,6 +119,9 @@ def test_explain_prints_a_case_card(files, synthetic_year):
     assert card["declaration"]["declaration_id"] == target
     assert card["reasons"][0].startswith("UNDERVALUED: ")  # its own evidence first
     assert card["what_to_check"][0].startswith("ask for the sales contract")
+    score = card["score"]
+    assert score["risk_95_low"] <= score["risk_score"] <= score["risk_95_high"]
+    assert score["calibration_declarations"] > 0 and score["rank"] <= score["of_rows"]
     assert card["peer_prices"]["value_ratio"] < 1
     missing = runner.invoke(
         app, ["explain", "NOPE", "--model", str(model), "--input", str(folder / "recent.parquet")]

@@ -86,6 +86,10 @@ def test_report_is_one_offline_file_with_cards_and_plots(scored_run):
     assert cards == 25
     assert page.count("<svg") >= cards + 3  # a peer plot per card, and the summary charts
     assert "this declaration" in page and "training median" in page
+    # Each card's risk says how sure it is and what it rests on.
+    intervals = re.findall(r"95 % interval ([\d.]+)-([\d.]+) from ([\d,]+) inspections", page)
+    assert len(intervals) == cards
+    assert all(float(lo) <= float(hi) for lo, hi, _ in intervals)
     for section in ("flags by reason", "flags by HS chapter", "flags by route", "All cases"):
         assert section in page
 

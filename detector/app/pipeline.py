@@ -502,8 +502,13 @@ _SELLER = (
 def _card(r: dict, n_rows: int, model: FraudModel) -> dict:
     """A scored declaration's sections: as declared, score, peer prices, route, entities."""
     card = {"declaration": {c: r.get(c) for c in _DECLARED if c in r}}
+    low, high, n = model.calibrator_.interval([r["risk_score"]])
     card["score"] = {
         "risk_score": r["risk_score"],
+        # what the risk rests on: the inspections of the calibration scored alike
+        "risk_95_low": float(low[0]),
+        "risk_95_high": float(high[0]),
+        "calibration_declarations": float(n[0]),
         "rank": int(r["rank"]),
         "of_rows": n_rows,
         "novelty": r["novelty"],

@@ -300,6 +300,20 @@ def _same_peer_group(lead: dict) -> pl.Expr:
     return pl.all_horizontal(conditions)
 
 
+def _risk_interval(lead: dict, model) -> str:
+    """The risk's 95 % interval and the calibration declarations it rests on; said to be
+    thin under 30 of them."""
+    calibrator = getattr(model, "calibrator_", None)
+    risk = lead.get("risk_score")
+    if calibrator is None or risk is None or not hasattr(calibrator, "interval"):
+        return ""
+    low, high, n = (float(v[0]) for v in calibrator.interval([risk]))
+    if not math.isfinite(n):
+        return ""
+    thin = ", thin" if n < 30 else ""
+    return f", 95 % interval {low:.2f}-{high:.2f} from {n:,.0f} inspections scored alike{thin}"
+
+
 def _card(
     case: dict, lead: dict, members: pl.DataFrame, peers: pl.DataFrame, model, cur: str = ""
 ) -> str:
@@ -338,7 +352,7 @@ declaration(s), revenue at stake {_num(case["revenue_at_stake"])}{cur}</h3>
 <p class="note">Declarations: {listed}{more}. Period {_e(case["first_date"])} to
 {_e(case["last_date"])}. Strongest reasons: {_e(case["strongest_reasons"])}.</p>
 <div class="cols"><div><b>Lead declaration {_e(lead["declaration_id"])}</b>
-(rank {lead["rank"]}, risk {_num(lead.get("risk_score"), ".2f")}):
+(rank {lead["rank"]}, risk {_num(lead.get("risk_score"), ".2f")}{_risk_interval(lead, model)}):
 HS {_e(lead.get("hs_code"))}, {_num(lead.get("net_mass_kg"), ",.1f")} kg declared at
 {_num(lead.get("customs_value"), ",.0f")}{cur},
 {_num(lead.get("unit_value_per_ton"))}{cur}/t against a reference of
