@@ -178,6 +178,9 @@ class FraudModel:
             table.select(DUTY_AT_STAKE).to_series().to_numpy(), _GRID
         )
         self.revenue_weight_ = cfg.revenue_weight if _records_revenue(labelled) else 0.0
+        #: The fraud rate of the inspections learned from: an entity's record below it
+        #: is no reason to inspect.
+        self.fraud_rate_ = float(np.average(y, weights=weight)) if y.size else 0.0
         self._fit_calibrator(
             labelled[latest], latest_p, y[latest], None if weight is None else weight[latest]
         )

@@ -239,6 +239,7 @@ def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
         "origin_share": _column(table, "origin_share", 0.0),
         "third_country": _column(table, "third_country", 0) == 1,
     }
+    row["clean_record"] = _clean_records(table, getattr(model, "fraud_rate_", None))
     stake = _column(table, "revenue_at_stake", 0.0)
     reclass = _column(table, "reclass_revenue", 0.0)
     reasons = []
@@ -274,7 +275,28 @@ def _as_shown(code: str, i: int, facts: dict, row: dict) -> str | None:
             return None
     if code in ("SPLIT_SHIPMENT", "MISCLASSIFIED") and not facts[code][i]:
         return None
+    if code in row["clean_record"] and row["clean_record"][code][i]:
+        return None
     return code
+
+
+#: The fraud rates each entity reason quotes.
+_RECORD_RATES = {
+    "IMPORTER_HISTORY": ("importer_fraud_rate", "importer_seller_fraud_rate"),
+    "PARTNER_HISTORY": ("declarant_fraud_rate", "seller_fraud_rate"),
+}
+
+
+def _clean_records(table: pl.DataFrame, base_rate: float | None) -> dict[str, np.ndarray]:
+    """Per entity reason, the rows whose quoted fraud rates are all below the rate of
+    the inspections the model learned from: a clean record, however much the model
+    leaned on it, is no reason an officer can act on."""
+    if base_rate is None:
+        return {}
+    return {
+        code: np.logical_and.reduce([_column(table, c, np.inf) < base_rate for c in columns])
+        for code, columns in _RECORD_RATES.items()
+    }
 
 
 def _path_parts(model, predictor: Predictor, matrix: np.ndarray, columns: list[str]):

@@ -171,6 +171,7 @@ def test_a_model_family_becomes_the_reason_the_row_shows_or_none():
         "ratio": table["value_ratio"].to_numpy(),
         "origin_share": table["origin_share"].to_numpy(),
         "third_country": table["third_country"].to_numpy() == 1,
+        "clean_record": {},
     }
     assert _as_shown("UNDERVALUED", 0, facts, row) == "PRICE_UNUSUAL"  # above the median
     assert _as_shown("UNDERVALUED", 1, facts, row) == "UNDERVALUED"
@@ -205,3 +206,24 @@ def test_route_and_relabel_sentences_give_the_duty_on_the_declaration():
     assert "which pays 8.0 points more duty (62,007 on this declaration)" in route
     assert "6.2 points below the average these goods pay over all origins (48,055 on " in relabel
     assert history.endswith("with seller SE1: no earlier declarations")
+
+
+def test_an_entity_record_below_the_usual_fraud_rate_is_no_reason():
+    from detector.models._reasons import _as_shown, _clean_records
+
+    table = pl.DataFrame(
+        {
+            "importer_fraud_rate": [0.01, 0.01, None],
+            "importer_seller_fraud_rate": [0.02, 0.60, None],
+            "declarant_fraud_rate": [0.01, 0.01, 0.01],
+            "seller_fraud_rate": [0.01, 0.01, 0.01],
+        }
+    )
+    row = {"ratio": np.ones(3), "origin_share": np.zeros(3), "third_country": np.zeros(3)}
+    row["clean_record"] = _clean_records(table, base_rate=0.1)
+    facts = mechanism_facts(table)
+    assert _as_shown("IMPORTER_HISTORY", 0, facts, row) is None  # 0.01 and 0.02 < 0.1
+    assert _as_shown("IMPORTER_HISTORY", 1, facts, row) == "IMPORTER_HISTORY"  # the pair's 0.60
+    assert _as_shown("IMPORTER_HISTORY", 2, facts, row) == "IMPORTER_HISTORY"  # unknown
+    assert _as_shown("PARTNER_HISTORY", 0, facts, row) is None
+    assert _clean_records(table, None) == {}  # a model saved before kept no rate
