@@ -105,7 +105,7 @@ def test_facts_name_each_scheme_from_the_row_alone():
 #: The reason codes that name each scheme's mechanism, with the numbers each quotes.
 SCHEMES = {
     "undervaluation": {
-        "UNDERVALUED": r"[\d,]+/t is \d+% below the median [\d,]+/t of [\d,]+ ",
+        "UNDERVALUED": r"[\d,]+ USD/t is \d+% below the median [\d,]+ USD/t of [\d,]+ ",
     },
     "transshipment": {  # through a hub, or relabelled as of the hub
         "ROUTE": r"route [A-Z]{2}>[A-Z]{2}.*lane carries [\d.]+% of past HS \d{6}",
@@ -116,9 +116,9 @@ SCHEMES = {
         "SPLIT_SHIPMENT": r"\d+ declarations from seller .* \d+ just under",
     },
     "misclassification": {
-        "MISCLASSIFIED": r"[\d,]+/t fits HS \d{6} \(median [\d,]+/t of [\d,]+ declarations, "
-        r"duty [\d.]+%\) better than the declared HS \d{6} at [\d.]+%; .* the duty would "
-        r"be [\d,]+ more",
+        "MISCLASSIFIED": r"[\d,]+ USD/t fits HS \d{6} \(median [\d,]+ USD/t of [\d,]+ "
+        r"declarations, duty [\d.]+%\) better than the declared HS \d{6} at [\d.]+%; "
+        r".* the duty would be [\d,]+ USD more",
     },
 }
 

@@ -192,7 +192,7 @@ def test_scored_list_reasons_and_exploration(model_file):
         (pl.col("true_fraud_type") == "undervaluation") & (pl.col("selection") == "model")
     )
     assert under.height > 20
-    named = under["reasons"].str.contains(r"UNDERVALUED: [\d,]+/t is \d+% below the median")
+    named = under["reasons"].str.contains(r"UNDERVALUED: [\d,]+ USD/t is \d+% below the median")
     assert named.mean() > 0.8
     assert (under["reasons"].str.starts_with("UNDERVALUED: ").mean()) > 0.8  # and first
     # A split shipment is named only where parcels of the pair that day show one (the

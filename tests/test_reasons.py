@@ -68,3 +68,27 @@ def test_what_to_check_follows_the_first_reason_with_a_mechanism():
     assert reasons.hint(["UNDERVALUED"]).startswith("ask for the sales contract")
     assert reasons.hint(["SPLIT_SHIPMENT"]).startswith("consolidate the day's parcels")
     assert reasons.hint(["IMPORTER_HISTORY"]) is None and reasons.hint(None) is None
+
+
+def test_money_in_a_sentence_carries_the_declarations_currency():
+    rows = pl.DataFrame(
+        {
+            "reason_codes": [["UNDERVALUED", "SPLIT_SHIPMENT"]],
+            "currency": ["USD"],
+            "value_ratio": [0.43],
+            "unit_value_per_ton": [2150.0],
+            "reference_value_per_ton": [5000.0],
+            "peer_n": [1240],
+            "peer_label": ["HS 081060 from TH"],
+            "price_percentile": [1.25],
+            "split_n_pair_day": [6],
+            "split_under_pair_day": [6],
+            "split_value_pair_day": [5.0],
+            "seller_id": ["SE1"],
+            "importer_id": ["IM1"],
+            "declaration_date": ["2025-10-01"],
+        }
+    )
+    price, split = reasons.sentences(rows, 150.0)[0].to_list()
+    assert price.startswith("UNDERVALUED: 2,150 USD/t is 57% below the median 5,000 USD/t of")
+    assert split.endswith("the de-minimis value 150 USD, together 750 USD")

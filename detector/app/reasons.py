@@ -27,6 +27,7 @@ __all__ = [
 SENTENCE_COLUMNS: tuple[str, ...] = (
     "country_departure",
     "country_origin",
+    "currency",
     "customs_value",
     "declarant_fraud_rate",
     "declarant_id",
@@ -76,6 +77,12 @@ def _num(x, fmt: str = ",.0f") -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
 
 
+def _cur(r: dict) -> str:
+    """The declaration's currency, as money figures carry it (" USD"), or nothing."""
+    code = r.get("currency")
+    return f" {code}" if code else ""
+
+
 def _pct(x) -> str:
     if x is None:
         return "n/a"
@@ -91,13 +98,15 @@ def _price(code: str, r: dict, de_minimis: float) -> str:
         return (
             f"{code}: declared at value 0 for {_num(r.get('net_mass_kg'), ',.1f')} kg; "
             f"the median of {_num(r.get('peer_n'))} declarations of {group} is "
-            f"{_num(r.get('reference_value_per_ton'))}/t"
+            f"{_num(r.get('reference_value_per_ton'))}{_cur(r)}/t"
         )
     word = "below" if ratio < 1 else "above"
+    per_t = f"{_cur(r)}/t"
     return (
-        f"{code}: {_num(r.get('unit_value_per_ton'))}/t is {abs(1 - ratio) * 100:.0f}% {word} "
-        f"the median {_num(r.get('reference_value_per_ton'))}/t of {_num(r.get('peer_n'))} "
-        f"declarations of {group} (percentile {_num(r.get('price_percentile'), '.1f')})"
+        f"{code}: {_num(r.get('unit_value_per_ton'))}{per_t} is {abs(1 - ratio) * 100:.0f}% "
+        f"{word} the median {_num(r.get('reference_value_per_ton'))}{per_t} of "
+        f"{_num(r.get('peer_n'))} declarations of {group} (percentile "
+        f"{_num(r.get('price_percentile'), '.1f')})"
     )
 
 
@@ -120,24 +129,26 @@ def _route(code: str, r: dict, de_minimis: float) -> str:
         parts.append(
             f"goods leaving {r.get('country_departure')} usually originate in "
             f"{r.get('usual_origin')}, which pays {gap:.1f} points more duty "
-            f"({_num(_duty_of(r, gap))} on this declaration)"
+            f"({_num(_duty_of(r, gap))}{_cur(r)} on this declaration)"
         )
     elif (r.get("hs_duty_gap") or 0) > 0:
         parts.append(
             f"the declared duty is {r['hs_duty_gap']:.1f} points below the average for these "
-            f"goods ({_num(_duty_of(r, r['hs_duty_gap']))} on this declaration)"
+            f"goods ({_num(_duty_of(r, r['hs_duty_gap']))}{_cur(r)} on this declaration)"
         )
     return f"{code}: " + "; ".join(parts)
 
 
 def _misclassified(code: str, r: dict, de_minimis: float) -> str:
     return (
-        f"{code}: {_num(r.get('unit_value_per_ton'))}/t fits HS {r.get('reclass_hs_code')} "
-        f"(median {_num(r.get('reclass_value_per_ton'))}/t of "
+        f"{code}: {_num(r.get('unit_value_per_ton'))}{_cur(r)}/t fits HS "
+        f"{r.get('reclass_hs_code')} "
+        f"(median {_num(r.get('reclass_value_per_ton'))}{_cur(r)}/t of "
         f"{_num(r.get('reclass_peer_n'))} declarations, duty "
         f"{_num(r.get('reclass_duty_pct'), '.1f')}%) better than the declared HS "
         f"{r.get('hs_code')} at {_num(r.get('duty_rate_pct'), '.1f')}%; under HS "
-        f"{r.get('reclass_hs_code')} the duty would be {_num(r.get('reclass_revenue'))} more"
+        f"{r.get('reclass_hs_code')} the duty would be {_num(r.get('reclass_revenue'))}{_cur(r)} "
+        "more"
     )
 
 
@@ -153,7 +164,7 @@ def _relabel(code: str, r: dict, de_minimis: float) -> str:
         f"{code}: origin {r.get('country_origin')} on {_pct(r.get('origin_share'))} of past "
         f"HS {r.get('hs_code')} declarations, at {_num(r.get('duty_rate_pct'), '.1f')}% "
         f"duty, {_num(gap, '.1f')} points below the average these goods pay over all "
-        f"origins ({_num(_duty_of(r, gap))} on this declaration); shipped from "
+        f"origins ({_num(_duty_of(r, gap))}{_cur(r)} on this declaration); shipped from "
         f"{r.get('country_departure')} (route {r.get('route')})"
     )
 
@@ -197,8 +208,8 @@ def _split_shipment(code: str, r: dict, de_minimis: float) -> str:
         f"{code}: {_num(r.get('split_n_pair_day'))} declarations from seller "
         f"{r.get('seller_id')} to importer {r.get('importer_id')} on "
         f"{r.get('declaration_date')}, {_num(r.get('split_under_pair_day'))} just under "
-        f"the de-minimis value {_num(de_minimis)}, together "
-        f"{_num((r.get('split_value_pair_day') or 0) * de_minimis)}"
+        f"the de-minimis value {_num(de_minimis)}{_cur(r)}, together "
+        f"{_num((r.get('split_value_pair_day') or 0) * de_minimis)}{_cur(r)}"
     )
 
 
@@ -216,7 +227,7 @@ def _goods_risk(code: str, r: dict, de_minimis: float) -> str:
 
 def _declared_amounts(code: str, r: dict, de_minimis: float) -> str:
     return (
-        f"{code}: value {_num(r.get('customs_value'))} for "
+        f"{code}: value {_num(r.get('customs_value'))}{_cur(r)} for "
         f"{_num(r.get('net_mass_kg'), ',.1f')} kg is unusual for what is found in "
         "inspections"
     )
