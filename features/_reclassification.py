@@ -117,20 +117,20 @@ def reclassification(
     lf: pl.LazyFrame, reference: ReferencePrices, routes: RouteTables
 ) -> pl.LazyFrame:
     """Add the code of the same tariff section whose peer prices the declared price fits
-        best, where that code pays more duty than declared.
+    best, where that code pays more duty than declared.
 
-        A row is checked when its log price per tonne lies at least ``MISFIT_Z`` spreads
-        from its own peers' median (``price_z``, from ``reference_price_deviation``);
-        another code fits when the price lies within ``FIT_Z`` spreads of that code's median
-        from the same origin and quarter (as the row's own peers: of the origin, then of all
-    origins, when there are too few) and closer than
-        to its own, and charges at least ``MIN_DUTY_GAIN`` points more (its median duty for
-        the declared origin, else its average). The best fit wins, ties to the higher duty.
+    A row is checked when its log price per tonne lies at least ``MISFIT_Z`` spreads
+    from its own peers' median (``price_z``, from ``reference_price_deviation``).
+    Another code fits when the price lies within ``FIT_Z`` spreads of that code's median
+    (of the same origin and quarter, else of the origin, else of all origins, as the
+    row's own peers) and closer than to its own, and when it charges at least
+    ``MIN_DUTY_GAIN`` points more (its median duty for the declared origin, else its
+    average). The best fit wins, ties to the higher duty.
 
-        New columns (``RECLASS_COLUMNS``): ``reclass_hs_code``, ``reclass_value_per_ton``
-        (that code's median price per tonne), ``reclass_peer_n``, ``reclass_duty_pct``,
-        ``reclass_duty_gap`` (points above the declared rate) and ``reclass_revenue`` (the
-        declared value times that gap: the duty the declaration would owe under that code).
+    New columns (``RECLASS_COLUMNS``): ``reclass_hs_code``, ``reclass_value_per_ton``
+    (that code's median price per tonne), ``reclass_peer_n``, ``reclass_duty_pct``,
+    ``reclass_duty_gap`` (points above the declared rate) and ``reclass_revenue`` (the
+    declared value times that gap: the duty the declaration would owe under that code).
     """
     candidates = _candidates(reference, routes)
     x = pl.col("log_unit_value")

@@ -7,7 +7,7 @@ from detector.models._encode import FrameEncoder
 from detector.models._metrics import CAPACITY_LEVELS, calibration_table, capacity_metrics
 from detector.models._model import NOVELTY_SIGNALS, FraudModel
 from detector.models._pipeline import make_classifier
-from detector.models._policies import POLICIES, SelectionPolicy, segment_of
+from detector.models._policies import POLICIES, SelectionPolicy, mechanism_of, segment_of
 from detector.models._reasons import EVIDENCE_FIRST, FAMILIES, explain_rows
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "drift_report",
     "explain_rows",
     "make_classifier",
+    "mechanism_of",
     "segment_of",
 ]
 

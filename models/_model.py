@@ -393,19 +393,25 @@ class FraudModel:
 
     def select(self, order: pl.DataFrame, k: int | None) -> pl.DataFrame:
         """The inspection list of scored rows in ``order`` (most suspicious first, with
-        ``__h``, ``novelty`` and the segment ``__seg``), with ``selection``, ``rank`` and
+        ``__h``, ``novelty``, the segment ``__seg`` and the scheme ``__mech``), with
+        ``selection``, ``rank`` and
         ``explain``: without a capacity every row ranked (``select_for_inspection``);
         with one, the ``k`` rows the configured policy lists, the model's top and its
         exploration, all explained. (A model saved before policies had a name draws its
         exploration at random.)"""
         if k is None:
             return select_for_inspection(order, k, self.config)
-        name = getattr(self.config, "selection_policy", "random-explore")
-        stats = getattr(self, "segment_labels_", None)
-        if stats is None:
-            name = "random-explore"
-        listed = POLICIES[name].select(order, k, stats, self.config)
+        policy = POLICIES[getattr(self.config, "selection_policy", "random-explore")]
+        stats = self.revealed_for(policy)
+        if policy.reads is not None and stats is None:
+            policy = POLICIES["random-explore"]
+        listed = policy.select(order, k, stats, self.config)
         return listed.with_columns(pl.lit(True).alias("explain"))
+
+    def revealed_for(self, policy) -> pl.DataFrame | None:
+        """What ``policy`` reads of the labels the model learnt from: their counts per
+        segment (None when it reads none, or for a model saved before they were kept)."""
+        return getattr(self, "segment_labels_", None) if policy.reads == "segment" else None
 
     def peer_percentiles(self, row: dict) -> dict[str, float] | None:
         """The training prices per tonne of a scored declaration's peer group."""

@@ -3,14 +3,20 @@
 Capacity is fixed; a policy decides how to spend it. Every policy takes the model's top
 first and differs in what it does with the exploration share
 (``ModelConfig.exploration_share``) of the capacity: nothing (``exploit``), random
-picks among the rest (``random-explore``, the list ``score --top`` draws), picks
-weighted by the unsupervised detectors' novelty (``novelty-explore``), or a bandit over
-segments (HS chapter x origin) that spends the picks where labels are scarce or have
-found fraud, on the rows the detectors find strangest (``segment-bandit``).
+picks among the rest (``random-explore``), picks weighted by the unsupervised
+detectors' novelty (``novelty-explore``), a bandit over segments (HS chapter x origin)
+that spends the picks where labels are scarce or have found fraud, on the rows the
+detectors find strangest (``segment-bandit``), or picks shared equally among the
+schemes the declarations' own facts show (a price far below its peers, a price that
+fits a dearer code, a rare lane through a third country, a cheap origin, parcels split
+under de minimis), the model's most suspicious rows of each below its list
+(``scheme-explore``): what a risk analyst does to test each known pattern, whether
+or not the labels have shown it yet.
 
 A policy reads the scored rows in ``order`` (most suspicious first, with ``__h``, a
 hash of the id, ``novelty``, and ``hs_code`` and ``country_origin`` or the segment
-``__seg``) and the labels it has revealed so far; it returns the listed rows with
+``__seg``, and the scheme ``__mech``) and what the labels it has revealed so far say
+(``SelectionPolicy.reads``); it returns the listed rows with
 ``selection`` (``model`` or ``exploration``) and ``rank``.
 """
 
@@ -20,9 +26,22 @@ import numpy as np
 import polars as pl
 
 from detector.models._config import ModelConfig
+from detector.models._reasons import mechanism_facts
 from detector.models._selection import exploration_rng, select_for_inspection
 
-__all__ = ["POLICIES", "SelectionPolicy", "segment_of", "segment_stats"]
+__all__ = [
+    "POLICIES",
+    "SelectionPolicy",
+    "mechanism_of",
+    "segment_of",
+    "segment_stats",
+]
+
+#: The schemes ``scheme-bandit`` explores, the most specific fact first: a row showing
+#: several is counted under the first (parcels split under de minimis are also cheap).
+SCHEMES: tuple[str, ...] = ("SPLIT_SHIPMENT", "MISCLASSIFIED", "ROUTE", "RELABEL", "UNDERVALUED")
+#: The arm of the rows that show no scheme: there the strangest rows are explored.
+NO_SCHEME = "NONE"
 
 
 def segment_of(frame: pl.DataFrame) -> pl.Series:
@@ -42,6 +61,16 @@ def segment_stats(revealed: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.len().alias("__n"), pl.col("__y").sum().alias("__f"))
         .sort("__seg")
     )
+
+
+def mechanism_of(table: pl.DataFrame) -> pl.Series:
+    """A scored declaration's scheme for exploration (``__mech``): the first of
+    ``SCHEMES`` its own facts show (``mechanism_facts``), else ``NONE``."""
+    facts = mechanism_facts(table)
+    out = np.full(table.height, NO_SCHEME, dtype=object)
+    for code in reversed(SCHEMES):
+        out[facts[code]] = code
+    return pl.Series("__mech", out, dtype=pl.String)
 
 
 def _listed(head: pl.DataFrame, picks: pl.DataFrame) -> pl.DataFrame:
@@ -124,6 +153,40 @@ def _segment_bandit(order, k, revealed, config) -> pl.DataFrame:
     return _listed(head, rest[picks])
 
 
+def _scheme_explore(order, k, revealed, config) -> pl.DataFrame:
+    """The exploration shared equally among the schemes the declarations' own facts
+    show (``SCHEMES``) and the rows showing none (``NONE``), pick by pick in turn:
+    within a scheme the rows the model ranks highest below its list, within ``NONE``
+    the strangest to the detectors. A scheme with fewer rows than its share leaves the
+    rest to the others. It reads no label: a scheme the labels never showed, which the
+    model therefore cannot rank, gets its share all the same.
+    """
+    order = order.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__pos"))
+    head, rest = _split(order, k, config)
+    n = k - head.height
+    if n == 0:
+        return _listed(head, rest.clear()).drop("__pos")
+    mech = rest["__mech"] if "__mech" in rest.columns else mechanism_of(rest)
+    arm = {code: i for i, code in enumerate((*SCHEMES, NO_SCHEME))}
+    turn = (
+        rest.select("__h", "__pos", pl.col("novelty").fill_null(0.0))
+        .with_columns(mech.alias("__mech"))
+        .with_columns(
+            pl.when(pl.col("__mech") == NO_SCHEME)
+            .then(-pl.col("novelty"))
+            .otherwise(pl.col("__pos").cast(pl.Float64))
+            .rank("ordinal")
+            .over("__mech")
+            .alias("__j"),
+            pl.col("__mech").replace_strict(arm, return_dtype=pl.Int8).alias("__arm"),
+        )
+    )
+    picks = np.lexsort((turn["__h"].to_numpy(), turn["__arm"].to_numpy(), turn["__j"].to_numpy()))[
+        :n
+    ]
+    return _listed(head, rest[np.sort(picks)]).drop("__pos")
+
+
 @dataclass(frozen=True)
 class SelectionPolicy:
     """A named way of spending the inspection capacity (see the module's docstring)."""
@@ -131,15 +194,18 @@ class SelectionPolicy:
     name: str
     description: str
     rule: object
+    #: What the policy reads of the revealed labels: nothing, or their counts per
+    #: segment (``segment_stats``).
+    reads: str | None = None
 
     def select(
         self, order: pl.DataFrame, k: int, revealed: pl.DataFrame, config: ModelConfig
     ) -> pl.DataFrame:
         """The ``k`` listed rows of ``order``, with ``selection`` and ``rank``.
 
-        ``revealed``: the labels this policy's inspections have revealed so far
-        (``hs_code``, ``country_origin``, ``fraud``), or their counts per segment
-        (``segment_stats``); only the bandit reads them.
+        ``revealed``: what the labels this policy's inspections have revealed so far
+        say, as ``reads`` asks: for ``segment``, the labels themselves (``hs_code``,
+        ``country_origin``, ``fraud``) or their counts per segment (``segment_stats``).
         """
         k = min(k, order.height)
         if k == 0:
@@ -166,6 +232,13 @@ POLICIES: dict[str, SelectionPolicy] = {
             "the model's top, and a share spent by a bandit over HS chapter x origin "
             "where labels are scarce or fraud was found, on the strangest rows",
             _segment_bandit,
+            reads="segment",
+        ),
+        SelectionPolicy(
+            "scheme-explore",
+            "the model's top, and a share shared equally among the schemes the "
+            "declarations' own facts show, each scheme's most suspicious rows below the list",
+            _scheme_explore,
         ),
     )
 }

@@ -155,6 +155,43 @@ def test_the_bandit_spends_exploration_where_labels_are_scarce():
     assert picks.height == 30 and "08|TH" not in segments.to_series().to_list()
 
 
+def test_scheme_explore_gives_every_scheme_its_share_whatever_the_labels_say():
+    # 600 rows below the head, 100 per scheme and 100 showing none. Half of 120 explored:
+    # 10 picks each, a scheme's the highest it holds in the model's order, the rest's
+    # the strangest; labels (here: every split shipment clean) change nothing.
+    arms = ["SPLIT_SHIPMENT", "MISCLASSIFIED", "ROUTE", "RELABEL", "UNDERVALUED", "NONE"]
+    order = _order(660).with_columns(
+        pl.Series("__mech", ["UNDERVALUED"] * 60 + [arms[i % 6] for i in range(600)])
+    )
+    config = ModelConfig(exploration_share=0.5)
+    labels = pl.DataFrame({"__mech": ["SPLIT_SHIPMENT"] * 500, "fraud": [0] * 500})
+    listed = POLICIES["scheme-explore"].select(order, 120, labels, config)
+    picks = listed.filter(pl.col("selection") == "exploration").join(
+        order.select("declaration_id", "__mech"), on="declaration_id"
+    )
+    assert picks.height == 60
+    assert picks.group_by("__mech").len().sort("__mech")["len"].to_list() == [10] * 6
+    rest = order.slice(60)
+    for arm in arms[:-1]:
+        first = rest.filter(pl.col("__mech") == arm).head(10)["declaration_id"].sort()
+        assert picks.filter(pl.col("__mech") == arm)["declaration_id"].sort().equals(first)
+    strange = rest.filter(pl.col("__mech") == "NONE").sort("novelty", descending=True).head(10)
+    none = picks.filter(pl.col("__mech") == "NONE")["declaration_id"].sort()
+    assert none.equals(strange["declaration_id"].sort())
+    assert POLICIES["scheme-explore"].select(order, 120, NO_LABELS, config).equals(listed)
+
+
+def test_a_scheme_with_few_rows_leaves_its_share_to_the_others():
+    order = _order(300).with_columns(
+        pl.Series("__mech", ["SPLIT_SHIPMENT" if i == 200 else "NONE" for i in range(300)])
+    )
+    listed = POLICIES["scheme-explore"].select(
+        order, 100, NO_LABELS, ModelConfig(exploration_share=0.2)
+    )
+    explored = listed.filter(pl.col("selection") == "exploration")["declaration_id"].to_list()
+    assert len(explored) == 20 and "D200" in explored
+
+
 def test_a_capacity_larger_than_the_month_lists_every_row():
     for policy in POLICIES.values():
         listed = policy.select(_order(10), 25, NO_LABELS, ModelConfig())

@@ -21,6 +21,7 @@ from detector.io.persist import load_model, save_model
 from detector.io.profiles import load_profile
 from detector.io.schema import CANONICAL_SCHEMA, FRAUD_TYPES, OUTPUT_COLUMNS, OUTPUT_SCHEMA
 from detector.models import (
+    POLICIES,
     DriftReport,
     FraudModel,
     ModelConfig,
@@ -615,9 +616,12 @@ OUTCOME_CHOICES = {
 def _policy(result: ScoreResult) -> str:
     """The selection policy the list's exploration followed."""
     model = result.model
-    if model is None or getattr(model, "segment_labels_", None) is None:
+    if model is None:
         return "random-explore"
-    return getattr(model.config, "selection_policy", "random-explore")
+    policy = POLICIES[getattr(model.config, "selection_policy", "random-explore")]
+    if policy.reads is not None and model.revealed_for(policy) is None:
+        return "random-explore"
+    return policy.name
 
 
 def _run_sheet(result: ScoreResult) -> pl.DataFrame:

@@ -26,7 +26,7 @@ from detector.app.backtest import Fold, rolling_folds
 from detector.app.labels import OUTCOME_SCHEMA, hit_rates
 from detector.errors import DetectorError
 from detector.io.schema import LABEL_SCHEMA
-from detector.models import POLICIES, FraudModel, ModelConfig
+from detector.models import POLICIES, FraudModel, ModelConfig, mechanism_of
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -281,6 +281,7 @@ def _order(model: FraudModel, rows: pl.DataFrame) -> pl.DataFrame:
         "novelty",
         "rank_score",
         pl.col("declaration_id").hash(_TIE_SEED).alias("__h"),
+        mechanism_of(scored),
     ).sort(["rank_score", "__h"], descending=[True, False])
 
 
@@ -291,6 +292,7 @@ _EMPTY_ORDER = pl.DataFrame(
         "novelty": pl.Float64,
         "rank_score": pl.Float64,
         "__h": pl.UInt64,
+        "__mech": pl.String,
     }
 )
 

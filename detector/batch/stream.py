@@ -54,7 +54,7 @@ from detector.io.ingest import (
 )
 from detector.io.profiles import Profile
 from detector.io.schema import SCORED_COLUMNS
-from detector.models import FraudModel, drift_counts, explain_rows, segment_of
+from detector.models import FraudModel, drift_counts, explain_rows, mechanism_of, segment_of
 
 __all__ = ["PIECE_ROWS", "Piece", "Runner", "plan_pieces", "score_pieces"]
 
@@ -455,6 +455,7 @@ def _narrow(table: pl.DataFrame, piece: int, row) -> pl.DataFrame:
         # what the exploration of the selection policy reads
         "novelty",
         segment_of(table).alias("__seg"),
+        mechanism_of(table),
     )
 
 
@@ -695,7 +696,7 @@ def _global_order(folder: Path) -> pl.DataFrame:
     return (
         pl.scan_parquet(folder / "*.parquet")
         .sort(["rank_score", "__h"], descending=[True, False])
-        .select("__piece", "__row", "__h", "novelty", "__seg")
+        .select("__piece", "__row", "__h", "novelty", "__seg", "__mech")
         .collect()
     )
 
