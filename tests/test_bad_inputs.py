@@ -8,6 +8,7 @@ naming the file and what to do.
 
 import gzip
 import os
+import subprocess
 import sys
 import tempfile
 from datetime import date, timedelta
@@ -479,6 +480,32 @@ def test_an_unexpected_failure_is_one_sentence_and_a_log_file(tmp_path, monkeypa
     assert "PanicException: assertion failed: i < self.len()" in result.output
     log = next(tmp_path.glob("detector-failure-*.txt"))
     assert str(log) in result.output and "x" * 9999 in log.read_text()
+
+
+def _closed_pipe(args: list[str]) -> tuple[int, bytes]:
+    """Run ``detector ARGS`` with its output's reader gone before it prints (``| head -0``)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "detector", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.close()
+    _, stderr = proc.communicate(timeout=300)
+    return proc.returncode, stderr
+
+
+def test_a_reader_that_goes_away_stops_the_output_quietly(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_bytes(_csv(HEADER, ROW))
+    code, stderr = _closed_pipe(["validate", str(path)])
+    assert (code, stderr) == (1, b"")
+
+
+def test_a_reader_that_goes_away_from_json_stops_it_quietly(model_file):
+    model, _, recent = model_file
+    first = pl.read_parquet(recent)["declaration_id"][0]
+    code, stderr = _closed_pipe(
+        ["explain", first, "--input", str(recent), "--model", str(model), "--json"]
+    )
+    assert (code, stderr) == (1, b"")
 
 
 NESTED = {

@@ -250,8 +250,28 @@ def test_the_workbook_is_filled_in_and_read_back_by_feedback(files, tmp_path):
     )
 
 
+COMMANDS = ("generate", "validate", "train", "score", "evaluate", "explain", "feedback",
+            "monitor", "demo", "simulate")  # fmt: skip
+
+
 def test_every_command_shows_an_example_in_its_help():
-    for command in ("generate", "validate", "train", "score", "evaluate", "explain", "feedback",
-                    "monitor", "demo"):  # fmt: skip
+    for command in COMMANDS:
         out = runner.invoke(app, [command, "--help"], terminal_width=200).output
         assert f"Example: detector {command} " in out, command
+
+
+def test_help_names_what_to_give_not_python_types():
+    # No <bool> for flags, no <list[Path]> or <list[str]> for lists; the schema
+    # option names its choices.
+    def text(args: list[str]) -> str:  # the help's words, out of rich's wrapped panels
+        out = runner.invoke(app, args, terminal_width=200).output
+        return " ".join(out.replace("│", " ").split())
+
+    outputs = {c: text([c, "--help"]) for c in COMMANDS}
+    outputs["detector"] = text(["--help"])
+    for command, out in outputs.items():
+        assert "--help" in out, command
+        assert "<bool>" not in out and "list[" not in out, command
+        if "--schema" in out:
+            assert "canonical, kcs, or a TOML file" in out, command
+    assert "FILE" in outputs["score"] and "NAME" in outputs["simulate"]

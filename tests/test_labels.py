@@ -108,6 +108,48 @@ def test_feedback_is_idempotent_and_reports_conflicts_unknowns_and_bad_rows(tmp_
     assert (kept["fraud"], kept["revenue_recovered"]) == (1, 1200.5)  # not overwritten
 
 
+def test_a_corrected_outcome_replaces_the_stored_one_only_when_asked(tmp_path):
+    store = tmp_path / "store"
+    LabelStore(store).record_flagged(_flagged(["A", "B"]))
+    first = _outcomes(
+        tmp_path / "o1.csv",
+        [
+            {"declaration_id": "A", "fraud": "1", "revenue_recovered": "900"},
+            {"declaration_id": "B", "fraud": "0"},
+        ],
+    )
+    corrected = _outcomes(
+        tmp_path / "o2.csv",
+        [
+            {"declaration_id": "A", "fraud": "0", "inspected_on": "2025-10-07"},
+            {"declaration_id": "B", "fraud": "0", "inspected_on": "2025-10-05"},
+            {"declaration_id": "C", "fraud": "1", "inspected_on": "2025-10-07"},
+        ],
+    )
+    assert runner.invoke(app, ["feedback", str(first), "--store", str(store)]).exit_code == 0
+    kept = runner.invoke(app, ["feedback", str(corrected), "--store", str(store)])
+    assert kept.exit_code == 0, kept.output
+    assert "1 added + 1 already stored + 1 conflicting" in kept.output
+    assert "the stored outcome was kept (rerun with --replace" in kept.output
+    stored = LabelStore(store).outcomes().sort("declaration_id")
+    assert stored["fraud"].to_list() == [1, 0, 1]
+
+    replaced = runner.invoke(app, ["feedback", str(corrected), "--store", str(store), "--replace"])
+    assert replaced.exit_code == 0, replaced.output
+    assert "0 added + 2 already stored + 1 replaced + 0 rejected" in replaced.output
+    assert "replaced: A was stored as fraud=1" in replaced.output
+    stored = LabelStore(store).outcomes().sort("declaration_id")
+    assert stored["declaration_id"].to_list() == ["A", "B", "C"]  # one row each, still
+    row = stored.row(0, named=True)
+    assert (row["fraud"], row["revenue_recovered"], str(row["inspected_on"])) == (
+        0,
+        None,
+        "2025-10-07",
+    )
+    again = LabelStore(store).add_outcomes(corrected, replace=True)
+    assert (again.added, again.unchanged, again.conflicts.height) == (0, 3, 0)
+
+
 def test_feedback_cli_and_monitor(tmp_path):
     store = tmp_path / "store"
     LabelStore(store).record_flagged(_flagged(["A", "B"]))

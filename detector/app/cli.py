@@ -16,7 +16,38 @@ from rich.console import Console
 
 from detector.errors import DetectorError
 
+
+def _tidy(param) -> None:
+    """Help that names what to give, not Python's types: a flag shows no type (not
+    ``<bool>``), a list of paths ``FILE`` and of names ``NAME`` (not ``<list[Path]>``)."""
+    described = getattr(param, "type_descriptor", None)
+    if getattr(param, "is_flag", False):
+        param.metavar = ""
+    elif described is not None and described.is_list:
+        param.metavar = "FILE" if "Path" in str(described.annotation) else "NAME"
+        if isinstance(param, typer.core.TyperArgument):
+            param.display_type_rich = lambda ctx: None  # the name says it all
+
+
+class _Group(typer.core.TyperGroup):
+    """The command group, each command's help tidied (``_tidy``)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            _tidy(param)
+        return params
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is not None:
+            for param in command.get_params(ctx):
+                _tidy(param)
+        return command
+
+
 app = typer.Typer(
+    cls=_Group,
     name="detector",
     help="Fraud and undervaluation detection for customs declarations.",
     no_args_is_help=True,
@@ -85,6 +116,11 @@ def _boundary() -> Iterator[None]:
         raise typer.Exit(code=130 if isinstance(exc, KeyboardInterrupt) else 143) from None
     except (typer.Exit, typer.Abort, SystemExit, GeneratorExit):
         raise
+    except BrokenPipeError:
+        # The reader of the output went away (``| head``): stop quietly, with code 1 as
+        # rich does for what it prints; what is left to print goes nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(code=1) from None
     except BaseException as exc:  # the last line of defence, Polars' panics included
         log = _failure_log(exc)
         if _VERBOSE[0]:
@@ -388,7 +424,12 @@ ScoredList = Annotated[
 Top = Annotated[
     str | None, typer.Option(help="Inspection capacity: a number (500) or a share (5%).")
 ]
-ModelSchema = Annotated[str | None, typer.Option(help="Schema profile; default: the model's.")]
+ModelSchema = Annotated[
+    str | None,
+    typer.Option(
+        help="Schema profile: canonical, kcs, or a TOML file of yours; default: the model's."
+    ),
+]
 Report = Annotated[Path | None, typer.Option(help="Write the investigators' HTML report here.")]
 Workers = Annotated[int, typer.Option(help="Pieces scored at once: processes, or Dask workers.")]
 
@@ -481,7 +522,10 @@ def evaluate(
     files: Annotated[list[Path], typer.Argument(help="Labelled declarations.")],
     model: Model,
     schema: Annotated[
-        str | None, typer.Option(help="Schema profile; default: the model's.")
+        str | None,
+        typer.Option(
+            help="Schema profile: canonical, kcs, or a TOML file of yours; default: the model's."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     trust: Trust = False,
@@ -524,7 +568,10 @@ def explain(
     model: Model,
     input_files: Annotated[list[Path], typer.Option("--input", help="Where the declaration is.")],
     schema: Annotated[
-        str | None, typer.Option(help="Schema profile; default: the model's.")
+        str | None,
+        typer.Option(
+            help="Schema profile: canonical, kcs, or a TOML file of yours; default: the model's."
+        ),
     ] = None,
     trust: Trust = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the card as JSON.")] = False,
@@ -595,6 +642,14 @@ def feedback(
     ],
     store: Annotated[Path, typer.Option("--store", help="Label store folder.")],
     rejects: Annotated[Path | None, typer.Option(help="Write rejected rows here.")] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Where this file's outcome for a declaration differs from the stored "
+            "one, store this file's (a corrected outcome); without it the stored one is kept.",
+        ),
+    ] = False,
 ) -> None:
     """Add investigators' inspection outcomes to the label store."""
     with _boundary():
@@ -608,16 +663,21 @@ def feedback(
             store=store,
         )
         created = not Path(store).exists()  # a mistyped --store must not pass unseen
-        result = LabelStore(store).add_outcomes(outcomes)
+        result = LabelStore(store).add_outcomes(outcomes, replace=replace)
         if rejects is not None:  # written even when empty: its header says nothing was rejected
             write_table(result.rejects, rejects)
         _say(out, result.summary())
         for row in result.conflicts.head(10).iter_rows(named=True):
-            _say(
-                err,
-                f"conflict: {row['declaration_id']} is stored as {_outcome(row, '_stored')}, "
-                f"this file says {_outcome(row, '')}; the stored outcome was kept",
-            )
+            was, now = _outcome(row, "_stored"), _outcome(row, "")
+            if replace:
+                _say(err, f"replaced: {row['declaration_id']} was stored as {was}, now {now}")
+            else:
+                _say(
+                    err,
+                    f"conflict: {row['declaration_id']} is stored as {was}, this file says "
+                    f"{now}; the stored outcome was kept (rerun with --replace to store this "
+                    "file's)",
+                )
         for row in result.rejects.head(10).iter_rows(named=True):
             where = f"row {row.get('input_row')}, declaration {row.get('declaration_id')}"
             _say(err, f"rejected: {where}: {row[REJECT_REASON]}")

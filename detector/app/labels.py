@@ -71,11 +71,14 @@ class FeedbackResult:
     conflicts: pl.DataFrame
     rejects: pl.DataFrame
     unknown: list[str] = field(default_factory=list)
+    #: Whether the conflicting outcomes replaced the stored ones (``--replace``).
+    replaced: bool = False
 
     def summary(self) -> str:
+        differing = "replaced" if self.replaced else "conflicting"
         line = (
             f"read {self.read:,} outcomes = {self.added:,} added + {self.unchanged:,} already "
-            f"stored + {self.conflicts.height:,} conflicting + {self.rejects.height:,} rejected"
+            f"stored + {self.conflicts.height:,} {differing} + {self.rejects.height:,} rejected"
         )
         if self.unknown:
             line += (
@@ -425,8 +428,12 @@ class LabelStore:
                 write_table(pl.concat([known, new]), self.flagged_path)
         return new.height
 
-    def add_outcomes(self, path: str | Path) -> FeedbackResult:
-        """Append an investigators' outcomes file; report repeats, conflicts and unknowns."""
+    def add_outcomes(self, path: str | Path, *, replace: bool = False) -> FeedbackResult:
+        """Append an investigators' outcomes file; report repeats, conflicts and unknowns.
+
+        An outcome that differs from the one stored for its declaration is a conflict:
+        the stored one is kept, unless ``replace`` (a corrected outcome) says otherwise.
+        """
         self.check_writable()
         incoming, rejects = _parse_outcomes(Path(path))
         read = incoming.height + rejects.height
@@ -443,7 +450,13 @@ class LabelStore:
             unchanged = verdict.filter(pl.col("seen") & pl.col("same")).height
             conflicts = both.filter(verdict["seen"] & ~verdict["same"])
             new = incoming.filter(~seen)
-            if new.height:
+            if replace and conflicts.height:
+                kept = stored.join(
+                    conflicts.select("declaration_id"), on="declaration_id", how="anti"
+                )
+                corrected = conflicts.select(stored.columns)
+                write_table(pl.concat([kept, corrected, new]), self.outcomes_path)
+            elif new.height:
                 write_table(pl.concat([stored, new]), self.outcomes_path)
             flagged = self.flagged()
         unknown = new.join(flagged, on="declaration_id", how="anti")["declaration_id"]
@@ -458,6 +471,7 @@ class LabelStore:
             ),
             rejects=rejects,
             unknown=unknown.to_list(),
+            replaced=replace,
         )
 
     def apply(self, declarations: pl.DataFrame) -> tuple[pl.DataFrame, int]:
