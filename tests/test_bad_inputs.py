@@ -388,6 +388,18 @@ def test_no_output_may_replace_an_input_the_model_the_store_or_another_output(
     assert _snapshot(tmp_path) == before  # nothing written, nothing lost
 
 
+@pytest.mark.parametrize("name", ["listed.xlsx", "listed.csv"])
+def test_a_folder_named_like_a_file_is_refused_before_any_work(tmp_path, monkeypatch, name):
+    _careless_setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).mkdir()
+    before = _snapshot(tmp_path)
+    result = CliRunner().invoke(app, SCORE + ["--out", name])
+    assert result.exit_code == 2, result.output
+    assert f"--out {name} is a folder; name a file in it" in result.output
+    assert _snapshot(tmp_path) == before
+
+
 def test_a_folder_output_replaces_only_a_folder_it_wrote(tmp_path):
     from detector.io.output import write_table
 

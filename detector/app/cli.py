@@ -144,7 +144,6 @@ _VERBOSE = [False]
 def _failure_log(exc: BaseException) -> str:
     """Write the whole traceback to a file of its own; the console gets one sentence."""
     import tempfile
-    import time
     import traceback
 
     try:
@@ -183,11 +182,20 @@ def _steps(what: str) -> Iterator:
     if not err.is_terminal:
         yield lambda text: None
         return
-    started = time.monotonic()
-    with err.status(f"{what}: starting") as status:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    shown = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    with shown:
+        task = shown.add_task(f"{what}: starting", total=None)
 
         def step(text: str) -> None:
-            status.update(f"{what}: {text} ({time.monotonic() - started:,.0f} s so far)")
+            shown.update(task, description=f"{what}: {text}")
 
         yield step
 
@@ -738,8 +746,11 @@ def demo(
     with _boundary():
         from detector.app.demo import run_demo
 
+        # On a terminal the lines go through the spinner's console, which prints them
+        # above the spinner instead of over it.
+        console = err if err.is_terminal and out.is_terminal else out
         with _steps("demo") as step:
-            run_demo(out_dir, rows=rows, seed=seed, console=out, step=step)
+            run_demo(out_dir, rows=rows, seed=seed, console=console, step=step)
 
 
 def _simulation_table(sim):
