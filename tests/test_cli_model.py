@@ -1,4 +1,5 @@
 import json
+import re
 from datetime import date
 
 import polars as pl
@@ -114,6 +115,12 @@ def test_explain_prints_a_case_card(files, synthetic_year):
     for section in ("declaration", "score", "peer_prices", "route", "importer", "reasons"):
         assert section in result.output
     assert "percentiles_per_ton" in result.output
+    currency = recent.filter(pl.col("declaration_id") == target)["currency"][0]
+    # Every money figure and price per tonne carries the declaration's currency.
+    assert re.search(rf"revenue_at_stake: [\d,]+ {currency}\n", result.output)
+    assert re.search(rf"customs_value: [\d,]+ {currency}\n", result.output)
+    assert re.search(rf"this_declaration_per_ton: [\d,]+ {currency}/t\n", result.output)
+    assert f"({currency}/t)" in result.output
     args = ["explain", target, "--model", str(model), "--input", str(folder / "recent.parquet")]
     card = json.loads(runner.invoke(app, [*args, "--json"]).output)
     assert card["declaration"]["declaration_id"] == target
@@ -208,6 +215,8 @@ def test_training_names_each_step_as_it_starts(files, tmp_path):
 
 def test_the_workbook_is_filled_in_and_read_back_by_feedback(files, tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
+    from detector.io.output import column_name
+
     folder, model, _ = files
     book = tmp_path / "flagged.xlsx"
     args = ["score", str(folder / "recent.parquet"), "--model", str(model), "--out", str(book)]
@@ -221,16 +230,24 @@ def test_the_workbook_is_filled_in_and_read_back_by_feedback(files, tmp_path):
     assert list(sheet.tables) == ["flagged"] and list(workbook["cases"].tables) == ["cases"]
     header = [c.value for c in sheet[1]]
     assert sheet.freeze_panes == "C2"  # the header, the rank and the id stay in view
-    assert header[:2] == ["rank", "declaration_id"]
-    assert header[-6:] == ["inspected", "fraud", "fraud_type", "revenue_recovered", "note"] + [
-        "inspected_on"
+    # Headers in words, money with its currency; the columns they name, as written.
+    assert header[:2] == ["rank", "declaration id"]
+    assert header[-6:] == ["inspected", "fraud", "fraud type", "revenue recovered (USD)"] + [
+        "note",
+        "inspected on",
     ]
-    assert not [h for h in header if h.startswith("true_")]
-    at = {name: header.index(name) + 1 for name in header}
+    assert "revenue at stake (USD)" in header and not [h for h in header if "_" in h]
+    assert not [h for h in header if h.startswith("true")]
+    at = {column_name(name): header.index(name) + 1 for name in header}
     assert sheet.cell(2, at["value_ratio"]).number_format == "0%"
     assert sheet.cell(2, at["revenue_at_stake"]).number_format == '#,##0 "USD"'
-    rules = {r.formula1 for r in sheet.data_validations.dataValidation}
+    assert sheet.cell(2, at["revenue_recovered"]).number_format == '#,##0 "USD"'
+    rules = {r.formula1: r.type for r in sheet.data_validations.dataValidation}
     assert '"true,false"' in rules and '"0,1"' in rules
+    assert {"decimal", "date"} <= set(rules.values())  # revenue recovered, inspected on
+    cases = workbook["cases"]
+    widths = {c.value: cases.column_dimensions[c.column_letter].width for c in cases[1]}
+    assert widths["sellers"] < 40  # wrapped, not one line hundreds of characters wide
     # Investigators fill in three rows; feedback reads exactly those back.
     ids = [sheet.cell(r, at["declaration_id"]).value for r in (2, 3, 4)]
     outcomes = (("true", "1"), ("true", "0"), ("false", None))

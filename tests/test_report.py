@@ -102,7 +102,8 @@ def test_excel_has_the_list_and_the_cases_with_formats(scored_run):
         styles = book.read("xl/styles.xml").decode()
     assert re.findall(r'<sheet name="([^"]+)"', workbook) == ["flagged", "cases", "run"]
     assert 'state="frozen"' in sheet and 'ySplit="1"' in sheet
-    assert 'formatCode="0.000"' in styles and 'formatCode="#,##0"' in styles
+    assert 'formatCode="0.000"' in styles  # risk
+    assert re.search(r'formatCode="#,##0 &quot;[A-Z]{3}&quot;"', styles)  # money, its currency
     widths = [float(w) for w in re.findall(r'<col [^>]*width="([\d.]+)"', sheet)]
     assert max(widths) < 120 and min(widths) > 5  # readable, not one giant column
 
@@ -139,7 +140,7 @@ def test_report_in_a_real_browser_loads_sorts_and_filters(scored_run):
         table = browser.find_element(By.ID, "flagged")
         headers = table.find_elements(By.CSS_SELECTOR, "thead th")
         names = [h.text.strip() for h in headers]
-        column = names.index("revenue at stake")
+        column = names.index("revenue at stake (USD)")  # with its currency
 
         def values():
             cells = table.find_elements(By.CSS_SELECTOR, f"tbody td:nth-child({column + 1})")

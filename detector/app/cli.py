@@ -594,6 +594,7 @@ def explain(
         if as_json:  # JSON escapes control characters itself
             print(json.dumps(_jsonable(card), indent=2, default=str, allow_nan=False))
             return
+        currency = (card.get("declaration") or {}).get("currency")
         for section, values in card.items():
             out.print(f"[bold]{section}[/bold]")
             if isinstance(values, list):
@@ -604,11 +605,26 @@ def explain(
                 out.print(f"  {_plain(values)}", markup=False)
                 continue
             for key, value in values.items():
+                unit = _money_unit(key, currency)
                 if isinstance(value, dict):
                     shown = ", ".join(f"{k} {_number(v)}" for k, v in value.items())
-                    out.print(f"  {key}: {shown}", markup=False)
+                    out.print(f"  {key}: {shown}{f' ({unit})' if unit else ''}", markup=False)
                 else:
-                    out.print(f"  {key}: {_plain(_number(value))}", markup=False)
+                    shown = _number(value) + (f" {unit}" if unit and value is not None else "")
+                    out.print(f"  {key}: {_plain(shown)}", markup=False)
+
+
+#: The card's money figures, and its prices per tonne: shown with the currency.
+_MONEY_KEYS = {"customs_value", "revenue_at_stake", "duty_at_stake"}
+_PER_TON_KEYS = {"percentiles_per_ton", "this_declaration_per_ton", "its_median_per_ton"}
+
+
+def _money_unit(key: str, currency: str | None) -> str | None:
+    if not currency or currency == "-":
+        return None
+    if key in _MONEY_KEYS:
+        return currency
+    return f"{currency}/t" if key in _PER_TON_KEYS else None
 
 
 def _jsonable(value):

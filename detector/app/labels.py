@@ -30,7 +30,7 @@ from detector.io.ingest import (
     quote_reason,
     scan_input,
 )
-from detector.io.output import write_table
+from detector.io.output import column_name, write_table
 from detector.io.schema import FRAUD_TYPES
 
 __all__ = ["FeedbackResult", "LabelStore", "OUTCOME_SCHEMA", "hit_rates"]
@@ -275,6 +275,10 @@ def _read_workbook(path: Path) -> pl.DataFrame:
             "the spreadsheet, or as .csv."
         ) from None
     frame = sheets.get("flagged", next(iter(sheets.values())))
+    # Headers as the engine writes them ("revenue recovered (USD)"), read as columns.
+    names = {c: column_name(c) for c in frame.columns}
+    if len(set(names.values())) == len(names):
+        frame = frame.rename(names)
     entered = [c for c in _ENTERED if c in frame.columns]
     frame = frame.with_row_index(INPUT_ROW, offset=1)
     if not entered:

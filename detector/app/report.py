@@ -207,9 +207,13 @@ def _table(
     numeric: set[str],
     formats: dict,
     placeholder: str = "importer, HS code, reason...",
+    units: dict[str, str] | None = None,
 ) -> str:
+    """A sortable, filterable table; ``units`` name a column's unit in its header."""
+    units = {c: u for c, u in (units or {}).items() if u}
     head = "".join(
-        f'<th class="{"n" if c in numeric else ""}">{_e(c.replace("_", " "))}</th>'
+        f'<th class="{"n" if c in numeric else ""}">'
+        f"{_e(c.replace('_', ' ') + (f' ({units[c]})' if c in units else ''))}</th>"
         for c in frame.columns
     )
     rows = []
@@ -459,7 +463,7 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def _flagged_table(listed: pl.DataFrame) -> str:
+def _flagged_table(listed: pl.DataFrame, currency: str = "") -> str:
     columns = [
         c
         for c in (
@@ -482,10 +486,11 @@ def _flagged_table(listed: pl.DataFrame) -> str:
         "flagged",
         {"rank", "risk_score", "revenue_at_stake", "value_ratio"},
         {"risk_score": ".3f", "value_ratio": ".2f", "rank": ",d"},
+        units={"revenue_at_stake": currency.strip()},
     )
 
 
-def _cases_table(cases: pl.DataFrame | None) -> str:
+def _cases_table(cases: pl.DataFrame | None, currency: str = "") -> str:
     if cases is None or cases.height == 0:
         return ""
     return "<h2>All cases</h2>" + _table(
@@ -503,6 +508,7 @@ def _cases_table(cases: pl.DataFrame | None) -> str:
         "cases",
         {"declarations", "revenue_at_stake", "max_risk_score"},
         {"max_risk_score": ".3f", "declarations": ",d"},
+        units={"revenue_at_stake": currency.strip()},
     )
 
 
@@ -548,8 +554,8 @@ def write_report(
             found = (
                 _summary(result)
                 + _cards(result, max_cards)
-                + _cases_table(result.cases)
-                + _flagged_table(_listed(result))
+                + _cases_table(result.cases, _currency(result))
+                + _flagged_table(_listed(result), _currency(result))
             )
         body = (
             "<p class='note'>A flag is a risk signal that calls for a check, never a customs "

@@ -8,10 +8,12 @@ scored list).
 """
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -334,7 +336,7 @@ _EXCEL_FORMATS = {
     "value_ratio": "0%",
     "duty_rate_pct": "0.0",
     "net_mass_kg": "#,##0.0",
-    "revenue_recovered": "#,##0",
+    "supplementary_quantity": "#,##0.00",
 }
 #: Money columns: whole units, with the currency when it is known.
 _EXCEL_MONEY = {
@@ -342,12 +344,65 @@ _EXCEL_MONEY = {
     "unit_value_per_ton": "#,##0",
     "reference_value_per_ton": "#,##0",
     "customs_value": "#,##0.00",
+    "revenue_recovered": "#,##0",
 }
 #: The columns kept in view when a sheet scrolls sideways, when the sheet has them.
 _EXCEL_FROZEN = ("case_id", "rank", "declaration_id")
 _EXCEL_MAX_ROWS = 1_048_576  # rows of a worksheet, the header included
 #: Long text columns get a fixed width (pixels) instead of the width of their longest cell.
-_EXCEL_WIDTHS = {"reasons": 700, "peer_group": 220, "declaration_ids": 400, "routes": 200}
+_EXCEL_WIDTHS = {
+    "reasons": 700,
+    "peer_group": 220,
+    "declaration_ids": 400,
+    "routes": 200,
+    "importers": 200,
+    "sellers": 200,
+    "strongest_reasons": 400,
+}
+#: Columns whose text wraps within its width.
+_EXCEL_WRAPPED = (
+    "reasons",
+    "declaration_ids",
+    "routes",
+    "importers",
+    "sellers",
+    "strongest_reasons",
+)
+
+
+#: What the outcome cells accept besides their lists: money recovered is a number, not
+#: below zero; the inspection a date.
+_OUTCOME_RULES = {
+    "revenue_recovered": {
+        "validate": "decimal",
+        "criteria": ">=",
+        "value": 0,
+        "ignore_blank": True,
+        "error_message": "The revenue recovered is an amount of money, 0 or more.",
+    },
+    "inspected_on": {
+        "validate": "date",
+        "criteria": "between",
+        "minimum": datetime(2000, 1, 1),
+        "maximum": datetime(2100, 12, 31),
+        "ignore_blank": True,
+        "error_message": "The day of the inspection, as a date.",
+    },
+}
+
+
+def readable_header(name: str, currency: str | None = None) -> str:
+    """A column's header as a workbook shows it: words, money with its currency
+    (``revenue_at_stake`` -> ``revenue at stake (USD)``); ``column_name`` reads it back."""
+    text = name.replace("_", " ")
+    return f"{text} ({currency})" if currency and name in _EXCEL_MONEY else text
+
+
+def column_name(header) -> str:
+    """The column a workbook header names: ``revenue at stake (USD)`` ->
+    ``revenue_at_stake``; a header already so written is kept."""
+    text = re.sub(r"\s*\([^()]*\)\s*$", "", str(header)).strip()
+    return "_".join(text.lower().split()) if " " in text else text
 
 
 #: Characters a worksheet cell holds; a longer text is cut, and the cell says so.
@@ -405,24 +460,32 @@ def _write_excel(
     with Workbook(path, options) as workbook:
         for name, df in sheets.items():
             formats = {**_EXCEL_FORMATS, **{c: money or f for c, f in _EXCEL_MONEY.items()}}
-            formats["reasons"] = {"text_wrap": True, "valign": "top"}
+            formats |= dict.fromkeys(_EXCEL_WRAPPED, {"text_wrap": True, "valign": "top"})
             frozen = [c for c in _EXCEL_FROZEN if c in df.columns]
-            _fits_a_cell(flat(df.lazy()).collect()).write_excel(
+            headers = {c: readable_header(c, currency) for c in df.columns}
+            if len(set(headers.values())) < len(headers):  # two would read alike: as named
+                headers = {c: c for c in df.columns}
+            _fits_a_cell(flat(df.lazy()).collect()).rename(headers).write_excel(
                 workbook,
                 worksheet=name,
                 table_name=name,
-                column_formats={c: f for c, f in formats.items() if c in df.columns},
-                column_widths={c: w for c, w in _EXCEL_WIDTHS.items() if c in df.columns},
+                column_formats={headers[c]: f for c, f in formats.items() if c in df.columns},
+                column_widths={headers[c]: w for c, w in _EXCEL_WIDTHS.items() if c in df.columns},
                 dtype_formats={pl.Date: "yyyy-mm-dd"},
                 autofit=True,
                 freeze_panes=(1, df.columns.index(frozen[-1]) + 1 if frozen else 0),
                 header_format={"bold": True, "text_wrap": True},
             )
             sheet = workbook.get_worksheet_by_name(name)
-            for column, values in (choices or {}).items():
+            rules = {
+                column: {"validate": "list", "source": values, "ignore_blank": True}
+                for column, values in (choices or {}).items()
+            }
+            if choices:  # the outcome cells an investigator fills in: amounts and dates
+                rules |= _OUTCOME_RULES
+            for column, rule in rules.items():
                 if column in df.columns and df.height:
                     at = df.columns.index(column)
-                    rule = {"validate": "list", "source": values, "ignore_blank": True}
                     sheet.data_validation(1, at, df.height, at, rule)
 
 
