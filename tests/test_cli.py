@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import tempfile
 
 import polars as pl
 from conftest import GOOD_ROW, write_csv
@@ -91,6 +92,23 @@ def test_quiet_prints_nothing_but_warnings_and_errors(tmp_path):
     assert "read 1 rows" in loud.output and quiet.exit_code == 0 and quiet.output == ""
     missing = CliRunner().invoke(app, ["-q", "validate", str(tmp_path / "nope.csv")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_verbose_prints_an_unexpected_failures_details_too(tmp_path, monkeypatch):
+    import detector.io.ingest
+
+    def panic(*args, **kwargs):
+        raise RuntimeError("deep inside\nsecond line of the details")
+
+    monkeypatch.setattr(detector.io.ingest, "read_declarations", panic)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    path = write_csv(tmp_path / "in.csv", [GOOD_ROW])
+    brief = CliRunner().invoke(app, ["validate", str(path)])
+    verbose = CliRunner().invoke(app, ["-v", "validate", str(path)])
+    assert brief.exit_code == verbose.exit_code == 1
+    assert "Traceback" not in brief.output and "second line" not in brief.output
+    assert "Traceback" in verbose.output and "second line of the details" in verbose.output
 
 
 def test_explain_prints_numbers_as_an_investigator_reads_them():

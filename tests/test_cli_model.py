@@ -102,6 +102,11 @@ def test_evaluate_json_and_table(files):
     assert "undervaluation" in metrics["at"]["5%"]["recall_by_scheme"]
     table = runner.invoke(app, ["evaluate", str(folder / "recent.parquet"), "--model", str(model)])
     assert table.exit_code == 0 and "recall undervaluation" in table.output
+    words = " ".join(table.output.replace("│", " ").split())
+    assert "revenue share" in words  # a share of the recoverable revenue, said so
+    n = pl.scan_parquet(folder / "recent.parquet").select(pl.len()).collect().item()
+    assert f"{n:,}\u00a0rows" in table.output  # the caption keeps a number with its unit
+    assert "`score --top` also gives a share of the capacity to exploration picks" in words
 
 
 def test_explain_prints_a_case_card(files, synthetic_year):
