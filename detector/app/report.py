@@ -315,7 +315,7 @@ def _risk_interval(lead: dict, model) -> str:
     if not math.isfinite(n):
         return ""
     thin = ", thin" if n < 30 else ""
-    return f", 95 % interval {low:.2f}-{high:.2f} from {n:,.0f} inspections scored alike{thin}"
+    return f", 95 % interval {low:.3f}-{high:.3f} from {n:,.0f} inspections scored alike{thin}"
 
 
 def _card(
@@ -356,7 +356,7 @@ declaration(s), revenue at stake {_num(case["revenue_at_stake"])}{cur}</h3>
 <p class="note">Declarations: {listed}{more}. Period {_e(case["first_date"])} to
 {_e(case["last_date"])}. Strongest reasons: {_e(case["strongest_reasons"])}.</p>
 <div class="cols"><div><b>Lead declaration {_e(lead["declaration_id"])}</b>
-(rank {lead["rank"]}, risk {_num(lead.get("risk_score"), ".2f")}{_risk_interval(lead, model)}):
+(rank {lead["rank"]}, risk {_num(lead.get("risk_score"), ".3f")}{_risk_interval(lead, model)}):
 HS {_e(lead.get("hs_code"))}, {_num(lead.get("net_mass_kg"), ",.1f")} kg declared at
 {_num(lead.get("customs_value"), ",.0f")}{cur},
 {_num(lead.get("unit_value_per_ton"))}{cur}/t against a reference of
