@@ -590,7 +590,8 @@ def explain(
 
         from detector.app.pipeline import explain as run
 
-        card = run(declaration_id, model, input_files, schema=schema, trust=trust)
+        with _steps("explain") as step:
+            card = run(declaration_id, model, input_files, schema=schema, trust=trust, step=step)
         if as_json:  # JSON escapes control characters itself
             print(json.dumps(_jsonable(card), indent=2, default=str, allow_nan=False))
             return

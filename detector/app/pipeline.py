@@ -446,10 +446,14 @@ def explain(
     *,
     schema: str | None = None,
     trust: bool = False,
+    step=lambda text: None,
 ) -> dict:
-    """One declaration's case card, as a dict of sections."""
+    """One declaration's case card, as a dict of sections (``step(text)`` is told what
+    is being done, as it starts)."""
+    step("reading the model")
     model, metadata = load_model(model_path, trust=trust)
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
+    step("reading and validating the declarations")
     batch = read_declarations(files, profile)
     check_clashes(model.clashing_columns(batch.accepted.columns), f"Input {_names(files)}")
     if declaration_id not in set(batch.accepted["declaration_id"].to_list()):
@@ -462,7 +466,10 @@ def explain(
             f"Declaration {declaration_id} is not in {', '.join(map(str, files))}; "
             "check the id and the input files."
         )
+    # Its rank among the input's declarations: every one of them scored.
+    step(f"scoring {batch.accepted.height:,} declarations for its rank")
     table = model.score(model.transform(batch.accepted))
+    step("its reasons and card")
     rank = table["rank_score"].rank("ordinal", descending=True)
     table = table.with_columns(rank.alias("rank"))
     row = table.filter(pl.col("declaration_id") == declaration_id)
