@@ -150,6 +150,24 @@ def test_a_corrected_outcome_replaces_the_stored_one_only_when_asked(tmp_path):
     assert (again.added, again.unchanged, again.conflicts.height) == (0, 3, 0)
 
 
+def test_monitor_gives_the_revenue_recovered_in_the_currency_the_scoring_recorded(tmp_path):
+    store = tmp_path / "store"
+    assert LabelStore(store).currency is None
+    LabelStore(store).record_flagged(_flagged(["A"]), currency="EUR")
+    LabelStore(store).record_flagged(_flagged(["B"]), currency="USD")  # the first one stays
+    assert LabelStore(store).currency == "EUR"
+    rows = [{"declaration_id": "A", "fraud": "1", "revenue_recovered": "1500"}]
+    fed = runner.invoke(
+        app, ["feedback", str(_outcomes(tmp_path / "o.csv", rows)), "--store", str(store)]
+    )
+    assert fed.exit_code == 0, fed.output
+    report = tmp_path / "m.html"
+    shown = runner.invoke(app, ["monitor", "--store", str(store), "--report", str(report)])
+    assert shown.exit_code == 0, shown.output
+    assert "revenue (EUR)" in shown.output and "1,500" in shown.output
+    assert "revenue recovered (EUR)" in report.read_text(encoding="utf-8")
+
+
 def test_feedback_cli_and_monitor(tmp_path):
     store = tmp_path / "store"
     LabelStore(store).record_flagged(_flagged(["A", "B"]))

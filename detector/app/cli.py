@@ -725,14 +725,16 @@ def monitor(
         from detector.io.output import check_outputs
 
         check_outputs([("--report", report, "html")], store=store)
-        rates = LabelStore(store).hit_rates()
+        labels = LabelStore(store)
+        rates, currency = labels.hit_rates(), labels.currency
         if rates.height == 0:
             raise DetectorError(
                 f"Label store {store} holds no inspection outcomes yet; add them with "
                 "`detector feedback OUTCOMES --store DIR`."
             )
         table = Table(title=f"inspections by selection, {store}")
-        for name in ("month", "selection", "inspected", "frauds", "hit rate", "revenue"):
+        revenue = f"revenue ({currency})" if currency else "revenue"
+        for name in ("month", "selection", "inspected", "frauds", "hit rate", revenue):
             table.add_column(name, justify="left" if name in ("month", "selection") else "right")
         for r in rates.iter_rows(named=True):
             table.add_row(
@@ -747,7 +749,7 @@ def monitor(
         if report is not None:
             from detector.app.report import write_monitor_report
 
-            write_monitor_report(rates, report, store=str(store))
+            write_monitor_report(rates, report, store=str(store), currency=currency)
             out.print(f"wrote {report}", markup=False)
 
 

@@ -8,6 +8,7 @@ at once both land, and a crash leaves the store as it was before the run.
 """
 
 import fcntl
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from detector.io.ingest import (
     quote_reason,
     scan_input,
 )
-from detector.io.output import column_name, write_table
+from detector.io.output import atomic_path, column_name, write_table
 from detector.io.schema import FRAUD_TYPES
 
 __all__ = ["FeedbackResult", "LabelStore", "OUTCOME_SCHEMA", "hit_rates"]
@@ -336,6 +337,19 @@ class LabelStore:
     def outcomes_path(self) -> Path:
         return self.folder / "outcomes.parquet"
 
+    @property
+    def about_path(self) -> Path:
+        return self.folder / "store.json"
+
+    @property
+    def currency(self) -> str | None:
+        """The currency of the money in the store, as the first scoring that recorded a
+        list in it knew it (its model's); None when no scoring said."""
+        try:
+            return json.loads(self.about_path.read_text(encoding="utf-8")).get("currency")
+        except (OSError, ValueError, AttributeError):
+            return None
+
     def check(self) -> None:
         """Refuse, before any work, a store that cannot be written or whose files are damaged."""
         self.check_writable()
@@ -410,8 +424,11 @@ class LabelStore:
     def outcomes(self) -> pl.DataFrame:
         return self._read(self.outcomes_path, OUTCOME_SCHEMA)
 
-    def record_flagged(self, scored: pl.DataFrame, scored_on: date | None = None) -> int:
-        """Remember the declarations a scoring run listed; re-recording one changes nothing."""
+    def record_flagged(
+        self, scored: pl.DataFrame, scored_on: date | None = None, currency: str | None = None
+    ) -> int:
+        """Remember the declarations a scoring run listed; re-recording one changes nothing.
+        The ``currency`` of its money is kept with the store, once."""
         rows = scored.select(
             pl.col("declaration_id").cast(pl.String),
             pl.col("declaration_date").cast(pl.Date),
@@ -430,6 +447,9 @@ class LabelStore:
             )
             if new.height:
                 write_table(pl.concat([known, new]), self.flagged_path)
+            if currency and self.currency is None:
+                with atomic_path(self.about_path) as tmp:
+                    tmp.write_text(json.dumps({"currency": currency}) + "\n", encoding="utf-8")
         return new.height
 
     def add_outcomes(self, path: str | Path, *, replace: bool = False) -> FeedbackResult:

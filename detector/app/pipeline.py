@@ -594,7 +594,9 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
     rates = None
     if labels is not None:
         if result.flagged:
-            added = labels.record_flagged(result.scored.head(result.flagged))
+            added = labels.record_flagged(
+                result.scored.head(result.flagged), currency=result.metadata.get("currency")
+            )
             lines.append(f"recorded {added:,} flagged declarations in {store}")
         if report is not None:
             rates = labels.hit_rates()

@@ -403,7 +403,7 @@ def _wilson(frauds: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndar
     return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
-def _monitor_section(rates: pl.DataFrame | None) -> str:
+def _monitor_section(rates: pl.DataFrame | None, currency: str = "") -> str:
     if rates is None or rates.height == 0:
         return ""
     dated = rates.filter(pl.col("month").is_not_null()).sort("month")
@@ -442,6 +442,7 @@ def _monitor_section(rates: pl.DataFrame | None) -> str:
         | {"revenue_recovered"},
         {"hit_rate": ".1%", "hit_rate_low_95": ".1%", "hit_rate_high_95": ".1%"},
         placeholder="month, selection...",
+        units={"revenue_recovered": currency.strip()},
     )
     return (
         "<h2>Inspections: model-selected versus exploration</h2><p class='note'>Hit rate of "
@@ -562,18 +563,22 @@ def write_report(
             "valuation: the reasons give the numbers to verify.</p>"
             + found
             + _rejections(result.rejects)
-            + _monitor_section(monitor)
+            + _monitor_section(monitor, _currency(result))
         )
     with atomic_path(path) as tmp:
         tmp.write_text(_page("Customs risk report", body), encoding="utf-8")
     return path
 
 
-def write_monitor_report(rates: pl.DataFrame, path: str | Path, *, store: str) -> Path:
-    """A page with the hit rates of a label store's inspections."""
+def write_monitor_report(
+    rates: pl.DataFrame, path: str | Path, *, store: str, currency: str | None = None
+) -> Path:
+    """A page with the hit rates of a label store's inspections (money in ``currency``)."""
     path = Path(path)
     with plt.rc_context(_RC):
-        body = f"<p class='note'>Label store {_e(store)}.</p>" + _monitor_section(rates)
+        body = f"<p class='note'>Label store {_e(store)}.</p>" + _monitor_section(
+            rates, currency or ""
+        )
     with atomic_path(path) as tmp:
         tmp.write_text(_page("Inspection outcomes", body), encoding="utf-8")
     return path
@@ -668,7 +673,7 @@ def write_simulation_report(sim, path: str | Path) -> Path:
             + "</div>"
         )
         if sim.default in sim.picks:  # the default policy's hit rates, as monitor shows them
-            body += _monitor_section(sim.hit_rates(sim.default))
+            body += _monitor_section(sim.hit_rates(sim.default), currency)
     with atomic_path(path) as tmp:
         tmp.write_text(_page("Selection policies: a replay", body), encoding="utf-8")
     return path
