@@ -400,6 +400,14 @@ def test_a_folder_named_like_a_file_is_refused_before_any_work(tmp_path, monkeyp
     assert _snapshot(tmp_path) == before
 
 
+def test_a_folder_with_a_dot_in_its_name_is_still_a_folder_of_parquet_files(tmp_path):
+    from detector.io.output import check_output
+
+    for name in ("run.2024", "scores.v2", "year.parquet"):
+        (tmp_path / name).mkdir()
+        check_output(tmp_path / name)  # no error: written as partitions
+
+
 def test_a_folder_output_replaces_only_a_folder_it_wrote(tmp_path):
     from detector.io.output import write_table
 

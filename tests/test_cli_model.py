@@ -141,6 +141,28 @@ def test_explain_prints_a_case_card(files, synthetic_year):
     assert missing.exit_code == 2 and "Declaration NOPE is not in" in missing.output
 
 
+def test_money_in_another_currency_is_neither_explained_nor_added_up_silently(files, tmp_path):
+    folder, model, _ = files
+    recent = pl.read_parquet(folder / "recent.parquet")
+    target = recent["declaration_id"][0]
+    euros = tmp_path / "eur.parquet"
+    recent.with_columns(
+        pl.when(pl.col("declaration_id") == target).then(pl.lit("EUR")).otherwise("currency")
+        .alias("currency")
+    ).write_parquet(euros)  # fmt: skip
+    args = ["explain", target, "--model", str(model), "--input", str(euros)]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "currency 'EUR' differs from the model's" in refused.output
+    # A label store that keeps EUR is warned about when a USD model records in it.
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "store.json").write_text('{"currency": "EUR"}')
+    args = ["score", str(folder / "recent.parquet"), "--model", str(model), "--top", "1%"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "f.csv"), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "keeps money in EUR and this model's is USD" in " ".join(result.output.split())
+
+
 def test_score_with_a_missing_column_is_exit_2(files, tmp_path):
     _, model, _ = files
     src = tmp_path / "x.csv"
@@ -297,3 +319,6 @@ def test_help_names_what_to_give_not_python_types():
         if "--schema" in out:
             assert "canonical, kcs, or a TOML file" in out, command
     assert "FILE" in outputs["score"] and "NAME" in outputs["simulate"]
+    from detector.models import POLICIES
+
+    assert all(name in outputs["simulate"] for name in POLICIES)  # every policy offered

@@ -136,8 +136,13 @@ def test_a_corrected_outcome_replaces_the_stored_one_only_when_asked(tmp_path):
 
     replaced = runner.invoke(app, ["feedback", str(corrected), "--store", str(store), "--replace"])
     assert replaced.exit_code == 0, replaced.output
-    assert "0 added + 2 already stored + 1 replaced + 0 rejected" in replaced.output
-    assert "replaced: A was stored as fraud=1" in replaced.output
+    # A's fraud is corrected; B gains the inspection date the first file lacked.
+    assert "0 added + 1 already stored + 2 replaced + 0 rejected" in replaced.output
+    assert (
+        "replaced: A: fraud 1 -> 0, revenue_recovered 900 -> -, inspected_on - -> 2025-10-07"
+        in (replaced.output)
+    )
+    assert "replaced: B: inspected_on - -> 2025-10-05" in replaced.output
     stored = LabelStore(store).outcomes().sort("declaration_id")
     assert stored["declaration_id"].to_list() == ["A", "B", "C"]  # one row each, still
     row = stored.row(0, named=True)
@@ -148,6 +153,34 @@ def test_a_corrected_outcome_replaces_the_stored_one_only_when_asked(tmp_path):
     )
     again = LabelStore(store).add_outcomes(corrected, replace=True)
     assert (again.added, again.unchanged, again.conflicts.height) == (0, 3, 0)
+    # A correction of the note alone: kept as stored without --replace, replaced with it.
+    noted = _outcomes(
+        tmp_path / "o3.csv",
+        [{"declaration_id": "B", "fraud": "0", "inspected_on": "2025-10-05", "note": "seal ok"}],
+    )
+    assert LabelStore(store).add_outcomes(noted).unchanged == 1
+    assert LabelStore(store).add_outcomes(noted, replace=True).conflicts.height == 1
+    stored = LabelStore(store).outcomes().filter(pl.col("declaration_id") == "B")
+    assert stored["note"].to_list() == ["seal ok"]
+
+
+def test_a_workbook_saved_as_csv_is_read_by_its_headers_in_words(tmp_path):
+    store = tmp_path / "store"
+    path = tmp_path / "filled.csv"
+    pl.DataFrame(
+        {
+            "rank": [1, 2],
+            "declaration id": ["A", "B"],
+            "revenue at stake (USD)": [900.0, 50.0],
+            "fraud": ["1", "0"],
+            "fraud type": ["undervaluation", None],
+            "revenue recovered (USD)": [1200.0, None],
+        }
+    ).write_csv(path)
+    result = LabelStore(store).add_outcomes(path)
+    assert (result.added, result.rejects.height) == (2, 0)
+    stored = LabelStore(store).outcomes().sort("declaration_id").row(0, named=True)
+    assert (stored["fraud_type"], stored["revenue_recovered"]) == ("undervaluation", 1200.0)
 
 
 def test_monitor_gives_the_revenue_recovered_in_the_currency_the_scoring_recorded(tmp_path):

@@ -164,6 +164,16 @@ def _outcome(row: dict, suffix: str) -> str:
     return f"fraud={row[f'fraud{suffix}']}" + (f" ({kind})" if kind else "")
 
 
+def _changes(row: dict) -> str:
+    """What a corrected outcome changes: fraud 1 -> 0, note - -> seal ok."""
+    fields = [k for k in row if f"{k}_stored" in row]
+    return ", ".join(
+        f"{k} {_number(row[f'{k}_stored'])} -> {_number(row[k])}"
+        for k in fields
+        if row[k] != row[f"{k}_stored"]
+    )
+
+
 def _say(console: Console, text: str) -> None:
     """Print a line holding data: escape sequences shown, markup not read."""
     console.print(_plain(text), markup=False, soft_wrap=True)
@@ -695,7 +705,7 @@ def feedback(
         for row in result.conflicts.head(10).iter_rows(named=True):
             was, now = _outcome(row, "_stored"), _outcome(row, "")
             if replace:
-                _say(err, f"replaced: {row['declaration_id']} was stored as {was}, now {now}")
+                _say(err, f"replaced: {row['declaration_id']}: {_changes(row)}")
             else:
                 _say(
                     err,
@@ -864,8 +874,8 @@ def simulate(
         typer.Option(
             "--policy",
             help="A selection policy (repeat for several): exploit, random-explore, "
-            "novelty-explore, segment-bandit. Default: exploit, random-explore and the "
-            "default policy.",
+            "novelty-explore, segment-bandit, scheme-explore. Default: exploit, "
+            "random-explore and the default policy.",
         ),
     ] = None,
     json_out: Annotated[

@@ -258,6 +258,13 @@ def _impossible(text: dict, money: pl.Expr, values: tuple, today: date) -> list:
     ]
 
 
+def _named(frame: pl.DataFrame) -> pl.DataFrame:
+    """Headers as the engine's workbook writes them ("revenue recovered (USD)"), also
+    in a copy saved as CSV, read as the columns they name."""
+    names = {c: column_name(c) for c in frame.columns}
+    return frame.rename(names) if len(set(names.values())) == len(names) else frame
+
+
 def _read_workbook(path: Path) -> pl.DataFrame:
     """The outcomes filled in on a workbook the engine wrote (its ``flagged`` sheet, or
     the first): the rows where an outcome was entered, numbered from 1 as data rows."""
@@ -275,11 +282,7 @@ def _read_workbook(path: Path) -> pl.DataFrame:
             f"Workbook {path} cannot be read ({type(exc).__name__}); save it again from "
             "the spreadsheet, or as .csv."
         ) from None
-    frame = sheets.get("flagged", next(iter(sheets.values())))
-    # Headers as the engine writes them ("revenue recovered (USD)"), read as columns.
-    names = {c: column_name(c) for c in frame.columns}
-    if len(set(names.values())) == len(names):
-        frame = frame.rename(names)
+    frame = _named(sheets.get("flagged", next(iter(sheets.values()))))
     entered = [c for c in _ENTERED if c in frame.columns]
     frame = frame.with_row_index(INPUT_ROW, offset=1)
     if not entered:
@@ -297,7 +300,7 @@ def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     if path.suffix.lower() == ".xlsx":
         raw = _read_workbook(path)
     else:
-        raw = scan_input(path).collect()
+        raw = _named(scan_input(path).collect())
     if "declaration_id" not in raw.columns or "fraud" not in raw.columns:
         raise DetectorError(
             f"Outcomes file {path} needs the columns declaration_id and fraud (found "
@@ -467,9 +470,11 @@ class LabelStore:
                 stored, on="declaration_id", how="left", suffix="_stored", maintain_order="left"
             )
             seen = both["inspected_stored"].is_not_null()
-            same = pl.all_horizontal(
-                pl.col(c).eq_missing(pl.col(f"{c}_stored")) for c in _OUTCOME_KEY
+            # A correction may touch the note or the date alone: --replace compares them too.
+            compared = (
+                [c for c in OUTCOME_SCHEMA if c != "declaration_id"] if replace else _OUTCOME_KEY
             )
+            same = pl.all_horizontal(pl.col(c).eq_missing(pl.col(f"{c}_stored")) for c in compared)
             verdict = both.select(seen.alias("seen"), same.alias("same"))
             unchanged = verdict.filter(pl.col("seen") & pl.col("same")).height
             conflicts = both.filter(verdict["seen"] & ~verdict["same"])
@@ -490,8 +495,8 @@ class LabelStore:
             unchanged=unchanged,
             conflicts=conflicts.select(
                 "declaration_id",
-                *[pl.col(f"{c}_stored") for c in _OUTCOME_KEY],
-                *_OUTCOME_KEY,
+                *[pl.col(f"{c}_stored") for c in compared],
+                *compared,
             ),
             rejects=rejects,
             unknown=unknown.to_list(),

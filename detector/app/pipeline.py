@@ -454,7 +454,8 @@ def explain(
     model, metadata = load_model(model_path, trust=trust)
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
     step("reading and validating the declarations")
-    batch = read_declarations(files, profile)
+    # As score reads them: a row in another currency than the model's is rejected.
+    batch = read_declarations(files, profile, expected_currency=metadata.get("currency"))
     check_clashes(model.clashing_columns(batch.accepted.columns), f"Input {_names(files)}")
     if declaration_id not in set(batch.accepted["declaration_id"].to_list()):
         rejected = batch.rejects.filter(pl.col("declaration_id").cast(pl.String) == declaration_id)
@@ -480,7 +481,11 @@ def explain(
         "what_to_check": hints(row["reason_codes"][0].to_list())
         or ["no mechanism shown: the declaration itself shows no scheme; its record is the reason"],
     }
-    return card | _card(row.row(0, named=True), table.height, model)
+    card |= _card(row.row(0, named=True), table.height, model)
+    if card["declaration"].get("currency") is None and metadata.get("currency"):
+        # No currency given: the values were read as the model's, which the card's money is in.
+        card["declaration"]["currency"] = metadata["currency"]
+    return card
 
 
 #: The case card's first section: the declaration as lodged.
@@ -591,12 +596,16 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
             "seconds per step: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
         )
     lines.append(result.model_age())
-    rates = None
+    rates, warnings = None, list(result.drift.warnings) if result.drift else []
     if labels is not None:
-        if result.flagged:
-            added = labels.record_flagged(
-                result.scored.head(result.flagged), currency=result.metadata.get("currency")
+        currency, kept = result.metadata.get("currency"), labels.currency
+        if currency and kept and currency != kept:
+            warnings.append(
+                f"the label store {store} keeps money in {kept} and this model's is {currency}: "
+                "revenue recovered in both would be added up as one; keep a store per currency"
             )
+        if result.flagged:
+            added = labels.record_flagged(result.scored.head(result.flagged), currency=currency)
             lines.append(f"recorded {added:,} flagged declarations in {store}")
         if report is not None:
             rates = labels.hit_rates()
@@ -610,7 +619,7 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
             f"{result.rejects.height:,} rejected rows were not written; "
             "pass --rejects FILE to keep them."
         )
-    return lines, list(result.drift.warnings) if result.drift else []
+    return lines, warnings
 
 
 #: What an investigator fills in on the workbook's list; ``detector feedback`` reads it.

@@ -243,9 +243,9 @@ def _novel(code: str, r: dict, de_minimis: float) -> str:
 
 def _exploration(code: str, r: dict, de_minimis: float) -> str:
     return (
-        f"{code}: picked below the model's list to explore, where past inspections of "
-        "these goods from this origin are few or found fraud; the reasons after this one "
-        "are the model's view of it"
+        f"{code}: picked below the model's list by the selection policy's exploration, "
+        "to learn what past inspections have not shown; the reasons after this one say "
+        "what it shows and how the model sees it"
     )
 
 

@@ -98,7 +98,7 @@ def check_output(path: str | Path, option: str = "--out", kind: str = "table") -
         raise DetectorError(
             f"{option} {path} is not a regular file (a device, pipe or socket); name a file."
         )
-    if kind == "table" and path.is_dir() and path.suffix.lower() not in ("", ".parquet"):
+    if kind == "table" and path.is_dir() and path.suffix.lower() in (".csv", ".xlsx"):
         # A folder named like a file: the user wants the file, which cannot be written.
         raise DetectorError(
             f"{option} {path} is a folder; name a file in it, or a folder without a suffix "
