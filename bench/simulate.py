@@ -4,7 +4,7 @@ Usage: python bench/simulate.py [--seeds 1 2 3] [--rows N] [--capacity 5%]
                                 [--hide SCHEME] [--kcs DIR] [--json OUT] [--plot FILE.png]
        python bench/simulate.py --speed   (times the command on a default synthetic year:
                                           three policies, monthly retraining)
-       python bench/simulate.py --table OUT.json --hide SCHEME  (the README's table of a run)
+       python bench/simulate.py --table OUT.json... --hide SCHEME  (the README's table of runs)
 
 Synthetic years (one per seed, the default 300,000 rows): the first three months are
 the labelled stretch, the officers' own inspections, except that the labels of one
@@ -201,10 +201,15 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--speed", action="store_true")
-    parser.add_argument("--table", type=Path, help="print the README's table of a saved run")
+    parser.add_argument(
+        "--table", type=Path, nargs="+", help="print the README's table of saved runs"
+    )
     args = parser.parse_args()
     if args.table:
-        print(mean_table(json.loads(args.table.read_text()), args.hide))
+        runs = {}
+        for path in args.table:  # the synthetic years and the Korean data may be two runs
+            runs |= json.loads(path.read_text())
+        print(mean_table(runs, args.hide))
         return
     if args.speed:
         speed(args.rows, args.capacity)

@@ -37,7 +37,7 @@ __all__ = [
     "segment_stats",
 ]
 
-#: The schemes ``scheme-bandit`` explores, the most specific fact first: a row showing
+#: The schemes ``scheme-explore`` explores, the most specific fact first: a row showing
 #: several is counted under the first (parcels split under de minimis are also cheap).
 SCHEMES: tuple[str, ...] = ("SPLIT_SHIPMENT", "MISCLASSIFIED", "ROUTE", "RELABEL", "UNDERVALUED")
 #: The arm of the rows that show no scheme: there the strangest rows are explored.

@@ -34,30 +34,33 @@ def test_without_a_capacity_every_row_is_listed_and_the_first_share_explained():
 
 
 def test_a_model_spends_its_exploration_with_the_default_policy():
-    """``score --top`` explores with the policy the simulation chose: a bandit over HS
-    chapter x origin that goes where the model's training labels are few, to the rows
-    the detectors find strangest; a model without segment counts draws at random."""
+    """``score --top`` explores with the policy the simulation chose: the exploration
+    shared among the schemes the rows' own facts show (``__mech``), each scheme's most
+    suspicious rows below the list; a model configured with the segment bandit but
+    saved without its segment counts draws at random."""
+    from dataclasses import replace
+
     from detector.models import FraudModel
-    from detector.models._policies import segment_stats
 
     n = 1_000
     order = _order(n).with_columns(
-        # below the top, segment 03|VN has never been inspected; 08|TH often
-        pl.when(pl.col("__row") % 2 == 0).then(pl.lit("03|VN")).otherwise(pl.lit("08|TH"))
-        .alias("__seg"),
+        # below the top, every fifth row is a split shipment, the others show nothing
+        pl.when(pl.col("__row") % 5 == 0).then(pl.lit("SPLIT_SHIPMENT")).otherwise(pl.lit("NONE"))
+        .alias("__mech"),
         (pl.col("__row") % 10 / 10).alias("novelty"),
+        pl.lit("03|VN").alias("__seg"),
     )  # fmt: skip
-    labels = pl.DataFrame({"hs_code": ["081060"] * 200, "country_origin": ["TH"] * 200})
     model = FraudModel(ModelConfig(exploration_share=0.2))
-    assert model.config.selection_policy == "segment-bandit"
-    model.segment_labels_ = segment_stats(labels.with_columns(pl.lit(0).alias("fraud")))
+    assert model.config.selection_policy == "scheme-explore"
     listed = model.select(order, 50)
     assert listed.height == 50 and listed["explain"].all()
     assert listed.filter(pl.col("selection") == "model")["__row"].to_list() == list(range(40))
     explored = listed.filter(pl.col("selection") == "exploration")
-    assert explored.height == 10
-    assert (explored["__seg"] == "03|VN").all() and (explored["novelty"] == 0.8).all()
+    # 5 picks each: the split shipments highest in the order, the strangest of the rest
+    split = sorted(explored.filter(pl.col("__mech") == "SPLIT_SHIPMENT")["__row"].to_list())
+    assert split == [40, 45, 50, 55, 60]
+    assert (explored.filter(pl.col("__mech") == "NONE")["novelty"] == 0.9).all()
     assert model.select(order, 50).equals(listed)  # the same batch, the same picks
-    del model.segment_labels_  # as a model saved before policies had names
+    model.config = replace(model.config, selection_policy="segment-bandit")
     randomly = model.select(order, 50).filter(pl.col("selection") == "exploration")
-    assert randomly["__seg"].n_unique() == 2
+    assert randomly.height == 10 and not randomly["__row"].equals(explored["__row"])

@@ -19,7 +19,7 @@ from detector.synthetic.generate import generate_declarations
 #: Cheap models: the replay's bookkeeping is under test, not the classifier.
 FAST = ModelConfig(n_models=1, max_iter=15, max_leaf_nodes=31)
 START = date(2025, 11, 1)
-POLICY_NAMES = ["random-explore", "segment-bandit"]
+POLICY_NAMES = ["random-explore", "scheme-explore"]
 
 
 @pytest.fixture(scope="module")
@@ -272,7 +272,7 @@ def test_the_json_has_the_issue_shape(small_run):
 
 def test_the_replay_hit_rates_are_what_monitor_reports(small_run, tmp_path):
     sim, _ = small_run
-    picks = sim.picks["segment-bandit"]
+    picks = sim.picks["scheme-explore"]
     store = LabelStore(tmp_path / "store")
     store.record_flagged(picks.with_columns(pl.lit(0.5).alias("risk_score")))
     outcomes = picks.select(
@@ -288,7 +288,7 @@ def test_the_replay_hit_rates_are_what_monitor_reports(small_run, tmp_path):
     outcomes.write_csv(tmp_path / "outcomes.csv")
     store.add_outcomes(tmp_path / "outcomes.csv")
     monitored = store.hit_rates()
-    simulated = sim.hit_rates("segment-bandit")
+    simulated = sim.hit_rates("scheme-explore")
     assert monitored.height == 4  # two months, model and exploration
     cols = ["month", "selection", "inspected", "frauds", "hit_rate"]
     assert simulated.select(cols).equals(monitored.select(cols))

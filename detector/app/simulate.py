@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 #: The policy the replays chose (bench/simulate.py, bench/RESULTS.md).
-DEFAULT_POLICY = "segment-bandit"
+DEFAULT_POLICY = "scheme-explore"
 #: Months between two retrainings.
 RETRAIN = {"monthly": 1, "quarterly": 3}
 #: Months of the first labelled stretch when no start is given.
