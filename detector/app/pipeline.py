@@ -251,11 +251,21 @@ def parse_top(text: str | None, n_rows: int) -> int | None:
     try:
         k = int(raw)
     except ValueError:
-        k = 0
+        try:
+            float(raw)
+        except ValueError:
+            raise DetectorError(
+                f"--top '{text}' is neither a number of declarations (e.g. 500) nor a "
+                "percentage (e.g. 5%)."
+            ) from None
+        raise DetectorError(
+            f"--top '{text}' is not a whole number of declarations: give one (e.g. 500), "
+            "or a percentage (e.g. 1.5%)."
+        ) from None
     if k < 1:
         raise DetectorError(
-            f"--top '{text}' is neither a number of declarations (e.g. 500) nor a "
-            "percentage (e.g. 5%)."
+            f"--top '{text}' lists no declaration: give a number of declarations of 1 or "
+            "more (e.g. 500), or a percentage (e.g. 5%)."
         )
     return k
 
