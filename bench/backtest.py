@@ -63,6 +63,15 @@ CANDIDATES: dict[str, dict] = {
         "learning_rate": 0.15,
         "max_iter": 80,
     },
+    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees": {
+        "learning_rate": 0.2,
+        "max_iter": 60,
+    },
+    "engine: 2 boosting x 511 leaves, lr 0.15, <=80 trees": {
+        "n_models": 2,
+        "learning_rate": 0.15,
+        "max_iter": 80,
+    },
     "engine: 3 boosting x 255 leaves, lr 0.15, <=100 trees": {
         "learning_rate": 0.15,
         "max_iter": 100,
