@@ -37,8 +37,8 @@ class ModelConfig:
     label_history: str = "out_of_fold"
     estimator: str = "hgb"
     n_models: int = 3
-    learning_rate: float = 0.15
-    max_iter: int = 80
+    learning_rate: float = 0.2
+    max_iter: int = 60
     max_leaf_nodes: int = 511
     max_depth: int | None = None
     min_samples_leaf: int = 3
