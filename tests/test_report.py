@@ -216,7 +216,8 @@ def small_run(trained_model, tmp_path_factory):
     small = tmp_path_factory.mktemp("small") / "small.parquet"
     pl.read_parquet(recent).head(300).write_parquet(small)
     result = score([small], model, top="20")
-    assert (result.scored.height, result.flagged, result.cases.height) == (20, 20, 17)
+    assert (result.scored.height, result.flagged) == (20, 20)
+    assert 10 <= result.cases.height < 20  # some cases hold several declarations
     return result
 
 
