@@ -8,6 +8,7 @@ one month at a time, which is how the model reads them). Its ``transform`` appli
 tables fitted on the whole training history to a new batch, which adds nothing to them.
 """
 
+import hashlib
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,24 @@ _WORK_COLUMNS: tuple[str, ...] = (
     "fraud",
 )
 _PERIOD = "__period"
+#: The label columns the first stage carries along without reading them.
+_STAGE_LABELS = ("inspected", "fraud")
+
+
+def _stage_key(work: pl.DataFrame, period) -> tuple:
+    """What a month's first stage depends on: the month, and every declaration up to
+    its end (positions included, labels left out)."""
+    upto = work.filter(pl.col(_PERIOD) <= period).drop(_STAGE_LABELS, strict=False)
+    digest = hashlib.sha256(upto.hash_rows(seed=1).to_numpy().tobytes()).hexdigest()
+    return period, upto.height, digest
+
+
+def _with_labels(cached: tuple, work: pl.DataFrame, period) -> pl.DataFrame:
+    """A cached first stage with the month's labels of today, its columns in order."""
+    columns, stage = cached
+    labels = [c for c in _STAGE_LABELS if c in work.columns]
+    today = work.filter(pl.col(_PERIOD) == period).select(_ROW, *labels)
+    return stage.join(today, on=_ROW, how="left", maintain_order="left").select(columns)
 
 
 def _cut_by_month(tables: dict[str, pl.DataFrame], periods: list) -> dict:
@@ -161,7 +180,11 @@ class DeclarationFeatures:
         return pl.concat(months).sort(_ROW).drop(_ROW)
 
     def fit_months(
-        self, data: pl.DataFrame | pl.LazyFrame, *, keep_order: bool = False
+        self,
+        data: pl.DataFrame | pl.LazyFrame,
+        *,
+        keep_order: bool = False,
+        stage_cache: dict | None = None,
     ) -> Iterator[pl.DataFrame]:
         """Fit on training declarations; then their features, one month at a time.
 
@@ -173,6 +196,11 @@ class DeclarationFeatures:
         temporary folder, the tables are aggregations over a scan of it, and only one
         month's feature table is held at a time. Months come in date order, each in
         the rows' input order; ``keep_order`` leaves the input row number in ``__row``.
+
+        ``stage_cache``: a dict kept across fits on growing histories of the same
+        declarations (a replay's monthly retrainings): a month's first stage reads no
+        label, so one computed before for the same declarations up to that month is
+        taken from it, with today's labels.
         """
         if self.label_history not in ("expanding", "out_of_fold"):
             raise ValueError(
@@ -187,7 +215,7 @@ class DeclarationFeatures:
         periods = work[_PERIOD].unique().sort().to_list()
         folder = tempfile.TemporaryDirectory(prefix="detector-train-")
         files = [Path(folder.name) / f"{i:04d}.parquet" for i in range(len(periods))]
-        self._stage_months(work, periods, files)
+        self._stage_months(work, periods, files, stage_cache)
         del work
         staged = pl.scan_parquet(files)
         tables = self._aggregate_history(staged)
@@ -208,19 +236,28 @@ class DeclarationFeatures:
 
         return months()
 
-    def _stage_months(self, work: pl.DataFrame, periods: list, files: list[Path]) -> None:
+    def _stage_months(
+        self, work: pl.DataFrame, periods: list, files: list[Path], cache: dict | None = None
+    ) -> None:
         """Write each month's first stage, prices and lanes against the months before
-        it, to its file."""
+        it, to its file (from ``cache`` where the same declarations came before)."""
         for period, file in zip(periods, files, strict=True):
+            key = None if cache is None else _stage_key(work, period)
+            if key is not None and key in cache:
+                _with_labels(cache[key], work, period).write_parquet(file)
+                continue
             history = work.lazy().filter(pl.col("declaration_date") < period)
             current = work.lazy().filter(pl.col(_PERIOD) == period)
             # A month holds whole days: its day counts are the training batch's.
             current = join_day_counts(current, day_counts(current, self.de_minimis))
-            self._apply_tables(
+            stage = self._apply_tables(
                 current,
                 fit_reference_prices(history, self.min_peer_count),
                 fit_route_tables(history),
-            ).collect(engine="in-memory").write_parquet(file)
+            ).collect(engine="in-memory")
+            stage.write_parquet(file)
+            if key is not None:
+                cache[key] = (stage.columns, stage.drop(_STAGE_LABELS, strict=False))
 
     def _aggregate_history(self, staged: pl.LazyFrame) -> dict[str, pl.DataFrame]:
         """The aggregations over the whole training history, built once: the overall

@@ -147,8 +147,9 @@ class FraudModel:
         self.config = config or ModelConfig()
 
     # -------------------------------------------------------------------- fitting
-    def fit(self, declarations: pl.DataFrame) -> "FraudModel":
-        """Fit the features, the classifier, the detectors and the calibration."""
+    def fit(self, declarations: pl.DataFrame, stage_cache: dict | None = None) -> "FraudModel":
+        """Fit the features, the classifier, the detectors and the calibration
+        (``stage_cache``: see ``DeclarationFeatures.fit_months``; never saved)."""
         cfg = self.config
         # Checked on the input, before the features are built: they keep every row.
         _require_outcomes(declarations)
@@ -160,7 +161,7 @@ class FraudModel:
             extra_categorical=cfg.extra_categorical,
             label_history=cfg.label_history,
         )
-        labelled, table, sample = self._fit_features(declarations)
+        labelled, table, sample = self._fit_features(declarations, stage_cache)
         # What exploration knows of each segment: the labels the model learns from.
         self.segment_labels_ = segment_stats(labelled)
         labelled, weight, self.sampling_ = sample_labelled(
@@ -201,7 +202,7 @@ class FraudModel:
         return sorted(set(columns) & set(getattr(self, "added_columns_", ())))
 
     def _fit_features(
-        self, declarations: pl.DataFrame
+        self, declarations: pl.DataFrame, stage_cache: dict | None = None
     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """Fit the features and return the labelled rows (in date order), every row's
         summary columns and a sample of rows for the neutral values.
@@ -212,7 +213,8 @@ class FraudModel:
         """
         labelled, summary, sample = [], [], []
         share = min(1.0, _NEUTRAL_ROWS / max(declarations.height, 1))
-        for i, month in enumerate(self.features_.fit_months(declarations)):
+        months = self.features_.fit_months(declarations, stage_cache=stage_cache)
+        for i, month in enumerate(months):
             labelled.append(month.filter(_LABELLED))
             summary.append(month.select(_SUMMARY_COLUMNS))
             sample.append(

@@ -28,6 +28,7 @@ from detector.features import (
 )
 from detector.features._histories import daily_tables, merge_daily_tables, piece_daily_tables
 from detector.features._reference_prices import PERCENTILE_GRID as PERCENTILE
+from detector.synthetic import generate_declarations
 
 # ----------------------------------------------------------------- stateless expressions
 
@@ -655,3 +656,31 @@ def test_route_tables_do_not_depend_on_the_rows_order():
             assert_frame_equal(getattr(tables, name), getattr(first, name), check_exact=True)
     naive = rows.group_by("hs_code").agg(pl.col("duty_rate_pct").mean()).sort("hs_code")
     np.testing.assert_allclose(first.hs["hs_duty"], naive["duty_rate_pct"], rtol=1e-12)
+
+
+def test_a_replays_first_stages_are_reused_with_todays_labels():
+    # The same declarations fitted again with other labels (a replay's next retraining,
+    # another policy): the first stage comes from the cache, the features are exactly
+    # those of a fit without it.
+    year = generate_declarations(rows=12_000, seed=5).drop(
+        "true_fraud", "true_fraud_type", "true_customs_value", "true_revenue_lost"
+    )
+    other = year.with_columns(  # another policy's labels: half of the inspections unknown
+        pl.when(pl.int_range(pl.len()) % 2 == 0).then(False).otherwise("inspected")
+        .alias("inspected"),
+        pl.when(pl.int_range(pl.len()) % 2 == 0).then(None).otherwise("fraud").alias("fraud"),
+    )  # fmt: skip
+
+    def features(frame, cache=None):
+        months = DeclarationFeatures().fit_months(frame, keep_order=True, stage_cache=cache)
+        return pl.concat(list(months)).sort("__row")
+
+    cache: dict = {}
+    features(other, cache)
+    filled = len(cache)
+    assert filled == year["declaration_date"].dt.truncate("1mo").n_unique()
+    assert_frame_equal(features(year, cache), features(year))
+    assert len(cache) == filled  # every month taken from the cache
+    # A history that differs (a row less) is not taken for the same one.
+    features(year.slice(1), cache)
+    assert len(cache) == 2 * filled

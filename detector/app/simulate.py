@@ -324,7 +324,11 @@ def simulate(
     see exactly what each policy's models learned from.
     """
     config = config or ModelConfig()
-    fit = fit or (lambda table: FraudModel(config).fit(table))
+    # The policies' training tables hold the same declarations, month after month: the
+    # first stage of a month's features (prices and lanes, which read no label) is
+    # computed once for all of them.
+    stages: dict = {}
+    fit = fit or (lambda table: FraudModel(config).fit(table, stage_cache=stages))
     basis, outcomes = _outcomes(declarations, source)
     folds = _plan(declarations["declaration_date"], options.start, source)
     start, months = folds[0].cutoff, [f.cutoff for f in folds]
