@@ -10,6 +10,7 @@ from detector.features._builder import (
     NUMERIC_FEATURES,
     OPTIONAL_COLUMNS,
     DeclarationFeatures,
+    StageCache,
 )
 from detector.features._histories import (
     ENTITIES,
@@ -46,6 +47,7 @@ from detector.features._unit_value import (
 __all__ = [
     "CATEGORICAL_BASE",
     "DeclarationFeatures",
+    "StageCache",
     "ENTITIES",
     "EntityState",
     "NUMERIC_FEATURES",

@@ -103,6 +103,32 @@ _PERIOD = "__period"
 _STAGE_LABELS = ("inspected", "fraud")
 
 
+class StageCache:
+    """Months' first stages kept across fits on growing histories of the same
+    declarations (a replay's retrainings): on disk, in a folder of its own removed with
+    it, so that a long replay holds one month in memory at a time."""
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="detector-stages-")
+        self._files: dict[tuple, tuple[list[str], Path]] = {}
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def get(self, key: tuple) -> tuple[list[str], pl.DataFrame] | None:
+        kept = self._files.get(key)
+        return None if kept is None else (kept[0], pl.read_parquet(kept[1]))
+
+    def put(self, key: tuple, columns: list[str], stage: pl.DataFrame) -> None:
+        path = Path(self._folder.name) / f"{len(self._files):05d}.parquet"
+        stage.write_parquet(path)
+        self._files[key] = (columns, path)
+
+    def close(self) -> None:
+        self._files.clear()
+        self._folder.cleanup()
+
+
 def _stage_key(work: pl.DataFrame, period) -> tuple:
     """What a month's first stage depends on: the month, and every declaration up to
     its end (positions included, labels left out)."""
@@ -184,7 +210,7 @@ class DeclarationFeatures:
         data: pl.DataFrame | pl.LazyFrame,
         *,
         keep_order: bool = False,
-        stage_cache: dict | None = None,
+        stage_cache: "StageCache | None" = None,
     ) -> Iterator[pl.DataFrame]:
         """Fit on training declarations; then their features, one month at a time.
 
@@ -197,10 +223,10 @@ class DeclarationFeatures:
         month's feature table is held at a time. Months come in date order, each in
         the rows' input order; ``keep_order`` leaves the input row number in ``__row``.
 
-        ``stage_cache``: a dict kept across fits on growing histories of the same
-        declarations (a replay's monthly retrainings): a month's first stage reads no
-        label, so one computed before for the same declarations up to that month is
-        taken from it, with today's labels.
+        ``stage_cache``: a :class:`StageCache` kept across fits on growing histories of
+        the same declarations (a replay's monthly retrainings): a month's first stage
+        reads no label, so one computed before for the same declarations up to that
+        month is taken from it, with today's labels.
         """
         if self.label_history not in ("expanding", "out_of_fold"):
             raise ValueError(
@@ -237,14 +263,19 @@ class DeclarationFeatures:
         return months()
 
     def _stage_months(
-        self, work: pl.DataFrame, periods: list, files: list[Path], cache: dict | None = None
+        self,
+        work: pl.DataFrame,
+        periods: list,
+        files: list[Path],
+        cache: "StageCache | None" = None,
     ) -> None:
         """Write each month's first stage, prices and lanes against the months before
         it, to its file (from ``cache`` where the same declarations came before)."""
         for period, file in zip(periods, files, strict=True):
             key = None if cache is None else _stage_key(work, period)
-            if key is not None and key in cache:
-                _with_labels(cache[key], work, period).write_parquet(file)
+            cached = None if key is None else cache.get(key)
+            if cached is not None:
+                _with_labels(cached, work, period).write_parquet(file)
                 continue
             history = work.lazy().filter(pl.col("declaration_date") < period)
             current = work.lazy().filter(pl.col(_PERIOD) == period)
@@ -257,7 +288,7 @@ class DeclarationFeatures:
             ).collect(engine="in-memory")
             stage.write_parquet(file)
             if key is not None:
-                cache[key] = (stage.columns, stage.drop(_STAGE_LABELS, strict=False))
+                cache.put(key, stage.columns, stage.drop(_STAGE_LABELS, strict=False))
 
     def _aggregate_history(self, staged: pl.LazyFrame) -> dict[str, pl.DataFrame]:
         """The aggregations over the whole training history, built once: the overall

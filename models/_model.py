@@ -147,7 +147,7 @@ class FraudModel:
         self.config = config or ModelConfig()
 
     # -------------------------------------------------------------------- fitting
-    def fit(self, declarations: pl.DataFrame, stage_cache: dict | None = None) -> "FraudModel":
+    def fit(self, declarations: pl.DataFrame, stage_cache=None) -> "FraudModel":
         """Fit the features, the classifier, the detectors and the calibration
         (``stage_cache``: see ``DeclarationFeatures.fit_months``; never saved)."""
         cfg = self.config
@@ -202,7 +202,7 @@ class FraudModel:
         return sorted(set(columns) & set(getattr(self, "added_columns_", ())))
 
     def _fit_features(
-        self, declarations: pl.DataFrame, stage_cache: dict | None = None
+        self, declarations: pl.DataFrame, stage_cache=None
     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         """Fit the features and return the labelled rows (in date order), every row's
         summary columns and a sample of rows for the neutral values.

@@ -11,6 +11,7 @@ from polars.testing import assert_frame_equal
 
 from detector.features import (
     DeclarationFeatures,
+    StageCache,
     entity_histories,
     fit_reference_prices,
     fit_route_tables,
@@ -675,7 +676,7 @@ def test_a_replays_first_stages_are_reused_with_todays_labels():
         months = DeclarationFeatures().fit_months(frame, keep_order=True, stage_cache=cache)
         return pl.concat(list(months)).sort("__row")
 
-    cache: dict = {}
+    cache = StageCache()
     features(other, cache)
     filled = len(cache)
     assert filled == year["declaration_date"].dt.truncate("1mo").n_unique()
@@ -684,3 +685,4 @@ def test_a_replays_first_stages_are_reused_with_todays_labels():
     # A history that differs (a row less) is not taken for the same one.
     features(year.slice(1), cache)
     assert len(cache) == 2 * filled
+    cache.close()

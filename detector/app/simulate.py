@@ -25,6 +25,7 @@ import polars as pl
 from detector.app.backtest import Fold, rolling_folds
 from detector.app.labels import OUTCOME_SCHEMA, hit_rates
 from detector.errors import DetectorError
+from detector.features import StageCache
 from detector.io.schema import LABEL_SCHEMA
 from detector.models import POLICIES, FraudModel, ModelConfig, mechanism_of
 
@@ -327,7 +328,7 @@ def simulate(
     # The policies' training tables hold the same declarations, month after month: the
     # first stage of a month's features (prices and lanes, which read no label) is
     # computed once for all of them.
-    stages: dict = {}
+    stages = StageCache()
     fit = fit or (lambda table: FraudModel(config).fit(table, stage_cache=stages))
     basis, outcomes = _outcomes(declarations, source)
     folds = _plan(declarations["declaration_date"], options.start, source)
@@ -351,20 +352,23 @@ def simulate(
     every = RETRAIN[options.retrain]
     if on_start is not None:
         on_start(months)
-    for i, fold in enumerate(folds):
-        month = fold.cutoff
-        past, rows = fold.split(replay)
-        k = math.ceil(rows.height * options.capacity / 100)  # a month without rows lists none
-        for name in options.policies:
-            own = state[name]
-            if i % every == 0:
-                own.model = _fit(fit, training_table(initial, past, own.revealed), name, month)
-                sim.fits += 1
-            order = _order(own.model, rows) if rows.height else _EMPTY_ORDER
-            listed = POLICIES[name].select(order, k, own.labels, config)
-            chosen = own.reveal(listed, truth, month)
-            if on_month is not None:
-                on_month(month, name, chosen)
+    try:
+        for i, fold in enumerate(folds):
+            month = fold.cutoff
+            past, rows = fold.split(replay)
+            k = math.ceil(rows.height * options.capacity / 100)  # a month without rows lists none
+            for name in options.policies:
+                own = state[name]
+                if i % every == 0:
+                    own.model = _fit(fit, training_table(initial, past, own.revealed), name, month)
+                    sim.fits += 1
+                order = _order(own.model, rows) if rows.height else _EMPTY_ORDER
+                listed = POLICIES[name].select(order, k, own.labels, config)
+                chosen = own.reveal(listed, truth, month)
+                if on_month is not None:
+                    on_month(month, name, chosen)
+    finally:
+        stages.close()
     sim.picks = {name: state[name].picks() for name in options.policies}
     return sim
 
