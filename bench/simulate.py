@@ -181,7 +181,7 @@ def mean_table(results: dict, hidden: str) -> str:
         rows.append(
             (
                 "frauds found, Korean (no revenue recorded)",
-                [f"{korean[0][n]['frauds']:,}" for n in names],
+                [f"{korean[0][n]['frauds']:,}" if n in korean[0] else "-" for n in names],
             )
         )
     lines = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
