@@ -198,6 +198,13 @@ def main() -> None:
     parser.add_argument("--capacity", default="5%")
     parser.add_argument("--hide", default="origin_misdeclaration")
     parser.add_argument("--policies", nargs="*", default=list(POLICIES))
+    parser.add_argument(
+        "--model-seeds",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="the Korean replay once per seed of the models (ModelConfig.seed): its noise",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--speed", action="store_true")
@@ -231,10 +238,13 @@ def main() -> None:
             [read_declarations(args.kcs / f, profile).accepted for f in ("train.csv", "valid.csv")],
             how="diagonal_relaxed",
         )
-        t0 = time.perf_counter()
-        sim = simulate(kcs, options, config=ModelConfig(extra_categorical=profile.features))
-        title = f"Korean dataset, {kcs.height:,} rows"
-        results[title] = report(title, sim, time.perf_counter() - t0, None)
+        for model_seed in args.model_seeds:
+            t0 = time.perf_counter()
+            config = ModelConfig(extra_categorical=profile.features, seed=model_seed)
+            sim = simulate(kcs, options, config=config)
+            title = f"Korean dataset, {kcs.height:,} rows"
+            title += f", model seed {model_seed}" if args.model_seeds != [0] else ""
+            results[title] = report(title, sim, time.perf_counter() - t0, None)
     for candidate in [p for p in args.policies if p not in ("exploit", "random-explore")]:
         chosen = " (the default)" if candidate == DEFAULT_POLICY else ""
         print(f"\n## Targets for {candidate}{chosen}")
