@@ -199,6 +199,10 @@ def test_monitor_gives_the_revenue_recovered_in_the_currency_the_scoring_recorde
     assert shown.exit_code == 0, shown.output
     assert "revenue (EUR)" in shown.output and "1,500" in shown.output
     assert "revenue recovered (EUR)" in report.read_text(encoding="utf-8")
+    # A store file edited by hand into something else than a currency code says nothing.
+    for kept in ('{"currency": "[bold red]X[/]"}', '{"currency": {"a": 1}}', "[1, 2]", "{"):
+        (store / "store.json").write_text(kept)
+        assert LabelStore(store).currency is None
 
 
 def test_feedback_cli_and_monitor(tmp_path):

@@ -10,6 +10,7 @@ at once both land, and a crash leaves the store as it was before the run.
 import fcntl
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -349,9 +350,12 @@ class LabelStore:
         """The currency of the money in the store, as the first scoring that recorded a
         list in it knew it (its model's); None when no scoring said."""
         try:
-            return json.loads(self.about_path.read_text(encoding="utf-8")).get("currency")
+            code = json.loads(self.about_path.read_text(encoding="utf-8")).get("currency")
         except (OSError, ValueError, AttributeError):
             return None
+        # A file edited by hand says nothing unless it holds a currency code: it is
+        # printed in tables and pages, where anything else could be read as markup.
+        return code if isinstance(code, str) and re.fullmatch(r"[A-Z]{3}", code) else None
 
     def check(self) -> None:
         """Refuse, before any work, a store that cannot be written or whose files are damaged."""
