@@ -60,9 +60,13 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
                 .otherwise(col.replace_strict(codes, default=other, return_dtype=pl.Float32))
                 .alias(name)
             )
-        matrix = X.select(exprs).to_numpy().astype(np.float32, copy=False)
+        # Fortran order, as Polars holds the columns: the classifier reads a column at
+        # a time.
+        matrix = X.select(exprs).to_numpy(order="fortran").astype(np.float32, copy=False)
         # Infinite values (a log of 0) carry no more than "extreme": clip them.
-        np.nan_to_num(matrix, copy=False, nan=np.nan, posinf=1e30, neginf=-1e30)
+        infinite = np.isinf(matrix)
+        if infinite.any():
+            matrix[infinite] = np.copysign(np.float32(1e30), matrix[infinite])
         return matrix
 
     def categorical_mask(self) -> np.ndarray:

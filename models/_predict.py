@@ -213,7 +213,8 @@ def _bins(mapper, columns, matrix: np.ndarray) -> np.ndarray:
     """The one-byte bins one model reads, from the encoder's matrix."""
     # The classifier's own preprocessing, as predict_proba does it: categorical columns
     # first, each category by its index among those seen in training, an unseen one
-    # missing (it then walks the branch of a missing value).
+    # missing (it then walks the branch of a missing value). The encoder's matrix is in
+    # Fortran order, so each column is copied whole.
     x = np.empty((matrix.shape[0], len(columns)), dtype=np.float64, order="F")
     for j, (src, categories) in enumerate(columns):
         col = matrix[:, src]
@@ -222,7 +223,7 @@ def _bins(mapper, columns, matrix: np.ndarray) -> np.ndarray:
             continue
         at = np.minimum(np.searchsorted(categories, col), categories.size - 1)
         x[:, j] = np.where(categories[at] == col, at, np.nan)
-    return mapper.transform(x)
+    return compat.bin_rows(mapper, x)
 
 
 def _same_binning(mapper_a, columns_a, mapper_b, columns_b) -> bool:

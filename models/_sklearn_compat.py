@@ -8,9 +8,18 @@ was checked on (``TESTED``); on any other version, or if a name has moved,
 the same probabilities more slowly. ``tests/test_predict.py`` checks both paths.
 """
 
+import numpy as np
 import sklearn
 
-__all__ = ["AVAILABLE", "TESTED", "boosting_parts", "openmp_threads", "tree_predictor", "trees"]
+__all__ = [
+    "AVAILABLE",
+    "TESTED",
+    "bin_rows",
+    "boosting_parts",
+    "openmp_threads",
+    "tree_predictor",
+    "trees",
+]
 
 #: The minor versions whose internals the walk was checked against.
 TESTED = ("1.6", "1.7", "1.8", "1.9")
@@ -21,17 +30,36 @@ def _minor(version: str) -> str:
 
 
 try:
+    from sklearn.ensemble._hist_gradient_boosting._binning import _map_to_bins
     from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 except ImportError:  # a version that moved them: the public path only
-    TreePredictor = _openmp_effective_n_threads = None
+    TreePredictor = _openmp_effective_n_threads = _map_to_bins = None
 
-AVAILABLE = _minor(sklearn.__version__) in TESTED and TreePredictor is not None
+AVAILABLE = (
+    _minor(sklearn.__version__) in TESTED and TreePredictor is not None and _map_to_bins is not None
+)
 
 
 def openmp_threads() -> int:
     """The threads scikit-learn's own prediction would use."""
     return _openmp_effective_n_threads()
+
+
+def bin_rows(mapper, x: np.ndarray) -> np.ndarray:
+    """``mapper.transform(x)`` on every core: a bin mapper fitted in a worker process
+    keeps that worker's single thread, which its own ``transform`` would use.
+    ``x``: float64, Fortran order (a column at a time is what the mapping reads)."""
+    binned = np.zeros(x.shape, dtype=np.uint8, order="F")
+    _map_to_bins(
+        x,
+        mapper.bin_thresholds_,
+        mapper.is_categorical_,
+        mapper.missing_values_bin_idx_,
+        openmp_threads(),
+        binned,
+    )
+    return binned
 
 
 def tree_predictor(nodes, binned_bitsets, raw_bitsets):

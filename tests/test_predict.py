@@ -70,3 +70,33 @@ def test_the_screen_is_the_probability_after_the_first_trees(small):
     clf, x = small
     staged = list(clf.staged_predict_proba(x))[4][:, 1]
     np.testing.assert_allclose(screen_positive(clf, x, trees=5), staged, rtol=1e-12)
+
+
+def test_bins_are_the_mappers_own_on_every_core_even_when_fitted_on_one(small):
+    """A model trained in a worker keeps that worker's single thread in its bin
+    mapper; the walk bins on every core and must give the mapper's own bins."""
+    clf, x = small
+    mapper = compat.boosting_parts(clf)[0]
+    mapper.n_threads = 1
+    wide = np.asfortranarray(np.repeat(x, 40, axis=0))
+    np.testing.assert_array_equal(compat.bin_rows(mapper, wide), mapper.transform(wide))
+
+
+def test_the_encoder_clips_infinities_keeps_missing_and_is_in_column_order():
+    import polars as pl
+
+    from detector.models._encode import FrameEncoder
+
+    frame = pl.DataFrame(
+        {
+            "a": [1.5, float("inf"), float("-inf"), None, float("nan")],
+            "c": ["x", "y", None, "x", "z"],
+        }
+    )
+    encoder = FrameEncoder(numeric=("a",), categorical=("c",), max_categories=3).fit(frame)
+    matrix = encoder.transform(frame)
+    assert matrix.dtype == np.float32 and matrix.flags["F_CONTIGUOUS"]
+    np.testing.assert_array_equal(matrix[:, 0], np.float32([1.5, 1e30, -1e30, np.nan, np.nan]))
+    # "x" is the most frequent (code 0), "y" next (1); "z" is beyond max_categories - 1
+    # and shares the code of the rest (2); a missing category stays missing.
+    np.testing.assert_array_equal(matrix[:, 1], [0.0, 1.0, np.nan, 0.0, 2.0])
