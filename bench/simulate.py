@@ -64,6 +64,14 @@ def report(title: str, sim, seconds: float, hidden: str | None) -> dict:
         explore = rates.filter(pl.col("selection") == "exploration")
         hit = explore["frauds"].sum() / explore["inspected"].sum() if explore.height else None
         m["exploration_hit_rate"] = None if hit is None else round(float(hit), 4)
+        # The share of the capacity spent on exploration, month by month.
+        shares = [
+            round(float(explore.filter(pl.col("month") == mo)["inspected"].sum()) / n, 3)
+            for mo, n in zip(
+                months, [sim.measure(name, [mo])["inspected"] or 1 for mo in months], strict=True
+            )
+        ]
+        m["exploration_share_by_month"] = shares
         out[name] = m
         revenue = "-" if m["revenue"] is None else f"{m['revenue']:,.0f}"
         recall = ", ".join(f"{k} {v:.3f}" for k, v in m["recall_by_type"].items())
@@ -75,6 +83,8 @@ def report(title: str, sim, seconds: float, hidden: str | None) -> dict:
         )
         if recall:
             print(f"{'':16s} recall by scheme: {recall}")
+        if any(shares):
+            print(f"{'':16s} exploration share by month: {' '.join(f'{x:.3f}' for x in shares)}")
     if hidden:
         learnt = {n: out[n]["recall_by_type"].get(hidden) for n in out}
         print(f"hidden scheme {hidden}: recall " + ", ".join(f"{n} {v}" for n, v in learnt.items()))

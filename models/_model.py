@@ -405,15 +405,21 @@ class FraudModel:
             return select_for_inspection(order, k, self.config)
         policy = POLICIES[getattr(self.config, "selection_policy", "random-explore")]
         stats = self.revealed_for(policy)
-        if policy.reads is not None and stats is None:
+        if policy.reads == "segment" and stats is None:
             policy = POLICIES["random-explore"]
         listed = policy.select(order, k, stats, self.config)
         return listed.with_columns(pl.lit(True).alias("explain"))
 
     def revealed_for(self, policy) -> pl.DataFrame | None:
-        """What ``policy`` reads of the labels the model learnt from: their counts per
-        segment (None when it reads none, or for a model saved before they were kept)."""
-        return getattr(self, "segment_labels_", None) if policy.reads == "segment" else None
+        """What ``policy`` reads of the labels: the counts per segment of those the model
+        learnt from, or the exploration record of the label store it was trained or is
+        scoring with (``exploration_record_``); None when it reads none, or when there is
+        none (a model saved before they were kept, or without a store)."""
+        if policy.reads == "segment":
+            return getattr(self, "segment_labels_", None)
+        if policy.reads == "exploration":
+            return getattr(self, "exploration_record_", None)
+        return None
 
     def peer_percentiles(self, row: dict) -> dict[str, float] | None:
         """The training prices per tonne of a scored declaration's peer group."""

@@ -11,7 +11,8 @@ schemes the declarations' own facts show (a price far below its peers, a price t
 fits a dearer code, a rare lane through a third country, a cheap origin, parcels split
 under de minimis), the model's most suspicious rows of each below its list
 (``scheme-explore``): what a risk analyst does to test each known pattern, whether
-or not the labels have shown it yet.
+or not the labels have shown it yet; ``scheme-adapt`` does the same with a share that
+follows what exploration found beyond what the model expected (``adaptive_share``).
 
 A policy reads the scored rows in ``order`` (most suspicious first, with ``__h``, a
 hash of the id, ``novelty``, and ``hs_code`` and ``country_origin`` or the segment
@@ -20,7 +21,7 @@ hash of the id, ``novelty``, and ``hs_code`` and ``country_origin`` or the segme
 ``selection`` (``model`` or ``exploration``) and ``rank``.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -32,6 +33,7 @@ from detector.models._selection import exploration_rng, select_for_inspection
 __all__ = [
     "POLICIES",
     "SelectionPolicy",
+    "adaptive_share",
     "mechanism_of",
     "segment_of",
     "segment_stats",
@@ -187,6 +189,41 @@ def _scheme_explore(order, k, revealed, config) -> pl.DataFrame:
     return _listed(head, rest[np.sort(picks)]).drop("__pos")
 
 
+#: ``scheme-adapt``: the months of exploration it reads, the share it never goes below
+#: (of ``exploration_share``), and the surprise at which it explores in full.
+ADAPT_MONTHS = 3
+ADAPT_FLOOR = 0.2
+ADAPT_FULL_SURPRISE = 2.0
+
+
+def adaptive_share(record: pl.DataFrame | None, config: ModelConfig) -> float:
+    """The exploration share ``scheme-adapt`` spends, from what exploration found.
+
+    ``record``: per month, the exploration picks inspected, the frauds they found and
+    the frauds the model expected of them (``detector.app.labels.exploration_record``).
+    Over its last ``ADAPT_MONTHS`` months the surprise is (found + 1) / (expected + 1):
+    near 1 the model already knew what exploration found, and exploring costs frauds it
+    would have listed; above it exploration finds what the model misses (a scheme its
+    labels never showed). The share runs from ``ADAPT_FLOOR`` of ``exploration_share``
+    at a surprise of 1 or less to all of it at ``ADAPT_FULL_SURPRISE``: it never stops,
+    so a new scheme is still seen. Without a record (no exploration inspected yet), the
+    whole share.
+    """
+    full = config.exploration_share
+    if record is None or record.height == 0:
+        return full
+    last = record.sort("month").tail(ADAPT_MONTHS)
+    surprise = (float(last["frauds"].sum()) + 1.0) / (float(last["expected"].sum()) + 1.0)
+    reach = min(max((surprise - 1.0) / (ADAPT_FULL_SURPRISE - 1.0), 0.0), 1.0)
+    return full * (ADAPT_FLOOR + (1.0 - ADAPT_FLOOR) * reach)
+
+
+def _scheme_adapt(order, k, revealed, config) -> pl.DataFrame:
+    """``scheme-explore`` with the share that ``adaptive_share`` reads from ``revealed``."""
+    share = adaptive_share(revealed, config)
+    return _scheme_explore(order, k, None, replace(config, exploration_share=share))
+
+
 @dataclass(frozen=True)
 class SelectionPolicy:
     """A named way of spending the inspection capacity (see the module's docstring)."""
@@ -194,8 +231,9 @@ class SelectionPolicy:
     name: str
     description: str
     rule: object
-    #: What the policy reads of the revealed labels: nothing, or their counts per
-    #: segment (``segment_stats``).
+    #: What the policy reads of the revealed labels: nothing, their counts per segment
+    #: (``segment_stats``), or what the exploration picks found by month
+    #: (``exploration``: ``detector.app.labels.exploration_record``).
     reads: str | None = None
 
     def select(
@@ -205,7 +243,8 @@ class SelectionPolicy:
 
         ``revealed``: what the labels this policy's inspections have revealed so far
         say, as ``reads`` asks: for ``segment``, the labels themselves (``hs_code``,
-        ``country_origin``, ``fraud``) or their counts per segment (``segment_stats``).
+        ``country_origin``, ``fraud``) or their counts per segment (``segment_stats``);
+        for ``exploration``, the exploration record (None: none yet).
         """
         k = min(k, order.height)
         if k == 0:
@@ -239,6 +278,13 @@ POLICIES: dict[str, SelectionPolicy] = {
             "the model's top, and a share shared equally among the schemes the "
             "declarations' own facts show, each scheme's most suspicious rows below the list",
             _scheme_explore,
+        ),
+        SelectionPolicy(
+            "scheme-adapt",
+            "as scheme-explore, with a share that follows what exploration finds beyond "
+            "what the model expected: less while it finds only what the model knows",
+            _scheme_adapt,
+            reads="exploration",
         ),
     )
 }

@@ -35,7 +35,7 @@ from detector.io.ingest import (
 from detector.io.output import atomic_path, column_name, write_table
 from detector.io.schema import FRAUD_TYPES
 
-__all__ = ["FeedbackResult", "LabelStore", "OUTCOME_SCHEMA", "hit_rates"]
+__all__ = ["FeedbackResult", "LabelStore", "OUTCOME_SCHEMA", "exploration_record", "hit_rates"]
 
 #: One investigator's report on one declaration.
 OUTCOME_SCHEMA: dict[str, pl.DataType] = {
@@ -535,6 +535,22 @@ class LabelStore:
         """Per month of inspection and selection: inspected, frauds, hit rate, revenue."""
         return hit_rates(self.outcomes(), self.flagged())
 
+    def exploration_record(self) -> pl.DataFrame:
+        """What the inspections of exploration picks found, per month (see
+        :func:`exploration_record`)."""
+        return exploration_record(self.outcomes(), self.flagged())
+
+
+def _inspections(outcomes: pl.DataFrame, flagged: pl.DataFrame, *extra: str) -> pl.DataFrame:
+    """The inspected outcomes with how each was selected and the month it counts in (of
+    the inspection, else of the declaration); ``extra``: more columns of ``flagged``."""
+    outcomes = outcomes.filter(pl.col("inspected"))
+    flagged = flagged.select("declaration_id", "selection", "declaration_date", *extra)
+    return outcomes.join(flagged, on="declaration_id", how="left").with_columns(
+        pl.col("selection").fill_null("other"),
+        pl.coalesce("inspected_on", "declaration_date").dt.truncate("1mo").alias("month"),
+    )
+
 
 def hit_rates(outcomes: pl.DataFrame, flagged: pl.DataFrame) -> pl.DataFrame:
     """Per month of inspection and selection: inspected, frauds, hit rate, revenue.
@@ -543,14 +559,9 @@ def hit_rates(outcomes: pl.DataFrame, flagged: pl.DataFrame) -> pl.DataFrame:
     ``declaration_id``, ``selection`` and ``declaration_date``. The one definition of a
     hit rate: ``monitor`` reads it from the store, ``simulate`` from its replay.
     """
-    outcomes = outcomes.filter(pl.col("inspected"))
-    flagged = flagged.select("declaration_id", "selection", "declaration_date")
-    joined = outcomes.join(flagged, on="declaration_id", how="left").with_columns(
-        pl.col("selection").fill_null("other"),
-        pl.coalesce("inspected_on", "declaration_date").dt.truncate("1mo").alias("month"),
-    )
     return (
-        joined.group_by("month", "selection")
+        _inspections(outcomes, flagged)
+        .group_by("month", "selection")
         .agg(
             pl.len().alias("inspected"),
             pl.col("fraud").sum().cast(pl.Int64).alias("frauds"),
@@ -558,4 +569,26 @@ def hit_rates(outcomes: pl.DataFrame, flagged: pl.DataFrame) -> pl.DataFrame:
         )
         .with_columns((pl.col("frauds") / pl.col("inspected")).alias("hit_rate"))
         .sort("month", "selection")
+    )
+
+
+def exploration_record(outcomes: pl.DataFrame, flagged: pl.DataFrame) -> pl.DataFrame:
+    """Per month, the inspected exploration picks (``inspected``), the frauds they
+    found (``frauds``) and the frauds the model expected of them (``expected``: the sum
+    of their risk scores when they were listed). Where the found exceed the expected,
+    exploration shows the model something it does not know yet.
+
+    As :func:`hit_rates` (``flagged`` also with ``risk_score``): ``score --store`` reads
+    it from the store, ``simulate`` from its replay.
+    """
+    return (
+        _inspections(outcomes, flagged, "risk_score")
+        .filter(pl.col("selection") == "exploration")
+        .group_by("month")
+        .agg(
+            pl.len().alias("inspected"),
+            pl.col("fraud").sum().cast(pl.Int64).alias("frauds"),
+            pl.col("risk_score").fill_null(0.0).sum().alias("expected"),
+        )
+        .sort("month")
     )

@@ -203,6 +203,9 @@ def train(
         model = FraudModel(config).fit(train_rows)
     except ValueError as exc:
         raise DetectorError(f"Cannot train on {', '.join(map(str, files))}: {exc}.") from None
+    if store is not None:
+        # What the store's exploration picks found: the adaptive policy's share.
+        model.exploration_record_ = LabelStore(store).exploration_record()
     step(f"measuring on {valid_rows.height:,} validation declarations")
     metrics = measure(model, valid_rows) if valid_rows.height else None
     first, last = model.training_period
@@ -342,15 +345,19 @@ def score(
     trust: bool = False,
     runner: Runner | None = None,
     piece_rows: int | None = None,
+    exploration: pl.DataFrame | None = None,
 ) -> ScoreResult:
     """Score declarations: the ranked list, sized to capacity, with reasons.
 
     The batch is read and scored piece by piece (``detector.batch.stream``): memory follows
     the piece, not the batch, and ``runner`` may spread the pieces over processes or a
     Dask cluster; the result is the same either way. ``piece_rows`` defaults to a
-    million rows shared among the processes of this machine.
+    million rows shared among the processes of this machine. ``exploration``: a label
+    store's exploration record, fresher than the one the model was trained with.
     """
     model, metadata = load_model(model_path, trust=trust)
+    if exploration is not None:
+        model.exploration_record_ = exploration
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
     parse_top(top, 1)  # a malformed --top is refused before any work
     with runner or Runner() as run:
@@ -593,6 +600,7 @@ def score_to_files(
     if store is not None:
         labels = LabelStore(store)
         labels.check()  # unwritable or damaged: refused before any work
+        options["exploration"] = labels.exploration_record()
     with score(files, model_path, **options) as result:
         return _write_run(result, out, rejects, report, labels, store)
 

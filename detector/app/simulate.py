@@ -23,7 +23,7 @@ from datetime import date
 import polars as pl
 
 from detector.app.backtest import Fold, rolling_folds
-from detector.app.labels import OUTCOME_SCHEMA, hit_rates
+from detector.app.labels import OUTCOME_SCHEMA, exploration_record, hit_rates
 from detector.errors import DetectorError
 from detector.features import StageCache
 from detector.io.schema import LABEL_SCHEMA
@@ -216,17 +216,7 @@ class Simulation:
     def hit_rates(self, name: str) -> pl.DataFrame:
         """The policy's hit rates by month and selection, as ``monitor`` computes them
         from a label store: the listed rows as flagged, their outcomes as reported."""
-        picks = self.picks[name]
-        outcomes = picks.select(
-            "declaration_id",
-            pl.lit(True).alias("inspected"),
-            pl.col(_Y).alias("fraud"),
-            pl.col(_TYPE).alias("fraud_type"),
-            pl.col(_REVENUE).alias("revenue_recovered"),
-            pl.lit(None, pl.String).alias("note"),
-            pl.lit(None, pl.Date).alias("inspected_on"),
-        ).cast(OUTCOME_SCHEMA)
-        return hit_rates(outcomes, picks.select("declaration_id", "selection", "declaration_date"))
+        return hit_rates(*_as_store(self.picks[name]))
 
     def to_json(self) -> dict:
         """``{"policies": {NAME: {"total": {...}, "months": [...]}}, "default": NAME}``."""
@@ -281,6 +271,7 @@ def _order(model: FraudModel, rows: pl.DataFrame) -> pl.DataFrame:
         *_ORDER_COLUMNS,
         "novelty",
         "rank_score",
+        "risk_score",
         pl.col("declaration_id").hash(_TIE_SEED).alias("__h"),
         mechanism_of(scored),
     ).sort(["rank_score", "__h"], descending=[True, False])
@@ -292,6 +283,7 @@ _EMPTY_ORDER = pl.DataFrame(
         "declaration_date": pl.Date,
         "novelty": pl.Float64,
         "rank_score": pl.Float64,
+        "risk_score": pl.Float64,
         "__h": pl.UInt64,
         "__mech": pl.String,
     }
@@ -363,7 +355,7 @@ def simulate(
                     own.model = _fit(fit, training_table(initial, past, own.revealed), name, month)
                     sim.fits += 1
                 order = _order(own.model, rows) if rows.height else _EMPTY_ORDER
-                listed = POLICIES[name].select(order, k, own.labels, config)
+                listed = POLICIES[name].select(order, k, own.reads(POLICIES[name]), config)
                 chosen = own.reveal(listed, truth, month)
                 if on_month is not None:
                     on_month(month, name, chosen)
@@ -371,6 +363,21 @@ def simulate(
         stages.close()
     sim.picks = {name: state[name].picks() for name in options.policies}
     return sim
+
+
+def _as_store(picks: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A policy's listed rows as a label store holds them: their outcomes as reported,
+    and the rows as flagged."""
+    outcomes = picks.select(
+        "declaration_id",
+        pl.lit(True).alias("inspected"),
+        pl.col(_Y).alias("fraud"),
+        pl.col(_TYPE).alias("fraud_type"),
+        pl.col(_REVENUE).alias("revenue_recovered"),
+        pl.lit(None, pl.String).alias("note"),
+        pl.lit(None, pl.Date).alias("inspected_on"),
+    ).cast(OUTCOME_SCHEMA)
+    return outcomes, picks.select("declaration_id", "selection", "declaration_date", "risk_score")
 
 
 class _PolicyState:
@@ -385,7 +392,13 @@ class _PolicyState:
 
     def reveal(self, listed: pl.DataFrame, truth: pl.DataFrame, month: date) -> pl.DataFrame:
         chosen = listed.select(
-            "declaration_id", "declaration_date", "hs_code", "country_origin", "selection", "rank"
+            "declaration_id",
+            "declaration_date",
+            "hs_code",
+            "country_origin",
+            "selection",
+            "rank",
+            "risk_score",
         ).join(truth.drop(_MONTH), on="declaration_id", how="left", maintain_order="left")
         chosen = chosen.with_columns(pl.lit(month).alias(_MONTH))
         found = chosen.select(
@@ -408,6 +421,14 @@ class _PolicyState:
 
     def picks(self) -> pl.DataFrame:
         return pl.concat(self._picks)
+
+    def reads(self, policy) -> pl.DataFrame | None:
+        """What ``policy`` reads of this policy's own labels so far (``SelectionPolicy``):
+        the labels by segment, or what its exploration picks found, as ``score --store``
+        reads the same from a label store."""
+        if policy.reads == "exploration":
+            return exploration_record(*_as_store(self.picks())) if self._picks else None
+        return self.labels
 
 
 def _currency(df: pl.DataFrame) -> str | None:
