@@ -13,6 +13,7 @@ from detector.app.labels import LabelStore
 from detector.app.simulate import DEFAULT_POLICY, SimulationOptions, simulate
 from detector.errors import DetectorError
 from detector.models import POLICIES, ModelConfig
+from detector.models._policies import adaptive_share
 from detector.models._selection import select_for_inspection
 from detector.synthetic.generate import generate_declarations
 
@@ -190,6 +191,112 @@ def test_a_scheme_with_few_rows_leaves_its_share_to_the_others():
     )
     explored = listed.filter(pl.col("selection") == "exploration")["declaration_id"].to_list()
     assert len(explored) == 20 and "D200" in explored
+
+
+def _record(frauds: int, expected: float, months: int = 3) -> pl.DataFrame:
+    """An exploration record of ``months`` equal months adding up to the figures."""
+    return pl.DataFrame(
+        {
+            "month": [date(2025, m + 1, 1) for m in range(months)],
+            "inspected": [20] * months,
+            "frauds": [frauds // months + (m < frauds % months) for m in range(months)],
+            "expected": [expected / months] * months,
+        }
+    )
+
+
+def test_the_adaptive_share_follows_the_surprise_of_exploration():
+    config = ModelConfig(exploration_share=0.1)
+    assert adaptive_share(None, config) == 0.1  # nothing explored yet: the whole share
+    assert adaptive_share(_record(0, 0.0).clear(), config) == 0.1
+    # found what the model expected: a fifth of the share, never nothing
+    assert adaptive_share(_record(9, 9.0), config) == pytest.approx(0.02)
+    assert adaptive_share(_record(2, 9.0), config) == pytest.approx(0.02)
+    # found twice (and more) what it expected, (9 + 1) / (4 + 1): the whole share
+    assert adaptive_share(_record(9, 4.0), config) == pytest.approx(0.1)
+    assert adaptive_share(_record(30, 1.0), config) == pytest.approx(0.1)
+    # half way, (14 + 1) / (9 + 1) = 1.5: 0.02 + 0.5 * 0.08
+    assert adaptive_share(_record(14, 9.0), config) == pytest.approx(0.06)
+    # only the last three months count: an old surprise is forgotten
+    old = pl.concat([_record(30, 1.0, 1).with_columns(pl.lit(date(2024, 1, 1)).alias("month")),
+                     _record(9, 9.0)])  # fmt: skip
+    assert adaptive_share(old, config) == pytest.approx(0.02)
+
+
+def test_scheme_adapt_lists_scheme_explore_picks_at_the_share_it_reads():
+    order = _order(1_000).with_columns(
+        pl.Series("__mech", ["ROUTE" if i % 4 == 0 else "NONE" for i in range(1_000)])
+    )
+    config = ModelConfig(exploration_share=0.1)
+    adapt = POLICIES["scheme-adapt"]
+    full = adapt.select(order, 100, None, config)
+    assert full.equals(POLICIES["scheme-explore"].select(order, 100, NO_LABELS, config))
+    calm = adapt.select(order, 100, _record(9, 9.0), config)
+    assert (calm["selection"] == "exploration").sum() == 2
+    assert calm.filter(pl.col("selection") == "model")["declaration_id"].to_list() == [
+        f"D{i}" for i in range(98)
+    ]
+
+
+def test_a_store_and_a_replay_keep_one_exploration_record(tmp_path):
+    from detector.app.labels import exploration_record
+
+    day = date(2025, 5, 3)
+    flagged = pl.DataFrame(
+        {
+            "declaration_id": ["A", "B", "C", "D", "E"],
+            "declaration_date": [day] * 4 + [date(2025, 6, 2)],
+            "selection": ["exploration", "exploration", "exploration", "model", "exploration"],
+            "risk_score": [0.1, 0.2, 0.3, 0.9, 0.5],
+            "rank": [4, 5, 6, 1, 2],
+        }
+    )
+    store = LabelStore(tmp_path / "store")
+    store.record_flagged(flagged)
+    pl.DataFrame(
+        {
+            "declaration_id": ["A", "B", "C", "D", "E"],
+            "inspected": ["true"] * 5,
+            "fraud": ["1", "0", "1", "1", "0"],
+        }
+    ).write_csv(tmp_path / "outcomes.csv")
+    store.add_outcomes(tmp_path / "outcomes.csv")
+    record = store.exploration_record()
+    assert record["month"].to_list() == [date(2025, 5, 1), date(2025, 6, 1)]
+    assert record["inspected"].to_list() == [3, 1]
+    assert record["frauds"].to_list() == [2, 0]
+    assert record["expected"].to_list() == pytest.approx([0.6, 0.5])
+    assert exploration_record(store.outcomes(), store.flagged()).equals(record)
+
+
+@pytest.mark.slow
+def test_scheme_adapt_reads_only_what_its_own_exploration_found(small_year, monkeypatch):
+    from dataclasses import replace
+
+    from detector.app.labels import exploration_record
+    from detector.app.simulate import _as_store
+
+    read = []
+    adapt = POLICIES["scheme-adapt"]
+
+    def rule(order, k, revealed, config):
+        read.append(revealed)
+        return adapt.rule(order, k, revealed, config)
+
+    monkeypatch.setitem(POLICIES, "scheme-adapt", replace(adapt, rule=rule))
+    options = SimulationOptions.parse("5%", policies=["scheme-adapt"], start="2025-11")
+    sim = simulate(small_year, options, config=FAST)
+    picks = sim.picks["scheme-adapt"]
+    assert len(read) == 2 and read[0] is None  # November: nothing explored yet
+    november = picks.filter(pl.col("declaration_date") < date(2025, 12, 1))
+    assert read[1].equals(exploration_record(*_as_store(november)))
+    explored = november.filter(pl.col("selection") == "exploration")
+    assert read[1]["inspected"].to_list() == [explored.height]
+    assert read[1]["frauds"].to_list() == [int(explored["__y"].sum())]
+    assert read[1]["expected"].to_list() == pytest.approx([explored["risk_score"].sum()])
+    december = picks.filter(pl.col("declaration_date") >= date(2025, 12, 1))
+    share = adaptive_share(read[1], FAST)
+    assert (december["selection"] == "exploration").sum() == round(december.height * share)
 
 
 def test_a_capacity_larger_than_the_month_lists_every_row():
