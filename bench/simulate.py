@@ -168,12 +168,13 @@ def mean_table(results: dict, hidden: str) -> str:
     """The README's table: the synthetic years' means, and the Korean frauds."""
     synthetic = [out for title, out in results.items() if title.startswith("synthetic")]
     korean = [out for title, out in results.items() if title.startswith("Korean")]
-    names = list(synthetic[0])
+    names = list(dict.fromkeys(n for out in synthetic for n in out))
 
-    def mean(key, fmt, pick=lambda m, k: m[k]) -> list[str]:
+    def mean(key, fmt, pick=lambda m, k: m[k], runs=synthetic) -> list[str]:
+        """Per policy, the mean over the runs holding it ("-" where none does)."""
         cells = []
         for name in names:
-            values = [pick(out[name], key) for out in synthetic]
+            values = [pick(out[name], key) for out in runs if name in out]
             values = [v for v in values if v is not None]
             cells.append(format(sum(values) / len(values), fmt) if values else "-")
         return cells
@@ -188,10 +189,14 @@ def mean_table(results: dict, hidden: str) -> str:
         ("exploration hit rate, synthetic, mean", mean("exploration_hit_rate", ".3f")),
     ]
     if korean:
+        seeds = [sum(name in out for out in korean) for name in names]
         rows.append(
             (
-                "frauds found, Korean (no revenue recorded)",
-                [f"{korean[0][n]['frauds']:,}" if n in korean[0] else "-" for n in names],
+                "frauds found, Korean (no revenue recorded), mean over seeds of the models",
+                [
+                    f"{cell} ({n})" if n else cell
+                    for cell, n in zip(mean("frauds", ",.1f", runs=korean), seeds, strict=True)
+                ],
             )
         )
     lines = ["| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
@@ -223,9 +228,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.table:
-        runs = {}
-        for path in args.table:  # the synthetic years and the Korean data may be two runs
-            runs |= json.loads(path.read_text())
+        runs: dict[str, dict] = {}
+        for path in args.table:  # several runs: their policies side by side
+            for title, out in json.loads(path.read_text()).items():
+                if title.startswith("Korean") and "model seed" not in title:
+                    title += ", model seed 0"  # a run of one seed is of the default seed
+                runs[title] = runs.get(title, {}) | out
         print(mean_table(runs, args.hide))
         return
     if args.speed:

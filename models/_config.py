@@ -21,9 +21,10 @@ class ModelConfig:
     added to the ranking. Stakes: ``revenue_weight`` of the duty at stake in the ranking
     (only where the training labels record recovered revenue). Scoring:
     ``exploration_share`` of the inspection capacity goes to exploration, spent as
-    ``selection_policy`` says (``models._policies``: by default ``scheme-explore``, the
+    ``selection_policy`` says (``models._policies``: by default ``scheme-adapt``, the
     policy ``detector simulate`` chose: shared equally among the schemes the rows' own
-    facts show, and the strangest rows showing none); ``seed``
+    facts show, and the strangest rows showing none, with a share that follows what
+    past exploration found beyond what the model expected); ``seed``
     makes the picks reproducible. A list sized to capacity is drawn from candidates: the rows
     that the first ``screen_trees`` trees of the first model rank highest,
     ``screen_factor`` times the list and at least ``screen_share`` of the rows, which
@@ -51,7 +52,7 @@ class ModelConfig:
     novelty_floor: float = 0.98
     revenue_weight: float = 0.5
     exploration_share: float = 0.10
-    selection_policy: str = "scheme-explore"
+    selection_policy: str = "scheme-adapt"
     reasons_share: float = 0.10
     screen_trees: int = 20
     screen_factor: float = 4.0

@@ -722,3 +722,47 @@ def test_an_outcome_in_words_is_read(tmp_path, written, fraud):
     result = LabelStore(tmp_path / "s").add_outcomes(outcomes)
     assert result.added == 1 and result.rejects.height == 0
     assert LabelStore(tmp_path / "s").outcomes()["fraud"].to_list() == [fraud]
+
+
+def test_the_store_sets_the_share_of_exploration_score_and_train_spend(model_file, tmp_path):
+    """The default policy reads what the store's exploration picks found: where they
+    found what the model expected, `score --store` spends a fifth of the share on
+    exploration; without a store, the whole share. A model trained with the store
+    keeps the record."""
+    path, train_file, score_file = model_file
+    store = LabelStore(tmp_path / "store")
+    picks = pl.DataFrame(
+        {
+            "declaration_id": [f"X{i}" for i in range(30)],
+            "declaration_date": [date(2025, 9, 1)] * 30,
+            "selection": ["exploration"] * 30,
+            "risk_score": [0.3] * 30,
+            "rank": list(range(1, 31)),
+        }
+    )
+    store.record_flagged(picks)
+    pl.DataFrame(
+        {
+            "declaration_id": picks["declaration_id"],
+            "inspected": ["true"] * 30,
+            "fraud": ["1"] * 9 + ["0"] * 21,  # 9 found, 9 expected (30 x 0.3)
+        }
+    ).write_csv(tmp_path / "outcomes.csv")
+    store.add_outcomes(tmp_path / "outcomes.csv")
+    out = {}
+    for name, options in (("alone", []), ("with the store", ["--store", str(store.folder)])):
+        listed = tmp_path / f"{name}.parquet"
+        args = ["score", str(score_file), "--model", str(path), "--out", str(listed)]
+        result = runner.invoke(app, [*args, "--top", "5%", *options])
+        assert result.exit_code == 0, result.output
+        out[name] = pl.read_parquet(listed)
+    k = out["alone"].height
+    assert out["with the store"].height == k
+    explored = {n: int((t["selection"] == "exploration").sum()) for n, t in out.items()}
+    assert explored == {"alone": round(k * 0.1), "with the store": round(k * 0.02)}
+
+    retrained = tmp_path / "m.joblib"
+    train([train_file], retrained, store=store.folder)
+    model, _ = load_model(retrained)
+    assert model.exploration_record_["frauds"].to_list() == [9]
+    assert model.exploration_record_["expected"].to_list() == pytest.approx([9.0])

@@ -1,5 +1,7 @@
 """The inspection list (detector.models._selection): the model's top and exploration."""
 
+from datetime import date
+
 import polars as pl
 
 from detector.models import ModelConfig
@@ -36,8 +38,9 @@ def test_without_a_capacity_every_row_is_listed_and_the_first_share_explained():
 def test_a_model_spends_its_exploration_with_the_default_policy():
     """``score --top`` explores with the policy the simulation chose: the exploration
     shared among the schemes the rows' own facts show (``__mech``), each scheme's most
-    suspicious rows below the list; a model configured with the segment bandit but
-    saved without its segment counts draws at random."""
+    suspicious rows below the list, at the share that past exploration's record sets;
+    a model configured with the segment bandit but saved without its segment counts
+    draws at random."""
     from dataclasses import replace
 
     from detector.models import FraudModel
@@ -51,7 +54,8 @@ def test_a_model_spends_its_exploration_with_the_default_policy():
         pl.lit("03|VN").alias("__seg"),
     )  # fmt: skip
     model = FraudModel(ModelConfig(exploration_share=0.2))
-    assert model.config.selection_policy == "scheme-explore"
+    assert model.config.selection_policy == "scheme-adapt"
+    # Without a record of past exploration (no label store), the whole share.
     listed = model.select(order, 50)
     assert listed.height == 50 and listed["explain"].all()
     assert listed.filter(pl.col("selection") == "model")["__row"].to_list() == list(range(40))
@@ -61,6 +65,14 @@ def test_a_model_spends_its_exploration_with_the_default_policy():
     assert split == [40, 45, 50, 55, 60]
     assert (explored.filter(pl.col("__mech") == "NONE")["novelty"] == 0.9).all()
     assert model.select(order, 50).equals(listed)  # the same batch, the same picks
+    # A store whose exploration found what the model expected: a fifth of the share.
+    model.exploration_record_ = pl.DataFrame(
+        {"month": [date(2025, 5, 1)], "inspected": [40], "frauds": [9], "expected": [9.0]}
+    )
+    calm = model.select(order, 50)
+    assert (calm["selection"] == "exploration").sum() == 2
+    assert calm.filter(pl.col("selection") == "model")["__row"].to_list() == list(range(48))
+    del model.exploration_record_
     model.config = replace(model.config, selection_policy="segment-bandit")
     randomly = model.select(order, 50).filter(pl.col("selection") == "exploration")
     assert randomly.height == 10 and not randomly["__row"].equals(explored["__row"])

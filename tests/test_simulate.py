@@ -20,7 +20,7 @@ from detector.synthetic.generate import generate_declarations
 #: Cheap models: the replay's bookkeeping is under test, not the classifier.
 FAST = ModelConfig(n_models=1, max_iter=15, max_leaf_nodes=31)
 START = date(2025, 11, 1)
-POLICY_NAMES = ["random-explore", "scheme-explore"]
+POLICY_NAMES = ["random-explore", DEFAULT_POLICY]
 
 
 @pytest.fixture(scope="module")
@@ -379,7 +379,7 @@ def test_the_json_has_the_issue_shape(small_run):
 
 def test_the_replay_hit_rates_are_what_monitor_reports(small_run, tmp_path):
     sim, _ = small_run
-    picks = sim.picks["scheme-explore"]
+    picks = sim.picks[DEFAULT_POLICY]
     store = LabelStore(tmp_path / "store")
     store.record_flagged(picks.with_columns(pl.lit(0.5).alias("risk_score")))
     outcomes = picks.select(
@@ -395,7 +395,7 @@ def test_the_replay_hit_rates_are_what_monitor_reports(small_run, tmp_path):
     outcomes.write_csv(tmp_path / "outcomes.csv")
     store.add_outcomes(tmp_path / "outcomes.csv")
     monitored = store.hit_rates()
-    simulated = sim.hit_rates("scheme-explore")
+    simulated = sim.hit_rates(DEFAULT_POLICY)
     assert monitored.height == 4  # two months, model and exploration
     cols = ["month", "selection", "inspected", "frauds", "hit_rate"]
     assert simulated.select(cols).equals(monitored.select(cols))

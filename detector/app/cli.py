@@ -318,7 +318,11 @@ def validate(
 Model = Annotated[Path, typer.Option("--model", help="The model file (.joblib or .skops).")]
 Store = Annotated[
     Path | None,
-    typer.Option("--store", help="Label store folder: flagged lists and inspection outcomes."),
+    typer.Option(
+        "--store",
+        help="Label store folder: flagged lists and inspection outcomes (what its "
+        "exploration picks found sets the share of the list spent on exploration).",
+    ),
 ]
 Trust = Annotated[
     bool,
@@ -874,8 +878,8 @@ def simulate(
         typer.Option(
             "--policy",
             help="A selection policy (repeat for several): exploit, random-explore, "
-            "novelty-explore, segment-bandit, scheme-explore. Default: exploit, "
-            "random-explore and the default policy.",
+            "novelty-explore, segment-bandit, scheme-explore, scheme-adapt. Default: "
+            "exploit, random-explore and the default policy (scheme-adapt).",
         ),
     ] = None,
     json_out: Annotated[

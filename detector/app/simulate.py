@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 #: The policy the replays chose (bench/simulate.py, bench/RESULTS.md).
-DEFAULT_POLICY = "scheme-explore"
+DEFAULT_POLICY = "scheme-adapt"
 #: Months between two retrainings.
 RETRAIN = {"monthly": 1, "quarterly": 3}
 #: Months of the first labelled stretch when no start is given.
