@@ -85,9 +85,31 @@ def fit_reference_prices(lf: pl.LazyFrame, min_count: int = 20) -> ReferencePric
 
 
 def quarter_prices(lf: pl.LazyFrame, min_count: int = 20) -> pl.LazyFrame:
-    """The ``hs_origin_quarter`` reference table of ``lf``'s own declarations (a
-    batch's, or a training month's): the prices of a quarter as they are now."""
-    return _level(_priced(lf), list(dict(PEER_LEVELS)["hs_origin_quarter"]), min_count)
+    """The count, median and spread of the ``hs_origin_quarter`` peer groups of
+    ``lf``'s own declarations (a batch's, or a training month's): the prices of a
+    quarter as they are now, as the reference tables give them (no percentile grid)."""
+    k = list(dict(PEER_LEVELS)["hs_origin_quarter"])
+    price = pl.col("log_unit_value")
+    stats = (
+        _priced(lf)
+        .group_by(k)
+        .agg(pl.len().alias("n"), price.median().alias("median"))
+        .filter(pl.col("n") >= min_count)
+    )
+    mad = (
+        _priced(lf)
+        .join(stats.select(*k, "median"), on=k)
+        .group_by(k)
+        .agg((price - pl.col("median")).abs().median().alias("mad"))
+    )
+    return (
+        stats.join(mad, on=k)
+        .with_columns(
+            (pl.col("mad") * _MAD_TO_SIGMA).clip(lower_bound=_MIN_SPREAD).alias("spread"),
+        )
+        .drop("mad")
+        .sort(k)
+    )
 
 
 def _priced(lf: pl.LazyFrame) -> pl.LazyFrame:

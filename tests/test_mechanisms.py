@@ -268,3 +268,17 @@ def test_an_entity_record_below_the_usual_fraud_rate_is_no_reason():
     assert _as_shown("IMPORTER_HISTORY", 2, facts, row) == "IMPORTER_HISTORY"  # unknown
     assert _as_shown("PARTNER_HISTORY", 0, facts, row) is None
     assert _clean_records(table, None) == {}  # a model saved before kept no rate
+
+
+def test_a_batchs_quarter_prices_are_the_reference_tables_own():
+    history = _history().with_columns(
+        pl.when(pl.col("declaration_id").str.ends_with("7"))
+        .then(pl.lit(date(2025, 5, 2)))
+        .otherwise(pl.col("declaration_date"))
+        .alias("declaration_date")
+    )
+    table = fit_reference_prices(history.lazy(), min_count=5).tables["hs_origin_quarter"]
+    light = quarter_prices(history.lazy(), min_count=5).collect()
+    columns = ["hs_code", "country_origin", "quarter", "n", "median", "spread"]
+    assert light.height == table.height == 6  # three codes, two quarters
+    assert light.select(columns).equals(table.select(columns))
