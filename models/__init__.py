@@ -7,7 +7,13 @@ from detector.models._encode import FrameEncoder
 from detector.models._metrics import CAPACITY_LEVELS, calibration_table, capacity_metrics
 from detector.models._model import NOVELTY_SIGNALS, FraudModel
 from detector.models._pipeline import make_classifier
-from detector.models._policies import POLICIES, SelectionPolicy, mechanism_of, segment_of
+from detector.models._policies import (
+    POLICIES,
+    SelectionPolicy,
+    exploration_reading,
+    mechanism_of,
+    segment_of,
+)
 from detector.models._reasons import EVIDENCE_FIRST, FAMILIES, explain_rows
 
 __all__ = [
@@ -21,6 +27,7 @@ __all__ = [
     "ModelConfig",
     "NOVELTY_SIGNALS",
     "POLICIES",
+    "exploration_reading",
     "SelectionPolicy",
     "SmoothIsotonic",
     "calibration_table",

@@ -34,6 +34,7 @@ __all__ = [
     "POLICIES",
     "SelectionPolicy",
     "adaptive_share",
+    "exploration_reading",
     "mechanism_of",
     "segment_of",
     "segment_stats",
@@ -216,6 +217,22 @@ def adaptive_share(record: pl.DataFrame | None, config: ModelConfig) -> float:
     surprise = (float(last["frauds"].sum()) + 1.0) / (float(last["expected"].sum()) + 1.0)
     reach = min(max((surprise - 1.0) / (ADAPT_FULL_SURPRISE - 1.0), 0.0), 1.0)
     return full * (ADAPT_FLOOR + (1.0 - ADAPT_FLOOR) * reach)
+
+
+def exploration_reading(record: pl.DataFrame | None, config: ModelConfig) -> str:
+    """In words, the share ``adaptive_share`` gives and why: what an operator reads in
+    the log of a scoring run and in ``monitor``."""
+    share = adaptive_share(record, config)
+    if record is None or record.height == 0:
+        return f"{share:.1%} of the list (no exploration pick inspected yet: the whole share)"
+    last = record.sort("month").tail(ADAPT_MONTHS)
+    months = last["month"]
+    span = f"{months.min():%Y-%m}" + (f" to {months.max():%Y-%m}" if months.n_unique() > 1 else "")
+    return (
+        f"{share:.1%} of the list: in {span} the inspected exploration picks "
+        f"({int(last['inspected'].sum()):,}) found {int(last['frauds'].sum()):,} frauds "
+        f"where the model expected {float(last['expected'].sum()):,.1f}"
+    )
 
 
 def _scheme_adapt(order, k, revealed, config) -> pl.DataFrame:

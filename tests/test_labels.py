@@ -756,10 +756,24 @@ def test_the_store_sets_the_share_of_exploration_score_and_train_spend(model_fil
         result = runner.invoke(app, [*args, "--top", "5%", *options])
         assert result.exit_code == 0, result.output
         out[name] = pl.read_parquet(listed)
+        said = result.output.replace("\n", " ")
+        if name == "alone":
+            assert "by the policy scheme-adapt, 10.0% of the list (no exploration pick" in said
+        else:
+            assert (
+                "by the policy scheme-adapt, 2.0% of the list: in 2025-09 the inspected "
+                "exploration picks (30) found 9 frauds where the model expected 9.0"
+            ) in said
     k = out["alone"].height
     assert out["with the store"].height == k
     explored = {n: int((t["selection"] == "exploration").sum()) for n, t in out.items()}
     assert explored == {"alone": round(k * 0.1), "with the store": round(k * 0.02)}
+
+    shown = runner.invoke(app, ["monitor", "--store", str(store.folder)])
+    assert shown.exit_code == 0, shown.output
+    assert "default policy scheme-adapt at its default share: 2.0% of the list" in " ".join(
+        shown.output.split()
+    )
 
     retrained = tmp_path / "m.joblib"
     train([train_file], retrained, store=store.folder)

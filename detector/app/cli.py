@@ -760,6 +760,14 @@ def monitor(
                 f"{r['revenue_recovered'] or 0:,.0f}",
             )
         out.print(table)
+        from detector.models import ModelConfig, exploration_reading
+
+        out.print(
+            "the next list's exploration, by the default policy "
+            f"{ModelConfig().selection_policy} at its default share: "
+            + exploration_reading(labels.exploration_record(), ModelConfig()),
+            markup=False,
+        )
         if report is not None:
             from detector.app.report import write_monitor_report
 

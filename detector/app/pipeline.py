@@ -28,6 +28,7 @@ from detector.models import (
     capacity_metrics,
     drift_report,
     explain_rows,
+    exploration_reading,
 )
 
 __all__ = [
@@ -625,6 +626,8 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
         if result.flagged:
             added = labels.record_flagged(result.scored.head(result.flagged), currency=currency)
             lines.append(f"recorded {added:,} flagged declarations in {store}")
+    if result.flagged and result.model is not None:
+        lines.append(f"exploration by the policy {_policy(result)}")
         if report is not None:
             rates = labels.hit_rates()
     if report is not None:
@@ -655,8 +658,10 @@ def _policy(result: ScoreResult) -> str:
     if model is None:
         return "random-explore"
     policy = POLICIES[getattr(model.config, "selection_policy", "random-explore")]
-    if policy.reads is not None and model.revealed_for(policy) is None:
+    if policy.reads == "segment" and model.revealed_for(policy) is None:
         return "random-explore"
+    if policy.reads == "exploration":
+        return f"{policy.name}, {exploration_reading(model.revealed_for(policy), model.config)}"
     return policy.name
 
 
