@@ -290,18 +290,28 @@ def entity_histories(
     rate = (pl.col("__fraud").fill_null(0.0) + smoothing * prior_expr) / (
         pl.col("__inspected").fill_null(0.0) + smoothing
     )
+    # Each entity's columns are joined to the few columns they need and put beside the
+    # rows at the end: joining each to the whole frame would copy it once per entity.
+    rated = [prior] if isinstance(prior, str) else []
+    parts = []
     for prefix, keys in ENTITIES.items():
         key = f"__key_{prefix}"
         known = pl.all_horizontal(pl.col(c).is_not_null() for c in keys)
-        lf = (
-            lf.join(tables[prefix], on=[key, "declaration_date"], how="left", maintain_order="left")
-            .with_columns(
-                pl.col(f"{prefix}_n_before").fill_null(0.0),
+        history = tables[prefix]
+        names = history.collect_schema().names()
+        parts.append(
+            lf.select(key, "declaration_date", *keys, *rated)
+            .join(history, on=[key, "declaration_date"], how="left", maintain_order="left")
+            .select(
+                *[
+                    pl.col(c).fill_null(0.0) if c == f"{prefix}_n_before" else pl.col(c)
+                    for c in names
+                    if c not in (key, "declaration_date", "__fraud", "__inspected")
+                ],
                 pl.when(known).then(rate).alias(f"{prefix}_fraud_rate"),
             )
-            .drop("__fraud", "__inspected", key)
         )
-    return lf
+    return pl.concat([lf.drop(f"__key_{p}" for p in ENTITIES), *parts], how="horizontal")
 
 
 def out_of_fold_tables(lf: pl.LazyFrame, *, folds: int = 5) -> dict[str, pl.LazyFrame]:
