@@ -60,9 +60,9 @@ class FrameEncoder(TransformerMixin, BaseEstimator):
                 .otherwise(col.replace_strict(codes, default=other, return_dtype=pl.Float32))
                 .alias(name)
             )
-        # Fortran order, as Polars holds the columns: the classifier reads a column at
-        # a time.
-        matrix = X.select(exprs).to_numpy(order="fortran").astype(np.float32, copy=False)
+        # Writable: Polars may hand over its own memory, and infinities are clipped in it.
+        matrix = X.select(exprs).to_numpy(order="fortran", writable=True)
+        matrix = matrix.astype(np.float32, copy=False)
         # Infinite values (a log of 0) carry no more than "extreme": clip them.
         infinite = np.isinf(matrix)
         if infinite.any():

@@ -156,13 +156,15 @@ def _segment_bandit(order, k, revealed, config) -> pl.DataFrame:
     return _listed(head, rest[picks])
 
 
-def _scheme_explore(order, k, revealed, config) -> pl.DataFrame:
+def _scheme_explore(order, k, revealed, config, rotate: bool = False) -> pl.DataFrame:
     """The exploration shared equally among the schemes the declarations' own facts
     show (``SCHEMES``) and the rows showing none (``NONE``), pick by pick in turn:
     within a scheme the rows the model ranks highest below its list, within ``NONE``
     the strangest to the detectors. A scheme with fewer rows than its share leaves the
     rest to the others. It reads no label: a scheme the labels never showed, which the
-    model therefore cannot rank, gets its share all the same.
+    model therefore cannot rank, gets its share all the same. ``rotate``: the turn
+    starts at an arm set by the batch (a hash of its ids), so that when there are fewer
+    picks than arms, batch after batch every arm gets its turn.
     """
     order = order.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias("__pos"))
     head, rest = _split(order, k, config)
@@ -170,7 +172,9 @@ def _scheme_explore(order, k, revealed, config) -> pl.DataFrame:
     if n == 0:
         return _listed(head, rest.clear()).drop("__pos")
     mech = rest["__mech"] if "__mech" in rest.columns else mechanism_of(rest)
-    arm = {code: i for i, code in enumerate((*SCHEMES, NO_SCHEME))}
+    arms = (*SCHEMES, NO_SCHEME)
+    first = int(rest["__h"].min() % len(arms)) if rotate else 0
+    arm = {code: (i - first) % len(arms) for i, code in enumerate(arms)}
     turn = (
         rest.select("__h", "__pos", pl.col("novelty").fill_null(0.0))
         .with_columns(mech.alias("__mech"))
@@ -202,18 +206,18 @@ def adaptive_share(record: pl.DataFrame | None, config: ModelConfig) -> float:
 
     ``record``: per month, the exploration picks inspected, the frauds they found and
     the frauds the model expected of them (``detector.app.labels.exploration_record``).
-    Over its last ``ADAPT_MONTHS`` months the surprise is (found + 1) / (expected + 1):
-    near 1 the model already knew what exploration found, and exploring costs frauds it
-    would have listed; above it exploration finds what the model misses (a scheme its
-    labels never showed). The share runs from ``ADAPT_FLOOR`` of ``exploration_share``
-    at a surprise of 1 or less to all of it at ``ADAPT_FULL_SURPRISE``: it never stops,
-    so a new scheme is still seen. Without a record (no exploration inspected yet), the
-    whole share.
+    Over the ``ADAPT_MONTHS`` calendar months up to its latest, the surprise is
+    (found + 1) / (expected + 1). Near 1 the model already knew what exploration found,
+    and exploring costs frauds it would have listed; above it, exploration finds what
+    the model misses (a scheme its labels never showed). The share runs from
+    ``ADAPT_FLOOR`` of ``exploration_share`` at a surprise of 1 or less to all of it at
+    ``ADAPT_FULL_SURPRISE``: it never stops, so a new scheme is still seen. Without a
+    record (no exploration inspected yet), the whole share.
     """
     full = config.exploration_share
-    if record is None or record.height == 0:
+    last = _window(record)
+    if last is None:
         return full
-    last = record.sort("month").tail(ADAPT_MONTHS)
     surprise = (float(last["frauds"].sum()) + 1.0) / (float(last["expected"].sum()) + 1.0)
     reach = min(max((surprise - 1.0) / (ADAPT_FULL_SURPRISE - 1.0), 0.0), 1.0)
     return full * (ADAPT_FLOOR + (1.0 - ADAPT_FLOOR) * reach)
@@ -223,9 +227,9 @@ def exploration_reading(record: pl.DataFrame | None, config: ModelConfig) -> str
     """In words, the share ``adaptive_share`` gives and why: what an operator reads in
     the log of a scoring run and in ``monitor``."""
     share = adaptive_share(record, config)
-    if record is None or record.height == 0:
+    last = _window(record)
+    if last is None:
         return f"{share:.1%} of the list (no exploration pick inspected yet: the whole share)"
-    last = record.sort("month").tail(ADAPT_MONTHS)
     months = last["month"]
     span = f"{months.min():%Y-%m}" + (f" to {months.max():%Y-%m}" if months.n_unique() > 1 else "")
     return (
@@ -235,10 +239,23 @@ def exploration_reading(record: pl.DataFrame | None, config: ModelConfig) -> str
     )
 
 
+def _window(record: pl.DataFrame | None) -> pl.DataFrame | None:
+    """The record's ``ADAPT_MONTHS`` calendar months up to its latest (a month without
+    an inspected exploration pick counts as one of them); None when it is empty."""
+    if record is None or record.height == 0:
+        return None
+    latest = record["month"].max()
+    since = pl.select(pl.lit(latest).dt.offset_by(f"-{ADAPT_MONTHS}mo")).item()
+    return record.filter(pl.col("month") > since).sort("month")
+
+
 def _scheme_adapt(order, k, revealed, config) -> pl.DataFrame:
-    """``scheme-explore`` with the share that ``adaptive_share`` reads from ``revealed``."""
+    """``scheme-explore`` with the share that ``adaptive_share`` reads from ``revealed``
+    (at least one pick in a list of two or more), its turn rotated from batch to batch."""
     share = adaptive_share(revealed, config)
-    return _scheme_explore(order, k, None, replace(config, exploration_share=share))
+    if k >= 2:
+        share = max(share, 1.0 / k)
+    return _scheme_explore(order, k, None, replace(config, exploration_share=share), rotate=True)
 
 
 @dataclass(frozen=True)

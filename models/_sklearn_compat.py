@@ -49,7 +49,10 @@ def openmp_threads() -> int:
 def bin_rows(mapper, x: np.ndarray) -> np.ndarray:
     """``mapper.transform(x)`` on every core: a bin mapper fitted in a worker process
     keeps that worker's single thread, which its own ``transform`` would use.
-    ``x``: float64, Fortran order (a column at a time is what the mapping reads)."""
+    ``x``: float64, Fortran order (a column at a time is what the mapping reads).
+    Where the mapping has moved, the mapper's own ``transform``."""
+    if _map_to_bins is None:
+        return mapper.transform(x)
     binned = np.zeros(x.shape, dtype=np.uint8, order="F")
     _map_to_bins(
         x,

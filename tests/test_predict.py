@@ -72,7 +72,7 @@ def test_the_screen_is_the_probability_after_the_first_trees(small):
     np.testing.assert_allclose(screen_positive(clf, x, trees=5), staged, rtol=1e-12)
 
 
-def test_bins_are_the_mappers_own_on_every_core_even_when_fitted_on_one(small):
+def test_bins_are_the_mappers_own_on_every_core_even_when_fitted_on_one(small, monkeypatch):
     """A model trained in a worker keeps that worker's single thread in its bin
     mapper; the walk bins on every core and must give the mapper's own bins."""
     clf, x = small
@@ -80,6 +80,18 @@ def test_bins_are_the_mappers_own_on_every_core_even_when_fitted_on_one(small):
     mapper.n_threads = 1
     wide = np.asfortranarray(np.repeat(x, 40, axis=0))
     np.testing.assert_array_equal(compat.bin_rows(mapper, wide), mapper.transform(wide))
+    monkeypatch.setattr(compat, "_map_to_bins", None)  # a version where it moved
+    np.testing.assert_array_equal(compat.bin_rows(mapper, wide), mapper.transform(wide))
+
+
+def test_an_encoder_clips_infinities_in_a_frame_polars_hands_over_without_a_copy():
+    import polars as pl
+
+    from detector.models._encode import FrameEncoder
+
+    frame = pl.DataFrame({"a": np.array([1.0, np.inf, -np.inf], dtype=np.float32)})
+    encoder = FrameEncoder(numeric=("a",)).fit(frame)
+    np.testing.assert_array_equal(encoder.transform(frame)[:, 0], np.float32([1.0, 1e30, -1e30]))
 
 
 def test_the_encoder_clips_infinities_keeps_missing_and_is_in_column_order():

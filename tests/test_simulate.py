@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from detector.app.cli import app
-from detector.app.labels import LabelStore
+from detector.app.labels import OUTCOME_SCHEMA, LabelStore
 from detector.app.simulate import DEFAULT_POLICY, SimulationOptions, simulate
 from detector.errors import DetectorError
 from detector.models import POLICIES, ModelConfig
@@ -238,6 +238,63 @@ def test_scheme_adapt_lists_scheme_explore_picks_at_the_share_it_reads():
     ]
 
 
+def test_a_calm_record_still_explores_a_short_list_and_every_scheme_in_turn():
+    """At a fifth of the share a list of 20 still gets one pick, and the arm that
+    pick goes to moves from batch to batch: every scheme, and the rows showing none,
+    get their turn."""
+    arms = ["SPLIT_SHIPMENT", "MISCLASSIFIED", "ROUTE", "RELABEL", "UNDERVALUED", "NONE"]
+    config, calm = ModelConfig(exploration_share=0.1), _record(9, 9.0)
+    seen = set()
+    for batch in range(40):
+        order = _order(300, seed=batch).with_columns(
+            pl.Series("__mech", [arms[i % 6] for i in range(300)]),
+            ((pl.col("__h") + batch * 7) * 13 % 100_003).alias("__h"),
+        )
+        listed = POLICIES["scheme-adapt"].select(order, 20, calm, config)
+        picks = listed.filter(pl.col("selection") == "exploration")
+        assert picks.height == 1 and listed.height == 20
+        seen.add(order.filter(pl.col("declaration_id") == picks["declaration_id"][0])["__mech"][0])
+    assert seen == set(arms)
+
+
+def test_the_window_is_three_calendar_months_and_a_pick_without_a_score_is_left_out(tmp_path):
+    from detector.app.labels import exploration_record
+
+    # 2025-02 found what was expected; 2025-06 (three months after, a gap between)
+    # alone is read: 8 found where 1 was expected, the whole share.
+    record = pl.DataFrame(
+        {
+            "month": [date(2025, 2, 1), date(2025, 6, 1)],
+            "inspected": [50, 10],
+            "frauds": [10, 8],
+            "expected": [40.0, 1.0],
+        }
+    )
+    assert adaptive_share(record, ModelConfig(exploration_share=0.1)) == pytest.approx(0.1)
+    outcomes = pl.DataFrame(
+        {
+            "declaration_id": ["A", "B"],
+            "inspected": [True, True],
+            "fraud": [1, 1],
+            "fraud_type": [None, None],
+            "revenue_recovered": [0.0, 0.0],
+            "note": [None, None],
+            "inspected_on": [None, None],
+        },
+        schema=OUTCOME_SCHEMA,
+    )
+    flagged = pl.DataFrame(
+        {
+            "declaration_id": ["A", "B"],
+            "selection": ["exploration", "exploration"],
+            "declaration_date": [date(2025, 6, 3)] * 2,
+            "risk_score": [0.25, None],
+        }
+    )
+    got = exploration_record(outcomes, flagged)
+    assert got.select("inspected", "frauds", "expected").rows() == [(1, 1, 0.25)]
+
+
 def test_a_store_and_a_replay_keep_one_exploration_record(tmp_path):
     from detector.app.labels import exploration_record
 
@@ -270,7 +327,7 @@ def test_a_store_and_a_replay_keep_one_exploration_record(tmp_path):
 
 
 @pytest.mark.slow
-def test_scheme_adapt_reads_only_what_its_own_exploration_found(small_year, monkeypatch):
+def test_scheme_adapt_reads_only_what_its_own_exploration_found(small_year, monkeypatch, tmp_path):
     from dataclasses import replace
 
     from detector.app.labels import exploration_record
@@ -284,9 +341,12 @@ def test_scheme_adapt_reads_only_what_its_own_exploration_found(small_year, monk
         return adapt.rule(order, k, revealed, config)
 
     monkeypatch.setitem(POLICIES, "scheme-adapt", replace(adapt, rule=rule))
-    options = SimulationOptions.parse("5%", policies=["scheme-adapt"], start="2025-11")
+    options = SimulationOptions.parse(
+        "5%", policies=["scheme-explore", "scheme-adapt"], start="2025-11"
+    )
     sim = simulate(small_year, options, config=FAST)
     picks = sim.picks["scheme-adapt"]
+    other = sim.picks["scheme-explore"].filter(pl.col("declaration_date") < date(2025, 12, 1))
     assert len(read) == 2 and read[0] is None  # November: nothing explored yet
     november = picks.filter(pl.col("declaration_date") < date(2025, 12, 1))
     assert read[1].equals(exploration_record(*_as_store(november)))
@@ -294,9 +354,27 @@ def test_scheme_adapt_reads_only_what_its_own_exploration_found(small_year, monk
     assert read[1]["inspected"].to_list() == [explored.height]
     assert read[1]["frauds"].to_list() == [int(explored["__y"].sum())]
     assert read[1]["expected"].to_list() == pytest.approx([explored["risk_score"].sum()])
+    assert not read[1].equals(exploration_record(*_as_store(other)))  # not the other's
     december = picks.filter(pl.col("declaration_date") >= date(2025, 12, 1))
-    share = adaptive_share(read[1], FAST)
+    share = max(adaptive_share(read[1], FAST), 1 / december.height)
     assert (december["selection"] == "exploration").sum() == round(december.height * share)
+
+    # The same picks in a label store, as score --store reads them: one exploration
+    # pick's outcome never reported, and the outcome of a row never flagged.
+    store = LabelStore(tmp_path / "store")
+    store.record_flagged(november)
+    unreported = explored["declaration_id"][0]
+    reported = november.filter(pl.col("declaration_id") != unreported)
+    outcomes = reported.select(
+        "declaration_id",
+        pl.lit("true").alias("inspected"),
+        pl.col("__y").cast(pl.String).alias("fraud"),
+    )
+    extra = pl.DataFrame({"declaration_id": ["unknown"], "inspected": ["true"], "fraud": ["1"]})
+    pl.concat([outcomes, extra]).write_csv(tmp_path / "outcomes.csv")
+    store.add_outcomes(tmp_path / "outcomes.csv")
+    assert store.exploration_record().equals(exploration_record(*_as_store(reported)))
+    assert store.exploration_record()["inspected"].to_list() == [explored.height - 1]
 
 
 def test_a_capacity_larger_than_the_month_lists_every_row():

@@ -583,12 +583,14 @@ def exploration_record(outcomes: pl.DataFrame, flagged: pl.DataFrame) -> pl.Data
     """
     return (
         _inspections(outcomes, flagged, "risk_score")
-        .filter(pl.col("selection") == "exploration")
+        # A pick without a risk score (a list written by hand) says nothing of what
+        # the model expected: left out, found and expected alike.
+        .filter((pl.col("selection") == "exploration") & pl.col("risk_score").is_not_null())
         .group_by("month")
         .agg(
             pl.len().alias("inspected"),
             pl.col("fraud").sum().cast(pl.Int64).alias("frauds"),
-            pl.col("risk_score").fill_null(0.0).sum().alias("expected"),
+            pl.col("risk_score").sum().alias("expected"),
         )
         .sort("month")
     )
