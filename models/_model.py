@@ -147,10 +147,18 @@ class FraudModel:
         self.config = config or ModelConfig()
 
     # -------------------------------------------------------------------- fitting
-    def fit(self, declarations: pl.DataFrame, stage_cache=None) -> "FraudModel":
+    def fit(
+        self,
+        declarations: pl.DataFrame,
+        stage_cache=None,
+        exploration_record: pl.DataFrame | None = None,
+    ) -> "FraudModel":
         """Fit the features, the classifier, the detectors and the calibration
-        (``stage_cache``: see ``DeclarationFeatures.fit_months``; never saved)."""
+        (``stage_cache``: see ``DeclarationFeatures.fit_months``; never saved).
+        ``exploration_record``: what a label store's exploration picks found
+        (``detector.app.labels.exploration_record``), kept for a policy that reads it."""
         cfg = self.config
+        self.exploration_record_ = exploration_record
         # Checked on the input, before the features are built: they keep every row.
         _require_outcomes(declarations)
         self.features_ = DeclarationFeatures(
@@ -393,18 +401,23 @@ class FraudModel:
             pl.Series("risk_score", self.calibrator_.predict(rank)),
         )
 
-    def select(self, order: pl.DataFrame, k: int | None) -> pl.DataFrame:
+    def select(
+        self, order: pl.DataFrame, k: int | None, exploration: pl.DataFrame | None = None
+    ) -> pl.DataFrame:
         """The inspection list of scored rows in ``order`` (most suspicious first, with
         ``__h``, ``novelty``, the segment ``__seg`` and the scheme ``__mech``), with
         ``selection``, ``rank`` and
         ``explain``: without a capacity every row ranked (``select_for_inspection``);
         with one, the ``k`` rows the configured policy lists, the model's top and its
         exploration, all explained. (A model saved before policies had a name draws its
-        exploration at random.)"""
+        exploration at random.) ``exploration``: a label store's exploration record,
+        fresher than the one kept at training, for a policy that reads it."""
         if k is None:
             return select_for_inspection(order, k, self.config)
         policy = POLICIES[getattr(self.config, "selection_policy", "random-explore")]
         stats = self.revealed_for(policy)
+        if policy.reads == "exploration" and exploration is not None:
+            stats = exploration
         if policy.reads == "segment" and stats is None:
             policy = POLICIES["random-explore"]
         listed = policy.select(order, k, stats, self.config)

@@ -775,6 +775,20 @@ def test_the_store_sets_the_share_of_exploration_score_and_train_spend(model_fil
         shown.output.split()
     )
 
+    # A model saved before scheme-adapt was the default does not read the store: said.
+    from dataclasses import replace
+
+    from detector.io.persist import save_model
+
+    model, metadata = load_model(path)
+    model.config = replace(model.config, selection_policy="scheme-explore")
+    older = save_model(model, metadata, tmp_path / "older.joblib")
+    args = ["score", str(score_file), "--model", str(older), "--out", str(tmp_path / "o.csv")]
+    result = runner.invoke(app, [*args, "--top", "5%", "--store", str(store.folder)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0 and "record of exploration is not read" in said
+    assert "this model's policy is scheme-explore" in said
+
     retrained = tmp_path / "m.joblib"
     train([train_file], retrained, store=store.folder)
     model, _ = load_model(retrained)

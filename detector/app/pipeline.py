@@ -200,13 +200,12 @@ def train(
         train_rows, valid_rows = split_by_time(declarations)
     del declarations
     step(f"fitting the features and the classifier on {train_rows.height:,} declarations")
+    # What the store's exploration picks found: the adaptive policy's share.
+    record = None if store is None else LabelStore(store).exploration_record()
     try:
-        model = FraudModel(config).fit(train_rows)
+        model = FraudModel(config).fit(train_rows, exploration_record=record)
     except ValueError as exc:
         raise DetectorError(f"Cannot train on {', '.join(map(str, files))}: {exc}.") from None
-    if store is not None:
-        # What the store's exploration picks found: the adaptive policy's share.
-        model.exploration_record_ = LabelStore(store).exploration_record()
     step(f"measuring on {valid_rows.height:,} validation declarations")
     metrics = measure(model, valid_rows) if valid_rows.height else None
     first, last = model.training_period
@@ -298,6 +297,8 @@ class ScoreResult:
     work: tempfile.TemporaryDirectory | None = None
     #: Seconds per step of the scoring passes.
     timings: dict = field(default_factory=dict)
+    #: The label store's exploration record the selection read (None: the model's own).
+    exploration: pl.DataFrame | None = None
 
     def __enter__(self) -> "ScoreResult":
         return self
@@ -357,8 +358,6 @@ def score(
     store's exploration record, fresher than the one the model was trained with.
     """
     model, metadata = load_model(model_path, trust=trust)
-    if exploration is not None:
-        model.exploration_record_ = exploration
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
     parse_top(top, 1)  # a malformed --top is refused before any work
     with runner or Runner() as run:
@@ -370,6 +369,7 @@ def score(
             top=lambda n: parse_top(top, n),
             runner=run,
             piece_rows=piece_rows or run.default_piece_rows(PIECE_ROWS),
+            exploration=exploration,
         )
     result = ScoreResult(
         _empty_list(top is not None),
@@ -380,6 +380,7 @@ def score(
         notes=done.notes,
         model=model,
         timings=done.timings,
+        exploration=exploration,
     )
     if done.n_scored == 0:
         return result
@@ -628,6 +629,12 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
             lines.append(f"recorded {added:,} flagged declarations in {store}")
     if result.flagged and result.model is not None:
         lines.append(f"exploration by the policy {_policy(result)}")
+        policy = getattr(result.model.config, "selection_policy", "random-explore")
+        if labels is not None and POLICIES[policy].reads != "exploration":
+            warnings.append(
+                "the label store's record of exploration is not read: this model's policy "
+                f"is {policy}; a model trained now uses scheme-adapt, which sets its share by it"
+            )
         if report is not None:
             rates = labels.hit_rates()
     if report is not None:
@@ -661,7 +668,8 @@ def _policy(result: ScoreResult) -> str:
     if policy.reads == "segment" and model.revealed_for(policy) is None:
         return "random-explore"
     if policy.reads == "exploration":
-        return f"{policy.name}, {exploration_reading(model.revealed_for(policy), model.config)}"
+        record = model.revealed_for(policy) if result.exploration is None else result.exploration
+        return f"{policy.name}, {exploration_reading(record, model.config)}"
     return policy.name
 
 

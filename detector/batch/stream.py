@@ -569,8 +569,10 @@ def score_pieces(
     top: Callable[[int], int | None],
     runner: Runner,
     piece_rows: int = PIECE_ROWS,
+    exploration: pl.DataFrame | None = None,
 ) -> Scored:
-    """Passes 1 to 7 of the module docstring; ``top(n)`` sizes the list for n rows."""
+    """Passes 1 to 7 of the module docstring; ``top(n)`` sizes the list for n rows;
+    ``exploration``: a label store's exploration record, for the selection."""
     holder = tempfile.TemporaryDirectory(prefix="detector-")
     work = Path(holder.name)
     for sub in (
@@ -604,12 +606,12 @@ def score_pieces(
     clock("ids")
     job.model = model
     try:
-        return _passes(job, plan, runner, top, clock, holder)
+        return _passes(job, plan, runner, top, clock, holder, exploration)
     finally:
         job.store.drop("accepted", "scored", "rescored_rows")
 
 
-def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
+def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder, exploration) -> Scored:
     """Read, merge, score, select and explain: see the module docstring."""
     work, model = job.work, job.model
     pieces, rows = plan.pieces, [p.rows for p in plan.pieces]
@@ -646,7 +648,7 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder) -> Scored:
         narrow = pl.concat([_global_order(work / "rescored"), narrow.slice(candidates)])
         clock("rescore")
     k = None if k is None else min(k, narrow.height)
-    listed = model.select(narrow, k)
+    listed = model.select(narrow, k, exploration)
     holding = _by_piece(listed, work / "listed", pieces)
     del narrow, listed
     clock("select")
