@@ -8,8 +8,9 @@ history), as ``bench/score_speed.py --keep DIR`` leaves them. PYTHON is the inte
 of an environment where the earlier code is installed (for a commit: ``git worktree add
 --detach TREE COMMIT; python -m venv VENV; VENV/bin/pip install -e TREE``). Each
 installation trains its own model on the history, then the two score the rows in turn,
-``--runs`` times each, in fresh processes; printed: every run's wall seconds and the
-seconds per step the command reports, and the median of each installation.
+``--runs`` times each, in fresh processes, the first to go alternating; printed: every
+run's wall seconds and the seconds per step the command reports, and the median of each
+installation.
 """
 
 import argparse
@@ -48,7 +49,9 @@ def main() -> None:
             run([py, "-m", "detector", "train", history, "--model", str(model)])
         times: dict[str, list[float]] = {name: [] for name in pythons}
         for i in range(args.runs):
-            for name, py in pythons.items():
+            # Each round the other goes first: neither always runs on a warmer machine.
+            turn = list(pythons.items()) if i % 2 == 0 else list(pythons.items())[::-1]
+            for name, py in turn:
                 out = folder / f"{name}-{i}.csv"
                 cmd = [py, "-m", "detector", "score", str(args.data / "day.csv")]
                 cmd += ["--model", str(folder / f"{name}.joblib"), "--out", str(out)]
