@@ -769,11 +769,12 @@ def test_the_store_sets_the_share_of_exploration_score_and_train_spend(model_fil
     explored = {n: int((t["selection"] == "exploration").sum()) for n, t in out.items()}
     assert explored == {"alone": round(k * 0.1), "with the store": round(k * 0.02)}
 
-    shown = runner.invoke(app, ["monitor", "--store", str(store.folder)])
+    page = tmp_path / "monitor.html"
+    shown = runner.invoke(app, ["monitor", "--store", str(store.folder), "--report", str(page)])
     assert shown.exit_code == 0, shown.output
-    assert "default policy scheme-adapt at its default share: 2.0% of the list" in " ".join(
-        shown.output.split()
-    )
+    reading = "default policy scheme-adapt at its default share, 2.0% of the list: in 2025-09"
+    assert reading in " ".join(shown.output.split())
+    assert reading in page.read_text(encoding="utf-8")
 
     # A model saved before scheme-adapt was the default does not read the store: said.
     from dataclasses import replace

@@ -762,16 +762,17 @@ def monitor(
         out.print(table)
         from detector.models import ModelConfig, exploration_reading
 
-        out.print(
-            "the next list's exploration, by the default policy "
-            f"{ModelConfig().selection_policy} at its default share: "
-            + exploration_reading(labels.exploration_record(), ModelConfig()),
-            markup=False,
+        reading = (
+            f"by the default policy {ModelConfig().selection_policy} at its default share, "
+            + exploration_reading(labels.exploration_record(), ModelConfig())
         )
+        out.print(f"the next list's exploration, {reading}", markup=False)
         if report is not None:
             from detector.app.report import write_monitor_report
 
-            write_monitor_report(rates, report, store=str(store), currency=currency)
+            write_monitor_report(
+                rates, report, store=str(store), currency=currency, exploration=reading
+            )
             out.print(f"wrote {report}", markup=False)
 
 

@@ -448,8 +448,9 @@ def _monitor_section(rates: pl.DataFrame | None, currency: str = "") -> str:
         "<h2>Inspections: model-selected versus exploration</h2><p class='note'>Hit rate of "
         "the inspections reported back, by month and by how the declaration was selected. "
         "Exploration picks come from below the model's list: random ones give the base rate "
-        "the model must beat; the default policy's go where past inspections are few or found "
-        "fraud, so their hit rate is higher than the base rate. "
+        "the model must beat; the default policy's test each scheme the declarations' own "
+        "facts show, so their hit rate is higher than the base rate, and it spends more on "
+        "them while they find more frauds than the model expected of them. "
         "Bars and the low/high columns: 95 % interval (Wilson); n: inspections.</p>"
         f"{_svg(fig)}{table}"
     )
@@ -571,14 +572,22 @@ def write_report(
 
 
 def write_monitor_report(
-    rates: pl.DataFrame, path: str | Path, *, store: str, currency: str | None = None
+    rates: pl.DataFrame,
+    path: str | Path,
+    *,
+    store: str,
+    currency: str | None = None,
+    exploration: str | None = None,
 ) -> Path:
-    """A page with the hit rates of a label store's inspections (money in ``currency``)."""
+    """A page with the hit rates of a label store's inspections (money in ``currency``)
+    and, in ``exploration``, what the next list's exploration spends and why."""
     path = Path(path)
     with plt.rc_context(_RC):
         body = f"<p class='note'>Label store {_e(store)}.</p>" + _monitor_section(
             rates, currency or ""
         )
+        if exploration:
+            body += f"<p class='note'>The next list's exploration: {_e(exploration)}.</p>"
     with atomic_path(path) as tmp:
         tmp.write_text(_page("Inspection outcomes", body), encoding="utf-8")
     return path
