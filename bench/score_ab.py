@@ -23,9 +23,11 @@ import time
 from pathlib import Path
 
 
-def run(cmd: list[str]) -> tuple[float, str]:
+def run(cmd: list[str], where: Path) -> tuple[float, str]:
+    """Wall seconds and the reported steps of ``cmd``, run from the folder ``where``:
+    not from a checkout, whose ``detector`` would shadow the installation's."""
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=where)
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{done.stdout}\n{done.stderr}")
@@ -45,17 +47,17 @@ def main() -> None:
         folder = Path(tmp)
         for name, py in pythons.items():
             model = folder / f"{name}.joblib"
-            history = str(args.data / "history.parquet")
-            run([py, "-m", "detector", "train", history, "--model", str(model)])
+            history = str(args.data.resolve() / "history.parquet")
+            run([py, "-m", "detector", "train", history, "--model", str(model)], folder)
         times: dict[str, list[float]] = {name: [] for name in pythons}
         for i in range(args.runs):
             # Each round the other goes first: neither always runs on a warmer machine.
             turn = list(pythons.items()) if i % 2 == 0 else list(pythons.items())[::-1]
             for name, py in turn:
                 out = folder / f"{name}-{i}.csv"
-                cmd = [py, "-m", "detector", "score", str(args.data / "day.csv")]
+                cmd = [py, "-m", "detector", "score", str(args.data.resolve() / "day.csv")]
                 cmd += ["--model", str(folder / f"{name}.joblib"), "--out", str(out)]
-                seconds, steps = run([*cmd, "--top", args.top])
+                seconds, steps = run([*cmd, "--top", args.top], folder)
                 times[name].append(seconds)
                 print(f"run {i + 1} {name:6s} {seconds:6.2f} s  ({steps})", flush=True)
         for name, values in times.items():
