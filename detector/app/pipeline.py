@@ -627,6 +627,8 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
         if result.flagged:
             added = labels.record_flagged(result.scored.head(result.flagged), currency=currency)
             lines.append(f"recorded {added:,} flagged declarations in {store}")
+        if report is not None:
+            rates = labels.hit_rates()
     if result.flagged and result.model is not None:
         lines.append(f"exploration by the policy {_policy(result)}")
         policy = getattr(result.model.config, "selection_policy", "random-explore")
@@ -635,8 +637,6 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
                 "the label store's record of exploration is not read: this model's policy "
                 f"is {policy}; a model trained now uses scheme-adapt, which sets its share by it"
             )
-        if report is not None:
-            rates = labels.hit_rates()
     if report is not None:
         from detector.app.report import write_report
 
