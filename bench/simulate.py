@@ -220,6 +220,13 @@ def main() -> None:
         default=[0],
         help="the Korean replay once per seed of the models (ModelConfig.seed): its noise",
     )
+    parser.add_argument(
+        "--exploration-share",
+        type=float,
+        default=None,
+        help="the models' exploration share (ModelConfig.exploration_share) instead of its "
+        "default; the titles say so",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--speed", action="store_true")
@@ -245,8 +252,12 @@ def main() -> None:
         year = generate_declarations(rows=args.rows, seed=seed, start=date(2025, 1, 1))
         year = hide_scheme(year, args.hide, date(2025, 4, 1))
         t0 = time.perf_counter()
-        sim = simulate(year, options)
+        share = {}
+        if args.exploration_share is not None:
+            share = {"exploration_share": args.exploration_share}
+        sim = simulate(year, options, config=ModelConfig(**share))
         title = f"synthetic seed {seed}, {args.rows:,} rows, {args.hide} hidden in months 1-3"
+        title += f", exploration share {args.exploration_share:g}" if share else ""
         results[title] = report(title, sim, time.perf_counter() - t0, args.hide)
         if args.plot and seed == args.seeds[0]:
             plot(sim, args.plot, f"{title}, capacity {args.capacity}")
