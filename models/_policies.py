@@ -229,7 +229,10 @@ def exploration_reading(record: pl.DataFrame | None, config: ModelConfig) -> str
     share = adaptive_share(record, config)
     last = _window(record)
     if last is None:
-        return f"{share:.1%} of the list (no exploration pick inspected yet: the whole share)"
+        return (
+            f"{share:.1%} of the list (no exploration pick with a risk score and a date "
+            "inspected yet: the whole share)"
+        )
     months = last["month"]
     span = f"{months.min():%Y-%m}" + (f" to {months.max():%Y-%m}" if months.n_unique() > 1 else "")
     return (
@@ -243,6 +246,9 @@ def _window(record: pl.DataFrame | None) -> pl.DataFrame | None:
     """The record's ``ADAPT_MONTHS`` calendar months up to its latest (a month without
     an inspected exploration pick counts as one of them); None when it is empty."""
     if record is None or record.height == 0:
+        return None
+    record = record.filter(pl.col("month").is_not_null())
+    if record.height == 0:
         return None
     latest = record["month"].max()
     since = pl.select(pl.lit(latest).dt.offset_by(f"-{ADAPT_MONTHS}mo")).item()

@@ -755,19 +755,20 @@ def test_the_store_sets_the_share_of_exploration_score_and_train_spend(model_fil
         args = ["score", str(score_file), "--model", str(path), "--out", str(listed)]
         result = runner.invoke(app, [*args, "--top", "5%", *options])
         assert result.exit_code == 0, result.output
-        out[name] = pl.read_parquet(listed)
-        said = result.output.replace("\n", " ")
-        if name == "alone":
-            assert "by the policy scheme-adapt, 10.0% of the list (no exploration pick" in said
-        else:
-            assert (
-                "by the policy scheme-adapt, 2.0% of the list: in 2025-09 the inspected "
-                "exploration picks (30) found 9 frauds where the model expected 9.0"
-            ) in said
-    k = out["alone"].height
-    assert out["with the store"].height == k
-    explored = {n: int((t["selection"] == "exploration").sum()) for n, t in out.items()}
+        out[name] = pl.read_parquet(listed), " ".join(result.output.split())
+    k = out["alone"][0].height
+    assert out["with the store"][0].height == k
+    explored = {n: int((t["selection"] == "exploration").sum()) for n, (t, _) in out.items()}
     assert explored == {"alone": round(k * 0.1), "with the store": round(k * 0.02)}
+    assert (
+        f"exploration: {explored['alone']} of the {k} listed, by the policy scheme-adapt, "
+        "10.0% of the list (no exploration pick with a risk score and a date inspected yet"
+    ) in out["alone"][1]
+    assert (
+        f"exploration: {explored['with the store']} of the {k} listed, by the policy "
+        "scheme-adapt, 2.0% of the list: in 2025-09 the inspected exploration picks (30) "
+        "found 9 frauds where the model expected 9.0"
+    ) in out["with the store"][1]
 
     page = tmp_path / "monitor.html"
     shown = runner.invoke(app, ["monitor", "--store", str(store.folder), "--report", str(page)])

@@ -293,6 +293,11 @@ def test_the_window_is_three_calendar_months_and_a_pick_without_a_score_is_left_
     )
     got = exploration_record(outcomes, flagged)
     assert got.select("inspected", "frauds", "expected").rows() == [(1, 1, 0.25)]
+    # A pick with neither a declaration date nor an inspection date belongs to no month.
+    undated = flagged.with_columns(pl.lit(None, pl.Date).alias("declaration_date"))
+    assert exploration_record(outcomes, undated).height == 0
+    nulls = record.with_columns(pl.lit(None, pl.Date).alias("month"))
+    assert adaptive_share(nulls, ModelConfig(exploration_share=0.1)) == pytest.approx(0.1)
 
 
 def test_a_store_and_a_replay_keep_one_exploration_record(tmp_path):

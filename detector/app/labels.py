@@ -584,8 +584,13 @@ def exploration_record(outcomes: pl.DataFrame, flagged: pl.DataFrame) -> pl.Data
     return (
         _inspections(outcomes, flagged, "risk_score")
         # A pick without a risk score (a list written by hand) says nothing of what
-        # the model expected: left out, found and expected alike.
-        .filter((pl.col("selection") == "exploration") & pl.col("risk_score").is_not_null())
+        # the model expected, and one without a date belongs to no month: left out,
+        # found and expected alike.
+        .filter(
+            (pl.col("selection") == "exploration")
+            & pl.col("risk_score").is_not_null()
+            & pl.col("month").is_not_null()
+        )
         .group_by("month")
         .agg(
             pl.len().alias("inspected"),

@@ -627,10 +627,19 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
         if result.flagged:
             added = labels.record_flagged(result.scored.head(result.flagged), currency=currency)
             lines.append(f"recorded {added:,} flagged declarations in {store}")
+        else:
+            lines.append(
+                f"nothing recorded in {store}: without --top no declaration is flagged "
+                "for inspection"
+            )
         if report is not None:
             rates = labels.hit_rates()
     if result.flagged and result.model is not None:
-        lines.append(f"exploration by the policy {_policy(result)}")
+        explored = int((result.scored.head(result.flagged)["selection"] == "exploration").sum())
+        lines.append(
+            f"exploration: {explored:,} of the {result.flagged:,} listed, by the policy "
+            f"{_policy(result)}"
+        )
         policy = getattr(result.model.config, "selection_policy", "random-explore")
         if labels is not None and POLICIES[policy].reads != "exploration":
             warnings.append(
