@@ -257,9 +257,10 @@ def _window(record: pl.DataFrame | None) -> pl.DataFrame | None:
 
 def _scheme_adapt(order, k, revealed, config) -> pl.DataFrame:
     """``scheme-explore`` with the share that ``adaptive_share`` reads from ``revealed``
-    (at least one pick in a list of two or more), its turn rotated from batch to batch."""
+    (at least one pick in a list where the whole share gives one, never more than the
+    whole share), its turn rotated from batch to batch."""
     share = adaptive_share(revealed, config)
-    if k >= 2:
+    if round(k * config.exploration_share) >= 1:
         share = max(share, 1.0 / k)
     return _scheme_explore(order, k, None, replace(config, exploration_share=share), rotate=True)
 

@@ -255,6 +255,9 @@ def test_a_calm_record_still_explores_a_short_list_and_every_scheme_in_turn():
         assert picks.height == 1 and listed.height == 20
         seen.add(order.filter(pl.col("declaration_id") == picks["declaration_id"][0])["__mech"][0])
     assert seen == set(arms)
+    # A list too short for the whole share to give a pick gets none: never more than it.
+    listed = POLICIES["scheme-adapt"].select(order, 4, calm, config)
+    assert listed.height == 4 and (listed["selection"] == "model").all()
 
 
 def test_the_window_is_three_calendar_months_and_a_pick_without_a_score_is_left_out(tmp_path):

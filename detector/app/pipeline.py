@@ -627,7 +627,7 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
         if result.flagged:
             added = labels.record_flagged(result.scored.head(result.flagged), currency=currency)
             lines.append(f"recorded {added:,} flagged declarations in {store}")
-        else:
+        elif result.ranked is not None:
             lines.append(
                 f"nothing recorded in {store}: without --top no declaration is flagged "
                 "for inspection"
