@@ -4,7 +4,8 @@ For each seed: a synthetic year, trained on months 1-9 (inspected labels only), 
 10-12 scored with ``--top 5%``; among the listed true frauds (the model's picks), per
 scheme, the share whose reason codes include the mechanism, and whose first code is it.
 Also the precision and revenue of the list, so that a change of reasons is seen with
-the ranking it came with.
+the ranking it came with, and how often each mechanism is said of listed rows that are
+not of its scheme (clean rows, or another scheme's): the false leads.
 
     python bench/reasons_mechanism.py --seeds 1 2 3 --rows 100000
 """
@@ -53,8 +54,24 @@ def listed_frauds(seed: int, rows: int, folder: Path) -> tuple[pl.DataFrame, dic
         "precision": listed["true_fraud"].mean(),
         "revenue": listed["true_revenue_lost"].sum() / recent["true_revenue_lost"].sum(),
     }
-    frauds = listed.filter((pl.col("true_fraud") == 1) & (pl.col("selection") == "model"))
-    return frauds.select("true_fraud_type", "reason_codes"), ranking
+    picks = listed.filter(pl.col("selection") == "model").with_columns(
+        pl.when(pl.col("true_fraud") == 1).then("true_fraud_type").otherwise(pl.lit("clean"))
+    )
+    return picks.select("true_fraud", "true_fraud_type", "reason_codes"), ranking
+
+
+def false_leads(picks: pl.DataFrame) -> pl.DataFrame:
+    """Per mechanism code, the listed rows of other truths that it is said of."""
+    rows = []
+    for truth in picks["true_fraud_type"].unique().sort().to_list():
+        part = picks.filter(pl.col("true_fraud_type") == truth)
+        said = {
+            code: int(part["reason_codes"].list.contains(code).sum())
+            for code in sorted({c for codes in MECHANISM.values() for c in codes})
+            if code not in MECHANISM.get(truth, [])
+        }
+        rows.append({"truth": truth, "rows": part.height, **said})
+    return pl.DataFrame(rows)
 
 
 def shares(frame: pl.DataFrame) -> pl.DataFrame:
@@ -79,7 +96,8 @@ def main() -> None:
             f"seed {seed}: top 5 % precision {ranking['precision']:.3f}, "
             f"revenue {ranking['revenue']:.3f}"
         )
-    both = shares(pl.concat(frames))
+    picks = pl.concat(frames)
+    both = shares(picks.filter(pl.col("true_fraud") == 1).drop("true_fraud"))
     table = (
         both.group_by("true_fraud_type")
         .agg(pl.len().alias("rows"), pl.col("named").mean(), pl.col("first").mean())
@@ -92,6 +110,8 @@ def main() -> None:
         f"overall: named {both['named'].mean():.3f}, first {both['first'].mean():.3f} "
         f"of {both.height:,} listed true frauds"
     )
+    print("\nmechanisms said of listed model picks of another truth (null: its own)")
+    print(false_leads(picks))
 
 
 if __name__ == "__main__":
