@@ -176,7 +176,7 @@ def reclassification(
         )
         .with_columns(
             pl.coalesce("_q_median", "_o_median", "_all_median").alias("_median"),
-            pl.coalesce("_q_spread", "_o_spread", "_all_spread").alias("_spread"),
+            pl.coalesce(pl.max_horizontal("_q_spread", "_o_spread"), "_all_spread").alias("_spread"),
             pl.coalesce("_q_n", "_o_n", "_all_n").alias("reclass_peer_n"),
             pl.coalesce("origin_duty", "hs_duty").alias("reclass_duty_pct"),
         )
