@@ -138,9 +138,11 @@ def reclassification(
     from its own peers' median (``price_z``, from ``reference_price_deviation``).
     Another code fits when the price lies within ``FIT_Z`` spreads of that code's median
     (of the same origin and quarter, else of the origin, else of all origins, as the
-    row's own peers) and closer than to its own, and when it charges at least
-    ``MIN_DUTY_GAIN`` points more (its median duty for the declared origin, else its
-    average). The best fit wins, ties to the higher duty.
+    row's own peers) and closer than to its own; the spread is the origin's over the
+    year where the quarter's own is narrower (a quarter of seasonal goods is tight
+    around a centre that moves, and one spread of it is too strict a fit), and when it
+    charges at least ``MIN_DUTY_GAIN`` points more (its median duty for the declared
+    origin, else its average). The best fit wins, ties to the higher duty.
 
     New columns (``RECLASS_COLUMNS``): ``reclass_hs_code``, ``reclass_value_per_ton``
     (that code's median price per tonne), ``reclass_peer_n``, ``reclass_duty_pct``,
@@ -176,7 +178,9 @@ def reclassification(
         )
         .with_columns(
             pl.coalesce("_q_median", "_o_median", "_all_median").alias("_median"),
-            pl.coalesce(pl.max_horizontal("_q_spread", "_o_spread"), "_all_spread").alias("_spread"),
+            pl.coalesce(pl.max_horizontal("_q_spread", "_o_spread"), "_all_spread").alias(
+                "_spread"
+            ),
             pl.coalesce("_q_n", "_o_n", "_all_n").alias("reclass_peer_n"),
             pl.coalesce("origin_duty", "hs_duty").alias("reclass_duty_pct"),
         )

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 
 from detector.app import reasons
 from detector.features import fit_reference_prices, fit_route_tables, reference_price_deviation
@@ -111,6 +112,49 @@ def test_a_quarter_the_history_never_priced_is_priced_on_the_batch_itself():
     assert 8000 < fit["reclass_value_per_ton"] < 10000 and fit["reclass_duty_gap"] == 10.0
     # In March the history's own first-quarter price (5,000) is the reference.
     assert fish_fits(batch(date(2025, 3, 10)), current=True)["reclass_hs_code"] is None
+
+
+def test_a_quarters_narrow_spread_does_not_make_the_fit_stricter_than_the_years():
+    """Shrimps at about 7,000 a tonne in the first quarter and 11,000 in the second,
+    each quarter tight: fish declared at 8,600 in March is more than one quarter's
+    spread from the quarter's median, and well within the spread of the shrimps'
+    year; the quarter gives the centre, the year the width."""
+    rng = np.random.default_rng(2)
+    history = _history()
+    spring = history.filter(pl.col("hs_code") == "030617").with_columns(
+        pl.col("declaration_date") + timedelta(days=90),
+        pl.concat_str(pl.lit("q2-"), "declaration_id").alias("declaration_id"),
+    )
+    shrimp = pl.col("hs_code") == "030617"
+    history = pl.concat([history, spring]).with_columns(
+        pl.when(shrimp & (pl.col("declaration_date") >= date(2025, 4, 1)))
+        .then(11000 * pl.Series(rng.lognormal(0, 0.03, 240)))
+        .when(shrimp)
+        .then(7000 * pl.Series(rng.lognormal(0, 0.03, 240)))
+        .otherwise(pl.col("customs_value"))
+        .alias("customs_value")
+    )
+    reference = fit_reference_prices(history.lazy())
+    routes = fit_route_tables(history.lazy())
+    quarter = reference.tables["hs_origin_quarter"].filter(
+        (pl.col("hs_code") == "030617") & (pl.col("quarter") == 1)
+    )
+    year = reference.tables["hs_origin"].filter(pl.col("hs_code") == "030617")
+    centre, narrow, wide = quarter["median"][0], quarter["spread"][0], year["spread"][0]
+    price = float(np.exp(centre + 0.8 * wide))
+    assert 0.8 * wide > 1.5 * narrow  # outside the quarter's own width, inside the year's
+    fish = {"declaration_id": "f", "declaration_date": date(2025, 3, 10), "hs_code": "030389",
+            "country_origin": "VN", "country_departure": "VN", "net_mass_kg": 1000.0,
+            "customs_value": price, "duty_rate_pct": 10.0}  # fmt: skip
+    new = pl.DataFrame([fish], schema=history.schema)
+    lf = reference_price_deviation(new.lazy(), reference)
+    out = reclassification(lf, reference, routes).collect().row(0, named=True)
+    assert out["reclass_hs_code"] == "030617"
+    assert out["reclass_value_per_ton"] == pytest.approx(float(np.exp(centre)))
+    # Twice the year's spread away, it fits no longer.
+    new = new.with_columns(pl.lit(float(np.exp(centre + 2 * wide))).alias("customs_value"))
+    lf = reference_price_deviation(new.lazy(), reference)
+    assert reclassification(lf, reference, routes).collect()["reclass_hs_code"][0] is None
 
 
 def test_sections_of_the_tariff():
