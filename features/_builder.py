@@ -37,6 +37,7 @@ from detector.features._reclassification import reclassification
 from detector.features._reference_prices import (
     ReferencePrices,
     fit_reference_prices,
+    quarter_prices,
     reference_price_deviation,
 )
 from detector.features._routes import RouteTables, fit_route_tables, route_patterns, route_string
@@ -285,6 +286,7 @@ class DeclarationFeatures:
                 current,
                 fit_reference_prices(history, self.min_peer_count),
                 fit_route_tables(history),
+                quarter_prices(current, self.min_peer_count),
             ).collect(engine="in-memory")
             stage.write_parquet(file)
             if key is not None:
@@ -337,7 +339,11 @@ class DeclarationFeatures:
         work = self._work(lf)
         counts = day_counts(work, self.de_minimis)
         staged = self._apply_tables(join_day_counts(work, counts), self.reference_, self.routes_)
-        return {"counts": counts, "daily": daily_tables(staged)}
+        # The priced rows themselves: a quarter's prices are medians, which do not add up.
+        prices = work.select(
+            "hs_code", "country_origin", "declaration_date", "net_mass_kg", "customs_value"
+        )
+        return {"counts": counts, "daily": daily_tables(staged), "prices": {"quarter": prices}}
 
     @staticmethod
     def merge_batch_tables(
@@ -347,6 +353,7 @@ class DeclarationFeatures:
         return {
             "counts": merge_day_counts(parts["counts"]),
             "daily": merge_daily_tables(parts["daily"]),
+            "prices": parts["prices"],
         }
 
     @staticmethod
@@ -381,13 +388,18 @@ class DeclarationFeatures:
                 .row(0)
             )
             staged = self._apply_tables(
-                join_day_counts(work, batch["counts"], days), self.reference_, self.routes_
+                join_day_counts(work, batch["counts"], days),
+                self.reference_,
+                self.routes_,
+                quarter_prices(batch["prices"]["quarter"], self.min_peer_count),
             )
             keyed = work.with_columns(route_string(self.destination))
             daily = piece_daily_tables(batch["daily"], keyed, *days)
         else:
             counted = join_day_counts(work, day_counts(work, self.de_minimis))
-            staged = self._apply_tables(counted, self.reference_, self.routes_)
+            staged = self._apply_tables(
+                counted, self.reference_, self.routes_, quarter_prices(work, self.min_peer_count)
+            )
             daily = None
         computed = self._finish(staged, state=self.entities_, use_labels=False, daily=daily)
         new = [c for c in computed.collect_schema().names() if c not in _WORK_COLUMNS]
@@ -395,10 +407,16 @@ class DeclarationFeatures:
 
     # ------------------------------------------------------------------ steps
     def _apply_tables(
-        self, lf: pl.LazyFrame, reference: ReferencePrices, routes: RouteTables
+        self,
+        lf: pl.LazyFrame,
+        reference: ReferencePrices,
+        routes: RouteTables,
+        current: pl.LazyFrame | None = None,
     ) -> pl.LazyFrame:
+        """Prices and lanes against the history's tables; ``current``: the batch's own
+        prices by quarter (``quarter_prices``), for the quarters the history lacks."""
         lf = reference_price_deviation(lf, reference)
-        lf = reclassification(lf, reference, routes)
+        lf = reclassification(lf, reference, routes, current)
         return route_patterns(lf, routes, self.destination)
 
     def _finish(
