@@ -125,6 +125,28 @@ def _candidates(
     return {"all": every, "origin": per_origin, "quarter": per_quarter}
 
 
+def _priced_candidates(rows: pl.LazyFrame, candidates: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
+    """Each checked row against every other code of its section: that code's centre
+    (``_median``: of the origin and quarter, else the origin, else all), its width
+    (``_spread``: no narrower than the origin's over the year), its count and duty."""
+    return (
+        rows.join(candidates["all"], on="section", how="inner")
+        .filter(pl.col("reclass_hs_code") != pl.col("hs_code"))
+        .join(candidates["origin"], on=["reclass_hs_code", "country_origin"], how="left")
+        .join(
+            candidates["quarter"], on=["reclass_hs_code", "country_origin", "quarter"], how="left"
+        )
+        .with_columns(
+            pl.coalesce("_q_median", "_o_median", "_all_median").alias("_median"),
+            pl.coalesce(pl.max_horizontal("_q_spread", "_o_spread"), "_all_spread").alias(
+                "_spread"
+            ),
+            pl.coalesce("_q_n", "_o_n", "_all_n").alias("reclass_peer_n"),
+            pl.coalesce("origin_duty", "hs_duty").alias("reclass_duty_pct"),
+        )
+    )
+
+
 def reclassification(
     lf: pl.LazyFrame,
     reference: ReferencePrices,
@@ -170,20 +192,7 @@ def reclassification(
         )
         .filter(x.is_not_null() & duty.is_not_null() & (own_z >= MISFIT_Z))
         .with_columns(hs_section(pl.col("hs_code")).alias("section"))
-        .join(candidates["all"], on="section", how="inner")
-        .filter(pl.col("reclass_hs_code") != pl.col("hs_code"))
-        .join(candidates["origin"], on=["reclass_hs_code", "country_origin"], how="left")
-        .join(
-            candidates["quarter"], on=["reclass_hs_code", "country_origin", "quarter"], how="left"
-        )
-        .with_columns(
-            pl.coalesce("_q_median", "_o_median", "_all_median").alias("_median"),
-            pl.coalesce(pl.max_horizontal("_q_spread", "_o_spread"), "_all_spread").alias(
-                "_spread"
-            ),
-            pl.coalesce("_q_n", "_o_n", "_all_n").alias("reclass_peer_n"),
-            pl.coalesce("origin_duty", "hs_duty").alias("reclass_duty_pct"),
-        )
+        .pipe(_priced_candidates, candidates)
         .with_columns(z.alias("_z"), (pl.col("reclass_duty_pct") - duty).alias("reclass_duty_gap"))
         .filter(
             (pl.col("_z") <= FIT_Z)
