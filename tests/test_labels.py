@@ -227,6 +227,32 @@ def test_feedback_cli_and_monitor(tmp_path):
     assert "<svg" in report.read_text()
 
 
+def test_a_store_file_edited_by_hand_without_columns_names_them_and_says_what_to_do(tmp_path):
+    store = LabelStore(tmp_path / "store")
+    store.folder.mkdir()
+    pl.DataFrame({"declaration_id": ["A"], "selection": ["model"]}).write_parquet(
+        store.flagged_path
+    )
+    said = (
+        f"Label store file {store.flagged_path} lacks the column(s) declaration_date, "
+        "risk_score, rank, scored_on (it has declaration_id, selection); add them and run "
+        "again, or restore the file from a backup."
+    )
+    outcomes = _outcomes(tmp_path / "o.csv", [{"declaration_id": "A", "fraud": "1"}])
+    for args in (["monitor"], ["feedback", str(outcomes)]):
+        result = runner.invoke(app, [*args, "--store", str(store.folder)])
+        assert result.exit_code == 2, result.output
+        assert said in " ".join(result.output.split())
+        assert "Traceback" not in result.output and "cannot be read" not in result.output
+    with pytest.raises(DetectorError, match=re.escape(said)):  # score's check, before any work
+        store.check()
+    assert not store.outcomes_path.exists()  # the refused feedback stored nothing
+    pl.DataFrame({"declaration_id": ["A"], "fraud": [1]}).write_parquet(store.outcomes_path)
+    store.flagged_path.unlink()
+    with pytest.raises(DetectorError, match="outcomes.parquet lacks the column\\(s\\) inspected, "):
+        store.hit_rates()
+
+
 def test_monitor_of_an_empty_store_says_what_to_do(tmp_path):
     result = runner.invoke(app, ["monitor", "--store", str(tmp_path / "none")])
     assert result.exit_code == 2 and "detector feedback" in result.output

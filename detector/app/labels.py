@@ -327,6 +327,17 @@ def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     return frame, rejects
 
 
+def _refuse_missing(path: Path, found: pl.Schema, schema: dict) -> None:
+    """A store file edited by hand must keep every column the store reads."""
+    missing = [name for name in schema if name not in found]
+    if missing:
+        raise DetectorError(
+            f"Label store file {path} lacks the column(s) {', '.join(missing)} (it has "
+            f"{', '.join(found) or 'none'}); add them and run again, or restore the file "
+            "from a backup."
+        )
+
+
 class LabelStore:
     """The folder holding flagged lists and inspection outcomes."""
 
@@ -360,15 +371,19 @@ class LabelStore:
     def check(self) -> None:
         """Refuse, before any work, a store that cannot be written or whose files are damaged."""
         self.check_writable()
-        for path in (self.flagged_path, self.outcomes_path):
+        for path, schema in (
+            (self.flagged_path, FLAGGED_SCHEMA),
+            (self.outcomes_path, OUTCOME_SCHEMA),
+        ):
             if path.exists():
                 try:
-                    pl.read_parquet_schema(path)
+                    found = pl.read_parquet_schema(path)
                 except Exception:  # polars raises several types for a damaged file
                     raise DetectorError(
                         f"Label store file {path} cannot be read: it is damaged or not "
                         "Parquet; restore it from a backup, or pass another --store folder."
                     ) from None
+                _refuse_missing(path, found, schema)
 
     def check_writable(self) -> None:
         """Refuse a store this user cannot write to, before any work is done.
@@ -418,7 +433,11 @@ class LabelStore:
         if not path.exists():
             return pl.DataFrame(schema=schema)
         try:
-            return pl.read_parquet(path).cast(schema)
+            frame = pl.read_parquet(path)
+            _refuse_missing(path, frame.schema, schema)
+            return frame.cast(schema)
+        except DetectorError:
+            raise
         except Exception as exc:  # a store damaged by hand
             raise DetectorError(
                 f"Label store file {path} cannot be read ({type(exc).__name__}); restore it "
@@ -465,11 +484,11 @@ class LabelStore:
         An outcome that differs from the one stored for its declaration is a conflict:
         the stored one is kept, unless ``replace`` (a corrected outcome) says otherwise.
         """
-        self.check_writable()
+        self.check()
         incoming, rejects = _parse_outcomes(Path(path))
         read = incoming.height + rejects.height
         with self._locked():
-            stored = self.outcomes()
+            stored, flagged = self.outcomes(), self.flagged()
             both = incoming.join(
                 stored, on="declaration_id", how="left", suffix="_stored", maintain_order="left"
             )
@@ -491,7 +510,6 @@ class LabelStore:
                 write_table(pl.concat([kept, corrected, new]), self.outcomes_path)
             elif new.height:
                 write_table(pl.concat([stored, new]), self.outcomes_path)
-            flagged = self.flagged()
         unknown = new.join(flagged, on="declaration_id", how="anti")["declaration_id"]
         return FeedbackResult(
             read=read,
