@@ -258,6 +258,27 @@ def test_monitor_of_an_empty_store_says_what_to_do(tmp_path):
     assert result.exit_code == 2 and "detector feedback" in result.output
 
 
+def test_monitor_of_a_store_of_outcomes_none_inspected_says_how_many_it_holds(tmp_path):
+    store = tmp_path / "store"
+    rows = [{"declaration_id": d, "inspected": "false", "fraud": ""} for d in ("A", "B", "C")]
+    LabelStore(store).add_outcomes(_outcomes(tmp_path / "o.csv", rows))
+    result = runner.invoke(app, ["monitor", "--store", str(store)])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert f"Label store {store} holds 3 outcomes, none of them inspected yet" in said
+    assert "no inspection outcomes" not in said
+    # What it says to do works: the inspection's outcome replaces the stored one.
+    found = [{"declaration_id": "A", "inspected": "true", "fraud": "1"}]
+    fed = runner.invoke(
+        app,
+        ["feedback", str(_outcomes(tmp_path / "f.csv", found)), "--store", str(store), "--replace"],
+    )
+    assert fed.exit_code == 0 and "1 replaced" in fed.output, fed.output
+    shown = runner.invoke(app, ["monitor", "--store", str(store)])
+    assert shown.exit_code == 0, shown.output
+    assert LabelStore(store).hit_rates().select("inspected", "frauds").rows() == [(1, 1)]
+
+
 # A feeder that waits for the others, then holds the read-modify-write of the store open
 # for half a second: without the lock, every feeder reads the store before any writes it.
 _FEEDER = """

@@ -742,6 +742,14 @@ def monitor(
         labels = LabelStore(store)
         rates, currency = labels.hit_rates(), labels.currency
         if rates.height == 0:
+            held = labels.outcomes().height
+            if held:
+                # Reported as not inspected: their inspection's outcome replaces them.
+                none = f"{held:,} outcomes, none of them" if held > 1 else "1 outcome, not"
+                raise DetectorError(
+                    f"Label store {store} holds {none} inspected yet; once inspected, add "
+                    "what was found with `detector feedback OUTCOMES --store DIR --replace`."
+                )
             raise DetectorError(
                 f"Label store {store} holds no inspection outcomes yet; add them with "
                 "`detector feedback OUTCOMES --store DIR`."
