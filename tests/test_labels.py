@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from detector import DetectorError
 from detector.app.cli import app
-from detector.app.labels import OUTCOME_SCHEMA, LabelStore
+from detector.app.labels import OUTCOME_SCHEMA, LabelStore, exploration_record, hit_rates
 from detector.app.pipeline import measure, score, train
 from detector.io.persist import load_model
 from detector.models._predict import predict_positive
@@ -251,6 +251,43 @@ def test_a_store_file_edited_by_hand_without_columns_names_them_and_says_what_to
     store.flagged_path.unlink()
     with pytest.raises(DetectorError, match="outcomes.parquet lacks the column\\(s\\) inspected, "):
         store.hit_rates()
+
+
+def test_a_declaration_listed_twice_by_hand_counts_once_in_every_reading(tmp_path):
+    store = LabelStore(tmp_path / "store")
+    store.folder.mkdir()
+    # A list written by hand: E1 twice (the second time as the model's), M1 once.
+    hand = pl.concat([_flagged(["E1", "E1", "E2"], "exploration"), _flagged(["M1"])])
+    hand = hand.with_columns(
+        selection=pl.Series(["exploration", "model", "exploration", "model"]),
+        scored_on=pl.lit(date(2025, 10, 1)),
+    ).cast({"rank": pl.UInt32})
+    hand.write_parquet(store.flagged_path)
+    rows = [
+        {"declaration_id": d, "fraud": f, "inspected_on": "2025-10-05"}
+        for d, f in (("E1", "1"), ("E2", "0"), ("M1", "1"))
+    ]
+    fed = store.add_outcomes(_outcomes(tmp_path / "o.csv", rows))
+    assert (fed.added, fed.unknown) == (3, [])
+    assert store.flagged()["declaration_id"].to_list() == ["E1", "E2", "M1"]
+    # As first listed: an exploration pick, counted once.
+    rates = store.hit_rates().select("selection", "inspected", "frauds").rows()
+    assert rates == [("exploration", 2, 1), ("model", 1, 1)]
+    record = store.exploration_record()
+    assert record.select("inspected", "frauds").rows() == [(2, 1)]
+    assert record["expected"].to_list() == pytest.approx([1.8])  # 2 x 0.9, not 3 x 0.9
+    # The functions simulate reads its replay with, given the list itself: the same.
+    outcomes = store.outcomes()
+    assert hit_rates(outcomes, hand).equals(store.hit_rates())
+    assert exploration_record(outcomes, hand).equals(record)
+    # The engine records a list holding an id twice once, and never again.
+    again = LabelStore(tmp_path / "other")
+    assert again.record_flagged(_flagged(["A", "A", "B"])) == 2
+    assert again.record_flagged(_flagged(["A", "C"])) == 1
+    assert again.flagged()["declaration_id"].to_list() == ["A", "B", "C"]
+    monitor = runner.invoke(app, ["monitor", "--store", str(store.folder)])
+    assert monitor.exit_code == 0, monitor.output
+    assert "50.0%" in monitor.output and "100.0%" in monitor.output
 
 
 def test_monitor_of_an_empty_store_says_what_to_do(tmp_path):

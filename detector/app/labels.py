@@ -327,6 +327,13 @@ def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     return frame, rejects
 
 
+def _listed_once(flagged: pl.DataFrame) -> pl.DataFrame:
+    """Each declaration of a flagged list once, as first listed: the one reading of a
+    declaration listed twice (a list written by hand, a run recorded again), so that
+    its inspection counts once in every hit rate and exploration record."""
+    return flagged.unique("declaration_id", keep="first", maintain_order=True)
+
+
 def _refuse_missing(path: Path, found: pl.Schema, schema: dict) -> None:
     """A store file edited by hand must keep every column the store reads."""
     missing = [name for name in schema if name not in found]
@@ -445,7 +452,8 @@ class LabelStore:
             ) from None
 
     def flagged(self) -> pl.DataFrame:
-        return self._read(self.flagged_path, FLAGGED_SCHEMA)
+        """The flagged declarations, each once (:func:`_listed_once`)."""
+        return _listed_once(self._read(self.flagged_path, FLAGGED_SCHEMA))
 
     def outcomes(self) -> pl.DataFrame:
         return self._read(self.outcomes_path, OUTCOME_SCHEMA)
@@ -465,7 +473,7 @@ class LabelStore:
         )
         with self._locked():
             known = self.flagged()
-            new = rows.join(
+            new = _listed_once(rows).join(
                 known.select("declaration_id"),
                 on="declaration_id",
                 how="anti",
@@ -563,7 +571,9 @@ def _inspections(outcomes: pl.DataFrame, flagged: pl.DataFrame, *extra: str) -> 
     """The inspected outcomes with how each was selected and the month it counts in (of
     the inspection, else of the declaration); ``extra``: more columns of ``flagged``."""
     outcomes = outcomes.filter(pl.col("inspected"))
-    flagged = flagged.select("declaration_id", "selection", "declaration_date", *extra)
+    flagged = _listed_once(flagged).select(
+        "declaration_id", "selection", "declaration_date", *extra
+    )
     return outcomes.join(flagged, on="declaration_id", how="left").with_columns(
         pl.col("selection").fill_null("other"),
         pl.coalesce("inspected_on", "declaration_date").dt.truncate("1mo").alias("month"),
