@@ -609,21 +609,20 @@ def score_to_files(
 
 def _write_run(result: ScoreResult, out, rejects, report, labels, store):
     """score_to_files' writing, while the result's work folder is there."""
-    write_scores(result, out, rejects)
+    # The workbook's run sheet and the report say what the terminal says.
+    warnings = list(result.drift.warnings) if result.drift else []
+    if labels is not None:
+        warnings += _store_warnings(result, labels, store)
+    write_scores(result, out, rejects, warnings=warnings)
     lines = [result.summary() + f"; wrote {out}"]
     if result.timings:
         lines.append(
             "seconds per step: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
         )
     lines.append(result.model_age())
-    rates, warnings = None, list(result.drift.warnings) if result.drift else []
+    rates = None
     if labels is not None:
-        currency, kept = result.metadata.get("currency"), labels.currency
-        if currency and kept and currency != kept:
-            warnings.append(
-                f"the label store {store} keeps money in {kept} and this model's is {currency}: "
-                "revenue recovered in both would be added up as one; keep a store per currency"
-            )
+        currency = result.metadata.get("currency")
         if result.flagged:
             added = labels.record_flagged(result.scored.head(result.flagged), currency=currency)
             lines.append(f"recorded {added:,} flagged declarations in {store}")
@@ -640,16 +639,13 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
             f"exploration: {explored:,} of the {result.flagged:,} listed, by the policy "
             f"{_policy(result)}"
         )
-        policy = getattr(result.model.config, "selection_policy", "random-explore")
-        if labels is not None and POLICIES[policy].reads != "exploration":
-            warnings.append(
-                "the label store's record of exploration is not read: this model's policy "
-                f"is {policy}; a model trained now uses scheme-adapt, which sets its share by it"
-            )
     if report is not None:
         from detector.app.report import write_report
 
-        write_report(result, report, monitor=rates)
+        store_currency = labels.currency if labels is not None else None
+        write_report(
+            result, report, monitor=rates, store_currency=store_currency, warnings=warnings
+        )
         lines.append(f"wrote {report}")
     if result.rejects.height and rejects is None:
         lines.append(
@@ -657,6 +653,26 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
             "pass --rejects FILE to keep them."
         )
     return lines, warnings
+
+
+def _store_warnings(result: ScoreResult, labels: LabelStore, store) -> list[str]:
+    """What a scoring run with a label store warns of: money in two currencies, and a
+    record of exploration the model's policy does not read."""
+    warnings = []
+    currency, kept = result.metadata.get("currency"), labels.currency
+    if currency and kept and currency != kept:
+        warnings.append(
+            f"the label store {store} keeps money in {kept} and this model's is {currency}: "
+            "revenue recovered in both would be added up as one; keep a store per currency"
+        )
+    if result.flagged and result.model is not None:
+        policy = getattr(result.model.config, "selection_policy", "random-explore")
+        if POLICIES[policy].reads != "exploration":
+            warnings.append(
+                "the label store's record of exploration is not read: this model's policy "
+                f"is {policy}; a model trained now uses scheme-adapt, which sets its share by it"
+            )
+    return warnings
 
 
 #: What an investigator fills in on the workbook's list; ``detector feedback`` reads it.
@@ -682,7 +698,7 @@ def _policy(result: ScoreResult) -> str:
     return policy.name
 
 
-def _run_sheet(result: ScoreResult) -> pl.DataFrame:
+def _run_sheet(result: ScoreResult, warnings: list[str]) -> pl.DataFrame:
     """What the list came from: the model, the batch, the capacity, the warnings."""
     first, last = result.metadata.get("training_period", ["?", "?"])
     explored = int((result.scored["selection"] == "exploration").sum())
@@ -698,7 +714,7 @@ def _run_sheet(result: ScoreResult) -> pl.DataFrame:
         ),
         ("currency of money columns", result.metadata.get("currency") or "not recorded"),
     ]
-    facts += [("warning", w) for w in (result.drift.warnings if result.drift else [])]
+    facts += [("warning", w) for w in warnings]
     return pl.DataFrame(facts, schema=["item", "value"], orient="row")
 
 
@@ -710,12 +726,21 @@ def _for_investigators(listed: pl.DataFrame) -> pl.DataFrame:
     return kept.with_columns(pl.lit(None, pl.String).alias(c) for c in OUTCOME_COLUMNS)
 
 
-def write_scores(result: ScoreResult, out: str | Path, rejects: str | Path | None) -> None:
+def write_scores(
+    result: ScoreResult,
+    out: str | Path,
+    rejects: str | Path | None,
+    *,
+    warnings: list[str] | None = None,
+) -> None:
     """The scored list (and its cases, as a second sheet of a workbook), and the rejects.
 
     Without a capacity every row is listed: the ranked pieces are merged into the file
-    a million ranks at a time, so that the whole list is never in memory.
+    a million ranks at a time, so that the whole list is never in memory. A workbook's
+    run sheet lists the run's ``warnings`` (default: the drift's).
     """
+    if warnings is None:
+        warnings = list(result.drift.warnings) if result.drift else []
     if result.ranked is not None:
         own = [c for c in result.ranked.columns if c not in OUTPUT_COLUMNS]
         chunks = ranked_chunks(result.ranked.out_parts, result.ranked.n_scored)
@@ -731,7 +756,7 @@ def write_scores(result: ScoreResult, out: str | Path, rejects: str | Path | Non
             {
                 "flagged": _for_investigators(result.scored),
                 "cases": result.cases,
-                "run": _run_sheet(result),
+                "run": _run_sheet(result, warnings),
             },
             out,
             currency=result.metadata.get("currency"),
