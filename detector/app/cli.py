@@ -597,6 +597,14 @@ def explain(
     ] = None,
     trust: Trust = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the card as JSON.")] = False,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            help="Label store folder the list was recorded in: how the declaration was "
+            "listed (by the model or as an exploration pick) and its rank in that list.",
+        ),
+    ] = None,
 ) -> None:
     """One declaration's case card: values, peer prices, route, histories, reasons."""
     with _boundary():
@@ -605,7 +613,15 @@ def explain(
         from detector.app.pipeline import explain as run
 
         with _steps("explain") as step:
-            card = run(declaration_id, model, input_files, schema=schema, trust=trust, step=step)
+            card = run(
+                declaration_id,
+                model,
+                input_files,
+                schema=schema,
+                trust=trust,
+                store=store,
+                step=step,
+            )
         if as_json:  # JSON escapes control characters itself
             print(json.dumps(_jsonable(card), indent=2, default=str, allow_nan=False))
             return

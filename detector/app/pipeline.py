@@ -465,10 +465,18 @@ def explain(
     *,
     schema: str | None = None,
     trust: bool = False,
+    store: str | Path | None = None,
     step=lambda text: None,
 ) -> dict:
     """One declaration's case card, as a dict of sections (``step(text)`` is told what
-    is being done, as it starts)."""
+    is being done, as it starts).
+
+    Its rank here is the model's, among the declarations of ``files``: a list also
+    holds exploration picks from below the model's own, by a selection that depends on
+    the scoring run's capacity and the store's record at the time. How the declaration
+    was listed is read from the ``store`` that run recorded its list in, never guessed.
+    """
+    listing = _listing(declaration_id, store)
     step("reading the model")
     model, metadata = load_model(model_path, trust=trust)
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
@@ -487,24 +495,54 @@ def explain(
             "check the id and the input files."
         )
     # Its rank among the input's declarations: every one of them scored.
-    step(f"scoring {batch.accepted.height:,} declarations for its rank")
+    step(f"scoring {batch.accepted.height:,} declarations for its model rank")
     table = model.score(model.transform(batch.accepted))
     step("its reasons and card")
     rank = table["rank_score"].rank("ordinal", descending=True)
     table = table.with_columns(rank.alias("rank"))
     row = table.filter(pl.col("declaration_id") == declaration_id)
     row = row.with_columns(explain_rows(model, row))
+    if isinstance(listing, dict) and listing["selection"] == "exploration":
+        # As its list gives it: its score is not why it is on the list.
+        codes = ["EXPLORATION", *row["reason_codes"][0].to_list()]
+        row = row.with_columns(pl.Series("reason_codes", [codes], pl.List(pl.String)))
     # The mechanism, its evidence and what to check first; the sections behind them.
     card = {
         "reasons": with_sentences(row, model.config.de_minimis)["reasons"][0].to_list(),
         "what_to_check": hints(row["reason_codes"][0].to_list())
         or ["no mechanism shown: the declaration itself shows no scheme; its record is the reason"],
     }
-    card |= _card(row.row(0, named=True), table.height, model)
+    card |= _card(row.row(0, named=True), table.height, model, listing)
     if card["declaration"].get("currency") is None and metadata.get("currency"):
         # No currency given: the values were read as the model's, which the card's money is in.
         card["declaration"]["currency"] = metadata["currency"]
     return card
+
+
+def _listing(declaration_id: str, store: str | Path | None) -> dict | str:
+    """How the declaration was listed, as the label store recorded it (the first list
+    it was on): its selection, its rank in that list and the day; else what is known."""
+    if store is None:
+        return (
+            "not known without --store: the list's selection depends on the scoring run's "
+            "capacity and exploration; pass the label store the list was recorded in. "
+            "model_rank is its rank by the model's score among the declarations read, "
+            "not its rank in a list"
+        )
+    if not Path(store).is_dir():
+        raise DetectorError(
+            f"There is no label store folder {store}; pass the folder that `detector score "
+            "--store` recorded the list in, or leave out --store."
+        )
+    recorded = LabelStore(store).flagged().filter(pl.col("declaration_id") == declaration_id)
+    if recorded.height == 0:
+        return f"not on any list recorded in the label store {store}"
+    first = recorded.row(0, named=True)
+    return {
+        "selection": first["selection"],
+        "list_rank": first["rank"],
+        "scored_on": first["scored_on"],
+    }
 
 
 #: The case card's first section: the declaration as lodged.
@@ -531,9 +569,10 @@ _SELLER = (
 )
 
 
-def _card(r: dict, n_rows: int, model: FraudModel) -> dict:
-    """A scored declaration's sections: as declared, score, peer prices, route, entities."""
-    card = {"declaration": {c: r.get(c) for c in _DECLARED if c in r}}
+def _card(r: dict, n_rows: int, model: FraudModel, listing: dict | str) -> dict:
+    """A scored declaration's sections: as declared, how it was listed (``_listing``),
+    score, peer prices, route, entities."""
+    card = {"declaration": {c: r.get(c) for c in _DECLARED if c in r}, "listing": listing}
     low, high, n = model.calibrator_.interval([r["risk_score"]])
     card["score"] = {
         "risk_score": r["risk_score"],
@@ -541,7 +580,8 @@ def _card(r: dict, n_rows: int, model: FraudModel) -> dict:
         "risk_95_low": float(low[0]),
         "risk_95_high": float(high[0]),
         "calibration_declarations": float(n[0]),
-        "rank": int(r["rank"]),
+        # By the model's score among the declarations read: not its rank in a list.
+        "model_rank": int(r["rank"]),
         "of_rows": n_rows,
         "novelty": r["novelty"],
     }
