@@ -133,12 +133,51 @@ def test_explain_prints_a_case_card(files, synthetic_year):
     assert card["what_to_check"][0].startswith("ask for the sales contract")
     score = card["score"]
     assert score["risk_95_low"] <= score["risk_score"] <= score["risk_95_high"]
-    assert score["calibration_declarations"] > 0 and score["rank"] <= score["of_rows"]
+    assert score["calibration_declarations"] > 0 and score["model_rank"] <= score["of_rows"]
     assert card["peer_prices"]["value_ratio"] < 1
     missing = runner.invoke(
         app, ["explain", "NOPE", "--model", str(model), "--input", str(folder / "recent.parquet")]
     )
     assert missing.exit_code == 2 and "Declaration NOPE is not in" in missing.output
+
+
+def test_explain_of_an_exploration_pick_says_so_and_its_rank_in_the_list(files, tmp_path):
+    """Its rank in the list and how it was picked are read from the store the list was
+    recorded in; without it, the card gives the model's rank, called so, and no other."""
+    folder, model, _ = files
+    recent, store = folder / "recent.parquet", tmp_path / "store"
+    listed = tmp_path / "listed.parquet"
+    args = ["score", str(recent), "--model", str(model), "--top", "2%", "--out", str(listed)]
+    assert runner.invoke(app, [*args, "--store", str(store)]).exit_code == 0
+    picks = pl.read_parquet(listed).filter(pl.col("selection") == "exploration").sort("rank")
+    assert picks.height >= 1
+    pick, rank = picks["declaration_id"][0], picks["rank"][0]
+    explain = ["explain", pick, "--model", str(model), "--input", str(recent), "--json"]
+    card = json.loads(runner.invoke(app, [*explain, "--store", str(store)]).output)
+    assert card["listing"] == {
+        "selection": "exploration",
+        "list_rank": rank,
+        "scored_on": str(date.today()),
+    }
+    assert card["reasons"][0].startswith("EXPLORATION: picked below the model's list")
+    # Picked from below the model's own: the model ranks it after them.
+    model_picks = int(pl.read_parquet(listed)["selection"].eq("model").sum())
+    assert card["score"]["model_rank"] > model_picks and "rank" not in card["score"]
+    # Without the store: the model rank, said to be no rank in a list.
+    alone = runner.invoke(app, explain[:-1])
+    assert alone.exit_code == 0, alone.output
+    text = " ".join(alone.output.split())
+    assert "listing not known without --store" in text
+    assert f"model_rank: {card['score']['model_rank']:,}" in text
+    assert not re.search(r"\brank: ", alone.output) and "EXPLORATION" not in text
+    # A store without it, and no store at all.
+    other = tmp_path / "other"
+    other.mkdir()
+    card = json.loads(runner.invoke(app, [*explain, "--store", str(other)]).output)
+    assert card["listing"] == f"not on any list recorded in the label store {other}"
+    missing = runner.invoke(app, [*explain, "--store", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2
+    assert f"There is no label store folder {tmp_path / 'nowhere'}" in missing.output
 
 
 def test_money_in_another_currency_is_neither_explained_nor_added_up_silently(files, tmp_path):

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from detector import DetectorError
 from detector.app.cli import app
-from detector.app.labels import OUTCOME_SCHEMA, LabelStore
+from detector.app.labels import OUTCOME_SCHEMA, LabelStore, exploration_record, hit_rates
 from detector.app.pipeline import measure, score, train
 from detector.io.persist import load_model
 from detector.models._predict import predict_positive
@@ -227,9 +227,93 @@ def test_feedback_cli_and_monitor(tmp_path):
     assert "<svg" in report.read_text()
 
 
+def test_a_store_file_edited_by_hand_without_columns_names_them_and_says_what_to_do(tmp_path):
+    store = LabelStore(tmp_path / "store")
+    store.folder.mkdir()
+    pl.DataFrame({"declaration_id": ["A"], "selection": ["model"]}).write_parquet(
+        store.flagged_path
+    )
+    said = (
+        f"Label store file {store.flagged_path} lacks the column(s) declaration_date, "
+        "risk_score, rank, scored_on (it has declaration_id, selection); add them and run "
+        "again, or restore the file from a backup."
+    )
+    outcomes = _outcomes(tmp_path / "o.csv", [{"declaration_id": "A", "fraud": "1"}])
+    for args in (["monitor"], ["feedback", str(outcomes)]):
+        result = runner.invoke(app, [*args, "--store", str(store.folder)])
+        assert result.exit_code == 2, result.output
+        assert said in " ".join(result.output.split())
+        assert "Traceback" not in result.output and "cannot be read" not in result.output
+    with pytest.raises(DetectorError, match=re.escape(said)):  # score's check, before any work
+        store.check()
+    assert not store.outcomes_path.exists()  # the refused feedback stored nothing
+    pl.DataFrame({"declaration_id": ["A"], "fraud": [1]}).write_parquet(store.outcomes_path)
+    store.flagged_path.unlink()
+    with pytest.raises(DetectorError, match="outcomes.parquet lacks the column\\(s\\) inspected, "):
+        store.hit_rates()
+
+
+def test_a_declaration_listed_twice_by_hand_counts_once_in_every_reading(tmp_path):
+    store = LabelStore(tmp_path / "store")
+    store.folder.mkdir()
+    # A list written by hand: E1 twice (the second time as the model's), M1 once.
+    hand = pl.concat([_flagged(["E1", "E1", "E2"], "exploration"), _flagged(["M1"])])
+    hand = hand.with_columns(
+        selection=pl.Series(["exploration", "model", "exploration", "model"]),
+        scored_on=pl.lit(date(2025, 10, 1)),
+    ).cast({"rank": pl.UInt32})
+    hand.write_parquet(store.flagged_path)
+    rows = [
+        {"declaration_id": d, "fraud": f, "inspected_on": "2025-10-05"}
+        for d, f in (("E1", "1"), ("E2", "0"), ("M1", "1"))
+    ]
+    fed = store.add_outcomes(_outcomes(tmp_path / "o.csv", rows))
+    assert (fed.added, fed.unknown) == (3, [])
+    assert store.flagged()["declaration_id"].to_list() == ["E1", "E2", "M1"]
+    # As first listed: an exploration pick, counted once.
+    rates = store.hit_rates().select("selection", "inspected", "frauds").rows()
+    assert rates == [("exploration", 2, 1), ("model", 1, 1)]
+    record = store.exploration_record()
+    assert record.select("inspected", "frauds").rows() == [(2, 1)]
+    assert record["expected"].to_list() == pytest.approx([1.8])  # 2 x 0.9, not 3 x 0.9
+    # The functions simulate reads its replay with, given the list itself: the same.
+    outcomes = store.outcomes()
+    assert hit_rates(outcomes, hand).equals(store.hit_rates())
+    assert exploration_record(outcomes, hand).equals(record)
+    # The engine records a list holding an id twice once, and never again.
+    again = LabelStore(tmp_path / "other")
+    assert again.record_flagged(_flagged(["A", "A", "B"])) == 2
+    assert again.record_flagged(_flagged(["A", "C"])) == 1
+    assert again.flagged()["declaration_id"].to_list() == ["A", "B", "C"]
+    monitor = runner.invoke(app, ["monitor", "--store", str(store.folder)])
+    assert monitor.exit_code == 0, monitor.output
+    assert "50.0%" in monitor.output and "100.0%" in monitor.output
+
+
 def test_monitor_of_an_empty_store_says_what_to_do(tmp_path):
     result = runner.invoke(app, ["monitor", "--store", str(tmp_path / "none")])
     assert result.exit_code == 2 and "detector feedback" in result.output
+
+
+def test_monitor_of_a_store_of_outcomes_none_inspected_says_how_many_it_holds(tmp_path):
+    store = tmp_path / "store"
+    rows = [{"declaration_id": d, "inspected": "false", "fraud": ""} for d in ("A", "B", "C")]
+    LabelStore(store).add_outcomes(_outcomes(tmp_path / "o.csv", rows))
+    result = runner.invoke(app, ["monitor", "--store", str(store)])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert f"Label store {store} holds 3 outcomes, none of them inspected yet" in said
+    assert "no inspection outcomes" not in said
+    # What it says to do works: the inspection's outcome replaces the stored one.
+    found = [{"declaration_id": "A", "inspected": "true", "fraud": "1"}]
+    fed = runner.invoke(
+        app,
+        ["feedback", str(_outcomes(tmp_path / "f.csv", found)), "--store", str(store), "--replace"],
+    )
+    assert fed.exit_code == 0 and "1 replaced" in fed.output, fed.output
+    shown = runner.invoke(app, ["monitor", "--store", str(store)])
+    assert shown.exit_code == 0, shown.output
+    assert LabelStore(store).hit_rates().select("inspected", "frauds").rows() == [(1, 1)]
 
 
 # A feeder that waits for the others, then holds the read-modify-write of the store open

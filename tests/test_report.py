@@ -360,6 +360,41 @@ def test_money_in_the_report_carries_the_models_currency(small_run, tmp_path):
     assert re.search(r"[\d,]+ USD/t against a reference of\s+[\d,]+ USD/t", page)
 
 
+def test_a_store_in_another_currency_is_warned_of_in_the_workbook_and_the_report(
+    trained_model, tmp_path
+):
+    """The model's money is in USD, the store's in EUR: the run sheet and the report say
+    so as the terminal does, and the store's revenue carries its own currency."""
+    import html
+
+    from detector.app.labels import LabelStore
+
+    model, _, recent = trained_model
+    store = LabelStore(tmp_path / "store")
+    store.folder.mkdir()
+    (store.folder / "store.json").write_text('{"currency": "EUR"}')
+    rows = [{"declaration_id": "X1", "fraud": "1", "revenue_recovered": "1500"}]
+    store.add_outcomes(write_csv(tmp_path / "o.csv", rows))
+    book, report = tmp_path / "flagged.xlsx", tmp_path / "report.html"
+    result = runner.invoke(
+        app,
+        ["score", str(recent), "--model", str(model), "--out", str(book), "--top", "1%"]
+        + ["--report", str(report), "--store", str(store.folder)],
+    )
+    assert result.exit_code == 0, result.output
+    warning = (
+        f"the label store {store.folder} keeps money in EUR and this model's is USD: "
+        "revenue recovered in both would be added up as one; keep a store per currency"
+    )
+    assert f"warning: {warning}" in " ".join(result.output.split())
+    run = pl.read_excel(book, sheet_name="run", engine="openpyxl")
+    assert warning in run.filter(pl.col("item") == "warning")["value"].to_list()
+    page = html.unescape(report.read_text(encoding="utf-8"))
+    assert f'<p class="warn">{warning}</p>' in page
+    assert "revenue recovered (EUR)" in page and "revenue recovered (USD)" not in page
+    assert "revenue at stake (USD)" in page  # the model's money keeps the model's currency
+
+
 def test_random_picks_of_one_importer_are_not_one_case():
     picks = [
         {**_flag(i, f"x{i}", "IMP-X", f"S{i}", "UNDERVALUED"), "reason_codes": ["EXPLORATION", c]}

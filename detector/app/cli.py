@@ -597,6 +597,14 @@ def explain(
     ] = None,
     trust: Trust = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the card as JSON.")] = False,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            help="Label store folder the list was recorded in: how the declaration was "
+            "listed (by the model or as an exploration pick) and its rank in that list.",
+        ),
+    ] = None,
 ) -> None:
     """One declaration's case card: values, peer prices, route, histories, reasons."""
     with _boundary():
@@ -605,7 +613,15 @@ def explain(
         from detector.app.pipeline import explain as run
 
         with _steps("explain") as step:
-            card = run(declaration_id, model, input_files, schema=schema, trust=trust, step=step)
+            card = run(
+                declaration_id,
+                model,
+                input_files,
+                schema=schema,
+                trust=trust,
+                store=store,
+                step=step,
+            )
         if as_json:  # JSON escapes control characters itself
             print(json.dumps(_jsonable(card), indent=2, default=str, allow_nan=False))
             return
@@ -742,6 +758,14 @@ def monitor(
         labels = LabelStore(store)
         rates, currency = labels.hit_rates(), labels.currency
         if rates.height == 0:
+            held = labels.outcomes().height
+            if held:
+                # Reported as not inspected: their inspection's outcome replaces them.
+                none = f"{held:,} outcomes, none of them" if held > 1 else "1 outcome, not"
+                raise DetectorError(
+                    f"Label store {store} holds {none} inspected yet; once inspected, add "
+                    "what was found with `detector feedback OUTCOMES --store DIR --replace`."
+                )
             raise DetectorError(
                 f"Label store {store} holds no inspection outcomes yet; add them with "
                 "`detector feedback OUTCOMES --store DIR`."

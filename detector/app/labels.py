@@ -327,6 +327,24 @@ def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     return frame, rejects
 
 
+def _listed_once(flagged: pl.DataFrame) -> pl.DataFrame:
+    """Each declaration of a flagged list once, as first listed: the one reading of a
+    declaration listed twice (a list written by hand, a run recorded again), so that
+    its inspection counts once in every hit rate and exploration record."""
+    return flagged.unique("declaration_id", keep="first", maintain_order=True)
+
+
+def _refuse_missing(path: Path, found: pl.Schema, schema: dict) -> None:
+    """A store file edited by hand must keep every column the store reads."""
+    missing = [name for name in schema if name not in found]
+    if missing:
+        raise DetectorError(
+            f"Label store file {path} lacks the column(s) {', '.join(missing)} (it has "
+            f"{', '.join(found) or 'none'}); add them and run again, or restore the file "
+            "from a backup."
+        )
+
+
 class LabelStore:
     """The folder holding flagged lists and inspection outcomes."""
 
@@ -360,15 +378,19 @@ class LabelStore:
     def check(self) -> None:
         """Refuse, before any work, a store that cannot be written or whose files are damaged."""
         self.check_writable()
-        for path in (self.flagged_path, self.outcomes_path):
+        for path, schema in (
+            (self.flagged_path, FLAGGED_SCHEMA),
+            (self.outcomes_path, OUTCOME_SCHEMA),
+        ):
             if path.exists():
                 try:
-                    pl.read_parquet_schema(path)
+                    found = pl.read_parquet_schema(path)
                 except Exception:  # polars raises several types for a damaged file
                     raise DetectorError(
                         f"Label store file {path} cannot be read: it is damaged or not "
                         "Parquet; restore it from a backup, or pass another --store folder."
                     ) from None
+                _refuse_missing(path, found, schema)
 
     def check_writable(self) -> None:
         """Refuse a store this user cannot write to, before any work is done.
@@ -418,7 +440,11 @@ class LabelStore:
         if not path.exists():
             return pl.DataFrame(schema=schema)
         try:
-            return pl.read_parquet(path).cast(schema)
+            frame = pl.read_parquet(path)
+            _refuse_missing(path, frame.schema, schema)
+            return frame.cast(schema)
+        except DetectorError:
+            raise
         except Exception as exc:  # a store damaged by hand
             raise DetectorError(
                 f"Label store file {path} cannot be read ({type(exc).__name__}); restore it "
@@ -426,7 +452,8 @@ class LabelStore:
             ) from None
 
     def flagged(self) -> pl.DataFrame:
-        return self._read(self.flagged_path, FLAGGED_SCHEMA)
+        """The flagged declarations, each once (:func:`_listed_once`)."""
+        return _listed_once(self._read(self.flagged_path, FLAGGED_SCHEMA))
 
     def outcomes(self) -> pl.DataFrame:
         return self._read(self.outcomes_path, OUTCOME_SCHEMA)
@@ -446,7 +473,7 @@ class LabelStore:
         )
         with self._locked():
             known = self.flagged()
-            new = rows.join(
+            new = _listed_once(rows).join(
                 known.select("declaration_id"),
                 on="declaration_id",
                 how="anti",
@@ -465,11 +492,11 @@ class LabelStore:
         An outcome that differs from the one stored for its declaration is a conflict:
         the stored one is kept, unless ``replace`` (a corrected outcome) says otherwise.
         """
-        self.check_writable()
+        self.check()
         incoming, rejects = _parse_outcomes(Path(path))
         read = incoming.height + rejects.height
         with self._locked():
-            stored = self.outcomes()
+            stored, flagged = self.outcomes(), self.flagged()
             both = incoming.join(
                 stored, on="declaration_id", how="left", suffix="_stored", maintain_order="left"
             )
@@ -491,7 +518,6 @@ class LabelStore:
                 write_table(pl.concat([kept, corrected, new]), self.outcomes_path)
             elif new.height:
                 write_table(pl.concat([stored, new]), self.outcomes_path)
-            flagged = self.flagged()
         unknown = new.join(flagged, on="declaration_id", how="anti")["declaration_id"]
         return FeedbackResult(
             read=read,
@@ -545,7 +571,9 @@ def _inspections(outcomes: pl.DataFrame, flagged: pl.DataFrame, *extra: str) -> 
     """The inspected outcomes with how each was selected and the month it counts in (of
     the inspection, else of the declaration); ``extra``: more columns of ``flagged``."""
     outcomes = outcomes.filter(pl.col("inspected"))
-    flagged = flagged.select("declaration_id", "selection", "declaration_date", *extra)
+    flagged = _listed_once(flagged).select(
+        "declaration_id", "selection", "declaration_date", *extra
+    )
     return outcomes.join(flagged, on="declaration_id", how="left").with_columns(
         pl.col("selection").fill_null("other"),
         pl.coalesce("inspected_on", "declaration_date").dt.truncate("1mo").alias("month"),

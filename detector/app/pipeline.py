@@ -465,10 +465,18 @@ def explain(
     *,
     schema: str | None = None,
     trust: bool = False,
+    store: str | Path | None = None,
     step=lambda text: None,
 ) -> dict:
     """One declaration's case card, as a dict of sections (``step(text)`` is told what
-    is being done, as it starts)."""
+    is being done, as it starts).
+
+    Its rank here is the model's, among the declarations of ``files``: a list also
+    holds exploration picks from below the model's own, by a selection that depends on
+    the scoring run's capacity and the store's record at the time. How the declaration
+    was listed is read from the ``store`` that run recorded its list in, never guessed.
+    """
+    listing = _listing(declaration_id, store)
     step("reading the model")
     model, metadata = load_model(model_path, trust=trust)
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
@@ -487,24 +495,54 @@ def explain(
             "check the id and the input files."
         )
     # Its rank among the input's declarations: every one of them scored.
-    step(f"scoring {batch.accepted.height:,} declarations for its rank")
+    step(f"scoring {batch.accepted.height:,} declarations for its model rank")
     table = model.score(model.transform(batch.accepted))
     step("its reasons and card")
     rank = table["rank_score"].rank("ordinal", descending=True)
     table = table.with_columns(rank.alias("rank"))
     row = table.filter(pl.col("declaration_id") == declaration_id)
     row = row.with_columns(explain_rows(model, row))
+    if isinstance(listing, dict) and listing["selection"] == "exploration":
+        # As its list gives it: its score is not why it is on the list.
+        codes = ["EXPLORATION", *row["reason_codes"][0].to_list()]
+        row = row.with_columns(pl.Series("reason_codes", [codes], pl.List(pl.String)))
     # The mechanism, its evidence and what to check first; the sections behind them.
     card = {
         "reasons": with_sentences(row, model.config.de_minimis)["reasons"][0].to_list(),
         "what_to_check": hints(row["reason_codes"][0].to_list())
         or ["no mechanism shown: the declaration itself shows no scheme; its record is the reason"],
     }
-    card |= _card(row.row(0, named=True), table.height, model)
+    card |= _card(row.row(0, named=True), table.height, model, listing)
     if card["declaration"].get("currency") is None and metadata.get("currency"):
         # No currency given: the values were read as the model's, which the card's money is in.
         card["declaration"]["currency"] = metadata["currency"]
     return card
+
+
+def _listing(declaration_id: str, store: str | Path | None) -> dict | str:
+    """How the declaration was listed, as the label store recorded it (the first list
+    it was on): its selection, its rank in that list and the day; else what is known."""
+    if store is None:
+        return (
+            "not known without --store: the list's selection depends on the scoring run's "
+            "capacity and exploration; pass the label store the list was recorded in. "
+            "model_rank is its rank by the model's score among the declarations read, "
+            "not its rank in a list"
+        )
+    if not Path(store).is_dir():
+        raise DetectorError(
+            f"There is no label store folder {store}; pass the folder that `detector score "
+            "--store` recorded the list in, or leave out --store."
+        )
+    recorded = LabelStore(store).flagged().filter(pl.col("declaration_id") == declaration_id)
+    if recorded.height == 0:
+        return f"not on any list recorded in the label store {store}"
+    first = recorded.row(0, named=True)
+    return {
+        "selection": first["selection"],
+        "list_rank": first["rank"],
+        "scored_on": first["scored_on"],
+    }
 
 
 #: The case card's first section: the declaration as lodged.
@@ -531,9 +569,10 @@ _SELLER = (
 )
 
 
-def _card(r: dict, n_rows: int, model: FraudModel) -> dict:
-    """A scored declaration's sections: as declared, score, peer prices, route, entities."""
-    card = {"declaration": {c: r.get(c) for c in _DECLARED if c in r}}
+def _card(r: dict, n_rows: int, model: FraudModel, listing: dict | str) -> dict:
+    """A scored declaration's sections: as declared, how it was listed (``_listing``),
+    score, peer prices, route, entities."""
+    card = {"declaration": {c: r.get(c) for c in _DECLARED if c in r}, "listing": listing}
     low, high, n = model.calibrator_.interval([r["risk_score"]])
     card["score"] = {
         "risk_score": r["risk_score"],
@@ -541,7 +580,8 @@ def _card(r: dict, n_rows: int, model: FraudModel) -> dict:
         "risk_95_low": float(low[0]),
         "risk_95_high": float(high[0]),
         "calibration_declarations": float(n[0]),
-        "rank": int(r["rank"]),
+        # By the model's score among the declarations read: not its rank in a list.
+        "model_rank": int(r["rank"]),
         "of_rows": n_rows,
         "novelty": r["novelty"],
     }
@@ -609,21 +649,20 @@ def score_to_files(
 
 def _write_run(result: ScoreResult, out, rejects, report, labels, store):
     """score_to_files' writing, while the result's work folder is there."""
-    write_scores(result, out, rejects)
+    # The workbook's run sheet and the report say what the terminal says.
+    warnings = list(result.drift.warnings) if result.drift else []
+    if labels is not None:
+        warnings += _store_warnings(result, labels, store)
+    write_scores(result, out, rejects, warnings=warnings)
     lines = [result.summary() + f"; wrote {out}"]
     if result.timings:
         lines.append(
             "seconds per step: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
         )
     lines.append(result.model_age())
-    rates, warnings = None, list(result.drift.warnings) if result.drift else []
+    rates = None
     if labels is not None:
-        currency, kept = result.metadata.get("currency"), labels.currency
-        if currency and kept and currency != kept:
-            warnings.append(
-                f"the label store {store} keeps money in {kept} and this model's is {currency}: "
-                "revenue recovered in both would be added up as one; keep a store per currency"
-            )
+        currency = result.metadata.get("currency")
         if result.flagged:
             added = labels.record_flagged(result.scored.head(result.flagged), currency=currency)
             lines.append(f"recorded {added:,} flagged declarations in {store}")
@@ -640,16 +679,13 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
             f"exploration: {explored:,} of the {result.flagged:,} listed, by the policy "
             f"{_policy(result)}"
         )
-        policy = getattr(result.model.config, "selection_policy", "random-explore")
-        if labels is not None and POLICIES[policy].reads != "exploration":
-            warnings.append(
-                "the label store's record of exploration is not read: this model's policy "
-                f"is {policy}; a model trained now uses scheme-adapt, which sets its share by it"
-            )
     if report is not None:
         from detector.app.report import write_report
 
-        write_report(result, report, monitor=rates)
+        store_currency = labels.currency if labels is not None else None
+        write_report(
+            result, report, monitor=rates, store_currency=store_currency, warnings=warnings
+        )
         lines.append(f"wrote {report}")
     if result.rejects.height and rejects is None:
         lines.append(
@@ -657,6 +693,26 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
             "pass --rejects FILE to keep them."
         )
     return lines, warnings
+
+
+def _store_warnings(result: ScoreResult, labels: LabelStore, store) -> list[str]:
+    """What a scoring run with a label store warns of: money in two currencies, and a
+    record of exploration the model's policy does not read."""
+    warnings = []
+    currency, kept = result.metadata.get("currency"), labels.currency
+    if currency and kept and currency != kept:
+        warnings.append(
+            f"the label store {store} keeps money in {kept} and this model's is {currency}: "
+            "revenue recovered in both would be added up as one; keep a store per currency"
+        )
+    if result.flagged and result.model is not None:
+        policy = getattr(result.model.config, "selection_policy", "random-explore")
+        if POLICIES[policy].reads != "exploration":
+            warnings.append(
+                "the label store's record of exploration is not read: this model's policy "
+                f"is {policy}; a model trained now uses scheme-adapt, which sets its share by it"
+            )
+    return warnings
 
 
 #: What an investigator fills in on the workbook's list; ``detector feedback`` reads it.
@@ -682,7 +738,7 @@ def _policy(result: ScoreResult) -> str:
     return policy.name
 
 
-def _run_sheet(result: ScoreResult) -> pl.DataFrame:
+def _run_sheet(result: ScoreResult, warnings: list[str]) -> pl.DataFrame:
     """What the list came from: the model, the batch, the capacity, the warnings."""
     first, last = result.metadata.get("training_period", ["?", "?"])
     explored = int((result.scored["selection"] == "exploration").sum())
@@ -698,7 +754,7 @@ def _run_sheet(result: ScoreResult) -> pl.DataFrame:
         ),
         ("currency of money columns", result.metadata.get("currency") or "not recorded"),
     ]
-    facts += [("warning", w) for w in (result.drift.warnings if result.drift else [])]
+    facts += [("warning", w) for w in warnings]
     return pl.DataFrame(facts, schema=["item", "value"], orient="row")
 
 
@@ -710,12 +766,21 @@ def _for_investigators(listed: pl.DataFrame) -> pl.DataFrame:
     return kept.with_columns(pl.lit(None, pl.String).alias(c) for c in OUTCOME_COLUMNS)
 
 
-def write_scores(result: ScoreResult, out: str | Path, rejects: str | Path | None) -> None:
+def write_scores(
+    result: ScoreResult,
+    out: str | Path,
+    rejects: str | Path | None,
+    *,
+    warnings: list[str] | None = None,
+) -> None:
     """The scored list (and its cases, as a second sheet of a workbook), and the rejects.
 
     Without a capacity every row is listed: the ranked pieces are merged into the file
-    a million ranks at a time, so that the whole list is never in memory.
+    a million ranks at a time, so that the whole list is never in memory. A workbook's
+    run sheet lists the run's ``warnings`` (default: the drift's).
     """
+    if warnings is None:
+        warnings = list(result.drift.warnings) if result.drift else []
     if result.ranked is not None:
         own = [c for c in result.ranked.columns if c not in OUTPUT_COLUMNS]
         chunks = ranked_chunks(result.ranked.out_parts, result.ranked.n_scored)
@@ -731,7 +796,7 @@ def write_scores(result: ScoreResult, out: str | Path, rejects: str | Path | Non
             {
                 "flagged": _for_investigators(result.scored),
                 "cases": result.cases,
-                "run": _run_sheet(result),
+                "run": _run_sheet(result, warnings),
             },
             out,
             currency=result.metadata.get("currency"),

@@ -251,7 +251,7 @@ def _listed(result) -> pl.DataFrame:
     return result.scored.filter(pl.col("reason_codes").is_not_null())
 
 
-def _summary(result) -> str:
+def _summary(result, warnings: list[str]) -> str:
     flagged = _listed(result)
     codes = flagged["reason_codes"].explode().drop_nulls()
     chapters = flagged["hs_code"].str.slice(0, 2) if "hs_code" in flagged.columns else None
@@ -281,11 +281,9 @@ def _summary(result) -> str:
     ):
         figures.append(_bar_chart(_counts(flagged["customs_office"]), "flags by customs office"))
     figures.append(_bar_chart(_counts(flagged["route"]), "flags by route (origin>departure)"))
-    warnings = "".join(
-        f'<p class="warn">{_e(w)}</p>' for w in (result.drift.warnings if result.drift else [])
-    )
+    warned = "".join(f'<p class="warn">{_e(w)}</p>' for w in warnings)
     return (
-        f"<h2>Summary</h2><table style='width:auto'>{items}</table>{warnings}"
+        f"<h2>Summary</h2><table style='width:auto'>{items}</table>{warned}"
         f"<div class='figures'>{''.join(f'<div>{f}</div>' for f in figures)}</div>"
     )
 
@@ -514,13 +512,14 @@ def _cases_table(cases: pl.DataFrame | None, currency: str = "") -> str:
     )
 
 
-def _nothing_scored(result) -> str:
+def _nothing_scored(result, warnings: list[str]) -> str:
     read = result.n_read
     return (
         f"<h2>Summary</h2><p class='warn'>No row could be scored: all {read:,} rows read "
         "were rejected, so nothing is flagged. The reasons are counted below; --rejects "
         "FILE keeps every rejected row with its reason.</p>"
         f"<p class='note'>{_e(result.model_age())}.</p>"
+        + "".join(f'<p class="warn">{_e(w)}</p>' for w in warnings)
     )
 
 
@@ -545,16 +544,28 @@ def _rejections(rejects: pl.DataFrame, shown: int = 20) -> str:
 
 
 def write_report(
-    result, path: str | Path, *, monitor: pl.DataFrame | None = None, max_cards: int = 25
+    result,
+    path: str | Path,
+    *,
+    monitor: pl.DataFrame | None = None,
+    store_currency: str | None = None,
+    warnings: list[str] | None = None,
+    max_cards: int = 25,
 ) -> Path:
-    """Write the report of a scoring run (a :class:`~detector.app.pipeline.ScoreResult`)."""
+    """Write the report of a scoring run (a :class:`~detector.app.pipeline.ScoreResult`).
+
+    ``monitor``: a label store's hit rates, its money in ``store_currency`` (the store's,
+    which may differ from the model's); ``warnings``: the run's (default: the drift's).
+    """
     path = Path(path)
+    if warnings is None:
+        warnings = list(result.drift.warnings) if result.drift else []
     with plt.rc_context(_RC):
         if result.n_read - result.rejects.height == 0:
-            found = _nothing_scored(result)
+            found = _nothing_scored(result, warnings)
         else:
             found = (
-                _summary(result)
+                _summary(result, warnings)
                 + _cards(result, max_cards)
                 + _cases_table(result.cases, _currency(result))
                 + _flagged_table(_listed(result), _currency(result))
@@ -564,7 +575,7 @@ def write_report(
             "valuation: the reasons give the numbers to verify.</p>"
             + found
             + _rejections(result.rejects)
-            + _monitor_section(monitor, _currency(result))
+            + _monitor_section(monitor, store_currency or "")
         )
     with atomic_path(path) as tmp:
         tmp.write_text(_page("Customs risk report", body), encoding="utf-8")
