@@ -3,12 +3,15 @@
 A fitted gradient boosting walks each row down every tree. scikit-learn's
 ``predict_proba`` does it on the float64 matrix; the same trees also carry each split
 as a bin index (the classifier learnt on features cut into at most 255 bins), and
-walking them on the one-byte bins gives the same leaf for every row at about a third
-of the cost: eight times less memory per row, and integer comparisons. The binned
-walk is what training itself uses for its validation scores. It goes through
-scikit-learn internals (reached only through ``models._sklearn_compat``), so it is
-used only on the versions checked and where they are all found, and
-``tests/test_predict.py`` checks that its probabilities equal ``predict_proba``'s.
+walking them on the one-byte bins gives the same leaf for every row: eight times less
+memory per row, and integer comparisons. Cutting the rows into bins costs a binary
+search per value, though, so rows scored once (``predict_positive``, the screen) are
+walked on their values, straight from the encoder's matrix, and the bins are made
+where the same rows are walked many times (the reasons' attributions). Both walks go
+through scikit-learn internals (reached only through ``models._sklearn_compat``), so
+they are used only on the versions checked and where they are all found, and
+``tests/test_predict.py`` checks that their probabilities equal ``predict_proba``'s,
+and each other's to the bit.
 """
 
 import numpy as np
@@ -67,11 +70,11 @@ class Predictor:
         columns = np.asarray(columns, dtype=np.int64)
         return np.concatenate([b * self._n + order[columns] for b, order in enumerate(self._order)])
 
-    def prepare(self, matrix: np.ndarray, layouts: int | None = None) -> np.ndarray:
-        """The rows as the trees read them; ``layouts``: only the first binnings."""
+    def prepare(self, matrix: np.ndarray) -> np.ndarray:
+        """The rows as the trees read them."""
         if not self._members:
             return matrix
-        n, chosen = self._n, self._layouts[:layouts]
+        n, chosen = self._n, self._layouts
         out = np.empty((matrix.shape[0], n * len(chosen)), dtype=np.uint8)
         step = 8 * BLOCK_ROWS  # a float64 copy of this many rows at a time, not of all
         for i in range(0, matrix.shape[0], step):
@@ -80,26 +83,46 @@ class Predictor:
                 out[i : i + rows.shape[0], b * n : (b + 1) * n] = _bins(mapper, columns, rows)
         return out
 
-    def screen(self, prepared: np.ndarray, trees: int) -> np.ndarray:
+    def screen(self, matrix: np.ndarray, trees: int) -> np.ndarray:
         """The first model's probability after its first ``trees`` trees only.
 
         Boosting adds each tree to correct the ones before, so the first few already
         order the rows roughly as the whole classifier does, at a small part of the
         cost: good enough to say which rows the whole classifier must look at.
-        ``prepared`` needs only the first binning (``prepare(matrix, layouts=1)``).
+
+        ``matrix`` is the encoder's, not ``prepare``d: a few trees walked on the values
+        themselves cost less than cutting every column of every row into bins first
+        (a binary search per value, which would be most of a screen's time). A split
+        on ``value <= threshold`` and on ``bin <= bin of the threshold`` send every row
+        the same way, so the leaves, and the sums, are those of the binned walk.
         """
-        model, layout, baseline = self._members[0]
-        block = prepared[:, layout * self._n : (layout + 1) * self._n]
-        missing = self._layouts[layout][0].missing_values_bin_idx_
+        return self.values_proba(matrix, self._members[:1], trees)
+
+    def values_proba(
+        self, matrix: np.ndarray, members: list | None = None, trees: int | None = None
+    ) -> np.ndarray:
+        """``proba`` of the encoder's matrix, each tree walked on the values themselves:
+        for rows scored once, cheaper than binning them first (the bins pay off where
+        the same rows are walked again and again, as the reasons do). ``members``: the
+        models averaged (all by default); ``trees``: only each one's first trees."""
         threads = compat.openmp_threads()
+        walkers = [
+            (self._layouts[layout][1], compat.known_categories(model), baseline, model)
+            for model, layout, baseline in (self._members if members is None else members)
+        ]
 
         def walk(rows: np.ndarray) -> np.ndarray:
-            raw = np.full(rows.shape[0], baseline)
-            for (tree,) in compat.trees(model)[:trees]:
-                raw += tree.predict_binned(rows, missing, threads)
-            return expit(raw)
+            out = []
+            for columns, (known, index), baseline, model in walkers:
+                values = _values(columns, rows, order="C")
+                raw = np.full(rows.shape[0], baseline)
+                for (tree,) in compat.trees(model)[:trees]:
+                    raw += tree.predict(values, known, index, threads)
+                out.append(expit(raw))
+            # As VotingClassifier averages its models' probabilities.
+            return out[0] if len(out) == 1 else np.mean(np.stack(out), axis=0)
 
-        return _blocks(walk, block)
+        return _blocks(walk, matrix)
 
     def proba(self, prepared: np.ndarray) -> np.ndarray:
         if not self._members:
@@ -209,13 +232,13 @@ def _path_credits(nodes: np.ndarray, group: np.ndarray, n_groups: int) -> tuple[
     return credits, float(expected[0])
 
 
-def _bins(mapper, columns, matrix: np.ndarray) -> np.ndarray:
-    """The one-byte bins one model reads, from the encoder's matrix."""
-    # The classifier's own preprocessing, as predict_proba does it: categorical columns
-    # first, each category by its index among those seen in training, an unseen one
-    # missing (it then walks the branch of a missing value). The encoder's matrix is in
-    # Fortran order, so each column is copied whole.
-    x = np.empty((matrix.shape[0], len(columns)), dtype=np.float64, order="F")
+def _values(columns, matrix: np.ndarray, order: str = "F") -> np.ndarray:
+    """The encoder's matrix as one model reads it before binning: categorical columns
+    first, each category by its index among those seen in training (an unseen one
+    missing: it then walks the branch of a missing value), then the numeric ones."""
+    # The classifier's own preprocessing, as predict_proba does it. The encoder's
+    # matrix is in Fortran order, so each column is copied whole.
+    x = np.empty((matrix.shape[0], len(columns)), dtype=np.float64, order=order)
     for j, (src, categories) in enumerate(columns):
         col = matrix[:, src]
         if categories is None:
@@ -223,7 +246,12 @@ def _bins(mapper, columns, matrix: np.ndarray) -> np.ndarray:
             continue
         at = np.minimum(np.searchsorted(categories, col), categories.size - 1)
         x[:, j] = np.where(categories[at] == col, at, np.nan)
-    return compat.bin_rows(mapper, x)
+    return x
+
+
+def _bins(mapper, columns, matrix: np.ndarray) -> np.ndarray:
+    """The one-byte bins one model reads, from the encoder's matrix."""
+    return compat.bin_rows(mapper, _values(columns, matrix))
 
 
 def _same_binning(mapper_a, columns_a, mapper_b, columns_b) -> bool:
@@ -306,7 +334,9 @@ def _blocks(predict, matrix: np.ndarray) -> np.ndarray:
 def predict_positive(classifier, matrix: np.ndarray) -> np.ndarray:
     """The classifier's probability of the positive class for the encoder's matrix."""
     predictor = Predictor(classifier)
-    return predictor.proba(predictor.prepare(matrix))
+    if not predictor.binned:
+        return predictor.proba(matrix)
+    return predictor.values_proba(matrix)
 
 
 def screen_positive(classifier, matrix: np.ndarray, trees: int) -> np.ndarray | None:
@@ -315,4 +345,4 @@ def screen_positive(classifier, matrix: np.ndarray, trees: int) -> np.ndarray | 
     predictor = Predictor(classifier)
     if not predictor.binned or trees <= 0:
         return None
-    return predictor.screen(predictor.prepare(matrix, layouts=1), trees)
+    return predictor.screen(matrix, trees)

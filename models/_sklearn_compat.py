@@ -16,6 +16,7 @@ __all__ = [
     "TESTED",
     "bin_rows",
     "boosting_parts",
+    "known_categories",
     "openmp_threads",
     "tree_predictor",
     "trees",
@@ -63,6 +64,12 @@ def bin_rows(mapper, x: np.ndarray) -> np.ndarray:
         binned,
     )
     return binned
+
+
+def known_categories(classifier) -> tuple[np.ndarray, np.ndarray]:
+    """The categories a gradient boosting saw in training, per categorical column, and
+    where each column's are: what a tree's walk on unbinned values needs."""
+    return classifier._bin_mapper.make_known_categories_bitsets()
 
 
 def tree_predictor(nodes, binned_bitsets, raw_bitsets):

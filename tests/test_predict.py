@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 
 from detector.models import _sklearn_compat as compat
@@ -41,6 +42,7 @@ def test_the_binned_walk_gives_predict_proba_exactly(small):
     prepared = predictor.prepare(x)
     assert prepared.dtype == np.uint8
     np.testing.assert_array_equal(predictor.proba(prepared), clf.predict_proba(x)[:, 1])
+    np.testing.assert_array_equal(predict_positive(clf, x), predictor.proba(prepared))
 
 
 def test_a_soft_vote_of_boosting_models_is_walked_as_their_average(small):
@@ -55,6 +57,9 @@ def test_a_soft_vote_of_boosting_models_is_walked_as_their_average(small):
     np.testing.assert_allclose(
         predict_positive(vote, x), vote.predict_proba(x)[:, 1], rtol=1e-12, atol=0
     )
+    # Walked on the values (a scoring) or on the bins (the reasons): the same to the bit.
+    predictor = Predictor(vote)
+    np.testing.assert_array_equal(predict_positive(vote, x), predictor.proba(predictor.prepare(x)))
 
 
 def test_an_unchecked_scikit_learn_falls_back_to_predict_proba(small, monkeypatch):
@@ -70,6 +75,20 @@ def test_the_screen_is_the_probability_after_the_first_trees(small):
     clf, x = small
     staged = list(clf.staged_predict_proba(x))[4][:, 1]
     np.testing.assert_allclose(screen_positive(clf, x, trees=5), staged, rtol=1e-12)
+
+
+def test_the_screens_walk_on_values_leads_every_row_to_the_binned_walks_leaf(small):
+    """The screen walks the unbinned values; the bins would send every row, odd ones
+    included (unseen and negative categories, missing and huge values), to the same
+    leaves, so the sums are equal to the last bit."""
+    clf, x = small
+    predictor = Predictor(clf)
+    prepared = predictor.prepare(x)
+    missing = clf._bin_mapper.missing_values_bin_idx_
+    raw = np.full(x.shape[0], float(np.ravel(clf._baseline_prediction)[0]))
+    for (tree,) in clf._predictors[:5]:
+        raw += tree.predict_binned(prepared, missing, compat.openmp_threads())
+    np.testing.assert_array_equal(screen_positive(clf, x, trees=5), expit(raw))
 
 
 def test_bins_are_the_mappers_own_on_every_core_even_when_fitted_on_one(small, monkeypatch):
