@@ -20,22 +20,24 @@ from scipy.special import expit
 from detector.io.ingest import read_declarations
 from detector.io.persist import load_model
 from detector.models import _sklearn_compat as compat
-from detector.models._predict import Predictor, _blocks, screen_positive
+from detector.models._predict import BLOCK_ROWS, Predictor, _bins, _blocks, screen_positive
 
 
 def binned_screen(predictor: Predictor, matrix: np.ndarray, trees: int) -> np.ndarray:
-    """The screen as it was: every column of every row binned, then the trees walked."""
+    """The screen as it was: every column of every row binned (the first model's
+    binning only, a block of rows at a time), then its first trees walked."""
     model, layout, baseline = predictor._members[0]
-    mapper, _ = predictor._layouts[layout]
-    n = predictor._n
-    prepared = predictor.prepare(matrix)[:, layout * n : (layout + 1) * n]
+    mapper, columns = predictor._layouts[layout]
+    prepared = np.empty(matrix.shape, dtype=np.uint8)
+    step = 8 * BLOCK_ROWS
+    for i in range(0, matrix.shape[0], step):
+        prepared[i : i + step] = _bins(mapper, columns, matrix[i : i + step])
 
     def walk(rows: np.ndarray) -> np.ndarray:
         raw = np.full(rows.shape[0], baseline)
         for (tree,) in compat.trees(model)[:trees]:
-            raw += tree.predict_binned(
-                rows, mapper.missing_values_bin_idx_, compat.openmp_threads()
-            )
+            missing = mapper.missing_values_bin_idx_
+            raw += tree.predict_binned(rows, missing, compat.openmp_threads())
         return expit(raw)
 
     return _blocks(walk, prepared)
