@@ -411,7 +411,7 @@ def scan_input(
 
 def _blank_to_null(expr: pl.Expr) -> pl.Expr:
     stripped = expr.str.strip_chars()
-    return pl.when(stripped.str.len_chars() > 0).then(stripped)
+    return pl.when(stripped != "").then(stripped)
 
 
 def as_text(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -424,7 +424,7 @@ def as_text(name: str, dtype: pl.DataType) -> pl.Expr:
     col = pl.col(name)
     if dtype == pl.String:
         text = _blank_to_null(col)
-        guarded = text.str.starts_with("'") & text.str.contains(r"^' *[=+\-@\t\r]")
+        guarded = text.str.contains(r"^' *[=+\-@\t\r]")
         return pl.when(guarded).then(text.str.slice(1)).otherwise(text)
     if dtype.is_float():
         return (
