@@ -6,8 +6,8 @@ Usage: python bench/features_plan.py --data DIR [--runs 3]
 
 DIR holds ``day.csv`` and a model ``m.joblib`` trained on its ``history.parquet``
 (``bench/score_speed.py --keep DIR`` leaves them; ``detector train`` makes the model).
-Printed: each run's seconds, the medians and their ratio, and whether the two tables
-are equal.
+Printed: each run's seconds, the medians and their ratio, whether the two tables are
+equal, and whether the two-plan copy here is the shipped ``transform``'s table.
 """
 
 import argparse
@@ -18,7 +18,6 @@ from pathlib import Path
 import polars as pl
 
 from detector.features import _builder as builder
-from detector.features._reference_prices import quarter_prices
 from detector.io.ingest import read_declarations
 from detector.io.persist import load_model
 
@@ -28,9 +27,7 @@ def features(f, accepted: pl.DataFrame, in_two: bool) -> pl.DataFrame:
     lf = builder._with_optional(accepted.lazy())
     work = f._work(lf)
     counted = builder.join_day_counts(work, builder.day_counts(work, f.de_minimis))
-    staged = f._apply_tables(
-        counted, f.reference_, f.routes_, quarter_prices(work, f.min_peer_count)
-    )
+    staged = f._apply_tables(counted, f.reference_, f.routes_)
     if in_two:
         staged = staged.collect(engine="in-memory").lazy()
     computed = f._finish(staged, state=f.entities_, use_labels=False, daily=None)
@@ -58,6 +55,9 @@ def main() -> None:
     one, two = (statistics.median(seconds[n]) for n in ("one plan", "two"))
     print(f"median: one plan {one:.2f} s, two {two:.2f} s, two / one {two / one:.2f}")
     print(f"equal tables: {tables['one plan'].equals(tables['two'])}")
+    shipped = model.transform(accepted)
+    same = shipped.equals(tables["two"])
+    print(f"the two-plan copy equals DeclarationFeatures.transform: {same}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,6 @@ from detector.features._reclassification import reclassification
 from detector.features._reference_prices import (
     ReferencePrices,
     fit_reference_prices,
-    quarter_prices,
     reference_price_deviation,
 )
 from detector.features._routes import RouteTables, fit_route_tables, route_patterns, route_string
@@ -286,7 +285,6 @@ class DeclarationFeatures:
                 current,
                 fit_reference_prices(history, self.min_peer_count),
                 fit_route_tables(history),
-                quarter_prices(current, self.min_peer_count),
             ).collect(engine="in-memory")
             stage.write_parquet(file)
             if key is not None:
@@ -339,11 +337,7 @@ class DeclarationFeatures:
         work = self._work(lf)
         counts = day_counts(work, self.de_minimis)
         staged = self._apply_tables(join_day_counts(work, counts), self.reference_, self.routes_)
-        # The priced rows themselves: a quarter's prices are medians, which do not add up.
-        prices = work.select(
-            "hs_code", "country_origin", "declaration_date", "net_mass_kg", "customs_value"
-        )
-        return {"counts": counts, "daily": daily_tables(staged), "prices": {"quarter": prices}}
+        return {"counts": counts, "daily": daily_tables(staged)}
 
     @staticmethod
     def merge_batch_tables(
@@ -353,7 +347,6 @@ class DeclarationFeatures:
         return {
             "counts": merge_day_counts(parts["counts"]),
             "daily": merge_daily_tables(parts["daily"]),
-            "prices": parts["prices"],
         }
 
     @staticmethod
@@ -388,18 +381,13 @@ class DeclarationFeatures:
                 .row(0)
             )
             staged = self._apply_tables(
-                join_day_counts(work, batch["counts"], days),
-                self.reference_,
-                self.routes_,
-                quarter_prices(batch["prices"]["quarter"], self.min_peer_count),
+                join_day_counts(work, batch["counts"], days), self.reference_, self.routes_
             )
             keyed = work.with_columns(route_string(self.destination))
             daily = piece_daily_tables(batch["daily"], keyed, *days)
         else:
             counted = join_day_counts(work, day_counts(work, self.de_minimis))
-            staged = self._apply_tables(
-                counted, self.reference_, self.routes_, quarter_prices(work, self.min_peer_count)
-            )
+            staged = self._apply_tables(counted, self.reference_, self.routes_)
             daily = None
         # Made here, before the histories: as one plan with them it took half as long
         # again (1M rows: 4.66 s against 3.03 s, bench/features_plan.py).
@@ -410,16 +398,10 @@ class DeclarationFeatures:
 
     # ------------------------------------------------------------------ steps
     def _apply_tables(
-        self,
-        lf: pl.LazyFrame,
-        reference: ReferencePrices,
-        routes: RouteTables,
-        current: pl.LazyFrame | None = None,
+        self, lf: pl.LazyFrame, reference: ReferencePrices, routes: RouteTables
     ) -> pl.LazyFrame:
-        """Prices and lanes against the history's tables; ``current``: the batch's own
-        prices by quarter (``quarter_prices``), for the quarters the history lacks."""
         lf = reference_price_deviation(lf, reference)
-        lf = reclassification(lf, reference, routes, current)
+        lf = reclassification(lf, reference, routes)
         return route_patterns(lf, routes, self.destination)
 
     def _finish(

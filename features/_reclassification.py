@@ -7,8 +7,7 @@ own code's peers, which other code of the same section of the tariff (live anima
 vegetables, textiles, machinery...) has peer prices the declared price fits, and whose
 duty is higher: what an officer examining the goods would compare them with. The
 peer prices (of the declared origin where it has enough) and duties are the fitted
-reference tables, so a training month sees only the months before it; a quarter they
-hold no price for is priced on the month's (or the scored batch's) own declarations.
+reference tables, so a training month sees only the months before it.
 """
 
 import polars as pl
@@ -42,7 +41,6 @@ RECLASS_COLUMNS: tuple[str, ...] = (
 )
 
 _ROW = "__reclass_row"
-_QUARTER = ("hs_code", "country_origin", "quarter")
 
 
 def hs_section(hs: pl.Expr) -> pl.Expr:
@@ -69,17 +67,10 @@ def _codes(reference: ReferencePrices, routes: RouteTables) -> pl.LazyFrame:
     )
 
 
-def _candidates(
-    reference: ReferencePrices, routes: RouteTables, current: pl.LazyFrame | None = None
-) -> dict[str, pl.LazyFrame]:
+def _candidates(reference: ReferencePrices, routes: RouteTables) -> dict[str, pl.LazyFrame]:
     """The codes a price may fit: of all origins (``all``: section, median, spread,
     count, average duty), per origin (``origin``: median, spread, count, median duty)
-    and per origin and quarter (``quarter``), named as the candidate's columns.
-
-    A code's price moves with the seasons: where the history holds no price of a code
-    and origin in a quarter (a first year of history, or a quarter it does not reach),
-    ``current``, the batch's own declarations by quarter (``quarter_prices``), give it,
-    rather than the code's price in the other quarters."""
+    and per origin and quarter (``quarter``), named as the candidate's columns."""
     every = _codes(reference, routes).select(
         pl.col("hs_code").alias("reclass_hs_code"),
         pl.col("median").alias("_all_median"),
@@ -107,51 +98,23 @@ def _candidates(
             coalesce=True,
         )
     )
-    stats = (*_QUARTER, "median", "spread", "n")
-    quarters = reference.tables["hs_origin_quarter"].lazy().select(stats)
-    if current is not None:
-        unseen = current.select(stats).join(
-            quarters.select(_QUARTER), on=list(_QUARTER), how="anti"
+    per_quarter = (
+        reference.tables["hs_origin_quarter"]
+        .lazy()
+        .select(
+            pl.col("hs_code").alias("reclass_hs_code"),
+            "country_origin",
+            "quarter",
+            pl.col("median").alias("_q_median"),
+            pl.col("spread").alias("_q_spread"),
+            pl.col("n").alias("_q_n"),
         )
-        quarters = pl.concat([quarters, unseen])
-    per_quarter = quarters.select(
-        pl.col("hs_code").alias("reclass_hs_code"),
-        "country_origin",
-        "quarter",
-        pl.col("median").alias("_q_median"),
-        pl.col("spread").alias("_q_spread"),
-        pl.col("n").alias("_q_n"),
     )
     return {"all": every, "origin": per_origin, "quarter": per_quarter}
 
 
-def _priced_candidates(rows: pl.LazyFrame, candidates: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
-    """Each checked row against every other code of its section: that code's centre
-    (``_median``: of the origin and quarter, else the origin, else all), its width
-    (``_spread``: no narrower than the origin's over the year), its count and duty."""
-    return (
-        rows.join(candidates["all"], on="section", how="inner")
-        .filter(pl.col("reclass_hs_code") != pl.col("hs_code"))
-        .join(candidates["origin"], on=["reclass_hs_code", "country_origin"], how="left")
-        .join(
-            candidates["quarter"], on=["reclass_hs_code", "country_origin", "quarter"], how="left"
-        )
-        .with_columns(
-            pl.coalesce("_q_median", "_o_median", "_all_median").alias("_median"),
-            pl.coalesce(pl.max_horizontal("_q_spread", "_o_spread"), "_all_spread").alias(
-                "_spread"
-            ),
-            pl.coalesce("_q_n", "_o_n", "_all_n").alias("reclass_peer_n"),
-            pl.coalesce("origin_duty", "hs_duty").alias("reclass_duty_pct"),
-        )
-    )
-
-
 def reclassification(
-    lf: pl.LazyFrame,
-    reference: ReferencePrices,
-    routes: RouteTables,
-    current: pl.LazyFrame | None = None,
+    lf: pl.LazyFrame, reference: ReferencePrices, routes: RouteTables
 ) -> pl.LazyFrame:
     """Add the code of the same tariff section whose peer prices the declared price fits
     best, where that code pays more duty than declared.
@@ -160,20 +123,16 @@ def reclassification(
     from its own peers' median (``price_z``, from ``reference_price_deviation``).
     Another code fits when the price lies within ``FIT_Z`` spreads of that code's median
     (of the same origin and quarter, else of the origin, else of all origins, as the
-    row's own peers) and closer than to its own; the spread is the origin's over the
-    year where the quarter's own is narrower (a quarter of seasonal goods is tight
-    around a centre that moves, and one spread of it is too strict a fit), and when it
-    charges at least ``MIN_DUTY_GAIN`` points more (its median duty for the declared
-    origin, else its average). The best fit wins, ties to the higher duty.
+    row's own peers) and closer than to its own, and when it charges at least
+    ``MIN_DUTY_GAIN`` points more (its median duty for the declared origin, else its
+    average). The best fit wins, ties to the higher duty.
 
     New columns (``RECLASS_COLUMNS``): ``reclass_hs_code``, ``reclass_value_per_ton``
     (that code's median price per tonne), ``reclass_peer_n``, ``reclass_duty_pct``,
     ``reclass_duty_gap`` (points above the declared rate) and ``reclass_revenue`` (the
     declared value times that gap: the duty the declaration would owe under that code).
-
-    ``current``: the batch's prices by quarter, for those the history lacks (``_candidates``).
     """
-    candidates = _candidates(reference, routes, current)
+    candidates = _candidates(reference, routes)
     x = pl.col("log_unit_value")
     own_z = pl.col("price_z").abs()
     z = ((x - pl.col("_median")) / pl.col("_spread")).abs()
@@ -192,7 +151,18 @@ def reclassification(
         )
         .filter(x.is_not_null() & duty.is_not_null() & (own_z >= MISFIT_Z))
         .with_columns(hs_section(pl.col("hs_code")).alias("section"))
-        .pipe(_priced_candidates, candidates)
+        .join(candidates["all"], on="section", how="inner")
+        .filter(pl.col("reclass_hs_code") != pl.col("hs_code"))
+        .join(candidates["origin"], on=["reclass_hs_code", "country_origin"], how="left")
+        .join(
+            candidates["quarter"], on=["reclass_hs_code", "country_origin", "quarter"], how="left"
+        )
+        .with_columns(
+            pl.coalesce("_q_median", "_o_median", "_all_median").alias("_median"),
+            pl.coalesce("_q_spread", "_o_spread", "_all_spread").alias("_spread"),
+            pl.coalesce("_q_n", "_o_n", "_all_n").alias("reclass_peer_n"),
+            pl.coalesce("origin_duty", "hs_duty").alias("reclass_duty_pct"),
+        )
         .with_columns(z.alias("_z"), (pl.col("reclass_duty_pct") - duty).alias("reclass_duty_gap"))
         .filter(
             (pl.col("_z") <= FIT_Z)

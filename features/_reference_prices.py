@@ -14,13 +14,7 @@ import polars as pl
 from detector.features._text import format_text
 from detector.features._unit_value import log_unit_value
 
-__all__ = [
-    "PEER_LEVELS",
-    "ReferencePrices",
-    "fit_reference_prices",
-    "quarter_prices",
-    "reference_price_deviation",
-]
+__all__ = ["PEER_LEVELS", "ReferencePrices", "fit_reference_prices", "reference_price_deviation"]
 
 #: (name, grouping columns) from the most specific peer group to the least.
 PEER_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -75,77 +69,43 @@ class ReferencePrices:
 
 def fit_reference_prices(lf: pl.LazyFrame, min_count: int = 20) -> ReferencePrices:
     """Compute the reference tables of every peer level from training declarations."""
-    priced = _priced(lf)
-    plans = [_level(priced, list(keys), min_count) for _, keys in PEER_LEVELS]
+    priced = lf.select("hs_code", "country_origin", *peer_keys(), log_unit_value()).filter(
+        pl.col("log_unit_value").is_not_null()
+    )
+    grid = [q / 100 for q in PERCENTILE_GRID]
+    plans = []
+    for _, keys in PEER_LEVELS:
+        k = list(keys)
+        # Each group's prices sorted once give every quantile (``_quantile``), instead
+        # of one selection per quantile.
+        stats = (
+            priced.group_by(k)
+            .agg(pl.len().alias("n"), pl.col("log_unit_value").sort().alias("_sorted"))
+            .filter(pl.col("n") >= min_count)
+            .with_columns(
+                _quantile(0.5).alias("median"),
+                *[_quantile(q).alias(f"q{i}") for i, q in enumerate(grid)],
+            )
+        )
+        mad = (
+            stats.select(*k, "median", "_sorted")
+            .explode("_sorted")
+            .group_by(k)
+            .agg((pl.col("_sorted") - pl.col("median")).abs().median().alias("mad"))
+        )
+        plans.append(
+            stats.drop("_sorted")
+            .join(mad, on=k)
+            .with_columns(
+                (pl.col("mad") * _MAD_TO_SIGMA).clip(lower_bound=_MIN_SPREAD).alias("spread"),
+            )
+            .drop("mad")
+            .sort(k)
+        )
     tables = pl.collect_all(plans)
     return ReferencePrices(
         tables={name: t for (name, _), t in zip(PEER_LEVELS, tables, strict=True)},
         min_count=min_count,
-    )
-
-
-def quarter_prices(lf: pl.LazyFrame, min_count: int = 20) -> pl.LazyFrame:
-    """The count, median and spread of the ``hs_origin_quarter`` peer groups of
-    ``lf``'s own declarations (a batch's, or a training month's): the prices of a
-    quarter as they are now, as the reference tables give them (no percentile grid)."""
-    k = list(dict(PEER_LEVELS)["hs_origin_quarter"])
-    price = pl.col("log_unit_value")
-    stats = (
-        _priced(lf)
-        .group_by(k)
-        .agg(pl.len().alias("n"), price.median().alias("median"))
-        .filter(pl.col("n") >= min_count)
-    )
-    mad = (
-        _priced(lf)
-        .join(stats.select(*k, "median"), on=k)
-        .group_by(k)
-        .agg((price - pl.col("median")).abs().median().alias("mad"))
-    )
-    return (
-        stats.join(mad, on=k)
-        .with_columns(
-            (pl.col("mad") * _MAD_TO_SIGMA).clip(lower_bound=_MIN_SPREAD).alias("spread"),
-        )
-        .drop("mad")
-        .sort(k)
-    )
-
-
-def _priced(lf: pl.LazyFrame) -> pl.LazyFrame:
-    return lf.select("hs_code", "country_origin", *peer_keys(), log_unit_value()).filter(
-        pl.col("log_unit_value").is_not_null()
-    )
-
-
-def _level(priced: pl.LazyFrame, k: list[str], min_count: int) -> pl.LazyFrame:
-    """One peer level's table: count, median, spread and the quantile grid per group."""
-    grid = [q / 100 for q in PERCENTILE_GRID]
-    # Each group's prices sorted once give every quantile (``_quantile``), instead of
-    # one selection per quantile.
-    stats = (
-        priced.group_by(k)
-        .agg(pl.len().alias("n"), pl.col("log_unit_value").sort().alias("_sorted"))
-        .filter(pl.col("n") >= min_count)
-        .with_columns(
-            _quantile(0.5).alias("median"),
-            *[_quantile(q).alias(f"q{i}") for i, q in enumerate(grid)],
-        )
-    )
-    mad = (
-        stats.select(*k, "median", "_sorted")
-        .explode("_sorted")
-        .group_by(k)
-        .agg((pl.col("_sorted") - pl.col("median")).abs().median().alias("mad"))
-    )
-    return (
-        stats.drop("_sorted")
-        .join(mad, on=k)
-        .with_columns(
-            (pl.col("mad") * _MAD_TO_SIGMA).clip(lower_bound=_MIN_SPREAD).alias("spread"),
-        )
-        .drop("mad")
-        .sort(k)
     )
 
 

@@ -5,12 +5,10 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
-import pytest
 
 from detector.app import reasons
 from detector.features import fit_reference_prices, fit_route_tables, reference_price_deviation
 from detector.features._reclassification import hs_section, reclassification
-from detector.features._reference_prices import quarter_prices
 from detector.models._reasons import mechanism_facts
 
 
@@ -72,89 +70,6 @@ def test_a_price_that_fits_a_dearer_code_of_the_same_section_names_it():
     assert 8000 < a["reclass_value_per_ton"] < 10000 and a["reclass_peer_n"] == 60
     assert out["reclass_hs_code"].to_list()[1:] == [None, None, None]
     assert out["declaration_id"].to_list() == ["a", "b", "c", "d"]
-
-
-def test_a_quarter_the_history_never_priced_is_priced_on_the_batch_itself():
-    """Shrimps cost about 5,000 a tonne in the history's first quarter and 9,000 in
-    the batch's third: fish declared at 9,000 in July fits shrimps of July, which only
-    the batch prices. Where the history holds the quarter, its price stands."""
-    rng = np.random.default_rng(1)
-    history = _history().with_columns(
-        pl.when(pl.col("hs_code") == "030617")
-        .then(pl.col("customs_value") * 5000 / 9000)
-        .otherwise(pl.col("customs_value"))
-        .alias("customs_value")
-    )
-    reference = fit_reference_prices(history.lazy())
-    routes = fit_route_tables(history.lazy())
-
-    def batch(day: date) -> pl.DataFrame:
-        shrimps = [
-            {"declaration_id": f"s{i}", "hs_code": "030617", "duty_rate_pct": 20.0,
-             "customs_value": 9000 * float(rng.lognormal(0, 0.1))}
-            for i in range(25)
-        ]  # fmt: skip
-        fish = {"declaration_id": "f", "hs_code": "030389", "customs_value": 9000.0}
-        rows = [*shrimps, fish | {"duty_rate_pct": 10.0}]
-        base = {"declaration_date": day, "country_origin": "VN", "country_departure": "VN"}
-        return pl.DataFrame([base | {"net_mass_kg": 1000.0} | r for r in rows], history.schema)
-
-    def fish_fits(new: pl.DataFrame, current: bool) -> dict:
-        lf = reference_price_deviation(new.lazy(), reference)
-        prices = quarter_prices(new.lazy()) if current else None
-        out = reclassification(lf, reference, routes, prices).collect()
-        return out.filter(pl.col("declaration_id") == "f").row(0, named=True)
-
-    july = batch(date(2025, 7, 10))
-    assert fish_fits(july, current=False)["reclass_hs_code"] is None  # 5,000 in Q1
-    fit = fish_fits(july, current=True)
-    assert fit["reclass_hs_code"] == "030617" and fit["reclass_peer_n"] == 25
-    assert 8000 < fit["reclass_value_per_ton"] < 10000 and fit["reclass_duty_gap"] == 10.0
-    # In March the history's own first-quarter price (5,000) is the reference.
-    assert fish_fits(batch(date(2025, 3, 10)), current=True)["reclass_hs_code"] is None
-
-
-def test_a_quarters_narrow_spread_does_not_make_the_fit_stricter_than_the_years():
-    """Shrimps at about 7,000 a tonne in the first quarter and 11,000 in the second,
-    each quarter tight: fish declared at 8,600 in March is more than one quarter's
-    spread from the quarter's median, and well within the spread of the shrimps'
-    year; the quarter gives the centre, the year the width."""
-    rng = np.random.default_rng(2)
-    history = _history()
-    spring = history.filter(pl.col("hs_code") == "030617").with_columns(
-        pl.col("declaration_date") + timedelta(days=90),
-        pl.concat_str(pl.lit("q2-"), "declaration_id").alias("declaration_id"),
-    )
-    shrimp = pl.col("hs_code") == "030617"
-    history = pl.concat([history, spring]).with_columns(
-        pl.when(shrimp & (pl.col("declaration_date") >= date(2025, 4, 1)))
-        .then(11000 * pl.Series(rng.lognormal(0, 0.03, 240)))
-        .when(shrimp)
-        .then(7000 * pl.Series(rng.lognormal(0, 0.03, 240)))
-        .otherwise(pl.col("customs_value"))
-        .alias("customs_value")
-    )
-    reference = fit_reference_prices(history.lazy())
-    routes = fit_route_tables(history.lazy())
-    quarter = reference.tables["hs_origin_quarter"].filter(
-        (pl.col("hs_code") == "030617") & (pl.col("quarter") == 1)
-    )
-    year = reference.tables["hs_origin"].filter(pl.col("hs_code") == "030617")
-    centre, narrow, wide = quarter["median"][0], quarter["spread"][0], year["spread"][0]
-    price = float(np.exp(centre + 0.8 * wide))
-    assert 0.8 * wide > 1.5 * narrow  # outside the quarter's own width, inside the year's
-    fish = {"declaration_id": "f", "declaration_date": date(2025, 3, 10), "hs_code": "030389",
-            "country_origin": "VN", "country_departure": "VN", "net_mass_kg": 1000.0,
-            "customs_value": price, "duty_rate_pct": 10.0}  # fmt: skip
-    new = pl.DataFrame([fish], schema=history.schema)
-    lf = reference_price_deviation(new.lazy(), reference)
-    out = reclassification(lf, reference, routes).collect().row(0, named=True)
-    assert out["reclass_hs_code"] == "030617"
-    assert out["reclass_value_per_ton"] == pytest.approx(float(np.exp(centre)))
-    # Twice the year's spread away, it fits no longer.
-    new = new.with_columns(pl.lit(float(np.exp(centre + 2 * wide))).alias("customs_value"))
-    lf = reference_price_deviation(new.lazy(), reference)
-    assert reclassification(lf, reference, routes).collect()["reclass_hs_code"][0] is None
 
 
 def test_sections_of_the_tariff():
@@ -312,17 +227,3 @@ def test_an_entity_record_below_the_usual_fraud_rate_is_no_reason():
     assert _as_shown("IMPORTER_HISTORY", 2, facts, row) == "IMPORTER_HISTORY"  # unknown
     assert _as_shown("PARTNER_HISTORY", 0, facts, row) is None
     assert _clean_records(table, None) == {}  # a model saved before kept no rate
-
-
-def test_a_batchs_quarter_prices_are_the_reference_tables_own():
-    history = _history().with_columns(
-        pl.when(pl.col("declaration_id").str.ends_with("7"))
-        .then(pl.lit(date(2025, 5, 2)))
-        .otherwise(pl.col("declaration_date"))
-        .alias("declaration_date")
-    )
-    table = fit_reference_prices(history.lazy(), min_count=5).tables["hs_origin_quarter"]
-    light = quarter_prices(history.lazy(), min_count=5).collect()
-    columns = ["hs_code", "country_origin", "quarter", "n", "median", "spread"]
-    assert light.height == table.height == 6  # three codes, two quarters
-    assert light.select(columns).equals(table.select(columns))
