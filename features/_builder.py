@@ -389,8 +389,8 @@ class DeclarationFeatures:
             counted = join_day_counts(work, day_counts(work, self.de_minimis))
             staged = self._apply_tables(counted, self.reference_, self.routes_)
             daily = None
-        # Made here, before the histories: as one plan with them it took half as long
-        # again (1M rows: 4.66 s against 3.03 s, bench/features_plan.py).
+        # Made here, before the histories: as one plan with them it took longer (1M
+        # rows: 5.41 s against 4.15 s, median of 5 in turns, bench/features_plan.py).
         staged = staged.collect(engine="in-memory").lazy()
         computed = self._finish(staged, state=self.entities_, use_labels=False, daily=daily)
         new = [c for c in computed.collect_schema().names() if c not in _WORK_COLUMNS]
