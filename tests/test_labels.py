@@ -205,6 +205,20 @@ def test_monitor_gives_the_revenue_recovered_in_the_currency_the_scoring_recorde
         assert LabelStore(store).currency is None
 
 
+def test_a_store_without_a_recorded_currency_says_so_beside_its_revenue(tmp_path):
+    store = tmp_path / "store"
+    LabelStore(store).record_flagged(_flagged(["A"]))  # no currency recorded
+    rows = [{"declaration_id": "A", "fraud": "1", "revenue_recovered": "1500"}]
+    fed = runner.invoke(
+        app, ["feedback", str(_outcomes(tmp_path / "o.csv", rows)), "--store", str(store)]
+    )
+    assert fed.exit_code == 0, fed.output
+    report = tmp_path / "m.html"
+    shown = runner.invoke(app, ["monitor", "--store", str(store), "--report", str(report)])
+    assert shown.exit_code == 0, shown.output
+    assert "revenue recovered (currency not recorded)" in report.read_text(encoding="utf-8")
+
+
 def test_feedback_cli_and_monitor(tmp_path):
     store = tmp_path / "store"
     LabelStore(store).record_flagged(_flagged(["A", "B"]))

@@ -440,7 +440,7 @@ def _monitor_section(rates: pl.DataFrame | None, currency: str = "") -> str:
         | {"revenue_recovered"},
         {"hit_rate": ".1%", "hit_rate_low_95": ".1%", "hit_rate_high_95": ".1%"},
         placeholder="month, selection...",
-        units={"revenue_recovered": currency.strip()},
+        units={"revenue_recovered": currency.strip() or "currency not recorded"},
     )
     return (
         "<h2>Inspections: model-selected versus exploration</h2><p class='note'>Hit rate of "
