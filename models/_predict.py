@@ -107,14 +107,16 @@ class Predictor:
         models averaged (all by default); ``trees``: only each one's first trees."""
         threads = compat.openmp_threads()
         walkers = [
-            (self._layouts[layout][1], compat.known_categories(model), baseline, model)
+            (layout, compat.known_categories(model), baseline, model)
             for model, layout, baseline in (self._members if members is None else members)
         ]
 
         def walk(rows: np.ndarray) -> np.ndarray:
-            out = []
-            for columns, (known, index), baseline, model in walkers:
-                values = _values(columns, rows, order="C")
+            out, made = [], {}  # models that bin alike read the same values
+            for layout, (known, index), baseline, model in walkers:
+                if layout not in made:
+                    made[layout] = _values(self._layouts[layout][1], rows, order="C")
+                values = made[layout]
                 raw = np.full(rows.shape[0], baseline)
                 for (tree,) in compat.trees(model)[:trees]:
                     raw += tree.predict(values, known, index, threads)

@@ -32,13 +32,17 @@ def _minor(version: str) -> str:
 
 try:
     from sklearn.ensemble._hist_gradient_boosting._binning import _map_to_bins
+    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
     from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 except ImportError:  # a version that moved them: the public path only
-    TreePredictor = _openmp_effective_n_threads = _map_to_bins = None
+    TreePredictor = _openmp_effective_n_threads = _map_to_bins = _BinMapper = None
 
 AVAILABLE = (
-    _minor(sklearn.__version__) in TESTED and TreePredictor is not None and _map_to_bins is not None
+    _minor(sklearn.__version__) in TESTED
+    and _map_to_bins is not None
+    and all(hasattr(TreePredictor, n) for n in ("predict", "predict_binned"))
+    and hasattr(_BinMapper, "make_known_categories_bitsets")
 )
 
 

@@ -91,6 +91,43 @@ def test_the_screens_walk_on_values_leads_every_row_to_the_binned_walks_leaf(sma
     np.testing.assert_array_equal(screen_positive(clf, x, trees=5), expit(raw))
 
 
+def test_values_and_bins_agree_at_every_threshold_and_beyond(small):
+    """Values at each bin threshold, one step either side, infinite and huge, with
+    every kind of category: the walk on values and the walk on bins give the same
+    probabilities to the bit."""
+    clf, _ = small
+    edges = [np.asarray(t, dtype=np.float64) for t in clf._bin_mapper.bin_thresholds_[1:]]
+    numbers = []
+    for t in edges:
+        near = np.concatenate([t, np.nextafter(t, -np.inf), np.nextafter(t, np.inf)])
+        numbers.append(np.concatenate([near, [np.inf, -np.inf, 1e300, -1e300, np.nan]]))
+    n = max(v.size for v in numbers)
+    rng = np.random.default_rng(5)
+    columns = [rng.permutation(np.resize(v, n)) for v in numbers]
+    categories = np.resize(np.array([0, 1, 2, 3, 4, 5, 9, -1, np.nan, 2.0]), n)
+    # The model's columns: the categorical one is its first binned column.
+    x = np.column_stack([columns[0], columns[1], categories])
+    predictor = Predictor(clf)
+    np.testing.assert_array_equal(predict_positive(clf, x), predictor.proba(predictor.prepare(x)))
+
+
+def test_models_that_bin_differently_are_each_walked_on_their_own_columns(small):
+    _, x = small
+    rng = np.random.default_rng(6)
+    y = (np.nan_to_num(x[:, 1]) + rng.normal(size=x.shape[0]) > 0.5).astype(int)
+    members = []
+    for s in (0, 1, 2):
+        part = rng.random(x.shape[0]) < 0.5
+        model = HistGradientBoostingClassifier(max_iter=10, random_state=s)
+        members.append((f"m{s}", model.fit(np.nan_to_num(x[part]), y[part])))
+    vote = VotingClassifier(members, voting="soft")
+    vote.estimators_ = [m for _, m in members]
+    vote.classes_ = np.array([0, 1])
+    predictor = Predictor(vote)
+    assert len(predictor._layouts) > 1  # fitted on other rows, binned otherwise
+    np.testing.assert_array_equal(predict_positive(vote, x), predictor.proba(predictor.prepare(x)))
+
+
 def test_bins_are_the_mappers_own_on_every_core_even_when_fitted_on_one(small, monkeypatch):
     """A model trained in a worker keeps that worker's single thread in its bin
     mapper; the walk bins on every core and must give the mapper's own bins."""
