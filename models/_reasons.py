@@ -343,10 +343,19 @@ def _alone_gain(model, predictor: Predictor, matrix: np.ndarray, idx: np.ndarray
     neutral = predictor.prepare(model.neutral_[np.newaxis, :].astype(np.float32))[0]
     p_typical = predictor.proba(neutral[np.newaxis, :])[0]
     # Rows alike on these columns make the same variant: scored once each.
-    values, which = np.unique(matrix[:, idx], axis=0, return_inverse=True)
+    values, which = _unique_rows(np.ascontiguousarray(matrix[:, idx]))
     alone = np.repeat(neutral[np.newaxis, :], values.shape[0], axis=0)
     alone[:, idx] = values
     return predictor.proba(alone)[which.ravel()] - p_typical
+
+
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a C-ordered matrix (in the order of their bytes) and each
+    row's index among them: each row's bytes compared as one value, many times faster
+    than ``np.unique(axis=0)``, which compares column by column."""
+    as_bytes = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    distinct, which = np.unique(as_bytes, return_inverse=True)
+    return distinct.view(rows.dtype).reshape(-1, rows.shape[1]), which.ravel()
 
 
 def _variant_parts(model, predictor: Predictor, matrix: np.ndarray, columns: list[str]):

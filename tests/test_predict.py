@@ -168,3 +168,14 @@ def test_the_encoder_clips_infinities_keeps_missing_and_is_in_column_order():
     # "x" is the most frequent (code 0), "y" next (1); "z" is beyond max_categories - 1
     # and shares the code of the rest (2); a missing category stays missing.
     np.testing.assert_array_equal(matrix[:, 1], [0.0, 1.0, np.nan, 0.0, 2.0])
+
+
+def test_distinct_rows_map_every_row_back_to_itself():
+    from detector.models._reasons import _unique_rows
+
+    rng = np.random.default_rng(7)
+    for dtype in (np.uint8, np.float32):
+        rows = np.ascontiguousarray(rng.integers(0, 3, (2_000, 4)).astype(dtype))
+        distinct, which = _unique_rows(rows)
+        assert distinct.shape[0] == np.unique(rows, axis=0).shape[0]
+        np.testing.assert_array_equal(distinct[which], rows)
