@@ -41,6 +41,20 @@ def layouts(trained_model, tmp_path_factory):
     return csv, hive
 
 
+def test_a_csv_file_of_one_piece_is_read_as_it_is_and_a_larger_one_is_cut(layouts, tmp_path):
+    csv, _ = layouts
+    n = pl.scan_csv(csv).select(pl.len()).collect().item()
+    whole = plan_pieces([csv], tmp_path / "a")
+    assert [(p.kind, p.path, p.rows) for p in whole.pieces[0].parts] == [("csv", str(csv), n)]
+    assert not (tmp_path / "a" / "csv").exists()
+    cut = plan_pieces([csv], tmp_path / "b", piece_rows=n // 2)
+    assert {p.kind for piece in cut.pieces for p in piece.parts} == {"parquet"}
+    assert sum(p.rows for p in cut.pieces) == n
+    assert (
+        whole.pieces[0].scan().collect().equals(pl.concat([p.scan().collect() for p in cut.pieces]))
+    )
+
+
 def test_pieces_cover_the_batch_in_reading_order(trained_model, layouts, tmp_path):
     _, _, score_file = trained_model
     n = pl.scan_parquet(score_file).select(pl.len()).collect().item()
@@ -64,7 +78,14 @@ def test_pieces_cover_the_batch_in_reading_order(trained_model, layouts, tmp_pat
 
 @pytest.mark.parametrize(
     "layout, piece_rows, workers",
-    [("parquet", 1_500, 1), ("csv", 2_500, 1), ("hive", 4_000, 1), ("parquet", 3_000, 2)],
+    [
+        ("parquet", 1_500, 1),
+        ("csv", 2_500, 1),
+        ("csv", None, 1),  # one piece: the CSV file read as it is, not cut into Parquet
+        ("csv", None, 2),
+        ("hive", 4_000, 1),
+        ("parquet", 3_000, 2),
+    ],
 )
 def test_same_scores_however_the_batch_is_cut(
     trained_model, layouts, scored, layout, piece_rows, workers

@@ -75,6 +75,8 @@ class Part:
     source: str = ""
     #: The columns of an earlier scoring the file holds (a scored list read back).
     drop: tuple[str, ...] = ()
+    #: ``csv``: the user's CSV file itself, read whole (a batch of one piece).
+    kind: str = "parquet"
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,10 @@ class Piece:
     def scan(self) -> pl.LazyFrame:
         frames = []
         for part in self.parts:
-            lf = pl.scan_parquet(part.path).drop(part.drop).slice(part.start, part.rows)
+            if part.kind == "csv":
+                lf = scan_file(Path(part.path), "csv", [])
+            else:
+                lf = pl.scan_parquet(part.path).drop(part.drop).slice(part.start, part.rows)
             if part.hive:
                 names = lf.collect_schema().names()
                 lf = lf.with_columns(pl.lit(v).alias(k) for k, v in part.hive if k not in names)
@@ -124,6 +129,24 @@ def _csv_to_parquet(
     return sorted(folder.glob("*.parquet")) if folder.exists() else []
 
 
+def _whole_csv(path: Path, piece_rows: int, notes: list[str]) -> int:
+    """The rows of a CSV file that is a batch's one piece, read as it is (cutting it
+    into Parquet first would only cost time); 0 when it must be cut: more lines than
+    a piece, or rows that only a full read can count (a stray quote, which the cutting
+    then explains)."""
+    if csv_data_lines(path) > piece_rows:
+        return 0
+    said: list[str] = []
+    lf = scan_file(path, "csv", said)
+    try:
+        rows = lf.select(pl.len()).collect().item()
+    except pl.exceptions.PolarsError:
+        return 0
+    if rows:  # else the cutting says it all, once
+        notes += said
+    return rows
+
+
 def plan_pieces(paths, work: Path, piece_rows: int = PIECE_ROWS) -> Plan:
     """The pieces of a batch, in reading order (files sorted, rows in file order)."""
     paths = [paths] if isinstance(paths, str | Path) else list(paths)
@@ -134,6 +157,12 @@ def plan_pieces(paths, work: Path, piece_rows: int = PIECE_ROWS) -> Plan:
     notes: list[str] = []
     parts: list[Part] = []
     for number, (path, kind) in enumerate(files):
+        whole = _whole_csv(path, piece_rows, notes) if kind == "csv" and len(files) == 1 else 0
+        if whole:
+            parts.append(Part(str(path), 0, whole, source=str(path), kind="csv"))
+            note = line_note(path, csv_data_lines(path), whole)
+            notes += [note] if note else []
+            continue
         if kind == "csv":
             rows = 0
             for chunk in _csv_to_parquet(path, work, piece_rows, notes, number):
@@ -376,7 +405,13 @@ def _read_piece(args: tuple[Job, Piece]) -> dict:
     if dups is not None:
         lo, hi = piece.offset + 1, piece.offset + piece.rows
         dups = dups.filter((dups >= lo) & (dups <= hi))
-    acc, rej, repairs = accept_and_reject(_canonical(job, piece, dups))
+    try:
+        acc, rej, repairs = accept_and_reject(_canonical(job, piece, dups))
+    except pl.exceptions.PolarsError as exc:
+        csv = next((p for p in piece.parts if p.kind == "csv"), None)
+        if csv is None:
+            raise
+        raise DetectorError(read_failure(Path(csv.path), exc)) from None
     # Written even when empty: a rejects file always has its header.
     rej.write_parquet(work / "rejects" / f"{piece.index}.parquet")
     done = {"accepted": acc.height, "rejected": rej.height, "repairs": repairs}
