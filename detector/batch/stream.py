@@ -2,8 +2,9 @@
 
 The batch (CSV files, Parquet files, folders of partitions) is cut into pieces of about
 ``piece_rows`` rows: small partitions are grouped, a large Parquet file is sliced, a
-CSV file is first cut into Parquet pieces of raw text by Polars' streaming engine. Peak
-memory then follows the size of a piece, not of the batch. The passes:
+CSV file larger than a piece is first cut into Parquet pieces of raw text by Polars'
+streaming engine (one that fits in a piece, as the batch's only file, is read as it
+is). Peak memory then follows the size of a piece, not of the batch. The passes:
 
 1. ids: the declaration ids of the whole batch, grouped by hash, find the rows that
    repeat an earlier id (one streaming aggregation over one column);
