@@ -267,6 +267,26 @@ def test_a_store_file_edited_by_hand_without_columns_names_them_and_says_what_to
         store.hit_rates()
 
 
+def test_a_store_column_edited_into_text_is_named_with_its_type(tmp_path):
+    store = LabelStore(tmp_path / "store")
+    store.record_flagged(_flagged(["A", "B"]))
+    hand = pl.read_parquet(store.flagged_path).with_columns(
+        pl.Series("risk_score", ["0.9", "high"])
+    )
+    hand.write_parquet(store.flagged_path)
+    said = (
+        f"Label store file {store.flagged_path} has the column risk_score as String, whose "
+        "values cannot all be read as Float64; correct them, or restore the file from a backup."
+    )
+    result = runner.invoke(app, ["monitor", "--store", str(store.folder)])
+    assert result.exit_code == 2, result.output
+    assert said in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    # Text that reads as numbers is read.
+    hand.with_columns(pl.Series("risk_score", ["0.9", "0.8"])).write_parquet(store.flagged_path)
+    assert LabelStore(store.folder).flagged()["risk_score"].to_list() == [0.9, 0.8]
+
+
 def test_a_declaration_listed_twice_by_hand_counts_once_in_every_reading(tmp_path):
     store = LabelStore(tmp_path / "store")
     store.folder.mkdir()

@@ -345,6 +345,20 @@ def _refuse_missing(path: Path, found: pl.Schema, schema: dict) -> None:
         )
 
 
+def _refuse_unreadable(path: Path, frame: pl.DataFrame, schema: dict) -> None:
+    """A store file edited by hand must keep each column readable as the store reads it
+    (a risk score typed as text, say): the first column that is not is named."""
+    for name, dtype in schema.items():
+        try:
+            frame[name].cast(dtype)
+        except Exception:  # polars raises several types for a failed cast
+            raise DetectorError(
+                f"Label store file {path} has the column {name} as {frame.schema[name]}, "
+                f"whose values cannot all be read as {dtype}; correct them, or restore the "
+                "file from a backup."
+            ) from None
+
+
 class LabelStore:
     """The folder holding flagged lists and inspection outcomes."""
 
@@ -442,6 +456,7 @@ class LabelStore:
         try:
             frame = pl.read_parquet(path)
             _refuse_missing(path, frame.schema, schema)
+            _refuse_unreadable(path, frame, schema)
             return frame.cast(schema)
         except DetectorError:
             raise
