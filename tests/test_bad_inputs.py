@@ -52,6 +52,22 @@ FILE_CASES = {
         _csv(HEADER, ROW, ROW + ",surplus"),
         "line 3 has 9 fields, its header has 8",
     ),
+    "a quote inside a cell not quoted whole": (
+        _csv(HEADER, ROW, _row(importer_id='IM0"28'), ROW),
+        "line 3 has a quote inside the cell 'IM0\"28' of column 'importer_id'",
+    ),
+    "a cell longer than Python's CSV reader allows, then a row too wide": (
+        _csv(HEADER, _row(importer_id="x" * 200_000), ROW, ROW + ",surplus"),
+        "line 4 has 9 fields, its header has 8",
+    ),
+    "a quote on the last line never closed": (
+        _csv(HEADER, ROW, _row(importer_id='"IM1')),
+        "has a quote on its last line (3) that is never closed",
+    ),
+    "a quote that runs on to a later line makes one row too wide": (
+        _csv(HEADER, ROW, ROW + ',"open', ROW, 'close",' + ROW),
+        "lines 3 to 5 make one row of 17 fields, its header has 8: a quote on line 3",
+    ),
     "truncated parquet": (b"PAR1\x00\x00garbage", "truncated or not Parquet"),
     "gzip under a csv name": (gzip.compress(_csv(HEADER, ROW)), "is compressed with gzip"),
     "utf-16": (_csv(HEADER, ROW, encoding="utf-16"), "is not UTF-8 text"),

@@ -7,6 +7,8 @@ the rejects table (original values plus a ``reject_reason``). Repairs that keep 
 
 import csv
 import re
+from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -337,26 +339,48 @@ def line_note(path: Path, lines: int, rows: int) -> str | None:
     )
 
 
+@contextmanager
+def _records(path: Path):
+    """The CSV file's records as Python's reader sees them, with no limit on a cell's
+    length (the reader's own, 128 KB, would fail on a cell a hostile file makes long):
+    what the explanations of a file Polars cannot read walk through."""
+    limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+            yield csv.reader(handle, delimiter=_sniff_separator(path))
+    finally:
+        csv.field_size_limit(limit)
+
+
 def _ragged_line(path: Path) -> str | None:
     """Where a CSV file has a row with more fields than its header, in words."""
-    separator = _sniff_separator(path)
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        reader = csv.reader(handle, delimiter=separator)
+    with _records(path) as reader:
         width = len(next(reader, []))
-        for record in reader:
-            if len(record) > width:
+        end = reader.line_num
+        try:
+            for record in reader:
+                start, end = end + 1, reader.line_num
+                if len(record) <= width:
+                    continue
+                if start == end:
+                    return (
+                        f"CSV file {path} line {end} has {len(record)} fields, its header "
+                        f"has {width}; check the separator and the quoting of that line."
+                    )
                 return (
-                    f"CSV file {path} line {reader.line_num} has {len(record)} fields, its "
-                    f"header has {width}; check the separator and the quoting of that line."
+                    f"CSV file {path} lines {start} to {end} make one row of {len(record)} "
+                    f"fields, its header has {width}: a quote on line {start} runs on to "
+                    f"line {end}; check the quoting of line {start}."
                 )
+        except csv.Error:  # the quoting at fault: said by the next explanation
+            return None
     return None
 
 
 def _quote_line(path: Path) -> str | None:
     """Where a quoted cell of a CSV file opens and runs over several lines, in words."""
-    separator = _sniff_separator(path)
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        reader = csv.reader(handle, delimiter=separator)
+    with _records(path) as reader:
         next(reader, None)
         end = reader.line_num
         try:
@@ -365,21 +389,57 @@ def _quote_line(path: Path) -> str | None:
                     break
                 end = reader.line_num
             else:
-                return None
+                return _unclosed_last_line(path, end)
         except csv.Error:
             pass
+        last = reader.line_num
     return (
         f"CSV file {path} has a quote on line {end + 1} that is not closed on that line "
-        f"(the cell runs on to line {max(reader.line_num, end + 1)}); fix the quoting of "
+        f"(the cell runs on to line {max(last, end + 1)}); fix the quoting of "
         f"line {end + 1}."
     )
+
+
+def _unclosed_last_line(path: Path, lines: int) -> str | None:
+    """A quote opened on a file's last line and never closed, in words."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        last = deque(handle, maxlen=1)
+    if not last or last[0].count('"') % 2 == 0:
+        return None
+    return (
+        f"CSV file {path} has a quote on its last line ({lines}) that is never closed; "
+        f"fix the quoting of line {lines}."
+    )
+
+
+def _inner_quote_line(path: Path) -> str | None:
+    """Where a CSV file has a quote inside a cell that is not quoted whole (``IM0"28``),
+    in words: the reader Polars uses stops there."""
+    with _records(path) as reader:
+        header = next(reader, [])
+        try:
+            for record in reader:
+                for name, cell in zip(header, record, strict=False):
+                    if '"' in cell:
+                        shown = cell if len(cell) <= 40 else cell[:40] + "..."
+                        return (
+                            f"CSV file {path} line {reader.line_num} has a quote inside the "
+                            f"cell '{shown}' of column {name!r}; quote the whole cell and "
+                            'double the quote inside it ("IM0""28"), or remove it.'
+                        )
+        except csv.Error:
+            return None
+    return None
 
 
 def read_failure(path: Path, exc: Exception) -> str:
     """A CSV file Polars cannot read, explained with the line at fault where it can be found."""
     where = _ragged_line(path) if "more fields" in str(exc) else None
     return (
-        where or _quote_line(path) or f"CSV file {path} cannot be read: {str(exc).splitlines()[0]}."
+        where
+        or _quote_line(path)
+        or _inner_quote_line(path)
+        or f"CSV file {path} cannot be read: {str(exc).splitlines()[0]}."
     )
 
 
