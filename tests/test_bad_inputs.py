@@ -111,6 +111,16 @@ def test_missing_file_and_unknown_suffix(tmp_path):
     assert result.exit_code == 2 and "neither CSV nor Parquet" in result.output
 
 
+def test_a_header_name_that_is_not_utf8_is_warned_of_not_silently_unused(tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_bytes((HEADER + ",customs_o\xeffice\n" + ROW + ",SEA04\n").encode("latin-1"))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "in.csv has a header name that is not UTF-8 text (column 9)" in said
+    assert "save the file as UTF-8" in said
+
+
 # ------------------------------------------------------- files that read after a repair
 READABLE_FILES = {
     "byte order mark": ("\ufeff" + HEADER + "\n" + ROW + "\n").encode(),

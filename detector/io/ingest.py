@@ -287,6 +287,13 @@ def scan_file(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
         ) from None
     except pl.exceptions.PolarsError as exc:
         raise DetectorError(f"CSV file {path} cannot be read: {exc}.") from None
+    broken = [i + 1 for i, name in enumerate(names) if "\ufffd" in name]
+    if broken:
+        notes.append(
+            f"warning: {path.name} has a header name that is not UTF-8 text (column "
+            f"{broken[0]}); it matches no column of the schema, so what that column holds "
+            "is not used: save the file as UTF-8"
+        )
     for name in names:
         base = re.sub(r"_duplicated_\d+$", "", name)
         if base != name and base in names:
