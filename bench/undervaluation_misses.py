@@ -1,0 +1,83 @@
+"""Which listed undervaluations do not show UNDERVALUED, and what they show instead.
+
+For each seed: a synthetic year, trained on months 1-9, months 10-12 scored with
+``--top 5%`` (as ``bench/reasons_mechanism.py``); among the model's listed true
+undervaluations whose reasons lack UNDERVALUED, the declared price against the peers'
+median (``value_ratio``) in bands, and their first reason codes.
+
+    python bench/undervaluation_misses.py --seeds 1 2 --rows 100000
+"""
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import polars as pl
+from reasons_mechanism import TRUTH, split_year
+
+from detector.app.pipeline import score, train
+from detector.io.persist import load_model
+
+
+def misses(seed: int, rows: int, folder: Path) -> pl.DataFrame:
+    split_year(seed, rows, folder)
+    train([folder / "h.parquet"], folder / "m.joblib")
+    with score([folder / "r.parquet"], folder / "m.joblib", top="5%") as result:
+        listed = result.scored
+    # The percentile among the peers' prices is a feature, not an output column.
+    model, _ = load_model(folder / "m.joblib")
+    recent = pl.read_parquet(folder / "r.parquet").drop(TRUTH)
+    features = model.transform(recent).select("declaration_id", "price_percentile")
+    listed = listed.join(features, on="declaration_id", how="left")
+    truth = pl.when(pl.col("true_fraud") == 1).then("true_fraud_type").otherwise(pl.lit("clean"))
+    return listed.filter(pl.col("selection") == "model").select(
+        pl.lit(seed).alias("seed"),
+        truth.alias("truth"),
+        "value_ratio",
+        "price_percentile",
+        (pl.col("true_customs_value") / pl.col("customs_value")).alias("true_over_declared"),
+        pl.col("reason_codes").list.contains("UNDERVALUED").alias("named"),
+        pl.col("reason_codes").list.first().alias("first"),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+    frames = []
+    for seed in args.seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            frames.append(misses(seed, args.rows, Path(tmp)))
+    picks = pl.concat(frames)
+    listed = picks.filter(pl.col("truth") == "undervaluation")
+    missed = listed.filter(~pl.col("named"))
+    print(
+        f"seeds {args.seeds}: {listed.height:,} listed undervaluations, {missed.height:,} "
+        "without UNDERVALUED"
+    )
+    bands = pl.col("value_ratio").cut([0.7, 0.8, 0.9, 1.0, 1.2], left_closed=True)
+    ranks = pl.col("price_percentile").cut([1, 2, 5, 10, 20], left_closed=True)
+    pl.Config.set_tbl_rows(20)
+    print(missed.group_by(bands.alias("value_ratio")).len().sort("value_ratio"))
+    print(missed.group_by("first").len().sort("len", descending=True))
+    print("their percentile among their peers' prices, and that of the other listed rows")
+    others = picks.filter((pl.col("truth") != "undervaluation") & (pl.col("value_ratio") >= 0.7))
+    print(
+        pl.concat(
+            [missed.select("truth", "price_percentile"), others.select("truth", "price_percentile")]
+        )
+        .group_by("truth", ranks.alias("percentile"))
+        .len()
+        .sort("truth", "percentile")
+    )
+    print(
+        "their declared value is the true one divided by: median "
+        f"{missed['true_over_declared'].median():.2f}, listed ones named: "
+        f"{listed.filter(pl.col('named'))['true_over_declared'].median():.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
