@@ -10,23 +10,18 @@ rarely for listed rows without fraud.
     python bench/mechanism_facts.py --seeds 1 2 --rows 100000
 """
 
-import argparse
-import tempfile
 from pathlib import Path
 
 import polars as pl
-from reasons_mechanism import split_year
+from reasons_mechanism import each_seed, scored_year
 
-from detector.app.pipeline import score, train
 from detector.io.persist import load_model
 from detector.models._reasons import mechanism_facts
 
 
 def facts_by_scheme(seed: int, rows: int, folder: Path) -> pl.DataFrame:
-    recent = split_year(seed, rows, folder)
-    train([folder / "h.parquet"], folder / "m.joblib")
-    with score([folder / "r.parquet"], folder / "m.joblib", top="5%") as result:
-        listed = result.scored.filter(pl.col("selection") == "model")["declaration_id"]
+    recent, scored = scored_year(seed, rows, folder)
+    listed = scored.filter(pl.col("selection") == "model")["declaration_id"]
     model = load_model(folder / "m.joblib")[0]
     table = model.transform(recent)
     facts = mechanism_facts(table)
@@ -40,14 +35,7 @@ def facts_by_scheme(seed: int, rows: int, folder: Path) -> pl.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--rows", type=int, default=100_000)
-    args = parser.parse_args()
-    frames = []
-    for seed in args.seeds:
-        with tempfile.TemporaryDirectory() as tmp:
-            frames.append(facts_by_scheme(seed, args.rows, Path(tmp)))
+    args, frames = each_seed(facts_by_scheme, [1, 2])
     both = pl.concat(frames)
     codes = [c for c in both.columns if c not in ("scheme", "listed")]
     table = (

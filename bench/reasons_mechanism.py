@@ -12,6 +12,7 @@ not of its scheme (clean rows, or another scheme's): the false leads.
 
 import argparse
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -45,19 +46,41 @@ def split_year(seed: int, rows: int, folder: Path) -> pl.DataFrame:
     return recent
 
 
-def listed_frauds(seed: int, rows: int, folder: Path) -> tuple[pl.DataFrame, dict]:
+def scored_year(seed: int, rows: int, folder: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A synthetic year split as :func:`split_year`, trained on months 1-9 (the model
+    is ``m.joblib`` in ``folder``) and months 10-12 scored with ``--top 5%``: returns
+    months 10-12 with their truth, and the list."""
     recent = split_year(seed, rows, folder)
     train([folder / "h.parquet"], folder / "m.joblib")
     with score([folder / "r.parquet"], folder / "m.joblib", top="5%") as result:
-        listed = result.scored
-    ranking = {
-        "precision": listed["true_fraud"].mean(),
-        "revenue": listed["true_revenue_lost"].sum() / recent["true_revenue_lost"].sum(),
-    }
+        return recent, result.scored
+
+
+def each_seed(work: Callable, seeds: list[int]) -> tuple[argparse.Namespace, list]:
+    """``--seeds`` and ``--rows`` read from the command line (``seeds`` by default);
+    ``work(seed, rows, folder)`` for each seed, in a folder of its own; its results."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, nargs="+", default=seeds)
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+    done = []
+    for seed in args.seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            done.append(work(seed, args.rows, Path(tmp)))
+    return args, done
+
+
+def listed_frauds(seed: int, rows: int, folder: Path) -> pl.DataFrame:
+    """The model's listed picks (their truth and reason codes); the list's precision
+    and revenue printed."""
+    recent, listed = scored_year(seed, rows, folder)
+    precision = listed["true_fraud"].mean()
+    revenue = listed["true_revenue_lost"].sum() / recent["true_revenue_lost"].sum()
+    print(f"seed {seed}: top 5 % precision {precision:.3f}, revenue {revenue:.3f}")
     picks = listed.filter(pl.col("selection") == "model").with_columns(
         pl.when(pl.col("true_fraud") == 1).then("true_fraud_type").otherwise(pl.lit("clean"))
     )
-    return picks.select("true_fraud", "true_fraud_type", "reason_codes"), ranking
+    return picks.select("true_fraud", "true_fraud_type", "reason_codes")
 
 
 def false_leads(picks: pl.DataFrame) -> pl.DataFrame:
@@ -83,19 +106,7 @@ def shares(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    parser.add_argument("--rows", type=int, default=100_000)
-    args = parser.parse_args()
-    frames = []
-    for seed in args.seeds:
-        with tempfile.TemporaryDirectory() as tmp:
-            frame, ranking = listed_frauds(seed, args.rows, Path(tmp))
-        frames.append(frame)
-        print(
-            f"seed {seed}: top 5 % precision {ranking['precision']:.3f}, "
-            f"revenue {ranking['revenue']:.3f}"
-        )
+    args, frames = each_seed(listed_frauds, [1, 2, 3])
     picks = pl.concat(frames)
     both = shares(picks.filter(pl.col("true_fraud") == 1).drop("true_fraud"))
     table = (

@@ -8,26 +8,19 @@ median (``value_ratio``) in bands, and their first reason codes.
     python bench/undervaluation_misses.py --seeds 1 2 --rows 100000
 """
 
-import argparse
-import tempfile
 from pathlib import Path
 
 import polars as pl
-from reasons_mechanism import TRUTH, split_year
+from reasons_mechanism import TRUTH, each_seed, scored_year
 
-from detector.app.pipeline import score, train
 from detector.io.persist import load_model
 
 
 def misses(seed: int, rows: int, folder: Path) -> pl.DataFrame:
-    split_year(seed, rows, folder)
-    train([folder / "h.parquet"], folder / "m.joblib")
-    with score([folder / "r.parquet"], folder / "m.joblib", top="5%") as result:
-        listed = result.scored
+    recent, listed = scored_year(seed, rows, folder)
     # The percentile among the peers' prices is a feature, not an output column.
     model, _ = load_model(folder / "m.joblib")
-    recent = pl.read_parquet(folder / "r.parquet").drop(TRUTH)
-    features = model.transform(recent).select("declaration_id", "price_percentile")
+    features = model.transform(recent.drop(TRUTH)).select("declaration_id", "price_percentile")
     listed = listed.join(features, on="declaration_id", how="left")
     truth = pl.when(pl.col("true_fraud") == 1).then("true_fraud_type").otherwise(pl.lit("clean"))
     return listed.filter(pl.col("selection") == "model").select(
@@ -41,15 +34,15 @@ def misses(seed: int, rows: int, folder: Path) -> pl.DataFrame:
     )
 
 
+def _bands(column: str, breaks: list[float]) -> pl.Expr:
+    """``column`` in left-closed bands between ``breaks`` (in order: ``[a, b)``)."""
+    edges = ["-inf", *map(str, breaks), "inf"]
+    labels = [f"{i}: [{a}, {b})" for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False))]
+    return pl.col(column).bin_intervals(breaks, labels=labels)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--rows", type=int, default=100_000)
-    args = parser.parse_args()
-    frames = []
-    for seed in args.seeds:
-        with tempfile.TemporaryDirectory() as tmp:
-            frames.append(misses(seed, args.rows, Path(tmp)))
+    args, frames = each_seed(misses, [1, 2])
     picks = pl.concat(frames)
     listed = picks.filter(pl.col("truth") == "undervaluation")
     missed = listed.filter(~pl.col("named"))
@@ -57,8 +50,8 @@ def main() -> None:
         f"seeds {args.seeds}: {listed.height:,} listed undervaluations, {missed.height:,} "
         "without UNDERVALUED"
     )
-    bands = pl.col("value_ratio").cut([0.7, 0.8, 0.9, 1.0, 1.2], left_closed=True)
-    ranks = pl.col("price_percentile").cut([1, 2, 5, 10, 20], left_closed=True)
+    bands = _bands("value_ratio", [0.7, 0.8, 0.9, 1.0, 1.2])
+    ranks = _bands("price_percentile", [1, 2, 5, 10, 20])
     pl.Config.set_tbl_rows(20)
     print(missed.group_by(bands.alias("value_ratio")).len().sort("value_ratio"))
     print(missed.group_by("first").len().sort("len", descending=True))
