@@ -10,16 +10,10 @@ Printed: each run's seconds, the medians and their ratio, whether the two tables
 equal, and whether the two-plan copy here is the shipped ``transform``'s table.
 """
 
-import argparse
-import statistics
-import time
-from pathlib import Path
-
 import polars as pl
+from _turns import kept_rows, take_turns
 
 from detector.features import _builder as builder
-from detector.io.ingest import read_declarations
-from detector.io.persist import load_model
 
 
 def features(f, accepted: pl.DataFrame, in_two: bool) -> pl.DataFrame:
@@ -36,27 +30,17 @@ def features(f, accepted: pl.DataFrame, in_two: bool) -> pl.DataFrame:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    model, _ = load_model(args.data / "m.joblib")
-    accepted = read_declarations(args.data / "day.csv").accepted
+    args, model, accepted = kept_rows()
     print(f"{accepted.height:,} rows")
-    seconds: dict[str, list[float]] = {"one plan": [], "two": []}
-    tables = {}
-    for i in range(args.runs):
-        turn = ["one plan", "two"] if i % 2 == 0 else ["two", "one plan"]
-        for name in turn:
-            t0 = time.perf_counter()
-            tables[name] = features(model.features_, accepted, in_two=name == "two")
-            seconds[name].append(time.perf_counter() - t0)
-        print(f"run {i + 1}: " + ", ".join(f"{n} {s[-1]:.2f} s" for n, s in seconds.items()))
-    one, two = (statistics.median(seconds[n]) for n in ("one plan", "two"))
-    print(f"median: one plan {one:.2f} s, two {two:.2f} s, two / one {two / one:.2f}")
+    tables = take_turns(
+        {
+            "one plan": lambda: features(model.features_, accepted, in_two=False),
+            "two": lambda: features(model.features_, accepted, in_two=True),
+        },
+        args.runs,
+    )
     print(f"equal tables: {tables['one plan'].equals(tables['two'])}")
-    shipped = model.transform(accepted)
-    same = shipped.equals(tables["two"])
+    same = model.transform(accepted).equals(tables["two"])
     print(f"the two-plan copy equals DeclarationFeatures.transform: {same}")
 
 

@@ -9,16 +9,10 @@ Printed: each run's seconds of both walks, the median of each and their ratio, a
 whether the two give the same probabilities to the last bit.
 """
 
-import argparse
-import statistics
-import time
-from pathlib import Path
-
 import numpy as np
+from _turns import kept_rows, take_turns
 from scipy.special import expit
 
-from detector.io.ingest import read_declarations
-from detector.io.persist import load_model
 from detector.models import _sklearn_compat as compat
 from detector.models._predict import BLOCK_ROWS, Predictor, _bins, _blocks, screen_positive
 
@@ -44,33 +38,20 @@ def binned_screen(predictor: Predictor, matrix: np.ndarray, trees: int) -> np.nd
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    model, _ = load_model(args.data / "m.joblib")
-    table = model.transform(read_declarations(args.data / "day.csv").accepted)
+    args, model, accepted = kept_rows()
+    table = model.transform(accepted)
     matrix = model.classifier_.named_steps["encode"].transform(table)
     clf = model.classifier_.steps[-1][1]
     predictor, trees = Predictor(clf), model.config.screen_trees
     print(f"{matrix.shape[0]:,} rows, {matrix.shape[1]} columns, first {trees} trees")
-    seconds = {"bins": [], "values": []}
-    for i in range(args.runs):
-        turn = ["bins", "values"] if i % 2 == 0 else ["values", "bins"]
-        for name in turn:
-            t0 = time.perf_counter()
-            if name == "bins":
-                a = binned_screen(predictor, matrix, trees)
-            else:
-                b = screen_positive(clf, matrix, trees)
-            seconds[name].append(time.perf_counter() - t0)
-        print(
-            f"run {i + 1}: bins {seconds['bins'][-1]:.2f} s, values {seconds['values'][-1]:.2f} s"
-        )
-    same = np.array_equal(a, b)
-    bins, values = statistics.median(seconds["bins"]), statistics.median(seconds["values"])
-    print(f"median: bins {bins:.2f} s, values {values:.2f} s, values / bins {values / bins:.2f}")
-    print(f"same probabilities to the last bit: {same}")
+    done = take_turns(
+        {
+            "bins": lambda: binned_screen(predictor, matrix, trees),
+            "values": lambda: screen_positive(clf, matrix, trees),
+        },
+        args.runs,
+    )
+    print(f"same probabilities to the last bit: {np.array_equal(done['bins'], done['values'])}")
 
 
 if __name__ == "__main__":
