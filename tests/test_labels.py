@@ -183,12 +183,9 @@ def test_a_workbook_saved_as_csv_is_read_by_its_headers_in_words(tmp_path):
     assert (stored["fraud_type"], stored["revenue_recovered"]) == ("undervaluation", 1200.0)
 
 
-def test_monitor_gives_the_revenue_recovered_in_the_currency_the_scoring_recorded(tmp_path):
-    store = tmp_path / "store"
-    assert LabelStore(store).currency is None
-    LabelStore(store).record_flagged(_flagged(["A"]), currency="EUR")
-    LabelStore(store).record_flagged(_flagged(["B"]), currency="USD")  # the first one stays
-    assert LabelStore(store).currency == "EUR"
+def _fraud_of_1500_monitored(tmp_path, store) -> tuple[str, str]:
+    """Declaration A reported a fraud with 1,500 recovered, then the store monitored:
+    what the terminal and the page say."""
     rows = [{"declaration_id": "A", "fraud": "1", "revenue_recovered": "1500"}]
     fed = runner.invoke(
         app, ["feedback", str(_outcomes(tmp_path / "o.csv", rows)), "--store", str(store)]
@@ -197,8 +194,18 @@ def test_monitor_gives_the_revenue_recovered_in_the_currency_the_scoring_recorde
     report = tmp_path / "m.html"
     shown = runner.invoke(app, ["monitor", "--store", str(store), "--report", str(report)])
     assert shown.exit_code == 0, shown.output
-    assert "revenue (EUR)" in shown.output and "1,500" in shown.output
-    assert "revenue recovered (EUR)" in report.read_text(encoding="utf-8")
+    return shown.output, report.read_text(encoding="utf-8")
+
+
+def test_monitor_gives_the_revenue_recovered_in_the_currency_the_scoring_recorded(tmp_path):
+    store = tmp_path / "store"
+    assert LabelStore(store).currency is None
+    LabelStore(store).record_flagged(_flagged(["A"]), currency="EUR")
+    LabelStore(store).record_flagged(_flagged(["B"]), currency="USD")  # the first one stays
+    assert LabelStore(store).currency == "EUR"
+    shown, page = _fraud_of_1500_monitored(tmp_path, store)
+    assert "revenue (EUR)" in shown and "1,500" in shown
+    assert "revenue recovered (EUR)" in page
     # A store file edited by hand into something else than a currency code says nothing.
     for kept in ('{"currency": "[bold red]X[/]"}', '{"currency": {"a": 1}}', "[1, 2]", "{"):
         (store / "store.json").write_text(kept)
@@ -208,15 +215,8 @@ def test_monitor_gives_the_revenue_recovered_in_the_currency_the_scoring_recorde
 def test_a_store_without_a_recorded_currency_says_so_beside_its_revenue(tmp_path):
     store = tmp_path / "store"
     LabelStore(store).record_flagged(_flagged(["A"]))  # no currency recorded
-    rows = [{"declaration_id": "A", "fraud": "1", "revenue_recovered": "1500"}]
-    fed = runner.invoke(
-        app, ["feedback", str(_outcomes(tmp_path / "o.csv", rows)), "--store", str(store)]
-    )
-    assert fed.exit_code == 0, fed.output
-    report = tmp_path / "m.html"
-    shown = runner.invoke(app, ["monitor", "--store", str(store), "--report", str(report)])
-    assert shown.exit_code == 0, shown.output
-    assert "revenue recovered (currency not recorded)" in report.read_text(encoding="utf-8")
+    _, page = _fraud_of_1500_monitored(tmp_path, store)
+    assert "revenue recovered (currency not recorded)" in page
 
 
 def test_feedback_cli_and_monitor(tmp_path):
