@@ -130,12 +130,12 @@ def _csv_to_parquet(
     return sorted(folder.glob("*.parquet")) if folder.exists() else []
 
 
-def _whole_csv(path: Path, piece_rows: int, notes: list[str]) -> int:
-    """The rows of a CSV file that is a batch's one piece, read as it is (cutting it
-    into Parquet first would only cost time); 0 when it must be cut: more lines than
-    a piece, or rows that only a full read can count (a stray quote, which the cutting
-    then explains)."""
-    if csv_data_lines(path) > piece_rows:
+def _whole_csv(path: Path, lines: int, piece_rows: int, notes: list[str]) -> int:
+    """The rows of a CSV file of ``lines`` data lines that is a batch's one piece, read
+    as it is (cutting it into Parquet first would only cost time); 0 when it must be
+    cut: more lines than a piece, or rows that only a full read can count (a stray
+    quote, which the cutting then explains)."""
+    if lines > piece_rows:
         return 0
     said: list[str] = []
     lf = scan_file(path, "csv", said)
@@ -158,19 +158,17 @@ def plan_pieces(paths, work: Path, piece_rows: int = PIECE_ROWS) -> Plan:
     notes: list[str] = []
     parts: list[Part] = []
     for number, (path, kind) in enumerate(files):
-        whole = _whole_csv(path, piece_rows, notes) if kind == "csv" and len(files) == 1 else 0
-        if whole:
-            parts.append(Part(str(path), 0, whole, source=str(path), kind="csv"))
-            note = line_note(path, csv_data_lines(path), whole)
-            notes += [note] if note else []
-            continue
         if kind == "csv":
-            rows = 0
-            for chunk in _csv_to_parquet(path, work, piece_rows, notes, number):
-                n = pl.scan_parquet(chunk).select(pl.len()).collect().item()
-                parts.append(Part(str(chunk), 0, n, source=str(path)))
-                rows += n
-            note = line_note(path, csv_data_lines(path), rows) if rows else None
+            lines = csv_data_lines(path)
+            rows = _whole_csv(path, lines, piece_rows, notes) if len(files) == 1 else 0
+            if rows:
+                parts.append(Part(str(path), 0, rows, source=str(path), kind="csv"))
+            else:
+                for chunk in _csv_to_parquet(path, work, piece_rows, notes, number):
+                    n = pl.scan_parquet(chunk).select(pl.len()).collect().item()
+                    parts.append(Part(str(chunk), 0, n, source=str(path)))
+                    rows += n
+            note = line_note(path, lines, rows) if rows else None
             notes += [note] if note else []
             continue
         lf = scan_file(path, kind, notes)  # checks the footer: a clear error if broken
