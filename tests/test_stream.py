@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from detector.app.cli import app
 from detector.app.pipeline import score, write_scores
 from detector.batch.stream import Runner, plan_pieces
+from detector.errors import DetectorError
 
 COLUMNS = ["rank", "declaration_id", "risk_score", "reasons", "selection", "case_id"]
 
@@ -53,6 +54,21 @@ def test_a_csv_file_of_one_piece_is_read_as_it_is_and_a_larger_one_is_cut(layout
     assert (
         whole.pieces[0].scan().collect().equals(pl.concat([p.scan().collect() for p in cut.pieces]))
     )
+
+
+def test_a_file_neither_route_can_read_gets_the_same_sentence(trained_model, layouts, tmp_path):
+    path, _, _ = trained_model
+    csv, _ = layouts
+    lines = csv.read_text().splitlines()
+    lines[2_500] += ",surplus"  # a row too wide, past the first pieces
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    said = f"CSV file {bad} line 2501 has"
+    with pytest.raises(DetectorError, match=said):  # read as it is
+        score([bad], path, top="5%")
+    with pytest.raises(DetectorError, match=said):  # cut into pieces first
+        plan_pieces([bad], tmp_path / "w", piece_rows=1_000)
+    assert not (tmp_path / "w" / "csv" / "0").exists()  # no piece of the failed cutting
 
 
 def test_pieces_cover_the_batch_in_reading_order(trained_model, layouts, tmp_path):

@@ -28,6 +28,7 @@ piece and write their own results; they return counts, never whole frames.
 """
 
 import os
+import shutil
 import tempfile
 import time
 import warnings
@@ -126,8 +127,20 @@ def _csv_to_parquet(
             engine="streaming",
         )
     except pl.exceptions.PolarsError as exc:
+        _remove_partial(folder)
         raise DetectorError(read_failure(path, exc)) from None
     return sorted(folder.glob("*.parquet")) if folder.exists() else []
+
+
+def _remove_partial(folder: Path) -> None:
+    """Remove the pieces of a failed cutting: Polars' writers may still finish a piece
+    or two after the error is raised, so the folder is removed until it stays gone
+    (for up to about a second)."""
+    for _ in range(20):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            return
+        time.sleep(0.05)
 
 
 def _whole_csv(path: Path, lines: int, piece_rows: int, notes: list[str]) -> int:
@@ -607,7 +620,10 @@ def score_pieces(
 ) -> Scored:
     """Passes 1 to 7 of the module docstring; ``top(n)`` sizes the list for n rows;
     ``exploration``: a label store's exploration record, for the selection."""
-    holder = tempfile.TemporaryDirectory(prefix="detector-")
+    # A writer still at work after a failure must not turn a clear error into a failed
+    # clean-up: what it leaves is removed with the folder, or left in the system's
+    # temporary folder, never in the user's.
+    holder = tempfile.TemporaryDirectory(prefix="detector-", ignore_cleanup_errors=True)
     work = Path(holder.name)
     for sub in (
         "accepted",

@@ -440,10 +440,12 @@ def _inner_quote_line(path: Path) -> str | None:
 
 
 def read_failure(path: Path, exc: Exception) -> str:
-    """A CSV file Polars cannot read, explained with the line at fault where it can be found."""
-    where = _ragged_line(path) if "more fields" in str(exc) else None
+    """A CSV file Polars cannot read, explained with the line at fault where it can be
+    found: the file's first fault of each kind looked for in turn, whatever Polars'
+    message (which differs between its readers), so that the same file gets the same
+    sentence however it is read."""
     return (
-        where
+        _ragged_line(path)
         or _quote_line(path)
         or _inner_quote_line(path)
         or f"CSV file {path} cannot be read: {str(exc).splitlines()[0]}."
