@@ -68,6 +68,7 @@ def test_a_file_neither_route_can_read_gets_the_same_sentence(trained_model, lay
         score([bad], path, top="5%")
     with pytest.raises(DetectorError, match=said):  # cut into pieces first
         plan_pieces([bad], tmp_path / "w", piece_rows=1_000)
+    time.sleep(0.5)  # a piece Polars' writers finish late must not come back
     assert not (tmp_path / "w" / "csv" / "0").exists()  # no piece of the failed cutting
 
 

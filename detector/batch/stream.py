@@ -132,15 +132,21 @@ def _csv_to_parquet(
     return sorted(folder.glob("*.parquet")) if folder.exists() else []
 
 
-def _remove_partial(folder: Path) -> None:
-    """Remove the pieces of a failed cutting: Polars' writers may still finish a piece
-    or two after the error is raised, so the folder is removed until it stays gone
-    (for up to about a second)."""
-    for _ in range(20):
-        shutil.rmtree(folder, ignore_errors=True)
-        if not folder.exists():
+def _remove_partial(folder: Path, settle: float = 0.25, limit: float = 5.0) -> None:
+    """Remove the pieces of a failed cutting. Polars' writers may still finish a piece
+    a few milliseconds after the error is raised, so the folder must stay gone for
+    ``settle`` seconds before it counts as removed (trying for up to ``limit``)."""
+    deadline = time.monotonic() + limit
+    gone_since = None
+    while time.monotonic() < deadline:
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            gone_since = None
+        elif gone_since is None:
+            gone_since = time.monotonic()
+        elif time.monotonic() - gone_since >= settle:
             return
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def _whole_csv(path: Path, lines: int, piece_rows: int, notes: list[str]) -> int:
