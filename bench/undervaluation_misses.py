@@ -20,7 +20,13 @@ def misses(seed: int, rows: int, folder: Path) -> pl.DataFrame:
     recent, listed = scored_year(seed, rows, folder)
     # The percentile among the peers' prices is a feature, not an output column.
     model, _ = load_model(folder / "m.joblib")
-    features = model.transform(recent.drop(TRUTH)).select("declaration_id", "price_percentile")
+    features = model.transform(recent.drop(TRUTH)).select(
+        "declaration_id",
+        "price_percentile",
+        "importer_mean_ratio_before",
+        "importer_share_below_before",
+        "importer_n_before",
+    )
     listed = listed.join(features, on="declaration_id", how="left")
     truth = pl.when(pl.col("true_fraud") == 1).then("true_fraud_type").otherwise(pl.lit("clean"))
     return listed.filter(pl.col("selection") == "model").select(
@@ -28,6 +34,9 @@ def misses(seed: int, rows: int, folder: Path) -> pl.DataFrame:
         truth.alias("truth"),
         "value_ratio",
         "price_percentile",
+        "importer_mean_ratio_before",
+        "importer_share_below_before",
+        "importer_n_before",
         (pl.col("true_customs_value") / pl.col("customs_value")).alias("true_over_declared"),
         pl.col("reason_codes").list.contains("UNDERVALUED").alias("named"),
         pl.col("reason_codes").list.first().alias("first"),
@@ -52,7 +61,7 @@ def main() -> None:
     )
     bands = _bands("value_ratio", [0.7, 0.8, 0.9, 1.0, 1.2])
     ranks = _bands("price_percentile", [1, 2, 5, 10, 20])
-    pl.Config.set_tbl_rows(20)
+    pl.Config.set_tbl_rows(40)
     print(missed.group_by(bands.alias("value_ratio")).len().sort("value_ratio"))
     print(missed.group_by("first").len().sort("len", descending=True))
     print("their percentile among their peers' prices, and that of the other listed rows")
@@ -65,6 +74,14 @@ def main() -> None:
         .len()
         .sort("truth", "percentile")
     )
+    print("the importer's earlier prices against their peers (mean ratio), mild discounts only")
+    mild = pl.concat([missed, others]).filter(pl.col("value_ratio") < 1.0)
+    ratio = _bands("importer_mean_ratio_before", [0.6, 0.7, 0.8, 0.9, 1.0])
+    print(
+        mild.group_by("truth", ratio.alias("importer ratio")).len().sort("truth", "importer ratio")
+    )
+    share = _bands("importer_share_below_before", [0.5, 0.7, 0.8, 0.9])
+    print(mild.group_by("truth", share.alias("share below")).len().sort("truth", "share below"))
     print(
         "their declared value is the true one divided by: median "
         f"{missed['true_over_declared'].median():.2f}, listed ones named: "
