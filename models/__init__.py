@@ -14,7 +14,7 @@ from detector.models._policies import (
     mechanism_of,
     segment_of,
 )
-from detector.models._reasons import EVIDENCE_FIRST, FAMILIES, explain_rows
+from detector.models._reasons import EVIDENCE_FIRST, FAMILIES, FAR_BELOW, explain_rows
 
 __all__ = [
     "CAPACITY_LEVELS",
@@ -22,6 +22,7 @@ __all__ = [
     "EVIDENCE_FIRST",
     "DriftReport",
     "FAMILIES",
+    "FAR_BELOW",
     "FraudModel",
     "FrameEncoder",
     "ModelConfig",

@@ -17,7 +17,7 @@ from scipy.special import expit
 from detector.features import string_lists
 from detector.models._predict import Predictor
 
-__all__ = ["EVIDENCE_FIRST", "FAMILIES", "explain_rows", "mechanism_facts"]
+__all__ = ["EVIDENCE_FIRST", "FAMILIES", "FAR_BELOW", "explain_rows", "mechanism_facts"]
 
 FAMILIES: dict[str, tuple[str, ...]] = {
     "UNDERVALUED": (
@@ -117,8 +117,11 @@ EVIDENCE_FIRST: tuple[str, ...] = (
 
 
 #: What the declaration itself must show for a scheme to be named from its facts: a
-#: price this far below its peers' median (declared / reference)...
+#: price this far below its peers' median (declared / reference), or below the
+#: median from an importer whose earlier declarations averaged this far below theirs
+#: (at least ``PATTERN_N`` of them): a mild discount that is the importer's habit...
 FAR_BELOW = 0.7
+PATTERN_N = 5
 #: ...a lane through a third country that carries less than this share of the goods'
 #: past declarations...
 RARE_LANE = 0.25
@@ -138,7 +141,10 @@ def mechanism_facts(table: pl.DataFrame) -> dict[str, np.ndarray]:
     """Per scheme, the rows whose own facts show it, whatever the model weighed: what
     an investigator goes to the container to check.
 
-    - UNDERVALUED: the price per tonne is below ``FAR_BELOW`` of the peers' median;
+    - UNDERVALUED: the price per tonne is below ``FAR_BELOW`` of the peers' median, or
+      below the median from an importer whose ``PATTERN_N`` or more earlier
+      declarations averaged below ``FAR_BELOW`` of theirs (an importer who undervalues
+      by habit also does it mildly, on goods whose true price was above the median);
     - MISCLASSIFIED: the price fits another code of the tariff section that pays more
       duty (``features.reclassification``);
     - ROUTE: the goods left from, or passed through, a third country on a lane that
@@ -153,9 +159,13 @@ def mechanism_facts(table: pl.DataFrame) -> dict[str, np.ndarray]:
         if "reclass_hs_code" in table.columns
         else np.zeros(table.height, dtype=bool)
     )
+    ratio = _column(table, "value_ratio", np.nan)
     with np.errstate(invalid="ignore"):
+        habit = (_column(table, "importer_mean_ratio_before", np.nan) < FAR_BELOW) & (
+            _column(table, "importer_n_before", 0) >= PATTERN_N
+        )
         return {
-            "UNDERVALUED": _column(table, "value_ratio", np.nan) < FAR_BELOW,
+            "UNDERVALUED": (ratio < FAR_BELOW) | ((ratio < 1) & habit),
             "MISCLASSIFIED": mc,
             "ROUTE": (_column(table, "third_country", 0) == 1)
             & (_column(table, "lane_share", 1) < RARE_LANE),

@@ -102,6 +102,43 @@ def test_facts_name_each_scheme_from_the_row_alone():
     ]
 
 
+def test_a_mild_discount_is_undervalued_when_it_is_the_importers_habit():
+    table = pl.DataFrame(
+        {
+            "value_ratio": [0.85, 0.85, 0.85, 1.05, 0.65],
+            "importer_mean_ratio_before": [0.55, 0.92, 0.55, 0.55, None],
+            "importer_n_before": [12, 40, 4, 12, 0],
+        }
+    )
+    undervalued = mechanism_facts(table)["UNDERVALUED"].tolist()
+    # habit and a price under the median; no habit; too few earlier declarations to
+    # call it one; a habit but a price above the median; far below without a record
+    assert undervalued == [True, False, False, False, True]
+
+
+def test_the_sentence_of_a_mild_discount_quotes_the_importers_habit():
+    row = {
+        "reason_codes": [["UNDERVALUED"], ["UNDERVALUED"]],
+        "value_ratio": [0.85, 0.5],
+        "unit_value_per_ton": [4250.0, 2500.0],
+        "reference_value_per_ton": [5000.0, 5000.0],
+        "peer_n": [1240, 1240],
+        "peer_label": ["HS 081060 from TH, n=1,240"] * 2,
+        "price_percentile": [31.0, 2.0],
+        "importer_id": ["IM7", "IM8"],
+        "importer_n_before": [12.0, 30.0],
+        "importer_mean_ratio_before": [0.55, 0.6],
+        "currency": ["USD", "USD"],
+    }
+    mild, far = (s[0] for s in reasons.sentences(pl.DataFrame(row), 150.0).to_list())
+    assert mild == (
+        "UNDERVALUED: 4,250 USD/t is 15% below the median 5,000 USD/t of 1,240 declarations "
+        "of HS 081060 from TH, n=1,240 (percentile 31.0); importer IM7's 12 earlier "
+        "declarations averaged 55% of their peers' median price"
+    )
+    assert "importer" not in far  # its own price says it all
+
+
 #: The reason codes that name each scheme's mechanism, with the numbers each quotes.
 SCHEMES = {
     "undervaluation": {

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import polars as pl
 
 from detector.features import string_lists
+from detector.models import FAR_BELOW
 
 __all__ = [
     "FORMATTERS",
@@ -102,12 +103,20 @@ def _price(code: str, r: dict, de_minimis: float) -> str:
         )
     word = "below" if ratio < 1 else "above"
     per_t = f"{_cur(r)}/t"
-    return (
+    said = (
         f"{code}: {_num(r.get('unit_value_per_ton'))}{per_t} is {abs(1 - ratio) * 100:.0f}% "
         f"{word} the median {_num(r.get('reference_value_per_ton'))}{per_t} of "
         f"{_num(r.get('peer_n'))} declarations of {group} (percentile "
         f"{_num(r.get('price_percentile'), '.1f')})"
     )
+    habit = r.get("importer_mean_ratio_before")
+    if code == "UNDERVALUED" and ratio >= FAR_BELOW and habit is not None and habit < FAR_BELOW:
+        # A mild discount: the importer's habit is what makes it one (mechanism_facts).
+        said += (
+            f"; importer {r.get('importer_id')}'s {_num(r.get('importer_n_before'))} earlier "
+            f"declarations averaged {habit * 100:.0f}% of their peers' median price"
+        )
+    return said
 
 
 def _route(code: str, r: dict, de_minimis: float) -> str:
