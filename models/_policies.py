@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from detector.models._config import ModelConfig
-from detector.models._reasons import mechanism_facts
+from detector.models._reasons import declaration_facts
 from detector.models._selection import exploration_rng, select_for_inspection
 
 __all__ = [
@@ -68,8 +68,8 @@ def segment_stats(revealed: pl.DataFrame) -> pl.DataFrame:
 
 def mechanism_of(table: pl.DataFrame) -> pl.Series:
     """A scored declaration's scheme for exploration (``__mech``): the first of
-    ``SCHEMES`` its own facts show (``mechanism_facts``), else ``NONE``."""
-    facts = mechanism_facts(table)
+    ``SCHEMES`` its own facts show (``declaration_facts``), else ``NONE``."""
+    facts = declaration_facts(table)
     out = np.full(table.height, NO_SCHEME, dtype=object)
     for code in reversed(SCHEMES):
         out[facts[code]] = code

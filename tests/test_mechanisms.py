@@ -114,6 +114,11 @@ def test_a_mild_discount_is_undervalued_when_it_is_the_importers_habit():
     # habit and a price under the median; no habit; too few earlier declarations to
     # call it one; a habit but a price above the median; far below without a record
     assert undervalued == [True, False, False, False, True]
+    # The habit is the importer's record: the exploration, which spreads its picks over
+    # what the declarations themselves show, does not count it.
+    from detector.models import mechanism_of
+
+    assert mechanism_of(table).to_list() == ["NONE", "NONE", "NONE", "NONE", "UNDERVALUED"]
 
 
 def test_the_sentence_of_a_mild_discount_quotes_the_importers_habit():
@@ -131,12 +136,52 @@ def test_the_sentence_of_a_mild_discount_quotes_the_importers_habit():
         "currency": ["USD", "USD"],
     }
     mild, far = (s[0] for s in reasons.sentences(pl.DataFrame(row), 150.0).to_list())
-    assert mild == (
-        "UNDERVALUED: 4,250 USD/t is 15% below the median 5,000 USD/t of 1,240 declarations "
-        "of HS 081060 from TH, n=1,240 (percentile 31.0); importer IM7's 12 earlier "
-        "declarations averaged 55% of their peers' median price"
+    assert mild == (  # the habit first: it is what makes a mild discount one
+        "UNDERVALUED: importer IM7's 12 earlier declarations averaged 55% of their peers' "
+        "median price; this one's 4,250 USD/t is 15% below the median 5,000 USD/t of 1,240 "
+        "declarations of HS 081060 from TH, n=1,240 (percentile 31.0)"
     )
     assert "importer" not in far  # its own price says it all
+    at = pl.DataFrame(row).with_columns(pl.Series("value_ratio", [0.998, 0.5]))
+    assert "this one's 4,250 USD/t is at the median 5,000" in reasons.sentences(at, 150.0)[0][0]
+
+
+def test_a_split_parcel_is_itself_under_de_minimis():
+    table = pl.DataFrame(
+        {
+            "split_n_pair_day": [44, 44, 44],
+            "split_under_pair_day": [2, 2, 0],
+            "split_parcel": [1, 0, 1],  # a cargo declaration of the pair that day: 0
+        }
+    )
+    assert mechanism_facts(table)["SPLIT_SHIPMENT"].tolist() == [True, False, False]
+
+
+def test_a_pair_never_seen_has_no_record_to_be_a_reason():
+    from detector.models._reasons import _as_shown, _clean_records
+
+    table = pl.DataFrame(
+        {
+            "importer_fraud_rate": [0.01, 0.01],
+            "importer_seller_fraud_rate": [0.16, 0.16],  # the overall rate: no record
+            "importer_seller_n_before": [0.0, 3.0],
+        }
+    )
+    row = {"ratio": np.ones(2), "origin_share": np.zeros(2), "third_country": np.zeros(2)}
+    row["clean_record"] = _clean_records(table, base_rate=0.1)
+    facts = mechanism_facts(table)
+    assert _as_shown("IMPORTER_HISTORY", 0, facts, row) is None
+    assert _as_shown("IMPORTER_HISTORY", 1, facts, row) == "IMPORTER_HISTORY"
+
+
+def test_an_undervaluation_leads_a_misclassification_its_price_also_fits():
+    from detector.models._reasons import _ordered
+
+    assert _ordered(["MISCLASSIFIED", "IMPORTER_HISTORY", "UNDERVALUED"]) == [
+        "UNDERVALUED",
+        "MISCLASSIFIED",
+        "IMPORTER_HISTORY",
+    ]
 
 
 #: The reason codes that name each scheme's mechanism, with the numbers each quotes.
@@ -185,7 +230,10 @@ def test_each_scheme_gets_its_mechanism_with_its_numbers_and_hint(model_file):
         (pl.col("true_fraud_type") == "transshipment") & (pl.col("route") == "TH>VN")
     )
     assert through.height > 0
-    assert through["reasons"].list.join(" | ").str.contains("ROUTE: route TH>VN").all()
+    said = through["reasons"].list.join(" | ")
+    assert said.str.contains(
+        "ROUTE: declared origin TH, shipped from VN (route TH>VN)", literal=True
+    ).all()
     # The entity's record never leads a row whose own facts show a scheme.
     first = listed.filter(pl.col("true_fraud") == 1)["reason_codes"].list.first()
     assert first.is_in(["IMPORTER_HISTORY", "PARTNER_HISTORY", "IMPORTER_UNDERPRICES"]).mean() < 0.1
@@ -196,11 +244,11 @@ def test_a_model_family_becomes_the_reason_the_row_shows_or_none():
 
     table = pl.DataFrame(
         {
-            "value_ratio": [1.1, 0.9, 1.0, 1.0],
-            "third_country": [0, 0, 0, 0],
-            "origin_share": [0.9, 0.9, 0.87, 0.03],
-            "hs_duty_gap": [0.0, 0.0, 0.0, 0.0],
-            "lane_share": [0.9, 0.9, 0.87, 0.03],
+            "value_ratio": [1.1, 0.6, 0.86, 1.0, 1.0],
+            "third_country": [0, 0, 0, 0, 0],
+            "origin_share": [0.9, 0.9, 0.87, 0.03, 0.03],
+            "hs_duty_gap": [0.0, 0.0, 0.0, 0.0, 12.5],
+            "lane_share": [0.9, 0.9, 0.87, 0.03, 0.03],
         }
     )
     facts = mechanism_facts(table)
@@ -212,8 +260,12 @@ def test_a_model_family_becomes_the_reason_the_row_shows_or_none():
     }
     assert _as_shown("UNDERVALUED", 0, facts, row) == "PRICE_UNUSUAL"  # above the median
     assert _as_shown("UNDERVALUED", 1, facts, row) == "UNDERVALUED"
+    # 14 % below, no importer's habit: the model weighed the price, which is no
+    # undervaluation by the facts
+    assert _as_shown("UNDERVALUED", 2, facts, row) == "PRICE_UNUSUAL"
     assert _as_shown("ROUTE", 2, facts, row) is None  # straight from its main origin
-    assert _as_shown("ROUTE", 3, facts, row) == "ROUTE"  # a rare origin for the goods
+    assert _as_shown("ROUTE", 3, facts, row) is None  # a rare origin paying no less duty
+    assert _as_shown("ROUTE", 4, facts, row) == "RELABEL"  # a rare origin paying less
     assert _as_shown("SPLIT_SHIPMENT", 1, facts, row) is None  # no parcels shown
 
 

@@ -43,8 +43,8 @@ def test_sentences_follow_the_codes_with_the_rows_numbers():
         [
             "UNDERVALUED: 2,150/t is 57% below the median 5,000/t of 1,240 declarations of "
             "HS 081060 from TH (percentile 1.2)",
-            "PARTNER_HISTORY: declarant BR1 fraud rate 0.50, seller SE9 fraud rate 0.25 in "
-            "past inspections",
+            "PARTNER_HISTORY: estimated fraud rates from past inspections: declarant BR1 "
+            "0.50, seller SE9 0.25",
         ],
         [
             "PRICE_UNUSUAL: 7,500/t is 50% above the median 5,000/t of 1,240 declarations of "

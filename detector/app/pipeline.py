@@ -510,13 +510,25 @@ def explain(
     card = {
         "reasons": with_sentences(row, model.config.de_minimis)["reasons"][0].to_list(),
         "what_to_check": hints(row["reason_codes"][0].to_list())
-        or ["no mechanism shown: the declaration itself shows no scheme; its record is the reason"],
+        or [_no_scheme(row["reason_codes"][0].to_list())],
     }
     card |= _card(row.row(0, named=True), table.height, model, listing)
     if card["declaration"].get("currency") is None and metadata.get("currency"):
         # No currency given: the values were read as the model's, which the card's money is in.
         card["declaration"]["currency"] = metadata["currency"]
     return card
+
+
+def _no_scheme(codes: list[str]) -> str:
+    """What to check on a declaration that shows no scheme: its record, when that is
+    the reason; else the goods and documents against the declaration."""
+    lead = next((c for c in codes if c != "EXPLORATION"), None)
+    if lead in ("IMPORTER_HISTORY", "PARTNER_HISTORY", "IMPORTER_UNDERPRICES"):
+        return "no scheme shown on the declaration itself: its parties' record is the reason"
+    return (
+        "no scheme shown on the declaration itself: examine the goods and the documents "
+        "against what is declared"
+    )
 
 
 def _listing(declaration_id: str, store: str | Path | None) -> dict | str:

@@ -103,29 +103,47 @@ def _price(code: str, r: dict, de_minimis: float) -> str:
         )
     word = "below" if ratio < 1 else "above"
     per_t = f"{_cur(r)}/t"
-    said = (
-        f"{code}: {_num(r.get('unit_value_per_ton'))}{per_t} is {abs(1 - ratio) * 100:.0f}% "
-        f"{word} the median {_num(r.get('reference_value_per_ton'))}{per_t} of "
+    off = abs(1 - ratio) * 100
+    gap = f"{off:.0f}% {word}" if off >= 0.5 else "at"
+    price = (
+        f"{_num(r.get('unit_value_per_ton'))}{per_t} is {gap} "
+        f"the median {_num(r.get('reference_value_per_ton'))}{per_t} of "
         f"{_num(r.get('peer_n'))} declarations of {group} (percentile "
         f"{_num(r.get('price_percentile'), '.1f')})"
     )
     habit = r.get("importer_mean_ratio_before")
     if code == "UNDERVALUED" and ratio >= FAR_BELOW and habit is not None and habit < FAR_BELOW:
-        # A mild discount: the importer's habit is what makes it one (mechanism_facts).
-        said += (
-            f"; importer {r.get('importer_id')}'s {_num(r.get('importer_n_before'))} earlier "
-            f"declarations averaged {habit * 100:.0f}% of their peers' median price"
+        # A mild discount: the importer's habit is what makes it one (mechanism_facts),
+        # so it is said first; the price after it.
+        return (
+            f"{code}: importer {r.get('importer_id')}'s {_num(r.get('importer_n_before'))} "
+            f"earlier declarations averaged {habit * 100:.0f}% of their peers' median price; "
+            f"this one's {price}"
         )
-    return said
+    return f"{code}: {price}"
+
+
+def _usual_origin(r: dict) -> str | None:
+    """Where goods leaving the departure country usually come from, when that origin
+    pays more duty: the origin an officer compares the certificate with."""
+    gap = r.get("duty_gap")
+    if gap is None or gap <= 0 or not r.get("usual_origin"):
+        return None
+    return (
+        f"goods leaving {r.get('country_departure')} usually originate in "
+        f"{r.get('usual_origin')}, which pays {gap:.1f} points more duty "
+        f"({_num(_duty_of(r, gap))}{_cur(r)} on this declaration)"
+    )
 
 
 def _route(code: str, r: dict, de_minimis: float) -> str:
     if r.get("third_country"):
         parts = [
-            f"route {r.get('route')}",
+            f"declared origin {r.get('country_origin')}, shipped from "
+            f"{r.get('country_departure')} (route {r.get('route')})",
             f"this origin>departure lane carries {_pct(r.get('lane_share'))} of "
             f"past HS {r.get('hs_code')} declarations",
-            f"origin {r.get('country_origin')} {_pct(r.get('origin_share'))} of them",
+            f"origin {r.get('country_origin')} is on {_pct(r.get('origin_share'))} of them",
         ]
     else:  # shipped from its origin: what is unusual is the origin itself
         parts = [
@@ -133,13 +151,9 @@ def _route(code: str, r: dict, de_minimis: float) -> str:
             f"an origin of {_pct(r.get('origin_share'))} of past HS {r.get('hs_code')} "
             "declarations"
         ]
-    gap = r.get("duty_gap")
-    if gap is not None and gap > 0 and r.get("usual_origin"):
-        parts.append(
-            f"goods leaving {r.get('country_departure')} usually originate in "
-            f"{r.get('usual_origin')}, which pays {gap:.1f} points more duty "
-            f"({_num(_duty_of(r, gap))}{_cur(r)} on this declaration)"
-        )
+    usual = _usual_origin(r)
+    if usual:
+        parts.append(usual)
     elif (r.get("hs_duty_gap") or 0) > 0:
         parts.append(
             f"the declared duty is {r['hs_duty_gap']:.1f} points below the average for these "
@@ -175,7 +189,7 @@ def _relabel(code: str, r: dict, de_minimis: float) -> str:
         f"duty, {_num(gap, '.1f')} points below the average these goods pay over all "
         f"origins ({_num(_duty_of(r, gap))}{_cur(r)} on this declaration); shipped from "
         f"{r.get('country_departure')} (route {r.get('route')})"
-    )
+    ) + (f"; {usual}" if (usual := _usual_origin(r)) else "")
 
 
 def _importer_underprices(code: str, r: dict, de_minimis: float) -> str:
@@ -192,8 +206,8 @@ def _importer_history(code: str, r: dict, de_minimis: float) -> str:
     known = "new" if days is None else f"known for {days:.0f} days"
     return (
         f"{code}: importer {r.get('importer_id')} ({known}, "
-        f"{_num(r.get('importer_n_before'))} earlier declarations), fraud rate in past "
-        f"inspections {_num(r.get('importer_fraud_rate'), '.2f')}; with seller "
+        f"{_num(r.get('importer_n_before'))} earlier declarations), estimated fraud rate "
+        f"{_num(r.get('importer_fraud_rate'), '.2f')} from past inspections; with seller "
         f"{r.get('seller_id')}: {_pair(r)}"
     )
 
@@ -201,14 +215,14 @@ def _importer_history(code: str, r: dict, de_minimis: float) -> str:
 def _pair(r: dict) -> str:
     if not r.get("importer_seller_n_before"):
         return "no earlier declarations"
-    return f"fraud rate {_num(r.get('importer_seller_fraud_rate'), '.2f')}"
+    return f"estimated fraud rate {_num(r.get('importer_seller_fraud_rate'), '.2f')}"
 
 
 def _partner_history(code: str, r: dict, de_minimis: float) -> str:
     return (
-        f"{code}: declarant {r.get('declarant_id')} fraud rate "
-        f"{_num(r.get('declarant_fraud_rate'), '.2f')}, seller {r.get('seller_id')} "
-        f"fraud rate {_num(r.get('seller_fraud_rate'), '.2f')} in past inspections"
+        f"{code}: estimated fraud rates from past inspections: declarant "
+        f"{r.get('declarant_id')} {_num(r.get('declarant_fraud_rate'), '.2f')}, seller "
+        f"{r.get('seller_id')} {_num(r.get('seller_fraud_rate'), '.2f')}"
     )
 
 
@@ -227,7 +241,7 @@ def _goods_risk(code: str, r: dict, de_minimis: float) -> str:
     at = "duty not declared" if duty is None else f"{duty:.1f}% duty"
     return (
         f"{code}: HS {r.get('hs_code')} from {r.get('country_origin')} at "
-        f"{at}; past fraud rate of the goods "
+        f"{at}; estimated fraud rate from past inspections of the goods "
         f"{_num(r.get('hs_fraud_rate'), '.2f')}, of the origin "
         f"{_num(r.get('origin_fraud_rate'), '.2f')}, of the route "
         f"{_num(r.get('route_fraud_rate'), '.2f')}"

@@ -87,16 +87,21 @@ function sortTable(table, i, th) {
   rows.forEach(r => body.appendChild(r));
 }
 function filterTable(input) {
-  const table = document.getElementById(input.dataset.table);
-  const words = input.value.toLowerCase().split(/\\s+/).filter(w => w);
+  const id = input.dataset.table;
+  const table = document.getElementById(id);
+  const box = document.querySelector(`input.filter[data-table="${id}"]`);
+  const words = box.value.toLowerCase().split(/\\s+/).filter(w => w);
+  const choice = document.querySelector(`select.scheme[data-table="${id}"]`);
+  const scheme = choice ? choice.value : "";
   let shown = 0;
   Array.from(table.tBodies[0].rows).forEach(r => {
     const text = r.textContent.toLowerCase();
-    const keep = words.every(w => text.includes(w));
+    const schemes = (r.dataset.schemes || "").split(" ");
+    const keep = words.every(w => text.includes(w)) && (!scheme || schemes.includes(scheme));
     r.style.display = keep ? "" : "none";
     shown += keep ? 1 : 0;
   });
-  document.getElementById(input.dataset.table + "-count").textContent = shown;
+  document.getElementById(id + "-count").textContent = shown;
 }
 document.querySelectorAll("table.sortable").forEach(table => {
   table.querySelectorAll("th").forEach((th, i) =>
@@ -104,6 +109,8 @@ document.querySelectorAll("table.sortable").forEach(table => {
 });
 document.querySelectorAll("input.filter").forEach(input =>
   input.addEventListener("input", () => filterTable(input)));
+document.querySelectorAll("select.scheme").forEach(choice =>
+  choice.addEventListener("change", () => filterTable(choice)));
 """
 
 
@@ -208,8 +215,11 @@ def _table(
     formats: dict,
     placeholder: str = "importer, HS code, reason...",
     units: dict[str, str] | None = None,
+    schemes: list[list[str]] | None = None,
 ) -> str:
-    """A sortable, filterable table; ``units`` name a column's unit in its header."""
+    """A sortable, filterable table; ``units`` name a column's unit in its header.
+    ``schemes``: per row, the schemes it shows, which a menu beside the filter selects
+    rows by (a word search would also find "route" in another scheme's sentence)."""
     units = {c: u for c, u in (units or {}).items() if u}
     head = "".join(
         f'<th class="{"n" if c in numeric else ""}">'
@@ -217,7 +227,7 @@ def _table(
         for c in frame.columns
     )
     rows = []
-    for r in frame.iter_rows(named=True):
+    for i, r in enumerate(frame.iter_rows(named=True)):
         cells = []
         for c, v in r.items():
             if c in numeric:
@@ -229,9 +239,20 @@ def _table(
                 # The reasons are the engine's own sentences, several to a row: all of
                 # them stay findable by the filter (an input field in them is cut).
                 cells.append(_text_cell(v, _REASONS_CHARS if c == "reasons" else _TEXT_CHARS))
-        rows.append("<tr>" + "".join(cells) + "</tr>")
+        shows = f' data-schemes="{_e(" ".join(schemes[i]) or NO_SCHEME)}"' if schemes else ""
+        rows.append(f"<tr{shows}>" + "".join(cells) + "</tr>")
+    menu = ""
+    if schemes:
+        options = "".join(
+            f'<option value="{_e(c)}">{_e(c)}</option>' for c in (*MECHANISMS, NO_SCHEME)
+        )
+        menu = (
+            f'<select class="scheme" data-table="{table_id}" aria-label="scheme">'
+            f'<option value="">every scheme</option>{options}</select> '
+        )
     return (
-        f'<input class="filter" data-table="{table_id}" placeholder="filter: {_e(placeholder)}">'
+        menu
+        + f'<input class="filter" data-table="{table_id}" placeholder="filter: {_e(placeholder)}">'
         f' <span class="note"><span id="{table_id}-count">{frame.height:,}</span> rows shown; '
         "click a column to sort</span>"
         f'<div class="scroll"><table class="sortable" id="{table_id}"><thead><tr>{head}</tr>'
@@ -272,7 +293,14 @@ def _summary(result, warnings: list[str]) -> str:
         ("model", result.model_age()),
     ]
     items = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
-    figures = [_bar_chart(_counts(codes), "flags by reason")]
+    lead = pl.Series(
+        [next(iter(_schemes(c)), NO_SCHEME) for c in flagged["reason_codes"].to_list()],
+        dtype=pl.String,
+    )
+    figures = [
+        _bar_chart(_counts(lead), "flags by the first scheme shown"),
+        _bar_chart(_counts(codes), "flags by reason (every reason of a row)"),
+    ]
     if chapters is not None:
         figures.append(_bar_chart(_counts(chapters), "flags by HS chapter"))
     if (
@@ -487,7 +515,18 @@ def _flagged_table(listed: pl.DataFrame, currency: str = "") -> str:
         {"rank", "risk_score", "revenue_at_stake", "value_ratio"},
         {"risk_score": ".3f", "value_ratio": ".2f", "rank": ",d"},
         units={"revenue_at_stake": currency.strip()},
+        schemes=[_schemes(codes) for codes in listed["reason_codes"].to_list()],
     )
+
+
+#: The schemes a declaration can show, as its reason codes name them; NO_SCHEME where
+#: it shows none (its record, the goods' risk or a detector put it on the list).
+MECHANISMS: tuple[str, ...] = ("UNDERVALUED", "MISCLASSIFIED", "ROUTE", "RELABEL", "SPLIT_SHIPMENT")
+NO_SCHEME = "no scheme shown"
+
+
+def _schemes(codes: list[str] | None) -> list[str]:
+    return [c for c in codes or [] if c in MECHANISMS]
 
 
 def _cases_table(cases: pl.DataFrame | None, currency: str = "") -> str:
