@@ -914,3 +914,30 @@ def test_the_store_sets_the_share_of_exploration_score_and_train_spend(model_fil
     model, _ = load_model(retrained)
     assert model.exploration_record_["frauds"].to_list() == [9]
     assert model.exploration_record_["expected"].to_list() == pytest.approx([9.0])
+
+
+def test_a_run_whose_report_fails_leaves_no_list_and_the_store_as_it_was(
+    trained_model, tmp_path, monkeypatch
+):
+    import detector.app.report as report_module
+
+    path, _, recent = trained_model
+    store = tmp_path / "store"
+    out, rejects, report = tmp_path / "list.csv", tmp_path / "rejects.csv", tmp_path / "r.html"
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report_module, "write_report", full_disk)
+    args = ["score", str(recent), "--model", str(path), "--out", str(out), "--top", "5%"]
+    args += ["--rejects", str(rejects), "--report", str(report), "--store", str(store)]
+    failed = runner.invoke(app, args)
+    assert failed.exit_code != 0
+    assert not out.exists() and not rejects.exists() and not report.exists()
+    assert LabelStore(store).flagged().height == 0  # nothing recorded by the failed run
+    assert not any(p.name.startswith(".staged") for p in tmp_path.iterdir())  # none left
+    monkeypatch.undo()
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert f"wrote {out}" in done.output and f"wrote {report}" in done.output
+    assert LabelStore(store).flagged().height == pl.read_csv(out).height
