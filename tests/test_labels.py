@@ -941,3 +941,28 @@ def test_a_run_whose_report_fails_leaves_no_list_and_the_store_as_it_was(
     assert done.exit_code == 0, done.output
     assert f"wrote {out}" in done.output and f"wrote {report}" in done.output
     assert LabelStore(store).flagged().height == pl.read_csv(out).height
+
+
+def test_feedback_on_a_broken_csv_or_its_own_rejects_is_one_clear_answer(tmp_path):
+    store = tmp_path / "store"
+    LabelStore(store).record_flagged(_flagged(["A", "B"]))
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("declaration_id,inspected,fraud\nA,true,1,extra\n")
+    result = runner.invoke(app, ["feedback", str(ragged), "--store", str(store)])
+    assert result.exit_code == 2, result.output
+    assert f"CSV file {ragged} line 2 has" in result.output
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('declaration_id,inspected,fraud\nA,tr"ue,1\n')
+    result = runner.invoke(app, ["feedback", str(quoted), "--store", str(store)])
+    assert result.exit_code == 2 and "quote" in result.output, result.output
+    # Its own rejects file, corrected and fed back: read as any outcomes file.
+    bad, rejects = tmp_path / "bad.csv", tmp_path / "rejects.csv"
+    bad.write_text("declaration_id,inspected,fraud\nA,true,1\nB,true,7\n")
+    args = ["feedback", str(bad), "--store", str(store), "--rejects", str(rejects)]
+    assert runner.invoke(app, args).exit_code == 0
+    fixed = pl.read_csv(rejects, infer_schema=False).with_columns(pl.lit("0").alias("fraud"))
+    fixed.write_csv(rejects)
+    again = runner.invoke(app, ["feedback", str(rejects), "--store", str(store)])
+    assert again.exit_code == 0, again.output
+    stored = LabelStore(store).outcomes().sort("declaration_id")
+    assert stored["fraud"].to_list() == [1, 0]

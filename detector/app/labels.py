@@ -30,6 +30,7 @@ from detector.io.ingest import (
     YEARS,
     as_text,
     quote_reason,
+    read_failure,
     scan_input,
 )
 from detector.io.output import atomic_path, column_name, write_table
@@ -301,7 +302,15 @@ def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     if path.suffix.lower() == ".xlsx":
         raw = _read_workbook(path)
     else:
-        raw = _named(scan_input(path).collect())
+        try:
+            raw = _named(scan_input(path).collect())
+        except pl.exceptions.PolarsError as exc:
+            if path.suffix.lower() == ".csv":
+                raise DetectorError(read_failure(path, exc)) from None
+            raise DetectorError(
+                f"Outcomes file {path} cannot be read ({type(exc).__name__}); write it again "
+                "as CSV, Parquet or the workbook the engine wrote."
+            ) from None
     if "declaration_id" not in raw.columns or "fraud" not in raw.columns:
         raise DetectorError(
             f"Outcomes file {path} needs the columns declaration_id and fraud (found "

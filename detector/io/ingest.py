@@ -242,17 +242,23 @@ def _sniff_separator(path: Path) -> str:
 
 
 def earlier_scores(path: Path, names: list[str], notes: list[str]) -> tuple[str, ...]:
-    """The columns of an earlier scoring in a file: dropped on reading, said once."""
-    found = tuple(c for c in names if c in SCORED_COLUMNS)
-    if found and not any(note.startswith(_SCORED_NOTE) for note in notes):
-        notes.append(
-            f"{_SCORED_NOTE} ({path.name}): its {', '.join(found[:4])}"
-            f"{', ...' if len(found) > 4 else ''} are made anew"
-        )
-    return found
+    """The columns of an earlier run in a file (a scored list's scores, a rejects file's
+    row numbers and reasons): dropped on reading, said once."""
+    dropped: tuple[str, ...] = ()
+    for columns, said in ((SCORED_COLUMNS, _SCORED_NOTE), (_REJECTS_COLUMNS, _REJECTS_NOTE)):
+        found = tuple(c for c in names if c in columns)
+        if found and not any(note.startswith(said) for note in notes):
+            notes.append(
+                f"{said} ({path.name}): its {', '.join(found[:4])}"
+                f"{', ...' if len(found) > 4 else ''} are made anew"
+            )
+        dropped += found
+    return dropped
 
 
 _SCORED_NOTE = "the input is a scored list"
+_REJECTS_NOTE = "the input is a rejects file"
+_REJECTS_COLUMNS = (INPUT_ROW, REJECT_REASON, REJECT_KINDS)
 
 
 def scan_file(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
@@ -1042,7 +1048,12 @@ def split(canonical: "Canonical") -> tuple[pl.LazyFrame, pl.LazyFrame]:
     ]
     rejects = lf.filter(pl.col(_BAD)).select(
         INPUT_ROW,
-        *[n for n in own if n != INPUT_ROW],
+        # As received; a list or a record as its JSON text, which every format holds.
+        *[
+            as_text(n, schema[n]).alias(n) if schema[n].is_nested() else n
+            for n in own
+            if n != INPUT_ROW
+        ],
         pl.concat_list(reasons).list.drop_nulls().list.join("; ").alias(REJECT_REASON),
         pl.concat_list(kinds).list.drop_nulls().alias(REJECT_KINDS),
     )
