@@ -419,6 +419,12 @@ def train(
         with _steps("train") as step:
             meta = run(files, model, schema=schema, valid=valid, store=store, step=step)
         rows = meta["rows"]
+        out.print(_read_line(rows["read"], rows["rejected"], "accepted"), markup=False)
+        if "valid_read" in rows:
+            out.print(
+                _read_line(rows["valid_read"], rows["valid_rejected"], "accepted for validation"),
+                markup=False,
+            )
         if store is not None:
             out.print(
                 f"{rows['labels_from_store']:,} declarations labelled from the store {store}",
@@ -581,6 +587,7 @@ def evaluate(
         elif backtest:
             out.print(_backtest_table(metrics, f"backtest of the configuration of {model}"))
         else:
+            out.print(_read_line(metrics["read"], metrics["rejected"], "measured"), markup=False)
             out.print(_metrics_table(metrics, f"evaluation of {model}"))
 
 
@@ -946,11 +953,21 @@ def simulate(
             from detector.app.report import write_simulation_report
 
             write_simulation_report(sim, report)
+        if sim.read is not None:
+            out.print(_read_line(sim.read, sim.rejected, "replayed"), markup=False)
         for table in _simulation_table(sim):
             out.print(table)
         for path in (json_out, report):
             if path is not None:
                 out.print(f"wrote {path}", markup=False)
+
+
+def _read_line(read: int, rejected: int, used: str) -> str:
+    """Rows read = used + rejected, and what to do about the rejected ones."""
+    line = f"read {read:,} rows = {read - rejected:,} {used} + {rejected:,} rejected"
+    if rejected:
+        line += " (not used: `detector validate FILE --rejects R.csv` lists them with reasons)"
+    return line
 
 
 def main() -> None:

@@ -194,8 +194,12 @@ def train(
     if store is not None:
         declarations, from_store = LabelStore(store).apply(declarations)
     config = config or ModelConfig(extra_categorical=profile.features)
+    checked = {}
     if valid:
-        train_rows, valid_rows = declarations, read_declarations(valid, profile).accepted
+        held = read_declarations(valid, profile)
+        checked = {"valid_read": held.n_read, "valid_rejected": held.rejects.height}
+        train_rows, valid_rows = declarations, held.accepted
+        del held
     else:
         train_rows, valid_rows = split_by_time(declarations)
     del declarations
@@ -220,6 +224,7 @@ def train(
             "trained": train_rows.height,
             "validation": valid_rows.height,
             "labels_from_store": from_store,
+            **checked,
             **model.counts_,
         },
         "fingerprint": _fingerprint(train_rows),
