@@ -611,6 +611,16 @@ def test_a_rejects_file_read_back_gets_its_row_numbers_and_reasons_anew(tmp_path
     assert back["reject_reason"].str.contains("negative net_mass_kg").all()
 
 
+def test_a_megabyte_cell_polars_cannot_read_is_not_echoed_whole(tmp_path):
+    pl.DataFrame([GOOD_ROW | {"declarant_id": "CELL"}]).write_csv(tmp_path / "in.csv")
+    text = (tmp_path / "in.csv").read_text()
+    (tmp_path / "in.csv").write_text(text.replace("CELL", '"' + "A" * 1_000_000 + '"52'))
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "in.csv")])
+    assert result.exit_code == 2, result.output[:500]
+    assert len(result.output) < 1_000
+    assert "(1,000,000 characters)" in result.output and "in.csv" in result.output
+
+
 def test_a_glob_through_links_up_the_tree_reads_each_file_once(tmp_path):
     data = tmp_path / "data"
     (data / "day").mkdir(parents=True)

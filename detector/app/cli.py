@@ -179,8 +179,12 @@ def _say(console: Console, text: str) -> None:
     console.print(_plain(text), markup=False, soft_wrap=True)
 
 
-def _plain(text: str) -> str:
-    """Text fit for a terminal: control characters (escape sequences) shown, not obeyed."""
+def _plain(text: str, limit: int = 2_000) -> str:
+    """Text fit for a terminal: control characters (escape sequences) shown, not obeyed;
+    no longer than ``limit`` characters (a sentence quoting a hostile value must not
+    flood an operator's log)."""
+    if len(text) > limit:
+        text = text[: limit - 40] + f"... ({len(text):,} characters in all)"
     return "".join(
         ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text
     )

@@ -34,6 +34,7 @@ __all__ = [
     "DATE_FORMATS",
     "FALSE_WORDS",
     "INPUT_ROW",
+    "cut_runs",
     "PLAUSIBLE_MAX",
     "REJECT_KINDS",
     "REJECT_REASON",
@@ -292,7 +293,8 @@ def scan_file(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
             f"Input file {path} is empty; it needs a header line and rows."
         ) from None
     except pl.exceptions.PolarsError as exc:
-        raise DetectorError(f"CSV file {path} cannot be read: {exc}.") from None
+        said = cut_runs(str(exc).splitlines()[0])
+        raise DetectorError(f"CSV file {path} cannot be read: {said}.") from None
     broken = [i + 1 for i, name in enumerate(names) if "\ufffd" in name]
     if broken:
         notes.append(
@@ -454,7 +456,22 @@ def read_failure(path: Path, exc: Exception) -> str:
         _ragged_line(path)
         or _quote_line(path)
         or _inner_quote_line(path)
-        or f"CSV file {path} cannot be read: {str(exc).splitlines()[0]}."
+        or f"CSV file {path} cannot be read: {cut_runs(str(exc).splitlines()[0])}."
+    )
+
+
+def cut_runs(text: str, keep: int = 60) -> str:
+    """A message with every run of more than ``keep`` characters without a space cut
+    short: Polars quotes the cell it could not read, which a hostile file makes as long
+    as it likes (megabytes in one line of an operator's log).
+
+    >>> cut_runs("could not parse `" + "A" * 500 + "` as str", keep=5)
+    'could not parse `AAAAA... (500 characters)` as str'
+    """
+    return re.sub(
+        rf"[^\s`'\"]{{{keep + 1},}}",
+        lambda m: f"{m.group(0)[:keep]}... ({len(m.group(0)):,} characters)",
+        text,
     )
 
 
@@ -1124,7 +1141,9 @@ def read_declarations(
             where = read_failure(path, exc) if kind == "csv" else None
             if where and "cannot be read" not in where:
                 raise DetectorError(where) from None
-        raise DetectorError(f"Input {names} cannot be read: {str(exc).splitlines()[0]}.") from None
+        raise DetectorError(
+            f"Input {names} cannot be read: {cut_runs(str(exc).splitlines()[0])}."
+        ) from None
     if acc.height + rej.height == 0:
         raise DetectorError(f"Input {names} has a header but no rows; nothing to do.")
     notes += _line_notes(paths, acc.height + rej.height)
