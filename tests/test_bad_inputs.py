@@ -945,3 +945,12 @@ def test_the_tally_counts_kinds_however_the_values_read(tmp_path):
     result = CliRunner().invoke(app, ["validate", str(path)])
     tally = [line.split(maxsplit=1) for line in result.output.splitlines()[1:]]
     assert tally == [["5", "malformed hs_code"], ["5", "malformed country_origin"]]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_an_output_folder_that_refuses_new_files_is_exit_2_before_any_work(tmp_path):
+    # /proc says root may write to it, and refuses every new file.
+    pl.DataFrame([GOOD_ROW]).write_csv(tmp_path / "in.csv")
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "in.csv"), "--out", "/proc/x.csv"])
+    assert result.exit_code == 2, result.output
+    assert "--out: the folder /proc is not writable" in result.output

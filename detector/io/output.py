@@ -168,10 +168,16 @@ def check_output(path: str | Path, option: str = "--out", kind: str = "table") -
     parent = path.parent
     if not parent.is_dir():
         raise DetectorError(f"{option}: the folder {parent} does not exist; create it first.")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    # Tried, not asked: a folder may say it is writable and refuse a new file (/proc).
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".probe.", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
         raise DetectorError(
-            f"{option}: the folder {parent} is not writable; name a folder you can write to."
-        )
+            f"{option}: the folder {parent} is not writable ({exc.strerror or exc}); name a "
+            "folder you can write to."
+        ) from None
 
 
 _KIND_SUFFIXES = {"html": (".html", ".htm"), "model": (".joblib", ".skops"), "json": (".json",)}
