@@ -147,3 +147,14 @@ def test_train_and_evaluate_say_how_many_rows_they_rejected(synthetic_year, tmp_
     evaluated = runner.invoke(app, ["evaluate", str(tmp_path / "h.parquet"), "--model", str(model)])
     assert evaluated.exit_code == 0, evaluated.output
     assert f"{kept:,} measured + {rejected:,} rejected" in evaluated.output
+
+
+def test_evaluate_without_labels_names_the_file_and_what_is_missing(trained_model, tmp_path):
+    from conftest import TRUTH
+
+    model, _, recent = trained_model
+    bare = pl.read_parquet(recent).drop(TRUTH, "inspected", "fraud", "fraud_type")
+    bare.write_parquet(tmp_path / "bare.parquet")
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "bare.parquet"), "--model", str(model)])
+    assert result.exit_code == 2, result.output
+    assert "bare.parquet has no labelled rows" in result.output

@@ -139,7 +139,9 @@ def _truth(table: pl.DataFrame) -> tuple[str, pl.DataFrame]:
     )
 
 
-def measure(model: FraudModel, declarations: pl.DataFrame) -> dict:
+def measure(
+    model: FraudModel, declarations: pl.DataFrame, source: str = "The declarations"
+) -> dict:
     """Capacity metrics of ``model`` on labelled declarations.
 
     Every row feeds the features (histories, day counts); only the rows measured are
@@ -152,8 +154,16 @@ def measure(model: FraudModel, declarations: pl.DataFrame) -> dict:
     if "true_fraud" not in table.columns and "inspected" in table.columns:
         keep = keep & table["inspected"].fill_null(False)
     table, truth = table.filter(keep), truth.filter(keep)
-    if truth.height == 0 or truth["y"].n_unique() < 2:
-        raise DetectorError("The labelled rows hold only one outcome; cannot measure ranking.")
+    if truth.height == 0:
+        raise DetectorError(
+            f"{source} has no labelled rows (no 'fraud' outcome of an inspected declaration, "
+            "nor 'true_fraud'); measuring needs the outcomes of inspections."
+        )
+    if truth["y"].n_unique() < 2:
+        raise DetectorError(
+            f"{source}: its {truth.height:,} labelled rows hold only one outcome (fraud "
+            f"{int(truth['y'][0])}); measuring a ranking needs frauds and clean declarations."
+        )
     table = model.score(table)
     has_rev = truth["revenue"].null_count() < truth.height
     metrics = capacity_metrics(
@@ -457,7 +467,7 @@ def evaluate(
             "read": batch.n_read,
             "rejected": batch.rejects.height,
         }
-    metrics = measure(model, batch.accepted)
+    metrics = measure(model, batch.accepted, f"Input {_names(files)}")
     metrics["read"] = batch.n_read
     metrics["rejected"] = batch.rejects.height
     return metrics
