@@ -966,3 +966,23 @@ def test_feedback_on_a_broken_csv_or_its_own_rejects_is_one_clear_answer(tmp_pat
     assert again.exit_code == 0, again.output
     stored = LabelStore(store).outcomes().sort("declaration_id")
     assert stored["fraud"].to_list() == [1, 0]
+
+
+def test_a_workbook_with_a_date_typed_as_text_names_the_value(tmp_path):
+    from openpyxl import Workbook
+
+    store = tmp_path / "store"
+    LabelStore(store).record_flagged(_flagged(["A", "B"]))
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "flagged"
+    sheet.append(["declaration_id", "inspected", "fraud", "inspected_on"])
+    sheet.append(["A", "yes", 1, datetime(2025, 11, 3)])
+    sheet.append(["B", "yes", 0, "31/02/2025"])  # typed as text, and no such day
+    book.save(tmp_path / "outcomes.xlsx")
+    result = runner.invoke(
+        app, ["feedback", str(tmp_path / "outcomes.xlsx"), "--store", str(store)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 added" in result.output and "1 rejected" in result.output
+    assert "inspected_on '31/02/2025' is not a date" in result.output

@@ -280,10 +280,15 @@ def _read_workbook(path: Path) -> pl.DataFrame:
     try:
         sheets = pl.read_excel(path, sheet_id=0, engine="openpyxl")
     except Exception as exc:  # a damaged or foreign file: several types
-        raise DetectorError(
-            f"Workbook {path} cannot be read ({type(exc).__name__}); save it again from "
-            "the spreadsheet, or as .csv."
-        ) from None
+        try:
+            # A column of dates with one typed as text (01/12/2025) has no one type: read
+            # every cell as text, and the value at fault is then rejected by its reason.
+            sheets = pl.read_excel(path, sheet_id=0, engine="openpyxl", infer_schema_length=0)
+        except Exception:
+            raise DetectorError(
+                f"Workbook {path} cannot be read ({type(exc).__name__}); save it again from "
+                "the spreadsheet, or as .csv."
+            ) from None
     frame = _named(sheets.get("flagged", next(iter(sheets.values()))))
     entered = [c for c in _ENTERED if c in frame.columns]
     frame = frame.with_row_index(INPUT_ROW, offset=1)
