@@ -580,6 +580,47 @@ def test_an_extra_column_of_lists_is_carried_as_text(tmp_path):
     assert pl.read_csv(out)["tags"].to_list() == ['["a","b"]']
 
 
+def test_an_extra_column_of_records_is_carried_as_text_to_the_list_and_the_rejects(tmp_path):
+    bad = GOOD_ROW | {"declaration_id": "D2", "net_mass_kg": "-5"}
+    frame = pl.DataFrame([GOOD_ROW, bad]).with_columns(
+        pl.struct(pl.col("importer_id"), pl.lit("SE1").alias("seller")).alias("parties")
+    )
+    frame.write_parquet(tmp_path / "in.parquet")
+    out, rejects = tmp_path / "ok.csv", tmp_path / "rej.csv"
+    args = ["validate", str(tmp_path / "in.parquet"), "--out", str(out), "--rejects", str(rejects)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    said = f'{{"importer_id":"{GOOD_ROW["importer_id"]}","seller":"SE1"}}'
+    assert pl.read_csv(out)["parties"].to_list() == [said]
+    assert pl.read_csv(rejects)["parties"].to_list() == [said]
+
+
+def test_a_rejects_file_read_back_gets_its_row_numbers_and_reasons_anew(tmp_path):
+    bad = GOOD_ROW | {"declaration_id": "D2", "net_mass_kg": "-5"}
+    pl.DataFrame([GOOD_ROW, bad]).write_csv(tmp_path / "in.csv")
+    rejects, again = tmp_path / "rej.csv", tmp_path / "again.csv"
+    first = CliRunner().invoke(
+        app, ["validate", str(tmp_path / "in.csv"), "--rejects", str(rejects)]
+    )
+    assert first.exit_code == 0, first.output
+    second = CliRunner().invoke(app, ["validate", str(rejects), "--rejects", str(again)])
+    assert second.exit_code == 0, second.output
+    assert "the input is a rejects file" in second.output
+    back = pl.read_csv(again)
+    assert back["input_row"].to_list() == [1]  # its row in this file, not the first one's
+    assert back["reject_reason"].str.contains("negative net_mass_kg").all()
+
+
+def test_a_megabyte_cell_polars_cannot_read_is_not_echoed_whole(tmp_path):
+    pl.DataFrame([GOOD_ROW | {"declarant_id": "CELL"}]).write_csv(tmp_path / "in.csv")
+    text = (tmp_path / "in.csv").read_text()
+    (tmp_path / "in.csv").write_text(text.replace("CELL", '"' + "A" * 1_000_000 + '"52'))
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "in.csv")])
+    assert result.exit_code == 2, result.output[:500]
+    assert len(result.output) < 1_000
+    assert "(1,000,000 characters)" in result.output and "in.csv" in result.output
+
+
 def test_a_glob_through_links_up_the_tree_reads_each_file_once(tmp_path):
     data = tmp_path / "data"
     (data / "day").mkdir(parents=True)
@@ -904,3 +945,12 @@ def test_the_tally_counts_kinds_however_the_values_read(tmp_path):
     result = CliRunner().invoke(app, ["validate", str(path)])
     tally = [line.split(maxsplit=1) for line in result.output.splitlines()[1:]]
     assert tally == [["5", "malformed hs_code"], ["5", "malformed country_origin"]]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_an_output_folder_that_refuses_new_files_is_exit_2_before_any_work(tmp_path):
+    # /proc says root may write to it, and refuses every new file.
+    pl.DataFrame([GOOD_ROW]).write_csv(tmp_path / "in.csv")
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "in.csv"), "--out", "/proc/x.csv"])
+    assert result.exit_code == 2, result.output
+    assert "--out: the folder /proc is not writable" in result.output

@@ -124,3 +124,37 @@ def test_explain_prints_numbers_as_an_investigator_reads_them():
     ]
     assert _number(0.1585) == "0.1585" and _number(12.5) == "12.50"
     assert _number(91_500.25) == "91,500"  # never 9.15e+04
+
+
+def test_train_and_evaluate_say_how_many_rows_they_rejected(synthetic_year, tmp_path):
+    from conftest import CUT, TRUTH
+
+    year = synthetic_year.head(20_000).drop(TRUTH)
+    history = year.filter(pl.col("declaration_date") < CUT)
+    broken = history.with_columns(
+        pl.when(pl.int_range(pl.len()) % 50 == 0)
+        .then(-1.0)
+        .otherwise(pl.col("net_mass_kg"))
+        .alias("net_mass_kg")
+    )
+    broken.write_parquet(tmp_path / "h.parquet")
+    rejected = broken.height // 50 + (broken.height % 50 > 0)
+    model = tmp_path / "m.joblib"
+    done = runner.invoke(app, ["train", str(tmp_path / "h.parquet"), "--model", str(model)])
+    assert done.exit_code == 0, done.output
+    kept = broken.height - rejected
+    assert f"read {broken.height:,} rows = {kept:,} accepted + {rejected:,} rejected" in done.output
+    evaluated = runner.invoke(app, ["evaluate", str(tmp_path / "h.parquet"), "--model", str(model)])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert f"{kept:,} measured + {rejected:,} rejected" in evaluated.output
+
+
+def test_evaluate_without_labels_names_the_file_and_what_is_missing(trained_model, tmp_path):
+    from conftest import TRUTH
+
+    model, _, recent = trained_model
+    bare = pl.read_parquet(recent).drop(TRUTH, "inspected", "fraud", "fraud_type")
+    bare.write_parquet(tmp_path / "bare.parquet")
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "bare.parquet"), "--model", str(model)])
+    assert result.exit_code == 2, result.output
+    assert "bare.parquet has no labelled rows" in result.output

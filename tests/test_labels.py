@@ -914,3 +914,75 @@ def test_the_store_sets_the_share_of_exploration_score_and_train_spend(model_fil
     model, _ = load_model(retrained)
     assert model.exploration_record_["frauds"].to_list() == [9]
     assert model.exploration_record_["expected"].to_list() == pytest.approx([9.0])
+
+
+def test_a_run_whose_report_fails_leaves_no_list_and_the_store_as_it_was(
+    trained_model, tmp_path, monkeypatch
+):
+    import detector.app.report as report_module
+
+    path, _, recent = trained_model
+    store = tmp_path / "store"
+    out, rejects, report = tmp_path / "list.csv", tmp_path / "rejects.csv", tmp_path / "r.html"
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report_module, "write_report", full_disk)
+    args = ["score", str(recent), "--model", str(path), "--out", str(out), "--top", "5%"]
+    args += ["--rejects", str(rejects), "--report", str(report), "--store", str(store)]
+    failed = runner.invoke(app, args)
+    assert failed.exit_code != 0
+    assert not out.exists() and not rejects.exists() and not report.exists()
+    assert LabelStore(store).flagged().height == 0  # nothing recorded by the failed run
+    assert not any(p.name.startswith(".staged") for p in tmp_path.iterdir())  # none left
+    monkeypatch.undo()
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert f"wrote {out}" in done.output and f"wrote {report}" in done.output
+    assert LabelStore(store).flagged().height == pl.read_csv(out).height
+
+
+def test_feedback_on_a_broken_csv_or_its_own_rejects_is_one_clear_answer(tmp_path):
+    store = tmp_path / "store"
+    LabelStore(store).record_flagged(_flagged(["A", "B"]))
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("declaration_id,inspected,fraud\nA,true,1,extra\n")
+    result = runner.invoke(app, ["feedback", str(ragged), "--store", str(store)])
+    assert result.exit_code == 2, result.output
+    assert f"CSV file {ragged} line 2 has" in result.output
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text('declaration_id,inspected,fraud\nA,tr"ue,1\n')
+    result = runner.invoke(app, ["feedback", str(quoted), "--store", str(store)])
+    assert result.exit_code == 2 and "quote" in result.output, result.output
+    # Its own rejects file, corrected and fed back: read as any outcomes file.
+    bad, rejects = tmp_path / "bad.csv", tmp_path / "rejects.csv"
+    bad.write_text("declaration_id,inspected,fraud\nA,true,1\nB,true,7\n")
+    args = ["feedback", str(bad), "--store", str(store), "--rejects", str(rejects)]
+    assert runner.invoke(app, args).exit_code == 0
+    fixed = pl.read_csv(rejects, infer_schema=False).with_columns(pl.lit("0").alias("fraud"))
+    fixed.write_csv(rejects)
+    again = runner.invoke(app, ["feedback", str(rejects), "--store", str(store)])
+    assert again.exit_code == 0, again.output
+    stored = LabelStore(store).outcomes().sort("declaration_id")
+    assert stored["fraud"].to_list() == [1, 0]
+
+
+def test_a_workbook_with_a_date_typed_as_text_names_the_value(tmp_path):
+    from openpyxl import Workbook
+
+    store = tmp_path / "store"
+    LabelStore(store).record_flagged(_flagged(["A", "B"]))
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "flagged"
+    sheet.append(["declaration_id", "inspected", "fraud", "inspected_on"])
+    sheet.append(["A", "yes", 1, datetime(2025, 11, 3)])
+    sheet.append(["B", "yes", 0, "31/02/2025"])  # typed as text, and no such day
+    book.save(tmp_path / "outcomes.xlsx")
+    result = runner.invoke(
+        app, ["feedback", str(tmp_path / "outcomes.xlsx"), "--store", str(store)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 added" in result.output and "1 rejected" in result.output
+    assert "inspected_on '31/02/2025' is not a date" in result.output

@@ -294,7 +294,17 @@ def test_route_and_relabel_sentences_give_the_duty_on_the_declaration():
     route, relabel, history = reasons.sentences(rows, 150.0)[0].to_list()
     assert "which pays 8.0 points more duty (62,007 on this declaration)" in route
     assert "6.2 points below the average these goods pay over all origins (48,055 on " in relabel
+    assert "usually originate" not in relabel  # said once, by the route
     assert history.endswith("with seller SE1: no earlier declarations")
+    # Shipped from the hub with no third country: the relabelling says the usual origin.
+    direct = rows.with_columns(
+        pl.lit(0).alias("third_country"), pl.lit(["RELABEL"]).alias("reason_codes")
+    )
+    (relabel,) = reasons.sentences(direct, 150.0)[0].to_list()
+    assert relabel.endswith(
+        "; goods leaving CN usually originate in CN, which pays 8.0 points more duty "
+        "(62,007 on this declaration)"
+    )
 
 
 def test_an_entity_record_below_the_usual_fraud_rate_is_no_reason():

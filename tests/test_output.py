@@ -114,3 +114,25 @@ def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
     # A table without dates is cut into files of rows.
     plain = write_table(pl.DataFrame({"a": [1, 2]}), tmp_path / "plain")
     assert pl.read_parquet(plain)["a"].to_list() == [1, 2]
+
+
+def test_staged_outputs_appear_together_or_not_at_all(tmp_path):
+    from detector.io.output import staged_outputs
+
+    out, report = tmp_path / "list.csv", tmp_path / "report.html"
+    report.write_text("the report of yesterday")
+    frame = pl.DataFrame({"declaration_id": ["A", "B"]})
+    with pytest.raises(OSError, match="No space"):
+        with staged_outputs(out, None, report) as at:
+            write_table(frame, at[out])
+            assert at[out].name == "list.csv" and at[out].exists() and not out.exists()
+            raise OSError(28, "No space left on device")  # the report fails after the list
+    assert not out.exists()  # the list went with it
+    assert report.read_text() == "the report of yesterday"  # an earlier output stays whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]  # nothing staged left
+    with staged_outputs(out, report) as at:
+        write_table(frame, at[out])
+        at[report].write_text("today's")
+    assert pl.read_csv(out)["declaration_id"].to_list() == ["A", "B"]
+    assert report.read_text() == "today's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["list.csv", "report.html"]

@@ -549,6 +549,8 @@ def test_the_command_writes_the_json_and_the_report(year_file, tmp_path):
     args += ["--policy", "exploit", "--json", str(doc), "--report", str(page)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
+    n = pl.read_parquet(year_file).height
+    assert f"read {n:,} rows = {n:,} replayed + 0 rejected" in result.output
     data = json.loads(doc.read_text())
     assert list(data["policies"]) == ["exploit"]
     december = data["policies"]["exploit"]["months"]

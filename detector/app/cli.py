@@ -179,8 +179,12 @@ def _say(console: Console, text: str) -> None:
     console.print(_plain(text), markup=False, soft_wrap=True)
 
 
-def _plain(text: str) -> str:
-    """Text fit for a terminal: control characters (escape sequences) shown, not obeyed."""
+def _plain(text: str, limit: int = 2_000) -> str:
+    """Text fit for a terminal: control characters (escape sequences) shown, not obeyed;
+    no longer than ``limit`` characters (a sentence quoting a hostile value must not
+    flood an operator's log)."""
+    if len(text) > limit:
+        text = text[: limit - 40] + f"... ({len(text):,} characters in all)"
     return "".join(
         ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode() for ch in text
     )
@@ -419,6 +423,12 @@ def train(
         with _steps("train") as step:
             meta = run(files, model, schema=schema, valid=valid, store=store, step=step)
         rows = meta["rows"]
+        out.print(_read_line(rows["read"], rows["rejected"], "accepted"), markup=False)
+        if "valid_read" in rows:
+            out.print(
+                _read_line(rows["valid_read"], rows["valid_rejected"], "accepted for validation"),
+                markup=False,
+            )
         if store is not None:
             out.print(
                 f"{rows['labels_from_store']:,} declarations labelled from the store {store}",
@@ -581,6 +591,7 @@ def evaluate(
         elif backtest:
             out.print(_backtest_table(metrics, f"backtest of the configuration of {model}"))
         else:
+            out.print(_read_line(metrics["read"], metrics["rejected"], "measured"), markup=False)
             out.print(_metrics_table(metrics, f"evaluation of {model}"))
 
 
@@ -946,11 +957,21 @@ def simulate(
             from detector.app.report import write_simulation_report
 
             write_simulation_report(sim, report)
+        if sim.read is not None:
+            out.print(_read_line(sim.read, sim.rejected, "replayed"), markup=False)
         for table in _simulation_table(sim):
             out.print(table)
         for path in (json_out, report):
             if path is not None:
                 out.print(f"wrote {path}", markup=False)
+
+
+def _read_line(read: int, rejected: int, used: str) -> str:
+    """Rows read = used + rejected, and what to do about the rejected ones."""
+    line = f"read {read:,} rows = {read - rejected:,} {used} + {rejected:,} rejected"
+    if rejected:
+        line += " (not used: `detector validate FILE --rejects R.csv` lists them with reasons)"
+    return line
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from detector.io.ingest import (
     YEARS,
     as_text,
     quote_reason,
+    read_failure,
     scan_input,
 )
 from detector.io.output import atomic_path, column_name, write_table
@@ -279,10 +280,15 @@ def _read_workbook(path: Path) -> pl.DataFrame:
     try:
         sheets = pl.read_excel(path, sheet_id=0, engine="openpyxl")
     except Exception as exc:  # a damaged or foreign file: several types
-        raise DetectorError(
-            f"Workbook {path} cannot be read ({type(exc).__name__}); save it again from "
-            "the spreadsheet, or as .csv."
-        ) from None
+        try:
+            # A column of dates with one typed as text (01/12/2025) has no one type: read
+            # every cell as text, and the value at fault is then rejected by its reason.
+            sheets = pl.read_excel(path, sheet_id=0, engine="openpyxl", infer_schema_length=0)
+        except Exception:
+            raise DetectorError(
+                f"Workbook {path} cannot be read ({type(exc).__name__}); save it again from "
+                "the spreadsheet, or as .csv."
+            ) from None
     frame = _named(sheets.get("flagged", next(iter(sheets.values()))))
     entered = [c for c in _ENTERED if c in frame.columns]
     frame = frame.with_row_index(INPUT_ROW, offset=1)
@@ -301,7 +307,15 @@ def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     if path.suffix.lower() == ".xlsx":
         raw = _read_workbook(path)
     else:
-        raw = _named(scan_input(path).collect())
+        try:
+            raw = _named(scan_input(path).collect())
+        except pl.exceptions.PolarsError as exc:
+            if path.suffix.lower() == ".csv":
+                raise DetectorError(read_failure(path, exc)) from None
+            raise DetectorError(
+                f"Outcomes file {path} cannot be read ({type(exc).__name__}); write it again "
+                "as CSV, Parquet or the workbook the engine wrote."
+            ) from None
     if "declaration_id" not in raw.columns or "fraud" not in raw.columns:
         raise DetectorError(
             f"Outcomes file {path} needs the columns declaration_id and fraud (found "

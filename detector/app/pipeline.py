@@ -16,7 +16,7 @@ from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, sco
 from detector.errors import DetectorError
 from detector.features import PEER_LEVELS
 from detector.io.ingest import check_clashes, describe_repairs, read_declarations
-from detector.io.output import write_chunks, write_table, write_workbook
+from detector.io.output import staged_outputs, write_chunks, write_table, write_workbook
 from detector.io.persist import load_model, save_model
 from detector.io.profiles import load_profile
 from detector.io.schema import CANONICAL_SCHEMA, FRAUD_TYPES, OUTPUT_COLUMNS, OUTPUT_SCHEMA
@@ -139,7 +139,9 @@ def _truth(table: pl.DataFrame) -> tuple[str, pl.DataFrame]:
     )
 
 
-def measure(model: FraudModel, declarations: pl.DataFrame) -> dict:
+def measure(
+    model: FraudModel, declarations: pl.DataFrame, source: str = "The declarations"
+) -> dict:
     """Capacity metrics of ``model`` on labelled declarations.
 
     Every row feeds the features (histories, day counts); only the rows measured are
@@ -152,8 +154,16 @@ def measure(model: FraudModel, declarations: pl.DataFrame) -> dict:
     if "true_fraud" not in table.columns and "inspected" in table.columns:
         keep = keep & table["inspected"].fill_null(False)
     table, truth = table.filter(keep), truth.filter(keep)
-    if truth.height == 0 or truth["y"].n_unique() < 2:
-        raise DetectorError("The labelled rows hold only one outcome; cannot measure ranking.")
+    if truth.height == 0:
+        raise DetectorError(
+            f"{source} has no labelled rows (no 'fraud' outcome of an inspected declaration, "
+            "nor 'true_fraud'); measuring needs the outcomes of inspections."
+        )
+    if truth["y"].n_unique() < 2:
+        raise DetectorError(
+            f"{source}: its {truth.height:,} labelled rows hold only one outcome (fraud "
+            f"{int(truth['y'][0])}); measuring a ranking needs frauds and clean declarations."
+        )
     table = model.score(table)
     has_rev = truth["revenue"].null_count() < truth.height
     metrics = capacity_metrics(
@@ -194,8 +204,12 @@ def train(
     if store is not None:
         declarations, from_store = LabelStore(store).apply(declarations)
     config = config or ModelConfig(extra_categorical=profile.features)
+    checked = {}
     if valid:
-        train_rows, valid_rows = declarations, read_declarations(valid, profile).accepted
+        held = read_declarations(valid, profile)
+        checked = {"valid_read": held.n_read, "valid_rejected": held.rejects.height}
+        train_rows, valid_rows = declarations, held.accepted
+        del held
     else:
         train_rows, valid_rows = split_by_time(declarations)
     del declarations
@@ -220,6 +234,7 @@ def train(
             "trained": train_rows.height,
             "validation": valid_rows.height,
             "labels_from_store": from_store,
+            **checked,
             **model.counts_,
         },
         "fingerprint": _fingerprint(train_rows),
@@ -452,7 +467,7 @@ def evaluate(
             "read": batch.n_read,
             "rejected": batch.rejects.height,
         }
-    metrics = measure(model, batch.accepted)
+    metrics = measure(model, batch.accepted, f"Input {_names(files)}")
     metrics["read"] = batch.n_read
     metrics["rejected"] = batch.rejects.height
     return metrics
@@ -660,7 +675,25 @@ def score_to_files(
 
 
 def _write_run(result: ScoreResult, out, rejects, report, labels, store):
-    """score_to_files' writing, while the result's work folder is there."""
+    """score_to_files' writing, while the result's work folder is there. The list, the
+    rejects and the report are put in place together, after the label store records
+    the list: a run that fails on any of them leaves none."""
+    with staged_outputs(out, rejects, report) as at:
+        lines, warnings = _write_staged(
+            result,
+            at[Path(out)],
+            rejects and at[Path(rejects)],
+            report and at[Path(report)],
+            labels,
+            store,
+        )
+    named = {str(at[Path(p)]): str(p) for p in (out, rejects, report) if p is not None}
+    for staged, path in named.items():
+        lines = [line.replace(staged, path) for line in lines]
+    return lines, warnings
+
+
+def _write_staged(result: ScoreResult, out, rejects, report, labels, store):
     # The workbook's run sheet and the report say what the terminal says.
     warnings = list(result.drift.warnings) if result.drift else []
     if labels is not None:
@@ -672,19 +705,8 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
             "seconds per step: " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items())
         )
     lines.append(result.model_age())
-    rates = None
-    if labels is not None:
-        currency = result.metadata.get("currency")
-        if result.flagged:
-            added = labels.record_flagged(result.scored.head(result.flagged), currency=currency)
-            lines.append(f"recorded {added:,} flagged declarations in {store}")
-        elif result.ranked is not None:
-            lines.append(
-                f"nothing recorded in {store}: without --top no declaration is flagged "
-                "for inspection"
-            )
-        if report is not None:
-            rates = labels.hit_rates()
+    # Its list's rows have no outcome yet: the hit rates are the same before it is recorded.
+    rates = labels.hit_rates() if labels is not None and report is not None else None
     if result.flagged and result.model is not None:
         explored = int((result.scored.head(result.flagged)["selection"] == "exploration").sum())
         lines.append(
@@ -699,6 +721,16 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
             result, report, monitor=rates, store_currency=store_currency, warnings=warnings
         )
         lines.append(f"wrote {report}")
+    if labels is not None:  # last: a run that fails before it leaves the store as it was
+        currency = result.metadata.get("currency")
+        if result.flagged:
+            added = labels.record_flagged(result.scored.head(result.flagged), currency=currency)
+            lines.append(f"recorded {added:,} flagged declarations in {store}")
+        elif result.ranked is not None:
+            lines.append(
+                f"nothing recorded in {store}: without --top no declaration is flagged "
+                "for inspection"
+            )
     if result.rejects.height and rejects is None:
         lines.append(
             f"{result.rejects.height:,} rejected rows were not written; "

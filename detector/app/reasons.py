@@ -189,7 +189,10 @@ def _relabel(code: str, r: dict, de_minimis: float) -> str:
         f"duty, {_num(gap, '.1f')} points below the average these goods pay over all "
         f"origins ({_num(_duty_of(r, gap))}{_cur(r)} on this declaration); shipped from "
         f"{r.get('country_departure')} (route {r.get('route')})"
-    ) + (f"; {usual}" if (usual := _usual_origin(r)) else "")
+    ) + (
+        # Through a third country the ROUTE sentence says where such goods come from.
+        f"; {usual}" if (usual := _usual_origin(r)) and not r.get("third_country") else ""
+    )
 
 
 def _importer_underprices(code: str, r: dict, de_minimis: float) -> str:

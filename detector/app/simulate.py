@@ -177,6 +177,9 @@ class Simulation:
     default: str = DEFAULT_POLICY
     fits: int = 0
     seconds: dict = field(default_factory=dict)
+    #: The input's rows read and rejected (the rejected ones are not replayed).
+    read: int | None = None
+    rejected: int = 0
 
     @property
     def has_revenue(self) -> bool:
@@ -454,7 +457,7 @@ def simulate_files(
     batch = read_declarations(files, profile)
     config = config or ModelConfig(extra_categorical=profile.features)
     names = ", ".join(map(str, files))
-    return simulate(
+    sim = simulate(
         batch.accepted,
         options,
         config=config,
@@ -462,3 +465,5 @@ def simulate_files(
         on_start=on_start,
         source=f"Input {names}",
     )
+    sim.read, sim.rejected = batch.n_read, batch.rejects.height
+    return sim

@@ -47,6 +47,7 @@ from detector.io.ingest import (
     canonicalise,
     check_clashes,
     csv_data_lines,
+    cut_runs,
     duplicate_rows,
     hive_keys,
     input_files,
@@ -657,7 +658,7 @@ def score_pieces(
             job.duplicates = duplicate_rows([_canonical(job, p, None) for p in pieces])
     except pl.exceptions.PolarsError as exc:
         raise DetectorError(
-            f"Input {plan.names} cannot be read: {str(exc).splitlines()[0]}."
+            f"Input {plan.names} cannot be read: {cut_runs(str(exc).splitlines()[0])}."
         ) from None
     clock("ids")
     job.model = model

@@ -34,6 +34,7 @@ __all__ = [
     "DATE_FORMATS",
     "FALSE_WORDS",
     "INPUT_ROW",
+    "cut_runs",
     "PLAUSIBLE_MAX",
     "REJECT_KINDS",
     "REJECT_REASON",
@@ -242,17 +243,23 @@ def _sniff_separator(path: Path) -> str:
 
 
 def earlier_scores(path: Path, names: list[str], notes: list[str]) -> tuple[str, ...]:
-    """The columns of an earlier scoring in a file: dropped on reading, said once."""
-    found = tuple(c for c in names if c in SCORED_COLUMNS)
-    if found and not any(note.startswith(_SCORED_NOTE) for note in notes):
-        notes.append(
-            f"{_SCORED_NOTE} ({path.name}): its {', '.join(found[:4])}"
-            f"{', ...' if len(found) > 4 else ''} are made anew"
-        )
-    return found
+    """The columns of an earlier run in a file (a scored list's scores, a rejects file's
+    row numbers and reasons): dropped on reading, said once."""
+    dropped: tuple[str, ...] = ()
+    for columns, said in ((SCORED_COLUMNS, _SCORED_NOTE), (_REJECTS_COLUMNS, _REJECTS_NOTE)):
+        found = tuple(c for c in names if c in columns)
+        if found and not any(note.startswith(said) for note in notes):
+            notes.append(
+                f"{said} ({path.name}): its {', '.join(found[:4])}"
+                f"{', ...' if len(found) > 4 else ''} are made anew"
+            )
+        dropped += found
+    return dropped
 
 
 _SCORED_NOTE = "the input is a scored list"
+_REJECTS_NOTE = "the input is a rejects file"
+_REJECTS_COLUMNS = (INPUT_ROW, REJECT_REASON, REJECT_KINDS)
 
 
 def scan_file(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
@@ -286,7 +293,8 @@ def scan_file(path: Path, kind: str, notes: list[str]) -> pl.LazyFrame:
             f"Input file {path} is empty; it needs a header line and rows."
         ) from None
     except pl.exceptions.PolarsError as exc:
-        raise DetectorError(f"CSV file {path} cannot be read: {exc}.") from None
+        said = cut_runs(str(exc).splitlines()[0])
+        raise DetectorError(f"CSV file {path} cannot be read: {said}.") from None
     broken = [i + 1 for i, name in enumerate(names) if "\ufffd" in name]
     if broken:
         notes.append(
@@ -448,7 +456,22 @@ def read_failure(path: Path, exc: Exception) -> str:
         _ragged_line(path)
         or _quote_line(path)
         or _inner_quote_line(path)
-        or f"CSV file {path} cannot be read: {str(exc).splitlines()[0]}."
+        or f"CSV file {path} cannot be read: {cut_runs(str(exc).splitlines()[0])}."
+    )
+
+
+def cut_runs(text: str, keep: int = 60) -> str:
+    """A message with every run of more than ``keep`` characters without a space cut
+    short: Polars quotes the cell it could not read, which a hostile file makes as long
+    as it likes (megabytes in one line of an operator's log).
+
+    >>> cut_runs("could not parse `" + "A" * 500 + "` as str", keep=5)
+    'could not parse `AAAAA... (500 characters)` as str'
+    """
+    return re.sub(
+        rf"[^\s`'\"]{{{keep + 1},}}",
+        lambda m: f"{m.group(0)[:keep]}... ({len(m.group(0)):,} characters)",
+        text,
     )
 
 
@@ -1042,7 +1065,12 @@ def split(canonical: "Canonical") -> tuple[pl.LazyFrame, pl.LazyFrame]:
     ]
     rejects = lf.filter(pl.col(_BAD)).select(
         INPUT_ROW,
-        *[n for n in own if n != INPUT_ROW],
+        # As received; a list or a record as its JSON text, which every format holds.
+        *[
+            as_text(n, schema[n]).alias(n) if schema[n].is_nested() else n
+            for n in own
+            if n != INPUT_ROW
+        ],
         pl.concat_list(reasons).list.drop_nulls().list.join("; ").alias(REJECT_REASON),
         pl.concat_list(kinds).list.drop_nulls().alias(REJECT_KINDS),
     )
@@ -1113,7 +1141,9 @@ def read_declarations(
             where = read_failure(path, exc) if kind == "csv" else None
             if where and "cannot be read" not in where:
                 raise DetectorError(where) from None
-        raise DetectorError(f"Input {names} cannot be read: {str(exc).splitlines()[0]}.") from None
+        raise DetectorError(
+            f"Input {names} cannot be read: {cut_runs(str(exc).splitlines()[0])}."
+        ) from None
     if acc.height + rej.height == 0:
         raise DetectorError(f"Input {names} has a header but no rows; nothing to do.")
     notes += _line_notes(paths, acc.height + rej.height)

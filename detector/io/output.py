@@ -29,6 +29,7 @@ __all__ = [
     "flat",
     "inert",
     "is_folder",
+    "staged_outputs",
     "write_chunks",
     "write_partitioned",
     "write_table",
@@ -68,6 +69,50 @@ def atomic_path(path: str | Path):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextmanager
+def staged_outputs(*paths: str | Path | None):
+    """Yield, for each output path given (None skipped), the path to write it at: the
+    same name in a hidden folder beside it, so that its format is the same. Once the
+    block ends without an error, every output is put in place; if it fails or is
+    stopped, none is, and what was written is removed. A run's outputs appear together
+    or not at all: a report that fails after the list was written takes the list away
+    with it.
+    """
+    targets = list(dict.fromkeys(Path(p) for p in paths if p is not None))
+    stages, staged = [], {}
+    try:
+        for path in targets:
+            if path.parent and not path.parent.exists():
+                raise DetectorError(f"Output folder {path.parent} does not exist; create it first.")
+            if path.is_dir():
+                _check_replaceable(path)
+            stage = Path(tempfile.mkdtemp(prefix=".staged.", dir=path.parent or "."))
+            stages.append(stage)
+            staged[path] = stage / path.name
+            if path.is_dir():  # written as a folder too
+                staged[path].mkdir()
+        yield staged
+        for path, written in staged.items():
+            _put_in_place(written, path)
+    finally:
+        for stage in stages:
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def _put_in_place(written: Path, path: Path) -> None:
+    """Move a staged output onto its path (a folder written before moved aside first)."""
+    if not written.exists():
+        return
+    old = None
+    if written.is_dir() and path.is_dir():
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+        os.replace(path, old / path.name)
+    os.replace(written, path)
+    _sync_folder(path.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _sync_folder(folder: Path) -> None:
@@ -123,10 +168,16 @@ def check_output(path: str | Path, option: str = "--out", kind: str = "table") -
     parent = path.parent
     if not parent.is_dir():
         raise DetectorError(f"{option}: the folder {parent} does not exist; create it first.")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    # Tried, not asked: a folder may say it is writable and refuse a new file (/proc).
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".probe.", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
         raise DetectorError(
-            f"{option}: the folder {parent} is not writable; name a folder you can write to."
-        )
+            f"{option}: the folder {parent} is not writable ({exc.strerror or exc}); name a "
+            "folder you can write to."
+        ) from None
 
 
 _KIND_SUFFIXES = {"html": (".html", ".htm"), "model": (".joblib", ".skops"), "json": (".json",)}
