@@ -172,6 +172,11 @@ def test_report_in_a_real_browser_loads_sorts_and_filters(scored_run):
         assert 0 < routed < listed["reasons"].str.contains("route", literal=True).sum()
         Select(browser.find_element(By.CSS_SELECTOR, "select.scheme")).select_by_value("ROUTE")
         assert int(browser.find_element(By.ID, "flagged-count").text.replace(",", "")) == routed
+        schemes = "UNDERVALUED:|MISCLASSIFIED:|ROUTE:|RELABEL:|SPLIT_SHIPMENT:"
+        bare = (~listed["reasons"].str.contains(schemes)).sum()
+        assert bare > 0
+        Select(browser.find_element(By.CSS_SELECTOR, "select.scheme")).select_by_value("NONE")
+        assert int(browser.find_element(By.ID, "flagged-count").text.replace(",", "")) == bare
         Select(browser.find_element(By.CSS_SELECTOR, "select.scheme")).select_by_value("")
         # At a phone's width the page does not scroll sideways.
         browser.set_window_size(390, 844)

@@ -342,3 +342,25 @@ def test_the_result_owns_its_work_folder_and_leaves_nothing_in_the_process(
     store.put("scored", 0, pl.DataFrame({"a": [1]}))
     store.drop("scored")
     assert store.memory == {} and store.get("scored", 0) is None
+
+
+def test_a_parquet_rejects_file_read_back_is_scored(trained_model, tmp_path):
+    path, _, recent = trained_model
+    rows = pl.read_parquet(recent).head(3_000)
+    broken = rows.with_columns(
+        pl.when(pl.int_range(pl.len()) < 10)
+        .then(-1.0)
+        .otherwise(pl.col("net_mass_kg"))
+        .alias("net_mass_kg")
+    )
+    broken.write_parquet(tmp_path / "in.parquet")
+    rejects = tmp_path / "rejects.parquet"
+    with score([tmp_path / "in.parquet"], path, top="5%") as result:
+        write_scores(result, tmp_path / "out.csv", rejects)
+    assert pl.read_parquet(rejects).height == 10
+    fixed = pl.read_parquet(rejects).with_columns(pl.lit(1_000.0).alias("net_mass_kg"))
+    fixed.write_parquet(tmp_path / "fixed.parquet")
+    for pieces in ({}, {"piece_rows": 4}):  # whole, and cut in pieces
+        with score([tmp_path / "fixed.parquet"], path, **pieces) as again:
+            assert again.n_read == 10 and again.rejects.height == 0
+            assert any("the input is a rejects file" in n for n in again.notes)

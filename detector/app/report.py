@@ -239,13 +239,15 @@ def _table(
                 # The reasons are the engine's own sentences, several to a row: all of
                 # them stay findable by the filter (an input field in them is cut).
                 cells.append(_text_cell(v, _REASONS_CHARS if c == "reasons" else _TEXT_CHARS))
-        shows = f' data-schemes="{_e(" ".join(schemes[i]) or NO_SCHEME)}"' if schemes else ""
+        shows = f' data-schemes="{_e(" ".join(schemes[i]) or _NONE)}"' if schemes else ""
         rows.append(f"<tr{shows}>" + "".join(cells) + "</tr>")
     menu = ""
     if schemes:
-        options = "".join(
-            f'<option value="{_e(c)}">{_e(c)}</option>' for c in (*MECHANISMS, NO_SCHEME)
+        options = (
+            "".join(f'<option value="{_e(c)}">{_e(c)}</option>' for c in MECHANISMS)
+            + f'<option value="{_NONE}">{_e(NO_SCHEME)}</option>'
         )
+
         menu = (
             f'<select class="scheme" data-table="{table_id}" aria-label="scheme">'
             f'<option value="">every scheme</option>{options}</select> '
@@ -523,6 +525,7 @@ def _flagged_table(listed: pl.DataFrame, currency: str = "") -> str:
 #: it shows none (its record, the goods' risk or a detector put it on the list).
 MECHANISMS: tuple[str, ...] = ("UNDERVALUED", "MISCLASSIFIED", "ROUTE", "RELABEL", "SPLIT_SHIPMENT")
 NO_SCHEME = "no scheme shown"
+_NONE = "NONE"  # its token in a row's data-schemes, which the menu splits on spaces
 
 
 def _schemes(codes: list[str] | None) -> list[str]:

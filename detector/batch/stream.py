@@ -56,7 +56,6 @@ from detector.io.ingest import (
     scan_file,
 )
 from detector.io.profiles import Profile
-from detector.io.schema import SCORED_COLUMNS
 from detector.models import FraudModel, drift_counts, explain_rows, mechanism_of, segment_of
 
 __all__ = ["PIECE_ROWS", "Piece", "Runner", "plan_pieces", "score_pieces"]
@@ -194,7 +193,9 @@ def plan_pieces(paths, work: Path, piece_rows: int = PIECE_ROWS) -> Plan:
         lf = scan_file(path, kind, notes)  # checks the footer: a clear error if broken
         n = lf.select(pl.len()).collect().item()
         hive = tuple(hive_keys(path, roots).items())
-        drop = tuple(c for c in pl.read_parquet_schema(path) if c in SCORED_COLUMNS)
+        # What scan_file drops: an earlier run's columns (scores, a rejects file's rows).
+        kept = set(lf.collect_schema().names())
+        drop = tuple(c for c in pl.read_parquet_schema(path) if c not in kept)
         for start in range(0, max(n, 1), piece_rows):
             rows = min(piece_rows, n - start)
             parts.append(Part(str(path), start, rows, hive, str(path), drop))

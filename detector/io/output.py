@@ -171,8 +171,10 @@ def check_output(path: str | Path, option: str = "--out", kind: str = "table") -
     # Tried, not asked: a folder may say it is writable and refuse a new file (/proc).
     try:
         fd, probe = tempfile.mkstemp(prefix=".probe.", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
+        try:
+            os.close(fd)
+        finally:
+            os.unlink(probe)
     except OSError as exc:
         raise DetectorError(
             f"{option}: the folder {parent} is not writable ({exc.strerror or exc}); name a "
