@@ -5,7 +5,7 @@ from detector.models._config import ModelConfig
 from detector.models._drift import DriftReference, DriftReport, drift_counts, drift_report
 from detector.models._encode import FrameEncoder
 from detector.models._metrics import CAPACITY_LEVELS, calibration_table, capacity_metrics
-from detector.models._model import NOVELTY_SIGNALS, FraudModel
+from detector.models._model import DUTY_AT_STAKE, NOVELTY_SIGNALS, FraudModel
 from detector.models._pipeline import make_classifier
 from detector.models._policies import (
     POLICIES,
@@ -18,6 +18,7 @@ from detector.models._reasons import EVIDENCE_FIRST, FAMILIES, FAR_BELOW, explai
 
 __all__ = [
     "CAPACITY_LEVELS",
+    "DUTY_AT_STAKE",
     "DriftReference",
     "EVIDENCE_FIRST",
     "DriftReport",

@@ -12,7 +12,7 @@ import pytest
 from conftest import GOOD_ROW, write_csv
 from typer.testing import CliRunner
 
-from detector.app.cases import group_cases
+from detector.app.cases import CASE_STAKE, group_cases
 from detector.app.cli import app
 from detector.app.report import _rejections, write_report
 
@@ -54,7 +54,14 @@ def test_cases_group_importer_schemes_and_supply_pairs():
         115.0,
         0.9,
     )
+    assert first["duty_at_stake"] == 115.0  # no scheme's duty given: the undervaluation's
     assert first["sellers"] == "S1, S2"
+    # Each declaration's duty by its scheme: a relabelled origin's, with no undervaluation.
+    staked = flagged.with_columns(pl.Series(CASE_STAKE, [100.0, 4_000.0, 10.0, 5.0, 1.0, 2.0]))
+    listed, cases = group_cases(staked.with_columns(pl.lit(0.0).alias("revenue_at_stake")))
+    route = cases.filter(pl.col("case_id") == "C0002").row(0, named=True)
+    assert (route["revenue_at_stake"], route["duty_at_stake"]) == (0.0, 4_000.0)
+    assert CASE_STAKE not in listed.columns
     assert first["strongest_reasons"].startswith("GOODS_RISK, UNDERVALUED")
     assert cases["declarations"].sum() == flagged.height
 
@@ -368,9 +375,12 @@ def test_money_in_the_report_carries_the_models_currency(small_run, tmp_path):
     page = _page_of(small_run, tmp_path / "r.html")
     assert page.count("<b>What to check:</b>") >= 1  # a hint on the cards with a mechanism
     assert small_run.metadata["currency"] == "USD"
-    stake = small_run.scored["revenue_at_stake"].fill_null(0).sum()
-    assert f"<td>{stake:,.0f} USD</td>" in page  # the summary's total at stake
-    assert re.search(r"revenue at stake [\d,]+ USD</h3>", page)  # each case card
+    # The summary's total at stake: each declaration's duty by its scheme (the
+    # undervaluation's, the cheaper origin's, the code's its price fits), case by case.
+    stake = small_run.cases["duty_at_stake"].sum()
+    assert stake >= small_run.scored["revenue_at_stake"].fill_null(0).sum()
+    assert f"<td>{stake:,.0f} USD</td>" in page
+    assert re.search(r"duty at stake [\d,]+ USD</h3>", page)  # each case card
     assert re.search(r"[\d,]+ USD/t against a reference of\s+[\d,]+ USD/t", page)
 
 

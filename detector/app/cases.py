@@ -47,17 +47,27 @@ def _some(values: pl.Expr, n: int) -> pl.Expr:
     )
 
 
+#: The column of a flagged list that holds each declaration's duty at stake by its
+#: scheme (``models.DUTY_AT_STAKE``), summed as a case's ``duty_at_stake``; without it,
+#: the undervaluation's ``revenue_at_stake``.
+CASE_STAKE = "__duty_at_stake"
+
+
 def group_cases(flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Add ``case_id`` to a flagged list and summarise its cases.
 
     ``flagged`` is the scored list (``rank``, ``declaration_id``, ``importer_id``,
     ``seller_id`` when known, ``risk_score``, ``revenue_at_stake``, ``reason_codes``...).
     Returns the list ordered case by case (cases by their best rank, declarations by
-    rank inside) and one row per case: its declarations, total revenue at stake, best
+    rank inside) and one row per case: its declarations, total revenue at stake (of
+    undervaluation) and duty at stake (by each declaration's scheme: ``CASE_STAKE``), best
     risk score, period, routes and its most frequent reasons (``strongest_reasons``).
     """
+    # Each declaration's duty at stake by its scheme, when the caller gives it.
+    stake = pl.col(CASE_STAKE) if CASE_STAKE in flagged.columns else pl.col("revenue_at_stake")
     if flagged.height == 0:
         empty = flagged.with_columns(pl.lit(None, pl.String).alias("case_id"))
+        empty = empty.drop(CASE_STAKE, strict=False)
         return empty, pl.DataFrame(schema={"case_id": pl.String, "declarations": pl.UInt32})
     work = flagged.with_columns(
         # The scheme a declaration shows is its first reason of its own; a random pick's
@@ -91,6 +101,7 @@ def group_cases(flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             pl.col("importer_id").unique().sort().str.join(", ").alias("importers"),
             pl.col("__seller").drop_nulls().unique().sort().str.join(", ").alias("sellers"),
             pl.col("revenue_at_stake").fill_null(0).sum().alias("revenue_at_stake"),
+            stake.fill_null(0).sum().alias("duty_at_stake"),
             pl.col("risk_score").max().alias("max_risk_score"),
             pl.col("rank").min().alias("best_rank"),
             pl.col("declaration_date").min().alias("first_date"),
@@ -109,5 +120,5 @@ def group_cases(flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     cases = cases.with_columns(pl.col("__top").list.join(", ").alias("strongest_reasons")).drop(
         "__top"
     )
-    listed = work.drop("__scheme", "__seller", "__root", "__best")
+    listed = work.drop("__scheme", "__seller", "__root", "__best", CASE_STAKE, strict=False)
     return listed.select("case_id", *[c for c in listed.columns if c != "case_id"]), cases

@@ -108,7 +108,7 @@ def _demo(out_dir: Path, rows: int, seed: int, console: Console, step) -> dict:
     for row in top.iter_rows(named=True):
         console.print(
             f"{row['case_id']}  {row['declarations']:>3} declaration(s)  importer "
-            f"{row['importers'][:40]}  stake {row['revenue_at_stake']:,.0f} {currency}  "
+            f"{row['importers'][:40]}  stake {row['duty_at_stake']:,.0f} {currency}  "
             f"risk {row['max_risk_score']:.3f}\n"
             f"       {row['declaration_id']}: {(row['reasons'] or [''])[0]}",
             markup=False,

@@ -279,7 +279,11 @@ def _summary(result, warnings: list[str]) -> str:
     codes = flagged["reason_codes"].explode().drop_nulls()
     chapters = flagged["hs_code"].str.slice(0, 2) if "hs_code" in flagged.columns else None
     read, rejected = result.n_read, result.rejects.height
-    stake = float(flagged["revenue_at_stake"].fill_null(0).sum())
+    stake = (
+        float(result.cases["duty_at_stake"].sum())
+        if result.cases is not None and "duty_at_stake" in result.cases.columns
+        else float(flagged["revenue_at_stake"].fill_null(0).sum())
+    )
     facts = [
         ("rows read", f"{read:,}"),
         ("scored", f"{read - rejected:,}"),
@@ -291,7 +295,7 @@ def _summary(result, warnings: list[str]) -> str:
             else f"no capacity given (--top): the {flagged.height:,} most suspicious shown",
         ),
         ("cases", f"{result.cases.height:,}" if result.cases is not None else "-"),
-        ("revenue at stake in the flagged list", f"{stake:,.0f}{_currency(result)}"),
+        ("duty at stake in the flagged list", f"{stake:,.0f}{_currency(result)}"),
         ("model", result.model_age()),
     ]
     items = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
@@ -380,7 +384,7 @@ def _card(
     return f"""
 <div class="card" id="{_e(case["case_id"])}">
 <h3>Case {_e(case["case_id"])}: importer {_e(case["importers"])}, {case["declarations"]:,}
-declaration(s), revenue at stake {_num(case["revenue_at_stake"])}{cur}</h3>
+declaration(s), duty at stake {_num(case.get("duty_at_stake", case["revenue_at_stake"]))}{cur}</h3>
 <p class="note">Declarations: {listed}{more}. Period {_e(case["first_date"])} to
 {_e(case["last_date"])}. Strongest reasons: {_e(case["strongest_reasons"])}.</p>
 <div class="cols"><div><b>Lead declaration {_e(lead["declaration_id"])}</b>
@@ -540,7 +544,7 @@ def _cases_table(cases: pl.DataFrame | None, currency: str = "") -> str:
             "case_id",
             "declarations",
             "importers",
-            "revenue_at_stake",
+            *[c for c in ("duty_at_stake", "revenue_at_stake") if c in cases.columns],
             "max_risk_score",
             "first_date",
             "last_date",
@@ -548,9 +552,9 @@ def _cases_table(cases: pl.DataFrame | None, currency: str = "") -> str:
             "strongest_reasons",
         ),
         "cases",
-        {"declarations", "revenue_at_stake", "max_risk_score"},
+        {"declarations", "duty_at_stake", "revenue_at_stake", "max_risk_score"},
         {"max_risk_score": ".3f", "declarations": ",d"},
-        units={"revenue_at_stake": currency.strip()},
+        units={"duty_at_stake": currency.strip(), "revenue_at_stake": currency.strip()},
     )
 
 

@@ -394,6 +394,7 @@ _EXCEL_FORMATS = {
 #: Money columns: whole units, with the currency when it is known.
 _EXCEL_MONEY = {
     "revenue_at_stake": "#,##0",
+    "duty_at_stake": "#,##0",
     "unit_value_per_ton": "#,##0",
     "reference_value_per_ton": "#,##0",
     "customs_value": "#,##0.00",
