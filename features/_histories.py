@@ -272,8 +272,9 @@ def entity_histories(
     The frame needs ``value_ratio`` (from the reference prices) and ``route``.
 
     Columns per entity prefix ``p``: ``p_n_before``, ``p_days_known`` (days since first
-    seen, null when new), ``p_fraud_rate`` (smoothed towards the overall rate), and for
-    the importer its price behaviour: ``importer_mean_ratio_before`` and
+    seen, null when new), ``p_fraud_rate`` (smoothed towards the overall rate), for the
+    entities of ``QUOTED_RECORDS`` the counts it was estimated from, and for the
+    importer its price behaviour: ``importer_mean_ratio_before`` and
     ``importer_share_below_before``.
 
     ``daily``: the whole batch's :func:`daily_tables` when ``lf`` is a piece of it; by
@@ -314,9 +315,25 @@ def entity_histories(
                     if c not in (key, "declaration_date", "__fraud", "__inspected")
                 ],
                 pl.when(known).then(rate).alias(f"{prefix}_fraud_rate"),
+                *(
+                    [
+                        pl.when(known)
+                        .then(pl.col(f"__{what}").fill_null(0.0))
+                        .alias(f"{prefix}_{what}_before")
+                        for what in ("inspected", "fraud")
+                    ]
+                    if prefix in QUOTED_RECORDS
+                    else []
+                ),
             )
         )
     return pl.concat([lf.drop(f"__key_{p}" for p in ENTITIES), *parts], how="horizontal")
+
+
+#: The entities whose record a reason quotes with its counts: ``p_inspected_before``
+#: and ``p_fraud_before`` (the inspections and frauds the rate was estimated from; not
+#: model features).
+QUOTED_RECORDS: tuple[str, ...] = ("importer", "importer_seller", "declarant", "seller")
 
 
 _ORDER = "__order"

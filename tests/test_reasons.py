@@ -19,6 +19,11 @@ def test_sentences_quote_only_columns_they_are_given():
     """Every column a sentence reads is in SENTENCE_COLUMNS, and nothing else: only those
     are turned into Python values, so a column missing there would read as n/a."""
     quoted = set(re.findall(r"r(?:\.get\(|\[)[\"']([a-z_]+)[\"']", inspect.getsource(reasons)))
+    # An entity's record is read by its prefix (``_record``).
+    from detector.features._histories import QUOTED_RECORDS
+
+    counts = ("fraud_rate", "inspected_before", "fraud_before")
+    quoted |= {f"{p}_{c}" for p in QUOTED_RECORDS for c in counts}
     assert quoted - {"novelty_detector"} == set(reasons.SENTENCE_COLUMNS)
 
 
@@ -36,6 +41,10 @@ def test_sentences_follow_the_codes_with_the_rows_numbers():
             "declarant_fraud_rate": [0.5, None, None],
             "seller_id": ["SE9", None, None],
             "seller_fraud_rate": [0.25, None, None],
+            "declarant_inspected_before": [6.0, None, None],
+            "declarant_fraud_before": [6.0, None, None],
+            "seller_inspected_before": [0.0, None, None],
+            "seller_fraud_before": [0.0, None, None],
         }
     )
     said = reasons.sentences(rows, de_minimis=150.0).to_list()
@@ -44,7 +53,8 @@ def test_sentences_follow_the_codes_with_the_rows_numbers():
             "UNDERVALUED: 2,150/t is 57% below the median 5,000/t of 1,240 declarations of "
             "HS 081060 from TH (percentile 1.2)",
             "PARTNER_HISTORY: estimated fraud rates from past inspections: declarant BR1 "
-            "0.50, seller SE9 0.25",
+            "0.50 (6 frauds in 6 inspections), seller SE9 0.25 (no inspection yet: the "
+            "overall rate)",
         ],
         [
             "PRICE_UNUSUAL: 7,500/t is 50% above the median 5,000/t of 1,240 declarations of "

@@ -30,8 +30,10 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "country_origin",
     "currency",
     "customs_value",
+    "declarant_fraud_before",
     "declarant_fraud_rate",
     "declarant_id",
+    "declarant_inspected_before",
     "declaration_date",
     "duty_gap",
     "duty_rate_pct",
@@ -39,11 +41,15 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "hs_duty_gap",
     "hs_fraud_rate",
     "importer_days_known",
+    "importer_fraud_before",
     "importer_fraud_rate",
     "importer_id",
+    "importer_inspected_before",
     "importer_mean_ratio_before",
     "importer_n_before",
+    "importer_seller_fraud_before",
     "importer_seller_fraud_rate",
+    "importer_seller_inspected_before",
     "importer_seller_n_before",
     "importer_share_below_before",
     "lane_share",
@@ -62,8 +68,10 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "reference_value_per_ton",
     "route",
     "route_fraud_rate",
+    "seller_fraud_before",
     "seller_fraud_rate",
     "seller_id",
+    "seller_inspected_before",
     "split_n_pair_day",
     "split_under_pair_day",
     "split_value_pair_day",
@@ -204,28 +212,41 @@ def _importer_underprices(code: str, r: dict, de_minimis: float) -> str:
     )
 
 
+def _record(r: dict, prefix: str) -> str:
+    """An entity's estimated fraud rate with what it was estimated from: "0.47 (6
+    frauds in 6 inspections)"; with no inspection, the overall rate it leans on."""
+    rate = _num(r.get(f"{prefix}_fraud_rate"), ".2f")
+    inspected = r.get(f"{prefix}_inspected_before")
+    if inspected is None:  # a model of before these counts
+        return rate
+    if inspected == 0:
+        return f"{rate} (no inspection yet: the overall rate)"
+    frauds = r.get(f"{prefix}_fraud_before") or 0
+    found = f"{frauds:,.0f} fraud{'s' * (frauds != 1)}"
+    return f"{rate} ({found} in {inspected:,.0f} inspection{'s' * (inspected != 1)})"
+
+
 def _importer_history(code: str, r: dict, de_minimis: float) -> str:
     days = r.get("importer_days_known")
     known = "new" if days is None else f"known for {days:.0f} days"
     return (
         f"{code}: importer {r.get('importer_id')} ({known}, "
         f"{_num(r.get('importer_n_before'))} earlier declarations), estimated fraud rate "
-        f"{_num(r.get('importer_fraud_rate'), '.2f')} from past inspections; with seller "
-        f"{r.get('seller_id')}: {_pair(r)}"
+        f"{_record(r, 'importer')}; with seller {r.get('seller_id')}: {_pair(r)}"
     )
 
 
 def _pair(r: dict) -> str:
     if not r.get("importer_seller_n_before"):
         return "no earlier declarations"
-    return f"estimated fraud rate {_num(r.get('importer_seller_fraud_rate'), '.2f')}"
+    return f"estimated fraud rate {_record(r, 'importer_seller')}"
 
 
 def _partner_history(code: str, r: dict, de_minimis: float) -> str:
     return (
         f"{code}: estimated fraud rates from past inspections: declarant "
-        f"{r.get('declarant_id')} {_num(r.get('declarant_fraud_rate'), '.2f')}, seller "
-        f"{r.get('seller_id')} {_num(r.get('seller_fraud_rate'), '.2f')}"
+        f"{r.get('declarant_id')} {_record(r, 'declarant')}, seller "
+        f"{r.get('seller_id')} {_record(r, 'seller')}"
     )
 
 
