@@ -917,6 +917,18 @@ def test_a_demo_that_fails_leaves_none_of_its_files(tmp_path):
     (tmp_path / "mine").mkdir()
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "mine"), "--rows", "200"])
     assert result.exit_code == 2 and list((tmp_path / "mine").iterdir()) == []
+    # Over an earlier demo's folder: its files stay as they were, the user's notes too.
+    from detector.app.demo import _WRITES
+
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    for name in (*_WRITES, "my-notes.txt"):
+        (earlier / name).write_text(f"the earlier {name}")
+    result = CliRunner().invoke(app, ["demo", "--out", str(earlier), "--rows", "200"])
+    assert result.exit_code == 2, result.output
+    kept = {p.name: p.read_text() for p in earlier.iterdir()}
+    assert kept == {name: f"the earlier {name}" for name in (*_WRITES, "my-notes.txt")}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # none set aside
 
 
 @pytest.mark.slow

@@ -464,7 +464,13 @@ def test_a_piece_reads_the_same_histories_from_its_cut_of_the_batch_tables(fitte
     # Scoring in pieces: each piece reads, of the whole batch's daily tables, only its
     # own days and one row of totals per entity for the days before them.
     builder, _, test = fitted
-    drop = [c for c in test.columns if c.endswith(("_n_before", "_days_known", "_fraud_rate"))]
+    drop = [
+        c
+        for c in test.columns
+        if c.endswith(
+            ("_n_before", "_days_known", "_fraud_rate", "_inspected_before", "_fraud_before")
+        )
+    ]
     rows = test.drop(*drop, "importer_mean_ratio_before", "importer_share_below_before")
     state = builder.entities_
     whole = entity_histories(rows.lazy(), state, use_labels=False).collect()
@@ -494,7 +500,13 @@ def test_histories_built_once_and_joined_month_by_month_equal_the_whole(fitted):
     # whole history and joins them to one month at a time: each month must get what
     # the same steps give it when the whole period is computed in one frame.
     _, train, _ = fitted
-    drop = [c for c in train.columns if c.endswith(("_n_before", "_days_known", "_fraud_rate"))]
+    drop = [
+        c
+        for c in train.columns
+        if c.endswith(
+            ("_n_before", "_days_known", "_fraud_rate", "_inspected_before", "_fraud_before")
+        )
+    ]
     rows = train.drop(*drop, "importer_mean_ratio_before", "importer_share_below_before")
     whole = entity_histories(rows.lazy(), None, use_labels=True, prior=0.1)
     whole = out_of_fold_fraud_rates(whole).collect()

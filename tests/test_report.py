@@ -487,3 +487,16 @@ def test_a_case_says_how_many_routes_and_declarations_it_does_not_list():
     assert case["declaration_ids"].endswith(", and 5 more")
     assert case["declaration_ids"].count(",") == 20
     assert case["routes"] == "TH>X0, TH>X1, TH>X2, TH>X3, TH>X4, and 2 more"
+
+
+def test_the_hit_rate_interval_never_puts_a_rate_outside_its_own_bounds():
+    from detector.app.report import _wilson
+
+    n = np.array([11, 22, 27, 44, 3, 3])
+    frauds = np.array([0, 0, 0, 0, 3, 1])
+    low, high = _wilson(frauds, n)
+    rate = frauds / n
+    # 0 of 11 gave a lower bound of 2.8e-17 above the rate, and a plot error: exit 1
+    assert (low <= rate).all() and (high >= rate).all()
+    assert low[:4].tolist() == [0.0] * 4 and high[4] == 1.0
+    assert 0.43 < low[4] < 0.44 and 0.05 < low[5] < 0.07

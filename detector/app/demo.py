@@ -1,6 +1,8 @@
 """The main job on the embedded default: a synthetic year, trained, scored, measured."""
 
+import os
 import shutil
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -48,10 +50,18 @@ def run_demo(
     """Write the year, the model and the flagged list to ``out_dir``; return the metrics.
 
     ``step(text)`` is told what is being done, as it starts. A run that fails leaves
-    none of its files behind (and no folder it made).
+    none of its files behind (and no folder it made), and an earlier demo's files in
+    the folder as they were.
     """
     _check_folder(out_dir)
     made = not out_dir.exists()
+    # An earlier demo's files are set aside, not deleted, until this one has succeeded.
+    kept = None
+    if not made and any((out_dir / name).exists() for name in _WRITES):
+        kept = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old", dir=out_dir.parent))
+        for name in _WRITES:
+            if (out_dir / name).exists():
+                os.replace(out_dir / name, kept / name)
     try:
         return _demo(out_dir, rows, seed, console, step or (lambda text: None))
     except BaseException:
@@ -60,7 +70,12 @@ def run_demo(
         else:
             for name in _WRITES:
                 (out_dir / name).unlink(missing_ok=True)
+            for earlier in kept.iterdir() if kept else ():
+                os.replace(earlier, out_dir / earlier.name)
         raise
+    finally:
+        if kept is not None:
+            shutil.rmtree(kept, ignore_errors=True)
 
 
 def _demo(out_dir: Path, rows: int, seed: int, console: Console, step) -> dict:

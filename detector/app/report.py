@@ -432,7 +432,11 @@ def _wilson(frauds: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndar
     p = frauds / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    # 0 of n is 0 exactly, n of n is 1 (the sum above may miss by a rounding error, and
+    # an error bar below a point that is its own bound must not be negative).
+    low = np.where(frauds <= 0, 0.0, np.clip(centre - half, 0, 1))
+    high = np.where(frauds >= n, 1.0, np.clip(centre + half, 0, 1))
+    return np.minimum(low, p), np.maximum(high, p)
 
 
 def _monitor_section(rates: pl.DataFrame | None, currency: str = "") -> str:
