@@ -986,3 +986,27 @@ def test_a_workbook_with_a_date_typed_as_text_names_the_value(tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 added" in result.output and "1 rejected" in result.output
     assert "inspected_on '31/02/2025' is not a date" in result.output
+
+
+@pytest.mark.parametrize("name", [".lock", "store.json", "outcomes.parquet"])
+@pytest.mark.parametrize("kind", ["folder", "pipe"])
+def test_a_store_file_that_is_not_a_file_is_refused_before_any_work(tmp_path, name, kind):
+    store = tmp_path / "store"
+    LabelStore(store).record_flagged(_flagged(["A", "B"]))
+    (store / name).unlink(missing_ok=True)
+    if kind == "folder":
+        (store / name).mkdir()
+    else:
+        os.mkfifo(store / name)  # a pipe: reading the lock hung feedback
+    outcomes = tmp_path / "outcomes.csv"
+    outcomes.write_text("declaration_id,inspected,fraud\nA,true,1\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "detector", "feedback", str(outcomes), "--store", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"Label store file {store / name} is not a regular file" in result.stderr
+    assert LabelStore(store).flagged().height == 2

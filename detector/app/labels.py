@@ -406,6 +406,15 @@ class LabelStore:
     def check(self) -> None:
         """Refuse, before any work, a store that cannot be written or whose files are damaged."""
         self.check_writable()
+        for path in (self.flagged_path, self.outcomes_path, self.about_path, self.folder / ".lock"):
+            # A store edited by hand: a folder or a pipe where a file belongs would fail
+            # half-way through a run, or hang it.
+            if (path.exists() or path.is_symlink()) and not path.is_file():
+                raise DetectorError(
+                    f"Label store file {path} is not a regular file (a folder, a pipe or a "
+                    "broken link); restore it from a backup or remove it, or pass another "
+                    "--store folder."
+                )
         for path, schema in (
             (self.flagged_path, FLAGGED_SCHEMA),
             (self.outcomes_path, OUTCOME_SCHEMA),
