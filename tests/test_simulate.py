@@ -560,3 +560,16 @@ def test_the_command_writes_the_json_and_the_report(year_file, tmp_path):
     assert "frauds found, cumulative (declarations)" in html
     assert "revenue recovered, cumulative (USD)" in html
     assert "exploration hit rate" in html and "<script src" not in html
+
+
+@pytest.mark.slow
+def test_a_month_without_declarations_has_no_precision(small_year, tmp_path):
+    gap = small_year.filter(pl.col("declaration_date").dt.month() != 11)
+    gap.write_parquet(tmp_path / "gap.parquet")
+    doc = tmp_path / "replay.json"
+    args = ["simulate", str(tmp_path / "gap.parquet"), "--capacity", "2%", "--start", "2025-11"]
+    result = runner.invoke(app, [*args, "--policy", "exploit", "--json", str(doc)])
+    assert result.exit_code == 0, result.output
+    months = {m["month"]: m for m in json.loads(doc.read_text())["policies"]["exploit"]["months"]}
+    assert months["2025-11"]["frauds"] == 0 and months["2025-11"]["precision"] is None
+    assert months["2025-12"]["precision"] > 0

@@ -854,7 +854,7 @@ def _simulation_table(sim):
             name + (" (default)" if name == sim.default else ""),
             f"{m['inspected']:,}",
             f"{m['frauds']:,}",
-            f"{m['precision']:.1%}",
+            "-" if m["precision"] is None else f"{m['precision']:.1%}",
             "-" if m["revenue"] is None else f"{m['revenue']:,.0f}",
             "-" if m["coverage"] is None else f"{m['coverage']:.1%}",
             hit,

@@ -209,7 +209,8 @@ class Simulation:
         revenue = picks.filter(pl.col(_Y) == 1)[_REVENUE].fill_null(0.0).sum()
         return {
             "frauds": frauds,
-            "precision": round(frauds / picks.height, 6) if picks.height else 0.0,
+            # Nothing inspected (a month without declarations): no precision, not 0.
+            "precision": round(frauds / picks.height, 6) if picks.height else None,
             "revenue": round(float(revenue), 2) if self.has_revenue else None,
             "recall_by_type": recall,
             "inspected": picks.height,
