@@ -1010,3 +1010,15 @@ def test_a_store_file_that_is_not_a_file_is_refused_before_any_work(tmp_path, na
     assert result.returncode == 2, result.stderr
     assert f"Label store file {store / name} is not a regular file" in result.stderr
     assert LabelStore(store).flagged().height == 2
+
+
+def test_a_folder_of_declarations_is_not_taken_for_a_store(tmp_path, synthetic_year):
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    synthetic_year.head(100).write_parquet(parts / "a.parquet")
+    outcomes = tmp_path / "outcomes.csv"
+    outcomes.write_text("declaration_id,inspected,fraud\nA,true,1\n")
+    result = runner.invoke(app, ["feedback", str(outcomes), "--store", str(parts)])
+    assert result.exit_code == 2, result.output
+    assert "holds data files that are not the store's (a.parquet)" in result.output
+    assert sorted(p.name for p in parts.iterdir()) == ["a.parquet"]

@@ -406,6 +406,19 @@ class LabelStore:
     def check(self) -> None:
         """Refuse, before any work, a store that cannot be written or whose files are damaged."""
         self.check_writable()
+        own = {self.flagged_path.name, self.outcomes_path.name}
+        strays = sorted(
+            p.name
+            for p in (self.folder.iterdir() if self.folder.is_dir() else ())
+            if p.suffix.lower() in (".parquet", ".csv", ".xlsx") and p.name not in own
+        )
+        if strays:
+            # A folder of declarations given as a store would be read back as both.
+            raise DetectorError(
+                f"Label store {self.folder} holds data files that are not the store's "
+                f"({', '.join(strays[:3])}{', ...' if len(strays) > 3 else ''}); keep the "
+                "store in a folder of its own."
+            )
         for path in (self.flagged_path, self.outcomes_path, self.about_path, self.folder / ".lock"):
             # A store edited by hand: a folder or a pipe where a file belongs would fail
             # half-way through a run, or hang it.
