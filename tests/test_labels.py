@@ -1022,3 +1022,20 @@ def test_a_folder_of_declarations_is_not_taken_for_a_store(tmp_path, synthetic_y
     assert result.exit_code == 2, result.output
     assert "holds data files that are not the store's (a.parquet)" in result.output
     assert sorted(p.name for p in parts.iterdir()) == ["a.parquet"]
+
+
+def test_outcomes_in_another_currency_than_the_stores_are_refused(tmp_path):
+    store = tmp_path / "store"
+    LabelStore(store).record_flagged(_flagged(["A", "B"]), currency="USD")
+    krw = tmp_path / "outcomes.csv"
+    krw.write_text("declaration_id,inspected,fraud,revenue recovered (KRW)\nA,true,1,3000000\n")
+    result = runner.invoke(app, ["feedback", str(krw), "--store", str(store)])
+    assert result.exit_code == 2, result.output
+    assert (
+        "gives revenue recovered in KRW" in result.output and "keeps money in USD" in result.output
+    )
+    assert LabelStore(store).outcomes().height == 0
+    usd = tmp_path / "usd.csv"
+    usd.write_text("declaration_id,inspected,fraud,revenue recovered (USD)\nA,true,1,3000\n")
+    assert runner.invoke(app, ["feedback", str(usd), "--store", str(store)]).exit_code == 0
+    assert LabelStore(store).outcomes()["revenue_recovered"].to_list() == [3000.0]

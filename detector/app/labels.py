@@ -260,6 +260,17 @@ def _impossible(text: dict, money: pl.Expr, values: tuple, today: date) -> list:
     ]
 
 
+def header_currency(columns) -> str | None:
+    """The currency a file's revenue header names ("revenue recovered (KRW)"), if any:
+    the engine's workbook writes money with its currency, and an investigator's copy of
+    a list scored by another model carries that model's."""
+    for name in columns:
+        found = re.fullmatch(r"revenue[ _]recovered\s*\(([A-Z]{3})\)", str(name).strip())
+        if found:
+            return found.group(1)
+    return None
+
+
 def _named(frame: pl.DataFrame) -> pl.DataFrame:
     """Headers as the engine's workbook writes them ("revenue recovered (USD)"), also
     in a copy saved as CSV, read as the columns they name."""
@@ -289,7 +300,8 @@ def _read_workbook(path: Path) -> pl.DataFrame:
                 f"Workbook {path} cannot be read ({type(exc).__name__}); save it again from "
                 "the spreadsheet, or as .csv."
             ) from None
-    frame = _named(sheets.get("flagged", next(iter(sheets.values()))))
+    sheet = sheets.get("flagged", next(iter(sheets.values())))
+    frame = _named(sheet).with_columns(pl.lit(header_currency(sheet.columns)).alias(_CURRENCY))
     entered = [c for c in _ENTERED if c in frame.columns]
     frame = frame.with_row_index(INPUT_ROW, offset=1)
     if not entered:
@@ -301,14 +313,15 @@ def _read_workbook(path: Path) -> pl.DataFrame:
 _ENTERED = ("inspected", "fraud", "fraud_type", "revenue_recovered", "inspected_on", "note")
 
 
-def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
     """Outcomes file (CSV, Parquet, or a workbook the engine wrote) -> (valid outcomes,
-    rejected rows with reasons)."""
+    rejected rows with reasons, the currency its revenue header names)."""
     if path.suffix.lower() == ".xlsx":
         raw = _read_workbook(path)
     else:
         try:
-            raw = _named(scan_input(path).collect())
+            read = scan_input(path).collect()
+            raw = _named(read).with_columns(pl.lit(header_currency(read.columns)).alias(_CURRENCY))
         except pl.exceptions.PolarsError as exc:
             if path.suffix.lower() == ".csv":
                 raise DetectorError(read_failure(path, exc)) from None
@@ -316,6 +329,8 @@ def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
                 f"Outcomes file {path} cannot be read ({type(exc).__name__}); write it again "
                 "as CSV, Parquet or the workbook the engine wrote."
             ) from None
+    currency = raw[_CURRENCY][0] if raw.height else None
+    raw = raw.drop(_CURRENCY)
     if "declaration_id" not in raw.columns or "fraud" not in raw.columns:
         raise DetectorError(
             f"Outcomes file {path} needs the columns declaration_id and fraud (found "
@@ -338,7 +353,11 @@ def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     rejects = work.filter(bad).select(
         *[c for c in raw.columns if c != REJECT_REASON], pl.col(_REASON).alias(REJECT_REASON)
     )
-    return frame, rejects
+    return frame, rejects, currency
+
+
+#: A private column that carries the revenue header's currency out of the reading.
+_CURRENCY = "__header_currency"
 
 
 def _listed_once(flagged: pl.DataFrame) -> pl.DataFrame:
@@ -544,7 +563,15 @@ class LabelStore:
         the stored one is kept, unless ``replace`` (a corrected outcome) says otherwise.
         """
         self.check()
-        incoming, rejects = _parse_outcomes(Path(path))
+        incoming, rejects, currency = _parse_outcomes(Path(path))
+        kept = self.currency
+        if currency and kept and currency != kept:
+            raise DetectorError(
+                f"Outcomes file {path} gives revenue recovered in {currency}, and the label "
+                f"store {self.folder} keeps money in {kept}: adding them would mix the two; "
+                f"feed it to a store kept in {currency}, or convert its revenue to {kept} "
+                "and rename the column."
+            )
         read = incoming.height + rejects.height
         with self._locked():
             stored, flagged = self.outcomes(), self.flagged()
