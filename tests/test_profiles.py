@@ -105,6 +105,16 @@ features = ["procedure"]
         ("[values.transport_mode]\n'1' = 'boat'\n", "maps transport_mode onto .'boat'."),
         ("[values.colour]\n'1' = 'red'\n", "not a canonical column"),
         ("name = \n", "not valid TOML"),
+        # hostile shapes: each was an unexpected failure (exit 1)
+        ("columns = 'x'\n", "'columns' is 'x'; expected a table"),
+        ("currency = 'USD'\nrates = [1, 2]\n", "'rates' is \\[1, 2\\]; expected a table"),
+        ("values = 'x'\n", "'values' is 'x'; expected a table per column"),
+        ("[values.transport_mode]\n'1' = {a = 1}\n", "'values' is .*expected a table per"),
+        ("features = 'procedure'\n", "'features' is 'procedure'; expected a list"),
+        ("currency = 'EUR'\n[rates]\nUSD = inf\n", "gives the rate inf for USD"),
+        ("currency = 'EUR'\n[rates]\nUSD = true\n", "gives the rate True for USD"),
+        ("[columns]\noffice = 'rank'\n", "onto 'rank', a column this engine computes"),
+        ("[columns]\noffice = 'reject_reason'\n", "onto 'reject_reason', a column this"),
     ],
 )
 def test_bad_profiles_are_named(tmp_path, text, fragment):
@@ -154,3 +164,11 @@ def test_rates_without_a_currency_are_refused(tmp_path):
     path.write_text("[rates]\nUSD = 1.1\n")
     with pytest.raises(DetectorError, match="has a rates table but no currency"):
         load_profile(str(path))
+
+
+def test_a_profile_renaming_onto_a_column_the_input_has_is_named(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text("[columns]\nimporter_id = 'hs_code'\n")
+    pl.DataFrame([GOOD_ROW]).write_csv(tmp_path / "in.csv")
+    with pytest.raises(DetectorError, match="renames a column onto 'hs_code', which the input"):
+        read_declarations([tmp_path / "in.csv"], load_profile(str(path)))

@@ -630,6 +630,12 @@ def canonicalise(
     profile = load_profile(profile)
     schema = lf.collect_schema()
     renames = {src: dst for src, dst in profile.columns.items() if src in schema}
+    taken = [dst for dst in renames.values() if dst in schema and dst not in renames]
+    if taken:
+        raise DetectorError(
+            f"{source}: the '{profile.name}' profile renames a column onto '{taken[0]}', "
+            "which the input already has; map one of them onto another name."
+        )
     lf = lf.rename(renames)
     schema = lf.collect_schema()
 

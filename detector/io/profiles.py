@@ -26,13 +26,20 @@ a user's own profile is a TOML file with the same keys::
     features = ["procedure"]   # extra columns the model may use as categories
 """
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from detector.errors import DetectorError
-from detector.io.schema import CANONICAL_SCHEMA, LABEL_SCHEMA, TRANSPORT_MODES, TRUTH_SCHEMA
+from detector.io.schema import (
+    CANONICAL_SCHEMA,
+    LABEL_SCHEMA,
+    SCORED_COLUMNS,
+    TRANSPORT_MODES,
+    TRUTH_SCHEMA,
+)
 
 __all__ = ["Profile", "load_profile", "BUILTIN_PROFILES"]
 
@@ -69,6 +76,7 @@ class Profile:
                 f"Profile {source} has unknown key(s) {sorted(unknown)}; "
                 f"allowed keys are {sorted(_KNOWN_KEYS)}."
             )
+        _check_shapes(data, source)
         known = set(CANONICAL_SCHEMA) | set(LABEL_SCHEMA) | set(TRUTH_SCHEMA)
         for col in data.get("values", {}):
             if col not in known:
@@ -82,6 +90,12 @@ class Profile:
                 f"Profile {source} sets hs_digits = {hs_digits!r}; expected 6, 8 or 10."
             )
         targets = list(data.get("columns", {}).values())
+        computed = sorted(set(targets) & (set(SCORED_COLUMNS) | _ENGINE_COLUMNS))
+        if computed:
+            raise DetectorError(
+                f"Profile {source} maps an input column onto '{computed[0]}', a column this "
+                "engine computes; map it onto another name."
+            )
         doubled = {t for t in targets if targets.count(t) > 1}
         if doubled:
             raise DetectorError(
@@ -102,6 +116,46 @@ class Profile:
         )
 
 
+#: Columns the engine adds to its own outputs besides the scores.
+_ENGINE_COLUMNS = {"input_row", "reject_reason", "reject_kinds", "case_id"}
+
+
+def _check_shapes(data: dict[str, Any], source: str) -> None:
+    """Each key of a profile as the shape it must have, else one sentence saying which."""
+
+    def refuse(key: str, expected: str) -> None:
+        raise DetectorError(f"Profile {source}: '{key}' is {data[key]!r}; expected {expected}.")
+
+    def texts(table) -> bool:
+        return isinstance(table, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+        )
+
+    for key in ("name", "currency"):
+        if key in data and not isinstance(data[key], str):
+            refuse(key, "text in quotes")
+    if "columns" in data and not texts(data["columns"]):
+        refuse("columns", 'a table of input column = "canonical column" lines')
+    if "values" in data and not (
+        isinstance(data["values"], dict)
+        and all(
+            isinstance(v, dict)
+            and all(
+                isinstance(b, str | int | float) and not isinstance(b, bool) for b in v.values()
+            )
+            for v in data["values"].values()
+        )
+    ):
+        refuse("values", 'a table per column of "coded value" = "value" lines')
+    for key in ("constants", "rates"):
+        if key in data and not isinstance(data[key], dict):
+            refuse(key, "a table of name = value lines")
+    if "features" in data and not (
+        isinstance(data["features"], list) and all(isinstance(f, str) for f in data["features"])
+    ):
+        refuse("features", 'a list of column names, e.g. ["procedure"]')
+
+
 def _rates(rates: dict, currency: str | None, source: str) -> dict[str, float]:
     """Values of one unit of each currency in the profile's currency."""
     if rates and not currency:
@@ -111,7 +165,7 @@ def _rates(rates: dict, currency: str | None, source: str) -> dict[str, float]:
         )
     out = {}
     for code, rate in rates.items():
-        if not isinstance(rate, int | float) or not rate > 0:
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf:
             raise DetectorError(
                 f"Profile {source} gives the rate {rate!r} for {code}; rates are positive "
                 "numbers (the value of one unit in the profile's currency)."
@@ -201,8 +255,9 @@ def load_profile(name_or_path: str | Path | Profile | None) -> Profile:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DetectorError(f"Schema profile {path} is not valid TOML: {exc}.") from None
+    _check_shapes(data, str(path))
     modes = data.get("values", {}).get("transport_mode", {})
-    bad = sorted(set(modes.values()) - set(TRANSPORT_MODES))
+    bad = sorted(set(map(str, modes.values())) - set(TRANSPORT_MODES))
     if bad:
         raise DetectorError(
             f"Schema profile {path} maps transport_mode onto {bad}; "
