@@ -1039,3 +1039,24 @@ def test_outcomes_in_another_currency_than_the_stores_are_refused(tmp_path):
     usd.write_text("declaration_id,inspected,fraud,revenue recovered (USD)\nA,true,1,3000\n")
     assert runner.invoke(app, ["feedback", str(usd), "--store", str(store)]).exit_code == 0
     assert LabelStore(store).outcomes()["revenue_recovered"].to_list() == [3000.0]
+
+
+def test_an_outcome_formula_with_no_saved_value_is_named_not_skipped(tmp_path):
+    from openpyxl import Workbook
+
+    store = tmp_path / "store"
+    LabelStore(store).record_flagged(_flagged(["A", "B"]))
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "flagged"
+    sheet.append(["declaration_id", "inspected", "fraud"])
+    sheet.append(["A", "yes", 1])
+    sheet.append(["B", "=TRUE()", "=1"])  # written by a script: no value saved with them
+    book.save(tmp_path / "outcomes.xlsx")
+    result = runner.invoke(
+        app, ["feedback", str(tmp_path / "outcomes.xlsx"), "--store", str(store)]
+    )
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "row 3, column 'inspected', holds the formula '=TRUE()' with no saved value" in said
+    assert LabelStore(store).outcomes().height == 0

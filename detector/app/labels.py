@@ -300,13 +300,45 @@ def _read_workbook(path: Path) -> pl.DataFrame:
                 f"Workbook {path} cannot be read ({type(exc).__name__}); save it again from "
                 "the spreadsheet, or as .csv."
             ) from None
-    sheet = sheets.get("flagged", next(iter(sheets.values())))
+    name = "flagged" if "flagged" in sheets else next(iter(sheets))
+    sheet = sheets[name]
+    _refuse_unsaved_formulas(path, name)
     frame = _named(sheet).with_columns(pl.lit(header_currency(sheet.columns)).alias(_CURRENCY))
     entered = [c for c in _ENTERED if c in frame.columns]
     frame = frame.with_row_index(INPUT_ROW, offset=1)
     if not entered:
         return frame
     return frame.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in entered))
+
+
+def _refuse_unsaved_formulas(path: Path, name: str) -> None:
+    """An outcome cell holding a formula whose value was never saved (a workbook written
+    by a script, not saved from a spreadsheet) reads as empty: its row would be taken
+    for one without an outcome. Refused, naming the cell."""
+    import openpyxl
+
+    try:
+        books = [openpyxl.load_workbook(path, read_only=True, data_only=d) for d in (False, True)]
+    except Exception:  # read by polars already: nothing more to learn here
+        return
+    try:
+        typed_rows, saved_rows = (b[name].iter_rows(values_only=True) for b in books)
+        header = [column_name(c) for c in next(typed_rows, ())]
+        next(saved_rows, None)
+        wanted = [i for i, c in enumerate(header) if c in _ENTERED]
+        for number, (typed, saved) in enumerate(zip(typed_rows, saved_rows, strict=False), 2):
+            for i in wanted:
+                cell = typed[i] if i < len(typed) else None
+                unsaved = i >= len(saved) or saved[i] is None
+                if isinstance(cell, str) and cell.startswith("=") and unsaved:
+                    raise DetectorError(
+                        f"Workbook {path} row {number}, column {header[i]!r}, holds the "
+                        f"formula {cell[:40]!r} with no saved value; open and save it in a "
+                        "spreadsheet, or type the value."
+                    )
+    finally:
+        for book in books:
+            book.close()
 
 
 #: The outcome cells an investigator fills in; a row with none of them is not reported.
