@@ -12,13 +12,9 @@ import time
 from pathlib import Path
 
 import polars as pl
+from score_steps import staged, validated
 
-import detector.features._builder as builder
-import detector.io.ingest as ingest
-from detector.features import reference_price_deviation
 from detector.features._histories import ENTITIES, _with_keys, history_tables
-from detector.features._reclassification import reclassification
-from detector.features._routes import route_patterns
 from detector.io.persist import load_model
 
 
@@ -47,15 +43,10 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    src = args.data / "day.csv"
-    lf = ingest.scan_file(src, "csv", []).with_row_index(ingest.INPUT_ROW, offset=1)
-    accepted, _, _ = ingest.accept_and_reject(ingest.canonicalise(lf, "canonical", source="x"))
+    accepted, _, _ = validated(args.data / "day.csv")
     model, _ = load_model(args.model)
     f = model.features_
-    work = f._work(builder._with_optional(accepted.lazy()))
-    rows = builder.join_day_counts(work, builder.day_counts(work, f.de_minimis))
-    rows = reference_price_deviation(rows, f.reference_)
-    rows = route_patterns(reclassification(rows, f.reference_, f.routes_), f.routes_, f.destination)
+    rows = staged(accepted, f)
     rows = _with_keys(rows).collect().lazy()
     tables = {
         p: t.collect().lazy()

@@ -43,6 +43,15 @@ def validated(src: Path) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     return ingest.accept_and_reject(ingest.canonicalise(lf, "canonical", source=str(src)))
 
 
+def staged(accepted: pl.DataFrame, features) -> pl.LazyFrame:
+    """The rows through every stage of the features before the entity histories."""
+    f = features
+    work = f._work(builder._with_optional(accepted.lazy()))
+    rows = builder.join_day_counts(work, builder.day_counts(work, f.de_minimis))
+    rows = reference_price_deviation(rows, f.reference_)
+    return route_patterns(reclassification(rows, f.reference_, f.routes_), f.routes_, f.destination)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, required=True)

@@ -968,7 +968,9 @@ def test_feedback_on_a_broken_csv_or_its_own_rejects_is_one_clear_answer(tmp_pat
     assert stored["fraud"].to_list() == [1, 0]
 
 
-def test_a_workbook_with_a_date_typed_as_text_names_the_value(tmp_path):
+def _store_and_workbook(tmp_path, rows: list[list]):
+    """A store that listed A and B, and an outcomes workbook of ``rows`` (the header
+    first) written by a script, as openpyxl writes it."""
     from openpyxl import Workbook
 
     store = tmp_path / "store"
@@ -976,10 +978,21 @@ def test_a_workbook_with_a_date_typed_as_text_names_the_value(tmp_path):
     book = Workbook()
     sheet = book.active
     sheet.title = "flagged"
-    sheet.append(["declaration_id", "inspected", "fraud", "inspected_on"])
-    sheet.append(["A", "yes", 1, datetime(2025, 11, 3)])
-    sheet.append(["B", "yes", 0, "31/02/2025"])  # typed as text, and no such day
+    for row in rows:
+        sheet.append(row)
     book.save(tmp_path / "outcomes.xlsx")
+    return store
+
+
+def test_a_workbook_with_a_date_typed_as_text_names_the_value(tmp_path):
+    store = _store_and_workbook(
+        tmp_path,
+        [
+            ["declaration_id", "inspected", "fraud", "inspected_on"],
+            ["A", "yes", 1, datetime(2025, 11, 3)],
+            ["B", "yes", 0, "31/02/2025"],  # typed as text, and no such day
+        ],
+    )
     result = runner.invoke(
         app, ["feedback", str(tmp_path / "outcomes.xlsx"), "--store", str(store)]
     )
@@ -1042,17 +1055,14 @@ def test_outcomes_in_another_currency_than_the_stores_are_refused(tmp_path):
 
 
 def test_an_outcome_formula_with_no_saved_value_is_named_not_skipped(tmp_path):
-    from openpyxl import Workbook
-
-    store = tmp_path / "store"
-    LabelStore(store).record_flagged(_flagged(["A", "B"]))
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "flagged"
-    sheet.append(["declaration_id", "inspected", "fraud"])
-    sheet.append(["A", "yes", 1])
-    sheet.append(["B", "=TRUE()", "=1"])  # written by a script: no value saved with them
-    book.save(tmp_path / "outcomes.xlsx")
+    store = _store_and_workbook(
+        tmp_path,
+        [
+            ["declaration_id", "inspected", "fraud"],
+            ["A", "yes", 1],
+            ["B", "=TRUE()", "=1"],  # written by a script: no value saved with them
+        ],
+    )
     result = runner.invoke(
         app, ["feedback", str(tmp_path / "outcomes.xlsx"), "--store", str(store)]
     )

@@ -77,6 +77,13 @@ class Profile:
                 f"allowed keys are {sorted(_KNOWN_KEYS)}."
             )
         _check_shapes(data, source)
+        modes = data.get("values", {}).get("transport_mode", {})
+        bad = sorted(set(map(str, modes.values())) - set(TRANSPORT_MODES))
+        if bad:
+            raise DetectorError(
+                f"Schema profile {source} maps transport_mode onto {bad}; "
+                f"expected one of {', '.join(TRANSPORT_MODES)}."
+            )
         known = set(CANONICAL_SCHEMA) | set(LABEL_SCHEMA) | set(TRUTH_SCHEMA)
         for col in data.get("values", {}):
             if col not in known:
@@ -255,12 +262,4 @@ def load_profile(name_or_path: str | Path | Profile | None) -> Profile:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DetectorError(f"Schema profile {path} is not valid TOML: {exc}.") from None
-    _check_shapes(data, str(path))
-    modes = data.get("values", {}).get("transport_mode", {})
-    bad = sorted(set(map(str, modes.values())) - set(TRANSPORT_MODES))
-    if bad:
-        raise DetectorError(
-            f"Schema profile {path} maps transport_mode onto {bad}; "
-            f"expected one of {', '.join(TRANSPORT_MODES)}."
-        )
     return Profile.from_dict(data, str(path))
