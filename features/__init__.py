@@ -21,6 +21,7 @@ from detector.features._histories import (
     out_of_fold_fraud_rates,
     out_of_fold_tables,
 )
+from detector.features._reclassification import USUAL_CODE_COLUMNS
 from detector.features._reference_prices import (
     PEER_LEVELS,
     ReferencePrices,
@@ -48,6 +49,7 @@ __all__ = [
     "CATEGORICAL_BASE",
     "DeclarationFeatures",
     "StageCache",
+    "USUAL_CODE_COLUMNS",
     "ENTITIES",
     "EntityState",
     "NUMERIC_FEATURES",

@@ -33,7 +33,7 @@ from detector.features._histories import (
     out_of_fold_tables,
     piece_daily_tables,
 )
-from detector.features._reclassification import reclassification
+from detector.features._reclassification import reclassification, usual_codes
 from detector.features._reference_prices import (
     ReferencePrices,
     fit_reference_prices,
@@ -395,6 +395,14 @@ class DeclarationFeatures:
         computed = self._finish(staged, state=self.entities_, use_labels=False, daily=daily)
         new = [c for c in computed.collect_schema().names() if c not in _WORK_COLUMNS]
         return pl.concat([lf, computed.select(new)], how="horizontal")
+
+    def usual_codes(self, table: pl.DataFrame) -> pl.DataFrame:
+        """Per row of a feature table, the importer's usual code its goods may really be
+        (``features._reclassification.usual_codes``), from the training history's
+        declarations per importer and code: evidence for the reasons, not a feature."""
+        return usual_codes(
+            table, self.entities_.tables["importer_hs"], self.reference_, self.routes_
+        )
 
     # ------------------------------------------------------------------ steps
     def _apply_tables(

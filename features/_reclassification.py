@@ -15,7 +15,7 @@ import polars as pl
 from detector.features._reference_prices import ReferencePrices
 from detector.features._routes import RouteTables
 
-__all__ = ["RECLASS_COLUMNS", "hs_section", "reclassification"]
+__all__ = ["RECLASS_COLUMNS", "USUAL_CODE_COLUMNS", "hs_section", "reclassification", "usual_codes"]
 
 #: First chapter of each of the 21 sections of the Harmonized System (I live animals
 #: from chapter 1 ... XXI works of art from chapter 97).
@@ -41,6 +41,22 @@ RECLASS_COLUMNS: tuple[str, ...] = (
 )
 
 _ROW = "__reclass_row"
+
+#: An importer's usual codes are those it declared at least this many times before...
+USUAL_MIN_N = 5
+#: ...and a declared code is rare for it when a usual code outnumbers it this many times.
+USUAL_TIMES = 4
+
+#: The columns :func:`usual_codes` gives; null where no usual code fits.
+USUAL_CODE_COLUMNS: tuple[str, ...] = (
+    "usual_hs_code",
+    "usual_hs_n",
+    "usual_value_per_ton",
+    "usual_peer_n",
+    "usual_duty_pct",
+    "usual_duty_gap",
+    "usual_revenue",
+)
 
 
 def hs_section(hs: pl.Expr) -> pl.Expr:
@@ -188,3 +204,101 @@ def reclassification(
         )
     )
     return lf.join(best, on=_ROW, how="left", maintain_order="left").drop(_ROW)
+
+
+def usual_codes(
+    table: pl.DataFrame,
+    importer_codes: pl.DataFrame,
+    reference: ReferencePrices,
+    routes: RouteTables,
+) -> pl.DataFrame:
+    """Per row, the importer's usual code that its goods may really be: misclassified
+    goods declared at their true value, where the two codes' prices are alike.
+
+    Shrimps declared as frozen fish at a price both fit show nothing in their price; the
+    importer's record does, as a post-clearance audit reads it: the importer classifies
+    such goods under another code as a rule. Its usual code is one of the same tariff
+    section that it declared ``USUAL_MIN_N`` or more times (``importer_codes``: the
+    training history's declarations per importer and code), at least ``USUAL_TIMES`` as
+    often as the declared code (``importer_hs_n_before``), which charges at least
+    ``MIN_DUTY_GAIN`` points more duty and whose peer prices the declared price is in
+    line with (within ``MISFIT_Z`` spreads of their median: of the origin and quarter,
+    else of the origin, else of all origins, as in :func:`reclassification`). Of
+    several, the best fit, ties to the higher duty. Rows whose price already fits
+    another code (``reclass_hs_code``) are left to it.
+
+    Returns ``USUAL_CODE_COLUMNS`` in the rows' order: the code, the importer's earlier
+    declarations of it, its peers' median price per tonne and their number, its duty,
+    the points above the declared rate, and the duty they make on the declared value.
+    """
+    candidates = _candidates(reference, routes)
+    x, duty = pl.col("log_unit_value"), pl.col("duty_rate_pct")
+    z = ((x - pl.col("_median")) / pl.col("_spread")).abs()
+    unpriced = (
+        pl.col("reclass_hs_code").is_null() if "reclass_hs_code" in table.columns else pl.lit(True)
+    )
+    usual = importer_codes.lazy().select(
+        "importer_id",
+        pl.col("hs_code").alias("usual_hs_code"),
+        pl.col("n").alias("usual_hs_n"),
+    )
+    best = (
+        table.lazy()
+        .with_row_index(_ROW)
+        .select(
+            _ROW,
+            "importer_id",
+            "hs_code",
+            "country_origin",
+            pl.col("declaration_date").dt.quarter().cast(pl.Int8).alias("quarter"),
+            "log_unit_value",
+            "duty_rate_pct",
+            "customs_value",
+            pl.col("importer_hs_n_before").fill_null(0.0).alias("_own_n"),
+            unpriced.alias("_unpriced"),
+        )
+        .filter(pl.col("_unpriced") & x.is_not_null() & duty.is_not_null())
+        .with_columns(hs_section(pl.col("hs_code")).alias("section"))
+        .join(usual.filter(pl.col("usual_hs_n") >= USUAL_MIN_N), on="importer_id", how="inner")
+        .filter(
+            (pl.col("usual_hs_code") != pl.col("hs_code"))
+            & (pl.col("usual_hs_n") >= USUAL_TIMES * pl.col("_own_n"))
+        )
+        .join(
+            candidates["all"].rename({"reclass_hs_code": "usual_hs_code"}),
+            on=["usual_hs_code", "section"],
+            how="inner",
+        )
+        .join(
+            candidates["origin"].rename({"reclass_hs_code": "usual_hs_code"}),
+            on=["usual_hs_code", "country_origin"],
+            how="left",
+        )
+        .join(
+            candidates["quarter"].rename({"reclass_hs_code": "usual_hs_code"}),
+            on=["usual_hs_code", "country_origin", "quarter"],
+            how="left",
+        )
+        .with_columns(
+            pl.coalesce("_q_median", "_o_median", "_all_median").alias("_median"),
+            pl.coalesce("_q_spread", "_o_spread", "_all_spread").alias("_spread"),
+            pl.coalesce("_q_n", "_o_n", "_all_n").alias("usual_peer_n"),
+            pl.coalesce("origin_duty", "hs_duty").alias("usual_duty_pct"),
+        )
+        .with_columns(z.alias("_z"), (pl.col("usual_duty_pct") - duty).alias("usual_duty_gap"))
+        .filter((pl.col("_z") <= MISFIT_Z) & (pl.col("usual_duty_gap") >= MIN_DUTY_GAIN))
+        .sort(_ROW, "_z", "usual_duty_pct", "usual_hs_code", descending=[False, False, True, False])
+        .unique(subset=_ROW, keep="first", maintain_order=True)
+        .select(
+            _ROW,
+            "usual_hs_code",
+            "usual_hs_n",
+            pl.col("_median").exp().alias("usual_value_per_ton"),
+            "usual_peer_n",
+            "usual_duty_pct",
+            "usual_duty_gap",
+            (pl.col("customs_value") * pl.col("usual_duty_gap") / 100.0).alias("usual_revenue"),
+        )
+    )
+    rows = pl.DataFrame({_ROW: pl.int_range(table.height, eager=True, dtype=pl.UInt32)})
+    return rows.lazy().join(best, on=_ROW, how="left", maintain_order="left").drop(_ROW).collect()

@@ -434,6 +434,11 @@ class FraudModel:
             return getattr(self, "exploration_record_", None)
         return None
 
+    def usual_codes(self, table: pl.DataFrame) -> pl.DataFrame:
+        """Per row of a scored feature table, the importer's usual code that its goods
+        may really be (``DeclarationFeatures.usual_codes``)."""
+        return self.features_.usual_codes(table)
+
     def peer_percentiles(self, row: dict) -> dict[str, float] | None:
         """The training prices per tonne of a scored declaration's peer group."""
         return self.features_.reference_.percentiles(row)

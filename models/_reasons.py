@@ -193,6 +193,9 @@ def mechanism_facts(table: pl.DataFrame) -> dict[str, np.ndarray]:
             _column(table, "importer_n_before", 0) >= PATTERN_N
         )
         facts["UNDERVALUED"] = facts["UNDERVALUED"] | ((ratio < 1) & habit)
+    if "usual_hs_code" in table.columns:
+        usual = table["usual_hs_code"].is_not_null().to_numpy()
+        facts["MISCLASSIFIED"] = facts["MISCLASSIFIED"] | usual
     return facts
 
 
@@ -239,14 +242,18 @@ def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
     Columns: ``reason_codes`` (a list of codes: the schemes the declaration's own facts
     show (``mechanism_facts``), then the families the model counted most, given
     declaration's evidence first as ``EVIDENCE_FIRST`` orders them) and
-    ``novelty_detector`` (the unsupervised detector behind a ``NOVEL`` reason). The
-    numbers a reason quotes stay in the table's own columns; the sentences are made
-    where they are shown (``detector.app.reasons``).
+    ``novelty_detector`` (the unsupervised detector behind a ``NOVEL`` reason), then
+    ``USUAL_CODE_COLUMNS`` (the importer's usual code the goods may really be, which a
+    MISCLASSIFIED reason may quote). The other numbers a reason quotes stay in the
+    table's own columns; the sentences are made where they are shown
+    (``detector.app.reasons``).
     """
+    usual = model.usual_codes(table)
     if table.height == 0:
         return pl.DataFrame(
             schema={"reason_codes": pl.List(pl.String), "novelty_detector": pl.String}
-        )
+        ).hstack(usual)
+    table = table.with_columns(usual.get_columns())
     encoder = model.classifier_.named_steps["encode"]
     predictor = Predictor(model.classifier_.steps[-1][1])
     matrix = predictor.prepare(encoder.transform(table))
@@ -284,7 +291,7 @@ def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
         reasons.append(_ordered(named))
     return pl.DataFrame(
         [string_lists("reason_codes", reasons), pl.Series("novelty_detector", detectors, pl.String)]
-    )
+    ).hstack(usual)
 
 
 def _as_shown(code: str, i: int, facts: dict, row: dict) -> str | None:

@@ -8,7 +8,7 @@ import polars as pl
 
 from detector.app import reasons
 from detector.features import fit_reference_prices, fit_route_tables, reference_price_deviation
-from detector.features._reclassification import hs_section, reclassification
+from detector.features._reclassification import hs_section, reclassification, usual_codes
 from detector.models._reasons import mechanism_facts
 
 
@@ -70,6 +70,69 @@ def test_a_price_that_fits_a_dearer_code_of_the_same_section_names_it():
     assert 8000 < a["reclass_value_per_ton"] < 10000 and a["reclass_peer_n"] == 60
     assert out["reclass_hs_code"].to_list()[1:] == [None, None, None]
     assert out["declaration_id"].to_list() == ["a", "b", "c", "d"]
+
+
+def test_goods_under_a_code_new_to_their_importer_name_its_usual_dearer_code():
+    """Prices alike (shrimps at about 5,000 a tonne and frozen fish at 4,500), so no
+    price misfits: the importer's record names the code the goods may really be."""
+    history = _history().with_columns(
+        pl.when(pl.col("hs_code") == "030617")
+        .then(pl.col("customs_value") * 5000 / 9000)
+        .when(pl.col("hs_code") == "030389")
+        .then(pl.col("customs_value") * 4500 / 2000)
+        .otherwise(pl.col("customs_value"))
+    )
+    reference = fit_reference_prices(history.lazy())
+    routes = fit_route_tables(history.lazy())
+    # The training history's declarations per importer and code.
+    importer_codes = pl.DataFrame(
+        {
+            "importer_id": ["I1", "I2", "I3"],
+            "hs_code": ["030617", "847130", "030617"],
+            "n": [14.0, 20.0, 1.0],
+        }
+    )
+    base = {"declaration_date": date(2025, 3, 1), "country_origin": "VN", "country_departure": "VN"}
+    base |= {"net_mass_kg": 1000.0, "hs_code": "030389", "duty_rate_pct": 10.0}
+    rows = [
+        # new code for I1, whose 14 shrimp declarations pay 20 %: fish at a shrimp's price
+        base | {"declaration_id": "a", "customs_value": 4800.0},
+        # the same price, far out of line with shrimps' peers: no
+        base | {"declaration_id": "b", "customs_value": 500.0},
+        base | {"declaration_id": "c", "customs_value": 4800.0},  # declared it before
+        base | {"declaration_id": "d", "customs_value": 4800.0},  # too short a record
+        base | {"declaration_id": "e", "customs_value": 4800.0},  # usual code: another section
+        base | {"declaration_id": "f", "customs_value": 4800.0},  # declared shrimps once only
+    ]
+    new = pl.DataFrame(rows, schema=history.schema).with_columns(
+        pl.Series("importer_id", ["I1", "I1", "I1", "I1", "I2", "I3"]),
+        pl.Series("importer_n_before", [30.0, 30.0, 30.0, 3.0, 30.0, 30.0]),
+        pl.Series("importer_hs_n_before", [0.0, 0.0, 4.0, 0.0, 0.0, 0.0]),
+    )
+    table = reclassification(reference_price_deviation(new.lazy(), reference), reference, routes)
+    table = table.collect()
+    assert table["reclass_hs_code"].null_count() == 6  # no price misfit to name
+    out = usual_codes(table, importer_codes, reference, routes)
+    assert out["usual_hs_code"].to_list() == ["030617", None, None, None, None, None]
+    a = out.row(0, named=True)
+    assert a["usual_hs_n"] == 14 and a["usual_duty_pct"] == 20.0 and a["usual_duty_gap"] == 10.0
+    assert a["usual_revenue"] == 480.0 and a["usual_peer_n"] == 60
+    assert 4000 < a["usual_value_per_ton"] < 6000
+    # A row of the reasons' table with it is a misclassification, and says why.
+    facts = mechanism_facts(table.hstack(out))
+    assert facts["MISCLASSIFIED"].tolist() == [True, False, False, False, False, False]
+    said = reasons.sentences(
+        table.with_columns(
+            out, pl.lit(["MISCLASSIFIED"]).alias("reason_codes"), currency=pl.lit("USD")
+        ),
+        de_minimis=150.0,
+    )[0]
+    assert said.to_list() == [
+        "MISCLASSIFIED: HS 030389 at 10.0% is new for importer I1 after 30 earlier "
+        "declarations; its usual HS 030617 (14 declarations of its own, duty 20.0%) fits "
+        f"4,800 USD/t (its median {a['usual_value_per_ton']:,.0f} USD/t of 60 "
+        "declarations); under HS 030617 the duty would be 480 USD more"
+    ]
 
 
 def test_sections_of_the_tariff():
@@ -197,9 +260,12 @@ SCHEMES = {
     "split_shipment": {
         "SPLIT_SHIPMENT": r"\d+ declarations from seller .* \d+ just under",
     },
-    "misclassification": {
-        "MISCLASSIFIED": r"[\d,]+ USD/t fits HS \d{6} \(median [\d,]+ USD/t of [\d,]+ "
-        r"declarations, duty [\d.]+%\) better than the declared HS \d{6} at [\d.]+%; "
+    "misclassification": {  # by its price, or by the importer's usual code
+        "MISCLASSIFIED": r"([\d,]+ USD/t fits HS \d{6} \(median [\d,]+ USD/t of [\d,]+ "
+        r"declarations, duty [\d.]+%\) better than the declared HS \d{6} at [\d.]+%"
+        r"|HS \d{6} at [\d.]+% is new for importer .* after [\d,]+ earlier declarations; "
+        r"its usual HS \d{6} \([\d,]+ declarations of its own, duty [\d.]+%\) fits "
+        r"[\d,]+ USD/t \(its median [\d,]+ USD/t of [\d,]+ declarations\)); "
         r".* the duty would be [\d,]+ USD more",
     },
 }

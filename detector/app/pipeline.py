@@ -653,6 +653,17 @@ def _card(r: dict, n_rows: int, model: FraudModel, listing: dict | str) -> dict:
             "declared_duty_pct": r.get("duty_rate_pct"),
             "duty_at_stake": r["reclass_revenue"],
         }
+    if r.get("reclass_hs_code") is None and r.get("usual_hs_code") is not None:
+        # No price misfit: the importer's usual code its goods may really be.
+        card["reclassification"] = {
+            "importers_usual_hs_code": r["usual_hs_code"],
+            "its_declarations_by_the_importer": r["usual_hs_n"],
+            "its_median_per_ton": r["usual_value_per_ton"],
+            "its_declarations": r["usual_peer_n"],
+            "its_duty_pct": r["usual_duty_pct"],
+            "declared_duty_pct": r.get("duty_rate_pct"),
+            "duty_at_stake": r["usual_revenue"],
+        }
     card["importer"] = {k: r.get(k) for k in _IMPORTER}
     card["seller"] = {k: r.get(k) for k in _SELLER}
     return card

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from detector.features import string_lists
+from detector.features import USUAL_CODE_COLUMNS, string_lists
 from detector.models import FAR_BELOW
 
 __all__ = [
@@ -52,6 +52,7 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "importer_seller_inspected_before",
     "importer_seller_n_before",
     "importer_share_below_before",
+    "importer_hs_n_before",
     "lane_share",
     "net_mass_kg",
     "novelty",
@@ -79,6 +80,7 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "unit_value_per_ton",
     "usual_origin",
     "value_ratio",
+    *USUAL_CODE_COLUMNS,
 )
 
 
@@ -171,6 +173,8 @@ def _route(code: str, r: dict, de_minimis: float) -> str:
 
 
 def _misclassified(code: str, r: dict, de_minimis: float) -> str:
+    if r.get("reclass_hs_code") is None and r.get("usual_hs_code") is not None:
+        return _usual_code(code, r)
     return (
         f"{code}: {_num(r.get('unit_value_per_ton'))}{_cur(r)}/t fits HS "
         f"{r.get('reclass_hs_code')} "
@@ -180,6 +184,20 @@ def _misclassified(code: str, r: dict, de_minimis: float) -> str:
         f"{r.get('hs_code')} at {_num(r.get('duty_rate_pct'), '.1f')}%; under HS "
         f"{r.get('reclass_hs_code')} the duty would be {_num(r.get('reclass_revenue'))}{_cur(r)} "
         "more"
+    )
+
+
+def _usual_code(code: str, r: dict) -> str:
+    """Goods under a code their importer rarely uses, at a price its usual code fits."""
+    return (
+        f"{code}: importer {r.get('importer_id')} declared HS {r.get('hs_code')} "
+        f"({_num(r.get('duty_rate_pct'), '.1f')}%) {_num(r.get('importer_hs_n_before'))} "
+        f"times before, its usual HS {r.get('usual_hs_code')} "
+        f"({_num(r.get('usual_duty_pct'), '.1f')}%) {_num(r.get('usual_hs_n'))} times; "
+        f"{_num(r.get('unit_value_per_ton'))}{_cur(r)}/t fits HS {r.get('usual_hs_code')} "
+        f"(median {_num(r.get('usual_value_per_ton'))}{_cur(r)}/t of "
+        f"{_num(r.get('usual_peer_n'))} declarations); under it the duty would be "
+        f"{_num(r.get('usual_revenue'))}{_cur(r)} more"
     )
 
 
@@ -318,7 +336,7 @@ FORMATTERS: dict[str, Callable[[str, dict, float], str]] = {
 HINTS: dict[str, str] = {
     "UNDERVALUED": "ask for the sales contract, the payment records and the transport "
     "costs, and compare them with the declared value",
-    "MISCLASSIFIED": "examine the goods against the heading their price fits, with the "
+    "MISCLASSIFIED": "examine the goods against the heading the reason names, with the "
     "technical documents and a sample if needed, and reassess the duty under it",
     "PRICE_UNUSUAL": "examine the goods against the declared description and code: the "
     "price is unusual for them",
