@@ -134,6 +134,10 @@ def test_goods_under_a_code_their_importer_rarely_uses_name_its_usual_dearer_cod
         f"{a['usual_value_per_ton']:,.0f} USD/t of 60 declarations); under it the duty "
         "would be 480 USD more"
     ]
+    first_time = reasons.FORMATTERS["MISCLASSIFIED"](
+        "MISCLASSIFIED", table.hstack(out).row(0, named=True) | {"importer_hs_n_before": 0.0}, 150.0
+    )
+    assert "declared HS 030389 (10.0%) never before, its usual HS 030617" in first_time
 
 
 def test_sections_of_the_tariff():
@@ -264,7 +268,7 @@ SCHEMES = {
     "misclassification": {  # by its price, or by the importer's usual code
         "MISCLASSIFIED": r"([\d,]+ USD/t fits HS \d{6} \(median [\d,]+ USD/t of [\d,]+ "
         r"declarations, duty [\d.]+%\) better than the declared HS \d{6} at [\d.]+%"
-        r"|importer \S+ declared HS \d{6} \([\d.]+%\) [\d,]+ times before, its usual HS "
+        r"|importer \S+ declared HS \d{6} \([\d.]+%\) ([\d,]+ times|never) before, its usual HS "
         r"\d{6} \([\d.]+%\) [\d,]+ times; [\d,]+ USD/t fits HS \d{6} \(median [\d,]+ "
         r"USD/t of [\d,]+ declarations\)); .*the duty would be [\d,]+ USD more",
     },

@@ -189,10 +189,12 @@ def _misclassified(code: str, r: dict, de_minimis: float) -> str:
 
 def _usual_code(code: str, r: dict) -> str:
     """Goods under a code their importer rarely uses, at a price its usual code fits."""
+    before = r.get("importer_hs_n_before")
+    times = "never before" if not before else f"{_num(before)} times before"
     return (
         f"{code}: importer {r.get('importer_id')} declared HS {r.get('hs_code')} "
-        f"({_num(r.get('duty_rate_pct'), '.1f')}%) {_num(r.get('importer_hs_n_before'))} "
-        f"times before, its usual HS {r.get('usual_hs_code')} "
+        f"({_num(r.get('duty_rate_pct'), '.1f')}%) {times}, its usual HS "
+        f"{r.get('usual_hs_code')} "
         f"({_num(r.get('usual_duty_pct'), '.1f')}%) {_num(r.get('usual_hs_n'))} times; "
         f"{_num(r.get('unit_value_per_ton'))}{_cur(r)}/t fits HS {r.get('usual_hs_code')} "
         f"(median {_num(r.get('usual_value_per_ton'))}{_cur(r)}/t of "
