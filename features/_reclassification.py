@@ -231,7 +231,6 @@ def usual_codes(
     declarations of it, its peers' median price per tonne and their number, its duty,
     the points above the declared rate, and the duty they make on the declared value.
     """
-    candidates = _candidates(reference, routes)
     x, duty = pl.col("log_unit_value"), pl.col("duty_rate_pct")
     z = ((x - pl.col("_median")) / pl.col("_spread")).abs()
     unpriced = (
@@ -264,27 +263,7 @@ def usual_codes(
             (pl.col("usual_hs_code") != pl.col("hs_code"))
             & (pl.col("usual_hs_n") >= USUAL_TIMES * pl.col("_own_n"))
         )
-        .join(
-            candidates["all"].rename({"reclass_hs_code": "usual_hs_code"}),
-            on=["usual_hs_code", "section"],
-            how="inner",
-        )
-        .join(
-            candidates["origin"].rename({"reclass_hs_code": "usual_hs_code"}),
-            on=["usual_hs_code", "country_origin"],
-            how="left",
-        )
-        .join(
-            candidates["quarter"].rename({"reclass_hs_code": "usual_hs_code"}),
-            on=["usual_hs_code", "country_origin", "quarter"],
-            how="left",
-        )
-        .with_columns(
-            pl.coalesce("_q_median", "_o_median", "_all_median").alias("_median"),
-            pl.coalesce("_q_spread", "_o_spread", "_all_spread").alias("_spread"),
-            pl.coalesce("_q_n", "_o_n", "_all_n").alias("usual_peer_n"),
-            pl.coalesce("origin_duty", "hs_duty").alias("usual_duty_pct"),
-        )
+        .pipe(_usual_peers, _candidates(reference, routes))
         .with_columns(z.alias("_z"), (pl.col("usual_duty_pct") - duty).alias("usual_duty_gap"))
         .filter((pl.col("_z") <= MISFIT_Z) & (pl.col("usual_duty_gap") >= MIN_DUTY_GAIN))
         .sort(_ROW, "_z", "usual_duty_pct", "usual_hs_code", descending=[False, False, True, False])
@@ -302,3 +281,21 @@ def usual_codes(
     )
     rows = pl.DataFrame({_ROW: pl.int_range(table.height, eager=True, dtype=pl.UInt32)})
     return rows.lazy().join(best, on=_ROW, how="left", maintain_order="left").drop(_ROW).collect()
+
+
+def _usual_peers(lf: pl.LazyFrame, candidates: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
+    """The peer prices and duty of each row's ``usual_hs_code`` of the same section: of
+    the origin and quarter, else the origin, else all origins (``_median``,
+    ``_spread``, ``usual_peer_n``, ``usual_duty_pct``); rows whose code has none drop."""
+    named = {k: c.rename({"reclass_hs_code": "usual_hs_code"}) for k, c in candidates.items()}
+    return (
+        lf.join(named["all"], on=["usual_hs_code", "section"], how="inner")
+        .join(named["origin"], on=["usual_hs_code", "country_origin"], how="left")
+        .join(named["quarter"], on=["usual_hs_code", "country_origin", "quarter"], how="left")
+        .with_columns(
+            pl.coalesce("_q_median", "_o_median", "_all_median").alias("_median"),
+            pl.coalesce("_q_spread", "_o_spread", "_all_spread").alias("_spread"),
+            pl.coalesce("_q_n", "_o_n", "_all_n").alias("usual_peer_n"),
+            pl.coalesce("origin_duty", "hs_duty").alias("usual_duty_pct"),
+        )
+    )

@@ -66,6 +66,30 @@ def test_cases_group_importer_schemes_and_supply_pairs():
     assert cases["declarations"].sum() == flagged.height
 
 
+def test_a_declarations_duty_at_stake_is_its_schemes():
+    from detector.app.cases import scheme_stake
+
+    rows = pl.DataFrame(
+        {
+            "revenue_at_stake": [120.0, 0.0, 0.0, 0.0],
+            "customs_value": [1_000.0, 1_000.0, 1_000.0, 1_000.0],
+            "duty_gap": [0.0, 12.5, 0.0, 0.0],
+            "hs_duty_gap": [0.0, 0.0, 0.0, 0.0],
+            "reclass_revenue": [None, None, 300.0, None],
+            "usual_revenue": [None, None, None, 50.0],
+        }
+    )
+    # undervaluation, cheaper origin, the code the price fits, the importer's usual code
+    assert rows.select(scheme_stake(rows.columns))[:, 0].to_list() == [120.0, 125.0, 300.0, 50.0]
+    without = rows.drop("usual_revenue")  # reasons not made: the ranking's stake alone
+    assert without.select(scheme_stake(without.columns))[:, 0].to_list() == [
+        120.0,
+        125.0,
+        300.0,
+        0.0,
+    ]
+
+
 @pytest.fixture(scope="module")
 def scored_run(trained_model, tmp_path_factory):
     model, _, recent = trained_model

@@ -10,6 +10,7 @@ consignee, same day). Cases are the connected groups of that relation.
 import polars as pl
 
 from detector.features import format_text
+from detector.models import DUTY_AT_STAKE
 
 __all__ = ["group_cases"]
 
@@ -51,6 +52,14 @@ def _some(values: pl.Expr, n: int) -> pl.Expr:
 #: scheme (``models.DUTY_AT_STAKE``), summed as a case's ``duty_at_stake``; without it,
 #: the undervaluation's ``revenue_at_stake``.
 CASE_STAKE = "__duty_at_stake"
+
+
+def scheme_stake(columns: list[str]) -> pl.Expr:
+    """A declaration's duty at stake by its scheme, over a frame with ``columns``: the
+    ranking's (``models.DUTY_AT_STAKE``), or the duty of the importer's usual code that
+    a MISCLASSIFIED reason names (``usual_revenue``, where the reasons were made)."""
+    usual = [pl.col("usual_revenue").fill_null(0.0)] if "usual_revenue" in columns else []
+    return pl.max_horizontal(DUTY_AT_STAKE, *usual)
 
 
 def group_cases(flagged: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

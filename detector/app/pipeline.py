@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from detector.app.cases import CASE_STAKE, group_cases
+from detector.app.cases import CASE_STAKE, group_cases, scheme_stake
 from detector.app.labels import LabelStore
 from detector.app.reasons import hints, sentence_expr, with_sentences
 from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
@@ -21,7 +21,6 @@ from detector.io.persist import load_model, save_model
 from detector.io.profiles import load_profile
 from detector.io.schema import CANONICAL_SCHEMA, FRAUD_TYPES, OUTPUT_COLUMNS, OUTPUT_SCHEMA
 from detector.models import (
-    DUTY_AT_STAKE,
     POLICIES,
     DriftReport,
     FraudModel,
@@ -435,10 +434,9 @@ def score(
     own = [c for c in done.columns if c not in OUTPUT_COLUMNS]
     scored = chosen.select(*OUTPUT_COLUMNS, *own)
     if done.k is not None:
-        # A flagged list reads case by case: cases by their best rank, then by rank. A
-        # case's duty at stake is its schemes' (the undervaluation's, the cheaper
-        # origin's or the code's the price fits), as the ranking weighs it.
-        staked = scored.with_columns(chosen.select(DUTY_AT_STAKE.alias(CASE_STAKE)))
+        # A flagged list reads case by case: cases by their best rank, then by rank; a
+        # case's duty at stake is its schemes' (``scheme_stake``).
+        staked = scored.with_columns(chosen.select(scheme_stake(chosen.columns).alias(CASE_STAKE)))
         scored, result.cases = group_cases(staked)
         scored = scored.select(*OUTPUT_COLUMNS, "case_id", *own)
         result.flagged = done.k

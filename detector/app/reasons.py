@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from detector.features import USUAL_CODE_COLUMNS, string_lists
+from detector.features import string_lists
 from detector.models import FAR_BELOW
 
 __all__ = [
@@ -80,7 +80,12 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "unit_value_per_ton",
     "usual_origin",
     "value_ratio",
-    *USUAL_CODE_COLUMNS,
+    "usual_hs_code",
+    "usual_hs_n",
+    "usual_value_per_ton",
+    "usual_peer_n",
+    "usual_duty_pct",
+    "usual_revenue",
 )
 
 
