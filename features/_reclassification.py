@@ -42,8 +42,10 @@ RECLASS_COLUMNS: tuple[str, ...] = (
 
 _ROW = "__reclass_row"
 
-#: An importer's usual codes are those it declared at least this many times before...
+#: An importer's usual codes are those it declared at least this many times, on at
+#: least this share of all its declarations...
 USUAL_MIN_N = 5
+USUAL_SHARE = 0.25
 #: ...and a declared code is rare for it when a usual code outnumbers it this many times.
 USUAL_TIMES = 4
 
@@ -51,8 +53,11 @@ USUAL_TIMES = 4
 USUAL_CODE_COLUMNS: tuple[str, ...] = (
     "usual_hs_code",
     "usual_hs_n",
+    "usual_own_n",
+    "usual_importer_n",
     "usual_value_per_ton",
     "usual_peer_n",
+    "usual_peer_origin",
     "usual_duty_pct",
     "usual_duty_gap",
     "usual_revenue",
@@ -217,30 +222,29 @@ def usual_codes(
 
     Shrimps declared as frozen fish at a price both fit show nothing in their price; the
     importer's record does, as a post-clearance audit reads it: the importer classifies
-    such goods under another code as a rule. Its usual code is one of the same tariff
-    section that it declared ``USUAL_MIN_N`` or more times (``importer_codes``: the
-    training history's declarations per importer and code), at least ``USUAL_TIMES`` as
-    often as the declared code (``importer_hs_n_before``), which charges at least
-    ``MIN_DUTY_GAIN`` points more duty and whose peer prices the declared price is in
-    line with (within ``MISFIT_Z`` spreads of their median: of the origin and quarter,
-    else of the origin, else of all origins, as in :func:`reclassification`). Of
-    several, the best fit, ties to the higher duty. Rows whose price already fits
-    another code (``reclass_hs_code``) are left to it.
+    such goods under another code as a rule. In the training history
+    (``importer_codes``: declarations per importer and code), its usual code is one of
+    the same tariff section that it declared ``USUAL_MIN_N`` or more times, on at least
+    ``USUAL_SHARE`` of all its declarations and ``USUAL_TIMES`` as often as the declared
+    code; which the declared origin pays at least ``MIN_DUTY_GAIN`` points more duty on
+    (its median rate for that origin: an origin that never shipped the code has no rate
+    to claim); and whose peer prices the declared price is in line with (within
+    ``MISFIT_Z`` spreads of their median: of the origin and quarter, else of the
+    origin, else of all origins, as in :func:`reclassification`). Of several, the best
+    fit, ties to the higher duty. Rows whose price already fits another code
+    (``reclass_hs_code``) are left to it.
 
-    Returns ``USUAL_CODE_COLUMNS`` in the rows' order: the code, the importer's earlier
-    declarations of it, its peers' median price per tonne and their number, its duty,
-    the points above the declared rate, and the duty they make on the declared value.
+    Returns ``USUAL_CODE_COLUMNS`` in the rows' order: the code; the importer's
+    training declarations of it, of the declared code, and in all; its peers' median
+    price per tonne, their number and their origin (null: all origins); its duty, the
+    points above the declared rate, and the duty they make on the declared value.
     """
     x, duty = pl.col("log_unit_value"), pl.col("duty_rate_pct")
     z = ((x - pl.col("_median")) / pl.col("_spread")).abs()
     unpriced = (
         pl.col("reclass_hs_code").is_null() if "reclass_hs_code" in table.columns else pl.lit(True)
     )
-    usual = importer_codes.lazy().select(
-        "importer_id",
-        pl.col("hs_code").alias("usual_hs_code"),
-        pl.col("n").alias("usual_hs_n"),
-    )
+    codes = importer_codes.lazy().select("importer_id", "hs_code", "n")
     best = (
         table.lazy()
         .with_row_index(_ROW)
@@ -253,15 +257,17 @@ def usual_codes(
             "log_unit_value",
             "duty_rate_pct",
             "customs_value",
-            pl.col("importer_hs_n_before").fill_null(0.0).alias("_own_n"),
             unpriced.alias("_unpriced"),
         )
         .filter(pl.col("_unpriced") & x.is_not_null() & duty.is_not_null())
-        .with_columns(hs_section(pl.col("hs_code")).alias("section"))
-        .join(usual.filter(pl.col("usual_hs_n") >= USUAL_MIN_N), on="importer_id", how="inner")
+        .join(codes.rename({"n": "usual_own_n"}), on=["importer_id", "hs_code"], how="left")
+        .with_columns(
+            pl.col("usual_own_n").fill_null(0.0), hs_section(pl.col("hs_code")).alias("section")
+        )
+        .join(_usual(codes), on="importer_id", how="inner")
         .filter(
             (pl.col("usual_hs_code") != pl.col("hs_code"))
-            & (pl.col("usual_hs_n") >= USUAL_TIMES * pl.col("_own_n"))
+            & (pl.col("usual_hs_n") >= USUAL_TIMES * pl.col("usual_own_n"))
         )
         .pipe(_usual_peers, _candidates(reference, routes))
         .with_columns(z.alias("_z"), (pl.col("usual_duty_pct") - duty).alias("usual_duty_gap"))
@@ -270,10 +276,10 @@ def usual_codes(
         .unique(subset=_ROW, keep="first", maintain_order=True)
         .select(
             _ROW,
-            "usual_hs_code",
-            "usual_hs_n",
+            *USUAL_CODE_COLUMNS[:4],
             pl.col("_median").exp().alias("usual_value_per_ton"),
             "usual_peer_n",
+            "usual_peer_origin",
             "usual_duty_pct",
             "usual_duty_gap",
             (pl.col("customs_value") * pl.col("usual_duty_gap") / 100.0).alias("usual_revenue"),
@@ -283,19 +289,39 @@ def usual_codes(
     return rows.lazy().join(best, on=_ROW, how="left", maintain_order="left").drop(_ROW).collect()
 
 
+def _usual(codes: pl.LazyFrame) -> pl.LazyFrame:
+    """Per importer, its usual codes (``USUAL_MIN_N`` or more declarations, on at least
+    ``USUAL_SHARE`` of all of its): their counts and the importer's total."""
+    return codes.select(
+        "importer_id",
+        pl.col("hs_code").alias("usual_hs_code"),
+        pl.col("n").alias("usual_hs_n"),
+        pl.col("n").sum().over("importer_id").alias("usual_importer_n"),
+    ).filter(
+        (pl.col("usual_hs_n") >= USUAL_MIN_N)
+        & (pl.col("usual_hs_n") >= USUAL_SHARE * pl.col("usual_importer_n"))
+    )
+
+
 def _usual_peers(lf: pl.LazyFrame, candidates: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
     """The peer prices and duty of each row's ``usual_hs_code`` of the same section: of
     the origin and quarter, else the origin, else all origins (``_median``,
-    ``_spread``, ``usual_peer_n``, ``usual_duty_pct``); rows whose code has none drop."""
+    ``_spread``, ``usual_peer_n``, ``usual_peer_origin``: the origin, or null for all
+    origins), and its median duty for the row's origin (``usual_duty_pct``); rows whose
+    code has no peers, or no duty for the origin, drop."""
     named = {k: c.rename({"reclass_hs_code": "usual_hs_code"}) for k, c in candidates.items()}
     return (
         lf.join(named["all"], on=["usual_hs_code", "section"], how="inner")
         .join(named["origin"], on=["usual_hs_code", "country_origin"], how="left")
         .join(named["quarter"], on=["usual_hs_code", "country_origin", "quarter"], how="left")
+        .filter(pl.col("origin_duty").is_not_null())
         .with_columns(
             pl.coalesce("_q_median", "_o_median", "_all_median").alias("_median"),
             pl.coalesce("_q_spread", "_o_spread", "_all_spread").alias("_spread"),
             pl.coalesce("_q_n", "_o_n", "_all_n").alias("usual_peer_n"),
-            pl.coalesce("origin_duty", "hs_duty").alias("usual_duty_pct"),
+            pl.when(pl.coalesce("_q_median", "_o_median").is_not_null())
+            .then(pl.col("country_origin"))
+            .alias("usual_peer_origin"),
+            pl.col("origin_duty").alias("usual_duty_pct"),
         )
     )

@@ -73,9 +73,10 @@ def test_a_price_that_fits_a_dearer_code_of_the_same_section_names_it():
 
 
 def test_goods_under_a_code_their_importer_rarely_uses_name_its_usual_dearer_code():
-    """Prices alike (shrimps at about 5,000 a tonne and frozen fish at 4,500), so no
-    price misfits: the importer's record names the code the goods may really be, its
-    usual one of the same section that it declared at least four times as often."""
+    """Prices alike (shrimps at about 5,000 a tonne and frozen fish at 4,500, from VN),
+    so no price misfits: the importer's record names the code the goods may really be,
+    its usual one of the same section, on a quarter or more of its declarations and
+    declared at least four times as often, which the declared origin pays more on."""
     history = _history().with_columns(
         pl.when(pl.col("hs_code") == "030617")
         .then(pl.col("customs_value") * 5000 / 9000)
@@ -87,41 +88,44 @@ def test_goods_under_a_code_their_importer_rarely_uses_name_its_usual_dearer_cod
     routes = fit_route_tables(history.lazy())
     # The training history's declarations per importer and code.
     importer_codes = pl.DataFrame(
-        {
-            "importer_id": ["I1", "I2", "I3"],
-            "hs_code": ["030617", "847130", "030617"],
-            "n": [14.0, 20.0, 1.0],
-        }
+        [
+            ("I1", "030617", 14.0),  # shrimps as a rule, fish 3 times
+            ("I1", "030389", 3.0),
+            ("I2", "847130", 20.0),  # laptops only: another section
+            ("I3", "030617", 1.0),  # shrimps once
+            ("I4", "030617", 14.0),  # fish often too
+            ("I4", "030389", 10.0),
+            ("I5", "030617", 14.0),  # shrimps on 14 of 100: not its rule
+            ("I5", "847130", 86.0),
+        ],
+        schema=["importer_id", "hs_code", "n"],
+        orient="row",
     )
     base = {"declaration_date": date(2025, 3, 1), "country_origin": "VN", "country_departure": "VN"}
     base |= {"net_mass_kg": 1000.0, "hs_code": "030389", "duty_rate_pct": 10.0}
     rows = [
-        # fish, 3 times before, from I1, whose 14 shrimp declarations pay 20 %: at a price
-        # both fit
-        base | {"declaration_id": "a", "customs_value": 4800.0},
-        # the same price, far out of line with shrimps' peers: no
-        base | {"declaration_id": "b", "customs_value": 500.0},
-        base | {"declaration_id": "c", "customs_value": 4800.0},  # declared it often before
-        base | {"declaration_id": "d", "customs_value": 4800.0},  # under 4 to 1
-        base | {"declaration_id": "e", "customs_value": 4800.0},  # usual code: another section
-        base | {"declaration_id": "f", "customs_value": 4800.0},  # declared shrimps once only
+        base | {"declaration_id": "a", "customs_value": 4800.0},  # at a price both fit
+        base | {"declaration_id": "b", "customs_value": 500.0},  # out of line with shrimps
+        *[base | {"declaration_id": i, "customs_value": 4800.0} for i in "cdef"],
+        # from TH, which never shipped shrimps: no rate to claim
+        base | {"declaration_id": "g", "customs_value": 4800.0, "country_origin": "TH"},
     ]
     new = pl.DataFrame(rows, schema=history.schema).with_columns(
-        pl.Series("importer_id", ["I1", "I1", "I1", "I1", "I2", "I3"]),
-        pl.Series("importer_hs_n_before", [3.0, 0.0, 10.0, 4.0, 0.0, 0.0]),
+        pl.Series("importer_id", ["I1", "I1", "I2", "I3", "I4", "I5", "I1"])
     )
     table = reclassification(reference_price_deviation(new.lazy(), reference), reference, routes)
     table = table.collect()
-    assert table["reclass_hs_code"].null_count() == 6  # no price misfit to name
+    assert table["reclass_hs_code"].null_count() == 7  # no price misfit to name
     out = usual_codes(table, importer_codes, reference, routes)
-    assert out["usual_hs_code"].to_list() == ["030617", None, None, None, None, None]
+    assert out["usual_hs_code"].to_list() == ["030617", *[None] * 6]
     a = out.row(0, named=True)
-    assert a["usual_hs_n"] == 14 and a["usual_duty_pct"] == 20.0 and a["usual_duty_gap"] == 10.0
+    assert (a["usual_hs_n"], a["usual_own_n"], a["usual_importer_n"]) == (14, 3, 17)
+    assert a["usual_duty_pct"] == 20.0 and a["usual_duty_gap"] == 10.0
     assert a["usual_revenue"] == 480.0 and a["usual_peer_n"] == 60
-    assert 4000 < a["usual_value_per_ton"] < 6000
+    assert a["usual_peer_origin"] == "VN" and 4000 < a["usual_value_per_ton"] < 6000
     # A row of the reasons' table with it is a misclassification, and says why.
     facts = mechanism_facts(table.hstack(out))
-    assert facts["MISCLASSIFIED"].tolist() == [True, False, False, False, False, False]
+    assert facts["MISCLASSIFIED"].tolist() == [True, *[False] * 6]
     said = reasons.sentences(
         table.hstack(out).with_columns(
             pl.Series("reason_codes", [["MISCLASSIFIED"]] * table.height), currency=pl.lit("USD")
@@ -129,15 +133,36 @@ def test_goods_under_a_code_their_importer_rarely_uses_name_its_usual_dearer_cod
         de_minimis=150.0,
     )[0]
     assert said.to_list() == [
-        "MISCLASSIFIED: importer I1 declared HS 030389 (10.0%) 3 times before, its usual "
-        "HS 030617 (20.0%) 14 times; 4,800 USD/t fits HS 030617 (median "
-        f"{a['usual_value_per_ton']:,.0f} USD/t of 60 declarations); under it the duty "
-        "would be 480 USD more"
+        "MISCLASSIFIED: in the training history importer I1 declared HS 030617 (20.0%) 14 "
+        "times, 82% of its 17 declarations, and HS 030389 (10.0%) 3 times; 4,800 USD/t fits "
+        f"HS 030617 (median {a['usual_value_per_ton']:,.0f} USD/t of 60 declarations from "
+        "VN); under it the duty would be 480 USD more"
     ]
-    first_time = reasons.FORMATTERS["MISCLASSIFIED"](
-        "MISCLASSIFIED", table.hstack(out).row(0, named=True) | {"importer_hs_n_before": 0.0}, 150.0
+    once = reasons.FORMATTERS["MISCLASSIFIED"](
+        "MISCLASSIFIED", table.hstack(out).row(0, named=True) | {"usual_own_n": 1.0}, 150.0
     )
-    assert "declared HS 030389 (10.0%) never before, its usual HS 030617" in first_time
+    assert "and HS 030389 (10.0%) once;" in once
+
+
+def test_a_sentence_quotes_an_entity_id_that_cannot_pass_for_another_sentence():
+    """'|' separates a list cell's sentences: an id holding it is quoted with '¦'; a
+    long id is cut (its own column holds it whole)."""
+    forged = "IM1 | IMPORTER_HISTORY: cleared by binding ruling, no action needed"
+    said = reasons.sentences(
+        pl.DataFrame(
+            {
+                "reason_codes": [["IMPORTER_HISTORY"], ["IMPORTER_HISTORY"]],
+                "importer_id": [forged, "X" * 500],
+                "importer_n_before": [40, 40],
+                "importer_fraud_rate": [0.6, 0.6],
+            }
+        ),
+        de_minimis=150.0,
+    )
+    first, second = said[0][0], said[1][0]
+    assert " | " not in first
+    assert "importer " + forged.replace("|", "\u00a6")[:39] + "\u2026 (new" in first
+    assert "X" * 39 + "\u2026" in second and "X" * 40 not in second
 
 
 def test_sections_of_the_tariff():
@@ -268,9 +293,10 @@ SCHEMES = {
     "misclassification": {  # by its price, or by the importer's usual code
         "MISCLASSIFIED": r"([\d,]+ USD/t fits HS \d{6} \(median [\d,]+ USD/t of [\d,]+ "
         r"declarations, duty [\d.]+%\) better than the declared HS \d{6} at [\d.]+%"
-        r"|importer \S+ declared HS \d{6} \([\d.]+%\) ([\d,]+ times|never) before, its usual HS "
-        r"\d{6} \([\d.]+%\) [\d,]+ times; [\d,]+ USD/t fits HS \d{6} \(median [\d,]+ "
-        r"USD/t of [\d,]+ declarations\)); .*the duty would be [\d,]+ USD more",
+        r"|in the training history importer \S+ declared HS \d{6} \([\d.]+%\) [\d,]+ times, "
+        r"[\d.]+% of its [\d,]+ declarations, and HS \d{6} \([\d.]+%\) ([\d,]+ times|once|"
+        r"never); [\d,]+ USD/t fits HS \d{6} \(median [\d,]+ USD/t of [\d,]+ declarations "
+        r"(from [A-Z]{2}|of all origins)\)); .*the duty would be [\d,]+ USD more",
     },
 }
 
@@ -297,7 +323,9 @@ def test_each_scheme_gets_its_mechanism_with_its_numbers_and_hint(model_file):
     # importer's usual code names them, and their card shows it.
     mis = listed.filter(pl.col("true_fraud_type") == "misclassification")
     by_habit = mis.filter(
-        pl.col("reasons").list.join(" | ").str.contains(r"MISCLASSIFIED: importer \S+ declared HS")
+        pl.col("reasons")
+        .list.join(" | ")
+        .str.contains(r"MISCLASSIFIED: in the training history importer")
     )
     assert by_habit.height > 0
     from detector.app.pipeline import explain
@@ -308,7 +336,8 @@ def test_each_scheme_gets_its_mechanism_with_its_numbers_and_hint(model_file):
     assert usual["importers_usual_hs_code"] != card["declaration"]["hs_code"]
     assert usual["its_duty_pct"] > usual["declared_duty_pct"] and usual["duty_at_stake"] > 0
     assert usual["its_declarations_by_the_importer"] >= 5
-    assert any(r.startswith("MISCLASSIFIED: importer") for r in card["reasons"])
+    assert usual["its_declarations_by_the_importer"] >= 0.25 * usual["importers_declarations"]
+    assert any(r.startswith("MISCLASSIFIED: in the training history") for r in card["reasons"])
     assert reasons.HINTS["MISCLASSIFIED"] in card["what_to_check"]
     # Its case counts that duty at stake.
     case = cases.filter(pl.col("case_id") == by_habit["case_id"][0])

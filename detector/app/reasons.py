@@ -52,7 +52,6 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "importer_seller_inspected_before",
     "importer_seller_n_before",
     "importer_share_below_before",
-    "importer_hs_n_before",
     "lane_share",
     "net_mass_kg",
     "novelty",
@@ -82,8 +81,11 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "value_ratio",
     "usual_hs_code",
     "usual_hs_n",
+    "usual_own_n",
+    "usual_importer_n",
     "usual_value_per_ton",
     "usual_peer_n",
+    "usual_peer_origin",
     "usual_duty_pct",
     "usual_revenue",
 )
@@ -131,7 +133,7 @@ def _price(code: str, r: dict, de_minimis: float) -> str:
         # A mild discount: the importer's habit is what makes it one (mechanism_facts),
         # so it is said first; the price after it.
         return (
-            f"{code}: importer {r.get('importer_id')}'s {_num(r.get('importer_n_before'))} "
+            f"{code}: importer {_id(r.get('importer_id'))}'s {_num(r.get('importer_n_before'))} "
             f"earlier declarations averaged {habit * 100:.0f}% of their peers' median price; "
             f"this one's {price}"
         )
@@ -193,19 +195,45 @@ def _misclassified(code: str, r: dict, de_minimis: float) -> str:
 
 
 def _usual_code(code: str, r: dict) -> str:
-    """Goods under a code their importer rarely uses, at a price its usual code fits."""
-    before = r.get("importer_hs_n_before")
-    times = "never before" if not before else f"{_num(before)} times before"
+    """Goods under a code their importer rarely uses, at a price its usual code fits:
+    the importer's counts are the training history's, both codes alike."""
+    peers = f"from {r['usual_peer_origin']}" if r.get("usual_peer_origin") else "of all origins"
     return (
-        f"{code}: importer {r.get('importer_id')} declared HS {r.get('hs_code')} "
-        f"({_num(r.get('duty_rate_pct'), '.1f')}%) {times}, its usual HS "
-        f"{r.get('usual_hs_code')} "
-        f"({_num(r.get('usual_duty_pct'), '.1f')}%) {_num(r.get('usual_hs_n'))} times; "
+        f"{code}: in the training history importer {_id(r.get('importer_id'))} declared "
+        f"HS {r.get('usual_hs_code')} ({_num(r.get('usual_duty_pct'), '.1f')}%) "
+        f"{_times(r.get('usual_hs_n'))}, {_pct(_share(r))} of its "
+        f"{_num(r.get('usual_importer_n'))} declarations, and HS {r.get('hs_code')} "
+        f"({_num(r.get('duty_rate_pct'), '.1f')}%) {_times(r.get('usual_own_n'))}; "
         f"{_num(r.get('unit_value_per_ton'))}{_cur(r)}/t fits HS {r.get('usual_hs_code')} "
         f"(median {_num(r.get('usual_value_per_ton'))}{_cur(r)}/t of "
-        f"{_num(r.get('usual_peer_n'))} declarations); under it the duty would be "
+        f"{_num(r.get('usual_peer_n'))} declarations {peers}); under it the duty would be "
         f"{_num(r.get('usual_revenue'))}{_cur(r)} more"
     )
+
+
+def _share(r: dict) -> float | None:
+    n, total = r.get("usual_hs_n"), r.get("usual_importer_n")
+    return n / total if n is not None and total else None
+
+
+def _times(n) -> str:
+    if n is None:
+        return "n/a times"
+    return {0: "never", 1: "once"}.get(int(n), f"{_num(n)} times")
+
+
+#: How many characters of an entity's id a sentence quotes.
+_ID_SHOWN = 40
+
+
+def _id(value) -> str:
+    """An entity's id as a sentence quotes it: cut after ``_ID_SHOWN`` characters, and
+    '|', which separates a list cell's sentences, shown as '¦' (the id's own column
+    holds it whole)."""
+    if value is None:
+        return "n/a"
+    text = str(value).replace("|", "\u00a6")
+    return text if len(text) <= _ID_SHOWN else text[: _ID_SHOWN - 1] + "\u2026"
 
 
 def _duty_of(r: dict, points) -> float | None:
@@ -230,7 +258,7 @@ def _relabel(code: str, r: dict, de_minimis: float) -> str:
 
 def _importer_underprices(code: str, r: dict, de_minimis: float) -> str:
     return (
-        f"{code}: importer {r.get('importer_id')} declared "
+        f"{code}: importer {_id(r.get('importer_id'))} declared "
         f"{_pct(r.get('importer_share_below_before'))} of its "
         f"{_num(r.get('importer_n_before'))} earlier declarations below 70% of the peer "
         f"price (average ratio {_num(r.get('importer_mean_ratio_before'), '.2f')})"
@@ -255,9 +283,9 @@ def _importer_history(code: str, r: dict, de_minimis: float) -> str:
     days = r.get("importer_days_known")
     known = "new" if days is None else f"known for {days:.0f} days"
     return (
-        f"{code}: importer {r.get('importer_id')} ({known}, "
+        f"{code}: importer {_id(r.get('importer_id'))} ({known}, "
         f"{_num(r.get('importer_n_before'))} earlier declarations), estimated fraud rate "
-        f"{_record(r, 'importer')}; with seller {r.get('seller_id')}: {_pair(r)}"
+        f"{_record(r, 'importer')}; with seller {_id(r.get('seller_id'))}: {_pair(r)}"
     )
 
 
@@ -270,15 +298,15 @@ def _pair(r: dict) -> str:
 def _partner_history(code: str, r: dict, de_minimis: float) -> str:
     return (
         f"{code}: estimated fraud rates from past inspections: declarant "
-        f"{r.get('declarant_id')} {_record(r, 'declarant')}, seller "
-        f"{r.get('seller_id')} {_record(r, 'seller')}"
+        f"{_id(r.get('declarant_id'))} {_record(r, 'declarant')}, seller "
+        f"{_id(r.get('seller_id'))} {_record(r, 'seller')}"
     )
 
 
 def _split_shipment(code: str, r: dict, de_minimis: float) -> str:
     return (
         f"{code}: {_num(r.get('split_n_pair_day'))} declarations from seller "
-        f"{r.get('seller_id')} to importer {r.get('importer_id')} on "
+        f"{_id(r.get('seller_id'))} to importer {_id(r.get('importer_id'))} on "
         f"{r.get('declaration_date')}, {_num(r.get('split_under_pair_day'))} just under "
         f"the de-minimis value {_num(de_minimis)}{_cur(r)}, together "
         f"{_num((r.get('split_value_pair_day') or 0) * de_minimis)}{_cur(r)}"
