@@ -655,10 +655,10 @@ def _card(r: dict, n_rows: int, model: FraudModel, listing: dict | str) -> dict:
         # No price misfit: the importer's usual code its goods may really be.
         card["reclassification"] = {
             "importers_usual_hs_code": r["usual_hs_code"],
-            # The importer's declarations in the training history, both codes alike.
-            "its_declarations_by_the_importer": r["usual_hs_n"],
-            "declared_codes_declarations_by_the_importer": r["usual_own_n"],
-            "importers_declarations": r["usual_importer_n"],
+            # Counted in the training history, both codes alike (not to this date).
+            "importers_declarations_of_it_in_training": r["usual_hs_n"],
+            "importers_declarations_of_the_declared_code_in_training": r["usual_own_n"],
+            "importers_declarations_in_training": r["usual_importer_n"],
             "its_median_per_ton": r["usual_value_per_ton"],
             "its_peers_origin": r["usual_peer_origin"] or "all origins",
             "its_declarations": r["usual_peer_n"],
