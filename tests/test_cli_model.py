@@ -339,6 +339,14 @@ def test_the_workbook_is_filled_in_and_read_back_by_feedback(files, tmp_path):
     assert (
         stored.filter(pl.col("declaration_id") == ids[0])["fraud_type"].item() == "undervaluation"
     )
+    # Scoring again over the filled workbook would lose the investigators' work: refused,
+    # before any work; over the list as written (nothing filled in), it is replaced.
+    before = (tmp_path / "filled.xlsx").read_bytes()
+    again = runner.invoke(app, [*args[:-1], str(tmp_path / "filled.xlsx"), "--top", "2%"])
+    assert again.exit_code == 2
+    assert "holds 3 rows of inspection outcomes filled in by investigators" in again.output
+    assert (tmp_path / "filled.xlsx").read_bytes() == before
+    assert runner.invoke(app, [*args, "--top", "2%"]).exit_code == 0
 
 
 COMMANDS = ("generate", "validate", "train", "score", "evaluate", "explain", "feedback",

@@ -136,3 +136,33 @@ def test_staged_outputs_appear_together_or_not_at_all(tmp_path):
     assert pl.read_csv(out)["declaration_id"].to_list() == ["A", "B"]
     assert report.read_text() == "today's"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["list.csv", "report.html"]
+
+
+def test_an_output_file_the_engine_did_not_write_is_never_replaced(tmp_path):
+    """A Parquet file, workbook or HTML page carries the engine's mark: one without it
+    (the user's own, or another program's) is refused as an output before any work;
+    one the engine wrote is replaced."""
+    from detector.io.output import check_output, write_table, write_workbook
+
+    frame = pl.DataFrame({"a": [1, 2]})
+    theirs = tmp_path / "theirs.parquet"
+    frame.write_parquet(theirs)
+    ours = write_table(frame, tmp_path / "ours.parquet")
+    check_output(ours)  # replaceable
+    with pytest.raises(DetectorError, match="is a file this engine did not write"):
+        check_output(theirs)
+    pytest.importorskip("xlsxwriter")
+    frame.write_excel(tmp_path / "theirs.xlsx")
+    with pytest.raises(DetectorError, match="theirs.xlsx is a file this engine did not write"):
+        check_output(tmp_path / "theirs.xlsx")
+    check_output(write_workbook({"flagged": frame}, tmp_path / "ours.xlsx"))
+    (tmp_path / "notes.html").write_text("<html><body>my notes</body></html>")
+    with pytest.raises(DetectorError, match="notes.html is a file this engine did not write"):
+        check_output(tmp_path / "notes.html", "--report", "html")
+    from detector.app.report import _page
+
+    (tmp_path / "report.html").write_text(_page("Customs risk report", "<p>x</p>"))
+    check_output(tmp_path / "report.html", "--report", "html")
+    # CSV holds no mark: a CSV output is replaced as before.
+    frame.write_csv(tmp_path / "any.csv")
+    check_output(tmp_path / "any.csv")

@@ -512,6 +512,7 @@ def score(
     --workers the pieces run in parallel, with --backend dask on a Dask cluster.
     """
     with _boundary():
+        from detector.app.labels import refuse_filled_workbook
         from detector.app.pipeline import score_to_files
         from detector.batch.stream import Runner
         from detector.io.output import check_outputs
@@ -526,6 +527,7 @@ def score(
             model=model,
             store=store,
         )
+        refuse_filled_workbook(out_file)
         with _progress() as progress:
             runner = Runner(workers, backend.value, scheduler, progress=progress)
             lines, warnings = score_to_files(

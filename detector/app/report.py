@@ -23,7 +23,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator  # noqa: E
 from detector.app.reasons import hints  # noqa: E402
 from detector.features import PEER_LEVELS  # noqa: E402
 from detector.io.ingest import reject_tally  # noqa: E402
-from detector.io.output import atomic_path  # noqa: E402
+from detector.io.output import HTML_MARK, atomic_path  # noqa: E402
 
 __all__ = ["write_monitor_report", "write_report", "write_simulation_report"]
 
@@ -495,7 +495,8 @@ def _monitor_section(rates: pl.DataFrame | None, currency: str = "") -> str:
 def _page(title: str, body: str) -> str:
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        + HTML_MARK
+        + "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{_e(title)}</h1>{body}<script>{_SCRIPT}</script></body></html>"
     )

@@ -153,6 +153,11 @@ def check_output(path: str | Path, option: str = "--out", kind: str = "table") -
         if path.exists() and not path.is_dir():
             raise DetectorError(f"{option} {path} is a file, not a folder; add a suffix.")
         _check_replaceable(path)
+    elif path.is_file() and not _written_here(path):
+        raise DetectorError(
+            f"{option} {path} is a file this engine did not write, which writing there would "
+            "replace; name a new file."
+        )
     else:
         if path.is_dir():
             raise DetectorError(f"{option} {path} is a folder; name a file in it.")
@@ -256,6 +261,40 @@ def _check_replaceable(path: Path) -> None:
         )
 
 
+#: The mark an HTML page of this engine carries in its head.
+HTML_MARK = "<meta name='generator' content='customs-detector'>"
+
+
+def _written_here(path: Path) -> bool:
+    """Whether an existing output file may be replaced: a Parquet file, workbook or HTML
+    page that carries this engine's mark (a file the user made, or an older
+    version's output, does not); a CSV or JSON file, which holds no mark, may."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return _ours(path)
+    if suffix == ".xlsx":
+        return _marked_workbook(path)
+    if suffix in (".html", ".htm"):
+        try:
+            with path.open("rb") as f:
+                return HTML_MARK.encode() in f.read(4096)
+        except OSError:
+            return False
+    return True
+
+
+def _marked_workbook(path: Path) -> bool:
+    """A workbook whose custom properties say this engine wrote it."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as book:
+            custom = book.read("docProps/custom.xml").decode("utf-8", "replace")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False
+    return all(f">{v}<" in custom and f'name="{k}"' in custom for k, v in WRITTEN_BY.items())
+
+
 def _ours(path: Path) -> bool:
     """A partition folder, or a Parquet file marked as written by this engine."""
     if path.is_dir() and not path.is_symlink():
@@ -321,7 +360,7 @@ def _writer(path: Path) -> Callable[[pl.DataFrame, Path], None]:
     if suffix == ".csv":
         return lambda df, p: flat(inert(df.lazy())).collect().write_csv(p)
     if suffix == ".parquet":
-        return lambda df, p: df.write_parquet(p, statistics=True)
+        return lambda df, p: df.write_parquet(p, statistics=True, metadata=WRITTEN_BY)
     if suffix == ".xlsx":
         return lambda df, p: _write_excel({"flagged": df}, p)
     raise DetectorError(
@@ -512,6 +551,8 @@ def _write_excel(
     options = {"strings_to_formulas": False, "strings_to_urls": False}
     money = f'#,##0 "{currency}"' if currency else None
     with Workbook(path, options) as workbook:
+        for key, value in WRITTEN_BY.items():  # what check_output reads before replacing it
+            workbook.set_custom_property(key, value)
         for name, df in sheets.items():
             formats = {**_EXCEL_FORMATS, **{c: money or f for c, f in _EXCEL_MONEY.items()}}
             formats |= dict.fromkeys(_EXCEL_WRAPPED, {"text_wrap": True, "valign": "top"})
