@@ -745,6 +745,7 @@ def read_only(tmp_path, monkeypatch):
     folder's owner without root's privilege: the same code path, a simulated refusal.
     """
     store = tmp_path / "ro" / "store"
+    store.parent.mkdir()
     LabelStore(store).add_outcomes(
         _outcomes(tmp_path / "o.csv", [{"declaration_id": "A", "fraud": "1"}])
     )
@@ -840,6 +841,28 @@ def test_an_outcome_in_words_is_read(tmp_path, written, fraud):
     result = LabelStore(tmp_path / "s").add_outcomes(outcomes)
     assert result.added == 1 and result.rejects.height == 0
     assert LabelStore(tmp_path / "s").outcomes()["fraud"].to_list() == [fraud]
+
+
+def test_a_store_path_that_is_not_there_is_said_or_refused(model_file, tmp_path):
+    """A mistyped or unmounted store path: a store in a folder that does not exist is
+    refused before any work; a new store in an existing folder is created with a
+    warning, since its record of exploration and outcomes are not there to read."""
+    path, _, score_file = model_file
+    args = ["score", str(score_file), "--model", str(path), "--top", "5%"]
+    deep = tmp_path / "nope" / "deeper" / "store"
+    refused = runner.invoke(app, [*args, "--out", str(tmp_path / "a.csv"), "--store", str(deep)])
+    assert refused.exit_code == 2
+    assert f"the folder {deep.parent} it would be created in does not exist" in " ".join(
+        refused.output.split()
+    )
+    assert not (tmp_path / "nope").exists() and not (tmp_path / "a.csv").exists()
+    new = tmp_path / "store"
+    created = runner.invoke(app, [*args, "--out", str(tmp_path / "b.csv"), "--store", str(new)])
+    assert created.exit_code == 0, created.output
+    said = " ".join(created.output.split())
+    assert f"warning: the label store {new} held no record and is created by this run" in said
+    again = runner.invoke(app, [*args, "--out", str(tmp_path / "c.csv"), "--store", str(new)])
+    assert again.exit_code == 0 and "held no record" not in again.output
 
 
 def test_the_store_sets_the_share_of_exploration_score_and_train_spend(model_file, tmp_path):

@@ -523,6 +523,13 @@ class LabelStore:
         """
         existing = next(p for p in (self.folder, *self.folder.parents) if p.exists())
         lock = self.folder / ".lock"
+        if existing not in (self.folder, self.folder.parent):
+            # A mistyped or unmounted path would start a new store in a new tree of folders.
+            raise DetectorError(
+                f"Label store {self.folder} cannot be created: the folder "
+                f"{self.folder.parent} it would be created in does not exist; check the path, "
+                "or create that folder first."
+            )
         if not existing.is_dir():
             raise DetectorError(
                 f"Label store {self.folder} cannot be used: {existing} is a file, not a "

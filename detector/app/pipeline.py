@@ -770,6 +770,12 @@ def _store_warnings(result: ScoreResult, labels: LabelStore, store) -> list[str]
     """What a scoring run with a label store warns of: money in two currencies, and a
     record of exploration the model's policy does not read."""
     warnings = []
+    if not labels.flagged_path.exists() and not labels.outcomes_path.exists():
+        warnings.append(
+            f"the label store {store} held no record and is created by this run: if a store "
+            "should have been there, check the path (its exploration record and outcomes "
+            "are not read)"
+        )
     currency, kept = result.metadata.get("currency"), labels.currency
     if currency and kept and currency != kept:
         warnings.append(
