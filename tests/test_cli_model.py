@@ -287,6 +287,27 @@ def test_training_names_each_step_as_it_starts(files, tmp_path):
     assert str(tmp_path / "m.joblib") in steps[4]
 
 
+def test_training_with_a_store_says_which_outcomes_it_could_not_use(files, tmp_path):
+    """Outcomes of days whose files are not among the inputs label nothing: said, with
+    what to add, rather than a silent '0 declarations labelled'."""
+    folder, _, _ = files
+    history = pl.read_csv(folder / "history.csv", infer_schema=False)
+    recent = pl.read_parquet(folder / "recent.parquet")
+    ids = [*history["declaration_id"].head(2), *recent["declaration_id"].head(3)]
+    pl.DataFrame({"declaration_id": ids, "inspected": ["true"] * 5, "fraud": ["0"] * 5}).write_csv(
+        tmp_path / "outcomes.csv"
+    )
+    store = tmp_path / "store"
+    fed = runner.invoke(app, ["feedback", str(tmp_path / "outcomes.csv"), "--store", str(store)])
+    assert fed.exit_code == 0, fed.output
+    args = ["train", str(folder / "history.csv"), "--store", str(store)]
+    result = runner.invoke(app, [*args, "--model", str(tmp_path / "m.joblib")])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"2 declarations labelled from the store {store}" in said
+    assert "warning: 3 of the store's 5 outcomes match no declaration of the input" in said
+
+
 def test_the_workbook_is_filled_in_and_read_back_by_feedback(files, tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
     from detector.io.output import column_name

@@ -434,6 +434,15 @@ def train(
                 f"{rows['labels_from_store']:,} declarations labelled from the store {store}",
                 markup=False,
             )
+            unmatched = rows["outcomes_in_store"] - rows["labels_from_store"]
+            if unmatched > 0:
+                _say(
+                    err,
+                    f"warning: {unmatched:,} of the store's {rows['outcomes_in_store']:,} "
+                    "outcomes match no declaration of the input: the files of the days they "
+                    "were scored from are not among the inputs; add them to train on those "
+                    "outcomes",
+                )
         out.print(
             f"trained on {rows['trained']:,} declarations ({rows['labelled']:,} labelled) "
             f"from {meta['training_period'][0]} to {meta['training_period'][1]}; "

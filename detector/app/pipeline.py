@@ -199,10 +199,12 @@ def train(
     profile = load_profile(schema)
     batch = read_declarations(files, profile)
     n_read, n_rejected = batch.n_read, batch.rejects.height
-    declarations, from_store = batch.accepted, 0
+    declarations, from_store, in_store = batch.accepted, 0, 0
     del batch  # the split below copies the rows: hold them once
     if store is not None:
-        declarations, from_store = LabelStore(store).apply(declarations)
+        labels = LabelStore(store)
+        declarations, from_store = labels.apply(declarations)
+        in_store = labels.outcomes().height
     config = config or ModelConfig(extra_categorical=profile.features)
     checked = {}
     if valid:
@@ -244,6 +246,7 @@ def train(
             "trained": train_rows.height,
             "validation": valid_rows.height,
             "labels_from_store": from_store,
+            "outcomes_in_store": in_store,
             **checked,
             **model.counts_,
         },
