@@ -287,6 +287,33 @@ def test_training_names_each_step_as_it_starts(files, tmp_path):
     assert str(tmp_path / "m.joblib") in steps[4]
 
 
+def test_a_night_of_rejected_rows_is_warned_of(files, tmp_path):
+    """All rows rejected, or half of them (the same day given twice): a warning in the
+    log, with the commonest reason, not only a count in the summary line."""
+    folder, model, _ = files
+    day = pl.read_parquet(folder / "recent.parquet").head(200)
+    day.write_parquet(tmp_path / "day.parquet")
+    day.write_parquet(tmp_path / "copy.parquet")
+    day.with_columns(pl.lit(-5.0).alias("net_mass_kg")).write_parquet(tmp_path / "bad.parquet")
+    args = ["score", "--model", str(model), "--top", "5%"]
+    bad = runner.invoke(
+        app, [*args, str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "b.csv")]
+    )
+    assert bad.exit_code == 0, bad.output
+    said = " ".join(bad.output.split())
+    assert "warning: no row could be scored: all 200 rows were rejected; 200 of them:" in said
+    assert "(pass --rejects FILE to keep them)" in said
+    twice = [str(tmp_path / "day.parquet"), str(tmp_path / "copy.parquet")]
+    result = runner.invoke(app, [*args, *twice, "--out", str(tmp_path / "t.csv")])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0 and "warning: 200 of 400 rows (50%) were rejected" in said
+    assert "duplicate" in said.split("warning: 200 of 400 rows")[1]
+    one_bad = runner.invoke(
+        app, [*args, str(folder / "batch.csv"), "--out", str(tmp_path / "o.csv")]
+    )
+    assert one_bad.exit_code == 0 and "were rejected" not in one_bad.output  # 1 row of many
+
+
 def test_training_with_a_store_says_which_outcomes_it_could_not_use(files, tmp_path):
     """Outcomes of days whose files are not among the inputs label nothing: said, with
     what to add, rather than a silent '0 declarations labelled'."""

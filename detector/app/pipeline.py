@@ -15,7 +15,7 @@ from detector.app.reasons import hints, sentence_expr, with_sentences
 from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from detector.errors import DetectorError
 from detector.features import PEER_LEVELS
-from detector.io.ingest import check_clashes, describe_repairs, read_declarations
+from detector.io.ingest import check_clashes, describe_repairs, read_declarations, reject_tally
 from detector.io.output import staged_outputs, write_chunks, write_table, write_workbook
 from detector.io.persist import load_model, save_model
 from detector.io.profiles import load_profile
@@ -726,6 +726,7 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
 def _write_staged(result: ScoreResult, out, rejects, report, labels, store):
     # The workbook's run sheet and the report say what the terminal says.
     warnings = list(result.drift.warnings) if result.drift else []
+    warnings += _reject_warnings(result, rejects)
     if labels is not None:
         warnings += _store_warnings(result, labels, store)
     write_scores(result, out, rejects, warnings=warnings)
@@ -767,6 +768,24 @@ def _write_staged(result: ScoreResult, out, rejects, report, labels, store):
             "pass --rejects FILE to keep them."
         )
     return lines, warnings
+
+
+#: A batch with at least this share of its rows rejected is warned of.
+REJECTED_WARN = 0.10
+
+
+def _reject_warnings(result: ScoreResult, rejects) -> list[str]:
+    """A night whose rows were all, or many, rejected: a warning an unattended run's log
+    shows, not only a count in its summary line."""
+    n, rejected = result.n_read, result.rejects.height
+    if not rejected or rejected < REJECTED_WARN * n:
+        return []
+    where = "the rejects file says why" if rejects else "pass --rejects FILE to keep them"
+    kind, count = (reject_tally(result.rejects) or [("", 0)])[0]
+    most = f"; {count:,} of them: {kind}" if kind else ""
+    if rejected == n:
+        return [f"no row could be scored: all {n:,} rows were rejected{most} ({where})"]
+    return [f"{rejected:,} of {n:,} rows ({rejected / n:.0%}) were rejected{most} ({where})"]
 
 
 def _store_warnings(result: ScoreResult, labels: LabelStore, store) -> list[str]:
