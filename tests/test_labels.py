@@ -863,6 +863,12 @@ def test_a_store_path_that_is_not_there_is_said_or_refused(model_file, tmp_path)
     assert f"warning: the label store {new} held no record and is created by this run" in said
     again = runner.invoke(app, [*args, "--out", str(tmp_path / "c.csv"), "--store", str(new)])
     assert again.exit_code == 0 and "held no record" not in again.output
+    # The same night again: nothing new to record, and said why.
+    k = pl.read_csv(tmp_path / "c.csv").height
+    assert (
+        f"recorded 0 flagged declarations in {new}; {k:,} listed were recorded by an earlier "
+        "run, whose rank and selection the store keeps"
+    ) in " ".join(again.output.split())
 
 
 def test_the_store_sets_the_share_of_exploration_score_and_train_spend(model_file, tmp_path):

@@ -56,8 +56,18 @@ app = typer.Typer(
 )
 # A report read in a log file or a pipe gets room for its tables.
 # Numbers are printed as written: no highlighter splitting 300,000 or styling "(s)".
-out = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160, highlight=False)
+# Written to a log (not a terminal), a line is never wrapped: an operator greps it whole.
+out = Console(
+    width=None if sys.stdout.isatty() else 160,
+    soft_wrap=not sys.stdout.isatty(),
+    highlight=False,
+)
+err = Console(
+    stderr=True,
+    width=None if sys.stderr.isatty() else 160,
+    soft_wrap=not sys.stderr.isatty(),
+    highlight=False,
+)
 
 Schema = Annotated[
     str,

@@ -756,7 +756,15 @@ def _write_staged(result: ScoreResult, out, rejects, report, labels, store):
         currency = result.metadata.get("currency")
         if result.flagged:
             added = labels.record_flagged(result.scored.head(result.flagged), currency=currency)
-            lines.append(f"recorded {added:,} flagged declarations in {store}")
+            line = f"recorded {added:,} flagged declarations in {store}"
+            if added < result.flagged:
+                # A rerun, or another capacity or model: the store keeps the first record
+                # (its rank and selection), which the hit rates and exploration read.
+                line += (
+                    f"; {result.flagged - added:,} listed were recorded by an earlier run, "
+                    "whose rank and selection the store keeps"
+                )
+            lines.append(line)
         elif result.ranked is not None:
             lines.append(
                 f"nothing recorded in {store}: without --top no declaration is flagged "
