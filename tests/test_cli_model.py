@@ -314,6 +314,25 @@ def test_a_night_of_rejected_rows_is_warned_of(files, tmp_path):
     assert one_bad.exit_code == 0 and "were rejected" not in one_bad.output  # 1 row of many
 
 
+def test_a_score_run_removes_what_a_killed_run_left_beside_its_outputs(files, tmp_path):
+    import subprocess
+    import sys
+
+    from detector.io._leftovers import owner_tag
+
+    folder, model, _ = files
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    left = tmp_path / f".staged.{owner_tag().split('@')[0]}@{dead}.q1"
+    left.mkdir()
+    (left / "flagged.xlsx").write_bytes(b"half a workbook")
+    args = ["score", str(folder / "recent.parquet"), "--model", str(model), "--top", "2%"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "flagged.csv")])
+    assert result.exit_code == 0, result.output
+    assert "removed 1 work folders left by earlier runs that were killed" in result.output
+    assert not left.exists() and (tmp_path / "flagged.csv").exists()
+
+
 def test_training_with_a_store_says_which_outcomes_it_could_not_use(files, tmp_path):
     """Outcomes of days whose files are not among the inputs label nothing: said, with
     what to add, rather than a silent '0 declarations labelled'."""

@@ -166,3 +166,27 @@ def test_an_output_file_the_engine_did_not_write_is_never_replaced(tmp_path):
     # CSV holds no mark: a CSV output is replaced as before.
     frame.write_csv(tmp_path / "any.csv")
     check_output(tmp_path / "any.csv")
+
+
+def test_folders_of_a_run_killed_outright_are_removed_by_a_later_run(tmp_path):
+    """A run killed with no clean-up (SIGKILL) leaves its folders; a later one removes
+    those whose process is gone, never one a running process holds, nor another host's,
+    nor anything else."""
+    from detector.io._leftovers import owner_tag, sweep_leftovers
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    host = owner_tag().split("@")[0]
+    gone = [tmp_path / f"detector-{host}@{dead}.abc", tmp_path / f".staged.{host}@{dead}.x1"]
+    kept = [
+        tmp_path / f"detector-{owner_tag()}mine",  # this process: at work
+        tmp_path / f"detector-otherhost@{dead}.abc",  # another host's, on a shared disk
+        tmp_path / "detector-results",  # the user's own folder
+    ]
+    for folder in gone + kept:
+        folder.mkdir()
+        (folder / "piece.parquet").write_bytes(b"x")
+    (tmp_path / f".staged.{host}@{dead}.file").write_text("not a folder")
+    assert sweep_leftovers(tmp_path) == 2
+    assert not any(f.exists() for f in gone) and all(f.exists() for f in kept)
+    assert (tmp_path / f".staged.{host}@{dead}.file").exists()

@@ -15,6 +15,7 @@ from detector.app.reasons import hints, sentence_expr, with_sentences
 from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from detector.errors import DetectorError
 from detector.features import PEER_LEVELS
+from detector.io._leftovers import sweep_leftovers
 from detector.io.ingest import check_clashes, describe_repairs, read_declarations, reject_tally
 from detector.io.output import staged_outputs, write_chunks, write_table, write_workbook
 from detector.io.persist import load_model, save_model
@@ -700,8 +701,14 @@ def score_to_files(
         labels = LabelStore(store)
         labels.check()  # unwritable or damaged: refused before any work
         options["exploration"] = labels.exploration_record()
+    # What runs killed outright (no clean-up) left: their work and staging folders.
+    folders = {Path(tempfile.gettempdir()), *(Path(p).parent for p in (out, rejects, report) if p)}
+    swept = sum(sweep_leftovers(folder) for folder in folders)
     with score(files, model_path, **options) as result:
-        return _write_run(result, out, rejects, report, labels, store)
+        lines, warnings = _write_run(result, out, rejects, report, labels, store)
+    if swept:
+        lines.append(f"removed {swept:,} work folders left by earlier runs that were killed")
+    return lines, warnings
 
 
 def _write_run(result: ScoreResult, out, rejects, report, labels, store):

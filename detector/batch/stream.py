@@ -40,6 +40,7 @@ import numpy as np
 import polars as pl
 
 from detector.errors import DetectorError
+from detector.io._leftovers import owner_tag
 from detector.io.ingest import (
     INPUT_ROW,
     Canonical,
@@ -634,7 +635,9 @@ def score_pieces(
     # A writer still at work after a failure must not turn a clear error into a failed
     # clean-up: what it leaves is removed with the folder, or left in the system's
     # temporary folder, never in the user's.
-    holder = tempfile.TemporaryDirectory(prefix="detector-", ignore_cleanup_errors=True)
+    holder = tempfile.TemporaryDirectory(
+        prefix=f"detector-{owner_tag()}", ignore_cleanup_errors=True
+    )
     work = Path(holder.name)
     for sub in (
         "accepted",

@@ -20,6 +20,7 @@ import polars as pl
 
 from detector.errors import DetectorError
 from detector.features import format_text
+from detector.io._leftovers import owner_tag
 
 __all__ = [
     "atomic_folder",
@@ -88,7 +89,7 @@ def staged_outputs(*paths: str | Path | None):
                 raise DetectorError(f"Output folder {path.parent} does not exist; create it first.")
             if path.is_dir():
                 _check_replaceable(path)
-            stage = Path(tempfile.mkdtemp(prefix=".staged.", dir=path.parent or "."))
+            stage = Path(tempfile.mkdtemp(prefix=f".staged.{owner_tag()}", dir=path.parent or "."))
             stages.append(stage)
             staged[path] = stage / path.name
             if path.is_dir():  # written as a folder too

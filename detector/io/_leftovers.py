@@ -1,0 +1,56 @@
+"""Folders a run leaves when it is killed outright (SIGKILL, the out-of-memory killer):
+named by their owner, and removed by a later run once the owner is gone.
+
+A run that fails or is stopped cleans up after itself; one killed with no chance to
+run its clean-up leaves its work folder in the system's temporary folder and the hidden
+folder its outputs were staged in beside them. Their names carry the host and the
+process that made them (``detector-HOST@PID.xxxx``, ``.staged.HOST@PID.xxxx``), so that
+a later run on the same host can tell a folder whose process is no longer running from
+one a run still at work holds, and a folder made on another host (a shared disk) is
+never touched.
+"""
+
+import os
+import re
+import shutil
+import socket
+from pathlib import Path
+
+__all__ = ["owner_tag", "sweep_leftovers"]
+
+_HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
+_LEFT = re.compile(r"^(?:detector-|\.staged\.)(?P<host>[A-Za-z0-9_.-]+)@(?P<pid>\d+)\.")
+
+
+def owner_tag() -> str:
+    """What a work or staging folder's name carries after its prefix: host and process."""
+    return f"{_HOST}@{os.getpid()}."
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: running
+        return True
+    return True
+
+
+def sweep_leftovers(folder: str | Path) -> int:
+    """Remove from ``folder`` the work and staging folders of this host's runs that are
+    no longer running; returns how many were removed."""
+    removed = 0
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        found = _LEFT.match(entry.name)
+        if not found or found["host"] != _HOST or int(found["pid"]) == os.getpid():
+            continue
+        if _running(int(found["pid"])) or entry.is_symlink() or not entry.is_dir():
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed += not entry.exists()
+    return removed
