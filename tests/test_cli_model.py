@@ -318,7 +318,7 @@ def test_a_score_run_removes_what_a_killed_run_left_beside_its_outputs(files, tm
     import subprocess
     import sys
 
-    from detector.io._leftovers import owner_tag
+    from detector.io.leftovers import owner_tag
 
     folder, model, _ = files
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],

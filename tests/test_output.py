@@ -172,7 +172,7 @@ def test_folders_of_a_run_killed_outright_are_removed_by_a_later_run(tmp_path):
     """A run killed with no clean-up (SIGKILL) leaves its folders; a later one removes
     those whose process is gone, never one a running process holds, nor another host's,
     nor anything else."""
-    from detector.io._leftovers import owner_tag, sweep_leftovers
+    from detector.io.leftovers import owner_tag, sweep_leftovers
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip

@@ -15,8 +15,8 @@ from detector.app.reasons import hints, sentence_expr, with_sentences
 from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from detector.errors import DetectorError
 from detector.features import PEER_LEVELS
-from detector.io._leftovers import sweep_leftovers
 from detector.io.ingest import check_clashes, describe_repairs, read_declarations, reject_tally
+from detector.io.leftovers import sweep_leftovers
 from detector.io.output import staged_outputs, write_chunks, write_table, write_workbook
 from detector.io.persist import load_model, save_model
 from detector.io.profiles import load_profile
@@ -200,12 +200,13 @@ def train(
     profile = load_profile(schema)
     batch = read_declarations(files, profile)
     n_read, n_rejected = batch.n_read, batch.rejects.height
-    declarations, from_store, in_store = batch.accepted, 0, 0
+    declarations, from_store, in_store, record = batch.accepted, 0, 0, None
     del batch  # the split below copies the rows: hold them once
     if store is not None:
         labels = LabelStore(store)
         declarations, from_store = labels.apply(declarations)
-        in_store = labels.outcomes().height
+        # What the store's exploration picks found: the adaptive policy's share.
+        in_store, record = labels.outcomes().height, labels.exploration_record()
     config = config or ModelConfig(extra_categorical=profile.features)
     checked = {}
     if valid:
@@ -217,12 +218,7 @@ def train(
         train_rows, valid_rows = split_by_time(declarations)
     del declarations
     step(f"fitting the features and the classifier on {train_rows.height:,} declarations")
-    # What the store's exploration picks found: the adaptive policy's share.
-    record = None if store is None else LabelStore(store).exploration_record()
-    try:
-        model = FraudModel(config).fit(train_rows, exploration_record=record)
-    except ValueError as exc:
-        raise DetectorError(f"Cannot train on {', '.join(map(str, files))}: {exc}.") from None
+    model = _fit(config, train_rows, record, files)
     step(f"measuring on {valid_rows.height:,} validation declarations")
     metrics = measure(model, valid_rows) if valid_rows.height else None
     if not valid and valid_rows.height:
@@ -231,10 +227,7 @@ def train(
         # (an investigator's latest outcomes) most of all.
         step(f"fitting again on all {train_rows.height + valid_rows.height:,} declarations")
         train_rows = pl.concat([train_rows, valid_rows], how="vertical_relaxed")
-        try:
-            model = FraudModel(config).fit(train_rows, exploration_record=record)
-        except ValueError as exc:
-            raise DetectorError(f"Cannot train on {', '.join(map(str, files))}: {exc}.") from None
+        model = _fit(config, train_rows, record, files)
     first, last = model.training_period
     metadata = {
         "schema_profile": profile.name,
@@ -262,6 +255,14 @@ def train(
     step(f"saving {model_path}")
     save_model(model, metadata, model_path)
     return metadata
+
+
+def _fit(config: ModelConfig, rows: pl.DataFrame, record, files) -> FraudModel:
+    """A model fitted on ``rows``; a training set it cannot learn from, in one sentence."""
+    try:
+        return FraudModel(config).fit(rows, exploration_record=record)
+    except ValueError as exc:
+        raise DetectorError(f"Cannot train on {', '.join(map(str, files))}: {exc}.") from None
 
 
 def parse_top(text: str | None, n_rows: int) -> int | None:

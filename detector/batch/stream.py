@@ -40,7 +40,6 @@ import numpy as np
 import polars as pl
 
 from detector.errors import DetectorError
-from detector.io._leftovers import owner_tag
 from detector.io.ingest import (
     INPUT_ROW,
     Canonical,
@@ -56,6 +55,7 @@ from detector.io.ingest import (
     read_failure,
     scan_file,
 )
+from detector.io.leftovers import owner_tag
 from detector.io.profiles import Profile
 from detector.models import FraudModel, drift_counts, explain_rows, mechanism_of, segment_of
 

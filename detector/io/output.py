@@ -20,7 +20,7 @@ import polars as pl
 
 from detector.errors import DetectorError
 from detector.features import format_text
-from detector.io._leftovers import owner_tag
+from detector.io.leftovers import owner_tag
 
 __all__ = [
     "atomic_folder",
