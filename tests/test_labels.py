@@ -1099,3 +1099,16 @@ def test_an_outcome_formula_with_no_saved_value_is_named_not_skipped(tmp_path):
     said = " ".join(result.output.split())
     assert "row 3, column 'inspected', holds the formula '=TRUE()' with no saved value" in said
     assert LabelStore(store).outcomes().height == 0
+
+
+def test_a_damaged_record_of_the_stores_currency_is_refused_not_rewritten(tmp_path):
+    """The store's currency keeps revenue in two currencies from being added up: a
+    damaged record of it is refused, not taken for a new store's and rewritten."""
+    store = LabelStore(tmp_path / "store")
+    store.record_flagged(_flagged(["A"]), currency="USD")
+    assert store.currency == "USD"
+    store.check()
+    store.about_path.write_text("{bad", encoding="utf-8")
+    with pytest.raises(DetectorError, match="is damaged"):
+        store.check()
+    assert store.about_path.read_text(encoding="utf-8") == "{bad"

@@ -511,6 +511,14 @@ class LabelStore:
                         "Parquet; restore it from a backup, or pass another --store folder."
                     ) from None
                 _refuse_missing(path, found, schema)
+        if self.about_path.is_file() and self.currency is None:
+            # Its currency is what keeps revenue of two currencies from being added up:
+            # a damaged file would be rewritten by the next scoring as if new.
+            raise DetectorError(
+                f"Label store file {self.about_path} is damaged (not the engine's record of "
+                "the store's currency); restore it from a backup, or write "
+                '{"currency": "USD"} (the store\'s currency code) into it.'
+            )
 
     def check_writable(self) -> None:
         """Refuse a store this user cannot write to, before any work is done.
