@@ -857,6 +857,10 @@ def test_a_store_path_that_is_not_there_is_said_or_refused(model_file, tmp_path)
     )
     assert not (tmp_path / "nope").exists() and not (tmp_path / "a.csv").exists()
     new = tmp_path / "store"
+    # Without a capacity nothing is recorded, and no store created: nothing said of it.
+    whole = ["score", str(score_file), "--model", str(path), "--out", str(tmp_path / "w.csv")]
+    untouched = runner.invoke(app, [*whole, "--store", str(new)])
+    assert untouched.exit_code == 0 and "held no record" not in untouched.output
     created = runner.invoke(app, [*args, "--out", str(tmp_path / "b.csv"), "--store", str(new)])
     assert created.exit_code == 0, created.output
     said = " ".join(created.output.split())

@@ -1,5 +1,6 @@
 """Every file the engine writes appears whole or not at all."""
 
+import os
 import subprocess
 import sys
 import time
@@ -159,6 +160,24 @@ def test_an_output_file_the_engine_did_not_write_is_never_replaced(tmp_path):
     (tmp_path / "notes.html").write_text("<html><body>my notes</body></html>")
     with pytest.raises(DetectorError, match="notes.html is a file this engine did not write"):
         check_output(tmp_path / "notes.html", "--report", "html")
+    # Written by the engine through any path, in any case of suffix: replaced.
+    from detector.io.output import write_chunks
+
+    check_output(write_chunks(iter([frame.lazy()]), tmp_path / "chunks.parquet"))
+    check_output(write_table(frame, tmp_path / "UPPER.PARQUET"))
+    # A workbook of data with label columns filled (a list without a capacity, rejects)
+    # is not a list for investigators: replaced. One for them, once filled in: refused.
+    labelled = pl.DataFrame({"declaration_id": ["A", "B"], "inspected": ["true", "false"]})
+    check_output(write_workbook({"flagged": labelled}, tmp_path / "labelled.xlsx"))
+    blank = labelled.with_columns(pl.lit(None, pl.String).alias("inspected"))
+    listed = write_workbook({"flagged": blank}, tmp_path / "list.xlsx", outcomes=("inspected",))
+    check_output(listed)  # nothing filled in yet
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.load_workbook(listed)
+    book["flagged"].cell(3, 2, "true")
+    book.save(listed)
+    with pytest.raises(DetectorError, match=r"filled in by investigators \(row 3 and perhaps"):
+        check_output(listed, "--rejects")
     from detector.app.report import _page
 
     (tmp_path / "report.html").write_text(_page("Customs risk report", "<p>x</p>"))
@@ -170,8 +189,8 @@ def test_an_output_file_the_engine_did_not_write_is_never_replaced(tmp_path):
 
 def test_folders_of_a_run_killed_outright_are_removed_by_a_later_run(tmp_path):
     """A run killed with no clean-up (SIGKILL) leaves its folders; a later one removes
-    those whose process is gone, never one a running process holds, nor another host's,
-    nor anything else."""
+    those whose process is gone, never one a running process holds, one changed lately,
+    another host's, a link, nor anything else."""
     from detector.io.leftovers import owner_tag, sweep_leftovers
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
@@ -183,10 +202,19 @@ def test_folders_of_a_run_killed_outright_are_removed_by_a_later_run(tmp_path):
         tmp_path / f"detector-otherhost@{dead}.abc",  # another host's, on a shared disk
         tmp_path / "detector-results",  # the user's own folder
     ]
-    for folder in gone + kept:
+    recent = tmp_path / f".staged.{host}@{dead}.new"  # changed within MIN_AGE: at work?
+    huge = tmp_path / f".staged.{host}@99999999999.x"  # no process has this number
+    gone.append(huge)
+    for folder in [*gone, *kept, recent]:
         folder.mkdir()
         (folder / "piece.parquet").write_bytes(b"x")
     (tmp_path / f".staged.{host}@{dead}.file").write_text("not a folder")
-    assert sweep_leftovers(tmp_path) == 2
-    assert not any(f.exists() for f in gone) and all(f.exists() for f in kept)
+    (tmp_path / f"detector-{host}@{dead}.link").symlink_to(kept[2])
+    day_ago = time.time() - 24 * 3600
+    for path in tmp_path.iterdir():
+        if path != recent:
+            os.utime(path, (day_ago, day_ago), follow_symlinks=False)
+    assert sweep_leftovers(tmp_path) == 3
+    assert not any(f.exists() for f in gone) and all(f.exists() for f in [*kept, recent])
     assert (tmp_path / f".staged.{host}@{dead}.file").exists()
+    assert (tmp_path / f"detector-{host}@{dead}.link").is_symlink() and kept[2].exists()

@@ -531,7 +531,6 @@ def score(
     --workers the pieces run in parallel, with --backend dask on a Dask cluster.
     """
     with _boundary():
-        from detector.app.labels import refuse_filled_workbook
         from detector.app.pipeline import score_to_files
         from detector.batch.stream import Runner
         from detector.io.output import check_outputs
@@ -546,7 +545,6 @@ def score(
             model=model,
             store=store,
         )
-        refuse_filled_workbook(out_file)
         with _progress() as progress:
             runner = Runner(workers, backend.value, scheduler, progress=progress)
             lines, warnings = score_to_files(

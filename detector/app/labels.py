@@ -311,25 +311,6 @@ def _read_workbook(path: Path) -> pl.DataFrame:
     return frame.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in entered))
 
 
-def refuse_filled_workbook(path: Path, option: str = "--out") -> None:
-    """A list workbook that investigators filled in is their work: a run that would
-    write over it is refused, before any work, naming how many rows hold outcomes."""
-    if path.suffix.lower() != ".xlsx" or not path.is_file():
-        return
-    try:
-        filled = _read_workbook(path).height
-    except DetectorError:
-        filled = None  # unreadable or half-saved: its outcomes cannot be counted
-    if filled == 0:
-        return
-    held = f"holds {filled:,} rows of inspection outcomes" if filled else "may hold outcomes"
-    raise DetectorError(
-        f"{option} {path} {held} filled in by investigators, which writing there would "
-        f"lose; record them with `detector feedback {path} --store STORE` and keep the "
-        "file, or name a new one."
-    )
-
-
 def _refuse_unsaved_formulas(path: Path, name: str) -> None:
     """An outcome cell holding a formula whose value was never saved (a workbook written
     by a script, not saved from a spreadsheet) reads as empty: its row would be taken

@@ -808,7 +808,8 @@ def _store_warnings(result: ScoreResult, labels: LabelStore, store) -> list[str]
     """What a scoring run with a label store warns of: money in two currencies, and a
     record of exploration the model's policy does not read."""
     warnings = []
-    if not labels.flagged_path.exists() and not labels.outcomes_path.exists():
+    new = not labels.flagged_path.exists() and not labels.outcomes_path.exists()
+    if new and result.flagged:  # only a list recorded creates it
         warnings.append(
             f"the label store {store} held no record and is created by this run: if a store "
             "should have been there, check the path (its exploration record and outcomes "
@@ -916,6 +917,7 @@ def write_scores(
             out,
             currency=result.metadata.get("currency"),
             choices=OUTCOME_CHOICES,
+            outcomes=OUTCOME_COLUMNS,
         )
     else:
         write_table(result.scored, out)

@@ -586,10 +586,11 @@ def _explain_piece(args: tuple[Job, Piece]) -> dict:
         codes[i] = ["EXPLORATION", *codes[i]] if picked[i] else codes[i]
     at = pl.Series(np.flatnonzero(explain))
     evidence = found.drop("reason_codes", "novelty_detector")
+    blank = evidence.clear(table.height)  # the evidence of the explained rows, in place
     table = table.with_columns(
         pl.Series("reason_codes", codes, pl.List(pl.String)),
         pl.Series("novelty_detector", detectors, pl.String),
-        *(evidence.clear(table.height)[c].scatter(at, evidence[c]) for c in evidence.columns),
+        *(blank[c].scatter(at, evidence[c]) for c in evidence.columns),
     )
     table.sort("rank").write_parquet(work / "out" / f"{piece.index}.parquet")
     return {"rows": table.height}

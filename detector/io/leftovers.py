@@ -6,14 +6,16 @@ run its clean-up leaves its work folder in the system's temporary folder and the
 folder its outputs were staged in beside them. Their names carry the host and the
 process that made them (``detector-HOST@PID.xxxx``, ``.staged.HOST@PID.xxxx``), so that
 a later run on the same host can tell a folder whose process is no longer running from
-one a run still at work holds, and a folder made on another host (a shared disk) is
-never touched.
+one a run still at work holds. A folder made on another host (a shared disk), by
+another user, or changed in the last ``MIN_AGE`` seconds is never touched.
 """
 
 import os
 import re
 import shutil
 import socket
+import stat
+import time
 from pathlib import Path
 
 __all__ = ["owner_tag", "sweep_leftovers"]
@@ -27,6 +29,12 @@ def owner_tag() -> str:
     return f"{_HOST}@{os.getpid()}."
 
 
+#: A folder is left alone until it is this old (seconds since it last changed): a run
+#: in another container that shares the host's name and the disk, but not its process
+#: numbers, may still be at work in it.
+MIN_AGE = 12 * 3600
+
+
 def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -34,22 +42,35 @@ def _running(pid: int) -> bool:
         return False
     except PermissionError:  # another user's process: running
         return True
+    except (OverflowError, ValueError):  # no process can have this number
+        return False
     return True
 
 
-def sweep_leftovers(folder: str | Path) -> int:
+def sweep_leftovers(folder: str | Path, min_age: float = MIN_AGE) -> int:
     """Remove from ``folder`` the work and staging folders of this host's runs that are
-    no longer running; returns how many were removed."""
+    no longer running, made by this user and unchanged for ``min_age`` seconds; returns
+    how many were removed."""
     removed = 0
     try:
         entries = list(Path(folder).iterdir())
     except OSError:
         return 0
+    now = time.time()
     for entry in entries:
         found = _LEFT.match(entry.name)
-        if not found or found["host"] != _HOST or int(found["pid"]) == os.getpid():
+        if not found or found["host"] != _HOST or found["pid"] == str(os.getpid()):
             continue
-        if _running(int(found["pid"])) or entry.is_symlink() or not entry.is_dir():
+        try:
+            info = entry.lstat()
+        except OSError:
+            continue
+        if (
+            not stat.S_ISDIR(info.st_mode)  # a link or a file: never followed nor removed
+            or info.st_uid != os.getuid()
+            or now - info.st_mtime < min_age
+            or _running(int(found["pid"]))
+        ):
             continue
         shutil.rmtree(entry, ignore_errors=True)
         removed += not entry.exists()

@@ -159,7 +159,9 @@ def check_output(path: str | Path, option: str = "--out", kind: str = "table") -
             f"{option} {path} is a file this engine did not write, which writing there would "
             "replace; name a new file."
         )
-    else:
+    elif path.is_file() and path.suffix.lower() == ".xlsx":
+        _refuse_filled(path, option)
+    if not (kind == "table" and is_folder(path)):
         if path.is_dir():
             raise DetectorError(f"{option} {path} is a folder; name a file in it.")
         suffixes = _KIND_SUFFIXES.get(kind)
@@ -284,23 +286,74 @@ def _written_here(path: Path) -> bool:
     return True
 
 
-def _marked_workbook(path: Path) -> bool:
-    """A workbook whose custom properties say this engine wrote it."""
+def _properties(path: Path) -> dict[str, str]:
+    """A workbook's custom properties (name -> text); empty when it has none."""
+    import html
     import zipfile
 
     try:
         with zipfile.ZipFile(path) as book:
             custom = book.read("docProps/custom.xml").decode("utf-8", "replace")
     except (OSError, KeyError, zipfile.BadZipFile):
-        return False
-    return all(f">{v}<" in custom and f'name="{k}"' in custom for k, v in WRITTEN_BY.items())
+        return {}
+    found = re.findall(r'name="([^"]*)"[^>]*>\s*<vt:lpwstr>(.*?)</vt:lpwstr>', custom, re.S)
+    return {html.unescape(k): html.unescape(v) for k, v in found}
+
+
+def _marked_workbook(path: Path) -> bool:
+    """A workbook whose custom properties say this engine wrote it."""
+    props = _properties(path)
+    return all(props.get(k) == v for k, v in WRITTEN_BY.items())
+
+
+#: The custom property of a list workbook naming the headers investigators fill in.
+OUTCOME_PROPERTY = "outcome-columns"
+
+
+def _refuse_filled(path: Path, option: str) -> None:
+    """A list workbook that investigators filled in is their work: writing over it, by
+    any option of any command, is refused before any work, naming the first row with
+    an outcome. Only a list written for them (``OUTCOME_PROPERTY``) is looked into."""
+    headers = _properties(path).get(OUTCOME_PROPERTY)
+    if not headers:
+        return
+    try:
+        row = _first_filled_row(path, set(headers.split("|")))
+    except Exception:  # openpyxl missing, or a workbook it cannot read: cannot tell
+        row = 0
+    if row is None:
+        return
+    where = f"(row {row} and perhaps others)" if row else "(it could not be read to tell)"
+    raise DetectorError(
+        f"{option} {path} holds inspection outcomes filled in by investigators {where}, "
+        f"which writing there would lose; record them with `detector feedback {path} "
+        "--store STORE` and keep the file, or name a new one."
+    )
+
+
+def _first_filled_row(path: Path, headers: set[str]) -> int | None:
+    """The first row of a list workbook's ``flagged`` sheet with an outcome cell filled
+    in (numbered as the spreadsheet shows it), or None."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = book["flagged"] if "flagged" in book.sheetnames else book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        at = [i for i, name in enumerate(next(rows, ())) if name in headers]
+        for number, row in enumerate(rows, 2):
+            if any(i < len(row) and row[i] not in (None, "") for i in at):
+                return number
+    finally:
+        book.close()
+    return None
 
 
 def _ours(path: Path) -> bool:
     """A partition folder, or a Parquet file marked as written by this engine."""
     if path.is_dir() and not path.is_symlink():
         return "=" in path.name
-    if path.suffix != ".parquet" or not path.is_file():
+    if path.suffix.lower() != ".parquet" or not path.is_file():
         return False
     try:
         metadata = pl.read_parquet_metadata(path)
@@ -535,12 +588,15 @@ def _write_excel(
     *,
     currency: str | None = None,
     choices: dict[str, list[str]] | None = None,
+    outcomes: tuple[str, ...] = (),
 ) -> None:
     """One sheet per table, each a named Excel table: header and the id columns frozen,
     filters, number formats (money with its ``currency``), wrapped reasons.
 
     Text stays text: no cell becomes a formula or a link, whatever it starts with.
     ``choices``: columns whose cells offer a list to pick from (data validation).
+    ``outcomes``: the first sheet's columns that investigators fill in, named in the
+    workbook's properties so that no later output writes over their work.
     """
     Workbook = _xlsxwriter(path)
     for name, df in sheets.items():
@@ -561,6 +617,9 @@ def _write_excel(
             headers = {c: readable_header(c, currency) for c in df.columns}
             if len(set(headers.values())) < len(headers):  # two would read alike: as named
                 headers = {c: c for c in df.columns}
+            filled = [headers[c] for c in outcomes if c in df.columns]
+            if filled and name == next(iter(sheets)):
+                workbook.set_custom_property(OUTCOME_PROPERTY, "|".join(filled))
             _fits_a_cell(flat(df.lazy()).collect()).rename(headers).write_excel(
                 workbook,
                 worksheet=name,
@@ -587,7 +646,7 @@ def _write_excel(
 
 def write_workbook(sheets: dict[str, pl.DataFrame], path: str | Path, **options) -> Path:
     """Write several tables as the sheets of one .xlsx file, atomically (``options`` as
-    :func:`_write_excel`'s: ``currency``, ``choices``)."""
+    :func:`_write_excel`'s: ``currency``, ``choices``, ``outcomes``)."""
     path = Path(path)
     with atomic_path(path) as tmp:
         _write_excel(sheets, tmp, **options)
@@ -624,7 +683,7 @@ def write_chunks(chunks: Iterable[pl.LazyFrame], path: str | Path) -> Path:
         if suffix == ".csv":
             flat(inert(frame)).sink_csv(tmp, engine="streaming")
         elif suffix == ".parquet":
-            frame.sink_parquet(tmp, statistics=True, engine="streaming")
+            frame.sink_parquet(tmp, statistics=True, engine="streaming", metadata=WRITTEN_BY)
         else:
             _write_excel({"flagged": frame.collect()}, tmp)
     return path
