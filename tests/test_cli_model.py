@@ -358,6 +358,13 @@ def test_training_with_a_store_says_which_outcomes_it_could_not_use(files, tmp_p
     said = " ".join(result.output.split())
     assert f"2 declarations labelled from the store {store}" in said
     assert "warning: 3 of the store's 5 outcomes match no declaration of the input" in said
+    # A store path that is not there is a mistake, not a store without outcomes.
+    typo = runner.invoke(
+        app, [*args[:2], "--store", str(tmp_path / "stroe"), "--model", str(tmp_path / "m2.joblib")]
+    )
+    assert typo.exit_code == 2 and f"Label store {tmp_path / 'stroe'} does not exist" in " ".join(
+        typo.output.split()
+    )
 
 
 def test_the_workbook_is_filled_in_and_read_back_by_feedback(files, tmp_path):

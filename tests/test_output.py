@@ -218,3 +218,20 @@ def test_folders_of_a_run_killed_outright_are_removed_by_a_later_run(tmp_path):
     assert not any(f.exists() for f in gone) and all(f.exists() for f in [*kept, recent])
     assert (tmp_path / f".staged.{host}@{dead}.file").exists()
     assert (tmp_path / f"detector-{host}@{dead}.link").is_symlink() and kept[2].exists()
+
+
+def test_outcomes_typed_into_a_list_while_a_run_works_are_not_written_over(tmp_path):
+    """Checked before the work and again before the outputs are put in place."""
+    from detector.io.output import staged_outputs, write_workbook
+
+    openpyxl = pytest.importorskip("openpyxl")
+    blank = pl.DataFrame({"declaration_id": ["A", "B"], "inspected": [None, None]}, strict=False)
+    listed = write_workbook({"flagged": blank}, tmp_path / "list.xlsx", outcomes=("inspected",))
+    with pytest.raises(DetectorError, match="filled in by investigators"):
+        with staged_outputs(listed) as at:
+            book = openpyxl.load_workbook(listed)  # an investigator, meanwhile
+            book["flagged"].cell(2, 2, "true")
+            book.save(listed)
+            write_workbook({"flagged": blank}, at[listed], outcomes=("inspected",))
+    assert openpyxl.load_workbook(listed)["flagged"].cell(2, 2).value == "true"
+    assert [p.name for p in tmp_path.iterdir()] == ["list.xlsx"]

@@ -196,6 +196,9 @@ def train(
     declarations they report on. ``step(text)`` is told what is being done, as it starts.
     """
     step = step or (lambda text: None)
+    if store is not None and not Path(store).is_dir():
+        # A mistyped or unmounted path would train as if no outcome had been reported.
+        raise DetectorError(f"Label store {store} does not exist; check the --store path.")
     step("reading and validating the declarations")
     profile = load_profile(schema)
     batch = read_declarations(files, profile)

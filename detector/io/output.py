@@ -95,6 +95,9 @@ def staged_outputs(*paths: str | Path | None):
             if path.is_dir():  # written as a folder too
                 staged[path].mkdir()
         yield staged
+        for path in staged:  # outcomes typed into a list workbook while the run worked
+            if path.is_file() and path.suffix.lower() == ".xlsx":
+                _refuse_filled(path, "the output")
         for path, written in staged.items():
             _put_in_place(written, path)
     finally:
