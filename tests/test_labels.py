@@ -1116,3 +1116,32 @@ def test_a_damaged_record_of_the_stores_currency_is_refused_not_rewritten(tmp_pa
     with pytest.raises(DetectorError, match="is damaged"):
         store.check()
     assert store.about_path.read_text(encoding="utf-8") == "{bad"
+
+
+def test_outcomes_typed_in_while_a_run_works_stop_it_before_the_store_records(
+    model_file, tmp_path, monkeypatch
+):
+    """A list workbook filled in by investigators while a run was writing its new one:
+    the run is refused, their workbook kept, and the store left as it was."""
+    openpyxl = pytest.importorskip("openpyxl")
+    import detector.app.pipeline as pipeline
+
+    path, _, score_file = model_file
+    book, store = tmp_path / "flagged.xlsx", tmp_path / "store"
+    pipeline.score_to_files([score_file], path, book, top="2%")
+    written = pipeline.write_scores
+
+    def meanwhile(result, out, rejects, **options):
+        written(result, out, rejects, **options)
+        filled = openpyxl.load_workbook(book)  # an investigator saves an outcome
+        sheet = filled["flagged"]
+        at = [c.value for c in sheet[1]].index("inspected") + 1
+        sheet.cell(2, at, "true")
+        filled.save(book)
+
+    monkeypatch.setattr(pipeline, "write_scores", meanwhile)
+    with pytest.raises(DetectorError, match="filled in by investigators"):
+        pipeline.score_to_files([score_file], path, book, top="2%", store=store)
+    assert not LabelStore(store).flagged_path.exists()
+    sheet = openpyxl.load_workbook(book)["flagged"]
+    assert sheet.cell(2, [c.value for c in sheet[1]].index("inspected") + 1).value == "true"

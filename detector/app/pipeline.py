@@ -17,7 +17,13 @@ from detector.errors import DetectorError
 from detector.features import PEER_LEVELS
 from detector.io.ingest import check_clashes, describe_repairs, read_declarations, reject_tally
 from detector.io.leftovers import sweep_leftovers
-from detector.io.output import staged_outputs, write_chunks, write_table, write_workbook
+from detector.io.output import (
+    refuse_filled_outputs,
+    staged_outputs,
+    write_chunks,
+    write_table,
+    write_workbook,
+)
 from detector.io.persist import load_model, save_model
 from detector.io.profiles import load_profile
 from detector.io.schema import CANONICAL_SCHEMA, FRAUD_TYPES, OUTPUT_COLUMNS, OUTPUT_SCHEMA
@@ -727,6 +733,7 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
             report and at[Path(report)],
             labels,
             store,
+            targets=[Path(p) for p in (out, rejects, report) if p is not None],
         )
     named = {str(at[Path(p)]): str(p) for p in (out, rejects, report) if p is not None}
     for staged, path in named.items():
@@ -734,7 +741,9 @@ def _write_run(result: ScoreResult, out, rejects, report, labels, store):
     return lines, warnings
 
 
-def _write_staged(result: ScoreResult, out, rejects, report, labels, store):
+def _write_staged(result: ScoreResult, out, rejects, report, labels, store, targets=()):
+    """The run's files written at their staged paths (``targets``: where they will be
+    put), its label store's record last; returns the lines to print and the warnings."""
     # The workbook's run sheet and the report say what the terminal says.
     warnings = list(result.drift.warnings) if result.drift else []
     warnings += _reject_warnings(result, rejects)
@@ -763,6 +772,9 @@ def _write_staged(result: ScoreResult, out, rejects, report, labels, store):
             result, report, monitor=rates, store_currency=store_currency, warnings=warnings
         )
         lines.append(f"wrote {report}")
+    # Checked before the store records the list, so that a refusal leaves it as it was
+    # (staged_outputs checks once more before putting the outputs in place).
+    refuse_filled_outputs(*targets)
     if labels is not None:  # last: a run that fails before it leaves the store as it was
         currency = result.metadata.get("currency")
         if result.flagged:

@@ -95,9 +95,7 @@ def staged_outputs(*paths: str | Path | None):
             if path.is_dir():  # written as a folder too
                 staged[path].mkdir()
         yield staged
-        for path in staged:  # outcomes typed into a list workbook while the run worked
-            if path.is_file() and path.suffix.lower() == ".xlsx":
-                _refuse_filled(path, "the output")
+        refuse_filled_outputs(*staged)  # outcomes typed in while the run worked
         for path, written in staged.items():
             _put_in_place(written, path)
     finally:
@@ -332,6 +330,14 @@ def _refuse_filled(path: Path, option: str) -> None:
         f"which writing there would lose; record them with `detector feedback {path} "
         "--store STORE` and keep the file, or name a new one."
     )
+
+
+def refuse_filled_outputs(*paths: Path) -> None:
+    """:func:`_refuse_filled` of every existing workbook among ``paths``, checked again
+    at the end of a run: investigators may have typed outcomes in while it worked."""
+    for path in paths:
+        if path.is_file() and path.suffix.lower() == ".xlsx":
+            _refuse_filled(path, "the output")
 
 
 def _first_filled_row(path: Path, headers: set[str]) -> int | None:
