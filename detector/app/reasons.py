@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from detector.features import string_lists
+from detector.features import USUAL_CODE_COLUMNS, string_lists
 from detector.models import FAR_BELOW
 
 __all__ = [
@@ -79,15 +79,7 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "unit_value_per_ton",
     "usual_origin",
     "value_ratio",
-    "usual_hs_code",
-    "usual_hs_n",
-    "usual_own_n",
-    "usual_importer_n",
-    "usual_value_per_ton",
-    "usual_peer_n",
-    "usual_peer_origin",
-    "usual_duty_pct",
-    "usual_revenue",
+    *(c for c in USUAL_CODE_COLUMNS if c != "usual_duty_gap"),
 )
 
 
