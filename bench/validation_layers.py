@@ -12,8 +12,6 @@ import argparse
 import time
 from pathlib import Path
 
-import polars as pl
-
 import detector.io.ingest as ingest
 from detector.io.profiles import load_profile
 
