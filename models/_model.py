@@ -64,6 +64,9 @@ _SUMMARY_COLUMNS = sorted(
         for expr in [*NOVELTY_SIGNALS.values(), DUTY_AT_STAKE, _LABELLED, *DRIFT_COLUMNS]
         for name in expr.meta.root_names()
     }
+    # what the importer's usual code is found from (``usual_code_stake``)
+    | {"importer_id", "hs_code", "country_origin", "log_unit_value", "duty_rate_pct"}
+    | {"reclass_hs_code"}
 )
 
 
@@ -183,10 +186,8 @@ class FraudModel:
         # The detectors are for what selective inspection cannot see: when every
         # declaration was inspected the labels already show every scheme that occurred.
         self.label_coverage_ = float(table.select(_LABELLED.mean()).item())
-        self.stake_quantiles_ = np.quantile(
-            table.select(DUTY_AT_STAKE).to_series().to_numpy(), _GRID
-        )
         self.revenue_weight_ = cfg.revenue_weight if _records_revenue(labelled) else 0.0
+        self.stake_quantiles_ = np.quantile(self._stakes(table), _GRID)
         #: The fraud rate of the inspections learned from: an entity's record below it
         #: is no reason to inspect.
         self.fraud_rate_ = float(np.average(y, weights=weight)) if y.size else 0.0
@@ -338,10 +339,19 @@ class FraudModel:
         """
         return (1.0 - np.asarray(probability)) * self.novelty_boost(novelty)
 
-    def stake_share(self, table: pl.DataFrame) -> np.ndarray:
+    def _stakes(self, table: pl.DataFrame, usual: bool = True) -> np.ndarray:
+        """Per row, the duty an inspection could recover (``DUTY_AT_STAKE``); with
+        ``usual_code_stake``, at least the duty of the importer's usual code."""
+        stake = table.select(DUTY_AT_STAKE).to_series().to_numpy()
+        if usual and self.revenue_weight_ > 0 and getattr(self.config, "usual_code_stake", False):
+            found = self.usual_codes(table)["usual_revenue"].fill_null(0.0).to_numpy()
+            stake = np.maximum(stake, found)
+        return stake
+
+    def stake_share(self, table: pl.DataFrame, usual: bool = True) -> np.ndarray:
         """Per row, the share of training rows with strictly less duty at stake: 0 when
         nothing is at stake."""
-        stake = table.select(DUTY_AT_STAKE).to_series().to_numpy()
+        stake = self._stakes(table, usual)
         return np.searchsorted(self.stake_quantiles_, stake, side="left") / _GRID.size
 
     def _rank_score(
@@ -349,6 +359,7 @@ class FraudModel:
         table: pl.DataFrame,
         novelty: np.ndarray | None = None,
         probability: np.ndarray | None = None,
+        usual: bool = True,
     ) -> np.ndarray:
         if probability is None:
             matrix = self.classifier_.named_steps["encode"].transform(table)
@@ -360,7 +371,7 @@ class FraudModel:
         # a sure fraud with nothing at stake ranks with a two-in-three chance of the
         # largest stake). Only where the labels record recovered revenue: the weight is 0
         # otherwise, as nothing shows that the stake estimate finds revenue there.
-        return suspicion * (1.0 + self.revenue_weight_ * self.stake_share(table))
+        return suspicion * (1.0 + self.revenue_weight_ * self.stake_share(table, usual))
 
     # -------------------------------------------------------------------- scoring
     def candidates(self, k: int, n: int) -> int | None:
@@ -388,7 +399,8 @@ class FraudModel:
         p = screen_positive(self.classifier_.steps[-1][1], matrix, self.config.screen_trees)
         if p is None:
             raise ValueError("this classifier has no screen: score every row")
-        rank = self._rank_score(table, u, probability=p)
+        # (the importer's usual code left to the candidates: the screen's margin holds them)
+        rank = self._rank_score(table, u, probability=p, usual=False)
         return table.with_columns(pl.Series("novelty", u), pl.Series("rank_score", rank))
 
     def score(self, table: pl.DataFrame) -> pl.DataFrame:

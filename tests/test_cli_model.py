@@ -367,6 +367,61 @@ def test_training_with_a_store_says_which_outcomes_it_could_not_use(files, tmp_p
     )
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_feedback_refuses_a_scored_list_whose_labels_are_the_inputs(files, tmp_path, suffix):
+    """A CSV or Parquet list carries the scored input's columns, its labels among them:
+    fed back, they would enter the store as what inspecting the list found."""
+    folder, model, _ = files
+    listed = tmp_path / f"list{suffix}"
+    args = ["score", str(folder / "recent.parquet"), "--model", str(model), "--top", "2%"]
+    assert runner.invoke(app, [*args, "--out", str(listed)]).exit_code == 0
+    assert pl.read_parquet(folder / "recent.parquet")["fraud"].drop_nulls().len() > 0
+    store = tmp_path / "store"
+    result = runner.invoke(app, ["feedback", str(listed), "--store", str(store)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert f"Outcomes file {listed} is a scored list (columns rank, risk_score, selection)" in said
+    assert "--out list.xlsx" in said and not store.exists()
+
+
+def test_training_with_a_store_labels_the_validation_files_too(files, tmp_path):
+    """Outcomes reported on validation days are what the validation is measured on:
+    a validation file with no label of its own is measured on the store's 40."""
+    from detector.io.persist import load_model
+
+    folder, _, _ = files
+    recent = pl.read_parquet(folder / "recent.parquet")
+    unlabelled = recent.drop(TRUTH).with_columns(
+        pl.lit(False).alias("inspected"), pl.lit(None, pl.Int8).alias("fraud")
+    )
+    unlabelled.write_csv(tmp_path / "valid.csv")
+    ids = recent["declaration_id"]
+    outcomes = pl.DataFrame(
+        {
+            "declaration_id": ids.head(40),
+            "inspected": ["true"] * 40,
+            "fraud": ["1"] * 20 + ["0"] * 20,
+        }
+    )
+    outcomes.write_csv(tmp_path / "outcomes.csv")
+    store = tmp_path / "store"
+    fed = runner.invoke(app, ["feedback", str(tmp_path / "outcomes.csv"), "--store", str(store)])
+    assert fed.exit_code == 0, fed.output
+    args = ["train", str(folder / "history.csv"), "--valid", str(tmp_path / "valid.csv")]
+    model = ["--model", str(tmp_path / "m.joblib")]
+    result = runner.invoke(app, [*args, "--store", str(store), *model])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"40 declarations labelled from the store {store} (40 of them validation rows)" in said
+    assert "match no declaration" not in said
+    _, metadata = load_model(tmp_path / "m.joblib")
+    assert metadata["validation"]["rows"] == 40 and metadata["validation"]["frauds"] == 20
+    assert metadata["rows"]["valid_labels_from_store"] == 40
+    # Without the store the same validation file has nothing to be measured on.
+    alone = runner.invoke(app, [*args, "--model", str(tmp_path / "m2.joblib")])
+    assert alone.exit_code == 2 and "no labelled rows" in " ".join(alone.output.split())
+
+
 def test_the_workbook_is_filled_in_and_read_back_by_feedback(files, tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
     from detector.io.output import column_name

@@ -440,8 +440,11 @@ def train(
                 markup=False,
             )
         if store is not None:
+            in_valid = rows.get("valid_labels_from_store")
+            of_valid = "" if in_valid is None else f" ({in_valid:,} of them validation rows)"
             out.print(
-                f"{rows['labels_from_store']:,} declarations labelled from the store {store}",
+                f"{rows['labels_from_store']:,} declarations labelled from the store "
+                f"{store}{of_valid}",
                 markup=False,
             )
             unmatched = rows["outcomes_in_store"] - rows["labels_from_store"]

@@ -29,6 +29,7 @@ from detector.io.ingest import (
     TRUE_WORDS,
     YEARS,
     as_text,
+    is_scored_list,
     quote_reason,
     read_failure,
     scan_input,
@@ -351,6 +352,7 @@ def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, str | None]
     if path.suffix.lower() == ".xlsx":
         raw = _read_workbook(path)
     else:
+        _refuse_scored_list(path)
         try:
             read = scan_input(path).collect()
             raw = _named(read).with_columns(pl.lit(header_currency(read.columns)).alias(_CURRENCY))
@@ -386,6 +388,18 @@ def _parse_outcomes(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, str | None]
         *[c for c in raw.columns if c != REJECT_REASON], pl.col(_REASON).alias(REJECT_REASON)
     )
     return frame, rejects, currency
+
+
+def _refuse_scored_list(path: Path) -> None:
+    """A CSV or Parquet list carries after its own columns the scored input's, its labels
+    among them, which no inspection of the list found."""
+    if is_scored_list(path):
+        raise DetectorError(
+            f"Outcomes file {path} is a scored list (columns rank, risk_score, selection): "
+            "its outcome columns are the scored input's own labels, not what inspecting the "
+            "list found; fill in the list workbook (`detector score ... --out list.xlsx`) or "
+            "a file of declaration_id and the outcome columns, and feed back that."
+        )
 
 
 #: A private column that carries the revenue header's currency out of the reading.

@@ -211,8 +211,8 @@ def train(
     n_read, n_rejected = batch.n_read, batch.rejects.height
     declarations, from_store, in_store, record = batch.accepted, 0, 0, None
     del batch  # the split below copies the rows: hold them once
-    if store is not None:
-        labels = LabelStore(store)
+    labels = None if store is None else LabelStore(store)
+    if labels is not None:
         declarations, from_store = labels.apply(declarations)
         # What the store's exploration picks found: the adaptive policy's share.
         in_store, record = labels.outcomes().height, labels.exploration_record()
@@ -223,6 +223,11 @@ def train(
         checked = {"valid_read": held.n_read, "valid_rejected": held.rejects.height}
         train_rows, valid_rows = declarations, held.accepted
         del held
+        if labels is not None:
+            # The store's outcomes label the validation rows too: an outcome reported
+            # on a validation day is what the measurement must be against.
+            valid_rows, checked["valid_labels_from_store"] = labels.apply(valid_rows)
+            from_store += checked["valid_labels_from_store"]
     else:
         train_rows, valid_rows = split_by_time(declarations)
     del declarations

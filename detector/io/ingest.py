@@ -51,6 +51,7 @@ __all__ = [
     "csv_data_lines",
     "duplicate_rows",
     "earlier_scores",
+    "is_scored_list",
     "hive_keys",
     "input_files",
     "line_note",
@@ -255,6 +256,20 @@ def earlier_scores(path: Path, names: list[str], notes: list[str]) -> tuple[str,
             )
         dropped += found
     return dropped
+
+
+def is_scored_list(path: Path) -> bool:
+    """Whether a file holds the columns only a scored list has (``rank``, ``risk_score``
+    and ``selection``), read from its header alone."""
+    for file, kind in input_files([path]):
+        if kind == "parquet":
+            names = set(pl.read_parquet_schema(file))
+        else:
+            header = _header_line(file)
+            names = {n.strip().strip('"') for n in header.split(_sniff_separator(file))}
+        if {"rank", "risk_score", "selection"} <= names:
+            return True
+    return False
 
 
 _SCORED_NOTE = "the input is a scored list"
