@@ -208,16 +208,39 @@ def test_folders_of_a_run_killed_outright_are_removed_by_a_later_run(tmp_path):
     for folder in [*gone, *kept, recent]:
         folder.mkdir()
         (folder / "piece.parquet").write_bytes(b"x")
+    # Half-written outputs of atomic_path (a file) and atomic_folder (a folder).
+    half = [
+        tmp_path / f".flagged.csv.{host}@{dead}.k2j_x.tmp",
+        tmp_path / f".out.{host}@{dead}.q.tmp",
+    ]
+    half[0].write_text("rank,declaration_id\n1,")
+    half[1].mkdir()
+    gone += half
+    mine = tmp_path / f".flagged.csv.{owner_tag()}zz.tmp"  # this process's, being written
+    mine.write_text("rank")
+    kept.append(mine)
     (tmp_path / f".staged.{host}@{dead}.file").write_text("not a folder")
     (tmp_path / f"detector-{host}@{dead}.link").symlink_to(kept[2])
     day_ago = time.time() - 24 * 3600
     for path in tmp_path.iterdir():
         if path != recent:
             os.utime(path, (day_ago, day_ago), follow_symlinks=False)
-    assert sweep_leftovers(tmp_path) == 3
+    assert sweep_leftovers(tmp_path) == 5
     assert not any(f.exists() for f in gone) and all(f.exists() for f in [*kept, recent])
     assert (tmp_path / f".staged.{host}@{dead}.file").exists()
     assert (tmp_path / f"detector-{host}@{dead}.link").is_symlink() and kept[2].exists()
+
+
+def test_a_half_written_output_carries_its_owner_for_the_sweep(tmp_path):
+    """What atomic_path and atomic_folder write to, before the rename, is named by host
+    and process: a later run can remove it once that process is gone."""
+    from detector.io.leftovers import owner_tag
+    from detector.io.output import atomic_folder, atomic_path
+
+    with atomic_path(tmp_path / "flagged.csv") as tmp:
+        assert tmp.name.startswith(f".flagged.csv.{owner_tag()}") and tmp.name.endswith(".tmp")
+    with atomic_folder(tmp_path / "parts") as tmp:
+        assert tmp.name.startswith(f".parts.{owner_tag()}") and tmp.name.endswith(".tmp")
 
 
 def test_outcomes_typed_into_a_list_while_a_run_works_are_not_written_over(tmp_path):

@@ -4,7 +4,8 @@ named by their owner, and removed by a later run once the owner is gone.
 A run that fails or is stopped cleans up after itself; one killed with no chance to
 run its clean-up leaves its work folder in the system's temporary folder and the hidden
 folder its outputs were staged in beside them. Their names carry the host and the
-process that made them (``detector-HOST@PID.xxxx``, ``.staged.HOST@PID.xxxx``), so that
+process that made them (``detector-HOST@PID.xxxx``, ``.staged.HOST@PID.xxxx``), as do
+the half-written outputs beside them (``.NAME.HOST@PID.xxxx.tmp``), so that
 a later run on the same host can tell a folder whose process is no longer running from
 one a run still at work holds. A folder made on another host (a shared disk), by
 another user, or changed in the last ``MIN_AGE`` seconds is never touched.
@@ -22,6 +23,9 @@ __all__ = ["owner_tag", "sweep_leftovers"]
 
 _HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
 _LEFT = re.compile(r"^(?:detector-|\.staged\.)(?P<host>[A-Za-z0-9_.-]+)@(?P<pid>\d+)\.")
+#: A half-written output of ``atomic_path`` or ``atomic_folder`` (``.NAME.HOST@PID.xxxx.tmp``,
+#: a file or a folder): never a whole one, which is renamed into place before its run ends.
+_TMP = re.compile(rf"^\..+\.(?P<host>{re.escape(_HOST)})@(?P<pid>\d+)\.[A-Za-z0-9_]*\.tmp$")
 
 
 def owner_tag() -> str:
@@ -58,20 +62,25 @@ def sweep_leftovers(folder: str | Path, min_age: float = MIN_AGE) -> int:
         return 0
     now = time.time()
     for entry in entries:
-        found = _LEFT.match(entry.name)
+        found = _LEFT.match(entry.name) or _TMP.match(entry.name)
         if not found or found["host"] != _HOST or found["pid"] == str(os.getpid()):
             continue
         try:
             info = entry.lstat()
         except OSError:
             continue
+        # A link is never followed nor removed; a file only when it is a half output.
+        half_file = stat.S_ISREG(info.st_mode) and found.re is _TMP
         if (
-            not stat.S_ISDIR(info.st_mode)  # a link or a file: never followed nor removed
+            not (stat.S_ISDIR(info.st_mode) or half_file)
             or info.st_uid != os.getuid()
             or now - info.st_mtime < min_age
             or _running(int(found["pid"]))
         ):
             continue
-        shutil.rmtree(entry, ignore_errors=True)
+        if half_file:
+            entry.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
         removed += not entry.exists()
     return removed

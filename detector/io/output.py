@@ -54,7 +54,9 @@ def atomic_path(path: str | Path):
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise DetectorError(f"Output folder {path.parent} does not exist; create it first.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{owner_tag()}", suffix=".tmp", dir=path.parent or "."
+    )
     os.close(fd)
     try:
         yield Path(tmp)
@@ -384,7 +386,8 @@ def atomic_folder(path: str | Path):
     if path.exists() and not path.is_dir():
         raise DetectorError(f"Output {path} is a file, not a folder; remove it or add a suffix.")
     _check_replaceable(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or "."))
+    where = path.parent or "."
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{owner_tag()}", suffix=".tmp", dir=where))
     old = None
     try:
         yield tmp
