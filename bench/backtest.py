@@ -93,17 +93,12 @@ CANDIDATES: dict[str, dict] = {
     "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, revenue weight 1": {
         "revenue_weight": 1.0
     },
-    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, usual-code stake": {
-        "usual_code_stake": True
+    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, no usual-code stake": {
+        "usual_code_stake": False
     },
     "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, usual-code stake, weight 1": {
         "usual_code_stake": True,
         "revenue_weight": 1.0,
-    },
-    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, split stake": {"split_stake": True},
-    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, usual-code and split stakes": {
-        "usual_code_stake": True,
-        "split_stake": True,
     },
     "engine: forest 300": {"estimator": "forest", "n_trees": 300},
     "engine: forest 300, every entity coded": {

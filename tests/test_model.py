@@ -94,8 +94,12 @@ def test_duty_at_stake_orders_the_likely_frauds_where_labels_record_revenue(fitt
     assert fitted.revenue_weight_ == ModelConfig().revenue_weight > 0
     table = fitted.transform(recent)
     share = fitted.stake_share(table)
-    nothing = table.select(DUTY_AT_STAKE).to_series().to_numpy() == 0
+    duty = table.select(DUTY_AT_STAKE).to_series().to_numpy()
+    # ...and so does the duty of the importer's usual code the goods may really be.
+    usual = fitted.usual_codes(table)["usual_revenue"].fill_null(0.0).to_numpy()
+    nothing = np.maximum(duty, usual) == 0
     assert nothing.sum() > 1000 and (share[nothing] == 0).all() and (share[~nothing] > 0).all()
+    assert ((duty == 0) & (usual > 0) & (share > 0)).sum() > 10
     unweighted = copy.copy(fitted)
     unweighted.revenue_weight_ = 0.0
     weighted_at5 = measure(fitted, recent)["at"]["5%"]
