@@ -112,6 +112,14 @@ def test_several_reasons_are_all_named(tmp_path):
         ({"hs_code": "8517.13"}, "hs_code", "851713", "hs_code punctuation removed"),
         ({"hs_code": "8517130"}, "hs_code", "08517130", "hs_code zero-padded"),
         ({"country_origin": "th"}, "country_origin", "TH", "country_origin upper-cased"),
+        # An id with a Cyrillic М, one in wide forms: the record they pass for is theirs.
+        (
+            {"importer_id": "IМ00028"},
+            "importer_id",
+            "IM00028",
+            "importer_id read as plain Latin text",
+        ),
+        ({"seller_id": "ＳＬ７"}, "seller_id", "SL7", "seller_id read as plain Latin text"),
         (
             {"transport_mode": "Barge"},
             "transport_mode",
@@ -126,6 +134,19 @@ def test_repairs_are_applied_and_counted(tmp_path, changes, column, expected, re
     assert batch.accepted[column][0] == expected
     assert batch.repairs == {repair: 1}
     assert repair in batch.summary()
+
+
+def test_a_name_in_another_script_is_kept_and_a_look_alike_id_is_a_duplicate(tmp_path):
+    """Only an id drawn wholly like Latin text is read as it: a Cyrillic company name
+    keeps its letters; a declaration id that passes for another is that one again."""
+    named = _read(tmp_path, {"seller_id": "ООО Ромашка"})
+    assert named.accepted["seller_id"][0] == "ООО Ромашка" and named.repairs == {}
+    first = dict(GOOD_ROW, declaration_id="DΕ1")  # a Greek Epsilon
+    batch = read_declarations(
+        write_csv(tmp_path / "two.csv", [first, dict(GOOD_ROW, declaration_id="DE1")])
+    )
+    assert batch.accepted["declaration_id"].to_list() == ["DE1"]
+    assert "duplicate declaration_id 'DE1'" in batch.rejects["reject_reason"][0]
 
 
 @pytest.mark.parametrize(

@@ -219,15 +219,9 @@ def train(
     config = config or ModelConfig(extra_categorical=profile.features)
     checked = {}
     if valid:
-        held = read_declarations(valid, profile)
-        checked = {"valid_read": held.n_read, "valid_rejected": held.rejects.height}
-        train_rows, valid_rows = declarations, held.accepted
-        del held
-        if labels is not None:
-            # The store's outcomes label the validation rows too: an outcome reported
-            # on a validation day is what the measurement must be against.
-            valid_rows, checked["valid_labels_from_store"] = labels.apply(valid_rows)
-            from_store += checked["valid_labels_from_store"]
+        train_rows = declarations
+        valid_rows, checked = _validation_rows(valid, profile, labels)
+        from_store += checked.get("valid_labels_from_store", 0)
     else:
         train_rows, valid_rows = split_by_time(declarations)
     del declarations
@@ -269,6 +263,18 @@ def train(
     step(f"saving {model_path}")
     save_model(model, metadata, model_path)
     return metadata
+
+
+def _validation_rows(valid, profile, labels: LabelStore | None) -> tuple[pl.DataFrame, dict]:
+    """The validation files' accepted rows, labelled from the store too (an outcome
+    reported on a validation day is what the measurement must be against), and their
+    counts."""
+    held = read_declarations(valid, profile)
+    checked = {"valid_read": held.n_read, "valid_rejected": held.rejects.height}
+    rows = held.accepted
+    if labels is not None:
+        rows, checked["valid_labels_from_store"] = labels.apply(rows)
+    return rows, checked
 
 
 def _fit(config: ModelConfig, rows: pl.DataFrame, record, files) -> FraudModel:

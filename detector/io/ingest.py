@@ -725,11 +725,57 @@ class _Mapping:
         return Canonical(lf, reasons, frozenset(_layer_names(self.cols)))
 
 
+#: Cyrillic and Greek letters drawn like Latin ones, and the Latin letter each passes for.
+_LOOK_ALIKES = dict(
+    zip(
+        "АВЕКМНОРСТХУІЈЅаеорсхуіјѕΑΒΕΖΗΙΚΜΝΟΡΤΥΧο",
+        "ABEKMHOPCTXYIJSaeopcxyijsABEZHIKMNOPTYXo",
+        strict=True,
+    )
+)
+
+
+def _non_ascii(text: pl.Expr | pl.Series):
+    return text.str.len_bytes() != text.str.len_chars()
+
+
+def _fold_look_alikes(ids: pl.Series) -> pl.Series:
+    odd = _non_ascii(ids).fill_null(False)
+    if not odd.any():  # the usual batch: plain ids, nothing to fold
+        return ids
+    at = odd.arg_true()
+    some = ids.gather(at)
+    folded = some.str.normalize("NFKC").str.replace_many(_LOOK_ALIKES)
+    kept = pl.select(pl.when(_non_ascii(folded)).then(some).otherwise(folded)).to_series()
+    return ids.clone().scatter(at, kept)
+
+
+def latin_look_alike(text: pl.Expr) -> pl.Expr:
+    """An id as the plain Latin text it is drawn like, when it is one: wide forms
+    (``ＩＭ００２８``) and Cyrillic or Greek letters that look Latin (``IМ00028`` with a
+    Cyrillic М) read as ``IM00028``, so that an id cannot escape its record by a
+    letter that looks the same; text with other letters (a Cyrillic name) is kept.
+
+    >>> import polars as pl
+    >>> ids = pl.DataFrame({"id": ["IМ00028", "ＩＭ００２８", "ООО Ромашка"]})
+    >>> ids.select(latin_look_alike(pl.col("id")))["id"].to_list()
+    ['IM00028', 'IM0028', 'ООО Ромашка']
+    """
+    return text.map_batches(_fold_look_alikes, return_dtype=pl.String)
+
+
 def _text_columns(m: "_Mapping") -> None:
-    """Ids and other text: valid UTF-8, on one line, without hidden characters."""
+    """Ids and other text: valid UTF-8, on one line, without hidden characters; an id
+    drawn like Latin text read as it (``latin_look_alike``), the repair counted."""
     for name in _ID_COLUMNS + ("supplementary_unit", "fraud_type", "true_fraud_type"):
         if name in m.schema:
-            value = m.parsed(name, as_text(name, m.schema[name]), layer=0)
+            raw = as_text(name, m.schema[name])
+            plain = name in _ID_COLUMNS and m.schema[name] == pl.String
+            value = m.parsed(name, latin_look_alike(raw) if plain else raw, layer=0)
+            if plain:  # (a blank of another script stripped counts here too)
+                m.repairs[f"{name} read as plain Latin text"] = _non_ascii(
+                    pl.col(name)
+                ) & ~_non_ascii(value)
             m.check(
                 value.str.contains("\ufffd", literal=True),
                 _reason(f"{name} '{{}}' is not valid UTF-8 text: save the file as UTF-8", value),
