@@ -380,7 +380,7 @@ def test_feedback_refuses_a_scored_list_whose_labels_are_the_inputs(files, tmp_p
     result = runner.invoke(app, ["feedback", str(listed), "--store", str(store)])
     said = " ".join(result.output.split())
     assert result.exit_code == 2, result.output
-    assert f"Outcomes file {listed} is a scored list (columns rank, risk_score, selection)" in said
+    assert f"Outcomes file {listed} is a scored list (columns rank and risk_score)" in said
     assert "--out list.xlsx" in said and not store.exists()
 
 
@@ -398,9 +398,9 @@ def test_training_with_a_store_labels_the_validation_files_too(files, tmp_path):
     ids = recent["declaration_id"]
     outcomes = pl.DataFrame(
         {
-            "declaration_id": ids.head(40),
-            "inspected": ["true"] * 40,
-            "fraud": ["1"] * 20 + ["0"] * 20,
+            "declaration_id": [*ids.head(40), "NOT-SCORED-1", "NOT-SCORED-2"],
+            "inspected": ["true"] * 42,
+            "fraud": ["1"] * 20 + ["0"] * 22,
         }
     )
     outcomes.write_csv(tmp_path / "outcomes.csv")
@@ -413,10 +413,21 @@ def test_training_with_a_store_labels_the_validation_files_too(files, tmp_path):
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
     assert f"40 declarations labelled from the store {store} (40 of them validation rows)" in said
-    assert "match no declaration" not in said
+    assert "warning: 2 of the store's 42 outcomes match no declaration" in said
+    assert "also among the training declarations" not in said
     _, metadata = load_model(tmp_path / "m.joblib")
     assert metadata["validation"]["rows"] == 40 and metadata["validation"]["frauds"] == 20
     assert metadata["rows"]["valid_labels_from_store"] == 40
+    # Validation rows that are training rows too: said, and each outcome counted once.
+    again = [str(folder / "history.csv"), str(tmp_path / "valid.csv"), "--valid", args[-1]]
+    twice = runner.invoke(
+        app, ["train", *again, "--store", str(store), *model[:1], str(tmp_path / "m3.joblib")]
+    )
+    said = " ".join(twice.output.split())
+    assert twice.exit_code == 0, twice.output
+    n = unlabelled.height
+    assert f"warning: {n:,} of the validation declarations are also among the training" in said
+    assert "warning: 2 of the store's 42 outcomes match no declaration" in said
     # Without the store the same validation file has nothing to be measured on.
     alone = runner.invoke(app, [*args, "--model", str(tmp_path / "m2.joblib")])
     assert alone.exit_code == 2 and "no labelled rows" in " ".join(alone.output.split())

@@ -136,17 +136,29 @@ def test_repairs_are_applied_and_counted(tmp_path, changes, column, expected, re
     assert repair in batch.summary()
 
 
-def test_a_name_in_another_script_is_kept_and_a_look_alike_id_is_a_duplicate(tmp_path):
-    """Only an id drawn wholly like Latin text is read as it: a Cyrillic company name
-    keeps its letters; a declaration id that passes for another is that one again."""
-    named = _read(tmp_path, {"seller_id": "ООО Ромашка"})
-    assert named.accepted["seller_id"][0] == "ООО Ромашка" and named.repairs == {}
-    first = dict(GOOD_ROW, declaration_id="DΕ1")  # a Greek Epsilon
+def test_only_an_entity_id_drawn_like_latin_text_is_read_as_it(tmp_path):
+    """A Cyrillic company name keeps its letters, even one whose letters all look Latin;
+    a compatibility form is no disguise; the declaration's own key is never folded (a
+    look-alike copy must not make the real declaration a duplicate); an importer id
+    in a Parquet category column is folded as in text."""
+    for seller in ("ООО Ромашка", "ВЕКТОР", "D²"):
+        named = _read(tmp_path, {"seller_id": seller})
+        assert named.accepted["seller_id"][0] == seller and named.repairs == {}
+    copy = dict(GOOD_ROW, declaration_id="DΕ1")  # a Greek Epsilon
     batch = read_declarations(
-        write_csv(tmp_path / "two.csv", [first, dict(GOOD_ROW, declaration_id="DE1")])
+        write_csv(tmp_path / "two.csv", [copy, dict(GOOD_ROW, declaration_id="DE1")])
     )
-    assert batch.accepted["declaration_id"].to_list() == ["DE1"]
-    assert "duplicate declaration_id 'DE1'" in batch.rejects["reject_reason"][0]
+    assert batch.accepted["declaration_id"].to_list() == ["DΕ1", "DE1"]
+    assert batch.rejects.height == 0
+    rows = pl.read_csv(
+        write_csv(tmp_path / "c.csv", [dict(GOOD_ROW, importer_id="IМ7")]), infer_schema=False
+    )
+    rows.with_columns(pl.col("importer_id").cast(pl.Categorical)).write_parquet(
+        tmp_path / "c.parquet"
+    )
+    categorical = read_declarations(tmp_path / "c.parquet")
+    assert categorical.accepted["importer_id"].to_list() == ["IM7"]
+    assert categorical.repairs == {"importer_id read as plain Latin text": 1}
 
 
 @pytest.mark.parametrize(

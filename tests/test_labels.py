@@ -1145,3 +1145,14 @@ def test_outcomes_typed_in_while_a_run_works_stop_it_before_the_store_records(
     assert not LabelStore(store).flagged_path.exists()
     sheet = openpyxl.load_workbook(book)["flagged"]
     assert sheet.cell(2, [c.value for c in sheet[1]].index("inspected") + 1).value == "true"
+
+
+@pytest.mark.parametrize("content", [b"", b"PAR1 not the rest of a Parquet file"])
+def test_a_broken_parquet_outcomes_file_is_exit_2(tmp_path, content):
+    """Checking whether a file is a scored list must not read it harder than reading it
+    does: a truncated or empty Parquet file is named, not a traceback."""
+    path = tmp_path / "outcomes.parquet"
+    path.write_bytes(content)
+    result = runner.invoke(app, ["feedback", str(path), "--store", str(tmp_path / "s")])
+    assert result.exit_code == 2, result.output
+    assert str(path) in " ".join(result.output.split())

@@ -241,6 +241,14 @@ def test_a_half_written_output_carries_its_owner_for_the_sweep(tmp_path):
         assert tmp.name.startswith(f".flagged.csv.{owner_tag()}") and tmp.name.endswith(".tmp")
     with atomic_folder(tmp_path / "parts") as tmp:
         assert tmp.name.startswith(f".parts.{owner_tag()}") and tmp.name.endswith(".tmp")
+    # A name near the file system's limit of 255 bytes still has room for its owner.
+    long = tmp_path / ("a" * 240 + ".csv")
+    with atomic_path(long) as tmp:
+        tmp.write_text("rank")
+    assert long.read_text() == "rank"
+    with atomic_folder(tmp_path / ("b" * 250)) as tmp:
+        (tmp / "piece").write_text("x")
+    assert (tmp_path / ("b" * 250) / "piece").exists()
 
 
 def test_outcomes_typed_into_a_list_while_a_run_works_are_not_written_over(tmp_path):

@@ -439,6 +439,13 @@ def train(
                 _read_line(rows["valid_read"], rows["valid_rejected"], "accepted for validation"),
                 markup=False,
             )
+        if rows.get("valid_in_training"):
+            _say(
+                err,
+                f"warning: {rows['valid_in_training']:,} of the validation declarations are "
+                "also among the training declarations: the validation measures rows the "
+                "model learned from; give validation files of other days",
+            )
         if store is not None:
             in_valid = rows.get("valid_labels_from_store")
             of_valid = "" if in_valid is None else f" ({in_valid:,} of them validation rows)"
@@ -447,7 +454,8 @@ def train(
                 f"{store}{of_valid}",
                 markup=False,
             )
-            unmatched = rows["outcomes_in_store"] - rows["labels_from_store"]
+            matched = rows.get("outcomes_matched", rows["labels_from_store"])
+            unmatched = rows["outcomes_in_store"] - matched
             if unmatched > 0:
                 _say(
                     err,

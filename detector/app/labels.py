@@ -395,7 +395,7 @@ def _refuse_scored_list(path: Path) -> None:
     among them, which no inspection of the list found."""
     if is_scored_list(path):
         raise DetectorError(
-            f"Outcomes file {path} is a scored list (columns rank, risk_score, selection): "
+            f"Outcomes file {path} is a scored list (columns rank and risk_score): "
             "its outcome columns are the scored input's own labels, not what inspecting the "
             "list found; fill in the list workbook (`detector score ... --out list.xlsx`) or "
             "a file of declaration_id and the outcome columns, and feed back that."

@@ -220,7 +220,7 @@ def train(
     checked = {}
     if valid:
         train_rows = declarations
-        valid_rows, checked = _validation_rows(valid, profile, labels)
+        valid_rows, checked = _validation_rows(valid, profile, labels, train_rows)
         from_store += checked.get("valid_labels_from_store", 0)
     else:
         train_rows, valid_rows = split_by_time(declarations)
@@ -265,15 +265,23 @@ def train(
     return metadata
 
 
-def _validation_rows(valid, profile, labels: LabelStore | None) -> tuple[pl.DataFrame, dict]:
+def _validation_rows(
+    valid, profile, labels: LabelStore | None, training: pl.DataFrame
+) -> tuple[pl.DataFrame, dict]:
     """The validation files' accepted rows, labelled from the store too (an outcome
     reported on a validation day is what the measurement must be against), and their
-    counts."""
+    counts: read, rejected, labelled from the store, also among the ``training`` rows,
+    and the store's outcomes that label a row of either (each once)."""
     held = read_declarations(valid, profile)
     checked = {"valid_read": held.n_read, "valid_rejected": held.rejects.height}
     rows = held.accepted
+    ids = rows["declaration_id"]
+    checked["valid_in_training"] = int(ids.is_in(training["declaration_id"].implode()).sum())
     if labels is not None:
         rows, checked["valid_labels_from_store"] = labels.apply(rows)
+        either = pl.concat([training["declaration_id"], ids]).unique()
+        stored = labels.outcomes()["declaration_id"].unique()
+        checked["outcomes_matched"] = int(stored.is_in(either.implode()).sum())
     return rows, checked
 
 

@@ -259,15 +259,18 @@ def earlier_scores(path: Path, names: list[str], notes: list[str]) -> tuple[str,
 
 
 def is_scored_list(path: Path) -> bool:
-    """Whether a file holds the columns only a scored list has (``rank``, ``risk_score``
-    and ``selection``), read from its header alone."""
+    """Whether a file holds the columns only a scored list has (``rank`` and
+    ``risk_score``), read from its header alone."""
     for file, kind in input_files([path]):
         if kind == "parquet":
-            names = set(pl.read_parquet_schema(file))
+            try:
+                names = set(pl.read_parquet_schema(file))
+            except Exception:  # polars raises several types: reading the file says which
+                continue
         else:
             header = _header_line(file)
             names = {n.strip().strip('"') for n in header.split(_sniff_separator(file))}
-        if {"rank", "risk_score", "selection"} <= names:
+        if {"rank", "risk_score"} <= names:
             return True
     return False
 
@@ -725,14 +728,22 @@ class _Mapping:
         return Canonical(lf, reasons, frozenset(_layer_names(self.cols)))
 
 
-#: Cyrillic and Greek letters drawn like Latin ones, and the Latin letter each passes for.
-_LOOK_ALIKES = dict(
-    zip(
-        "АВЕКМНОРСТХУІЈЅаеорсхуіјѕΑΒΕΖΗΙΚΜΝΟΡΤΥΧο",
-        "ABEKMHOPCTXYIJSaeopcxyijsABEZHIKMNOPTYXo",
-        strict=True,
-    )
-)
+#: Letters of other scripts drawn like Latin ones (Cyrillic, Greek, and the Cyrillic
+#: palochka and Lisu letters that pass for I), and the Latin letter each passes for;
+#: and the wide forms of ASCII (``Ｉ``, ``０``), each its ASCII character.
+_LOOK_ALIKES = {
+    **dict(
+        zip(
+            "АВЕКМНОРСТХУІЈЅӀӏаеорсхуіјѕΑΒΕΖΗΙΚΜΝΟΡΤΥΧοꓲꓳ",
+            "ABEKMHOPCTXYIJSIlaeopcxyijsABEZHIKMNOPTYXoIO",
+            strict=True,
+        )
+    ),
+    **{chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)},
+}
+#: Ids whose entity a look-alike is read as: never the declaration's own key, where
+#: reading one as another would make two declarations one.
+_ENTITY_IDS = ("importer_id", "declarant_id", "seller_id", "customs_office")
 
 
 def _non_ascii(text: pl.Expr | pl.Series):
@@ -745,21 +756,25 @@ def _fold_look_alikes(ids: pl.Series) -> pl.Series:
         return ids
     at = odd.arg_true()
     some = ids.gather(at)
-    folded = some.str.normalize("NFKC").str.replace_many(_LOOK_ALIKES)
-    kept = pl.select(pl.when(_non_ascii(folded)).then(some).otherwise(folded)).to_series()
+    folded = some.str.replace_many(_LOOK_ALIKES)
+    # Drawn like a Latin id: plain ASCII once folded, and holding an ASCII letter or
+    # digit or a wide form (a name wholly in Cyrillic, ВЕКТОР, is a name, not a disguise).
+    latin = ~_non_ascii(folded) & some.str.contains(r"[A-Za-z0-9\uFF01-\uFF5E]")
+    kept = pl.select(pl.when(latin).then(folded).otherwise(some)).to_series()
     return ids.clone().scatter(at, kept)
 
 
 def latin_look_alike(text: pl.Expr) -> pl.Expr:
-    """An id as the plain Latin text it is drawn like, when it is one: wide forms
-    (``ＩＭ００２８``) and Cyrillic or Greek letters that look Latin (``IМ00028`` with a
-    Cyrillic М) read as ``IM00028``, so that an id cannot escape its record by a
-    letter that looks the same; text with other letters (a Cyrillic name) is kept.
+    """An entity id as the plain Latin text it is drawn like, when it is one: wide
+    forms (``ＩＭ００２８``) and letters of other scripts that look Latin (``IМ00028``
+    with a Cyrillic М) read as ``IM00028``, so that the commonest look-alikes cannot
+    take an entity out of its record. Text with other letters (a Cyrillic name) or
+    wholly of another script is kept, and so are compatibility forms (``D²``).
 
     >>> import polars as pl
-    >>> ids = pl.DataFrame({"id": ["IМ00028", "ＩＭ００２８", "ООО Ромашка"]})
+    >>> ids = pl.DataFrame({"id": ["IМ00028", "ＩＭ００２８", "ООО Ромашка", "ВЕКТОР"]})
     >>> ids.select(latin_look_alike(pl.col("id")))["id"].to_list()
-    ['IM00028', 'IM0028', 'ООО Ромашка']
+    ['IM00028', 'IM0028', 'ООО Ромашка', 'ВЕКТОР']
     """
     return text.map_batches(_fold_look_alikes, return_dtype=pl.String)
 
@@ -770,12 +785,13 @@ def _text_columns(m: "_Mapping") -> None:
     for name in _ID_COLUMNS + ("supplementary_unit", "fraud_type", "true_fraud_type"):
         if name in m.schema:
             raw = as_text(name, m.schema[name])
-            plain = name in _ID_COLUMNS and m.schema[name] == pl.String
-            value = m.parsed(name, latin_look_alike(raw) if plain else raw, layer=0)
-            if plain:  # (a blank of another script stripped counts here too)
-                m.repairs[f"{name} read as plain Latin text"] = _non_ascii(
-                    pl.col(name)
-                ) & ~_non_ascii(value)
+            fold = name in _ENTITY_IDS and not m.schema[name].is_numeric()
+            value = m.parsed(name, latin_look_alike(raw) if fold else raw, layer=0)
+            if fold:  # (a blank of another script stripped counts here too)
+                written = pl.col(name).cast(pl.String)
+                m.repairs[f"{name} read as plain Latin text"] = _non_ascii(written) & ~_non_ascii(
+                    value
+                )
             m.check(
                 value.str.contains("\ufffd", literal=True),
                 _reason(f"{name} '{{}}' is not valid UTF-8 text: save the file as UTF-8", value),

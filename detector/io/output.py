@@ -44,6 +44,11 @@ PARTITION_KEY = "declaration_date"
 _FOLDER_FILE_ROWS = 1_000_000
 
 
+#: How much of an output's name its half-written file carries, beside the host and
+#: process: a name near the file system's limit must still leave room for them.
+_TMP_NAME = 80
+
+
 @contextmanager
 def atomic_path(path: str | Path):
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
@@ -55,7 +60,7 @@ def atomic_path(path: str | Path):
     if path.parent and not path.parent.exists():
         raise DetectorError(f"Output folder {path.parent} does not exist; create it first.")
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.{owner_tag()}", suffix=".tmp", dir=path.parent or "."
+        prefix=f".{path.name[:_TMP_NAME]}.{owner_tag()}", suffix=".tmp", dir=path.parent or "."
     )
     os.close(fd)
     try:
@@ -387,7 +392,8 @@ def atomic_folder(path: str | Path):
         raise DetectorError(f"Output {path} is a file, not a folder; remove it or add a suffix.")
     _check_replaceable(path)
     where = path.parent or "."
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{owner_tag()}", suffix=".tmp", dir=where))
+    prefix = f".{path.name[:_TMP_NAME]}.{owner_tag()}"
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=where))
     old = None
     try:
         yield tmp
