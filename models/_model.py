@@ -10,7 +10,7 @@ from detector.models._calibration import SmoothIsotonic
 from detector.models._config import ModelConfig
 from detector.models._drift import DRIFT_COLUMNS, fit_drift_reference
 from detector.models._pipeline import fit_classifiers
-from detector.models._policies import POLICIES, SCHEMES, mechanism_of, segment_stats
+from detector.models._policies import POLICIES, segment_stats
 from detector.models._predict import Predictor, predict_positive, screen_positive
 from detector.models._selection import select_for_inspection
 
@@ -67,23 +67,6 @@ _SUMMARY_COLUMNS = sorted(
     # what the importer's usual code is found from (``usual_code_stake``)
     | {"importer_id", "hs_code", "country_origin", "log_unit_value", "duty_rate_pct"}
     | {"reclass_hs_code"}
-    # the declaration's scheme (``stake_by_scheme``: ``mechanism_of``)
-    | {"value_ratio", "third_country", "lane_share", "hs_duty_gap", "origin_share"}
-    | {"split_n_pair_day", "split_under_pair_day", "split_parcel"}
-)
-
-#: The duty a consignment split into parcels under de minimis owes as a whole: a
-#: parcel's value times the pair's parcels that day, at its duty rate; 0 for a row that
-#: is no split parcel (as the reasons' SPLIT_SHIPMENT fact reads it).
-SPLIT_STAKE = (
-    pl.when(
-        (pl.col("split_n_pair_day") >= 2)
-        & (pl.col("split_under_pair_day") >= 1)
-        & (pl.col("split_parcel") == 1)
-    )
-    .then(pl.col("customs_value") * pl.col("split_n_pair_day") * pl.col("duty_rate_pct") / 100.0)
-    .otherwise(0.0)
-    .fill_null(0.0)
 )
 
 
@@ -204,15 +187,7 @@ class FraudModel:
         # declaration was inspected the labels already show every scheme that occurred.
         self.label_coverage_ = float(table.select(_LABELLED.mean()).item())
         self.revenue_weight_ = cfg.revenue_weight if _records_revenue(labelled) else 0.0
-        stakes = self._stakes(table)
-        self.stake_quantiles_ = np.quantile(stakes, _GRID)
-        if cfg.stake_by_scheme:
-            mech = mechanism_of(table).to_numpy()
-            self.scheme_stake_quantiles_ = {
-                code: np.quantile(stakes[mech == code], _GRID)
-                for code in SCHEMES
-                if (mech == code).sum() >= 50
-            }
+        self.stake_quantiles_ = np.quantile(self._stakes(table), _GRID)
         #: The fraud rate of the inspections learned from: an entity's record below it
         #: is no reason to inspect.
         self.fraud_rate_ = float(np.average(y, weights=weight)) if y.size else 0.0
@@ -371,22 +346,13 @@ class FraudModel:
         if usual and self.revenue_weight_ > 0 and getattr(self.config, "usual_code_stake", False):
             found = self.usual_codes(table)["usual_revenue"].fill_null(0.0).to_numpy()
             stake = np.maximum(stake, found)
-        if usual and self.revenue_weight_ > 0 and getattr(self.config, "stake_by_scheme", False):
-            stake = np.maximum(stake, table.select(SPLIT_STAKE).to_series().to_numpy())
         return stake
 
     def stake_share(self, table: pl.DataFrame, usual: bool = True) -> np.ndarray:
         """Per row, the share of training rows with strictly less duty at stake: 0 when
         nothing is at stake."""
         stake = self._stakes(table, usual)
-        share = np.searchsorted(self.stake_quantiles_, stake, side="left") / _GRID.size
-        by_scheme = getattr(self, "scheme_stake_quantiles_", None)
-        if usual and by_scheme:
-            mech = mechanism_of(table).to_numpy()
-            for code, q in by_scheme.items():
-                at = mech == code
-                share[at] = np.searchsorted(q, stake[at], side="left") / _GRID.size
-        return share
+        return np.searchsorted(self.stake_quantiles_, stake, side="left") / _GRID.size
 
     def _rank_score(
         self,
