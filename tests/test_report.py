@@ -524,3 +524,31 @@ def test_the_hit_rate_interval_never_puts_a_rate_outside_its_own_bounds():
     assert (low <= rate).all() and (high >= rate).all()
     assert low[:4].tolist() == [0.0] * 4 and high[4] == 1.0
     assert 0.43 < low[4] < 0.44 and 0.05 < low[5] < 0.07
+
+
+def test_a_cases_duty_at_stake_counts_the_usual_code_its_reasons_name(trained_model):
+    """End to end: each case's duty at stake is the sum of its declarations' duty by
+    their scheme, the importer's usual code included where the reasons name it."""
+    from detector import read_declarations
+    from detector.app.pipeline import score
+    from detector.io.persist import load_model
+    from detector.models import DUTY_AT_STAKE
+
+    model_path, _, recent = trained_model
+    with score([recent], model_path, top="5%") as result:
+        listed, cases = result.scored, result.cases
+    model, _ = load_model(model_path)
+    table = model.transform(read_declarations(recent).accepted)
+    usual = model.usual_codes(table)["usual_revenue"].fill_null(0.0)
+    own = table.select("declaration_id", DUTY_AT_STAKE.alias("duty")).with_columns(usual)
+    expected = (
+        listed.select("declaration_id", "case_id")
+        .join(own, on="declaration_id")
+        .group_by("case_id")
+        .agg(pl.max_horizontal("duty", "usual_revenue").sum().alias("expected"))
+    )
+    both = cases.join(expected, on="case_id")
+    assert both.height == cases.height
+    assert both["duty_at_stake"].to_list() == pytest.approx(both["expected"].to_list(), rel=1e-6)
+    named = listed.join(own, on="declaration_id").filter(pl.col("usual_revenue") > pl.col("duty"))
+    assert named.height >= 3  # the usual code adds to these declarations' cases
