@@ -1,62 +1,115 @@
-"""Why the list misses misclassified goods: the classifier's risk, or their stake?
+"""Which listed misclassifications do not show MISCLASSIFIED, and why the check missed.
 
-Usage: python bench/misclassification_misses.py [--seeds 1 2 3] [--rows 200000]
+For each seed: a synthetic year, trained on months 1-9, months 10-12 scored with
+``--top 5%`` (as ``bench/reasons_mechanism.py``). For each listed true
+misclassification (the model's picks), the code its goods really are (the generator's
+pairs), the declared price against its own peers (``price_z``, the check needs 2
+spreads) and against the true code's declarations of months 1-9, of the same origin and
+of all origins (median and spread of the log price per tonne, as the engine's reference
+tables make them roughly: the spread here is the interquartile range / 1.349), and
+the two codes' duty for the origin.
 
-On the first fold of the synthetic backtest (fitted on months 1-6, measured on months
-7-8), the true misclassifications are split into those the 5 % list holds and those it
-misses; for each part: how many, whether the importer's usual code
-(``usual_codes``) or a code the price fits (``reclass_hs_code``) is found for them,
-their median place and risk score, and their median true revenue. A stake can only
-reorder likely frauds: a miss with a low risk score needs the classifier to see it.
+    python bench/misclassification_misses.py --seeds 21 22 23 --rows 100000
 """
 
-import argparse
-from datetime import date
+from pathlib import Path
 
-import numpy as np
 import polars as pl
+from reasons_mechanism import TRUTH, each_seed, scored_year
 
-from detector.app.backtest import rolling_folds
-from detector.models import FraudModel, ModelConfig
-from detector.synthetic import generate_declarations
+from detector.io.persist import load_model
+from detector.synthetic import _catalogue as cat
+
+TRUE_CODE = {declared: true for true, declared in cat.MISCLASSIFICATION}
+
+
+def _peers(history: pl.DataFrame, keys: list[str], tag: str) -> pl.DataFrame:
+    x = (pl.col("customs_value") / pl.col("net_mass_kg") * 1000).log()
+    return (
+        history.filter(pl.col("net_mass_kg") > 0, pl.col("customs_value") > 0)
+        .group_by(keys)
+        .agg(
+            x.median().alias(f"{tag}_median"),
+            ((x.quantile(0.75) - x.quantile(0.25)) / 1.349).alias(f"{tag}_spread"),
+            pl.len().alias(f"{tag}_n"),
+            pl.col("duty_rate_pct").median().alias(f"{tag}_duty"),
+        )
+        .rename({"hs_code": "true_hs"})
+    )
+
+
+def misses(seed: int, rows: int, folder: Path) -> pl.DataFrame:
+    recent, listed = scored_year(seed, rows, folder)
+    model, _ = load_model(folder / "m.joblib")
+    features = model.transform(recent.drop(TRUTH)).select(
+        "declaration_id", "price_z", "log_unit_value", "reclass_hs_code"
+    )
+    history = pl.read_parquet(folder / "h.parquet")
+    picks = (
+        listed.filter(
+            (pl.col("selection") == "model") & (pl.col("true_fraud_type") == "misclassification")
+        )
+        .join(features, on="declaration_id", how="left")
+        .with_columns(pl.col("hs_code").replace_strict(TRUE_CODE, default=None).alias("true_hs"))
+        .join(
+            _peers(history, ["hs_code", "country_origin"], "o"),
+            on=["true_hs", "country_origin"],
+            how="left",
+        )
+        .join(_peers(history, ["hs_code"], "a"), on="true_hs", how="left")
+    )
+    return picks.select(
+        pl.lit(seed).alias("seed"),
+        "hs_code",
+        "true_hs",
+        "country_origin",
+        pl.col("reason_codes").list.contains("MISCLASSIFIED").alias("named"),
+        "value_ratio",
+        pl.col("price_z").round(2),
+        ((pl.col("log_unit_value") - pl.col("o_median")) / pl.col("o_spread"))
+        .round(2)
+        .alias("z_true_origin"),
+        pl.col("o_n"),
+        ((pl.col("log_unit_value") - pl.col("a_median")) / pl.col("a_spread"))
+        .round(2)
+        .alias("z_true_all"),
+        "duty_rate_pct",
+        pl.col("o_duty").alias("true_duty_origin"),
+        pl.col("a_duty").alias("true_duty_all"),
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3])
-    parser.add_argument("--rows", type=int, default=200_000)
-    args = parser.parse_args()
-    for seed in args.seeds:
-        year = generate_declarations(rows=args.rows, seed=seed, start=date(2025, 1, 1))
-        fold = rolling_folds(year["declaration_date"], folds=3, months=2)[0]
-        train, test = fold.split(year)
-        model = FraudModel(ModelConfig()).fit(train)
-        table = model.score(model.transform(test))
-        usual = model.usual_codes(table)
-        k = int(np.ceil(0.05 * table.height))
-        table = (
-            table.with_columns(usual["usual_hs_code"])
-            .sort("rank_score", descending=True)
-            .with_row_index("place")
-            .with_columns((pl.col("place") < k).alias("listed"))
+    args, frames = each_seed(misses, [21, 22, 23])
+    picks = pl.concat(frames)
+    pl.Config.set_tbl_rows(200)
+    pl.Config.set_tbl_cols(20)
+    pl.Config.set_tbl_width_chars(250)
+    print(f"seeds {args.seeds}: {picks.height} listed misclassifications")
+    print(
+        picks.group_by("seed", "hs_code", "true_hs")
+        .agg(pl.len().alias("rows"), pl.col("named").mean().round(3).alias("named"))
+        .sort("seed", "hs_code")
+    )
+    missed = picks.filter(~pl.col("named"))
+    print("the missed ones: why the check did not fire")
+    print(
+        missed.with_columns(
+            (pl.col("price_z").abs() < 2).alias("own_z_under_2"),
+            (pl.col("z_true_origin").abs() > 1).alias("true_origin_z_over_1"),
         )
-        mc = table.filter(pl.col("true_fraud_type") == "misclassification")
-        listed = table.filter(pl.col("listed") & (pl.col("true_fraud") == 1))
-        print(f"seed {seed}, {fold.label}: {mc.height} misclassifications, list of {k:,}")
-        for held in (True, False):
-            g = mc.filter(pl.col("listed") == held)
-            print(
-                f"  {'listed' if held else 'missed':<6} {g.height:4d}: usual code found "
-                f"{g['usual_hs_code'].is_not_null().sum():4d}, a code the price fits "
-                f"{g['reclass_hs_code'].is_not_null().sum():4d}, median place "
-                f"{g['place'].median():7.0f}, median risk {g['risk_score'].median():.3f}, "
-                f"median true revenue {g['true_revenue_lost'].median():8.1f}"
-            )
-        print(
-            f"  every listed fraud: median risk {listed['risk_score'].median():.3f}, median "
-            f"true revenue {listed['true_revenue_lost'].median():.1f}; risk at the cut "
-            f"{table['risk_score'][k]:.3f}"
+        .group_by("seed", "hs_code", "own_z_under_2", "true_origin_z_over_1")
+        .agg(
+            pl.len().alias("rows"),
+            pl.col("price_z").median().alias("price_z"),
+            pl.col("z_true_origin").median(),
+            pl.col("z_true_all").median(),
+            pl.col("o_n").median(),
+            pl.col("duty_rate_pct").median(),
+            pl.col("true_duty_origin").median(),
         )
+        .sort("seed", "hs_code")
+    )
 
 
 if __name__ == "__main__":
