@@ -354,7 +354,10 @@ def main() -> None:
     if args.table:
         print(markdown_table(json.loads(args.table.read_text())))
         return
-    names = [n for n in CANDIDATES if any(c in n for c in args.candidates)]
+    # A candidate named in full is that one alone; a part of a name, every one it is in.
+    names = [
+        n for n in CANDIDATES if any(c == n if c in CANDIDATES else c in n for c in args.candidates)
+    ]
     peers = {} if args.no_peers else _peers()
     record: dict = {}
     if (args.kcs / "train.csv").exists():
