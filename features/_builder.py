@@ -33,12 +33,7 @@ from detector.features._histories import (
     out_of_fold_tables,
     piece_daily_tables,
 )
-from detector.features._reclassification import (
-    USUAL_CODE_COLUMNS,
-    importer_codes,
-    reclassification,
-    usual_codes,
-)
+from detector.features._reclassification import reclassification, usual_codes
 from detector.features._reference_prices import (
     ReferencePrices,
     fit_reference_prices,
@@ -286,10 +281,11 @@ class DeclarationFeatures:
             current = work.lazy().filter(pl.col(_PERIOD) == period)
             # A month holds whole days: its day counts are the training batch's.
             current = join_day_counts(current, day_counts(current, self.de_minimis))
-            reference = fit_reference_prices(history, self.min_peer_count)
-            routes = fit_route_tables(history)
-            stage = self._apply_tables(current, reference, routes).collect(engine="in-memory")
-            stage = _with_usual_codes(stage, importer_codes(history), reference, routes)
+            stage = self._apply_tables(
+                current,
+                fit_reference_prices(history, self.min_peer_count),
+                fit_route_tables(history),
+            ).collect(engine="in-memory")
             stage.write_parquet(file)
             if key is not None:
                 cache.put(key, stage.columns, stage.drop(_STAGE_LABELS, strict=False))
@@ -395,7 +391,7 @@ class DeclarationFeatures:
             daily = None
         # Made here, before the histories: as one plan with them it took longer (1M
         # rows: 5.41 s against 4.15 s, median of 5 in turns, bench/features_plan.py).
-        staged = self._with_usual_codes(staged.collect(engine="in-memory")).lazy()
+        staged = staged.collect(engine="in-memory").lazy()
         computed = self._finish(staged, state=self.entities_, use_labels=False, daily=daily)
         new = [c for c in computed.collect_schema().names() if c not in _WORK_COLUMNS]
         return pl.concat([lf, computed.select(new)], how="horizontal")
@@ -403,17 +399,9 @@ class DeclarationFeatures:
     def usual_codes(self, table: pl.DataFrame) -> pl.DataFrame:
         """Per row of a feature table, the importer's usual code its goods may really be
         (``features._reclassification.usual_codes``), from the training history's
-        declarations per importer and code: the ``USUAL_CODE_COLUMNS`` of the table
-        where :meth:`transform` made them, else found now (a table of an older model)."""
-        if all(c in table.columns for c in USUAL_CODE_COLUMNS):
-            return table.select(USUAL_CODE_COLUMNS)
+        declarations per importer and code: evidence for the reasons, not a feature."""
         return usual_codes(
             table, self.entities_.tables["importer_hs"], self.reference_, self.routes_
-        )
-
-    def _with_usual_codes(self, staged: pl.DataFrame) -> pl.DataFrame:
-        return _with_usual_codes(
-            staged, self.entities_.tables["importer_hs"], self.reference_, self.routes_
         )
 
     # ------------------------------------------------------------------ steps
@@ -444,15 +432,6 @@ class DeclarationFeatures:
         lf = split_shipments(lf, self.de_minimis)
         lf = lf.with_columns(*_derived())
         return lf.drop("_prior", *DAY_COUNT_COLUMNS, strict=False)
-
-
-def _with_usual_codes(
-    stage: pl.DataFrame, codes: pl.DataFrame, reference: ReferencePrices, routes: RouteTables
-) -> pl.DataFrame:
-    """The rows' first stage with the importer's usual code their goods may really be
-    (``USUAL_CODE_COLUMNS``), from the declarations per importer and code of the same
-    history as the stage's prices: a training month's come from the months before it."""
-    return pl.concat([stage, usual_codes(stage, codes, reference, routes)], how="horizontal")
 
 
 def _expanding_prior(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -490,8 +469,6 @@ def _derived() -> list[pl.Expr]:
         pl.col("revenue_at_stake").log1p().alias("log_revenue_at_stake"),
         pl.col("reclass_duty_gap").fill_null(0.0).alias("reclass_gap"),
         pl.col("reclass_revenue").fill_null(0.0).log1p().alias("log_reclass_revenue"),
-        pl.col("usual_duty_gap").fill_null(0.0).alias("usual_gap"),
-        pl.col("usual_revenue").fill_null(0.0).log1p().alias("log_usual_revenue"),
         *[pl.col(f"{p}_n_before").log1p().alias(f"log_{p}_n_before") for p in _PREFIXES],
     ]
 
@@ -522,8 +499,6 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "log_revenue_at_stake",
     "reclass_gap",
     "log_reclass_revenue",
-    "usual_gap",
-    "log_usual_revenue",
     "third_country",
     "n_transit",
     "lane_share",

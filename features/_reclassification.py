@@ -15,14 +15,7 @@ import polars as pl
 from detector.features._reference_prices import ReferencePrices
 from detector.features._routes import RouteTables
 
-__all__ = [
-    "RECLASS_COLUMNS",
-    "USUAL_CODE_COLUMNS",
-    "hs_section",
-    "importer_codes",
-    "reclassification",
-    "usual_codes",
-]
+__all__ = ["RECLASS_COLUMNS", "USUAL_CODE_COLUMNS", "hs_section", "reclassification", "usual_codes"]
 
 #: First chapter of each of the 21 sections of the Harmonized System (I live animals
 #: from chapter 1 ... XXI works of art from chapter 97).
@@ -294,30 +287,6 @@ def usual_codes(
     )
     rows = pl.DataFrame({_ROW: pl.int_range(table.height, eager=True, dtype=pl.UInt32)})
     return rows.lazy().join(best, on=_ROW, how="left", maintain_order="left").drop(_ROW).collect()
-
-
-def importer_codes(lf: pl.LazyFrame) -> pl.DataFrame:
-    """Declarations per importer and code (``importer_id``, ``hs_code``, ``n``): the
-    history :func:`usual_codes` reads an importer's usual codes from.
-
-    >>> importer_codes(pl.LazyFrame({"importer_id": ["A", "A", "B"], "hs_code": ["1", "1", "2"]}))
-    shape: (2, 3)
-    ┌─────────────┬─────────┬─────┐
-    │ importer_id ┆ hs_code ┆ n   │
-    │ ---         ┆ ---     ┆ --- │
-    │ str         ┆ str     ┆ f64 │
-    ╞═════════════╪═════════╪═════╡
-    │ A           ┆ 1       ┆ 2.0 │
-    │ B           ┆ 2       ┆ 1.0 │
-    └─────────────┴─────────┴─────┘
-    """
-    return (
-        lf.filter(pl.col("importer_id").is_not_null() & pl.col("hs_code").is_not_null())
-        .group_by("importer_id", "hs_code")
-        .agg(pl.len().cast(pl.Float64).alias("n"))
-        .sort("importer_id", "hs_code")
-        .collect()
-    )
 
 
 def _usual(codes: pl.LazyFrame) -> pl.LazyFrame:
