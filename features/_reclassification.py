@@ -15,7 +15,14 @@ import polars as pl
 from detector.features._reference_prices import ReferencePrices
 from detector.features._routes import RouteTables
 
-__all__ = ["RECLASS_COLUMNS", "USUAL_CODE_COLUMNS", "hs_section", "reclassification", "usual_codes"]
+__all__ = [
+    "RECLASS_COLUMNS",
+    "USUAL_CODE_COLUMNS",
+    "hs_section",
+    "importer_codes",
+    "reclassification",
+    "usual_codes",
+]
 
 #: First chapter of each of the 21 sections of the Harmonized System (I live animals
 #: from chapter 1 ... XXI works of art from chapter 97).
@@ -216,6 +223,8 @@ def usual_codes(
     importer_codes: pl.DataFrame,
     reference: ReferencePrices,
     routes: RouteTables,
+    *,
+    counted: bool = False,
 ) -> pl.DataFrame:
     """Per row, the importer's usual code that its goods may really be: misclassified
     goods declared at their true value, where the two codes' prices are alike.
@@ -233,6 +242,10 @@ def usual_codes(
     origin, else of all origins, as in :func:`reclassification`). Of several, the best
     fit, ties to the higher duty. Rows whose price already fits another code
     (``reclass_hs_code``) are left to it.
+
+    ``counted``: the rows are themselves among ``importer_codes``' declarations (the
+    training history's own rows); each is then left out of its own code's count, as a
+    new declaration is not in the history it is compared with.
 
     Returns ``USUAL_CODE_COLUMNS`` in the rows' order: the code; the importer's
     training declarations of it, of the declared code, and in all; its peers' median
@@ -262,7 +275,8 @@ def usual_codes(
         .filter(pl.col("_unpriced") & x.is_not_null() & duty.is_not_null())
         .join(codes.rename({"n": "usual_own_n"}), on=["importer_id", "hs_code"], how="left")
         .with_columns(
-            pl.col("usual_own_n").fill_null(0.0), hs_section(pl.col("hs_code")).alias("section")
+            (pl.col("usual_own_n").fill_null(0.0) - float(counted)).clip(lower_bound=0.0),
+            hs_section(pl.col("hs_code")).alias("section"),
         )
         .join(_usual(codes), on="importer_id", how="inner")
         .filter(
@@ -287,6 +301,30 @@ def usual_codes(
     )
     rows = pl.DataFrame({_ROW: pl.int_range(table.height, eager=True, dtype=pl.UInt32)})
     return rows.lazy().join(best, on=_ROW, how="left", maintain_order="left").drop(_ROW).collect()
+
+
+def importer_codes(lf: pl.LazyFrame) -> pl.DataFrame:
+    """Declarations per importer and code (``importer_id``, ``hs_code``, ``n``): the
+    history :func:`usual_codes` reads an importer's usual codes from.
+
+    >>> importer_codes(pl.LazyFrame({"importer_id": ["A", "A", "B"], "hs_code": ["1", "1", "2"]}))
+    shape: (2, 3)
+    ┌─────────────┬─────────┬─────┐
+    │ importer_id ┆ hs_code ┆ n   │
+    │ ---         ┆ ---     ┆ --- │
+    │ str         ┆ str     ┆ f64 │
+    ╞═════════════╪═════════╪═════╡
+    │ A           ┆ 1       ┆ 2.0 │
+    │ B           ┆ 2       ┆ 1.0 │
+    └─────────────┴─────────┴─────┘
+    """
+    return (
+        lf.filter(pl.col("importer_id").is_not_null() & pl.col("hs_code").is_not_null())
+        .group_by("importer_id", "hs_code")
+        .agg(pl.len().cast(pl.Float64).alias("n"))
+        .sort("importer_id", "hs_code")
+        .collect()
+    )
 
 
 def _usual(codes: pl.LazyFrame) -> pl.LazyFrame:

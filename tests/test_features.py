@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from detector.features import (
+    NUMERIC_FEATURES,
     DeclarationFeatures,
     StageCache,
     entity_histories,
@@ -698,3 +699,30 @@ def test_a_replays_first_stages_are_reused_with_todays_labels():
     features(year.slice(1), cache)
     assert len(cache) == 2 * filled
     cache.close()
+
+
+@pytest.mark.parametrize("label_history", ["expanding", "out_of_fold"])
+def test_a_training_rows_usual_code_counts_declarations_it_may_see(synthetic_year, label_history):
+    """The importer's usual code of a training row: with ``expanding``, from the months
+    before the row's; with ``out_of_fold``, from the whole training period less the row
+    itself, never counting it. Either way the counts are the declarations' own."""
+    data = synthetic_year
+    out = DeclarationFeatures(label_history=label_history).fit_transform(data)
+    found = out.filter(pl.col("usual_hs_code").is_not_null())
+    assert found.height > 30
+    month = pl.col("declaration_date").dt.truncate("1mo")
+    counts = data.with_columns(month.alias("m")).group_by("importer_id", "hs_code", "m").len()
+    if label_history == "expanding":
+        seen = found.with_columns(month.alias("row_m")).join(counts, on=["importer_id", "hs_code"])
+        seen = seen.filter(pl.col("m") < pl.col("row_m"))
+    else:
+        seen = found.join(counts, on=["importer_id", "hs_code"])
+    total = seen.group_by("declaration_id").agg(pl.col("len").sum())
+    own = found.select("declaration_id", "usual_own_n").join(total, on="declaration_id", how="left")
+    expected = own["len"].fill_null(0).cast(pl.Float64) - (label_history == "out_of_fold")
+    assert own["usual_own_n"].to_list() == expected.to_list()
+    # Found rows are mostly misclassified goods.
+    assert (found["true_fraud_type"] == "misclassification").mean() > 0.6
+    # The classifier reads them.
+    assert {"usual_gap", "log_usual_revenue"} <= set(NUMERIC_FEATURES)
+    assert (found["usual_gap"] > 0).all() and (out["usual_gap"] > 0).sum() == found.height

@@ -123,6 +123,10 @@ def test_goods_under_a_code_their_importer_rarely_uses_name_its_usual_dearer_cod
     assert a["usual_duty_pct"] == 20.0 and a["usual_duty_gap"] == 10.0
     assert a["usual_revenue"] == 480.0 and a["usual_peer_n"] == 60
     assert a["usual_peer_origin"] == "VN" and 4000 < a["usual_value_per_ton"] < 6000
+    # A training row is among the counts it is compared with: it is left out of its own.
+    counted = usual_codes(table, importer_codes, reference, routes, counted=True)
+    assert counted["usual_hs_code"].to_list() == out["usual_hs_code"].to_list()
+    assert counted["usual_own_n"][0] == 2.0 and counted["usual_hs_n"][0] == 14.0
     # A row of the reasons' table with it is a misclassification, and says why.
     facts = mechanism_facts(table.hstack(out))
     assert facts["MISCLASSIFIED"].tolist() == [True, *[False] * 6]
