@@ -100,11 +100,6 @@ CANDIDATES: dict[str, dict] = {
         "usual_code_stake": True,
         "revenue_weight": 1.0,
     },
-    # Rows whose goods may be the importer's usual dearer code ranked at least at the
-    # fraud rate such rows' inspections showed.
-    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, usual-code profile": {
-        "usual_code_profile": True
-    },
     "engine: forest 300": {"estimator": "forest", "n_trees": 300},
     "engine: forest 300, every entity coded": {
         "estimator": "forest",

@@ -191,7 +191,6 @@ class FraudModel:
         #: The fraud rate of the inspections learned from: an entity's record below it
         #: is no reason to inspect.
         self.fraud_rate_ = float(np.average(y, weights=weight)) if y.size else 0.0
-        self.usual_code_rate_ = self._profile_rate(labelled, y, weight)
         self._fit_calibrator(
             labelled[latest], latest_p, y[latest], None if weight is None else weight[latest]
         )
@@ -340,30 +339,6 @@ class FraudModel:
         """
         return (1.0 - np.asarray(probability)) * self.novelty_boost(novelty)
 
-    def _profile_rate(
-        self, labelled: pl.DataFrame, y: np.ndarray, weight: np.ndarray | None
-    ) -> float | None:
-        """With ``usual_code_profile``, the fraud rate of the labelled rows whose goods
-        may be the importer's usual dearer code, drawn toward the overall rate by
-        ``smoothing`` pseudo-inspections; None otherwise."""
-        if not self.config.usual_code_profile or "usual_hs_code" not in labelled.columns:
-            return None
-        hit = labelled["usual_hs_code"].is_not_null().to_numpy()
-        w = np.ones(y.size) if weight is None else np.asarray(weight, dtype=float)
-        smoothing = self.config.smoothing
-        found, frauds = float(w[hit].sum()), float((w * y)[hit].sum())
-        return (frauds + smoothing * self.fraud_rate_) / (found + smoothing)
-
-    def _with_profile(self, table: pl.DataFrame, suspicion: np.ndarray) -> np.ndarray:
-        """Suspicion at least the usual-code profile's fraud rate where its evidence is
-        found: a profile whose inspections mostly found fraud lifts a row the classifier,
-        learning from what earlier selections looked at, would pass over."""
-        rate = getattr(self, "usual_code_rate_", None)
-        if rate is None or "usual_hs_code" not in table.columns:
-            return suspicion
-        found = table["usual_hs_code"].is_not_null().to_numpy()
-        return np.where(found, np.maximum(suspicion, rate), suspicion)
-
     def _stakes(self, table: pl.DataFrame, usual: bool = True) -> np.ndarray:
         """Per row, the duty an inspection could recover (``DUTY_AT_STAKE``); with
         ``usual_code_stake``, at least the duty of the importer's usual code."""
@@ -391,7 +366,7 @@ class FraudModel:
             probability = predict_positive(self.classifier_.steps[-1][1], matrix)
         p = probability
         u = self.novelty(table) if novelty is None else novelty
-        suspicion = self._with_profile(table, p + self.detector_part(p, u))
+        suspicion = p + self.detector_part(p, u)
         # Among likely frauds, the ones with more duty at stake come first (at weight 0.5
         # a sure fraud with nothing at stake ranks with a two-in-three chance of the
         # largest stake). Only where the labels record recovered revenue: the weight is 0
