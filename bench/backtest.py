@@ -100,10 +100,6 @@ CANDIDATES: dict[str, dict] = {
         "usual_code_stake": True,
         "revenue_weight": 1.0,
     },
-    # A split parcel's stake: the duty it escapes under de minimis (its own value).
-    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, split parcel's own duty": {
-        "split_parcel_stake": True
-    },
     "engine: forest 300": {"estimator": "forest", "n_trees": 300},
     "engine: forest 300, every entity coded": {
         "estimator": "forest",

@@ -55,7 +55,6 @@ class ModelConfig:
     novelty_floor: float = 0.98
     revenue_weight: float = 0.5
     usual_code_stake: bool = True
-    split_parcel_stake: bool = False
     exploration_share: float = 0.10
     selection_policy: str = "scheme-adapt"
     reasons_share: float = 0.10

@@ -67,22 +67,6 @@ _SUMMARY_COLUMNS = sorted(
     # what the importer's usual code is found from (``usual_code_stake``)
     | {"importer_id", "hs_code", "country_origin", "log_unit_value", "duty_rate_pct"}
     | {"reclass_hs_code"}
-    # and a split parcel's own duty (``split_parcel_stake``)
-    | {"split_n_pair_day", "split_under_pair_day", "split_parcel"}
-)
-
-#: The duty a parcel of a split consignment escapes under de minimis: its own value at
-#: its duty rate, where the pair's parcels that day show the split (as the reasons'
-#: SPLIT_SHIPMENT fact reads it); 0 for any other row.
-SPLIT_PARCEL_STAKE = (
-    pl.when(
-        (pl.col("split_n_pair_day") >= 2)
-        & (pl.col("split_under_pair_day") >= 1)
-        & (pl.col("split_parcel") == 1)
-    )
-    .then(pl.col("customs_value") * pl.col("duty_rate_pct") / 100.0)
-    .otherwise(0.0)
-    .fill_null(0.0)
 )
 
 
@@ -362,8 +346,6 @@ class FraudModel:
         if usual and self.revenue_weight_ > 0 and getattr(self.config, "usual_code_stake", False):
             found = self.usual_codes(table)["usual_revenue"].fill_null(0.0).to_numpy()
             stake = np.maximum(stake, found)
-        if self.revenue_weight_ > 0 and getattr(self.config, "split_parcel_stake", False):
-            stake = np.maximum(stake, table.select(SPLIT_PARCEL_STAKE).to_series().to_numpy())
         return stake
 
     def stake_share(self, table: pl.DataFrame, usual: bool = True) -> np.ndarray:
