@@ -241,11 +241,8 @@ def usual_codes(
     ``MISFIT_Z`` spreads of their median: of the origin and quarter, else of the
     origin, else of all origins, as in :func:`reclassification`). Of several, the best
     fit, ties to the higher duty. Rows whose price already fits another code
-    (``reclass_hs_code``) are left to it.
-
-    ``counted``: the rows are themselves among ``importer_codes``' declarations (the
-    training history's own rows); each is then left out of its own code's count, as a
-    new declaration is not in the history it is compared with.
+    (``reclass_hs_code``) are left to it; with ``counted`` (training rows, among
+    ``importer_codes``' own) each is left out of its own code's count.
 
     Returns ``USUAL_CODE_COLUMNS`` in the rows' order: the code; the importer's
     training declarations of it, of the declared code, and in all; its peers' median

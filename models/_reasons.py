@@ -65,7 +65,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "seller_days_known",
         "seller_fraud_rate",
     ),
-    "MISCLASSIFIED": ("reclass_gap", "log_reclass_revenue"),
+    "MISCLASSIFIED": ("reclass_gap", "log_reclass_revenue", "usual_gap", "log_usual_revenue"),
     "SPLIT_SHIPMENT": (
         "split_n_pair_day",
         "split_under_pair_day",
