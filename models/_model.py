@@ -5,7 +5,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from detector.features import OPTIONAL_COLUMNS, DeclarationFeatures
+from detector.features import OPTIONAL_COLUMNS, USUAL_CODE_COLUMNS, DeclarationFeatures
 from detector.models._calibration import SmoothIsotonic
 from detector.models._config import ModelConfig
 from detector.models._drift import DRIFT_COLUMNS, fit_drift_reference
@@ -64,9 +64,9 @@ _SUMMARY_COLUMNS = sorted(
         for expr in [*NOVELTY_SIGNALS.values(), DUTY_AT_STAKE, _LABELLED, *DRIFT_COLUMNS]
         for name in expr.meta.root_names()
     }
-    # what the importer's usual code is found from (``usual_code_stake``)
-    | {"importer_id", "hs_code", "country_origin", "log_unit_value", "duty_rate_pct"}
-    | {"reclass_hs_code"}
+    # the importer's usual code, as the training rows' features found it
+    # (``usual_code_stake``)
+    | set(USUAL_CODE_COLUMNS)
 )
 
 
