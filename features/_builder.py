@@ -136,12 +136,12 @@ class StageCache:
         self._folder.cleanup()
 
 
-def _stage_key(work: pl.DataFrame, period) -> tuple:
-    """What a month's first stage depends on: the month, and every declaration up to
-    its end (positions included, labels left out)."""
+def _stage_key(work: pl.DataFrame, period, settings: tuple) -> tuple:
+    """What a month's first stage depends on: the builder's ``settings``, the month,
+    and every declaration up to its end (positions included, labels left out)."""
     upto = work.filter(pl.col(_PERIOD) <= period).drop(_STAGE_LABELS, strict=False)
     digest = hashlib.sha256(upto.hash_rows(seed=1).to_numpy().tobytes()).hexdigest()
-    return period, upto.height, digest
+    return settings, period, upto.height, digest
 
 
 def _with_labels(cached: tuple, work: pl.DataFrame, period) -> pl.DataFrame:
@@ -281,7 +281,8 @@ class DeclarationFeatures:
         """Write each month's first stage, prices and lanes against the months before
         it, to its file (from ``cache`` where the same declarations came before)."""
         for period, file in zip(periods, files, strict=True):
-            key = None if cache is None else _stage_key(work, period)
+            settings = (self.min_peer_count, self.de_minimis, self.destination, self.label_history)
+            key = None if cache is None else _stage_key(work, period, settings)
             cached = None if key is None else cache.get(key)
             if cached is not None:
                 _with_labels(cached, work, period).write_parquet(file)

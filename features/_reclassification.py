@@ -238,47 +238,34 @@ def usual_codes(
     code; which the declared origin pays at least ``MIN_DUTY_GAIN`` points more duty on
     (its median rate for that origin: an origin that never shipped the code has no rate
     to claim); and whose peer prices the declared price is in line with (within
-    ``MISFIT_Z`` spreads of their median: of the origin and quarter, else of the
-    origin, else of all origins, as in :func:`reclassification`). Of several, the best
-    fit, ties to the higher duty. Rows whose price already fits another code
-    (``reclass_hs_code``) are left to it; with ``counted`` (training rows, among
-    ``importer_codes``' own) each is left out of its own code's count.
+    ``MISFIT_Z`` spreads of their median: of the origin and quarter, else the origin,
+    else all origins, as in :func:`reclassification`). Of several, the best fit, ties
+    to the higher duty. Rows whose price already fits another code
+    (``reclass_hs_code``) are left to it. ``counted``: the rows are among
+    ``importer_codes``' own (training rows); each is left out of its code's and its
+    importer's counts, as a new declaration is not in its history.
 
-    Returns ``USUAL_CODE_COLUMNS`` in the rows' order: the code; the importer's
-    training declarations of it, of the declared code, and in all; its peers' median
-    price per tonne, their number and their origin (null: all origins); its duty, the
-    points above the declared rate, and the duty they make on the declared value.
+    Returns ``USUAL_CODE_COLUMNS`` in the rows' order: the code; the importer's history
+    of it, of the declared code, and in all; its peers' median price per tonne, number
+    and origin (null: all); its duty, the points above the declared rate, and the duty
+    they make on the declared value.
     """
-    x, duty = pl.col("log_unit_value"), pl.col("duty_rate_pct")
-    z = ((x - pl.col("_median")) / pl.col("_spread")).abs()
-    unpriced = (
-        pl.col("reclass_hs_code").is_null() if "reclass_hs_code" in table.columns else pl.lit(True)
-    )
+    duty = pl.col("duty_rate_pct")
+    z = ((pl.col("log_unit_value") - pl.col("_median")) / pl.col("_spread")).abs()
     codes = importer_codes.lazy().select("importer_id", "hs_code", "n")
     best = (
-        table.lazy()
-        .with_row_index(_ROW)
-        .select(
-            _ROW,
-            "importer_id",
-            "hs_code",
-            "country_origin",
-            pl.col("declaration_date").dt.quarter().cast(pl.Int8).alias("quarter"),
-            "log_unit_value",
-            "duty_rate_pct",
-            "customs_value",
-            unpriced.alias("_unpriced"),
-        )
-        .filter(pl.col("_unpriced") & x.is_not_null() & duty.is_not_null())
+        _unpriced_rows(table)
         .join(codes.rename({"n": "usual_own_n"}), on=["importer_id", "hs_code"], how="left")
         .with_columns(
             (pl.col("usual_own_n").fill_null(0.0) - float(counted)).clip(lower_bound=0.0),
             hs_section(pl.col("hs_code")).alias("section"),
         )
         .join(_usual(codes), on="importer_id", how="inner")
+        .with_columns(pl.col("usual_importer_n") - float(counted))
         .filter(
             (pl.col("usual_hs_code") != pl.col("hs_code"))
             & (pl.col("usual_hs_n") >= USUAL_TIMES * pl.col("usual_own_n"))
+            & (pl.col("usual_hs_n") >= USUAL_SHARE * pl.col("usual_importer_n"))
         )
         .pipe(_usual_peers, _candidates(reference, routes))
         .with_columns(z.alias("_z"), (pl.col("usual_duty_pct") - duty).alias("usual_duty_gap"))
@@ -298,6 +285,34 @@ def usual_codes(
     )
     rows = pl.DataFrame({_ROW: pl.int_range(table.height, eager=True, dtype=pl.UInt32)})
     return rows.lazy().join(best, on=_ROW, how="left", maintain_order="left").drop(_ROW).collect()
+
+
+def _unpriced_rows(table: pl.DataFrame) -> pl.LazyFrame:
+    """The rows, numbered, with a price and a duty, that no other code's price fits:
+    the columns :func:`usual_codes` reads."""
+    unpriced = (
+        pl.col("reclass_hs_code").is_null() if "reclass_hs_code" in table.columns else pl.lit(True)
+    )
+    return (
+        table.lazy()
+        .with_row_index(_ROW)
+        .select(
+            _ROW,
+            "importer_id",
+            "hs_code",
+            "country_origin",
+            pl.col("declaration_date").dt.quarter().cast(pl.Int8).alias("quarter"),
+            "log_unit_value",
+            "duty_rate_pct",
+            "customs_value",
+            unpriced.alias("_unpriced"),
+        )
+        .filter(
+            pl.col("_unpriced")
+            & pl.col("log_unit_value").is_not_null()
+            & pl.col("duty_rate_pct").is_not_null()
+        )
+    )
 
 
 def importer_codes(lf: pl.LazyFrame) -> pl.DataFrame:
@@ -325,8 +340,9 @@ def importer_codes(lf: pl.LazyFrame) -> pl.DataFrame:
 
 
 def _usual(codes: pl.LazyFrame) -> pl.LazyFrame:
-    """Per importer, its usual codes (``USUAL_MIN_N`` or more declarations, on at least
-    ``USUAL_SHARE`` of all of its): their counts and the importer's total."""
+    """Per importer, the codes that may be usual for it (``USUAL_MIN_N`` or more
+    declarations, on at least ``USUAL_SHARE`` of all of its but one: the row's own may
+    be among them): their counts and the importer's total."""
     return codes.select(
         "importer_id",
         pl.col("hs_code").alias("usual_hs_code"),
@@ -334,7 +350,7 @@ def _usual(codes: pl.LazyFrame) -> pl.LazyFrame:
         pl.col("n").sum().over("importer_id").alias("usual_importer_n"),
     ).filter(
         (pl.col("usual_hs_n") >= USUAL_MIN_N)
-        & (pl.col("usual_hs_n") >= USUAL_SHARE * pl.col("usual_importer_n"))
+        & (pl.col("usual_hs_n") >= USUAL_SHARE * (pl.col("usual_importer_n") - 1.0))
     )
 
 

@@ -50,6 +50,10 @@ DUTY_AT_STAKE = pl.max_horizontal(
     pl.col("reclass_revenue").fill_null(0.0),
 )
 
+#: Columns today's features add that a model saved before them does not list in its
+#: ``added_columns_``: an input column so named would clash with them as well.
+_ADDED_SINCE = frozenset({*USUAL_CODE_COLUMNS, "usual_gap", "log_usual_revenue"})
+
 #: A row whose inspection outcome is known.
 _LABELLED = pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()
 
@@ -207,8 +211,10 @@ class FraudModel:
         return self
 
     def clashing_columns(self, columns) -> list[str]:
-        """The input ``columns`` named like a column that scoring adds."""
-        return sorted(set(columns) & set(getattr(self, "added_columns_", ())))
+        """The input ``columns`` named like a column that scoring adds (a model saved
+        before some of them were added lists only its own: ``_ADDED_SINCE``)."""
+        added = set(getattr(self, "added_columns_", ())) | _ADDED_SINCE
+        return sorted(set(columns) & added)
 
     def _fit_features(
         self, declarations: pl.DataFrame, stage_cache=None

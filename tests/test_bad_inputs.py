@@ -893,7 +893,9 @@ def test_a_closed_pipe_stops_the_printing_never_the_work(trained_model, tmp_path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("column", ["peer_n", "lane_share", "novelty_detector", "rank_score"])
+@pytest.mark.parametrize(
+    "column", ["peer_n", "lane_share", "novelty_detector", "rank_score", "usual_gap"]
+)
 def test_an_input_column_named_like_a_computed_one_is_exit_2(trained_model, tmp_path, column):
     model, _, recent = trained_model
     rows = pl.read_parquet(recent).head(300).with_columns(pl.lit(1.0).alias(column))

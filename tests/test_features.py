@@ -11,6 +11,7 @@ from polars.testing import assert_frame_equal
 
 from detector.features import (
     NUMERIC_FEATURES,
+    USUAL_CODE_COLUMNS,
     DeclarationFeatures,
     StageCache,
     entity_histories,
@@ -698,6 +699,17 @@ def test_a_replays_first_stages_are_reused_with_todays_labels():
     # A history that differs (a row less) is not taken for the same one.
     features(year.slice(1), cache)
     assert len(cache) == 2 * filled
+    # Nor are the first stages of a builder set otherwise (the importer's usual codes
+    # are in an expanding builder's first stage, added later by an out-of-fold one's).
+    for n, builder in enumerate(
+        [
+            DeclarationFeatures(label_history="out_of_fold"),
+            DeclarationFeatures(label_history="expanding", min_peer_count=10),
+        ]
+    ):
+        first = pl.concat(list(builder.fit_months(year, keep_order=True, stage_cache=cache)))
+        assert len(cache) == (3 + n) * filled
+        assert_frame_equal(first, pl.concat(list(builder.fit_months(year, keep_order=True))))
     cache.close()
 
 
@@ -712,17 +724,33 @@ def test_a_training_rows_usual_code_counts_declarations_it_may_see(synthetic_yea
     assert found.height > 30
     month = pl.col("declaration_date").dt.truncate("1mo")
     counts = data.with_columns(month.alias("m")).group_by("importer_id", "hs_code", "m").len()
-    if label_history == "expanding":
-        seen = found.with_columns(month.alias("row_m")).join(counts, on=["importer_id", "hs_code"])
-        seen = seen.filter(pl.col("m") < pl.col("row_m"))
-    else:
-        seen = found.join(counts, on=["importer_id", "hs_code"])
-    total = seen.group_by("declaration_id").agg(pl.col("len").sum())
-    own = found.select("declaration_id", "usual_own_n").join(total, on="declaration_id", how="left")
-    expected = own["len"].fill_null(0).cast(pl.Float64) - (label_history == "out_of_fold")
-    assert own["usual_own_n"].to_list() == expected.to_list()
+    itself = float(label_history == "out_of_fold")
+
+    def seen(code: str, keys: list[str]) -> list[float]:
+        """Per found row, the declarations of its importer (and ``code``) it may see."""
+        rows = found.select("declaration_id", "importer_id", pl.col(code).alias("hs_code"))
+        rows = rows.with_columns(found["declaration_date"].dt.truncate("1mo").alias("row_m"))
+        joined = rows.join(counts, on=keys)
+        if label_history == "expanding":
+            joined = joined.filter(pl.col("m") < pl.col("row_m"))
+        total = joined.group_by("declaration_id").agg(pl.col("len").sum().cast(pl.Float64))
+        return rows.join(total, on="declaration_id", how="left")["len"].fill_null(0.0).to_list()
+
+    pair, importer = ["importer_id", "hs_code"], ["importer_id"]
+    assert found["usual_own_n"].to_list() == [n - itself for n in seen("hs_code", pair)]
+    assert found["usual_hs_n"].to_list() == seen("usual_hs_code", pair)
+    assert found["usual_importer_n"].to_list() == [n - itself for n in seen("hs_code", importer)]
     # Found rows are mostly misclassified goods.
     assert (found["true_fraud_type"] == "misclassification").mean() > 0.6
     # The classifier reads them.
     assert {"usual_gap", "log_usual_revenue"} <= set(NUMERIC_FEATURES)
     assert (found["usual_gap"] > 0).all() and (out["usual_gap"] > 0).sum() == found.height
+
+
+def test_a_scored_rows_usual_code_is_found_from_the_training_history(fitted):
+    builder, _, test = fitted
+    made = test.select(USUAL_CODE_COLUMNS)
+    assert made["usual_hs_code"].is_not_null().sum() > 10
+    # What transform made is what the training history's counts give the rows afresh.
+    assert_frame_equal(builder.usual_codes(test.drop(USUAL_CODE_COLUMNS)), made)
+    assert_frame_equal(builder.usual_codes(test), made)

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+from polars.testing import assert_frame_equal
 
 from detector.app import reasons
 from detector.features import fit_reference_prices, fit_route_tables, reference_price_deviation
@@ -123,10 +124,26 @@ def test_goods_under_a_code_their_importer_rarely_uses_name_its_usual_dearer_cod
     assert a["usual_duty_pct"] == 20.0 and a["usual_duty_gap"] == 10.0
     assert a["usual_revenue"] == 480.0 and a["usual_peer_n"] == 60
     assert a["usual_peer_origin"] == "VN" and 4000 < a["usual_value_per_ton"] < 6000
-    # A training row is among the counts it is compared with: it is left out of its own.
-    counted = usual_codes(table, importer_codes, reference, routes, counted=True)
-    assert counted["usual_hs_code"].to_list() == out["usual_hs_code"].to_list()
-    assert counted["usual_own_n"][0] == 2.0 and counted["usual_hs_n"][0] == 14.0
+    # A training row is among the counts it is compared with: it is left out of its
+    # code's and its importer's, and is then judged as the same row scored would be.
+    row = table.head(1)
+    for importer, own, usual, other in [("I6", 4.0, 14.0, 0.0), ("I7", 2.0, 5.0, 14.0)]:
+        # I6: shrimps 14 times, fish 3 times before this one (14 < 4 x 4 counted in);
+        # I7: shrimps on 5 of 20 declarations before this one (a quarter; 5 of 21 not).
+        history = pl.DataFrame(
+            [(importer, "030617", usual), (importer, "030389", own), (importer, "847130", other)],
+            schema=["importer_id", "hs_code", "n"],
+            orient="row",
+        ).filter(pl.col("n") > 0)
+        mine = row.with_columns(importer_id=pl.lit(importer))
+        counted = usual_codes(mine, history, reference, routes, counted=True)
+        mine_code = pl.col("hs_code") == "030389"
+        before = history.with_columns(pl.when(mine_code).then(own - 1.0).otherwise("n").alias("n"))
+        scored = usual_codes(mine, before, reference, routes)
+        assert_frame_equal(counted, scored)
+        assert counted["usual_hs_code"].to_list() == ["030617"], importer
+        assert usual_codes(mine, history, reference, routes)["usual_hs_code"].to_list() == [None]
+    assert counted.row(0)[1:4] == (5.0, 1.0, 20.0)  # I7: 5 of 20, its own code once
     # A row of the reasons' table with it is a misclassification, and says why.
     facts = mechanism_facts(table.hstack(out))
     assert facts["MISCLASSIFIED"].tolist() == [True, *[False] * 6]

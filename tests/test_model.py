@@ -235,6 +235,15 @@ def test_top_percent_and_bad_top(model_file):
         score([score_file], path, top="lots")
 
 
+def test_a_model_saved_before_a_column_was_added_still_refuses_an_input_so_named(fitted):
+    old = copy.copy(fitted)
+    old.added_columns_ = tuple(c for c in fitted.added_columns_ if "usual" not in c)
+    assert "usual_gap" in fitted.added_columns_ and "usual_gap" not in old.added_columns_
+    columns = ["usual_gap", "usual_hs_code", "hs_code", "peer_n"]
+    assert old.clashing_columns(columns) == ["peer_n", "usual_gap", "usual_hs_code"]
+    assert fitted.clashing_columns(columns) == ["peer_n", "usual_gap", "usual_hs_code"]
+
+
 def test_every_numeric_feature_belongs_to_exactly_one_reason_family():
     from detector.features import NUMERIC_FEATURES
     from detector.models import FAMILIES
