@@ -1,6 +1,5 @@
 """Which misclassification signal the missed misclassified goods show, and how often it
-fires on clean rows: why the importer's usual code as a classifier feature changed
-nothing (bench/out/backtest-usual-feature.txt).
+fires on clean rows.
 
 Usage: python bench/misclassification_signals.py [--seeds 1 2 3] [--rows 200000]
 

@@ -1,5 +1,5 @@
 """`detector train` of two installations on the same rows, taking turns: a change's
-training cost measured in one run, as this shared machine needs.
+training cost measured in one run (only a ratio measured in one run is a figure).
 
 Usage: python bench/train_ab.py --data FILE --before PYTHON [--runs 2]
 
