@@ -414,6 +414,16 @@ class DeclarationFeatures:
         new = [c for c in computed.collect_schema().names() if c not in _WORK_COLUMNS]
         return pl.concat([lf, computed.select(new)], how="horizontal")
 
+    def added_columns(self) -> list[str]:
+        """The columns :meth:`transform` adds to a batch's own, as this code makes them
+        (a model saved before a column was added is asked the same)."""
+        types = {"declaration_date": pl.Date(), "net_mass_kg": pl.Float64()}
+        types |= {"customs_value": pl.Float64(), **OPTIONAL_COLUMNS}
+        schema = {c: types.get(c, pl.String()) for c in (*_WORK_COLUMNS, *OPTIONAL_COLUMNS)}
+        schema |= {c: pl.String() for c in self.extra_categorical}
+        made = self.transform(pl.LazyFrame(schema=schema)).collect_schema().names()
+        return [c for c in made if c not in schema]
+
     def usual_codes(self, table: pl.DataFrame) -> pl.DataFrame:
         """Per row of a feature table, the importer's usual code its goods may really be
         (``features._reclassification.usual_codes``), from the training history's

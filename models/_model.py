@@ -50,10 +50,6 @@ DUTY_AT_STAKE = pl.max_horizontal(
     pl.col("reclass_revenue").fill_null(0.0),
 )
 
-#: Columns today's features add that a model saved before them does not list in its
-#: ``added_columns_``: an input column so named would clash with them as well.
-_ADDED_SINCE = frozenset({*USUAL_CODE_COLUMNS, "usual_gap", "log_usual_revenue"})
-
 #: A row whose inspection outcome is known.
 _LABELLED = pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()
 
@@ -211,9 +207,11 @@ class FraudModel:
         return self
 
     def clashing_columns(self, columns) -> list[str]:
-        """The input ``columns`` named like a column that scoring adds (a model saved
-        before some of them were added lists only its own: ``_ADDED_SINCE``)."""
-        added = set(getattr(self, "added_columns_", ())) | _ADDED_SINCE
+        """The input ``columns`` named like a column that scoring adds: as the code
+        installed makes them, which a model saved before some of them were added does
+        not list in its ``added_columns_``."""
+        added = set(getattr(self, "added_columns_", ())) | _SCORING_COLUMNS
+        added |= set(self.features_.added_columns())
         return sorted(set(columns) & added)
 
     def _fit_features(
