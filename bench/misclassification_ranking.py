@@ -21,28 +21,34 @@ from detector.models import FraudModel, ModelConfig
 from detector.synthetic import generate_declarations
 
 
+def first_fold_list(seed: int, rows: int) -> tuple[str, pl.DataFrame, int]:
+    """The first fold of a synthetic year's backtest (fitted on months 1-6): its test
+    rows scored, most suspicious first, with their ``place`` and whether the 5 % list
+    holds them (``listed``); the fold's label and the list's length."""
+    year = generate_declarations(rows=rows, seed=seed, start=date(2025, 1, 1))
+    fold = rolling_folds(year["declaration_date"], folds=3, months=2)[0]
+    train, test = fold.split(year)
+    model = FraudModel(ModelConfig()).fit(train)
+    table = model.score(model.transform(test))
+    k = int(np.ceil(0.05 * table.height))
+    table = (
+        table.sort("rank_score", descending=True)
+        .with_row_index("place")
+        .with_columns((pl.col("place") < k).alias("listed"))
+    )
+    return fold.label, table, k
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3])
     parser.add_argument("--rows", type=int, default=200_000)
     args = parser.parse_args()
     for seed in args.seeds:
-        year = generate_declarations(rows=args.rows, seed=seed, start=date(2025, 1, 1))
-        fold = rolling_folds(year["declaration_date"], folds=3, months=2)[0]
-        train, test = fold.split(year)
-        model = FraudModel(ModelConfig()).fit(train)
-        table = model.score(model.transform(test))
-        usual = model.usual_codes(table)
-        k = int(np.ceil(0.05 * table.height))
-        table = (
-            table.with_columns(usual["usual_hs_code"])
-            .sort("rank_score", descending=True)
-            .with_row_index("place")
-            .with_columns((pl.col("place") < k).alias("listed"))
-        )
+        label, table, k = first_fold_list(seed, args.rows)
         mc = table.filter(pl.col("true_fraud_type") == "misclassification")
         listed = table.filter(pl.col("listed") & (pl.col("true_fraud") == 1))
-        print(f"seed {seed}, {fold.label}: {mc.height} misclassifications, list of {k:,}")
+        print(f"seed {seed}, {label}: {mc.height} misclassifications, list of {k:,}")
         for held in (True, False):
             g = mc.filter(pl.col("listed") == held)
             print(

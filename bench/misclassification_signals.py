@@ -11,14 +11,9 @@ them the 5 % list holds, and their median risk score.
 """
 
 import argparse
-from datetime import date
 
-import numpy as np
 import polars as pl
-
-from detector.app.backtest import rolling_folds
-from detector.models import FraudModel, ModelConfig
-from detector.synthetic import generate_declarations
+from misclassification_ranking import first_fold_list
 
 
 def main() -> None:
@@ -28,31 +23,20 @@ def main() -> None:
     args = parser.parse_args()
     pl.Config.set_tbl_rows(20)
     for seed in args.seeds:
-        year = generate_declarations(rows=args.rows, seed=seed, start=date(2025, 1, 1))
-        fold = rolling_folds(year["declaration_date"], folds=3, months=2)[0]
-        train, test = fold.split(year)
-        model = FraudModel(ModelConfig()).fit(train)
-        table = model.score(model.transform(test))
-        usual = model.usual_codes(table)["usual_hs_code"]
-        k = int(np.ceil(0.05 * table.height))
-        table = (
-            table.with_columns(usual)
-            .sort("rank_score", descending=True)
-            .with_row_index("place")
-            .select(
-                pl.when(pl.col("true_fraud_type") == "misclassification")
-                .then(pl.lit("misclassification"))
-                .when(pl.col("true_fraud") == 1)
-                .then(pl.lit("other fraud"))
-                .otherwise(pl.lit("clean"))
-                .alias("truth"),
-                pl.col("usual_hs_code").is_not_null().alias("usual code"),
-                pl.col("reclass_hs_code").is_not_null().alias("price fits a code"),
-                (pl.col("place") < k).alias("listed"),
-                "risk_score",
-            )
+        label, table, k = first_fold_list(seed, args.rows)
+        table = table.select(
+            pl.when(pl.col("true_fraud_type") == "misclassification")
+            .then(pl.lit("misclassification"))
+            .when(pl.col("true_fraud") == 1)
+            .then(pl.lit("other fraud"))
+            .otherwise(pl.lit("clean"))
+            .alias("truth"),
+            pl.col("usual_hs_code").is_not_null().alias("usual code"),
+            pl.col("reclass_hs_code").is_not_null().alias("price fits a code"),
+            "listed",
+            "risk_score",
         )
-        print(f"seed {seed}, {fold.label}: list of {k:,} of {table.height:,}")
+        print(f"seed {seed}, {label}: list of {k:,} of {table.height:,}")
         print(
             table.group_by("truth", "usual code", "price fits a code")
             .agg(
