@@ -100,9 +100,6 @@ CANDIDATES: dict[str, dict] = {
         "usual_code_stake": True,
         "revenue_weight": 1.0,
     },
-    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, stake by scheme": {
-        "stake_by_scheme": True
-    },
     "engine: forest 300": {"estimator": "forest", "n_trees": 300},
     "engine: forest 300, every entity coded": {
         "estimator": "forest",

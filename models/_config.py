@@ -22,10 +22,7 @@ class ModelConfig:
     (only where the training labels record recovered revenue); with
     ``usual_code_stake``, a declaration's stake is at least the duty of the importer's
     usual code that its goods may really be (chosen by the backtest: misclassification's
-    recall@5 % 0.33 -> 0.52, revenue within the folds' noise); with ``stake_by_scheme``,
-    a declaration's stake is weighed against the training stakes of declarations that
-    show the same scheme (a split parcel's duty against other split parcels'), not
-    against every declaration's. Scoring:
+    recall@5 % 0.33 -> 0.52, revenue within the folds' noise). Scoring:
     ``exploration_share`` of the inspection capacity goes to exploration, spent as
     ``selection_policy`` says (``models._policies``: by default ``scheme-adapt``, the
     policy ``detector simulate`` chose: shared equally among the schemes the rows' own
@@ -58,7 +55,6 @@ class ModelConfig:
     novelty_floor: float = 0.98
     revenue_weight: float = 0.5
     usual_code_stake: bool = True
-    stake_by_scheme: bool = False
     exploration_share: float = 0.10
     selection_policy: str = "scheme-adapt"
     reasons_share: float = 0.10

@@ -10,9 +10,8 @@ from detector.models._calibration import SmoothIsotonic
 from detector.models._config import ModelConfig
 from detector.models._drift import DRIFT_COLUMNS, fit_drift_reference
 from detector.models._pipeline import fit_classifiers
-from detector.models._policies import POLICIES, SCHEMES, segment_stats
+from detector.models._policies import POLICIES, segment_stats
 from detector.models._predict import Predictor, predict_positive, screen_positive
-from detector.models._reasons import declaration_facts
 from detector.models._selection import select_for_inspection
 
 __all__ = ["FraudModel", "NOVELTY_SIGNALS", "sample_labelled"]
@@ -50,25 +49,6 @@ DUTY_AT_STAKE = pl.max_horizontal(
     pl.col("customs_value") * _DUTY_GAP / 100.0,
     pl.col("reclass_revenue").fill_null(0.0),
 )
-
-#: Fewest training rows of a scheme whose stakes it is weighed against
-#: (``stake_by_scheme``); a rarer scheme's stakes are weighed against every row's.
-_MIN_SCHEME_ROWS = 200
-
-
-def scheme_index(table: pl.DataFrame) -> np.ndarray:
-    """Per row of a feature table, the position in ``SCHEMES`` of the first scheme
-    its own facts show (``declaration_facts``; the importer's usual code also shows a
-    misclassification), or ``len(SCHEMES)`` when it shows none."""
-    facts = declaration_facts(table)
-    if "usual_hs_code" in table.columns:
-        usual = table["usual_hs_code"].is_not_null().to_numpy()
-        facts["MISCLASSIFIED"] = facts["MISCLASSIFIED"] | usual
-    out = np.full(table.height, len(SCHEMES), dtype=np.int8)
-    for j in reversed(range(len(SCHEMES))):
-        out[facts[SCHEMES[j]]] = j
-    return out
-
 
 #: A row whose inspection outcome is known.
 _LABELLED = pl.col("inspected").fill_null(False) & pl.col("fraud").is_not_null()
@@ -207,7 +187,7 @@ class FraudModel:
         # declaration was inspected the labels already show every scheme that occurred.
         self.label_coverage_ = float(table.select(_LABELLED.mean()).item())
         self.revenue_weight_ = cfg.revenue_weight if _records_revenue(labelled) else 0.0
-        self._fit_stakes(table)
+        self.stake_quantiles_ = np.quantile(self._stakes(table), _GRID)
         #: The fraud rate of the inspections learned from: an entity's record below it
         #: is no reason to inspect.
         self.fraud_rate_ = float(np.average(y, weights=weight)) if y.size else 0.0
@@ -249,11 +229,7 @@ class FraudModel:
         months = self.features_.fit_months(declarations, stage_cache=stage_cache)
         for i, month in enumerate(months):
             labelled.append(month.filter(_LABELLED))
-            summary.append(
-                month.select(_SUMMARY_COLUMNS).with_columns(
-                    pl.Series("__scheme", scheme_index(month))
-                )
-            )
+            summary.append(month.select(_SUMMARY_COLUMNS))
             sample.append(
                 month if share == 1.0 else month.sample(fraction=share, seed=self.config.seed + i)
             )
@@ -376,37 +352,11 @@ class FraudModel:
             stake = np.maximum(stake, found)
         return stake
 
-    def _fit_stakes(self, table: pl.DataFrame) -> None:
-        """The training rows' stakes, as quantiles: of every row, and with
-        ``stake_by_scheme`` of the rows of each scheme (``scheme_index``), those of a
-        scheme with too few rows being every row's."""
-        stakes = self._stakes(table)
-        self.stake_quantiles_ = np.quantile(stakes, _GRID)
-        if not getattr(self.config, "stake_by_scheme", False):
-            self.scheme_stake_quantiles_ = None
-            return
-        group = table["__scheme"].to_numpy()
-        self.scheme_stake_quantiles_ = [
-            np.quantile(stakes[group == g], _GRID)
-            if (group == g).sum() >= _MIN_SCHEME_ROWS
-            else self.stake_quantiles_
-            for g in range(len(SCHEMES) + 1)
-        ]
-
     def stake_share(self, table: pl.DataFrame, usual: bool = True) -> np.ndarray:
-        """Per row, the share of training rows with strictly less duty at stake (with
-        ``stake_by_scheme``, of the training rows of its scheme): 0 when nothing is at
-        stake."""
+        """Per row, the share of training rows with strictly less duty at stake: 0 when
+        nothing is at stake."""
         stake = self._stakes(table, usual)
-        by_scheme = getattr(self, "scheme_stake_quantiles_", None)
-        if by_scheme is None:
-            return np.searchsorted(self.stake_quantiles_, stake, side="left") / _GRID.size
-        group = scheme_index(table)
-        share = np.empty(table.height)
-        for g, quantiles in enumerate(by_scheme):
-            at = group == g
-            share[at] = np.searchsorted(quantiles, stake[at], side="left") / _GRID.size
-        return share
+        return np.searchsorted(self.stake_quantiles_, stake, side="left") / _GRID.size
 
     def _rank_score(
         self,
