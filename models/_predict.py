@@ -5,9 +5,11 @@ A fitted gradient boosting walks each row down every tree. scikit-learn's
 as a bin index (the classifier learnt on features cut into at most 255 bins), and
 walking them on the one-byte bins gives the same leaf for every row: eight times less
 memory per row, and integer comparisons. Cutting the rows into bins costs a binary
-search per value, though, so rows scored once (``predict_positive``, the screen) are
-walked on their values, straight from the encoder's matrix, and the bins are made
-where the same rows are walked many times (the reasons' attributions). Both walks go
+search per value, though: the screen, a few trees of one model, walks the values
+straight from the encoder's matrix, as binning every column first would be most of its
+time; the whole classifier (``predict_positive``) and the reasons' attributions, which
+walk the same rows down every tree of every model, cut each block of rows into bins
+first (measured: bench/full_walk.py). Both walks go
 through scikit-learn internals (reached only through ``models._sklearn_compat``), so
 they are used only on the versions checked and where they are all found, and
 ``tests/test_predict.py`` checks that their probabilities equal ``predict_proba``'s,
@@ -102,9 +104,9 @@ class Predictor:
         self, matrix: np.ndarray, members: list | None = None, trees: int | None = None
     ) -> np.ndarray:
         """``proba`` of the encoder's matrix, each tree walked on the values themselves:
-        for rows scored once, cheaper than binning them first (the bins pay off where
-        the same rows are walked again and again, as the reasons do). ``members``: the
-        models averaged (all by default); ``trees``: only each one's first trees."""
+        for a few trees, cheaper than binning every column first (the bins pay off
+        where the rows walk many trees: the whole classifier, the reasons). ``members``:
+        the models averaged (all by default); ``trees``: only each one's first trees."""
         threads = compat.openmp_threads()
         walkers = [
             (layout, compat.known_categories(model), baseline, model)
@@ -334,11 +336,13 @@ def _blocks(predict, matrix: np.ndarray) -> np.ndarray:
 
 
 def predict_positive(classifier, matrix: np.ndarray) -> np.ndarray:
-    """The classifier's probability of the positive class for the encoder's matrix."""
+    """The classifier's probability of the positive class for the encoder's matrix:
+    each block of rows cut into bins, then walked down every tree (for the whole
+    classifier, cheaper than walking the values: bench/full_walk.py)."""
     predictor = Predictor(classifier)
     if not predictor.binned:
         return predictor.proba(matrix)
-    return predictor.values_proba(matrix)
+    return _blocks(lambda rows: predictor.proba(predictor.prepare(rows)), matrix)
 
 
 def screen_positive(classifier, matrix: np.ndarray, trees: int) -> np.ndarray | None:
