@@ -4,6 +4,7 @@ import inspect
 import re
 
 import polars as pl
+import pytest
 
 from detector.app import reasons
 from detector.models import EVIDENCE_FIRST, FAMILIES
@@ -52,15 +53,58 @@ def test_sentences_follow_the_codes_with_the_rows_numbers():
         [
             "UNDERVALUED: 2,150/t is 57% below the median 5,000/t of 1,240 declarations of "
             "HS 081060 from TH (percentile 1.2)",
-            "PARTNER_HISTORY: estimated fraud rates from past inspections: declarant BR1 "
-            "0.50 (6 frauds in 6 inspections), seller SE9 0.25 (no inspection yet: the "
-            "overall rate)",
+            "PARTNER_HISTORY: past inspections of declarant BR1: 6 frauds in 6 "
+            "inspections, estimated rate 0.50 (few inspections are drawn toward the overall "
+            "rate); of seller SE9: no inspection yet (the overall fraud rate 0.25)",
         ],
         [
             "PRICE_UNUSUAL: 7,500/t is 50% above the median 5,000/t of 1,240 declarations of "
             "HS 081060 from TH (percentile 99.0)"
         ],
         None,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("inspected", "frauds", "rate", "said"),
+    [
+        # An estimate far from the count says why: few inspections are smoothed.
+        (
+            17.0,
+            17.0,
+            0.69,
+            "17 frauds in 17 inspections, estimated rate 0.69 (few "
+            "inspections are drawn toward the overall rate)",
+        ),
+        (400.0, 100.0, 0.26, "100 frauds in 400 inspections, estimated rate 0.26"),
+        (1.0, 1.0, 0.95, "1 fraud in 1 inspection, estimated rate 0.95"),
+        (0.0, 0.0, 0.16, "no inspection yet (the overall fraud rate 0.16)"),
+        (None, None, 0.30, "estimated fraud rate 0.30"),  # a model of before the counts
+    ],
+)
+def test_an_entity_record_gives_its_count_before_its_estimate(inspected, frauds, rate, said):
+    rows = pl.DataFrame(
+        {
+            "reason_codes": [["IMPORTER_HISTORY"]],
+            "importer_id": ["IM7"],
+            "importer_days_known": [120.0],
+            "importer_n_before": [40.0],
+            "importer_fraud_rate": [rate],
+            "importer_inspected_before": [inspected],
+            "importer_fraud_before": [frauds],
+            "seller_id": ["SE3"],
+            "importer_seller_n_before": [0.0],
+        },
+        schema_overrides={
+            "importer_inspected_before": pl.Float64,
+            "importer_fraud_before": pl.Float64,
+        },
+    )
+    assert reasons.sentences(rows, 150.0).to_list() == [
+        [
+            f"IMPORTER_HISTORY: importer IM7 (known for 120 days, 40 earlier declarations): "
+            f"{said}; this importer with seller SE3: no earlier declarations"
+        ]
     ]
 
 

@@ -69,10 +69,14 @@ CARD_COLUMNS = (
     "importer_n_before",
     "importer_days_known",
     "importer_fraud_rate",
+    "importer_inspected_before",
+    "importer_fraud_before",
     "importer_mean_ratio_before",
     "importer_share_below_before",
     "seller_n_before",
     "seller_fraud_rate",
+    "seller_inspected_before",
+    "seller_fraud_before",
     "novelty",
 )
 
@@ -628,6 +632,8 @@ _IMPORTER = (
     "importer_n_before",
     "importer_days_known",
     "importer_fraud_rate",
+    "importer_inspected_before",
+    "importer_fraud_before",
     "importer_mean_ratio_before",
     "importer_share_below_before",
 )

@@ -258,17 +258,31 @@ def _importer_underprices(code: str, r: dict, de_minimis: float) -> str:
 
 
 def _record(r: dict, prefix: str) -> str:
-    """An entity's estimated fraud rate with what it was estimated from: "0.47 (6
-    frauds in 6 inspections)"; with no inspection, the overall rate it leans on."""
+    """An entity's inspections and the fraud rate the model estimated from them: "6
+    frauds in 6 inspections, estimated rate 0.47 (few inspections are drawn toward the
+    overall rate)"; with no inspection, the overall rate it leans on. The count comes
+    first: it is what an officer can check, and it explains an estimate far from it."""
     rate = _num(r.get(f"{prefix}_fraud_rate"), ".2f")
     inspected = r.get(f"{prefix}_inspected_before")
     if inspected is None:  # a model of before these counts
-        return rate
+        return f"estimated fraud rate {rate}"
     if inspected == 0:
-        return f"{rate} (no inspection yet: the overall rate)"
+        return f"no inspection yet (the overall fraud rate {rate})"
     frauds = r.get(f"{prefix}_fraud_before") or 0
     found = f"{frauds:,.0f} fraud{'s' * (frauds != 1)}"
-    return f"{rate} ({found} in {inspected:,.0f} inspection{'s' * (inspected != 1)})"
+    drawn = ""
+    estimate = r.get(f"{prefix}_fraud_rate")
+    if estimate is not None and abs(frauds / inspected - estimate) >= _DRAWN:
+        drawn = " (few inspections are drawn toward the overall rate)"
+    return (
+        f"{found} in {inspected:,.0f} inspection{'s' * (inspected != 1)}, estimated "
+        f"rate {rate}{drawn}"
+    )
+
+
+#: How far an entity's estimated fraud rate must be from its own count for a sentence
+#: to say why (the smoothing toward the overall rate).
+_DRAWN = 0.1
 
 
 def _importer_history(code: str, r: dict, de_minimis: float) -> str:
@@ -276,22 +290,23 @@ def _importer_history(code: str, r: dict, de_minimis: float) -> str:
     known = "new" if days is None else f"known for {days:.0f} days"
     return (
         f"{code}: importer {_id(r.get('importer_id'))} ({known}, "
-        f"{_num(r.get('importer_n_before'))} earlier declarations), estimated fraud rate "
-        f"{_record(r, 'importer')}; with seller {_id(r.get('seller_id'))}: {_pair(r)}"
+        f"{_num(r.get('importer_n_before'))} earlier declarations): "
+        f"{_record(r, 'importer')}; this importer with seller {_id(r.get('seller_id'))}: "
+        f"{_pair(r)}"
     )
 
 
 def _pair(r: dict) -> str:
     if not r.get("importer_seller_n_before"):
         return "no earlier declarations"
-    return f"estimated fraud rate {_record(r, 'importer_seller')}"
+    return _record(r, "importer_seller")
 
 
 def _partner_history(code: str, r: dict, de_minimis: float) -> str:
     return (
-        f"{code}: estimated fraud rates from past inspections: declarant "
-        f"{_id(r.get('declarant_id'))} {_record(r, 'declarant')}, seller "
-        f"{_id(r.get('seller_id'))} {_record(r, 'seller')}"
+        f"{code}: past inspections of declarant {_id(r.get('declarant_id'))}: "
+        f"{_record(r, 'declarant')}; of seller {_id(r.get('seller_id'))}: "
+        f"{_record(r, 'seller')}"
     )
 
 

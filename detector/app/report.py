@@ -350,6 +350,15 @@ def _risk_interval(lead: dict, model) -> str:
     return f", 95 % interval {low:.3f}-{high:.3f} from {n:,.0f} inspections scored alike{thin}"
 
 
+def _inspections(lead: dict, prefix: str) -> str:
+    """An entity's past inspections and the frauds they found: "17 (17)"; "n/a" for a
+    model of before these counts."""
+    inspected = lead.get(f"{prefix}_inspected_before")
+    if inspected is None:
+        return "n/a"
+    return f"{_num(inspected)} ({_num(lead.get(f'{prefix}_fraud_before') or 0)})"
+
+
 def _card(
     case: dict, lead: dict, members: pl.DataFrame, peers: pl.DataFrame, model, cur: str = ""
 ) -> str:
@@ -370,11 +379,13 @@ def _card(
     history = [
         ("earlier declarations", _num(lead.get("importer_n_before"))),
         ("known for (days)", _num(lead.get("importer_days_known"))),
-        ("fraud rate of past inspections", _num(lead.get("importer_fraud_rate"), ".2f")),
+        ("inspections (frauds found)", _inspections(lead, "importer")),
+        ("estimated fraud rate", _num(lead.get("importer_fraud_rate"), ".2f")),
         ("average price ratio to peers", _num(lead.get("importer_mean_ratio_before"), ".2f")),
         ("share declared below 70% of peers", _num(lead.get("importer_share_below_before"), ".2f")),
         ("seller's earlier declarations", _num(lead.get("seller_n_before"))),
-        ("seller's fraud rate", _num(lead.get("seller_fraud_rate"), ".2f")),
+        ("seller's inspections (frauds found)", _inspections(lead, "seller")),
+        ("seller's estimated fraud rate", _num(lead.get("seller_fraud_rate"), ".2f")),
     ]
     rows = "".join(f"<tr><td>{_e(k)}</td><td class='n'>{_e(v)}</td></tr>" for k, v in history)
     listed = ", ".join(
