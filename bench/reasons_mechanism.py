@@ -53,7 +53,8 @@ def scored_year(seed: int, rows: int, folder: Path) -> tuple[pl.DataFrame, pl.Da
     recent = split_year(seed, rows, folder)
     train([folder / "h.parquet"], folder / "m.joblib")
     with score([folder / "r.parquet"], folder / "m.joblib", top="5%") as result:
-        return recent, result.scored
+        percentile = result.details.select("declaration_id", "price_percentile")
+        return recent, result.scored.join(percentile, on="declaration_id", how="left")
 
 
 def each_seed(work: Callable, seeds: list[int]) -> tuple[argparse.Namespace, list]:
@@ -80,7 +81,7 @@ def listed_frauds(seed: int, rows: int, folder: Path) -> pl.DataFrame:
     picks = listed.filter(pl.col("selection") == "model").with_columns(
         pl.when(pl.col("true_fraud") == 1).then("true_fraud_type").otherwise(pl.lit("clean"))
     )
-    return picks.select("true_fraud", "true_fraud_type", "reason_codes")
+    return picks.select("true_fraud", "true_fraud_type", "reason_codes", "price_percentile")
 
 
 def false_leads(picks: pl.DataFrame) -> pl.DataFrame:
@@ -95,6 +96,26 @@ def false_leads(picks: pl.DataFrame) -> pl.DataFrame:
         }
         rows.append({"truth": truth, "rows": part.height, **said})
     return pl.DataFrame(rows)
+
+
+#: Reason codes that name a record (of the importer, its partners, the goods), not what
+#: the declaration itself shows.
+RECORDS = ["IMPORTER_HISTORY", "PARTNER_HISTORY", "GOODS_RISK", "IMPORTER_UNDERPRICES"]
+
+
+def unactionable(picks: pl.DataFrame) -> str:
+    """Listed picks named on records alone (nothing on the declaration to check), and
+    PRICE_UNUSUAL said of a price between the 10th and 90th percentile of its peers'."""
+    codes = pl.col("reason_codes")
+    records = picks.filter(codes.list.set_difference(pl.lit(RECORDS)).list.len() == 0)
+    ordinary = picks.filter(
+        codes.list.contains("PRICE_UNUSUAL") & pl.col("price_percentile").is_between(10, 90)
+    )
+    clean = records.filter(pl.col("true_fraud") == 0).height
+    return (
+        f"named on records alone: {records.height:,} listed model picks ({clean:,} clean); "
+        f"PRICE_UNUSUAL at a price between the 10th and 90th percentile: {ordinary.height:,}"
+    )
 
 
 def shares(frame: pl.DataFrame) -> pl.DataFrame:
@@ -123,6 +144,7 @@ def main() -> None:
     )
     print("\nmechanisms said of listed model picks of another truth (null: its own)")
     print(false_leads(picks))
+    print(unactionable(picks))
 
 
 if __name__ == "__main__":
