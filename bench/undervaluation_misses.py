@@ -18,11 +18,11 @@ from detector.io.persist import load_model
 
 def misses(seed: int, rows: int, folder: Path) -> pl.DataFrame:
     recent, listed = scored_year(seed, rows, folder)
-    # The percentile among the peers' prices is a feature, not an output column.
+    # The importer's earlier prices are features, not output columns (the percentile
+    # among the peers' prices comes with the list: ``scored_year``).
     model, _ = load_model(folder / "m.joblib")
     features = model.transform(recent.drop(TRUTH)).select(
         "declaration_id",
-        "price_percentile",
         "importer_mean_ratio_before",
         "importer_share_below_before",
         "importer_n_before",
