@@ -100,6 +100,19 @@ _DETECTED = {
 #: declaration with this one's values of the family, scored), so that an entity's record
 #: that already decides the score does not hide them.
 MEASURED_ON_THE_ROW: tuple[str, ...] = ("UNDERVALUED", "ROUTE", "MISCLASSIFIED", "SPLIT_SHIPMENT")
+#: The families that name a record (of the importer, its partners, the goods), not what
+#: the declaration itself shows. A row listed for them alone whose price is in the
+#: lowest ``LOW_QUARTER`` of its peers' is also named UNDERVALUED: the record says whom
+#: to suspect, the price what to check (bench/out/preregistered-record-and-price.md).
+RECORDS: tuple[str, ...] = (
+    "IMPORTER_HISTORY",
+    "PARTNER_HISTORY",
+    "GOODS_RISK",
+    "IMPORTER_UNDERPRICES",
+)
+LOW_QUARTER = 25.0
+#: PRICE_UNUSUAL is said of a price in the outer tenth of its peers' (percentile).
+UNUSUAL_TENTH = 10.0
 _MIN_DROP = 0.02
 _MAX_REASONS = 3
 #: The order reasons are given in: what the declaration itself shows and an officer can
@@ -272,6 +285,7 @@ def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
     facts = mechanism_facts(table)
     row = {
         "ratio": _column(table, "value_ratio", np.nan),
+        "percentile": _column(table, "price_percentile", np.nan),
         "origin_share": _column(table, "origin_share", 0.0),
         "third_country": _column(table, "third_country", 0) == 1,
     }
@@ -288,21 +302,32 @@ def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
         if not named:  # nothing shown: the family the model counted most, as shown
             fallback = (_as_shown(codes[j], i, facts, row) for j in order[i])
             named = [next((c for c in fallback if c is not None), "GOODS_RISK")]
-        reasons.append(_ordered(named))
+        reasons.append(_ordered(_with_low_price(named, row["percentile"][i])))
     return pl.DataFrame(
         [string_lists("reason_codes", reasons), pl.Series("novelty_detector", detectors, pl.String)]
     ).hstack(usual)
 
 
+def _with_low_price(named: list[str], percentile: float) -> list[str]:
+    """A row named on ``RECORDS`` alone whose price is in the lowest ``LOW_QUARTER`` of
+    its peers' (``percentile``, NaN without peers) is named UNDERVALUED as well: the
+    record says whom to suspect, the price what to check."""
+    if set(named) <= set(RECORDS) and percentile <= LOW_QUARTER:
+        return [*named, "UNDERVALUED"]
+    return named
+
+
 def _as_shown(code: str, i: int, facts: dict, row: dict) -> str | None:
     """The model's family ``code`` as the reason the declaration shows, by the facts
     that name each scheme (``mechanism_facts``): a price the model weighed that is not
-    undervalued is unusual, not low; a route family on a row whose origin, not its lane,
-    is the odd part is a relabelling, and on a row that shows neither no reason at all
-    (a rare origin that pays no less duty is no scheme); a scheme the row does not show
-    (a detector's pick, say) is no reason."""
+    undervalued is unusual, not low, and in the middle of its peers' prices (between the
+    ``UNUSUAL_TENTH`` percentiles) no reason at all; a route family on a row whose
+    origin, not its lane, is the odd part is a relabelling, and on a row that shows
+    neither no reason at all (a rare origin that pays no less duty is no scheme); a
+    scheme the row does not show (a detector's pick, say) is no reason."""
     if code == "UNDERVALUED" and not facts["UNDERVALUED"][i]:
-        return "PRICE_UNUSUAL"
+        outer = not UNUSUAL_TENTH < row["percentile"][i] < 100 - UNUSUAL_TENTH
+        return "PRICE_UNUSUAL" if outer else None
     if code == "ROUTE" and not facts["ROUTE"][i]:
         return "RELABEL" if facts["RELABEL"][i] else None
     if code in ("SPLIT_SHIPMENT", "MISCLASSIFIED") and not facts[code][i]:

@@ -5,12 +5,13 @@ from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from detector.app import reasons
 from detector.features import fit_reference_prices, fit_route_tables, reference_price_deviation
 from detector.features._reclassification import hs_section, reclassification, usual_codes
-from detector.models._reasons import mechanism_facts
+from detector.models._reasons import _with_low_price, mechanism_facts
 
 
 def _history() -> pl.DataFrame:
@@ -379,16 +380,18 @@ def test_a_model_family_becomes_the_reason_the_row_shows_or_none():
 
     table = pl.DataFrame(
         {
-            "value_ratio": [1.1, 0.6, 0.86, 1.0, 1.0],
-            "third_country": [0, 0, 0, 0, 0],
-            "origin_share": [0.9, 0.9, 0.87, 0.03, 0.03],
-            "hs_duty_gap": [0.0, 0.0, 0.0, 0.0, 12.5],
-            "lane_share": [0.9, 0.9, 0.87, 0.03, 0.03],
+            "value_ratio": [1.1, 0.6, 0.86, 1.0, 1.0, 0.9, 1.5],
+            "price_percentile": [93.0, 2.0, 8.5, 50.0, 50.0, 42.7, None],
+            "third_country": [0, 0, 0, 0, 0, 0, 0],
+            "origin_share": [0.9, 0.9, 0.87, 0.03, 0.03, 0.9, 0.9],
+            "hs_duty_gap": [0.0, 0.0, 0.0, 0.0, 12.5, 0.0, 0.0],
+            "lane_share": [0.9, 0.9, 0.87, 0.03, 0.03, 0.9, 0.9],
         }
     )
     facts = mechanism_facts(table)
     row = {
         "ratio": table["value_ratio"].to_numpy(),
+        "percentile": table["price_percentile"].fill_null(float("nan")).to_numpy(),
         "origin_share": table["origin_share"].to_numpy(),
         "third_country": table["third_country"].to_numpy() == 1,
         "clean_record": {},
@@ -402,6 +405,27 @@ def test_a_model_family_becomes_the_reason_the_row_shows_or_none():
     assert _as_shown("ROUTE", 3, facts, row) is None  # a rare origin paying no less duty
     assert _as_shown("ROUTE", 4, facts, row) == "RELABEL"  # a rare origin paying less
     assert _as_shown("SPLIT_SHIPMENT", 1, facts, row) is None  # no parcels shown
+    # A price in the middle of its peers' is no reason, however the model weighed it;
+    # without peers the sentence says there is no price to compare with.
+    assert _as_shown("UNDERVALUED", 5, facts, row) is None
+    assert _as_shown("UNDERVALUED", 6, facts, row) == "PRICE_UNUSUAL"
+
+
+@pytest.mark.parametrize(
+    ("named", "percentile", "expected"),
+    [
+        # Listed for a record, its price in the peers' lowest quarter: the price too.
+        (["IMPORTER_HISTORY"], 10.0, ["IMPORTER_HISTORY", "UNDERVALUED"]),
+        (["PARTNER_HISTORY", "GOODS_RISK"], 25.0, ["PARTNER_HISTORY", "GOODS_RISK", "UNDERVALUED"]),
+        (["IMPORTER_HISTORY"], 25.1, ["IMPORTER_HISTORY"]),  # not the lowest quarter
+        (["IMPORTER_HISTORY"], float("nan"), ["IMPORTER_HISTORY"]),  # no peers
+        # The declaration already shows something to check.
+        (["ROUTE", "IMPORTER_HISTORY"], 3.0, ["ROUTE", "IMPORTER_HISTORY"]),
+        (["NOVEL", "IMPORTER_HISTORY"], 3.0, ["NOVEL", "IMPORTER_HISTORY"]),
+    ],
+)
+def test_a_row_named_on_records_alone_gets_its_low_price(named, percentile, expected):
+    assert _with_low_price(named, percentile) == expected
 
 
 def test_route_and_relabel_sentences_give_the_duty_on_the_declaration():

@@ -110,6 +110,26 @@ def test_duty_at_stake_orders_the_likely_frauds_where_labels_record_revenue(fitt
     assert weighted_at5["precision"] >= plain_at5["precision"] - 0.015
 
 
+def test_no_listed_row_is_named_on_records_alone_at_a_low_price(fitted, year):
+    from detector.models._reasons import LOW_QUARTER, RECORDS, mechanism_facts
+
+    _, recent = year
+    table = fitted.score(fitted.transform(recent.drop(TRUTH)))
+    listed = table.sort("rank_score", descending=True).head(table.height // 20)
+    codes = explain_rows(fitted, listed)["reason_codes"]
+    low = (listed["price_percentile"] <= LOW_QUARTER).fill_null(False)
+    # Rows whose price is not undervalued by the facts (not far below the median, no
+    # importer's habit): UNDERVALUED is said of them only by this rule.
+    not_by_facts = pl.Series(~mechanism_facts(listed)["UNDERVALUED"])
+    without_price = codes.list.set_difference(pl.lit(["UNDERVALUED"]))
+    on_records = without_price.list.set_difference(pl.lit(list(RECORDS))).list.len() == 0
+    by_rule = on_records & low & not_by_facts
+    # Rows the model lists for a record alone, at a low price, exist on this year...
+    assert by_rule.sum() >= 1
+    # ...and each of them is also named for its price.
+    assert codes.filter(by_rule).list.contains("UNDERVALUED").all()
+
+
 def test_the_stake_weighs_only_where_inspections_recorded_revenue():
     found = pl.DataFrame({"fraud": [1, 0, 1], "revenue_recovered": [120.0, None, 0.0]})
     assert _records_revenue(found)
