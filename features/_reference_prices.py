@@ -126,9 +126,10 @@ def _label(name: str) -> pl.Expr:
     return {
         "hs_origin_quarter": format_text("HS {} from {} in Q{}", hs, origin, pl.col("quarter")),
         "hs_origin": format_text("HS {} from {}", hs, origin),
-        "hs": format_text("HS {}", hs),
-        "hs4": format_text("HS {}", pl.col("hs4")),
-        "hs2": format_text("HS chapter {}", pl.col("hs2")),
+        # A wider group says so: its peers come from every origin, not the declared one.
+        "hs": format_text("HS {} from every origin", hs),
+        "hs4": format_text("HS heading {} from every origin", pl.col("hs4")),
+        "hs2": format_text("HS chapter {} from every origin", pl.col("hs2")),
     }[name]
 
 

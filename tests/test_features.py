@@ -268,6 +268,10 @@ def test_peer_group_label_names_the_group():
     assert out["peer_group"] == "HS 081060 from TH, n=1,240"
     assert out["value_ratio"] == pytest.approx(2150 / 5619.5, rel=1e-6)
     assert out["price_percentile"] == 0.0
+    # Goods of an origin never seen are priced against every origin's, and say so.
+    other = {**row, "country_origin": "PH"}
+    out = reference_price_deviation(pl.LazyFrame([other]), reference).collect().row(0, named=True)
+    assert out["peer_group"] == "HS 081060 from every origin, n=1,240"
 
 
 # ----------------------------------------------------------------- entity histories
