@@ -1,6 +1,6 @@
 """The scikit-learn side: the classifier pipeline factory, the fraud model, metrics."""
 
-from detector.models._calibration import SmoothIsotonic
+from detector.models._calibration import THIN_INSPECTIONS, SmoothIsotonic
 from detector.models._config import ModelConfig
 from detector.models._drift import DriftReference, DriftReport, drift_counts, drift_report
 from detector.models._encode import FrameEncoder
@@ -32,6 +32,7 @@ __all__ = [
     "exploration_reading",
     "SelectionPolicy",
     "SmoothIsotonic",
+    "THIN_INSPECTIONS",
     "calibration_table",
     "capacity_metrics",
     "drift_counts",

@@ -15,6 +15,10 @@ from sklearn.isotonic import IsotonicRegression
 
 __all__ = ["SmoothIsotonic"]
 
+#: Fewer calibration declarations than this behind a risk, and the risk is "thin": its
+#: interval is wide, and the report and ``explain`` say so.
+THIN_INSPECTIONS = 30
+
 
 class SmoothIsotonic:
     """An increasing map from scores to probabilities; ``fit(x, y, w)``, ``predict(x)``."""

@@ -10,6 +10,7 @@ from conftest import GOOD_ROW
 from typer.testing import CliRunner
 
 from detector.app.cli import app
+from detector.models import THIN_INSPECTIONS
 
 # Every test here fits a model, or reads one that a fixture fitted.
 pytestmark = pytest.mark.slow
@@ -136,6 +137,10 @@ def test_explain_prints_a_case_card(files, synthetic_year):
     score = card["score"]
     assert score["risk_95_low"] <= score["risk_score"] <= score["risk_95_high"]
     assert score["calibration_declarations"] > 0 and score["model_rank"] <= score["of_rows"]
+    # A risk resting on few inspections says so; one resting on many does not.
+    thin = score["calibration_declarations"] < THIN_INSPECTIONS
+    assert ("caution" in score) == thin
+    assert not thin or score["caution"].startswith("thin: the risk rests on")
     assert card["peer_prices"]["value_ratio"] < 1
     missing = runner.invoke(
         app, ["explain", "NOPE", "--model", str(model), "--input", str(folder / "recent.parquet")]

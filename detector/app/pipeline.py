@@ -29,6 +29,7 @@ from detector.io.profiles import load_profile
 from detector.io.schema import CANONICAL_SCHEMA, FRAUD_TYPES, OUTPUT_COLUMNS, OUTPUT_SCHEMA
 from detector.models import (
     POLICIES,
+    THIN_INSPECTIONS,
     DriftReport,
     FraudModel,
     ModelConfig,
@@ -663,6 +664,11 @@ def _card(r: dict, n_rows: int, model: FraudModel, listing: dict | str) -> dict:
         "of_rows": n_rows,
         "novelty": r["novelty"],
     }
+    if n[0] < THIN_INSPECTIONS:
+        card["score"]["caution"] = (
+            f"thin: the risk rests on {n[0]:,.0f} inspections scored alike "
+            f"(fewer than {THIN_INSPECTIONS}); its interval is wide"
+        )
     percentiles = model.peer_percentiles(r)
     if percentiles is not None:
         card["peer_prices"] = {
