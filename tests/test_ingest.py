@@ -33,6 +33,9 @@ def _read(tmp_path, changes: dict[str, str], extra_rows: list[dict] = ()) -> tup
         ({"hs_code": "12"}, "malformed hs_code '12'"),
         ({"hs_code": "08106A"}, "malformed hs_code '08106A'"),
         ({"hs_code": "12345678901"}, "malformed hs_code '12345678901'"),
+        # Digits of other scripts would match no peer group: refused, not scored blind.
+        ({"hs_code": "\uff17\uff13\uff10\uff18\uff19\uff10"}, "malformed hs_code"),
+        ({"hs_code": "\u0667\u0663\u0660\u0668\u0669\u0660"}, "malformed hs_code"),
         ({"country_origin": "THA"}, "malformed country_origin 'THA'"),
         ({"country_departure": "V1"}, "malformed country_departure 'V1'"),
     ],
@@ -110,6 +113,13 @@ def test_several_reasons_are_all_named(tmp_path):
     [
         ({"hs_code": "81060"}, "hs_code", "081060", "hs_code zero-padded"),
         ({"hs_code": "8517.13"}, "hs_code", "851713", "hs_code punctuation removed"),
+        # A code a spreadsheet wrote as a number: its decimals are no digits of it.
+        (
+            {"hs_code": "730890.0"},
+            "hs_code",
+            "730890",
+            "hs_code written as a number: decimals removed",
+        ),
         ({"hs_code": "8517130"}, "hs_code", "08517130", "hs_code zero-padded"),
         ({"country_origin": "th"}, "country_origin", "TH", "country_origin upper-cased"),
         # An id with a Cyrillic М, one in wide forms: the record they pass for is theirs.

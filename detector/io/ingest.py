@@ -820,10 +820,15 @@ def _text_columns(m: "_Mapping") -> None:
 
 
 def _hs_code(m: "_Mapping") -> None:
-    """The tariff code: punctuation removed, zero-padded, 6 to 10 digits."""
+    """The tariff code: written as a number's decimals ('730890.0', as spreadsheets
+    export it) read without them, punctuation removed, zero-padded, 6 to 10 ASCII digits
+    (a code in other digits, full-width or Arabic-Indic, is refused: it would match no
+    peer group)."""
     if "hs_code" in m.schema:
         raw = m.text("hs_code")
-        digits = m.cols.put(1, "__hs_digits", raw.str.replace_all(r"[\s.\-]", ""))
+        as_number = raw.str.contains(r"^[0-9]+\.0+$")
+        whole = pl.when(as_number).then(raw.str.replace(r"\.0+$", "")).otherwise(raw)
+        digits = m.cols.put(1, "__hs_digits", whole.str.replace_all(r"[\s.\-]", ""))
         length = m.cols.put(2, "__hs_len", digits.str.len_chars())
         if m.profile.hs_digits:
             target = (
@@ -832,8 +837,9 @@ def _hs_code(m: "_Mapping") -> None:
         else:
             target = pl.when(length % 2 == 1).then(length + 1).otherwise(length)
         code = m.parsed("hs_code", digits.str.pad_start(target, "0"), layer=3)
-        ok = code.str.contains(r"^\d{6,10}$") & (length >= 5)
-        m.repairs["hs_code punctuation removed"] = raw.str.contains(r"[\s.\-]")
+        ok = code.str.contains(r"^[0-9]{6,10}$") & (length >= 5)
+        m.repairs["hs_code written as a number: decimals removed"] = as_number
+        m.repairs["hs_code punctuation removed"] = ~as_number & raw.str.contains(r"[\s.\-]")
         m.repairs["hs_code zero-padded"] = ok & (code.str.len_chars() > length)
         m.check(
             raw.is_not_null() & ~ok,
