@@ -37,6 +37,11 @@ def _read(tmp_path, changes: dict[str, str], extra_rows: list[dict] = ()) -> tup
         ({"hs_code": "\uff17\uff13\uff10\uff18\uff19\uff10"}, "malformed hs_code"),
         ({"hs_code": "\u0667\u0663\u0660\u0668\u0669\u0660"}, "malformed hs_code"),
         ({"country_origin": "THA"}, "malformed country_origin 'THA'"),
+        # One bad cell of a synthetic truth column is that row's reject, not the run's end.
+        ({"true_fraud": "300"}, "malformed true_fraud '300'"),
+        # A mass whose price per tonne is beyond any number (it broke the workbook).
+        ({"net_mass_kg": "1e-310"}, "net_mass_kg '1e-310' is implausibly small"),
+        ({"true_fraud": "nan"}, "true_fraud 'nan' is not a finite number"),
         ({"country_departure": "V1"}, "malformed country_departure 'V1'"),
     ],
 )

@@ -93,6 +93,9 @@ _NON_NEGATIVE = ("net_mass_kg", "customs_value", "duty_rate_pct", "supplementary
 #: Beyond these a value is a typing or unit error, not a declaration: 10 million tonnes,
 #: 10^15 in any currency, a thousand percent duty.
 PLAUSIBLE_MAX = {"net_mass_kg": 1e10, "customs_value": 1e15, "duty_rate_pct": 1e3}
+#: A declared mass above 0 (0 is "not declared") and below a milligram is a unit error
+#: too: its price per tonne would be beyond any number.
+PLAUSIBLE_MIN = {"net_mass_kg": 1e-6}
 #: 1,234,567.50 (thousands separators) and 1.234,50 or 12,5 (decimal comma).
 _THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
 _DECIMAL_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$"
@@ -1016,6 +1019,12 @@ def _numbers(m: "_Mapping") -> None:
         )
         if name in _NON_NEGATIVE:
             m.check(value < 0, _reason(f"negative {name} '{{}}'", raw))
+        if name in PLAUSIBLE_MIN:
+            least = PLAUSIBLE_MIN[name]
+            m.check(
+                (value > 0) & (value < least),
+                _reason(f"{name} '{{}}' is implausibly small (above 0, under {least:.0e})", raw),
+            )
         if name in PLAUSIBLE_MAX:
             limit = PLAUSIBLE_MAX[name]
             m.check(
@@ -1026,6 +1035,11 @@ def _numbers(m: "_Mapping") -> None:
             m.check(
                 value.is_not_null() & ~value.is_in([0.0, 1.0, 2.0]),
                 _reason("malformed fraud '{}': expected 0 or 1", raw),
+            )
+        if name == "true_fraud":
+            m.check(
+                value.is_finite() & ~value.is_in([0.0, 1.0]),
+                _reason("malformed true_fraud '{}': expected 0 or 1", raw),
             )
 
 
@@ -1043,7 +1057,9 @@ def _labels(m: "_Mapping") -> None:
         graded = pl.when(fraud > 0).then(1).when(fraud == 0).then(0).cast(pl.Int8)
         m.parsed("fraud", graded, layer=label_layer)
     if "true_fraud" in m.schema:
-        m.parsed("true_fraud", pl.col("__num_true_fraud").cast(pl.Int8), layer=label_layer)
+        truth = pl.col("__num_true_fraud")
+        graded = pl.when(truth == 1).then(1).when(truth == 0).then(0).cast(pl.Int8)
+        m.parsed("true_fraud", graded, layer=label_layer)
     if "inspected" in m.schema:
         if m.schema["inspected"] == pl.Boolean:
             m.parsed("inspected", pl.col("inspected"))
