@@ -109,6 +109,10 @@ class _Trap:
             "train the model again",
         ),
         (lambda p: p.write_bytes(MAGIC + b"{broken"), "damaged header"),
+        # A version written as text is named as written, not as the number it reads like.
+        (lambda p: p.write_bytes(_header(str(persist.FORMAT_VERSION)) + b"{}\n"), "version '"),
+        # A file this installation wrote, digest and signature good, holding no model.
+        (lambda p: save_model({"hello": 1}, {}, p), "holds a dict, not a fraud model"),
     ],
 )
 def test_incompatible_model_files_are_exit_2(tmp_path, model_file, make, fragment):

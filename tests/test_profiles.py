@@ -129,6 +129,13 @@ def test_unknown_profile_name():
         load_profile("nope")
 
 
+def test_a_profile_path_that_is_a_folder_is_named(tmp_path):
+    folder = tmp_path / "mine.toml"
+    folder.mkdir()
+    with pytest.raises(DetectorError, match="is a folder, not a TOML file"):
+        load_profile(folder)
+
+
 def test_rates_convert_values_and_reject_unknown_currencies(tmp_path):
     profile = tmp_path / "eur.toml"
     profile.write_text('currency = "EUR"\n[rates]\nUSD = 0.9\nkrw = 0.0007\n')

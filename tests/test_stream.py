@@ -247,6 +247,14 @@ def test_workers_and_backend_from_the_command_line(trained_model, tmp_path, scor
     assert bad.exit_code == 2 and "--scheduler needs --backend dask" in bad.output
 
 
+def test_a_scheduler_address_dask_cannot_read_is_named():
+    pytest.importorskip("dask.distributed")
+    from detector.batch.stream import _dask_client
+
+    with pytest.raises(DetectorError, match="Cannot reach the Dask scheduler at bogus://x"):
+        _dask_client("bogus://x", 1)
+
+
 def test_a_dask_cluster_writes_exactly_the_same_scores(trained_model, scored, tmp_path):
     pytest.importorskip("dask.distributed")
     from dask.distributed import LocalCluster

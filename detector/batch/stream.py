@@ -328,9 +328,12 @@ def _dask_client(scheduler: str | None, workers: int):
     if scheduler:
         try:
             client = Client(scheduler, timeout="20s")
-        except OSError as exc:
+        except (OSError, ValueError, TypeError) as exc:
+            # OSError: nothing answers; ValueError/TypeError: no address Dask can read
+            # (an unknown protocol such as bogus://).
             raise DetectorError(
-                f"Cannot reach the Dask scheduler at {scheduler} ({exc}); check the address."
+                f"Cannot reach the Dask scheduler at {scheduler} ({exc}); check the address "
+                "(for example tcp://host:8786)."
             ) from None
         try:
             client.get_versions(check=True)

@@ -34,6 +34,7 @@ import sklearn
 
 from detector.errors import DetectorError
 from detector.io.output import atomic_path
+from detector.models import FraudModel
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SKOPS_TYPES", "load_model", "read_metadata", "save_model"]
 
@@ -185,8 +186,8 @@ def _parts(path: Path) -> tuple[dict, bytes, bytes]:
         ) from None
     if header.get("format_version") != FORMAT_VERSION:
         raise DetectorError(
-            f"Model file {path} has format version {header.get('format_version')}, this "
-            f"engine reads version {FORMAT_VERSION}; train the model again with this version."
+            f"Model file {path} has format version {header.get('format_version')!r}, this "
+            f"engine reads version {FORMAT_VERSION!r}; train the model again with this version."
         )
     return header, meta_line, payload
 
@@ -237,7 +238,7 @@ def _load_skops(path: Path):
             f"engine reads version {FORMAT_VERSION}; train the model again with this version."
         )
     _check_versions(path, envelope["metadata"])
-    return envelope["model"], envelope["metadata"]
+    return _fraud_model(path, envelope["model"]), envelope["metadata"]
 
 
 def load_model(path: str | Path, *, trust: bool = False):
@@ -273,7 +274,14 @@ def load_model(path: str | Path, *, trust: bool = False):
             "match this machine's signing key), so it was not loaded: loading a model runs "
             "code. Pass --trust if you know where it comes from, or ask for a .skops model."
         )
-    metadata = json.loads(meta_line)
+    try:
+        metadata = json.loads(meta_line)
+        if not isinstance(metadata, dict):
+            raise ValueError
+    except ValueError:
+        raise DetectorError(
+            f"Model file {path} has a damaged metadata line; train the model again."
+        ) from None
     _check_versions(path, metadata)
     try:
         model = joblib.load(io.BytesIO(payload))
@@ -281,4 +289,14 @@ def load_model(path: str | Path, *, trust: bool = False):
         raise DetectorError(
             f"Model file {path} cannot be read ({type(exc).__name__}); train it again."
         ) from None
-    return model, metadata
+    return _fraud_model(path, model), metadata
+
+
+def _fraud_model(path: Path, model):
+    """``model``, if it is one: a file with a good digest may still hold anything."""
+    if not isinstance(model, FraudModel):
+        raise DetectorError(
+            f"Model file {path} holds a {type(model).__name__}, not a fraud model; name the "
+            "file that `detector train` wrote."
+        )
+    return model

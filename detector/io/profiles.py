@@ -258,8 +258,17 @@ def load_profile(name_or_path: str | Path | Profile | None) -> Profile:
             f"({', '.join(BUILTIN_PROFILES)}) nor an existing TOML file; "
             "pass one of those names or the path of your profile."
         )
+    if not path.is_file():
+        raise DetectorError(
+            f"Schema profile {path} is a folder, not a TOML file; pass the path of your "
+            "profile's file."
+        )
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DetectorError(f"Schema profile {path} is not valid TOML: {exc}.") from None
+    except OSError as exc:
+        raise DetectorError(
+            f"Schema profile {path} cannot be read ({exc.strerror or exc}); check the file."
+        ) from None
     return Profile.from_dict(data, str(path))
