@@ -372,6 +372,11 @@ CARELESS = {
     ),
     "validate rejects over its input": (["validate", "in.csv", "--rejects", "in.csv"], "input"),
     "validate list over its input glob": (["validate", "*.csv", "--out", "in.csv"], "input"),
+    # A new file the input glob would read the next night, as yesterday's list.
+    "list a new file its input glob matches": (
+        ["score", "archive/*.parquet", "--model", "model.joblib", "--out", "archive/new.parquet"],
+        "the next run would read it as input",
+    ),
     "feedback rejects over the outcomes": (
         ["feedback", "o.csv", "--store", "store", "--rejects", "o.csv"],
         "outcomes file",

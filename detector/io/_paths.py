@@ -5,9 +5,10 @@ folders while matching ``**``: a link back up the tree (``data/up -> ..``) can n
 loop nor make a file be read twice. Every match is also kept once by its resolved path.
 """
 
+import fnmatch
 from pathlib import Path
 
-__all__ = ["expand_glob", "has_magic", "overlaps"]
+__all__ = ["expand_glob", "has_magic", "matches_glob", "overlaps"]
 
 _MAGIC = "*?["
 
@@ -17,16 +18,35 @@ def has_magic(text: str) -> bool:
     return any(ch in text for ch in _MAGIC)
 
 
+def _split_glob(pattern: str) -> tuple[Path, str]:
+    """A glob's folder before its first wildcard, and the pattern below it."""
+    parts = Path(pattern).parts
+    first = next(i for i, part in enumerate(parts) if has_magic(part))
+    root = Path(*parts[:first]) if first else Path(".")
+    return root, "/".join(parts[first:])
+
+
+def matches_glob(path: Path, pattern: str) -> bool:
+    """Whether ``path`` (resolved) would be one of ``pattern``'s matches once it exists:
+    a wildcard here may also stand for a '/', so the answer errs towards yes.
+
+    >>> matches_glob(Path("/d/part2/new.parquet"), "/d/part2/*.parquet")
+    True
+    """
+    root, rest = _split_glob(pattern)
+    root = root.resolve()
+    if root not in path.parents:
+        return False
+    return fnmatch.fnmatch(path.relative_to(root).as_posix(), rest)
+
+
 def expand_glob(pattern: str) -> list[Path]:
     """The paths matching ``pattern``, sorted, each real file or folder once.
 
     >>> expand_glob("no-such-folder/*.parquet")
     []
     """
-    parts = Path(pattern).parts
-    first = next(i for i, part in enumerate(parts) if has_magic(part))
-    root = Path(*parts[:first]) if first else Path(".")
-    rest = "/".join(parts[first:])
+    root, rest = _split_glob(pattern)
     if not root.is_dir():
         return []
     seen: set[Path] = set()

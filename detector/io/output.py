@@ -218,11 +218,13 @@ def check_outputs(
     label ``store`` is written as well as read: it may neither hold nor lie in an
     input or the model, and no output may lie in it.
     """
-    from detector.io._paths import expand_glob, has_magic, overlaps
+    from detector.io._paths import expand_glob, has_magic, matches_glob, overlaps
 
-    protected = []
+    protected, globs = [], []
     for what, given in inputs:
         text = str(given)
+        if has_magic(text):
+            globs.append((what, text))
         for path in expand_glob(text) if has_magic(text) else [Path(text)]:
             protected.append((f"{what} {path}", path.resolve(), True))
     if model is not None:
@@ -245,6 +247,13 @@ def check_outputs(
             if target == other or target in other.parents or (folder and overlaps(target, other)):
                 raise DetectorError(
                     f"{option} {path} would overwrite {what}; write the output elsewhere."
+                )
+        for what, pattern in globs:
+            # Not there yet, but the next run of the same command would read it as input.
+            if matches_glob(target, pattern):
+                raise DetectorError(
+                    f"{option} {path} matches {what} {pattern}: the next run would read it "
+                    "as input; write the output elsewhere."
                 )
         check_output(path, option, kind)
         protected.append((f"the {option} output {path}", target, True))
