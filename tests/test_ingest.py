@@ -41,7 +41,7 @@ def _read(tmp_path, changes: dict[str, str], extra_rows: list[dict] = ()) -> tup
         ({"true_fraud": "300"}, "malformed true_fraud '300'"),
         # A mass whose price per tonne is beyond any number (it broke the workbook).
         ({"net_mass_kg": "1e-310"}, "net_mass_kg '1e-310' is implausibly small"),
-        ({"true_fraud": "nan"}, "true_fraud 'nan' is not a finite number"),
+        ({"true_fraud": "inf"}, "true_fraud 'inf' is not a finite number"),
         ({"country_departure": "V1"}, "malformed country_departure 'V1'"),
     ],
 )
@@ -111,6 +111,20 @@ def test_several_reasons_are_all_named(tmp_path):
     reason = batch.rejects["reject_reason"][0]
     assert reason.count(";") == 2
     assert "negative net_mass_kg" in reason and "malformed hs_code" in reason
+
+
+def test_a_label_written_as_nan_is_no_outcome_not_a_reject(tmp_path):
+    # As dataframes write "unknown": labels are never needed to score a declaration.
+    batch = _read(tmp_path, {"fraud": "NaN", "revenue_recovered": "nan", "true_fraud": "nan"})
+    assert batch.rejects.height == 0
+    row = batch.accepted.row(0, named=True)
+    assert row["fraud"] is None and row["revenue_recovered"] is None
+    assert row["true_fraud"] is None and row["inspected"] is False
+    assert batch.repairs == {
+        "fraud NaN read as no outcome": 1,
+        "revenue_recovered NaN read as no outcome": 1,
+        "true_fraud NaN read as no outcome": 1,
+    }
 
 
 @pytest.mark.parametrize(

@@ -93,6 +93,14 @@ _NON_NEGATIVE = ("net_mass_kg", "customs_value", "duty_rate_pct", "supplementary
 #: Beyond these a value is a typing or unit error, not a declaration: 10 million tonnes,
 #: 10^15 in any currency, a thousand percent duty.
 PLAUSIBLE_MAX = {"net_mass_kg": 1e10, "customs_value": 1e15, "duty_rate_pct": 1e3}
+#: Numeric labels (inspection outcomes, synthetic truth): never needed for scoring.
+_LABEL_NUMBERS = (
+    "fraud",
+    "revenue_recovered",
+    "true_fraud",
+    "true_customs_value",
+    "true_revenue_lost",
+)
 #: A declared mass above 0 (0 is "not declared") and below a milligram is a unit error
 #: too: its price per tonne would be beyond any number.
 PLAUSIBLE_MIN = {"net_mass_kg": 1e-6}
@@ -1012,7 +1020,15 @@ def _numbers(m: "_Mapping") -> None:
             value = m.cols.put(2, target, number)
             m.repairs[f"{name} thousands separators removed"] = thousands
             m.repairs[f"{name} decimal comma read as a point"] = comma
-        m.check(raw.is_not_null() & value.is_null(), _reason(f"non-numeric {name} '{{}}'", raw))
+        unread = raw.is_not_null() & value.is_null()
+        if name in _LABEL_NUMBERS:
+            # A label is never needed to score: NaN, as dataframes write "unknown", is
+            # no outcome, not a reason to refuse the declaration.
+            nan = m.cols.put(3, f"__nan_{name}", value.is_nan())
+            m.repairs[f"{name} NaN read as no outcome"] = nan
+            value = m.cols.put(4, target, pl.when(nan).then(None).otherwise(value))
+            unread = unread & ~nan
+        m.check(unread, _reason(f"non-numeric {name} '{{}}'", raw))
         m.check(
             value.is_nan() | value.is_infinite(),
             _reason(f"{name} '{{}}' is not a finite number", raw),
@@ -1054,7 +1070,10 @@ def _labels(m: "_Mapping") -> None:
     label_layer = 3
     if "fraud" in m.schema:
         fraud = pl.col("__num_fraud")
-        graded = pl.when(fraud > 0).then(1).when(fraud == 0).then(0).cast(pl.Int8)
+        # (NaN, read as no outcome, compares above every number: left out first.)
+        graded = (
+            pl.when(fraud.is_nan()).then(None).when(fraud > 0).then(1).when(fraud == 0).then(0)
+        ).cast(pl.Int8)
         m.parsed("fraud", graded, layer=label_layer)
     if "true_fraud" in m.schema:
         truth = pl.col("__num_true_fraud")
