@@ -64,6 +64,14 @@ def test_written_tables_read_back_the_same(tmp_path, suffix):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+def test_the_same_table_written_twice_is_the_same_file(tmp_path, suffix):
+    df = pl.DataFrame({"declaration_id": ["001", "002"], "risk_score": [0.5, 0.25]})
+    first = write_table(df, tmp_path / f"a{suffix}").read_bytes()
+    time.sleep(2.1)  # a workbook's clock-made dates have a resolution of seconds
+    assert write_table(df, tmp_path / f"b{suffix}").read_bytes() == first
+
+
 def test_a_failed_write_leaves_nothing_and_says_why(tmp_path):
     with pytest.raises(DetectorError, match="suffix '.txt'"):
         write_table(pl.DataFrame({"a": [1]}), tmp_path / "t.txt")

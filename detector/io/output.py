@@ -609,6 +609,11 @@ def _fits_a_cell(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(long) if long else df
 
 
+#: The creation date every workbook carries: the first a zip file can hold. The clock's
+#: would make two runs on the same input write different files.
+_WORKBOOK_CREATED = datetime(1980, 1, 1)
+
+
 def _write_excel(
     sheets: dict[str, pl.DataFrame],
     path: Path,
@@ -635,6 +640,8 @@ def _write_excel(
     options = {"strings_to_formulas": False, "strings_to_urls": False}
     money = f'#,##0 "{currency}"' if currency else None
     with Workbook(path, options) as workbook:
+        # A fixed creation date, not the clock's: the same list gives the same file.
+        workbook.set_properties({"created": _WORKBOOK_CREATED})
         for key, value in WRITTEN_BY.items():  # what check_output reads before replacing it
             workbook.set_custom_property(key, value)
         for name, df in sheets.items():
