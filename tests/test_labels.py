@@ -1147,6 +1147,27 @@ def test_outcomes_typed_in_while_a_run_works_stop_it_before_the_store_records(
     assert sheet.cell(2, [c.value for c in sheet[1]].index("inspected") + 1).value == "true"
 
 
+def test_an_outcome_typed_below_the_lists_table_is_named_not_dropped(model_file, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    import detector.app.pipeline as pipeline
+
+    path, _, score_file = model_file
+    book = tmp_path / "flagged.xlsx"
+    pipeline.score_to_files([score_file], path, book, top="2%")
+    filled = openpyxl.load_workbook(book)
+    sheet = filled["flagged"]
+    header = [c.value for c in sheet[1]]
+    below = sheet.max_row + 1  # a spreadsheet that does not grow the table
+    sheet.cell(below, header.index("declaration id") + 1, "D-EXTRA")
+    sheet.cell(below, header.index("inspected") + 1, "true")
+    filled.save(book)
+    result = runner.invoke(app, ["feedback", str(book), "--store", str(tmp_path / "store")])
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert f"row {below} lies below the list's table" in said
+    assert not (tmp_path / "store").exists()
+
+
 @pytest.mark.parametrize("content", [b"", b"PAR1 not the rest of a Parquet file"])
 def test_a_broken_parquet_outcomes_file_is_exit_2(tmp_path, content):
     """Checking whether a file is a scored list must not read it harder than reading it

@@ -304,12 +304,41 @@ def _read_workbook(path: Path) -> pl.DataFrame:
     name = "flagged" if "flagged" in sheets else next(iter(sheets))
     sheet = sheets[name]
     _refuse_unsaved_formulas(path, name)
+    _refuse_rows_below_the_table(path, name)
     frame = _named(sheet).with_columns(pl.lit(header_currency(sheet.columns)).alias(_CURRENCY))
     entered = [c for c in _ENTERED if c in frame.columns]
     frame = frame.with_row_index(INPUT_ROW, offset=1)
     if not entered:
         return frame
     return frame.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in entered))
+
+
+def _refuse_rows_below_the_table(path: Path, name: str) -> None:
+    """A row typed below the list's table (a spreadsheet that does not grow the table)
+    is outside what the table holds, and would be read as no row at all: refused,
+    naming the row."""
+    import openpyxl
+    from openpyxl.utils.cell import range_boundaries
+
+    try:
+        book = openpyxl.load_workbook(path, data_only=True)
+    except Exception:  # read by polars already: nothing more to learn here
+        return
+    try:
+        sheet = book[name]
+        tables = list(sheet.tables.values())
+        if not tables:
+            return
+        last = max(range_boundaries(t.ref)[3] for t in tables)
+        for number, row in enumerate(sheet.iter_rows(min_row=last + 1, values_only=True), last + 1):
+            if any(v is not None and str(v).strip() for v in row):
+                raise DetectorError(
+                    f"Workbook {path} row {number} lies below the list's table (rows 1 to "
+                    f"{last}), so it would not be read; move it into the table (or extend "
+                    "the table over it) and save."
+                )
+    finally:
+        book.close()
 
 
 def _refuse_unsaved_formulas(path: Path, name: str) -> None:
