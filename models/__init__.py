@@ -1,6 +1,6 @@
 """The scikit-learn side: the classifier pipeline factory, the fraud model, metrics."""
 
-from detector.models._calibration import THIN_INSPECTIONS, SmoothIsotonic
+from detector.models._calibration import THIN_INSPECTIONS, SmoothIsotonic, is_thin
 from detector.models._config import ModelConfig
 from detector.models._drift import DriftReference, DriftReport, drift_counts, drift_report
 from detector.models._encode import FrameEncoder
@@ -38,6 +38,7 @@ __all__ = [
     "drift_counts",
     "drift_report",
     "explain_rows",
+    "is_thin",
     "make_classifier",
     "mechanism_of",
     "segment_of",

@@ -13,11 +13,20 @@ import numpy as np
 from scipy.special import expit, logit
 from sklearn.isotonic import IsotonicRegression
 
-__all__ = ["SmoothIsotonic"]
+__all__ = ["THIN_INSPECTIONS", "SmoothIsotonic", "is_thin"]
 
 #: Fewer calibration declarations than this behind a risk, and the risk is "thin": its
 #: interval is wide, and the report and ``explain`` say so.
 THIN_INSPECTIONS = 30
+
+
+def is_thin(n: float) -> bool:
+    """Whether a risk resting on ``n`` calibration declarations is thin.
+
+    >>> is_thin(4), is_thin(30), is_thin(float("inf"))
+    (True, False, False)
+    """
+    return n < THIN_INSPECTIONS
 
 
 class SmoothIsotonic:

@@ -377,6 +377,10 @@ CARELESS = {
         ["score", "archive/*.parquet", "--model", "model.joblib", "--out", "archive/new.parquet"],
         "the next run would read it as input",
     ),
+    "list a new file a ** glob matches with no folder between": (
+        ["score", "archive/**/*.parquet", "--model", "model.joblib", "--out", "archive/n.parquet"],
+        "the next run would read it as input",
+    ),
     "feedback rejects over the outcomes": (
         ["feedback", "o.csv", "--store", "store", "--rejects", "o.csv"],
         "outcomes file",

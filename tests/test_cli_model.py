@@ -4,13 +4,14 @@ import re
 import time
 from datetime import date
 
+import numpy as np
 import polars as pl
 import pytest
 from conftest import GOOD_ROW
 from typer.testing import CliRunner
 
 from detector.app.cli import app
-from detector.models import THIN_INSPECTIONS
+from detector.models import is_thin
 
 # Every test here fits a model, or reads one that a fixture fitted.
 pytestmark = pytest.mark.slow
@@ -138,7 +139,7 @@ def test_explain_prints_a_case_card(files, synthetic_year):
     assert score["risk_95_low"] <= score["risk_score"] <= score["risk_95_high"]
     assert score["calibration_declarations"] > 0 and score["model_rank"] <= score["of_rows"]
     # A risk resting on few inspections says so; one resting on many does not.
-    thin = score["calibration_declarations"] < THIN_INSPECTIONS
+    thin = is_thin(score["calibration_declarations"])
     assert ("caution" in score) == thin
     assert not thin or score["caution"].startswith("thin: the risk rests on")
     assert card["peer_prices"]["value_ratio"] < 1
@@ -146,6 +147,23 @@ def test_explain_prints_a_case_card(files, synthetic_year):
         app, ["explain", "NOPE", "--model", str(model), "--input", str(folder / "recent.parquet")]
     )
     assert missing.exit_code == 2 and "Declaration NOPE is not in" in missing.output
+
+
+def test_explain_says_when_a_risk_rests_on_few_inspections(files, monkeypatch):
+    from detector.models import SmoothIsotonic
+
+    folder, model, _ = files
+    target = pl.read_parquet(folder / "recent.parquet")["declaration_id"][0]
+    args = ["explain", target, "--model", str(model), "--input", str(folder / "recent.parquet")]
+    few = (np.array([0.2]), np.array([0.9]), np.array([4.0]))
+    monkeypatch.setattr(SmoothIsotonic, "interval", lambda self, risk: few)
+    score = json.loads(runner.invoke(app, [*args, "--json"]).output)["score"]
+    assert score["caution"] == (
+        "thin: the risk rests on 4 inspections scored alike (fewer than 30); its interval is wide"
+    )
+    many = (np.array([0.2]), np.array([0.3]), np.array([400.0]))
+    monkeypatch.setattr(SmoothIsotonic, "interval", lambda self, risk: many)
+    assert "caution" not in json.loads(runner.invoke(app, [*args, "--json"]).output)["score"]
 
 
 def test_explain_of_an_exploration_pick_says_so_and_its_rank_in_the_list(files, tmp_path):

@@ -39,6 +39,10 @@ def _read(tmp_path, changes: dict[str, str], extra_rows: list[dict] = ()) -> tup
         ({"country_origin": "THA"}, "malformed country_origin 'THA'"),
         # One bad cell of a synthetic truth column is that row's reject, not the run's end.
         ({"true_fraud": "300"}, "malformed true_fraud '300'"),
+        # A label that is no number at all is still refused (NaN alone means unknown).
+        ({"fraud": "abc"}, "non-numeric fraud 'abc'"),
+        ({"revenue_recovered": "lots"}, "non-numeric revenue_recovered 'lots'"),
+        ({"true_fraud": "x"}, "non-numeric true_fraud 'x'"),
         # A mass whose price per tonne is beyond any number (it broke the workbook).
         ({"net_mass_kg": "1e-310"}, "net_mass_kg '1e-310' is implausibly small"),
         ({"true_fraud": "inf"}, "true_fraud 'inf' is not a finite number"),
@@ -132,6 +136,7 @@ def test_a_label_written_as_nan_is_no_outcome_not_a_reject(tmp_path):
     [
         ({"hs_code": "81060"}, "hs_code", "081060", "hs_code zero-padded"),
         ({"hs_code": "8517.13"}, "hs_code", "851713", "hs_code punctuation removed"),
+        ({"hs_code": "0409.00"}, "hs_code", "040900", "hs_code punctuation removed"),
         # A code a spreadsheet wrote as a number: its decimals are no digits of it.
         (
             {"hs_code": "730890.0"},

@@ -54,8 +54,9 @@ def test_sentences_follow_the_codes_with_the_rows_numbers():
             "UNDERVALUED: 2,150/t is 57% below the median 5,000/t of 1,240 declarations of "
             "HS 081060 from TH (percentile 1.2)",
             "PARTNER_HISTORY: past inspections of declarant BR1: 6 frauds in 6 "
-            "inspections, estimated rate 0.50 (few inspections are drawn toward the overall "
-            "rate); of seller SE9: no inspection yet (the overall fraud rate 0.25)",
+            "inspections, estimated rate 0.50 (an estimate from few inspections is drawn "
+            "toward the overall rate); of seller SE9: no inspection yet (the overall fraud "
+            "rate 0.25)",
         ],
         [
             "PRICE_UNUSUAL: 7,500/t is 50% above the median 5,000/t of 1,240 declarations of "
@@ -73,8 +74,8 @@ def test_sentences_follow_the_codes_with_the_rows_numbers():
             17.0,
             17.0,
             0.69,
-            "17 frauds in 17 inspections, estimated rate 0.69 (few "
-            "inspections are drawn toward the overall rate)",
+            "17 frauds in 17 inspections, estimated rate 0.69 (an estimate from few "
+            "inspections is drawn toward the overall rate)",
         ),
         (400.0, 100.0, 0.26, "100 frauds in 400 inspections, estimated rate 0.26"),
         (1.0, 1.0, 0.95, "1 fraud in 1 inspection, estimated rate 0.95"),

@@ -316,20 +316,18 @@ def _read_workbook(path: Path) -> pl.DataFrame:
 def _refuse_rows_below_the_table(path: Path, name: str) -> None:
     """A row typed below the list's table (a spreadsheet that does not grow the table)
     is outside what the table holds, and would be read as no row at all: refused,
-    naming the row."""
+    naming the row. The table's extent is read from the file's parts, not from a
+    workbook loaded whole (half a minute for a list of 50,000 rows)."""
     import openpyxl
-    from openpyxl.utils.cell import range_boundaries
 
-    try:
-        book = openpyxl.load_workbook(path, data_only=True)
-    except Exception:  # read by polars already: nothing more to learn here
+    last = _table_last_row(path, name)
+    if last is None:
         return
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
         sheet = book[name]
-        tables = list(sheet.tables.values())
-        if not tables:
+        if sheet.max_row is not None and sheet.max_row <= last:
             return
-        last = max(range_boundaries(t.ref)[3] for t in tables)
         for number, row in enumerate(sheet.iter_rows(min_row=last + 1, values_only=True), last + 1):
             if any(v is not None and str(v).strip() for v in row):
                 raise DetectorError(
@@ -339,6 +337,42 @@ def _refuse_rows_below_the_table(path: Path, name: str) -> None:
                 )
     finally:
         book.close()
+
+
+def _table_last_row(path: Path, name: str) -> int | None:
+    """The last row of the tables on sheet ``name`` of a workbook, from its XML parts;
+    None when the sheet has no table, or the parts cannot be followed."""
+    import posixpath
+    import zipfile
+    from xml.etree import ElementTree
+
+    from openpyxl.utils.cell import range_boundaries
+
+    rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+    def targets(z: zipfile.ZipFile, part: str) -> dict[str, str]:
+        folder, base = posixpath.split(part)
+        rels = ElementTree.fromstring(z.read(f"{folder}/_rels/{base}.rels"))
+        # A target is relative to its part, or absolute from the package's root.
+        joined = {r.get("Id"): posixpath.join(folder, r.get("Target")) for r in rels}
+        return {k: posixpath.normpath(v).lstrip("/") for k, v in joined.items()}
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+            ids = {s.get("name"): s.get(rel) for s in book.iter() if s.tag.endswith("}sheet")}
+            sheet = targets(z, "xl/workbook.xml")[ids[name]]
+            folder, base = posixpath.split(sheet)
+            if f"{folder}/_rels/{base}.rels" not in z.namelist():
+                return None  # a sheet with no parts related to it holds no table
+            ends = [
+                range_boundaries(ElementTree.fromstring(z.read(t)).get("ref"))[3]
+                for t in targets(z, sheet).values()
+                if "/tables/" in t
+            ]
+    except (KeyError, ValueError, TypeError, zipfile.BadZipFile, ElementTree.ParseError):
+        return None
+    return max(ends) if ends else None
 
 
 def _refuse_unsaved_formulas(path: Path, name: str) -> None:

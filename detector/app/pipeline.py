@@ -37,6 +37,7 @@ from detector.models import (
     drift_report,
     explain_rows,
     exploration_reading,
+    is_thin,
 )
 
 __all__ = [
@@ -664,7 +665,7 @@ def _card(r: dict, n_rows: int, model: FraudModel, listing: dict | str) -> dict:
         "of_rows": n_rows,
         "novelty": r["novelty"],
     }
-    if n[0] < THIN_INSPECTIONS:
+    if is_thin(n[0]):
         card["score"]["caution"] = (
             f"thin: the risk rests on {n[0]:,.0f} inspections scored alike "
             f"(fewer than {THIN_INSPECTIONS}); its interval is wide"

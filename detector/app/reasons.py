@@ -259,9 +259,10 @@ def _importer_underprices(code: str, r: dict, de_minimis: float) -> str:
 
 def _record(r: dict, prefix: str) -> str:
     """An entity's inspections and the fraud rate the model estimated from them: "6
-    frauds in 6 inspections, estimated rate 0.47 (few inspections are drawn toward the
-    overall rate)"; with no inspection, the overall rate it leans on. The count comes
-    first: it is what an officer can check, and it explains an estimate far from it."""
+    frauds in 6 inspections, estimated rate 0.47 (an estimate from few inspections is
+    drawn toward the overall rate)"; with no inspection, the overall rate it leans on.
+    The count comes first: it is what an officer can check, and it explains an estimate
+    far from it."""
     rate = _num(r.get(f"{prefix}_fraud_rate"), ".2f")
     inspected = r.get(f"{prefix}_inspected_before")
     if inspected is None:  # a model of before these counts
@@ -273,7 +274,7 @@ def _record(r: dict, prefix: str) -> str:
     drawn = ""
     estimate = r.get(f"{prefix}_fraud_rate")
     if estimate is not None and abs(frauds / inspected - estimate) >= _DRAWN:
-        drawn = " (few inspections are drawn toward the overall rate)"
+        drawn = " (an estimate from few inspections is drawn toward the overall rate)"
     return (
         f"{found} in {inspected:,.0f} inspection{'s' * (inspected != 1)}, estimated "
         f"rate {rate}{drawn}"

@@ -24,7 +24,7 @@ from detector.app.reasons import hints  # noqa: E402
 from detector.features import PEER_LEVELS  # noqa: E402
 from detector.io.ingest import reject_tally  # noqa: E402
 from detector.io.output import HTML_MARK, atomic_path  # noqa: E402
-from detector.models import THIN_INSPECTIONS  # noqa: E402
+from detector.models import is_thin  # noqa: E402
 
 __all__ = ["write_monitor_report", "write_report", "write_simulation_report"]
 
@@ -347,7 +347,7 @@ def _risk_interval(lead: dict, model) -> str:
     low, high, n = (float(v[0]) for v in calibrator.interval([risk]))
     if not math.isfinite(n):
         return ""
-    thin = ", thin" if n < THIN_INSPECTIONS else ""
+    thin = ", thin" if is_thin(n) else ""
     return f", 95 % interval {low:.3f}-{high:.3f} from {n:,.0f} inspections scored alike{thin}"
 
 

@@ -27,17 +27,25 @@ def _split_glob(pattern: str) -> tuple[Path, str]:
 
 
 def matches_glob(path: Path, pattern: str) -> bool:
-    """Whether ``path`` (resolved) would be one of ``pattern``'s matches once it exists:
-    a wildcard here may also stand for a '/', so the answer errs towards yes.
+    """Whether ``path`` would be one of ``pattern``'s matches once it exists: as named
+    and as resolved, against the glob's folder as named and as resolved, and with a
+    ``**/`` that matches no folder at all, as ``expand_glob``'s does. A wildcard here may
+    also stand for a '/', so the answer errs towards yes.
 
     >>> matches_glob(Path("/d/part2/new.parquet"), "/d/part2/*.parquet")
     True
+    >>> matches_glob(Path("/d/new.parquet"), "/d/**/*.parquet")
+    True
     """
     root, rest = _split_glob(pattern)
-    root = root.resolve()
-    if root not in path.parents:
-        return False
-    return fnmatch.fnmatch(path.relative_to(root).as_posix(), rest)
+    shapes = {rest, rest.replace("**/", "")}
+    for at in {path.absolute(), path.resolve()}:
+        for folder in {root.absolute(), root.resolve()}:
+            if folder in at.parents:
+                rel = at.relative_to(folder).as_posix()
+                if any(fnmatch.fnmatch(rel, shape) for shape in shapes):
+                    return True
+    return False
 
 
 def expand_glob(pattern: str) -> list[Path]:

@@ -837,8 +837,9 @@ def _hs_code(m: "_Mapping") -> None:
     peer group)."""
     if "hs_code" in m.schema:
         raw = m.text("hs_code")
-        as_number = raw.str.contains(r"^[0-9]+\.0+$")
-        whole = pl.when(as_number).then(raw.str.replace(r"\.0+$", "")).otherwise(raw)
+        # A number's one decimal zero; '0409.00' is a dotted code, not a number.
+        as_number = raw.str.contains(r"^[0-9]{5,10}\.0$")
+        whole = pl.when(as_number).then(raw.str.replace(r"\.0$", "")).otherwise(raw)
         digits = m.cols.put(1, "__hs_digits", whole.str.replace_all(r"[\s.\-]", ""))
         length = m.cols.put(2, "__hs_len", digits.str.len_chars())
         if m.profile.hs_digits:
@@ -1002,7 +1003,7 @@ def _numbers(m: "_Mapping") -> None:
         target = f"__num_{name}" if name in ("fraud", "true_fraud") else _PREFIX + name
         if m.schema[name].is_numeric() or m.schema[name] == pl.Boolean:
             raw = pl.col(name)
-            value = m.cols.put(2, target, raw.cast(pl.Float64) + 0.0)  # -0.0 is 0
+            number = raw.cast(pl.Float64) + 0.0  # -0.0 is 0
         else:
             raw = m.text(name)
             bare = m.cols.put(1, f"__bare_{name}", raw.str.replace_all(r"[\s_']", ""))
@@ -1017,18 +1018,17 @@ def _numbers(m: "_Mapping") -> None:
                 .cast(pl.Float64, strict=False)
                 + 0.0
             )
-            value = m.cols.put(2, target, number)
             m.repairs[f"{name} thousands separators removed"] = thousands
             m.repairs[f"{name} decimal comma read as a point"] = comma
-        unread = raw.is_not_null() & value.is_null()
+        unread = raw.is_not_null()
         if name in _LABEL_NUMBERS:
             # A label is never needed to score: NaN, as dataframes write "unknown", is
             # no outcome, not a reason to refuse the declaration.
-            nan = m.cols.put(3, f"__nan_{name}", value.is_nan())
+            nan = m.cols.put(2, f"__nan_{name}", number.is_nan().fill_null(False))
             m.repairs[f"{name} NaN read as no outcome"] = nan
-            value = m.cols.put(4, target, pl.when(nan).then(None).otherwise(value))
-            unread = unread & ~nan
-        m.check(unread, _reason(f"non-numeric {name} '{{}}'", raw))
+            number, unread = number.fill_nan(None), unread & ~nan
+        value = m.cols.put(2, target, number)
+        m.check(unread & value.is_null(), _reason(f"non-numeric {name} '{{}}'", raw))
         m.check(
             value.is_nan() | value.is_infinite(),
             _reason(f"{name} '{{}}' is not a finite number", raw),
@@ -1070,10 +1070,7 @@ def _labels(m: "_Mapping") -> None:
     label_layer = 3
     if "fraud" in m.schema:
         fraud = pl.col("__num_fraud")
-        # (NaN, read as no outcome, compares above every number: left out first.)
-        graded = (
-            pl.when(fraud.is_nan()).then(None).when(fraud > 0).then(1).when(fraud == 0).then(0)
-        ).cast(pl.Int8)
+        graded = pl.when(fraud > 0).then(1).when(fraud == 0).then(0).cast(pl.Int8)
         m.parsed("fraud", graded, layer=label_layer)
     if "true_fraud" in m.schema:
         truth = pl.col("__num_true_fraud")

@@ -250,7 +250,7 @@ def check_outputs(
                 )
         for what, pattern in globs:
             # Not there yet, but the next run of the same command would read it as input.
-            if matches_glob(target, pattern):
+            if matches_glob(path, pattern):
                 raise DetectorError(
                     f"{option} {path} matches {what} {pattern}: the next run would read it "
                     "as input; write the output elsewhere."

@@ -184,18 +184,35 @@ def _parts(path: Path) -> tuple[dict, bytes, bytes]:
         raise DetectorError(
             f"Model file {path} has a damaged header; train the model again."
         ) from None
-    if header.get("format_version") != FORMAT_VERSION:
-        raise DetectorError(
-            f"Model file {path} has format version {header.get('format_version')!r}, this "
-            f"engine reads version {FORMAT_VERSION!r}; train the model again with this version."
-        )
+    _check_format_version(path, header.get("format_version"))
     return header, meta_line, payload
+
+
+def _check_format_version(path: Path, version) -> None:
+    if version != FORMAT_VERSION:
+        raise DetectorError(
+            f"Model file {path} has format version {version!r}, this engine reads version "
+            f"{FORMAT_VERSION!r}; train the model again with this version."
+        )
+
+
+def _metadata(path: Path, line: bytes) -> dict:
+    """The metadata record of a model file's second line."""
+    try:
+        metadata = json.loads(line)
+        if not isinstance(metadata, dict):
+            raise ValueError
+    except ValueError:
+        raise DetectorError(
+            f"Model file {path} has a damaged metadata line; train the model again."
+        ) from None
+    return metadata
 
 
 def read_metadata(path: str | Path) -> dict:
     """The metadata record of a ``.joblib`` model, read without unpickling anything."""
     _, meta_line, _ = _parts(Path(path))
-    return json.loads(meta_line)
+    return _metadata(Path(path), meta_line)
 
 
 def _skops():
@@ -232,11 +249,7 @@ def _load_skops(path: Path):
         raise DetectorError(
             f"Model file {path} is not a customs-detector model; train one with `detector train`."
         )
-    if envelope.get("format_version") != FORMAT_VERSION:
-        raise DetectorError(
-            f"Model file {path} has format version {envelope.get('format_version')}, this "
-            f"engine reads version {FORMAT_VERSION}; train the model again with this version."
-        )
+    _check_format_version(path, envelope.get("format_version"))
     _check_versions(path, envelope["metadata"])
     return _fraud_model(path, envelope["model"]), envelope["metadata"]
 
@@ -274,14 +287,7 @@ def load_model(path: str | Path, *, trust: bool = False):
             "match this machine's signing key), so it was not loaded: loading a model runs "
             "code. Pass --trust if you know where it comes from, or ask for a .skops model."
         )
-    try:
-        metadata = json.loads(meta_line)
-        if not isinstance(metadata, dict):
-            raise ValueError
-    except ValueError:
-        raise DetectorError(
-            f"Model file {path} has a damaged metadata line; train the model again."
-        ) from None
+    metadata = _metadata(path, meta_line)
     _check_versions(path, metadata)
     try:
         model = joblib.load(io.BytesIO(payload))

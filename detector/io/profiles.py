@@ -258,7 +258,7 @@ def load_profile(name_or_path: str | Path | Profile | None) -> Profile:
             f"({', '.join(BUILTIN_PROFILES)}) nor an existing TOML file; "
             "pass one of those names or the path of your profile."
         )
-    if not path.is_file():
+    if path.is_dir():
         raise DetectorError(
             f"Schema profile {path} is a folder, not a TOML file; pass the path of your "
             "profile's file."
