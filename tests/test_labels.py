@@ -44,6 +44,20 @@ def _outcomes(path, rows):
     return path
 
 
+def test_an_id_a_spreadsheet_wrote_as_a_number_is_read_as_the_flagged_one(tmp_path):
+    store = LabelStore(tmp_path / "store")
+    store.record_flagged(_flagged(["25122400019616", "7.0"]))
+    rows = [
+        {"declaration_id": "25122400019616.0", "fraud": "1", "inspected_on": "2025-10-03"},
+        {"declaration_id": "7.0", "fraud": "0", "inspected_on": "2025-10-03"},  # as flagged
+        {"declaration_id": "8.0", "fraud": "0", "inspected_on": "2025-10-03"},  # never flagged
+    ]
+    result = store.add_outcomes(_outcomes(tmp_path / "o.csv", rows))
+    assert (result.added, result.renumbered, result.unknown) == (3, 1, ["8.0"])
+    assert sorted(store.outcomes()["declaration_id"]) == ["25122400019616", "7.0", "8.0"]
+    assert "1 id written as a number ('.0' after the digits)" in result.summary()
+
+
 def test_feedback_is_idempotent_and_reports_conflicts_unknowns_and_bad_rows(tmp_path):
     store = LabelStore(tmp_path / "store")
     store.record_flagged(_flagged(["A", "B", "C"]))

@@ -77,6 +77,8 @@ class FeedbackResult:
     unknown: list[str] = field(default_factory=list)
     #: Whether the conflicting outcomes replaced the stored ones (``--replace``).
     replaced: bool = False
+    #: Ids a spreadsheet wrote as numbers ('…616.0') read as the flagged id ('…616').
+    renumbered: int = 0
 
     def summary(self) -> str:
         differing = "replaced" if self.replaced else "conflicting"
@@ -84,12 +86,30 @@ class FeedbackResult:
             f"read {self.read:,} outcomes = {self.added:,} added + {self.unchanged:,} already "
             f"stored + {self.conflicts.height:,} {differing} + {self.rejects.height:,} rejected"
         )
+        if self.renumbered:
+            line += (
+                f"; {self.renumbered:,} id{'s' * (self.renumbered != 1)} written as a number "
+                "('.0' after the digits) read as the flagged declaration's"
+            )
         if self.unknown:
             line += (
                 f"; {len(self.unknown):,} for declarations this engine never flagged "
                 f"(stored as selection 'other', e.g. {self.unknown[0]})"
             )
         return line
+
+
+def _ids_as_flagged(outcomes: pl.DataFrame, flagged: pl.Series) -> tuple[pl.DataFrame, int]:
+    """Outcomes whose id a spreadsheet wrote as a number ('25122400019616.0'), read as
+    the flagged declaration's id ('25122400019616') when that one was flagged and the
+    id as written was not; and how many."""
+    ids = outcomes["declaration_id"]
+    bare = ids.str.replace(r"^([0-9]+)\.0$", "${1}")
+    fix = (bare != ids) & ~ids.is_in(flagged.implode()) & bare.is_in(flagged.implode())
+    n = int(fix.sum())
+    if not n:
+        return outcomes, 0
+    return outcomes.with_columns(pl.when(fix).then(bare).otherwise(ids).alias("declaration_id")), n
 
 
 def _refuse_nested(path: Path, schema: pl.Schema) -> None:
@@ -699,6 +719,7 @@ class LabelStore:
         read = incoming.height + rejects.height
         with self._locked():
             stored, flagged = self.outcomes(), self.flagged()
+            incoming, renumbered = _ids_as_flagged(incoming, flagged["declaration_id"])
             both = incoming.join(
                 stored, on="declaration_id", how="left", suffix="_stored", maintain_order="left"
             )
@@ -733,6 +754,7 @@ class LabelStore:
             rejects=rejects,
             unknown=unknown.to_list(),
             replaced=replace,
+            renumbered=renumbered,
         )
 
     def apply(self, declarations: pl.DataFrame) -> tuple[pl.DataFrame, int]:
