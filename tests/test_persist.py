@@ -180,6 +180,13 @@ def test_a_skops_model_with_a_foreign_type_is_refused(tmp_path, model_file):
     assert result.exit_code == 2 and "fractions.Fraction" in result.output
 
 
+def test_a_damaged_metadata_line_is_named(tmp_path):
+    bad = tmp_path / "bad.joblib"
+    bad.write_bytes(_header() + b"[not, a record\npayload")
+    with pytest.raises(DetectorError, match="has a damaged metadata line"):
+        read_metadata(bad)
+
+
 def test_metadata_is_read_without_unpickling(model_file):
     path, _, _ = model_file
     meta = read_metadata(path)

@@ -177,13 +177,9 @@ def _parts(path: Path) -> tuple[dict, bytes, bytes]:
         )
     try:
         header_line, meta_line, payload = data[len(MAGIC) :].split(b"\n", 2)
-        header = json.loads(header_line)
-        if not isinstance(header, dict):
-            raise ValueError
     except ValueError:
-        raise DetectorError(
-            f"Model file {path} has a damaged header; train the model again."
-        ) from None
+        header_line, meta_line, payload = b"", b"", b""
+    header = _json_record(path, header_line, "header")
     _check_format_version(path, header.get("format_version"))
     return header, meta_line, payload
 
@@ -196,17 +192,22 @@ def _check_format_version(path: Path, version) -> None:
         )
 
 
-def _metadata(path: Path, line: bytes) -> dict:
-    """The metadata record of a model file's second line."""
+def _json_record(path: Path, line: bytes, what: str) -> dict:
+    """One JSON object of a model file's ``what`` line (its header, its metadata)."""
     try:
-        metadata = json.loads(line)
-        if not isinstance(metadata, dict):
+        record = json.loads(line)
+        if not isinstance(record, dict):
             raise ValueError
     except ValueError:
         raise DetectorError(
-            f"Model file {path} has a damaged metadata line; train the model again."
+            f"Model file {path} has a damaged {what}; train the model again."
         ) from None
-    return metadata
+    return record
+
+
+def _metadata(path: Path, line: bytes) -> dict:
+    """The metadata record of a model file's second line."""
+    return _json_record(path, line, "metadata line")
 
 
 def read_metadata(path: str | Path) -> dict:
