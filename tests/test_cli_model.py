@@ -294,12 +294,30 @@ def test_a_scored_list_is_a_valid_input_to_score_and_explain(files, suffix):
     assert f"declaration_id: {ident}" in result.output
 
 
-def test_training_names_each_step_as_it_starts(files, tmp_path):
+def test_training_names_each_step_as_it_starts(files, tmp_path, monkeypatch):
     from detector.app.pipeline import train
+    from detector.features import StageCache
 
     folder, _, _ = files
     steps: list[str] = []
+    taken: list[bool] = []
+    get = StageCache.get
+
+    def counted(self, key):
+        kept = get(self, key)
+        taken.append(kept is not None)
+        return kept
+
+    monkeypatch.setattr(StageCache, "get", counted)
     train([folder / "history.csv"], tmp_path / "m.joblib", step=steps.append)
+    # The fit again on every row takes the months the first fit staged, but the one the
+    # measured fifth begins in, which it holds more of.
+    dates = pl.read_csv(folder / "history.csv", try_parse_dates=True)["declaration_date"]
+    first, last = dates.min(), dates.max()
+    cut = first + (last - first) * 0.8
+    months = dates.dt.truncate("1mo")
+    n_first, n_all = months.filter(dates <= cut).n_unique(), months.n_unique()
+    assert taken == [False] * n_first + [True] * (n_first - 1) + [False] * (n_all - n_first + 1)
     # Without --valid: measured on the last fifth, then fitted again on every row.
     assert [s.split(" ")[0] for s in steps] == [
         "reading",

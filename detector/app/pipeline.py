@@ -14,7 +14,7 @@ from detector.app.labels import LabelStore
 from detector.app.reasons import hints, sentence_expr, with_sentences
 from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from detector.errors import DetectorError
-from detector.features import PEER_LEVELS
+from detector.features import PEER_LEVELS, StageCache
 from detector.io.ingest import check_clashes, describe_repairs, read_declarations, reject_tally
 from detector.io.leftovers import sweep_leftovers
 from detector.io.output import (
@@ -231,17 +231,24 @@ def train(
     else:
         train_rows, valid_rows = split_by_time(declarations)
     del declarations
-    step(f"fitting the features and the classifier on {train_rows.height:,} declarations")
-    model = _fit(config, train_rows, record, files)
-    step(f"measuring on {valid_rows.height:,} validation declarations")
-    metrics = measure(model, valid_rows) if valid_rows.height else None
-    if not valid and valid_rows.height:
-        # Measured on the last 20 % by a model of the months before it, as the future
-        # will be scored; the model saved then learns from every row, the newest labels
-        # (an investigator's latest outcomes) most of all.
-        step(f"fitting again on all {train_rows.height + valid_rows.height:,} declarations")
-        train_rows = pl.concat([train_rows, valid_rows], how="vertical_relaxed")
-        model = _fit(config, train_rows, record, files)
+    refit = not valid and valid_rows.height > 0
+    # The fit again on every row takes the months the first fit already staged.
+    stages = StageCache() if refit else None
+    try:
+        step(f"fitting the features and the classifier on {train_rows.height:,} declarations")
+        model = _fit(config, train_rows, record, files, stages)
+        step(f"measuring on {valid_rows.height:,} validation declarations")
+        metrics = measure(model, valid_rows) if valid_rows.height else None
+        if refit:
+            # Measured on the last 20 % by a model of the months before it, as the
+            # future will be scored; the model saved then learns from every row, the
+            # newest labels (an investigator's latest outcomes) most of all.
+            step(f"fitting again on all {train_rows.height + valid_rows.height:,} declarations")
+            train_rows = pl.concat([train_rows, valid_rows], how="vertical_relaxed")
+            model = _fit(config, train_rows, record, files, stages)
+    finally:
+        if stages is not None:
+            stages.close()
     first, last = model.training_period
     metadata = {
         "schema_profile": profile.name,
@@ -291,10 +298,11 @@ def _validation_rows(
     return rows, checked
 
 
-def _fit(config: ModelConfig, rows: pl.DataFrame, record, files) -> FraudModel:
-    """A model fitted on ``rows``; a training set it cannot learn from, in one sentence."""
+def _fit(config: ModelConfig, rows: pl.DataFrame, record, files, stages=None) -> FraudModel:
+    """A model fitted on ``rows`` (months staged before taken from ``stages``); a
+    training set it cannot learn from, in one sentence."""
     try:
-        return FraudModel(config).fit(rows, exploration_record=record)
+        return FraudModel(config).fit(rows, exploration_record=record, stage_cache=stages)
     except ValueError as exc:
         raise DetectorError(f"Cannot train on {', '.join(map(str, files))}: {exc}.") from None
 
