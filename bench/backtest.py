@@ -100,6 +100,11 @@ CANDIDATES: dict[str, dict] = {
         "usual_code_stake": True,
         "revenue_weight": 1.0,
     },
+    # The importer's usual code read from its trade with the row's seller first (the
+    # default since this candidate's run), against the importer's record alone.
+    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, usual code of the importer alone": {
+        "usual_by_seller": False
+    },
     "engine: forest 300": {"estimator": "forest", "n_trees": 300},
     "engine: forest 300, every entity coded": {
         "estimator": "forest",

@@ -37,7 +37,7 @@ from detector.features._histories import (
 )
 from detector.features._reclassification import (
     USUAL_CODE_COLUMNS,
-    importer_codes,
+    declared_codes,
     reclassification,
     usual_codes,
 )
@@ -63,6 +63,8 @@ CATEGORICAL_BASE: tuple[str, ...] = (
 )
 
 _ROW = "__row"
+#: The record of an importer's trade with one seller (``usual_codes``' ``seller_codes``).
+_SELLER_RECORD = ("importer_id", "seller_id")
 #: Optional columns a declaration may lack; missing ones are read as empty.
 #: The optional canonical columns a frame may lack: the features add them, empty.
 OPTIONAL_COLUMNS: dict[str, pl.DataType] = {
@@ -189,6 +191,8 @@ class DeclarationFeatures:
         declarations of earlier months) or ``out_of_fold`` (inspections of the other
         folds of the training data, all dates; the declarations of the whole training
         period less the row itself).
+    usual_by_seller : read the importer's usual code from its trade with the row's
+        seller first, then from all its declarations (``usual_codes``).
     """
 
     def __init__(
@@ -200,6 +204,7 @@ class DeclarationFeatures:
         destination: str | None = None,
         extra_categorical: tuple[str, ...] = (),
         label_history: str = "expanding",
+        usual_by_seller: bool = True,
     ) -> None:
         self.min_peer_count = min_peer_count
         self.de_minimis = de_minimis
@@ -207,6 +212,7 @@ class DeclarationFeatures:
         self.destination = destination
         self.extra_categorical = tuple(extra_categorical)
         self.label_history = label_history
+        self.usual_by_seller = usual_by_seller
 
     # ------------------------------------------------------------------ fitting
     def fit_transform(self, data: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
@@ -281,7 +287,13 @@ class DeclarationFeatures:
         """Write each month's first stage, prices and lanes against the months before
         it, to its file (from ``cache`` where the same declarations came before)."""
         for period, file in zip(periods, files, strict=True):
-            settings = (self.min_peer_count, self.de_minimis, self.destination, self.label_history)
+            settings = (
+                self.min_peer_count,
+                self.de_minimis,
+                self.destination,
+                self.label_history,
+                self.usual_by_seller,
+            )
             key = None if cache is None else _stage_key(work, period, settings)
             cached = None if key is None else cache.get(key)
             if cached is not None:
@@ -296,7 +308,15 @@ class DeclarationFeatures:
             stage = self._apply_tables(current, reference, routes).collect(engine="in-memory")
             if self.label_history == "expanding":
                 # The importer's usual codes from the months before, as the prices.
-                found = usual_codes(stage, importer_codes(history), reference, routes)
+                found = usual_codes(
+                    stage,
+                    declared_codes(history),
+                    reference,
+                    routes,
+                    seller_codes=declared_codes(history, _SELLER_RECORD)
+                    if self.usual_by_seller
+                    else None,
+                )
                 stage = pl.concat([stage, found], how="horizontal")
             stage.write_parquet(file)
             if key is not None:
@@ -317,6 +337,9 @@ class DeclarationFeatures:
         self.reference_ = fit_reference_prices(df.lazy(), self.min_peer_count)
         self.routes_ = fit_route_tables(df.lazy())
         self.entities_ = fit_entity_state(staged, self.smoothing)
+        self.seller_codes_ = (
+            declared_codes(df.lazy(), _SELLER_RECORD) if self.usual_by_seller else None
+        )
         extras = [c for c in self.extra_categorical if c in df.columns]
         self.categorical_features_ = [*CATEGORICAL_BASE, *extras]
         self.numeric_features_ = list(NUMERIC_FEATURES)
@@ -431,19 +454,22 @@ class DeclarationFeatures:
         where :meth:`transform` made them, else found now (a table of an older model)."""
         if all(c in table.columns for c in USUAL_CODE_COLUMNS):
             return table.select(USUAL_CODE_COLUMNS)
-        return usual_codes(
-            table, self.entities_.tables["importer_hs"], self.reference_, self.routes_
-        )
+        return self._usual_codes(table)
 
     def _with_usual_codes(self, staged: pl.DataFrame, counted: bool = False) -> pl.DataFrame:
-        found = usual_codes(
-            staged,
+        return pl.concat([staged, self._usual_codes(staged, counted)], how="horizontal")
+
+    def _usual_codes(self, table: pl.DataFrame, counted: bool = False) -> pl.DataFrame:
+        """``usual_codes`` from the training history's records (a model saved before
+        the seller's record was kept reads the importer's alone)."""
+        return usual_codes(
+            table,
             self.entities_.tables["importer_hs"],
             self.reference_,
             self.routes_,
             counted=counted,
+            seller_codes=getattr(self, "seller_codes_", None),
         )
-        return pl.concat([staged, found], how="horizontal")
 
     # ------------------------------------------------------------------ steps
     def _apply_tables(

@@ -18,8 +18,8 @@ from detector.features._routes import RouteTables
 __all__ = [
     "RECLASS_COLUMNS",
     "USUAL_CODE_COLUMNS",
+    "declared_codes",
     "hs_section",
-    "importer_codes",
     "reclassification",
     "usual_codes",
 ]
@@ -68,6 +68,7 @@ USUAL_CODE_COLUMNS: tuple[str, ...] = (
     "usual_duty_pct",
     "usual_duty_gap",
     "usual_revenue",
+    "usual_seller_id",
 )
 
 
@@ -225,6 +226,7 @@ def usual_codes(
     routes: RouteTables,
     *,
     counted: bool = False,
+    seller_codes: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Per row, the importer's usual code that its goods may really be: misclassified
     goods declared at their true value, where the two codes' prices are alike.
@@ -232,42 +234,87 @@ def usual_codes(
     Shrimps declared as frozen fish at a price both fit show nothing in their price; the
     importer's record does, as a post-clearance audit reads it: the importer classifies
     such goods under another code as a rule. In the training history
-    (``importer_codes``: declarations per importer and code), its usual code is one of
-    the same tariff section that it declared ``USUAL_MIN_N`` or more times, on at least
-    ``USUAL_SHARE`` of all its declarations and ``USUAL_TIMES`` as often as the declared
-    code; which the declared origin pays at least ``MIN_DUTY_GAIN`` points more duty on
-    (its median rate for that origin: an origin that never shipped the code has no rate
-    to claim); and whose peer prices the declared price is in line with (within
-    ``MISFIT_Z`` spreads of their median: of the origin and quarter, else the origin,
-    else all origins, as in :func:`reclassification`). Of several, the best fit, ties
-    to the higher duty. Rows whose price already fits another code
-    (``reclass_hs_code``) are left to it. ``counted``: the rows are among
-    ``importer_codes``' own (training rows); each is left out of its code's and its
-    importer's counts, as a new declaration is not in its history.
+    (``importer_codes``: declarations per importer and code, :func:`declared_codes`),
+    its usual code is one of the same tariff section that it declared ``USUAL_MIN_N`` or
+    more times, on at least ``USUAL_SHARE`` of all its declarations and ``USUAL_TIMES``
+    as often as the declared code; which the declared origin pays at least
+    ``MIN_DUTY_GAIN`` points more duty on (its median rate for that origin: an origin
+    that never shipped the code has no rate to claim); and whose peer prices the
+    declared price is in line with (within ``MISFIT_Z`` spreads of their median: of the
+    origin and quarter, else the origin, else all origins, as in
+    :func:`reclassification`). Of several, the best fit, ties to the higher duty. Rows
+    whose price already fits another code (``reclass_hs_code``) are left to it.
+    ``counted``: the rows are among ``importer_codes``' own (training rows); each is
+    left out of its code's and its importer's counts, as a new declaration is not in its
+    history.
 
-    Returns ``USUAL_CODE_COLUMNS`` in the rows' order: the code; the importer's history
-    of it, of the declared code, and in all; its peers' median price per tonne, number
+    ``seller_codes`` (declarations per importer, seller and code, :func:`declared_codes`):
+    the same record of the importer's trade with the row's seller, read first. An
+    importer of many goods has no usual code of its own, but what it buys from one
+    supplier it usually declares under one code: the seller's goods declared under
+    another is the same sign, and ``usual_seller_id`` names the seller (null where the
+    record is of all the importer's declarations).
+
+    Returns ``USUAL_CODE_COLUMNS`` in the rows' order: the code; the record's count of
+    it, of the declared code, and in all; its peers' median price per tonne, number
     and origin (null: all); its duty, the points above the declared rate, and the duty
-    they make on the declared value.
+    they make on the declared value; the seller whose trade the record is of.
     """
+    rows = _unpriced_rows(table)
+    candidates = _candidates(reference, routes)
+    records = [] if seller_codes is None else [(seller_codes, ("importer_id", "seller_id"))]
+    records.append((importer_codes, ("importer_id",)))
+    found = [
+        _usual_best(rows, codes, keys, candidates, counted).with_columns(
+            pl.lit(rank, dtype=pl.Int8).alias("_record")
+        )
+        for rank, (codes, keys) in enumerate(records)
+    ]
+    best = (
+        pl.concat(found, how="vertical")
+        .sort(_ROW, "_record")
+        .unique(subset=_ROW, keep="first", maintain_order=True)
+        .drop("_record")
+    )
+    numbered = pl.DataFrame({_ROW: pl.int_range(table.height, eager=True, dtype=pl.UInt32)})
+    return (
+        numbered.lazy()
+        .join(best, on=_ROW, how="left", maintain_order="left")
+        .drop(_ROW)
+        .select(USUAL_CODE_COLUMNS)
+        .collect()
+    )
+
+
+def _usual_best(
+    rows: pl.LazyFrame,
+    codes: pl.DataFrame,
+    keys: tuple[str, ...],
+    candidates: dict[str, pl.LazyFrame],
+    counted: bool,
+) -> pl.LazyFrame:
+    """Per row of ``rows`` (:func:`_unpriced_rows`), the best usual code of the record
+    ``codes`` keyed by ``keys`` (the importer, or the importer and the seller), as
+    :func:`usual_codes` says."""
     duty = pl.col("duty_rate_pct")
     z = ((pl.col("log_unit_value") - pl.col("_median")) / pl.col("_spread")).abs()
-    codes = importer_codes.lazy().select("importer_id", "hs_code", "n")
-    best = (
-        _unpriced_rows(table)
-        .join(codes.rename({"n": "usual_own_n"}), on=["importer_id", "hs_code"], how="left")
+    codes = codes.lazy().select(*keys, "hs_code", "n")
+    by_seller = "seller_id" in keys
+    return (
+        rows.filter(pl.all_horizontal(pl.col(k).is_not_null() for k in keys))
+        .join(codes.rename({"n": "usual_own_n"}), on=[*keys, "hs_code"], how="left")
         .with_columns(
             (pl.col("usual_own_n").fill_null(0.0) - float(counted)).clip(lower_bound=0.0),
             hs_section(pl.col("hs_code")).alias("section"),
         )
-        .join(_usual(codes), on="importer_id", how="inner")
+        .join(_usual(codes, keys), on=list(keys), how="inner")
         .with_columns(pl.col("usual_importer_n") - float(counted))
         .filter(
             (pl.col("usual_hs_code") != pl.col("hs_code"))
             & (pl.col("usual_hs_n") >= USUAL_TIMES * pl.col("usual_own_n"))
             & (pl.col("usual_hs_n") >= USUAL_SHARE * pl.col("usual_importer_n"))
         )
-        .pipe(_usual_peers, _candidates(reference, routes))
+        .pipe(_usual_peers, candidates)
         .with_columns(z.alias("_z"), (pl.col("usual_duty_pct") - duty).alias("usual_duty_gap"))
         .filter((pl.col("_z") <= MISFIT_Z) & (pl.col("usual_duty_gap") >= MIN_DUTY_GAIN))
         .sort(_ROW, "_z", "usual_duty_pct", "usual_hs_code", descending=[False, False, True, False])
@@ -281,10 +328,11 @@ def usual_codes(
             "usual_duty_pct",
             "usual_duty_gap",
             (pl.col("customs_value") * pl.col("usual_duty_gap") / 100.0).alias("usual_revenue"),
+            (pl.col("seller_id") if by_seller else pl.lit(None, dtype=pl.String)).alias(
+                "usual_seller_id"
+            ),
         )
     )
-    rows = pl.DataFrame({_ROW: pl.int_range(table.height, eager=True, dtype=pl.UInt32)})
-    return rows.lazy().join(best, on=_ROW, how="left", maintain_order="left").drop(_ROW).collect()
 
 
 def _unpriced_rows(table: pl.DataFrame) -> pl.LazyFrame:
@@ -299,6 +347,7 @@ def _unpriced_rows(table: pl.DataFrame) -> pl.LazyFrame:
         .select(
             _ROW,
             "importer_id",
+            pl.col("seller_id") if "seller_id" in table.columns else pl.lit(None, pl.String),
             "hs_code",
             "country_origin",
             pl.col("declaration_date").dt.quarter().cast(pl.Int8).alias("quarter"),
@@ -315,39 +364,38 @@ def _unpriced_rows(table: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
-def importer_codes(lf: pl.LazyFrame) -> pl.DataFrame:
-    """Declarations per importer and code (``importer_id``, ``hs_code``, ``n``): the
-    history :func:`usual_codes` reads an importer's usual codes from.
+def declared_codes(lf: pl.LazyFrame, keys: tuple[str, ...] = ("importer_id",)) -> pl.DataFrame:
+    """Declarations per record and code: per importer (``keys``: ``importer_id``), or
+    per importer and seller (``importer_id``, ``seller_id``), with ``hs_code`` and
+    ``n``; of the records that declared some code ``USUAL_MIN_N`` or more times (no
+    other can show a usual code). The history :func:`usual_codes` reads usual codes
+    from.
 
-    >>> importer_codes(pl.LazyFrame({"importer_id": ["A", "A", "B"], "hs_code": ["1", "1", "2"]}))
-    shape: (2, 3)
-    ┌─────────────┬─────────┬─────┐
-    │ importer_id ┆ hs_code ┆ n   │
-    │ ---         ┆ ---     ┆ --- │
-    │ str         ┆ str     ┆ f64 │
-    ╞═════════════╪═════════╪═════╡
-    │ A           ┆ 1       ┆ 2.0 │
-    │ B           ┆ 2       ┆ 1.0 │
-    └─────────────┴─────────┴─────┘
+    >>> rows = {"importer_id": ["A"] * 6 + ["B"], "seller_id": ["S"] * 7}
+    >>> rows["hs_code"] = ["1"] * 5 + ["2", "1"]
+    >>> declared_codes(pl.LazyFrame(rows), ("importer_id", "seller_id")).rows()
+    [('A', 'S', '1', 5.0), ('A', 'S', '2', 1.0)]
     """
     return (
-        lf.filter(pl.col("importer_id").is_not_null() & pl.col("hs_code").is_not_null())
-        .group_by("importer_id", "hs_code")
+        lf.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in (*keys, "hs_code")))
+        .group_by(*keys, "hs_code")
         .agg(pl.len().cast(pl.Float64).alias("n"))
-        .sort("importer_id", "hs_code")
+        .filter(pl.col("n").max().over(keys) >= USUAL_MIN_N)
+        .sort(*keys, "hs_code")
         .collect()
     )
 
 
-def _usual(codes: pl.LazyFrame) -> pl.LazyFrame:
-    """Per importer, the codes that may be usual for it (``USUAL_MIN_N`` or more
-    declarations, on at least ``USUAL_SHARE`` of all of its but one: the row's own may
-    be among them): their counts and the importer's total."""
+def _usual(codes: pl.LazyFrame, keys: tuple[str, ...] = ("importer_id",)) -> pl.LazyFrame:
+    """Per record (an importer, or an importer and a seller: ``keys``), the codes that
+    may be usual for it (``USUAL_MIN_N`` or more declarations, on at least
+    ``USUAL_SHARE`` of all of its but one: the row's own may be among them): their
+    counts and the record's total."""
     return codes.select(
-        "importer_id",
+        *keys,
         pl.col("hs_code").alias("usual_hs_code"),
         pl.col("n").alias("usual_hs_n"),
-        pl.col("n").sum().over("importer_id").alias("usual_importer_n"),
+        pl.col("n").sum().over(keys).alias("usual_importer_n"),
     ).filter(
         (pl.col("usual_hs_n") >= USUAL_MIN_N)
         & (pl.col("usual_hs_n") >= USUAL_SHARE * (pl.col("usual_importer_n") - 1.0))

@@ -22,7 +22,9 @@ class ModelConfig:
     (only where the training labels record recovered revenue); with
     ``usual_code_stake``, a declaration's stake is at least the duty of the importer's
     usual code that its goods may really be (chosen by the backtest: misclassification's
-    recall@5 % 0.33 -> 0.52, revenue within the folds' noise). Scoring:
+    recall@5 % 0.33 -> 0.52, revenue within the folds' noise); with ``usual_by_seller``,
+    that usual code is read first from the importer's trade with the row's seller
+    (``features._reclassification.usual_codes``). Scoring:
     ``exploration_share`` of the inspection capacity goes to exploration, spent as
     ``selection_policy`` says (``models._policies``: by default ``scheme-adapt``, the
     policy ``detector simulate`` chose: shared equally among the schemes the rows' own
@@ -55,6 +57,7 @@ class ModelConfig:
     novelty_floor: float = 0.98
     revenue_weight: float = 0.5
     usual_code_stake: bool = True
+    usual_by_seller: bool = True
     exploration_share: float = 0.10
     selection_policy: str = "scheme-adapt"
     reasons_share: float = 0.10

@@ -171,6 +171,7 @@ class FraudModel:
             destination=cfg.destination,
             extra_categorical=cfg.extra_categorical,
             label_history=cfg.label_history,
+            usual_by_seller=cfg.usual_by_seller,
         )
         labelled, table, sample = self._fit_features(declarations, stage_cache)
         # What exploration knows of each segment: the labels the model learns from.
