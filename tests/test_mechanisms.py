@@ -11,6 +11,8 @@ from polars.testing import assert_frame_equal
 from detector.app import reasons
 from detector.features import fit_reference_prices, fit_route_tables, reference_price_deviation
 from detector.features._reclassification import hs_section, reclassification, usual_codes
+from detector.features._reference_prices import ReferencePrices
+from detector.features._routes import RouteTables
 from detector.models._reasons import _with_low_price, mechanism_facts
 
 
@@ -74,11 +76,9 @@ def test_a_price_that_fits_a_dearer_code_of_the_same_section_names_it():
     assert out["declaration_id"].to_list() == ["a", "b", "c", "d"]
 
 
-def test_goods_under_a_code_their_importer_rarely_uses_name_its_usual_dearer_code():
-    """Prices alike (shrimps at about 5,000 a tonne and frozen fish at 4,500, from VN),
-    so no price misfits: the importer's record names the code the goods may really be,
-    its usual one of the same section, on a quarter or more of its declarations and
-    declared at least four times as often, which the declared origin pays more on."""
+def _alike_prices() -> tuple[pl.DataFrame, ReferencePrices, RouteTables]:
+    """``_history`` with shrimps at about 5,000 a tonne and frozen fish at 4,500: a
+    price both fit; its reference prices and route tables."""
     history = _history().with_columns(
         pl.when(pl.col("hs_code") == "030617")
         .then(pl.col("customs_value") * 5000 / 9000)
@@ -86,8 +86,15 @@ def test_goods_under_a_code_their_importer_rarely_uses_name_its_usual_dearer_cod
         .then(pl.col("customs_value") * 4500 / 2000)
         .otherwise(pl.col("customs_value"))
     )
-    reference = fit_reference_prices(history.lazy())
-    routes = fit_route_tables(history.lazy())
+    return history, fit_reference_prices(history.lazy()), fit_route_tables(history.lazy())
+
+
+def test_goods_under_a_code_their_importer_rarely_uses_name_its_usual_dearer_code():
+    """Prices alike (shrimps at about 5,000 a tonne and frozen fish at 4,500, from VN),
+    so no price misfits: the importer's record names the code the goods may really be,
+    its usual one of the same section, on a quarter or more of its declarations and
+    declared at least four times as often, which the declared origin pays more on."""
+    history, reference, routes = _alike_prices()
     # The training history's declarations per importer and code.
     importer_codes = pl.DataFrame(
         [
@@ -164,6 +171,52 @@ def test_goods_under_a_code_their_importer_rarely_uses_name_its_usual_dearer_cod
         "MISCLASSIFIED", table.hstack(out).row(0, named=True) | {"usual_own_n": 1.0}, 150.0
     )
     assert "and HS 030389 (10.0%) once;" in once
+
+
+def test_the_importers_trade_with_the_rows_seller_is_read_first():
+    """An importer of many goods has no usual code of its own (shrimps on 14 of its 100
+    declarations), but what it buys from seller S1 it declared as shrimps 12 times of
+    13: fish from S1 at a price shrimps fit is named for it, with S1 and the counts of
+    that trade; fish from S2, of which it has no record, is not. Where the importer has
+    a usual code too, its trade with the seller is the record named."""
+    history, reference, routes = _alike_prices()
+    importer_codes = pl.DataFrame(
+        [("I5", "030617", 14.0), ("I5", "847130", 86.0), ("I1", "030617", 14.0)],
+        schema=["importer_id", "hs_code", "n"],
+        orient="row",
+    )
+    seller_codes = pl.DataFrame(
+        [("I5", "S1", "030617", 12.0), ("I5", "S1", "030389", 1.0), ("I1", "S1", "030617", 6.0)],
+        schema=["importer_id", "seller_id", "hs_code", "n"],
+        orient="row",
+    )
+    base = {"declaration_date": date(2025, 3, 1), "country_origin": "VN", "country_departure": "VN"}
+    base |= {"net_mass_kg": 1000.0, "hs_code": "030389", "duty_rate_pct": 10.0}
+    new = pl.DataFrame(
+        [base | {"declaration_id": i, "customs_value": 4800.0} for i in "abcd"],
+        schema=history.schema,
+    ).with_columns(
+        pl.Series("importer_id", ["I5", "I5", "I1", "I1"]),
+        pl.Series("seller_id", ["S1", "S2", "S1", None]),
+    )
+    table = reclassification(reference_price_deviation(new.lazy(), reference), reference, routes)
+    table = table.collect()
+    alone = usual_codes(table, importer_codes, reference, routes)
+    assert alone["usual_hs_code"].to_list() == [None, None, "030617", "030617"]
+    assert alone["usual_seller_id"].to_list() == [None] * 4
+    out = usual_codes(table, importer_codes, reference, routes, seller_codes=seller_codes)
+    assert out["usual_hs_code"].to_list() == ["030617", None, "030617", "030617"]
+    assert out["usual_seller_id"].to_list() == ["S1", None, "S1", None]
+    counts = out.select("usual_hs_n", "usual_own_n", "usual_importer_n").rows()
+    assert counts[0] == (12.0, 1.0, 13.0) and counts[2] == (6.0, 0.0, 6.0)
+    assert counts[3] == (14.0, 0.0, 14.0)  # no seller: the importer's own record
+    said = reasons.FORMATTERS["MISCLASSIFIED"](
+        "MISCLASSIFIED", table.hstack(out).row(0, named=True) | {"currency": "USD"}, 150.0
+    )
+    assert said.startswith(
+        "MISCLASSIFIED: in the training history importer I5 declared HS 030617 (20.0%) 12 "
+        "times, 92% of its 13 declarations from seller S1, and HS 030389 (10.0%) once; "
+    )
 
 
 def test_a_sentence_quotes_an_entity_id_that_cannot_pass_for_another_sentence():
@@ -316,7 +369,8 @@ SCHEMES = {
         "MISCLASSIFIED": r"([\d,]+ USD/t fits HS \d{6} \(median [\d,]+ USD/t of [\d,]+ "
         r"declarations, duty [\d.]+%\) better than the declared HS \d{6} at [\d.]+%"
         r"|in the training history importer \S+ declared HS \d{6} \([\d.]+%\) [\d,]+ times, "
-        r"[\d.]+% of its [\d,]+ declarations, and HS \d{6} \([\d.]+%\) ([\d,]+ times|once|"
+        r"[\d.]+% of its [\d,]+ declarations( from seller \w+)?, and HS \d{6} \([\d.]+%\) "
+        r"([\d,]+ times|once|"
         r"never); [\d,]+ USD/t fits HS \d{6} \(median [\d,]+ USD/t of [\d,]+ declarations "
         r"(from [A-Z]{2}|of all origins)\)); .*the duty would be [\d,]+ USD more",
     },

@@ -232,23 +232,9 @@ def train(
         train_rows, valid_rows = split_by_time(declarations)
     del declarations
     refit = not valid and valid_rows.height > 0
-    # The fit again on every row takes the months the first fit already staged.
-    stages = StageCache() if refit else None
-    try:
-        step(f"fitting the features and the classifier on {train_rows.height:,} declarations")
-        model = _fit(config, train_rows, record, files, stages)
-        step(f"measuring on {valid_rows.height:,} validation declarations")
-        metrics = measure(model, valid_rows) if valid_rows.height else None
-        if refit:
-            # Measured on the last 20 % by a model of the months before it, as the
-            # future will be scored; the model saved then learns from every row, the
-            # newest labels (an investigator's latest outcomes) most of all.
-            step(f"fitting again on all {train_rows.height + valid_rows.height:,} declarations")
-            train_rows = pl.concat([train_rows, valid_rows], how="vertical_relaxed")
-            model = _fit(config, train_rows, record, files, stages)
-    finally:
-        if stages is not None:
-            stages.close()
+    model, metrics, train_rows = _fit_and_measure(
+        config, train_rows, valid_rows, refit, (record, files), step
+    )
     first, last = model.training_period
     metadata = {
         "schema_profile": profile.name,
@@ -276,6 +262,33 @@ def train(
     step(f"saving {model_path}")
     save_model(model, metadata, model_path)
     return metadata
+
+
+def _fit_and_measure(
+    config: ModelConfig, train_rows, valid_rows, refit: bool, context, step
+) -> tuple[FraudModel, dict | None, pl.DataFrame]:
+    """The model fitted on ``train_rows``, its measure on ``valid_rows``; with ``refit``
+    (no validation files: ``valid_rows`` are the last fifth), the model saved is then
+    fitted again on every row. Returns it, the measure, and the rows it learned from.
+    ``context``: the label store's exploration record and the input files."""
+    # The fit again on every row takes the months the first fit already staged.
+    stages = StageCache() if refit else None
+    try:
+        step(f"fitting the features and the classifier on {train_rows.height:,} declarations")
+        model = _fit(config, train_rows, *context, stages)
+        step(f"measuring on {valid_rows.height:,} validation declarations")
+        metrics = measure(model, valid_rows) if valid_rows.height else None
+        if refit:
+            # Measured on the last 20 % by a model of the months before it, as the
+            # future will be scored; the model saved then learns from every row, the
+            # newest labels (an investigator's latest outcomes) most of all.
+            step(f"fitting again on all {train_rows.height + valid_rows.height:,} declarations")
+            train_rows = pl.concat([train_rows, valid_rows], how="vertical_relaxed")
+            model = _fit(config, train_rows, *context, stages)
+    finally:
+        if stages is not None:
+            stages.close()
+    return model, metrics, train_rows
 
 
 def _validation_rows(
@@ -713,6 +726,8 @@ def _card(r: dict, n_rows: int, model: FraudModel, listing: dict | str) -> dict:
             "importers_declarations_of_it_in_training": r["usual_hs_n"],
             "importers_declarations_of_the_declared_code_in_training": r["usual_own_n"],
             "importers_declarations_in_training": r["usual_importer_n"],
+            # The counts are of the importer's trade with this seller, where named.
+            "from_seller": r.get("usual_seller_id"),
             "its_median_per_ton": r["usual_value_per_ton"],
             "its_peers_origin": r["usual_peer_origin"] or "all origins",
             "its_declarations": r["usual_peer_n"],

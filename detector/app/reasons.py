@@ -188,13 +188,16 @@ def _misclassified(code: str, r: dict, de_minimis: float) -> str:
 
 def _usual_code(code: str, r: dict) -> str:
     """Goods under a code their importer rarely uses, at a price its usual code fits:
-    the importer's counts are the training history's, both codes alike."""
+    the importer's counts (of its trade with the row's seller, where that is the
+    record) are the training history's, both codes alike."""
     peers = f"from {r['usual_peer_origin']}" if r.get("usual_peer_origin") else "of all origins"
+    seller = r.get("usual_seller_id")
+    record = f" from seller {_id(seller)}" if seller is not None else ""
     return (
         f"{code}: in the training history importer {_id(r.get('importer_id'))} declared "
         f"HS {r.get('usual_hs_code')} ({_num(r.get('usual_duty_pct'), '.1f')}%) "
         f"{_times(r.get('usual_hs_n'))}, {_pct(_share(r))} of its "
-        f"{_num(r.get('usual_importer_n'))} declarations, and HS {r.get('hs_code')} "
+        f"{_num(r.get('usual_importer_n'))} declarations{record}, and HS {r.get('hs_code')} "
         f"({_num(r.get('duty_rate_pct'), '.1f')}%) {_times(r.get('usual_own_n'))}; "
         f"{_num(r.get('unit_value_per_ton'))}{_cur(r)}/t fits HS {r.get('usual_hs_code')} "
         f"(median {_num(r.get('usual_value_per_ton'))}{_cur(r)}/t of "
