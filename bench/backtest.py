@@ -22,6 +22,7 @@ are benchmark dependencies only (`pip install xgboost lightgbm`).
 
 import argparse
 import json
+import statistics
 import time
 from datetime import date
 from pathlib import Path
@@ -334,6 +335,44 @@ def markdown_table(record: dict) -> str:
     return "\n".join(lines)
 
 
+def paired_table(record: dict, base: str, candidate: str) -> str:
+    """Per dataset (the Korean folds; the synthetic folds of every seed pooled), the
+    difference CANDIDATE - BASE on each fold at 5 % capacity: precision, revenue and
+    each scheme's recall, as the mean, its standard error over the folds, and the
+    number of folds it is higher, equal and lower on. Names as in the saved run (or a
+    part of one)."""
+
+    def named(runs: dict, part: str) -> str:
+        found = [n for n in runs if n == part] or [n for n in runs if part in n]
+        if len(found) != 1:
+            raise SystemExit(f"{part!r} names {len(found)} models of the run, not one")
+        return found[0]
+
+    groups: dict[str, list[tuple[dict, dict]]] = {}
+    for dataset, runs in record.items():
+        group = "synthetic" if dataset.startswith("synthetic") else dataset
+        pairs = zip(runs[named(runs, base)], runs[named(runs, candidate)], strict=True)
+        groups.setdefault(group, []).extend(pairs)
+    lines = [f"{candidate} - {base}, at 5 %: mean (se) over the folds; higher/equal/lower"]
+    for group, pairs in groups.items():
+        lines.append(f"{group}, {len(pairs)} folds:")
+        metrics = {"precision": lambda f: f["at"]["5%"]["precision"]}
+        metrics["revenue"] = lambda f: f["at"]["5%"].get("revenue")
+        for scheme in sorted(pairs[0][0]["at"]["5%"].get("recall_by_scheme") or {}):
+            metrics[scheme] = lambda f, s=scheme: f["at"]["5%"]["recall_by_scheme"][s]
+        for name, value in metrics.items():
+            diffs = [value(c) - value(b) for b, c in pairs if value(b) is not None]
+            if not diffs:
+                continue
+            se = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float("nan")
+            up, same = sum(d > 0 for d in diffs), sum(d == 0 for d in diffs)
+            lines.append(
+                f"  {name:<22} {statistics.mean(diffs):+.4f} ({se:.4f})"
+                f"  {up}/{same}/{len(diffs) - up - same}"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     here = Path(__file__).resolve().parents[2]
@@ -344,6 +383,12 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--table", type=Path, help="print the status table of a saved run")
+    parser.add_argument(
+        "--paired",
+        nargs=2,
+        metavar=("BASE", "CANDIDATE"),
+        help="with --table: each fold's difference CANDIDATE - BASE at 5 %%, mean and se",
+    )
     parser.add_argument(
         "--drop-features", nargs="*", default=[], help="engine features left out (an ablation)"
     )
@@ -357,7 +402,8 @@ def main() -> None:
         )
         print(f"engine features left out: {args.drop_features}")
     if args.table:
-        print(markdown_table(json.loads(args.table.read_text())))
+        saved = json.loads(args.table.read_text())
+        print(paired_table(saved, *args.paired) if args.paired else markdown_table(saved))
         return
     # A candidate named in full is that one alone; a part of a name, every one it is in.
     names = [
