@@ -716,29 +716,40 @@ def test_a_replays_first_stages_are_reused_with_todays_labels():
 def test_a_training_rows_usual_code_counts_declarations_it_may_see(synthetic_year, label_history):
     """The importer's usual code of a training row: with ``expanding``, from the months
     before the row's; with ``out_of_fold``, from the whole training period less the row
-    itself, never counting it. Either way the counts are the declarations' own."""
+    itself, never counting it. Either way the counts are the declarations' own: of the
+    importer's trade with the row's seller where that record is named, else of all the
+    importer's declarations."""
     data = synthetic_year
     out = DeclarationFeatures(label_history=label_history).fit_transform(data)
     found = out.filter(pl.col("usual_hs_code").is_not_null())
     assert found.height > 30
     month = pl.col("declaration_date").dt.truncate("1mo")
-    counts = data.with_columns(month.alias("m")).group_by("importer_id", "hs_code", "m").len()
     itself = float(label_history == "out_of_fold")
+    by_seller = found["usual_seller_id"].is_not_null()
+    assert 0 < by_seller.sum() < found.height  # either record is read
+    # A row's record: its importer's trade with its seller where that is named, else all
+    # of its importer's declarations.
+    for record, rows in (
+        (["importer_id", "seller_id"], found.filter(by_seller)),
+        (["importer_id"], found.filter(~by_seller)),
+    ):
+        counts = data.with_columns(month.alias("m")).group_by(*record, "hs_code", "m").len()
 
-    def seen(code: str, keys: list[str]) -> list[float]:
-        """Per found row, the declarations of its importer (and ``code``) it may see."""
-        rows = found.select("declaration_id", "importer_id", pl.col(code).alias("hs_code"))
-        rows = rows.with_columns(found["declaration_date"].dt.truncate("1mo").alias("row_m"))
-        joined = rows.join(counts, on=keys)
-        if label_history == "expanding":
-            joined = joined.filter(pl.col("m") < pl.col("row_m"))
-        total = joined.group_by("declaration_id").agg(pl.col("len").sum().cast(pl.Float64))
-        return rows.join(total, on="declaration_id", how="left")["len"].fill_null(0.0).to_list()
+        def seen(code, keys, rows=rows, counts=counts, record=record) -> list[float]:
+            """Per row, the declarations of its record (and ``code``) it may see."""
+            mine = rows.select("declaration_id", *record, pl.col(code).alias("hs_code"))
+            mine = mine.with_columns(rows["declaration_date"].dt.truncate("1mo").alias("row_m"))
+            joined = mine.join(counts, on=keys)
+            if label_history == "expanding":
+                joined = joined.filter(pl.col("m") < pl.col("row_m"))
+            total = joined.group_by("declaration_id").agg(pl.col("len").sum().cast(pl.Float64))
+            return mine.join(total, on="declaration_id", how="left")["len"].fill_null(0.0).to_list()
 
-    pair, importer = ["importer_id", "hs_code"], ["importer_id"]
-    assert found["usual_own_n"].to_list() == [n - itself for n in seen("hs_code", pair)]
-    assert found["usual_hs_n"].to_list() == seen("usual_hs_code", pair)
-    assert found["usual_importer_n"].to_list() == [n - itself for n in seen("hs_code", importer)]
+        coded = [*record, "hs_code"]
+        assert rows["usual_own_n"].to_list() == [n - itself for n in seen("hs_code", coded)]
+        assert rows["usual_hs_n"].to_list() == seen("usual_hs_code", coded)
+        total = [n - itself for n in seen("hs_code", record)]
+        assert rows["usual_importer_n"].to_list() == total
     # Found rows are mostly misclassified goods.
     assert (found["true_fraud_type"] == "misclassification").mean() > 0.6
     # The classifier reads them.
