@@ -347,7 +347,9 @@ def _unpriced_rows(table: pl.DataFrame) -> pl.LazyFrame:
         .select(
             _ROW,
             "importer_id",
-            pl.col("seller_id") if "seller_id" in table.columns else pl.lit(None, pl.String),
+            pl.col("seller_id")
+            if "seller_id" in table.columns
+            else pl.lit(None, pl.String).alias("seller_id"),
             "hs_code",
             "country_origin",
             pl.col("declaration_date").dt.quarter().cast(pl.Int8).alias("quarter"),

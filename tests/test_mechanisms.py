@@ -210,6 +210,11 @@ def test_the_importers_trade_with_the_rows_seller_is_read_first():
     counts = out.select("usual_hs_n", "usual_own_n", "usual_importer_n").rows()
     assert counts[0] == (12.0, 1.0, 13.0) and counts[2] == (6.0, 0.0, 6.0)
     assert counts[3] == (14.0, 0.0, 14.0)  # no seller: the importer's own record
+    # Declarations without a seller column are read against the importer's record.
+    unsold = table.drop("seller_id")
+    assert_frame_equal(
+        usual_codes(unsold, importer_codes, reference, routes, seller_codes=seller_codes), alone
+    )
     said = reasons.FORMATTERS["MISCLASSIFIED"](
         "MISCLASSIFIED", table.hstack(out).row(0, named=True) | {"currency": "USD"}, 150.0
     )
