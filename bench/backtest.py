@@ -106,11 +106,6 @@ CANDIDATES: dict[str, dict] = {
     "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, usual code of the importer alone": {
         "usual_by_seller": False
     },
-    # A detector's record: a row as strange on one unsupervised detector as inspected
-    # rows that were mostly frauds ranks at least at that record's lower bound.
-    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, detector record": {
-        "detector_record": True
-    },
     "engine: forest 300": {"estimator": "forest", "n_trees": 300},
     "engine: forest 300, every entity coded": {
         "estimator": "forest",

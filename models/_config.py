@@ -55,7 +55,6 @@ class ModelConfig:
     calibration_share: float = 0.25
     novelty_weight: float = 0.5
     novelty_floor: float = 0.98
-    detector_record: bool = False
     revenue_weight: float = 0.5
     usual_code_stake: bool = True
     usual_by_seller: bool = True

@@ -41,14 +41,6 @@ NOVELTY_SIGNALS: dict[str, pl.Expr] = {
 }
 _GRID = np.linspace(0.0, 1.0, 1001)
 
-#: A detector's record is kept for its strangest rows, at these strengths (the share of
-#: training rows below the row's value): a row at least this strange is judged by how
-#: often the inspected rows at least this strange were frauds.
-_RECORD_LEVELS = np.array([0.98, 0.99, 0.995, 0.999])
-#: One-sided normal quantile of the lower bound of that fraud rate (95 %): a handful of
-#: inspections is no record.
-_RECORD_Z = 1.645
-
 #: Duty an inspection could recover: the undervaluation against peers, the duty a
 #: cheaper declared origin avoids compared with the goods' usual origins, or the duty of
 #: the code whose peer prices the declared price fits (``reclass_revenue``).
@@ -119,20 +111,6 @@ def sample_labelled(
     return sample.drop("__rate"), weight, record
 
 
-def _lower_bound(frauds: int, n: int, z: float = _RECORD_Z) -> float:
-    """Wilson lower bound of the rate ``frauds / n`` (0 without a row).
-
-    >>> round(_lower_bound(30, 30), 3), round(_lower_bound(3, 3), 3), _lower_bound(0, 0)
-    (0.917, 0.526, 0.0)
-    """
-    if n == 0:
-        return 0.0
-    rate = frauds / n
-    centre = rate + z * z / (2 * n)
-    margin = z * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
-    return float((centre - margin) / (1 + z * z / n))
-
-
 def _records_revenue(labelled: pl.DataFrame) -> bool:
     """The labels say how much revenue inspections recovered from frauds."""
     if "revenue_recovered" not in labelled.columns:
@@ -198,14 +176,13 @@ class FraudModel:
         labelled, table, sample = self._fit_features(declarations, stage_cache)
         # What exploration knows of each segment: the labels the model learns from.
         self.segment_labels_ = segment_stats(labelled)
-        self._fit_novelty(table)
-        self._fit_detector_record(labelled)
         labelled, weight, self.sampling_ = sample_labelled(
             labelled, cfg.max_labelled_rows, cfg.seed
         )
         y = labelled["fraud"].to_numpy()
         latest, latest_p = self._fit_classifiers(labelled, y, weight)
 
+        self._fit_novelty(table)
         self.drift_ = fit_drift_reference(table)
         # The detectors are for what selective inspection cannot see: when every
         # declaration was inspected the labels already show every scheme that occurred.
@@ -341,34 +318,6 @@ class FraudModel:
             ]
         )
 
-    def _fit_detector_record(self, labelled: pl.DataFrame) -> None:
-        """Per detector and strength (``_RECORD_LEVELS``), the lower bound of the fraud
-        rate of the inspected rows at least that strange (``detector_record``)."""
-        if not getattr(self.config, "detector_record", False):
-            self.detector_record_ = None
-            return
-        strange = self._detector_percentiles(labelled)
-        fraud = labelled["fraud"].to_numpy() == 1
-        record = np.zeros((strange.shape[1], _RECORD_LEVELS.size))
-        for j in range(strange.shape[1]):
-            for b, level in enumerate(_RECORD_LEVELS):
-                at = strange[:, j] >= level
-                record[j, b] = _lower_bound(int(fraud[at].sum()), int(at.sum()))
-        # A stranger row keeps at least the record of the rows less strange.
-        self.detector_record_ = np.maximum.accumulate(record, axis=1)
-
-    def detector_floor(self, table: pl.DataFrame) -> np.ndarray | float:
-        """Per row, the highest record among its detectors at the row's strength: the
-        fraud rate that inspections of rows this strange on that detector have shown
-        (0 where no detector is strange enough, or the model keeps no record)."""
-        record = getattr(self, "detector_record_", None)
-        if record is None:
-            return 0.0
-        strange = self._detector_percentiles(table)
-        level = np.searchsorted(_RECORD_LEVELS, strange, side="right") - 1
-        found = record.T[level.clip(0), np.arange(record.shape[0])]
-        return np.where(level >= 0, found, 0.0).max(axis=1, initial=0.0)
-
     def novelty(self, table: pl.DataFrame) -> np.ndarray:
         """How strange (0-1) the row is on its most extreme unsupervised detector."""
         return self._detector_percentiles(table).max(axis=1)
@@ -422,9 +371,7 @@ class FraudModel:
             probability = predict_positive(self.classifier_.steps[-1][1], matrix)
         p = probability
         u = self.novelty(table) if novelty is None else novelty
-        # At least what inspections of rows as strange on one detector have found: a
-        # scheme the classifier learnt from few labels is not ranked below its record.
-        suspicion = np.maximum(p + self.detector_part(p, u), self.detector_floor(table))
+        suspicion = p + self.detector_part(p, u)
         # Among likely frauds, the ones with more duty at stake come first (at weight 0.5
         # a sure fraud with nothing at stake ranks with a two-in-three chance of the
         # largest stake). Only where the labels record recovered revenue: the weight is 0
