@@ -190,9 +190,81 @@ def test_an_output_file_the_engine_did_not_write_is_never_replaced(tmp_path):
 
     (tmp_path / "report.html").write_text(_page("Customs risk report", "<p>x</p>"))
     check_output(tmp_path / "report.html", "--report", "html")
-    # CSV holds no mark: a CSV output is replaced as before.
+    # CSV holds no mark: a CSV file is known by its header. The user's own (a history
+    # of declarations, anything else) is refused; a list or rejects table is replaced.
     frame.write_csv(tmp_path / "any.csv")
-    check_output(tmp_path / "any.csv")
+    with pytest.raises(DetectorError, match="any.csv is a file this engine did not write"):
+        check_output(tmp_path / "any.csv", "--rejects")
+    listed = pl.DataFrame({"rank": [1], "risk_score": [0.9], "reason_codes": [["SPLIT"]]})
+    check_output(write_table(listed, tmp_path / "list.csv"))
+    check_output(
+        write_table(pl.DataFrame({"a": ["x"], "reject_reason": ["y"]}), tmp_path / "r.csv")
+    )
+    # A byte-order mark and quoted header cells are read as a spreadsheet writes them.
+    (tmp_path / "saved.csv").write_text('\ufeff"rank","risk_score","reason_codes"\n1,0.9,x\n')
+    check_output(tmp_path / "saved.csv")
+    (tmp_path / "half.csv").write_text("rank,risk_score\n1,0.9\n")
+    with pytest.raises(DetectorError, match="half.csv is a file this engine did not write"):
+        check_output(tmp_path / "half.csv")
+
+
+def test_no_output_lies_in_a_label_store_even_without_store(tmp_path):
+    """A store is known by its record or its own files: an output there could replace
+    the investigators' outcomes, whether or not --store names it."""
+    from detector.io.output import check_outputs
+
+    recorded = tmp_path / "recorded"
+    recorded.mkdir()
+    (recorded / "store.json").write_text('{"currency": "USD"}\n')
+    outcomes = tmp_path / "outcomes-only"
+    outcomes.mkdir()
+    write_table(
+        pl.DataFrame({"declaration_id": ["A"], "inspected_on": [date(2025, 1, 2)]}),
+        outcomes / "outcomes.parquet",
+    )
+    for store in (recorded, outcomes):
+        for target in (store / "outcomes.parquet", store / "flagged.parquet", store / "x.csv"):
+            with pytest.raises(DetectorError, match=f"lies in the label store {store}"):
+                check_outputs([("--out", target, "table")])
+        (store / "deeper").mkdir()
+        with pytest.raises(DetectorError, match="lies in the label store"):
+            check_outputs([("--report", store / "deeper" / "r.html", "html")])
+    # A folder of the engine's own outputs that is not a store: written as before.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    write_table(pl.DataFrame({"declaration_id": ["A"]}), plain / "outcomes.parquet")
+    check_outputs([("--out", plain / "outcomes.parquet", "table")])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_categories_and_bytes_are_written_as_inert_text(tmp_path, suffix):
+    """A Parquet input may carry categorical, enum and binary columns: each is written as
+    text, and guarded as text (a rejects table keeps the input's own types)."""
+    if suffix == ".xlsx":
+        pytest.importorskip("xlsxwriter")
+    frame = pl.DataFrame(
+        {
+            "seller_id": pl.Series(["=1+1", "S2"], dtype=pl.Categorical),
+            "note": pl.Series(["=2+3", "ok"], dtype=pl.Enum(["=2+3", "ok"])),
+            "blob": [b"=x", b"\x00"],
+        }
+    )
+    path = write_table(frame, tmp_path / f"rejects{suffix}")
+    if suffix == ".csv":
+        back = pl.read_csv(path, infer_schema=False)
+        assert back["seller_id"].to_list() == ["'=1+1", "S2"]
+        assert back["note"].to_list() == ["'=2+3", "ok"]
+    else:
+        # A workbook cell is text, never a formula: the characters stay as they were.
+        openpyxl = pytest.importorskip("openpyxl")
+        cells = list(openpyxl.load_workbook(path)["flagged"].iter_rows(min_row=2))
+        assert all(cell.data_type == "s" for row in cells for cell in row)
+        back = pl.DataFrame(
+            [[c.value for c in r] for r in cells], schema=frame.columns, orient="row"
+        )
+        assert back["seller_id"].to_list() == ["=1+1", "S2"]
+        assert back["note"].to_list() == ["=2+3", "ok"]
+    assert back["blob"].to_list() == ["3d78", "00"]
 
 
 def test_folders_of_a_run_killed_outright_are_removed_by_a_later_run(tmp_path):

@@ -7,6 +7,7 @@ one table; each file keeps the rows in the order they were written (rank order f
 scored list).
 """
 
+import csv
 import os
 import re
 import shutil
@@ -243,6 +244,13 @@ def check_outputs(
             continue
         path = Path(path)
         target = path.resolve()
+        store_at = _label_store_holding(target)
+        if store_at is not None:
+            raise DetectorError(
+                f"{option} {path} lies in the label store {store_at}, whose flagged lists "
+                "and inspection outcomes writing there could replace; write the output "
+                "elsewhere."
+            )
         for what, other, folder in protected:
             if target == other or target in other.parents or (folder and overlaps(target, other)):
                 raise DetectorError(
@@ -257,6 +265,25 @@ def check_outputs(
                 )
         check_output(path, option, kind)
         protected.append((f"the {option} output {path}", target, True))
+
+
+def _label_store_holding(target: Path) -> Path | None:
+    """The label store folder that ``target`` (resolved) is or lies in; None if none.
+
+    A store is known without ``--store``: by its record (``store.json``), or by the
+    engine's own outcomes file (with ``inspected_on``) or flagged file (``scored_on``)."""
+    for folder in (target, *target.parents):
+        if not folder.is_dir():
+            continue
+        if (folder / "store.json").is_file():
+            return folder
+        for name, column in (
+            ("outcomes.parquet", "inspected_on"),
+            ("flagged.parquet", "scored_on"),
+        ):
+            if _ours(folder / name) and column in pl.read_parquet_schema(folder / name):
+                return folder
+    return None
 
 
 #: Every Parquet file of a folder output carries this key in its metadata: only a
@@ -288,10 +315,13 @@ HTML_MARK = "<meta name='generator' content='customs-detector'>"
 def _written_here(path: Path) -> bool:
     """Whether an existing output file may be replaced: a Parquet file, workbook or HTML
     page that carries this engine's mark (a file the user made, or an older
-    version's output, does not); a CSV or JSON file, which holds no mark, may."""
+    version's output, does not); a CSV file whose header is one of this engine's lists
+    or rejects tables (CSV holds no mark); a JSON file."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return _ours(path)
+    if suffix == ".csv":
+        return _own_csv(path)
     if suffix == ".xlsx":
         return _marked_workbook(path)
     if suffix in (".html", ".htm"):
@@ -301,6 +331,23 @@ def _written_here(path: Path) -> bool:
         except OSError:
             return False
     return True
+
+
+#: Header cells that only this engine's CSV outputs carry together: a scored list's,
+#: or a rejects table's. A CSV of declarations (the user's history, a file of accepted
+#: rows) has neither, and is never replaced.
+_OWN_CSV_HEADERS = ({"risk_score", "reason_codes"}, {"reject_reason"})
+
+
+def _own_csv(path: Path) -> bool:
+    """A CSV file whose header names a scored list's or a rejects table's columns."""
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as f:
+            header = next(csv.reader(f), [])
+    except (OSError, csv.Error):
+        return False
+    cells = {cell.strip() for cell in header}
+    return any(mark <= cells for mark in _OWN_CSV_HEADERS)
 
 
 def _properties(path: Path) -> dict[str, str]:
@@ -455,6 +502,20 @@ def _writer(path: Path) -> Callable[[pl.DataFrame, Path], None]:
 _FORMULA_START = r"^[=@\t\r]|^[+-]"
 
 
+def _plain(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """Categorical and enum columns as their text, raw bytes as hexadecimal text: what a
+    file of text cells can hold (a Parquet input may carry either)."""
+    schema = frame.collect_schema()
+    coded = [n for n, dtype in schema.items() if isinstance(dtype, (pl.Categorical, pl.Enum))]
+    raw = [name for name, dtype in schema.items() if dtype == pl.Binary]
+    if not (coded or raw):
+        return frame
+    return frame.with_columns(
+        *[pl.col(name).cast(pl.String) for name in coded],
+        *[pl.col(name).bin.encode("hex") for name in raw],
+    )
+
+
 def inert(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Text cells that a spreadsheet would run as a formula, prefixed with a quote.
 
@@ -465,6 +526,7 @@ def inert(frame: pl.LazyFrame) -> pl.LazyFrame:
     >>> inert(pl.LazyFrame({"a": ["=1+2", "-3", "-A1", "x"]})).collect()["a"].to_list()
     ["'=1+2", '-3', "'-A1", 'x']
     """
+    frame = _plain(frame)  # categories and bytes are written as text: guarded as text
     schema = frame.collect_schema()
     text = [name for name, dtype in schema.items() if dtype == pl.String]
     lists = [name for name, dtype in schema.items() if dtype == pl.List(pl.String)]
@@ -654,7 +716,7 @@ def _write_excel(
             filled = [headers[c] for c in outcomes if c in df.columns]
             if filled and name == next(iter(sheets)):
                 workbook.set_custom_property(OUTCOME_PROPERTY, "|".join(filled))
-            _fits_a_cell(flat(df.lazy()).collect()).rename(headers).write_excel(
+            _fits_a_cell(flat(_plain(df.lazy())).collect()).rename(headers).write_excel(
                 workbook,
                 worksheet=name,
                 table_name=name,
