@@ -331,8 +331,9 @@ def test_training_names_each_step_as_it_starts(files, tmp_path, monkeypatch):
 
 
 def test_a_night_of_rejected_rows_is_warned_of(files, tmp_path):
-    """All rows rejected, or half of them (the same day given twice): a warning in the
-    log, with the commonest reason, not only a count in the summary line."""
+    """All rows rejected: exit 2 with the commonest reason, no list, the rejects file
+    whole. Half of them (the same day given twice): a warning in the log, with the
+    commonest reason, not only a count in the summary line."""
     folder, model, _ = files
     day = pl.read_parquet(folder / "recent.parquet").head(200)
     day.write_parquet(tmp_path / "day.parquet")
@@ -342,10 +343,18 @@ def test_a_night_of_rejected_rows_is_warned_of(files, tmp_path):
     bad = runner.invoke(
         app, [*args, str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "b.csv")]
     )
-    assert bad.exit_code == 0, bad.output
+    assert bad.exit_code == 2, bad.output
     said = " ".join(bad.output.split())
-    assert "warning: no row could be scored: all 200 rows were rejected; 200 of them:" in said
-    assert "(pass --rejects FILE to keep them)" in said
+    assert f"No row of {tmp_path / 'bad.parquet'} could be scored: all 200 were rejected;" in said
+    assert "200 of them: negative net_mass_kg (pass --rejects FILE" in said
+    assert "Traceback" not in bad.output and not (tmp_path / "b.csv").exists()
+    kept = runner.invoke(
+        app,
+        [*args, str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "b.csv")]
+        + ["--rejects", str(tmp_path / "b-rejects.csv")],
+    )
+    assert kept.exit_code == 2 and not (tmp_path / "b.csv").exists()
+    assert pl.read_csv(tmp_path / "b-rejects.csv").height == 200
     twice = [str(tmp_path / "day.parquet"), str(tmp_path / "copy.parquet")]
     result = runner.invoke(app, [*args, *twice, "--out", str(tmp_path / "t.csv")])
     said = " ".join(result.output.split())

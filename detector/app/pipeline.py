@@ -770,10 +770,34 @@ def score_to_files(
     folders = {Path(tempfile.gettempdir()), *(Path(p).parent for p in (out, rejects, report) if p)}
     swept = sum(sweep_leftovers(folder) for folder in folders)
     with score(files, model_path, **options) as result:
+        if result.n_read and result.rejects.height == result.n_read:
+            _refuse_all_rejected(result, files, rejects)
         lines, warnings = _write_run(result, out, rejects, report, labels, store)
     if swept:
         lines.append(f"removed {swept:,} work folders left by earlier runs that were killed")
     return lines, warnings
+
+
+def _refuse_all_rejected(result: ScoreResult, files, rejects) -> None:
+    """A batch of which no row could be scored is unusable input (a model for another
+    currency or profile, a file of another layout): exit 2 with its commonest reason,
+    not an empty list that an unattended run would take for a quiet night. The rejects
+    file, when asked for, is written whole: it says why for each row."""
+    if rejects is not None:
+        with staged_outputs(rejects) as at:
+            write_table(result.rejects, at[Path(rejects)])
+    names = ", ".join(str(f) for f in ([files] if isinstance(files, str | Path) else files))
+    kind, count = (reject_tally(result.rejects) or [("", 0)])[0]
+    why = f"; {count:,} of them: {kind}" if kind else ""
+    where = (
+        f"every row's reason is in {rejects}"
+        if rejects
+        else "pass --rejects FILE for every row's reason"
+    )
+    raise DetectorError(
+        f"No row of {names} could be scored: all {result.n_read:,} were rejected{why} "
+        f"({where}); no list was written."
+    )
 
 
 def _write_run(result: ScoreResult, out, rejects, report, labels, store):
@@ -861,16 +885,14 @@ REJECTED_WARN = 0.10
 
 
 def _reject_warnings(result: ScoreResult, rejects) -> list[str]:
-    """A night whose rows were all, or many, rejected: a warning an unattended run's log
-    shows, not only a count in its summary line."""
+    """A night whose rows were many of them rejected: a warning an unattended run's log
+    shows, not only a count in its summary line (all of them: ``_refuse_all_rejected``)."""
     n, rejected = result.n_read, result.rejects.height
     if not rejected or rejected < REJECTED_WARN * n:
         return []
     where = "the rejects file says why" if rejects else "pass --rejects FILE to keep them"
     kind, count = (reject_tally(result.rejects) or [("", 0)])[0]
     most = f"; {count:,} of them: {kind}" if kind else ""
-    if rejected == n:
-        return [f"no row could be scored: all {n:,} rows were rejected{most} ({where})"]
     return [f"{rejected:,} of {n:,} rows ({rejected / n:.0%}) were rejected{most} ({where})"]
 
 
