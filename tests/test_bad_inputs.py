@@ -7,6 +7,7 @@ naming the file and what to do.
 """
 
 import gzip
+import math
 import os
 import subprocess
 import sys
@@ -943,20 +944,41 @@ def test_a_demo_that_fails_leaves_none_of_its_files(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_batch_with_every_row_rejected_writes_a_list_of_the_usual_types(trained_model, tmp_path):
+def test_a_batch_with_every_row_rejected_is_exit_2_and_writes_no_list(trained_model, tmp_path):
+    """No row scored is unusable input (a model for another currency, a broken export):
+    an unattended run fails loudly instead of leaving an empty list that reads as a
+    quiet night. A batch with one good row is listed as usual."""
     model, _, recent = trained_model
     rows = pl.read_parquet(recent).head(300)
-    rows.write_parquet(tmp_path / "ok.parquet")
-    rows.with_columns(customs_value=pl.lit(-5.0)).write_parquet(tmp_path / "bad.parquet")
-    schemas = []
-    for name in ("ok", "bad"):
-        out = tmp_path / f"{name}-list.parquet"
-        args = ["score", str(tmp_path / f"{name}.parquet"), "--model", str(model)]
-        assert CliRunner().invoke(app, [*args, "--out", str(out), "--top", "5%"]).exit_code == 0
-        schemas.append(pl.read_parquet_schema(out))
-    usual, empty = schemas
-    assert list(empty)[:13] == list(usual)[:13]  # the list's columns, then case_id
-    assert all(empty[c] == usual[c] for c in empty if c in usual)
+    bad = rows.with_columns(customs_value=pl.lit(-5.0))
+    bad.write_parquet(tmp_path / "bad.parquet")
+    pl.concat([bad.head(299), rows.tail(1)]).write_parquet(tmp_path / "one.parquet")
+    args = ["score", "--model", str(model), "--top", "5%", "--report", str(tmp_path / "r.html")]
+    failed = CliRunner().invoke(
+        app, [*args, str(tmp_path / "bad.parquet"), "--out", str(tmp_path / "bad.csv")]
+    )
+    assert failed.exit_code == 2, failed.output
+    assert "all 300 were rejected; 300 of them: negative customs_value" in " ".join(
+        failed.output.split()
+    )
+    assert not (tmp_path / "bad.csv").exists() and not (tmp_path / "r.html").exists()
+    one = CliRunner().invoke(
+        app, [*args, str(tmp_path / "one.parquet"), "--out", str(tmp_path / "one.csv")]
+    )
+    assert one.exit_code == 0, one.output
+    assert "read 300 rows = 1 scored + 299 rejected" in one.output
+    assert pl.read_csv(tmp_path / "one.csv").height == 1
+    # Without a capacity every row is ranked and the first tenth explained: said so.
+    ranked = CliRunner().invoke(
+        app,
+        ["score", str(recent), "--model", str(model), "--out", str(tmp_path / "all.parquet")],
+    )
+    n = pl.read_parquet(recent).height
+    assert f"no --top: all {n:,} ranked, the first {math.ceil(n / 10):,} with reasons" in (
+        " ".join(ranked.output.split())
+    )
+    explained = pl.read_parquet(tmp_path / "all.parquet")["reason_codes"].list.len() > 0
+    assert explained.sum() == math.ceil(n / 10) and explained.head(math.ceil(n / 10)).all()
 
 
 def test_the_tally_counts_kinds_however_the_values_read(tmp_path):

@@ -365,8 +365,17 @@ def test_a_batch_with_every_row_rejected_says_so_and_counts_the_reasons(
         ["score", str(source), "--model", str(model), "--out", str(tmp_path / "out.csv")]
         + ["--report", str(report), *top],
     )
-    assert result.exit_code == 0, result.output
-    assert "read 3 rows = 0 scored + 3 rejected" in result.output
+    # Unusable input: exit 2 with the commonest reason, and no page, list or rejects
+    # half-written. A library caller that writes the page itself gets it said there.
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "all 3 were rejected; 2 of them: negative net_mass_kg" in said
+    assert not report.exists() and not (tmp_path / "out.csv").exists()
+    from detector.app.pipeline import score as score_batch
+    from detector.app.report import write_report
+
+    with score_batch([source], model, top=top[1] if top else None) as scored:
+        write_report(scored, report)
     page = report.read_text(encoding="utf-8")
     assert "No row could be scored: all 3 rows read were rejected" in page
     assert _tally(page) == [("negative net_mass_kg", "2"), ("malformed hs_code", "1")]

@@ -1,6 +1,7 @@
 """The jobs behind the command line: train, score, evaluate, explain, demo."""
 
 import hashlib
+import math
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date
@@ -399,10 +400,16 @@ class ScoreResult:
 
     def summary(self) -> str:
         read = self.n_read
+        scored = read - self.rejects.height
+        listed = f"{self.flagged:,} flagged"
+        if self.ranked is not None:  # no capacity: every row ranked, the first explained
+            share = self.model.config.reasons_share if self.model is not None else 0.0
+            explained = min(scored, max(1, math.ceil(scored * share))) if share else 0
+            listed = f"no --top: all {scored:,} ranked, the first {explained:,} with reasons"
         return (
-            f"read {read:,} rows = {read - self.rejects.height:,} scored "
+            f"read {read:,} rows = {scored:,} scored "
             f"+ {self.rejects.height:,} rejected{describe_repairs(self.repairs, self.notes)}; "
-            f"{self.flagged:,} flagged"
+            f"{listed}"
         )
 
     def model_age(self) -> str:
