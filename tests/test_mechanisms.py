@@ -471,20 +471,29 @@ def test_a_model_family_becomes_the_reason_the_row_shows_or_none():
 
 
 @pytest.mark.parametrize(
-    ("named", "percentile", "expected"),
+    ("named", "percentile", "ratio", "expected"),
     [
-        # Listed for a record, its price in the peers' lowest quarter: the price too.
-        (["IMPORTER_HISTORY"], 10.0, ["IMPORTER_HISTORY", "UNDERVALUED"]),
-        (["PARTNER_HISTORY", "GOODS_RISK"], 25.0, ["PARTNER_HISTORY", "GOODS_RISK", "UNDERVALUED"]),
-        (["IMPORTER_HISTORY"], 25.1, ["IMPORTER_HISTORY"]),  # not the lowest quarter
-        (["IMPORTER_HISTORY"], float("nan"), ["IMPORTER_HISTORY"]),  # no peers
+        # Listed for a record, its price in the peers' lowest quarter and a tenth or
+        # more below their median: the price too.
+        (["IMPORTER_HISTORY"], 10.0, 0.6, ["IMPORTER_HISTORY", "UNDERVALUED"]),
+        (
+            ["PARTNER_HISTORY", "GOODS_RISK"],
+            25.0,
+            0.89,
+            ["PARTNER_HISTORY", "GOODS_RISK", "UNDERVALUED"],
+        ),
+        (["IMPORTER_HISTORY"], 25.1, 0.6, ["IMPORTER_HISTORY"]),  # not the lowest quarter
+        (["IMPORTER_HISTORY"], float("nan"), float("nan"), ["IMPORTER_HISTORY"]),  # no peers
+        # Peers priced close together: the lowest quarter is 1 % below the median.
+        (["GOODS_RISK"], 25.0, 0.99, ["GOODS_RISK"]),
+        (["GOODS_RISK"], 5.0, 0.9, ["GOODS_RISK"]),
         # The declaration already shows something to check.
-        (["ROUTE", "IMPORTER_HISTORY"], 3.0, ["ROUTE", "IMPORTER_HISTORY"]),
-        (["NOVEL", "IMPORTER_HISTORY"], 3.0, ["NOVEL", "IMPORTER_HISTORY"]),
+        (["ROUTE", "IMPORTER_HISTORY"], 3.0, 0.5, ["ROUTE", "IMPORTER_HISTORY"]),
+        (["NOVEL", "IMPORTER_HISTORY"], 3.0, 0.5, ["NOVEL", "IMPORTER_HISTORY"]),
     ],
 )
-def test_a_row_named_on_records_alone_gets_its_low_price(named, percentile, expected):
-    assert _with_low_price(named, percentile) == expected
+def test_a_row_named_on_records_alone_gets_its_low_price(named, percentile, ratio, expected):
+    assert _with_low_price(named, percentile, ratio) == expected
 
 
 def test_route_and_relabel_sentences_give_the_duty_on_the_declaration():

@@ -111,13 +111,15 @@ def test_duty_at_stake_orders_the_likely_frauds_where_labels_record_revenue(fitt
 
 
 def test_no_listed_row_is_named_on_records_alone_at_a_low_price(fitted, year):
-    from detector.models._reasons import LOW_QUARTER, RECORDS, mechanism_facts
+    from detector.models._reasons import LOW_QUARTER, RECORDS, TENTH_BELOW, mechanism_facts
 
     _, recent = year
     table = fitted.score(fitted.transform(recent.drop(TRUTH)))
     listed = table.sort("rank_score", descending=True).head(table.height // 20)
     codes = explain_rows(fitted, listed)["reason_codes"]
-    low = (listed["price_percentile"] <= LOW_QUARTER).fill_null(False)
+    low = (
+        (listed["price_percentile"] <= LOW_QUARTER) & (listed["value_ratio"] < TENTH_BELOW)
+    ).fill_null(False)
     # Rows whose price is not undervalued by the facts (not far below the median, no
     # importer's habit): UNDERVALUED is said of them only by this rule.
     not_by_facts = pl.Series(~mechanism_facts(listed)["UNDERVALUED"])
