@@ -132,6 +132,52 @@ def test_a_label_written_as_nan_is_no_outcome_not_a_reject(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("changes", "expected", "repair"),
+    [
+        # Labels are never needed to score: what cannot be an outcome is none, said so.
+        (
+            {"inspected": "maybe", "fraud": ""},
+            (None, None, None),
+            "inspected neither true nor false read as unknown",
+        ),
+        (
+            {"inspected": "false", "fraud": "1"},
+            (False, None, None),
+            "fraud on a declaration not inspected read as no outcome",
+        ),
+        (
+            {"inspected": "false", "fraud": "0"},
+            (False, None, None),
+            "fraud on a declaration not inspected read as no outcome",
+        ),
+        (
+            {"inspected": "true", "fraud": "2"},
+            (True, 1, None),
+            "fraud 2 (critical) read as fraud 1",
+        ),
+        (
+            {"inspected": "true", "fraud": "1", "revenue_recovered": "-50"},
+            (True, 1, None),
+            "negative revenue_recovered read as no amount",
+        ),
+    ],
+)
+def test_a_label_that_cannot_be_an_outcome_is_none_and_the_repair_counted(
+    tmp_path, changes, expected, repair
+):
+    batch = _read(tmp_path, {"revenue_recovered": "", **changes})
+    assert batch.rejects.height == 0
+    row = batch.accepted.row(0, named=True)
+    assert (row["inspected"], row["fraud"], row["revenue_recovered"]) == expected
+    assert batch.repairs == {repair: 1}
+
+
+def test_labels_as_an_inspection_gives_them_need_no_repair(tmp_path):
+    batch = _read(tmp_path, {"inspected": "true", "fraud": "1", "revenue_recovered": "50"})
+    assert batch.repairs == {} and batch.accepted["revenue_recovered"].to_list() == [50.0]
+
+
+@pytest.mark.parametrize(
     ("changes", "column", "expected", "repair"),
     [
         ({"hs_code": "81060"}, "hs_code", "081060", "hs_code zero-padded"),

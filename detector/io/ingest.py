@@ -1027,7 +1027,15 @@ def _numbers(m: "_Mapping") -> None:
             nan = m.cols.put(2, f"__nan_{name}", number.is_nan().fill_null(False))
             m.repairs[f"{name} NaN read as no outcome"] = nan
             number, unread = number.fill_nan(None), unread & ~nan
-        value = m.cols.put(2, target, number)
+        if name == "revenue_recovered":
+            # An amount recovered is never negative: a label, so no amount, not a reason
+            # to refuse the declaration. The checks below read the amount as written.
+            negative = m.cols.put(2, f"__neg_{name}", (number < 0).fill_null(False))
+            m.repairs[f"negative {name} read as no amount"] = negative
+            m.cols.put(2, target, pl.when(number < 0).then(None).otherwise(number))
+            value = number
+        else:
+            value = m.cols.put(2, target, number)
         m.check(unread & value.is_null(), _reason(f"non-numeric {name} '{{}}'", raw))
         m.check(
             value.is_nan() | value.is_infinite(),
@@ -1071,6 +1079,12 @@ def _labels(m: "_Mapping") -> None:
     if "fraud" in m.schema:
         fraud = pl.col("__num_fraud")
         graded = pl.when(fraud > 0).then(1).when(fraud == 0).then(0).cast(pl.Int8)
+        m.repairs["fraud 2 (critical) read as fraud 1"] = fraud == 2
+        if "inspected" in m.schema:
+            # An outcome is an inspection's: on a declaration not inspected it is none.
+            uninspected = (pl.col(_PREFIX + "inspected") == False) & fraud.is_not_null()  # noqa: E712
+            m.repairs["fraud on a declaration not inspected read as no outcome"] = uninspected
+            graded = pl.when(uninspected).then(None).otherwise(graded)
         m.parsed("fraud", graded, layer=label_layer)
     if "true_fraud" in m.schema:
         truth = pl.col("__num_true_fraud")
@@ -1081,6 +1095,10 @@ def _labels(m: "_Mapping") -> None:
             m.parsed("inspected", pl.col("inspected"))
         else:
             flag = m.text("inspected").str.to_lowercase()
+            known = flag.is_in(TRUE_WORDS) | flag.is_in(FALSE_WORDS)
+            m.repairs["inspected neither true nor false read as unknown"] = (
+                flag.is_not_null() & ~known
+            )
             m.parsed(
                 "inspected",
                 pl.when(flag.is_in(TRUE_WORDS))
