@@ -239,7 +239,11 @@ REJECTS = [
     ("infinite value", {"customs_value": "inf"}, "is not a finite number"),
     ("absurd mass", {"net_mass_kg": "1e13"}, "net_mass_kg '1e13' is implausibly large"),
     ("absurd value", {"customs_value": "9e20"}, "implausibly large"),
-    ("impossible date", {"declaration_date": "2025-02-30"}, "unparseable declaration_date"),
+    (
+        "impossible date",
+        {"declaration_date": "2025-02-30"},
+        "impossible declaration_date '2025-02-30': no such day in the calendar",
+    ),
     (
         "date from another century",
         {"declaration_date": "1025-03-04"},

@@ -28,7 +28,10 @@ def _read(tmp_path, changes: dict[str, str], extra_rows: list[dict] = ()) -> tup
         ({"net_mass_kg": "heavy"}, "non-numeric net_mass_kg 'heavy'"),
         ({"customs_value": "inf"}, "customs_value 'inf' is not a finite number"),
         ({"customs_value": "NaN"}, "customs_value 'NaN' is not a finite number"),
-        ({"declaration_date": "2025-02-30"}, "unparseable declaration_date '2025-02-30'"),
+        (
+            {"declaration_date": "2025-02-30"},
+            "impossible declaration_date '2025-02-30': no such day in the calendar",
+        ),
         ({"declaration_date": "yesterday"}, "unparseable declaration_date 'yesterday'"),
         ({"hs_code": "12"}, "malformed hs_code '12'"),
         ({"hs_code": "08106A"}, "malformed hs_code '08106A'"),

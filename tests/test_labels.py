@@ -339,8 +339,13 @@ def test_a_declaration_listed_twice_by_hand_counts_once_in_every_reading(tmp_pat
 
 
 def test_monitor_of_an_empty_store_says_what_to_do(tmp_path):
-    result = runner.invoke(app, ["monitor", "--store", str(tmp_path / "none")])
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["monitor", "--store", str(tmp_path / "empty")])
     assert result.exit_code == 2 and "detector feedback" in result.output
+    # A mistyped path is not an empty store.
+    result = runner.invoke(app, ["monitor", "--store", str(tmp_path / "none")])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"Label store {tmp_path / 'none'} does not exist" in said
 
 
 def test_monitor_of_a_store_of_outcomes_none_inspected_says_how_many_it_holds(tmp_path):

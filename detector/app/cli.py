@@ -795,6 +795,9 @@ def monitor(
         from detector.app.labels import LabelStore
         from detector.io.output import check_outputs
 
+        if not store.is_dir():
+            # A mistyped or unmounted path would read as a store with no outcomes yet.
+            raise DetectorError(f"Label store {store} does not exist; check the --store path.")
         check_outputs([("--report", report, "html")], store=store)
         labels = LabelStore(store)
         rates, currency = labels.hit_rates(), labels.currency

@@ -973,9 +973,15 @@ def _declaration_date(m: "_Mapping") -> None:
             pl.coalesce([day.str.to_date(fmt, strict=False) for fmt in DATE_FORMATS]),
             layer=2,
         )
+        # Written as a date is, but no day of the calendar (2026-02-30): said so.
+        shaped = day.str.contains(r"^\d{4}-\d{2}-\d{2}$")
         m.check(
-            raw.is_not_null() & when.is_null(),
+            raw.is_not_null() & when.is_null() & ~shaped,
             _reason("unparseable declaration_date '{}': expected YYYY-MM-DD", raw),
+        )
+        m.check(
+            raw.is_not_null() & when.is_null() & shaped,
+            _reason("impossible declaration_date '{}': no such day in the calendar", raw),
         )
     when = pl.col(_PREFIX + "declaration_date")
     # Lodged at the latest today (a day's grace for time zones).
