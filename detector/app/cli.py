@@ -276,7 +276,15 @@ def _profile_file(schema: str | None) -> list[tuple[str, Path]]:
 def generate(
     out_file: Annotated[Path, typer.Option("--out", help="Output file, .csv or .parquet.")],
     rows: Annotated[int, typer.Option(help="Number of declarations.", min=1)] = 100_000,
-    seed: Annotated[int, typer.Option(help="Random seed; same seed, same file.")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Random seed; same seed, same file. Each call makes a world of its own "
+            "(importers, sellers, their schemes): --start and --days do not continue "
+            "another call's year; to score days a model has not seen, generate one "
+            "year and split it by date."
+        ),
+    ] = 0,
     start: Annotated[str, typer.Option(help="First declaration date, YYYY-MM-DD.")] = "2025-01-01",
     days: Annotated[int, typer.Option(help="Number of days covered.", min=1)] = 365,
 ) -> None:
