@@ -971,6 +971,10 @@ def test_a_batch_with_every_row_rejected_is_exit_2_and_writes_no_list(trained_mo
     )
     assert one.exit_code == 0, one.output
     assert "read 300 rows = 1 scored + 299 rejected" in one.output
+    # A capacity that lists every row leaves none to explore: said so, not "0 of 1".
+    assert "exploration: none: the capacity lists every one of the 1 rows scored" in " ".join(
+        one.output.split()
+    )
     assert pl.read_csv(tmp_path / "one.csv").height == 1
     # Without a capacity every row is ranked and the first tenth explained: said so.
     ranked = CliRunner().invoke(

@@ -846,10 +846,16 @@ def _write_staged(result: ScoreResult, out, rejects, report, labels, store, targ
     rates = labels.hit_rates() if labels is not None and report is not None else None
     if result.flagged and result.model is not None:
         explored = int((result.scored.head(result.flagged)["selection"] == "exploration").sum())
-        lines.append(
-            f"exploration: {explored:,} of the {result.flagged:,} listed, by the policy "
-            f"{_policy(result)}"
-        )
+        if result.flagged >= result.n_read - result.rejects.height and not explored:
+            lines.append(
+                f"exploration: none: the capacity lists every one of the {result.flagged:,} "
+                "rows scored, and no row is left to explore"
+            )
+        else:
+            lines.append(
+                f"exploration: {explored:,} of the {result.flagged:,} listed, by the policy "
+                f"{_policy(result)}"
+            )
     if report is not None:
         from detector.app.report import write_report
 
