@@ -178,6 +178,20 @@ REPAIRS = [
         "decimal comma read as a point",
     ),
     (
+        "digits grouped by underscores",
+        {"customs_value": "1_000"},
+        "customs_value",
+        1000.0,
+        "spaces, _ or ' between digits removed",
+    ),
+    (
+        "digits grouped by spaces",
+        {"net_mass_kg": "12 500"},
+        "net_mass_kg",
+        12500.0,
+        "spaces, _ or ' between digits removed",
+    ),
+    (
         "unknown transport mode",
         {"transport_mode": "Barge"},
         "transport_mode",
@@ -189,7 +203,14 @@ REPAIRS = [
         {"transit_countries": "vn, my"},
         "transit_countries",
         "VN;MY",
-        None,
+        "transit_countries separators read as ';'",
+    ),
+    (
+        "lowercase transit list",
+        {"transit_countries": "sg;hk"},
+        "transit_countries",
+        "SG;HK",
+        "transit_countries upper-cased",
     ),
     (
         "date with slashes",

@@ -877,6 +877,10 @@ def _transit_countries(m: "_Mapping") -> None:
     if "transit_countries" in m.schema:
         raw = m.text("transit_countries")
         norm = raw.str.to_uppercase().str.replace_all(r"[\s,>|/]+", ";").str.strip_chars(";")
+        m.repairs["transit_countries upper-cased"] = raw != raw.str.to_uppercase()
+        m.repairs["transit_countries separators read as ';'"] = (
+            raw.str.to_uppercase().str.strip_chars(";") != norm
+        )
         norm = m.parsed("transit_countries", pl.when(norm.str.len_chars() > 0).then(norm))
         m.check(
             norm.is_not_null() & ~norm.str.contains(r"^[A-Z]{2}(;[A-Z]{2})*$"),
@@ -1025,6 +1029,7 @@ def _numbers(m: "_Mapping") -> None:
                 + 0.0
             )
             m.repairs[f"{name} thousands separators removed"] = thousands
+            m.repairs[f"{name} spaces, _ or ' between digits removed"] = raw != bare
             m.repairs[f"{name} decimal comma read as a point"] = comma
         unread = raw.is_not_null()
         if name in _LABEL_NUMBERS:
