@@ -175,6 +175,18 @@ def test_a_label_that_cannot_be_an_outcome_is_none_and_the_repair_counted(
     assert batch.repairs == {repair: 1}
 
 
+def test_a_line_break_in_an_id_is_named_for_what_it_is(tmp_path):
+    # A quoted cell may hold a carriage return alone: no stray quote is to blame.
+    rows = [{"importer_id": "\r=1+1"}, {"declaration_id": "D2", "importer_id": "IM\nX"}]
+    batch = _read(tmp_path, rows[0], [{**GOOD_ROW, **rows[1]}])
+    reasons = batch.rejects["reject_reason"].to_list()
+    assert reasons[0] == (
+        "importer_id '\\r=1+1' holds a carriage return (shown as \\r): an id or a code "
+        "is one line of plain text"
+    )
+    assert reasons[1].startswith("importer_id 'IM / X' spans lines: an id or a code is one")
+
+
 def test_labels_as_an_inspection_gives_them_need_no_repair(tmp_path):
     batch = _read(tmp_path, {"inspected": "true", "fraud": "1", "revenue_recovered": "50"})
     assert batch.repairs == {} and batch.accepted["revenue_recovered"].to_list() == [50.0]

@@ -821,11 +821,21 @@ def _text_columns(m: "_Mapping") -> None:
                 ),
             )
             m.check(
-                pl.col(name).str.contains(r"[\r\n]"),
+                pl.col(name).str.contains("\n", literal=True),
                 _reason(
-                    f"{name} '{{}}' spans lines: a stray quote in the file joined several "
-                    "lines into this row (fix the quoting of that line)",
+                    f"{name} '{{}}' spans lines: an id or a code is one line of text; a "
+                    "stray quote in the file may have joined several lines into this row "
+                    "(fix the quoting of that line)",
                     pl.col(name).str.replace_all(r"\r?\n", " / "),
+                ),
+            )
+            m.check(
+                pl.col(name).str.contains("\r", literal=True)
+                & ~pl.col(name).str.contains("\n", literal=True),
+                _reason(
+                    f"{name} '{{}}' holds a carriage return (shown as \\r): an id or a code "
+                    "is one line of plain text",
+                    pl.col(name).str.replace_all("\r", "\\r", literal=True),
                 ),
             )
 
