@@ -187,6 +187,41 @@ def test_a_line_break_in_an_id_is_named_for_what_it_is(tmp_path):
     assert reasons[1].startswith("importer_id 'IM / X' spans lines: an id or a code is one")
 
 
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        # Nothing but the ambiguous and plain numbers: a point is the decimal mark.
+        (["1,234", "2.500", "5000"], [1234.0, 2.5, 5000.0]),
+        # A decimal comma elsewhere in the column: "1,234" is 1.234, "2.500" is 2500.
+        (["1,234", "2.500", "5000,50"], [1.234, 2500.0, 5000.5]),
+        (["1.234.567", "12,5"], [1234567.0, 12.5]),
+        # A decimal point or thousands commas elsewhere: as before.
+        (["1,234", "2.500", "2.25"], [1234.0, 2.5, 2.25]),
+        (["1,234", "1,234,567"], [1234.0, 1234567.0]),
+    ],
+)
+def test_a_number_that_reads_two_ways_is_read_as_its_column_writes(tmp_path, values, expected):
+    rows = [
+        {**GOOD_ROW, "declaration_id": f"D{i}", "customs_value": v} for i, v in enumerate(values)
+    ]
+    batch = read_declarations(write_csv(tmp_path / "in.csv", rows))
+    assert batch.rejects.height == 0
+    assert batch.accepted["customs_value"].to_list() == pytest.approx(expected)
+
+
+def test_a_number_that_reads_two_ways_in_a_column_of_both_styles_is_refused(tmp_path):
+    values = ["1,234", "2.500", "2.25", "5000,50"]
+    rows = [
+        {**GOOD_ROW, "declaration_id": f"D{i}", "customs_value": v} for i, v in enumerate(values)
+    ]
+    batch = read_declarations(write_csv(tmp_path / "in.csv", rows))
+    assert batch.accepted["customs_value"].to_list() == [2.25, 5000.5]
+    assert [r.split(":")[0] for r in batch.rejects["reject_reason"]] == [
+        "ambiguous customs_value '1,234'",
+        "ambiguous customs_value '2.500'",
+    ]
+
+
 def test_labels_as_an_inspection_gives_them_need_no_repair(tmp_path):
     batch = _read(tmp_path, {"inspected": "true", "fraud": "1", "revenue_recovered": "50"})
     assert batch.repairs == {} and batch.accepted["revenue_recovered"].to_list() == [50.0]

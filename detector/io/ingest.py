@@ -107,6 +107,14 @@ PLAUSIBLE_MIN = {"net_mass_kg": 1e-6}
 #: 1,234,567.50 (thousands separators) and 1.234,50 or 12,5 (decimal comma).
 _THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"
 _DECIMAL_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$"
+#: Numbers that read two ways: "1,234" (1234, or 1.234 where a comma is the decimal
+#: mark) and "2.500" (2.5, or 2500 where a point groups thousands). The column decides.
+_AMBIGUOUS_COMMA = r"^[+-]?\d{1,3},\d{3}$"
+_AMBIGUOUS_POINT = r"^[+-]?\d{1,3}\.\d{3}$"
+#: Points grouping thousands, as a comma-decimal column writes them: "1.234.567".
+_THOUSAND_POINTS = r"^[+-]?\d{1,3}(\.\d{3})+$"
+#: A number with a decimal point that no comma-decimal column writes: "2.5", "1234.567".
+_DECIMAL_POINT = r"^[+-]?\d*\.\d+$"
 YEARS = (1950, 2100)
 
 
@@ -1027,20 +1035,30 @@ def _numbers(m: "_Mapping") -> None:
         else:
             raw = m.text(name)
             bare = m.cols.put(1, f"__bare_{name}", raw.str.replace_all(r"[\s_']", ""))
-            thousands = bare.str.contains(_THOUSANDS)
-            comma = bare.str.contains(_DECIMAL_COMMA) & ~thousands
+            thousands, comma, points, ambiguous = _number_style(bare)
             number = (
                 pl.when(thousands)
                 .then(bare.str.replace_all(",", ""))
                 .when(comma)
                 .then(bare.str.replace_all(".", "", literal=True).str.replace(",", "."))
+                .when(points)
+                .then(bare.str.replace_all(".", "", literal=True))
                 .otherwise(bare)
                 .cast(pl.Float64, strict=False)
                 + 0.0
             )
-            m.repairs[f"{name} thousands separators removed"] = thousands
+            m.repairs[f"{name} thousands separators removed"] = thousands | points
             m.repairs[f"{name} spaces, _ or ' between digits removed"] = raw != bare
             m.repairs[f"{name} decimal comma read as a point"] = comma
+            m.check(
+                ambiguous,
+                _reason(
+                    f"ambiguous {name} '{{}}': the column writes decimals both with a point "
+                    "and with a comma, so this number reads two ways (write it without "
+                    "thousands separators)",
+                    raw,
+                ),
+            )
         unread = raw.is_not_null()
         if name in _LABEL_NUMBERS:
             # A label is never needed to score: NaN, as dataframes write "unknown", is
@@ -1086,6 +1104,35 @@ def _numbers(m: "_Mapping") -> None:
                 value.is_finite() & ~value.is_in([0.0, 1.0]),
                 _reason("malformed true_fraud '{}': expected 0 or 1", raw),
             )
+
+
+def _number_style(bare: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
+    """Which cells of a column of numbers (as text, blanks removed) have thousands
+    commas, a decimal comma, or thousands points, and which read two ways in a column
+    that writes both styles (to be refused).
+
+    A cell such as "1,234" or "2.500" reads two ways; the column's other cells decide:
+    where some cell has a decimal comma ("5000,50", "1.234,5", "1.234.567") and none a
+    decimal point or thousands commas ("2.5", "1,234.50", "1,234,567"), the column
+    writes decimals with a comma and "1,234" is 1.234, "2.500" 2500; otherwise a point
+    (as before: "1,234" is 1234, "2.500" 2.5). A column that writes both has no way to
+    tell: its ambiguous cells are refused. (A batch read in pieces decides per piece.)
+    """
+    amb_comma = bare.str.contains(_AMBIGUOUS_COMMA)
+    amb_point = bare.str.contains(_AMBIGUOUS_POINT)
+    eu_cell = (bare.str.contains(_DECIMAL_COMMA) & ~amb_comma) | (
+        bare.str.contains(_THOUSAND_POINTS) & ~amb_point
+    )
+    us_cell = (bare.str.contains(_THOUSANDS) & ~amb_comma) | (
+        bare.str.contains(_DECIMAL_POINT) & ~amb_point
+    )
+    eu, us = eu_cell.any(), us_cell.any()
+    eu_column = eu & ~us
+    thousands = bare.str.contains(_THOUSANDS) & ~(amb_comma & eu_column)
+    comma = bare.str.contains(_DECIMAL_COMMA) & ~thousands
+    points = bare.str.contains(_THOUSAND_POINTS) & eu_column
+    ambiguous = (amb_comma | amb_point) & eu & us
+    return thousands, comma, points, ambiguous
 
 
 def _labels(m: "_Mapping") -> None:
