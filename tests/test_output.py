@@ -206,6 +206,13 @@ def test_an_output_file_the_engine_did_not_write_is_never_replaced(tmp_path):
     (tmp_path / "half.csv").write_text("rank,risk_score\n1,0.9\n")
     with pytest.raises(DetectorError, match="half.csv is a file this engine did not write"):
         check_output(tmp_path / "half.csv")
+    # JSON: a replay's record is replaced; the user's own settings, or a broken file, not.
+    (tmp_path / "replay.json").write_text('{"policies": {}, "default": "exploit"}')
+    check_output(tmp_path / "replay.json", "--json", "json")
+    for name, text in (("settings.json", '{"a": 1}'), ("broken.json", "{")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(DetectorError, match=f"{name} is a file this engine did not write"):
+            check_output(tmp_path / name, "--json", "json")
 
 
 def test_no_output_lies_in_a_label_store_even_without_store(tmp_path):

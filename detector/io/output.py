@@ -316,12 +316,14 @@ def _written_here(path: Path) -> bool:
     """Whether an existing output file may be replaced: a Parquet file, workbook or HTML
     page that carries this engine's mark (a file the user made, or an older
     version's output, does not); a CSV file whose header is one of this engine's lists
-    or rejects tables (CSV holds no mark); a JSON file."""
+    or rejects tables, a JSON file holding a replay's record (neither holds a mark)."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         return _ours(path)
     if suffix == ".csv":
         return _own_csv(path)
+    if suffix == ".json":
+        return _own_json(path)
     if suffix == ".xlsx":
         return _marked_workbook(path)
     if suffix in (".html", ".htm"):
@@ -348,6 +350,22 @@ def _own_csv(path: Path) -> bool:
         return False
     cells = {cell.strip() for cell in header}
     return any(mark <= cells for mark in _OWN_CSV_HEADERS)
+
+
+#: The keys of the one JSON file this engine writes (``simulate --json``).
+_OWN_JSON_KEYS = {"policies", "default"}
+
+
+def _own_json(path: Path) -> bool:
+    """A JSON file holding one object with the keys of a replay's record."""
+    import json
+
+    try:
+        with path.open(encoding="utf-8") as f:
+            found = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(found, dict) and _OWN_JSON_KEYS <= set(found)
 
 
 def _properties(path: Path) -> dict[str, str]:
