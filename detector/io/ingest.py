@@ -1042,37 +1042,7 @@ def _numbers(m: "_Mapping") -> None:
             raw = pl.col(name)
             number = raw.cast(pl.Float64) + 0.0  # -0.0 is 0
         else:
-            raw = m.text(name)
-            # Layer 0, from the cell itself (the style flags of layer 1 read it): blanks,
-            # underscores and quotes between digits removed, a blank cell null.
-            string = m.schema[name] == pl.String
-            cell = pl.col(name) if string else as_text(name, m.schema[name])
-            blanks = cell.str.replace_all(r"[\s_']", "")
-            bare = m.cols.put(0, f"__bare_{name}", pl.when(blanks.str.len_bytes() > 0).then(blanks))
-            thousands, comma, points, ambiguous = _number_style(m, name, bare)
-            number = (
-                pl.when(thousands)
-                .then(bare.str.replace_all(",", ""))
-                .when(comma)
-                .then(bare.str.replace_all(".", "", literal=True).str.replace(",", "."))
-                .when(points)
-                .then(bare.str.replace_all(".", "", literal=True))
-                .otherwise(bare)
-                .cast(pl.Float64, strict=False)
-                + 0.0
-            )
-            m.repairs[f"{name} thousands separators removed"] = thousands | points
-            m.repairs[f"{name} spaces, _ or ' between digits removed"] = raw != bare
-            m.repairs[f"{name} decimal comma read as a point"] = comma
-            m.check(
-                ambiguous,
-                _reason(
-                    f"ambiguous {name} '{{}}': the column writes decimals both with a point "
-                    "and with a comma, so this number reads two ways (write it without "
-                    "thousands separators)",
-                    raw,
-                ),
-            )
+            raw, number = _text_number(m, name)
         unread = raw.is_not_null()
         if name in _LABEL_NUMBERS:
             # A label is never needed to score: NaN, as dataframes write "unknown", is
@@ -1118,6 +1088,43 @@ def _numbers(m: "_Mapping") -> None:
                 value.is_finite() & ~value.is_in([0.0, 1.0]),
                 _reason("malformed true_fraud '{}': expected 0 or 1", raw),
             )
+
+
+def _text_number(m: "_Mapping", name: str) -> tuple[pl.Expr, pl.Expr]:
+    """A column of numbers written as text: its cells, and their values read with the
+    column's style of separators (``_number_style``), each repair counted."""
+    raw = m.text(name)
+    # Layer 0, from the cell itself (the style flags of layer 1 read it): blanks,
+    # underscores and quotes between digits removed, a blank cell null.
+    string = m.schema[name] == pl.String
+    cell = pl.col(name) if string else as_text(name, m.schema[name])
+    blanks = cell.str.replace_all(r"[\s_']", "")
+    bare = m.cols.put(0, f"__bare_{name}", pl.when(blanks.str.len_bytes() > 0).then(blanks))
+    thousands, comma, points, ambiguous = _number_style(m, name, bare)
+    number = (
+        pl.when(thousands)
+        .then(bare.str.replace_all(",", ""))
+        .when(comma)
+        .then(bare.str.replace_all(".", "", literal=True).str.replace(",", "."))
+        .when(points)
+        .then(bare.str.replace_all(".", "", literal=True))
+        .otherwise(bare)
+        .cast(pl.Float64, strict=False)
+        + 0.0
+    )
+    m.repairs[f"{name} thousands separators removed"] = thousands | points
+    m.repairs[f"{name} spaces, _ or ' between digits removed"] = raw != bare
+    m.repairs[f"{name} decimal comma read as a point"] = comma
+    m.check(
+        ambiguous,
+        _reason(
+            f"ambiguous {name} '{{}}': the column writes decimals both with a point "
+            "and with a comma, so this number reads two ways (write it without "
+            "thousands separators)",
+            raw,
+        ),
+    )
+    return raw, number
 
 
 def _number_style(
