@@ -3,8 +3,8 @@
 A model is trained on ``train.csv`` (profile kcs) and ``valid.csv`` is scored at
 ``--top`` (5 % by default), both through the command line of the installed engine; the
 listed rows are counted by their reasons and their ratio to the peers' median price
-(``value_ratio``): the UNDERVALUED ones in bands (below 0.7, 0.7-0.9, 0.9 or more), and
-how many name records alone.
+(``value_ratio``): the UNDERVALUED ones in bands (below 0.7, 0.7-0.9, 0.9 or more), how
+many name records alone, and the PRICE_UNUSUAL ones (and those at twice the median).
 
     python bench/kcs_price_reasons.py --kcs DIR [--top 5%]
 """
@@ -59,6 +59,9 @@ def main() -> None:
     print(bands)
     records = codes.map_elements(lambda c: set(c) <= _RECORDS, return_dtype=pl.Boolean)
     print(f"named on records alone: {int(records.sum()):,}")
+    unusual = listed.filter(codes.list.contains("PRICE_UNUSUAL"))
+    far = unusual.filter(ratio >= 2).height
+    print(f"named PRICE_UNUSUAL: {unusual.height:,}, of them at twice the median or more: {far:,}")
     fraud = listed["fraud"].cast(pl.Int64)
     print(f"precision of the list: {fraud.mean():.4f}")
 

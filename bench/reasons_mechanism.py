@@ -112,9 +112,12 @@ def unactionable(picks: pl.DataFrame) -> str:
         codes.list.contains("PRICE_UNUSUAL") & pl.col("price_percentile").is_between(10, 90)
     )
     clean = records.filter(pl.col("true_fraud") == 0).height
+    unusual = picks.filter(codes.list.contains("PRICE_UNUSUAL"))
     return (
         f"named on records alone: {records.height:,} listed model picks ({clean:,} clean); "
-        f"PRICE_UNUSUAL at a price between the 10th and 90th percentile: {ordinary.height:,}"
+        f"PRICE_UNUSUAL at a price between the 10th and 90th percentile: {ordinary.height:,}; "
+        f"PRICE_UNUSUAL said of {unusual.height:,} listed model picks "
+        f"({unusual.filter(pl.col('true_fraud') == 0).height:,} clean)"
     )
 
 
