@@ -113,6 +113,9 @@ RECORDS: tuple[str, ...] = (
 LOW_QUARTER = 25.0
 #: ... and at least a tenth below the peers' median (ratio to it).
 TENTH_BELOW = 0.9
+#: A price at least this many times the peers' median (in their top tenth) is named on
+#: a row listed for a record alone.
+FAR_ABOVE = 2.0
 #: PRICE_UNUSUAL is said of a price in the outer tenth of its peers' (percentile).
 UNUSUAL_TENTH = 10.0
 _MIN_DROP = 0.02
@@ -316,10 +319,16 @@ def _with_low_price(named: list[str], percentile: float, ratio: float) -> list[s
     their median (``ratio``) is named UNDERVALUED as well: the record says whom to
     suspect, the price what to check. (Where the peers' prices lie close together, the
     lowest quarter is hardly below the median: no price to check there;
-    bench/out/preregistered-low-price-tenth.md.)"""
-    low = percentile <= LOW_QUARTER and ratio < TENTH_BELOW
-    if set(named) <= set(RECORDS) and low:
+    bench/out/preregistered-low-price-tenth.md.) One priced in the top ``UNUSUAL_TENTH``
+    and at least ``FAR_ABOVE`` times the median is named PRICE_UNUSUAL: a dearer good
+    declared under a cheaper code, or a value inflated on purpose, looks like that
+    (bench/out/preregistered-price-far-above.md)."""
+    if not set(named) <= set(RECORDS):
+        return named
+    if percentile <= LOW_QUARTER and ratio < TENTH_BELOW:
         return [*named, "UNDERVALUED"]
+    if percentile >= 100 - UNUSUAL_TENTH and ratio >= FAR_ABOVE:
+        return [*named, "PRICE_UNUSUAL"]
     return named
 
 

@@ -487,6 +487,12 @@ def test_a_model_family_becomes_the_reason_the_row_shows_or_none():
         # Peers priced close together: the lowest quarter is 1 % below the median.
         (["GOODS_RISK"], 25.0, 0.99, ["GOODS_RISK"]),
         (["GOODS_RISK"], 5.0, 0.9, ["GOODS_RISK"]),
+        # Priced far above its peers (their top tenth, twice the median or more).
+        (["GOODS_RISK"], 99.9, 19.7, ["GOODS_RISK", "PRICE_UNUSUAL"]),
+        (["IMPORTER_HISTORY"], 90.0, 2.0, ["IMPORTER_HISTORY", "PRICE_UNUSUAL"]),
+        (["GOODS_RISK"], 89.9, 3.0, ["GOODS_RISK"]),  # not the top tenth
+        (["GOODS_RISK"], 95.0, 1.9, ["GOODS_RISK"]),  # not twice the median
+        (["ROUTE", "GOODS_RISK"], 99.0, 5.0, ["ROUTE", "GOODS_RISK"]),  # a fact already
         # The declaration already shows something to check.
         (["ROUTE", "IMPORTER_HISTORY"], 3.0, 0.5, ["ROUTE", "IMPORTER_HISTORY"]),
         (["NOVEL", "IMPORTER_HISTORY"], 3.0, 0.5, ["NOVEL", "IMPORTER_HISTORY"]),
