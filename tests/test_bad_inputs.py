@@ -1006,7 +1006,12 @@ def test_a_batch_with_every_row_rejected_is_exit_2_and_writes_no_list(trained_mo
     assert f"no --top: all {n:,} ranked, the first {math.ceil(n / 10):,} with reasons" in (
         " ".join(ranked.output.split())
     )
-    explained = pl.read_parquet(tmp_path / "all.parquet")["reason_codes"].list.len() > 0
+    ranked = pl.read_parquet(tmp_path / "all.parquet")
+    # The duty at stake in cents, and none where the price is not below the peers'.
+    stake = ranked["revenue_at_stake"]
+    assert (stake == stake.round(2)).all()
+    assert (ranked.filter(pl.col("value_ratio") >= 1)["revenue_at_stake"] == 0).all()
+    explained = ranked["reason_codes"].list.len() > 0
     assert explained.sum() == math.ceil(n / 10) and explained.head(math.ceil(n / 10)).all()
 
 

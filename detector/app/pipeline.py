@@ -359,6 +359,11 @@ def parse_top(text: str | None, n_rows: int) -> int | None:
     return k
 
 
+#: The duty at stake as a list shows it: in cents of its currency (a stake computed as
+#: reference less declared value is otherwise 1e-13 where the two are the same).
+STAKE_IN_CENTS = pl.col("revenue_at_stake").round(2)
+
+
 @dataclass
 class ScoreResult:
     scored: pl.DataFrame
@@ -499,7 +504,7 @@ def score(
     result.details = chosen.select("declaration_id", *dict.fromkeys(card))
     result.peers, result.work = done.peers, done.work
     own = [c for c in done.columns if c not in OUTPUT_COLUMNS]
-    scored = chosen.select(*OUTPUT_COLUMNS, *own)
+    scored = chosen.select(*OUTPUT_COLUMNS, *own).with_columns(STAKE_IN_CENTS)
     if done.k is not None:
         # A flagged list reads case by case: cases by their best rank, then by rank; a
         # case's duty at stake is its schemes' (``scheme_stake``).
@@ -1009,7 +1014,12 @@ def write_scores(
         keep = [*OUTPUT_COLUMNS, *[c for c in own if c in names]]
         de_minimis = result.model.config.de_minimis
         write_chunks(
-            (chunk.with_columns(sentence_expr(names, de_minimis)).select(keep) for chunk in chunks),
+            (
+                chunk.with_columns(sentence_expr(names, de_minimis))
+                .select(keep)
+                .with_columns(STAKE_IN_CENTS)
+                for chunk in chunks
+            ),
             out,
         )
     elif Path(out).suffix.lower() == ".xlsx" and result.cases is not None:
