@@ -15,6 +15,7 @@ from detector.models._policies import (
     segment_of,
 )
 from detector.models._reasons import EVIDENCE_FIRST, FAMILIES, FAR_BELOW, explain_rows
+from detector.models._selection import explained_without_capacity
 
 __all__ = [
     "CAPACITY_LEVELS",
@@ -38,6 +39,7 @@ __all__ = [
     "drift_counts",
     "drift_report",
     "explain_rows",
+    "explained_without_capacity",
     "is_thin",
     "make_classifier",
     "mechanism_of",

@@ -10,7 +10,7 @@ import polars as pl
 
 from detector.models._config import ModelConfig
 
-__all__ = ["exploration_rng", "select_for_inspection"]
+__all__ = ["exploration_rng", "explained_without_capacity", "select_for_inspection"]
 
 
 def select_for_inspection(order: pl.DataFrame, k: int | None, config: ModelConfig) -> pl.DataFrame:
@@ -28,7 +28,7 @@ def select_for_inspection(order: pl.DataFrame, k: int | None, config: ModelConfi
             pl.int_range(1, n + 1, dtype=pl.UInt32).alias("rank"),
             pl.lit("model").alias("selection"),
         )
-        n_reasons = max(1, int(np.ceil(n * config.reasons_share)))
+        n_reasons = explained_without_capacity(n, config)
     else:
         n_explore = int(round(k * config.exploration_share))
         head, rest = order.head(k - n_explore), order.slice(k - n_explore).sort("__h")
@@ -42,6 +42,12 @@ def select_for_inspection(order: pl.DataFrame, k: int | None, config: ModelConfi
         ).with_columns(pl.int_range(1, k + 1, dtype=pl.UInt32).alias("rank"))
         n_reasons = k
     return listed.with_columns((pl.col("rank") <= n_reasons).alias("explain"))
+
+
+def explained_without_capacity(n: int, config: ModelConfig) -> int:
+    """How many of ``n`` rows listed without a capacity get their reasons: the first
+    ``reasons_share`` of them, at least one."""
+    return min(n, max(1, int(np.ceil(n * config.reasons_share))))
 
 
 def exploration_rng(rest: pl.DataFrame, config: ModelConfig) -> np.random.Generator:

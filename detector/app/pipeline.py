@@ -1,7 +1,6 @@
 """The jobs behind the command line: train, score, evaluate, explain, demo."""
 
 import hashlib
-import math
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,6 +36,7 @@ from detector.models import (
     capacity_metrics,
     drift_report,
     explain_rows,
+    explained_without_capacity,
     exploration_reading,
     is_thin,
 )
@@ -407,9 +407,8 @@ class ScoreResult:
         read = self.n_read
         scored = read - self.rejects.height
         listed = f"{self.flagged:,} flagged"
-        if self.ranked is not None:  # no capacity: every row ranked, the first explained
-            share = self.model.config.reasons_share if self.model is not None else 0.0
-            explained = min(scored, max(1, math.ceil(scored * share))) if share else 0
+        if self.ranked is not None and self.model is not None:  # no capacity: all ranked
+            explained = explained_without_capacity(scored, self.model.config)
             listed = f"no --top: all {scored:,} ranked, the first {explained:,} with reasons"
         return (
             f"read {read:,} rows = {scored:,} scored "
