@@ -106,6 +106,14 @@ CANDIDATES: dict[str, dict] = {
     "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, usual code of the importer alone": {
         "usual_by_seller": False
     },
+    # Recent inspections weighed more: an inspection this many days older than the
+    # latest weighs half as much.
+    **{
+        f"engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, recency half-life {d} days": {
+            "recency_halflife_days": float(d)
+        }
+        for d in (60, 120, 240, 480)
+    },
     "engine: forest 300": {"estimator": "forest", "n_trees": 300},
     "engine: forest 300, every entity coded": {
         "estimator": "forest",

@@ -17,9 +17,11 @@ class ModelConfig:
     labelled rows they learn from every fraud and a share of each month's clean
     inspections, weighted back. Calibration: the latest ``calibration_share`` of the
     labelled rows (in time) is scored by a classifier fitted on the rows before it, as
-    the future will be. Novel fraud: ``novelty_weight`` of the unsupervised peer signals
-    added to the ranking. Stakes: ``revenue_weight`` of the duty at stake in the ranking
-    (only where the training labels record recovered revenue); with
+    the future will be. Recency: with ``recency_halflife_days`` above 0, an inspection
+    that many days older than the latest one weighs half as much in the classifier (0:
+    every inspection weighs the same). Novel fraud: ``novelty_weight`` of the
+    unsupervised peer signals added to the ranking. Stakes: ``revenue_weight`` of the
+    duty at stake in the ranking (only where the training labels record recovered revenue); with
     ``usual_code_stake``, a declaration's stake is at least the duty of the importer's
     usual code that its goods may really be (chosen by the backtest: misclassification's
     recall@5 % 0.33 -> 0.52, revenue within the folds' noise); with ``usual_by_seller``,
@@ -53,6 +55,7 @@ class ModelConfig:
     max_categories: int = 250
     n_trees: int = 300
     calibration_share: float = 0.25
+    recency_halflife_days: float = 0.0
     novelty_weight: float = 0.5
     novelty_floor: float = 0.98
     revenue_weight: float = 0.5

@@ -111,6 +111,26 @@ def sample_labelled(
     return sample.drop("__rate"), weight, record
 
 
+def recency_weight(
+    dates: pl.Series, weight: np.ndarray | None, halflife_days: float
+) -> np.ndarray | None:
+    """``weight`` (None: 1 each) halved for every ``halflife_days`` a row is older than
+    the latest date: schemes and the officers' targets change, and the latest
+    inspections tell most of the next month. Unchanged when ``halflife_days`` is 0.
+
+    >>> d = pl.Series([date(2025, 1, 1), date(2025, 4, 1), date(2025, 6, 30)])
+    >>> recency_weight(d, None, 180.0).round(3).tolist()
+    [0.5, 0.707, 1.0]
+    >>> recency_weight(d, np.array([2.0, 2.0, 2.0]), 0.0).tolist()
+    [2.0, 2.0, 2.0]
+    """
+    if halflife_days <= 0 or dates.len() == 0:
+        return weight
+    age = (dates.max() - dates).dt.total_days().to_numpy().astype(float)
+    decay = 0.5 ** (age / halflife_days)
+    return decay if weight is None else weight * decay
+
+
 def _records_revenue(labelled: pl.DataFrame) -> bool:
     """The labels say how much revenue inspections recovered from frauds."""
     if "revenue_recovered" not in labelled.columns:
@@ -179,6 +199,7 @@ class FraudModel:
         labelled, weight, self.sampling_ = sample_labelled(
             labelled, cfg.max_labelled_rows, cfg.seed
         )
+        weight = recency_weight(labelled["declaration_date"], weight, cfg.recency_halflife_days)
         y = labelled["fraud"].to_numpy()
         latest, latest_p = self._fit_classifiers(labelled, y, weight)
 
