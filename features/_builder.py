@@ -551,6 +551,7 @@ _PREFIXES = (
     "route",
     "importer_seller",
     "importer_hs",
+    "hs_route",
 )
 
 NUMERIC_FEATURES: tuple[str, ...] = (

@@ -33,6 +33,9 @@ ENTITIES: dict[str, tuple[str, ...]] = {
     "route": ("route",),
     "importer_seller": ("importer_id", "seller_id"),
     "importer_hs": ("importer_id", "hs_code"),
+    # The goods on their lane (origin, transit, departure): the risk profile of a
+    # commodity from one place by one way, as a risk unit keeps it.
+    "hs_route": ("hs_code", "route"),
 }
 
 _BELOW = 0.7  # declared below 70 % of the peer reference counts as underpriced

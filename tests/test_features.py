@@ -328,6 +328,48 @@ def test_entity_history_matches_a_naive_loop(rows):
         assert got["importer_fraud_rate"] == pytest.approx((frauds + 2.0) / (inspected + 10.0))
 
 
+def test_goods_on_their_route_have_a_record_of_their_own():
+    """Durians from Thailand trucked through Vietnam are one record, durians shipped
+    from Thailand another, and other goods on the Vietnam route a third."""
+    day = date(2025, 1, 1)
+    rows = [
+        # hs, route, fraud: three frauds of durians through Vietnam, then clean others
+        ("081060", "TH>VN", 1),
+        ("081060", "TH>VN", 1),
+        ("081060", "TH>VN", 1),
+        ("081060", "TH", 0),
+        ("080450", "TH>VN", 0),
+        ("081060", "TH>VN", None),
+        ("081060", "TH", None),
+        ("080450", "TH>VN", None),
+    ]
+    frame = pl.LazyFrame(
+        {
+            "importer_id": [f"I{i}" for i in range(len(rows))],
+            "declaration_date": [day + timedelta(days=i) for i in range(len(rows))],
+            "inspected": [f is not None for _, _, f in rows],
+            "fraud": [f for _, _, f in rows],
+            "hs_code": [h for h, _, _ in rows],
+            "route": [r for _, r, _ in rows],
+        }
+    ).with_columns(
+        pl.lit(1.0).alias("value_ratio"),
+        pl.col("importer_id").alias("declarant_id"),
+        pl.col("importer_id").alias("seller_id"),
+        pl.lit("TH").alias("country_origin"),
+    )
+    out = entity_histories(frame, None, use_labels=True, prior=0.2, smoothing=10.0).collect()
+    last = out.tail(3)
+    assert last["hs_route_n_before"].to_list() == [3.0, 1.0, 1.0]
+    # (frauds + smoothing x prior) / (inspections + smoothing)
+    assert last["hs_route_fraud_rate"].to_list() == pytest.approx(
+        [(3 + 2.0) / (3 + 10.0), (0 + 2.0) / (1 + 10.0), (0 + 2.0) / (1 + 10.0)]
+    )
+    # The goods alone and the route alone mix the two.
+    assert last["hs_n_before"].to_list() == [4.0, 5.0, 1.0]
+    assert last["route_n_before"].to_list() == [4.0, 1.0, 5.0]
+
+
 def test_scoring_history_carries_training_and_ignores_batch_labels():
     day = date(2025, 1, 1)
     train = [

@@ -40,6 +40,7 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "hs_code",
     "hs_duty_gap",
     "hs_fraud_rate",
+    "hs_route_fraud_rate",
     "importer_days_known",
     "importer_fraud_before",
     "importer_fraud_rate",
@@ -331,8 +332,9 @@ def _goods_risk(code: str, r: dict, de_minimis: float) -> str:
         f"{code}: HS {r.get('hs_code')} from {r.get('country_origin')} at "
         f"{at}; estimated fraud rate from past inspections of the goods "
         f"{_num(r.get('hs_fraud_rate'), '.2f')}, of the origin "
-        f"{_num(r.get('origin_fraud_rate'), '.2f')}, of the route "
-        f"{_num(r.get('route_fraud_rate'), '.2f')}"
+        f"{_num(r.get('origin_fraud_rate'), '.2f')}, of the route {r.get('route')} "
+        f"{_num(r.get('route_fraud_rate'), '.2f')}, of these goods on that route "
+        f"{_num(r.get('hs_route_fraud_rate'), '.2f')}"
     )
 
 
