@@ -336,7 +336,13 @@ def entity_histories(
 #: The entities whose record a reason quotes with its counts: ``p_inspected_before``
 #: and ``p_fraud_before`` (the inspections and frauds the rate was estimated from; not
 #: model features).
-QUOTED_RECORDS: tuple[str, ...] = ("importer", "importer_seller", "declarant", "seller")
+QUOTED_RECORDS: tuple[str, ...] = (
+    "importer",
+    "importer_seller",
+    "declarant",
+    "seller",
+    "hs_route",
+)
 
 
 _ORDER = "__order"

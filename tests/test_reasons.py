@@ -109,6 +109,39 @@ def test_an_entity_record_gives_its_count_before_its_estimate(inspected, frauds,
     ]
 
 
+def test_goods_risk_quotes_the_goods_on_their_route_first():
+    """The narrowest goods record, with the inspections behind it; a model of before
+    that record says what it has."""
+    rows = pl.DataFrame(
+        {
+            "reason_codes": [["GOODS_RISK"], ["GOODS_RISK"]],
+            "hs_code": ["081060", "081060"],
+            "country_origin": ["TH", "TH"],
+            "route": ["TH>VN", "TH>VN"],
+            "duty_rate_pct": [20.0, None],
+            "hs_fraud_rate": [0.31, 0.31],
+            "origin_fraud_rate": [0.12, 0.12],
+            "route_fraud_rate": [0.40, 0.40],
+            "hs_route_fraud_rate": [0.74, None],
+            "hs_route_inspected_before": [32.0, None],
+            "hs_route_fraud_before": [25.0, None],
+        }
+    )
+    assert reasons.sentences(rows, 150.0).to_list() == [
+        [
+            "GOODS_RISK: HS 081060 from TH on route TH>VN at 20.0% duty; past inspections "
+            "of these goods on this route: 25 frauds in 32 inspections, estimated rate "
+            "0.74; estimated fraud rate from past inspections of the goods on any route "
+            "0.31, of the origin 0.12, of the route 0.40"
+        ],
+        [
+            "GOODS_RISK: HS 081060 from TH on route TH>VN at duty not declared; estimated "
+            "fraud rate from past inspections of the goods on any route 0.31, of the "
+            "origin 0.12, of the route 0.40"
+        ],
+    ]
+
+
 def test_a_price_without_peers_says_so():
     rows = pl.DataFrame({"reason_codes": [["UNDERVALUED"]], "value_ratio": [None]})
     assert reasons.sentences(rows, 150.0).to_list() == [

@@ -40,7 +40,9 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "hs_code",
     "hs_duty_gap",
     "hs_fraud_rate",
+    "hs_route_fraud_before",
     "hs_route_fraud_rate",
+    "hs_route_inspected_before",
     "importer_days_known",
     "importer_fraud_before",
     "importer_fraud_rate",
@@ -328,13 +330,19 @@ def _split_shipment(code: str, r: dict, de_minimis: float) -> str:
 def _goods_risk(code: str, r: dict, de_minimis: float) -> str:
     duty = r.get("duty_rate_pct")
     at = "duty not declared" if duty is None else f"{duty:.1f}% duty"
+    # The goods on their route first: the narrowest record, the one a risk profile
+    # names, with the inspections an officer can look up.
+    lane = (
+        f"past inspections of these goods on this route: {_record(r, 'hs_route')}; "
+        if r.get("hs_route_fraud_rate") is not None
+        else ""
+    )
     return (
-        f"{code}: HS {r.get('hs_code')} from {r.get('country_origin')} at "
-        f"{at}; estimated fraud rate from past inspections of the goods "
-        f"{_num(r.get('hs_fraud_rate'), '.2f')}, of the origin "
-        f"{_num(r.get('origin_fraud_rate'), '.2f')}, of the route {r.get('route')} "
-        f"{_num(r.get('route_fraud_rate'), '.2f')}, of these goods on that route "
-        f"{_num(r.get('hs_route_fraud_rate'), '.2f')}"
+        f"{code}: HS {r.get('hs_code')} from {r.get('country_origin')} on route "
+        f"{r.get('route')} at {at}; {lane}estimated fraud rate from past inspections "
+        f"of the goods on any route {_num(r.get('hs_fraud_rate'), '.2f')}, of the origin "
+        f"{_num(r.get('origin_fraud_rate'), '.2f')}, of the route "
+        f"{_num(r.get('route_fraud_rate'), '.2f')}"
     )
 
 
