@@ -11,6 +11,7 @@ from conftest import GOOD_ROW
 from typer.testing import CliRunner
 
 from detector.app.cli import app
+from detector.features._routes import route_string
 from detector.models import is_thin
 
 # Every test here fits a model, or reads one that a fixture fitted.
@@ -143,6 +144,16 @@ def test_explain_prints_a_case_card(files, synthetic_year):
     assert ("caution" in score) == thin
     assert not thin or score["caution"].startswith("thin: the risk rests on")
     assert card["peer_prices"]["value_ratio"] < 1
+    # The goods on their route: the training's inspections of this HS code on this route.
+    history = pl.read_csv(folder / "history.csv", infer_schema_length=0)
+    history = history.with_columns(route_string()).filter(
+        (pl.col("hs_code") == card["declaration"]["hs_code"])
+        & (pl.col("route") == card["route"]["route"])
+        & (pl.col("inspected") == "true")
+    )
+    assert card["route"]["goods_on_route_inspections"] == history.height
+    assert card["route"]["goods_on_route_frauds"] == (history["fraud"] == "1").sum()
+    assert 0 < card["route"]["goods_on_route_fraud_rate"] < 1
     missing = runner.invoke(
         app, ["explain", "NOPE", "--model", str(model), "--input", str(folder / "recent.parquet")]
     )

@@ -69,6 +69,9 @@ CARD_COLUMNS = (
     "lane_share",
     "origin_share",
     "third_country",
+    "hs_route_inspected_before",
+    "hs_route_fraud_before",
+    "hs_route_fraud_rate",
     "importer_n_before",
     "importer_days_known",
     "importer_fraud_rate",
@@ -719,6 +722,11 @@ def _card(r: dict, n_rows: int, model: FraudModel, listing: dict | str) -> dict:
         "third_country": r["third_country"],
         "usual_origin_from_departure": r.get("usual_origin"),
         "duty_gap": r["duty_gap"],
+        # The goods on this route: the record a risk profile keeps (null for a model
+        # of before it).
+        "goods_on_route_inspections": r.get("hs_route_inspected_before"),
+        "goods_on_route_frauds": r.get("hs_route_fraud_before"),
+        "goods_on_route_fraud_rate": r.get("hs_route_fraud_rate"),
     }
     if r.get("reclass_hs_code") is not None:
         card["reclassification"] = {

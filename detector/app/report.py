@@ -360,6 +360,20 @@ def _inspections(lead: dict, prefix: str) -> str:
     return f"{_num(inspected)} ({_num(lead.get(f'{prefix}_fraud_before') or 0)})"
 
 
+def _goods_on_route(lead: dict) -> str:
+    """The inspections of these goods on this route: "; these goods on it: 25 frauds
+    found in 32 inspections, estimated fraud rate 0.74"; nothing for a model of before
+    that record."""
+    inspected = lead.get("hs_route_inspected_before")
+    if inspected is None:
+        return ""
+    frauds = lead.get("hs_route_fraud_before") or 0
+    return (
+        f"; these goods on it: {_e(_num(frauds))} frauds found in {_e(_num(inspected))} "
+        f"inspections, estimated fraud rate {_e(_num(lead.get('hs_route_fraud_rate'), '.2f'))}"
+    )
+
+
 def _card(
     case: dict, lead: dict, members: pl.DataFrame, peers: pl.DataFrame, model, cur: str = ""
 ) -> str:
@@ -375,7 +389,8 @@ def _card(
         f"{_e(_num((lane or 0) * 100, '.1f'))}% of the training declarations of HS "
         f"{_e(lead.get('hs_code'))}; origin {_e(lead.get('country_origin'))} "
         f"{_e(_num((lead.get('origin_share') or 0) * 100, '.1f'))}% of them"
-        f"{' (via a third country)' if lead.get('third_country') else ''}.</p>"
+        f"{' (via a third country)' if lead.get('third_country') else ''}"
+        f"{_goods_on_route(lead)}.</p>"
     )
     history = [
         ("earlier declarations", _num(lead.get("importer_n_before"))),
