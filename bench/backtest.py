@@ -106,6 +106,14 @@ CANDIDATES: dict[str, dict] = {
     "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, usual code of the importer alone": {
         "usual_by_seller": False
     },
+    # One model of the shipped settings, for three seeds of its random tenths.
+    **{
+        f"engine: 1 boosting x 511 leaves, lr 0.2, <=60 trees, seed {k}": {
+            "n_models": 1,
+            "seed": k,
+        }
+        for k in (0, 1, 2)
+    },
     # Recent inspections weighed more: an inspection this many days older than the
     # latest weighs half as much.
     **{
