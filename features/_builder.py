@@ -583,8 +583,6 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     *[f"{p}_fraud_rate" for p in _PREFIXES],
     "importer_mean_ratio_before",
     "importer_share_below_before",
-    "hs_route_mean_ratio_before",
-    "hs_route_share_below_before",
     "split_n_pair_day",
     "split_under_pair_day",
     "split_value_pair_day",

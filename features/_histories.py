@@ -242,14 +242,14 @@ def history_tables(
             pl.col("_n_fraud").alias("__fraud"),
             pl.col("_n_inspected").alias("__inspected"),
         ]
-        if prefix in PRICED_RECORDS:
+        if prefix == "importer":
             cols += [
                 pl.when(pl.col("_n_priced") > 0)
                 .then((pl.col("_sum_log_ratio") / pl.col("_n_priced")).exp())
-                .alias(f"{prefix}_mean_ratio_before"),
+                .alias("importer_mean_ratio_before"),
                 pl.when(pl.col("_n_priced") > 0)
                 .then(pl.col("_n_below") / pl.col("_n_priced"))
-                .alias(f"{prefix}_share_below_before"),
+                .alias("importer_share_below_before"),
             ]
         tables[prefix] = history.select(key, "declaration_date", *cols)
     return tables
@@ -276,9 +276,9 @@ def entity_histories(
 
     Columns per entity prefix ``p``: ``p_n_before``, ``p_days_known`` (days since first
     seen, null when new), ``p_fraud_rate`` (smoothed towards the overall rate), for the
-    entities of ``QUOTED_RECORDS`` the counts it was estimated from, and for those of
-    ``PRICED_RECORDS`` their price behaviour: ``p_mean_ratio_before`` and
-    ``p_share_below_before``.
+    entities of ``QUOTED_RECORDS`` the counts it was estimated from, and for the
+    importer its price behaviour: ``importer_mean_ratio_before`` and
+    ``importer_share_below_before``.
 
     ``daily``: the whole batch's :func:`daily_tables` when ``lf`` is a piece of it; by
     default ``lf`` is the batch. ``tables``: :func:`history_tables` built beforehand
@@ -343,14 +343,6 @@ QUOTED_RECORDS: tuple[str, ...] = (
     "seller",
     "hs_route",
 )
-
-
-#: The entities whose price behaviour is kept: ``p_mean_ratio_before`` (the geometric
-#: mean of their earlier declarations' ratio to the peers' median) and
-#: ``p_share_below_before`` (the share of them under 70 % of it). The importer's habit,
-#: and the goods on their route: a lane whose declarations are priced under the same
-#: goods' from the same origin (durians from Thailand declared through Vietnam).
-PRICED_RECORDS: tuple[str, ...] = ("importer", "hs_route")
 
 
 _ORDER = "__order"

@@ -86,8 +86,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "log_hs_route_n_before",
         "hs_route_days_known",
         "hs_route_fraud_rate",
-        "hs_route_mean_ratio_before",
-        "hs_route_share_below_before",
         "duty_rate_pct",
         "hs_number",
     ),
