@@ -341,6 +341,9 @@ QUOTED_RECORDS: tuple[str, ...] = (
     "importer_seller",
     "declarant",
     "seller",
+    "hs",
+    "origin",
+    "route",
     "hs_route",
 )
 

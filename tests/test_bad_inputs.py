@@ -1007,9 +1007,11 @@ def test_a_batch_with_every_row_rejected_is_exit_2_and_writes_no_list(trained_mo
         " ".join(ranked.output.split())
     )
     ranked = pl.read_parquet(tmp_path / "all.parquet")
-    # The duty at stake in cents, and none where the price is not below the peers'.
-    stake = ranked["revenue_at_stake"]
-    assert (stake == stake.round(2)).all()
+    # The duty at stake and the prices in cents, and no stake where the price is not below
+    # the peers'.
+    for money in ("revenue_at_stake", "unit_value_per_ton", "reference_value_per_ton"):
+        cents = ranked[money].drop_nulls()
+        assert (cents == cents.round(2)).all(), money
     assert (ranked.filter(pl.col("value_ratio") >= 1)["revenue_at_stake"] == 0).all()
     explained = ranked["reason_codes"].list.len() > 0
     assert explained.sum() == math.ceil(n / 10) and explained.head(math.ceil(n / 10)).all()

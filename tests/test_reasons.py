@@ -110,36 +110,57 @@ def test_an_entity_record_gives_its_count_before_its_estimate(inspected, frauds,
 
 
 def test_goods_risk_quotes_the_goods_on_their_route_first():
-    """The narrowest goods record, with the inspections behind it; a model of before
-    that record says what it has."""
+    """The narrowest goods record first, each with the inspections behind its rate; a
+    model of before the goods-on-route record says what it has."""
+    counts = {
+        "hs_inspected_before": [120.0, 120.0],
+        "hs_fraud_before": [40.0, 40.0],
+        "origin_inspected_before": [900.0, 900.0],
+        "origin_fraud_before": [100.0, 100.0],
+        "route_inspected_before": [50.0, None],
+        "route_fraud_before": [20.0, None],
+    }
     rows = pl.DataFrame(
         {
             "reason_codes": [["GOODS_RISK"], ["GOODS_RISK"]],
             "hs_code": ["081060", "081060"],
             "country_origin": ["TH", "TH"],
-            "route": ["TH>VN", "TH>VN"],
+            "route": ["TH>VN", "TH"],
             "duty_rate_pct": [20.0, None],
-            "hs_fraud_rate": [0.31, 0.31],
+            "hs_fraud_rate": [0.35, 0.35],
             "origin_fraud_rate": [0.12, 0.12],
-            "route_fraud_rate": [0.40, 0.40],
+            "route_fraud_rate": [0.40, 0.41],
             "hs_route_fraud_rate": [0.74, None],
             "hs_route_inspected_before": [32.0, None],
             "hs_route_fraud_before": [25.0, None],
+            **counts,
         }
     )
     assert reasons.sentences(rows, 150.0).to_list() == [
         [
             "GOODS_RISK: HS 081060 from TH on route TH>VN at 20.0% duty; past inspections "
             "of these goods on this route: 25 frauds in 32 inspections, estimated rate "
-            "0.74; estimated fraud rate from past inspections of the goods on any route "
-            "0.31, of the origin 0.12, of the route 0.40"
+            "0.74; these goods on any route: 40 frauds in 120 inspections, estimated rate "
+            "0.35; origin TH: 100 frauds in 900 inspections, estimated rate 0.12; route "
+            "TH>VN: 20 frauds in 50 inspections, estimated rate 0.40"
         ],
         [
-            "GOODS_RISK: HS 081060 from TH on route TH>VN at duty not declared; estimated "
-            "fraud rate from past inspections of the goods on any route 0.31, of the "
-            "origin 0.12, of the route 0.40"
+            "GOODS_RISK: HS 081060 from TH, shipped from there at duty not declared; past "
+            "inspections of these goods on any route: 40 frauds in 120 inspections, "
+            "estimated rate 0.35; origin TH: 100 frauds in 900 inspections, estimated rate "
+            "0.12; route TH: estimated fraud rate 0.41"
         ],
     ]
+
+
+def test_a_row_listed_for_a_record_alone_still_says_what_to_check():
+    assert reasons.what_to_check(["GOODS_RISK"])[0].startswith(
+        "no scheme shown on the declaration itself: the record of these goods on this route"
+    )
+    assert reasons.what_to_check(["EXPLORATION", "IMPORTER_HISTORY"]) == [
+        "no scheme shown on the declaration itself: its parties' record is the reason"
+    ]
+    assert reasons.what_to_check(["ROUTE", "GOODS_RISK"]) == [reasons.HINTS["ROUTE"]]
 
 
 def test_a_price_without_peers_says_so():

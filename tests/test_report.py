@@ -121,8 +121,10 @@ def test_report_is_one_offline_file_with_cards_and_plots(scored_run):
     intervals = re.findall(r"95 % interval ([\d.]+)-([\d.]+) from ([\d,]+) inspections", page)
     assert len(intervals) == cards
     # Each card's route gives the inspections of its goods on that route.
-    goods = re.findall(r"these goods on it: ([\d,]+) frauds found in ([\d,]+) inspections", page)
+    goods = re.findall(r"these goods on it: ([\d,]+) frauds? found in ([\d,]+) inspections?", page)
     assert len(goods) == cards
+    # Every card says what to check, a card listed for a record alone too.
+    assert page.count("What to check:</b>") >= cards
     assert all(int(f.replace(",", "")) <= int(n.replace(",", "")) for f, n in goods)
     assert all(float(lo) <= float(hi) for lo, hi, _ in intervals)
     for section in ("flags by reason", "flags by HS chapter", "flags by route", "All cases"):

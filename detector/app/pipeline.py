@@ -11,7 +11,7 @@ import polars as pl
 
 from detector.app.cases import CASE_STAKE, group_cases, scheme_stake
 from detector.app.labels import LabelStore
-from detector.app.reasons import hints, sentence_expr, with_sentences
+from detector.app.reasons import sentence_expr, what_to_check, with_sentences
 from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from detector.errors import DetectorError
 from detector.features import PEER_LEVELS, StageCache
@@ -362,9 +362,11 @@ def parse_top(text: str | None, n_rows: int) -> int | None:
     return k
 
 
-#: The duty at stake as a list shows it: in cents of its currency (a stake computed as
-#: reference less declared value is otherwise 1e-13 where the two are the same).
-STAKE_IN_CENTS = pl.col("revenue_at_stake").round(2)
+#: The money a list shows, in cents of its currency: the duty at stake (computed as
+#: reference less declared value it is otherwise 1e-13 where the two are the same) and
+#: the prices per tonne (a median of logs gives 212300.00000000012).
+_MONEY = ("revenue_at_stake", "unit_value_per_ton", "reference_value_per_ton")
+MONEY_IN_CENTS = pl.col(*_MONEY).round(2)
 
 
 @dataclass
@@ -506,7 +508,7 @@ def score(
     result.details = chosen.select("declaration_id", *dict.fromkeys(card))
     result.peers, result.work = done.peers, done.work
     own = [c for c in done.columns if c not in OUTPUT_COLUMNS]
-    scored = chosen.select(*OUTPUT_COLUMNS, *own).with_columns(STAKE_IN_CENTS)
+    scored = chosen.select(*OUTPUT_COLUMNS, *own).with_columns(MONEY_IN_CENTS)
     if done.k is not None:
         # A flagged list reads case by case: cases by their best rank, then by rank; a
         # case's duty at stake is its schemes' (``scheme_stake``).
@@ -610,26 +612,13 @@ def explain(
     # The mechanism, its evidence and what to check first; the sections behind them.
     card = {
         "reasons": with_sentences(row, model.config.de_minimis)["reasons"][0].to_list(),
-        "what_to_check": hints(row["reason_codes"][0].to_list())
-        or [_no_scheme(row["reason_codes"][0].to_list())],
+        "what_to_check": what_to_check(row["reason_codes"][0].to_list()),
     }
     card |= _card(row.row(0, named=True), table.height, model, listing)
     if card["declaration"].get("currency") is None and metadata.get("currency"):
         # No currency given: the values were read as the model's, which the card's money is in.
         card["declaration"]["currency"] = metadata["currency"]
     return card
-
-
-def _no_scheme(codes: list[str]) -> str:
-    """What to check on a declaration that shows no scheme: its record, when that is
-    the reason; else the goods and documents against the declaration."""
-    lead = next((c for c in codes if c != "EXPLORATION"), None)
-    if lead in ("IMPORTER_HISTORY", "PARTNER_HISTORY", "IMPORTER_UNDERPRICES"):
-        return "no scheme shown on the declaration itself: its parties' record is the reason"
-    return (
-        "no scheme shown on the declaration itself: examine the goods and the documents "
-        "against what is declared"
-    )
 
 
 def _listing(declaration_id: str, store: str | Path | None) -> dict | str:
@@ -1024,7 +1013,7 @@ def write_scores(
             (
                 chunk.with_columns(sentence_expr(names, de_minimis))
                 .select(keep)
-                .with_columns(STAKE_IN_CENTS)
+                .with_columns(MONEY_IN_CENTS)
                 for chunk in chunks
             ),
             out,

@@ -21,6 +21,7 @@ __all__ = [
     "hints",
     "sentence_expr",
     "sentences",
+    "what_to_check",
     "with_sentences",
 ]
 
@@ -39,7 +40,9 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "duty_rate_pct",
     "hs_code",
     "hs_duty_gap",
+    "hs_fraud_before",
     "hs_fraud_rate",
+    "hs_inspected_before",
     "hs_route_fraud_before",
     "hs_route_fraud_rate",
     "hs_route_inspected_before",
@@ -58,7 +61,9 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "lane_share",
     "net_mass_kg",
     "novelty",
+    "origin_fraud_before",
     "origin_fraud_rate",
+    "origin_inspected_before",
     "origin_share",
     "peer_label",
     "peer_n",
@@ -70,7 +75,9 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "reclass_value_per_ton",
     "reference_value_per_ton",
     "route",
+    "route_fraud_before",
     "route_fraud_rate",
+    "route_inspected_before",
     "seller_fraud_before",
     "seller_fraud_rate",
     "seller_id",
@@ -330,20 +337,22 @@ def _split_shipment(code: str, r: dict, de_minimis: float) -> str:
 def _goods_risk(code: str, r: dict, de_minimis: float) -> str:
     duty = r.get("duty_rate_pct")
     at = "duty not declared" if duty is None else f"{duty:.1f}% duty"
+    origin, route = r.get("country_origin"), r.get("route")
+    where = (
+        f"from {origin}, shipped from there"
+        if route == origin
+        else f"from {origin} on route {route}"
+    )
     # The goods on their route first: the narrowest record, the one a risk profile
-    # names, with the inspections an officer can look up.
-    lane = (
-        f"past inspections of these goods on this route: {_record(r, 'hs_route')}; "
-        if r.get("hs_route_fraud_rate") is not None
-        else ""
+    # names; each with the inspections an officer can look up.
+    records = [("these goods on this route", "hs_route"), ("these goods on any route", "hs")]
+    records += [(f"origin {origin}", "origin"), (f"route {route}", "route")]
+    said = "; ".join(
+        f"{name}: {_record(r, prefix)}"
+        for name, prefix in records
+        if r.get(f"{prefix}_fraud_rate") is not None
     )
-    return (
-        f"{code}: HS {r.get('hs_code')} from {r.get('country_origin')} on route "
-        f"{r.get('route')} at {at}; {lane}estimated fraud rate from past inspections "
-        f"of the goods on any route {_num(r.get('hs_fraud_rate'), '.2f')}, of the origin "
-        f"{_num(r.get('origin_fraud_rate'), '.2f')}, of the route "
-        f"{_num(r.get('route_fraud_rate'), '.2f')}"
-    )
+    return f"{code}: HS {r.get('hs_code')} {where} at {at}; past inspections of {said}"
 
 
 def _declared_amounts(code: str, r: dict, de_minimis: float) -> str:
@@ -416,6 +425,28 @@ def hints(codes: list[str] | None) -> list[str]:
     priced far below its peers and shipped through a third country needs both the
     contract and the transport documents checked."""
     return list(dict.fromkeys(HINTS[c] for c in codes or [] if c in HINTS))
+
+
+def what_to_check(codes: list[str] | None) -> list[str]:
+    """The hints of the mechanisms the reasons name; on a declaration that shows none,
+    what its leading record asks: the parties' record, or the goods' on their route
+    (their goods and documents against what is declared)."""
+    found = hints(codes)
+    if found:
+        return found
+    lead = next((c for c in codes or [] if c != "EXPLORATION"), None)
+    if lead in ("IMPORTER_HISTORY", "PARTNER_HISTORY", "IMPORTER_UNDERPRICES"):
+        return ["no scheme shown on the declaration itself: its parties' record is the reason"]
+    if lead == "GOODS_RISK":
+        return [
+            "no scheme shown on the declaration itself: the record of these goods on this "
+            "route is the reason: examine the goods and their documents (invoice, "
+            "certificate of origin, the tariff heading) against what is declared"
+        ]
+    return [
+        "no scheme shown on the declaration itself: examine the goods and the documents "
+        "against what is declared"
+    ]
 
 
 def sentences(rows: pl.DataFrame, de_minimis: float) -> pl.Series:

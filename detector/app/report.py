@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
 
-from detector.app.reasons import hints  # noqa: E402
+from detector.app.reasons import what_to_check  # noqa: E402
 from detector.features import PEER_LEVELS  # noqa: E402
 from detector.io.ingest import reject_tally  # noqa: E402
 from detector.io.output import HTML_MARK, atomic_path  # noqa: E402
@@ -362,15 +362,16 @@ def _inspections(lead: dict, prefix: str) -> str:
 
 def _goods_on_route(lead: dict) -> str:
     """The inspections of these goods on this route: "; these goods on it: 25 frauds
-    found in 32 inspections, estimated fraud rate 0.74"; nothing for a model of before
-    that record."""
+    found in 32 inspections, estimated fraud rate 0.74" ("1 fraud found in 1
+    inspection"); nothing for a model of before that record."""
     inspected = lead.get("hs_route_inspected_before")
     if inspected is None:
         return ""
     frauds = lead.get("hs_route_fraud_before") or 0
     return (
-        f"; these goods on it: {_e(_num(frauds))} frauds found in {_e(_num(inspected))} "
-        f"inspections, estimated fraud rate {_e(_num(lead.get('hs_route_fraud_rate'), '.2f'))}"
+        f"; these goods on it: {_e(_num(frauds))} fraud{'s' * (frauds != 1)} found in "
+        f"{_e(_num(inspected))} inspection{'s' * (inspected != 1)}, estimated fraud rate "
+        f"{_e(_num(lead.get('hs_route_fraud_rate'), '.2f'))}"
     )
 
 
@@ -381,7 +382,7 @@ def _card(
     same = peers.filter(_same_peer_group(lead))["unit_value_per_ton"].to_numpy()
     plot = _peer_plot(lead, same, percentiles, cur)
     reasons = "".join(f'<p class="reason">{_e(r)}</p>' for r in lead.get("reasons") or [])
-    todo = hints(lead.get("reason_codes"))
+    todo = what_to_check(lead.get("reason_codes"))
     reasons += "".join(f'<p class="reason"><b>What to check:</b> {_e(t)}</p>' for t in todo)
     lane = lead.get("lane_share")
     route = (
