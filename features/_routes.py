@@ -177,6 +177,9 @@ def route_patterns(lf: pl.LazyFrame, tables: RouteTables, destination: str | Non
             (pl.col("usual_origin_duty") - pl.col("duty_rate_pct")).alias("duty_gap"),
             (pl.col("hs_duty") - pl.col("duty_rate_pct")).alias("hs_duty_gap"),
             pl.col("hs_n").fill_null(0).alias("hs_history_n"),
+            # The counts behind the two shares, for the reasons to quote.
+            pl.col("lane_n").fill_null(0).alias("lane_history_n"),
+            pl.col("origin_n").fill_null(0).alias("origin_history_n"),
         )
         .drop("hs_n", "hs_duty", "lane_n", "origin_n", "origin_duty", "usual_origin_duty")
     )

@@ -154,6 +154,14 @@ def test_explain_prints_a_case_card(files, synthetic_year):
     assert card["route"]["goods_on_route_inspections"] == history.height
     assert card["route"]["goods_on_route_frauds"] == (history["fraud"] == "1").sum()
     assert 0 < card["route"]["goods_on_route_fraud_rate"] < 1
+    goods = pl.read_csv(folder / "history.csv", infer_schema_length=0).filter(
+        pl.col("hs_code") == card["declaration"]["hs_code"]
+    )
+    assert card["route"]["goods_declarations"] == goods.height
+    assert (
+        card["route"]["origin_declarations"]
+        == goods.filter(pl.col("country_origin") == card["declaration"]["country_origin"]).height
+    )
     missing = runner.invoke(
         app, ["explain", "NOPE", "--model", str(model), "--input", str(folder / "recent.parquet")]
     )

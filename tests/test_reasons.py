@@ -163,6 +163,65 @@ def test_a_row_listed_for_a_record_alone_still_says_what_to_check():
     assert reasons.what_to_check(["ROUTE", "GOODS_RISK"]) == [reasons.HINTS["ROUTE"]]
 
 
+@pytest.mark.parametrize(
+    ("lane_n", "origin_n", "hs_n", "said"),
+    [
+        (
+            133.0,
+            2259.0,
+            3088.0,
+            "carries 4.3% (133 of 3,088) of past HS 081060 declarations; "
+            "origin TH is on 73% (2,259 of 3,088) of them",
+        ),
+        # Few declarations: the count, not the smoothed estimate (15% for 1 of 9).
+        (
+            1.0,
+            2.0,
+            9.0,
+            "carries 11% (1 of 9) of past HS 081060 declarations; origin TH is "
+            "on 22% (2 of 9) of them",
+        ),
+        (
+            0.0,
+            0.0,
+            0.0,
+            "carries none of 0 of past HS 081060 declarations; origin TH is on none of 0 of them",
+        ),
+        # A model of before the counts: its estimate.
+        (
+            None,
+            None,
+            None,
+            "carries 15% of past HS 081060 declarations; origin TH is on 25% of them",
+        ),
+    ],
+)
+def test_a_lane_share_is_quoted_with_its_counts(lane_n, origin_n, hs_n, said):
+    rows = pl.DataFrame(
+        {
+            "reason_codes": [["ROUTE"]],
+            "third_country": [1],
+            "country_origin": ["TH"],
+            "country_departure": ["VN"],
+            "route": ["TH>VN"],
+            "hs_code": ["081060"],
+            "lane_share": [0.15],
+            "origin_share": [0.25],
+            "lane_history_n": [lane_n],
+            "origin_history_n": [origin_n],
+            "hs_history_n": [hs_n],
+        },
+        schema_overrides={
+            c: pl.Float64 for c in ("lane_history_n", "origin_history_n", "hs_history_n")
+        },
+    )
+    sentence = reasons.sentences(rows, 150.0).to_list()[0][0]
+    assert sentence.startswith(
+        "ROUTE: declared origin TH, shipped from VN (route TH>VN); this origin>departure lane "
+        + said
+    ), sentence
+
+
 def test_a_price_without_peers_says_so():
     rows = pl.DataFrame({"reason_codes": [["UNDERVALUED"]], "value_ratio": [None]})
     assert reasons.sentences(rows, 150.0).to_list() == [

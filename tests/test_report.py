@@ -123,6 +123,12 @@ def test_report_is_one_offline_file_with_cards_and_plots(scored_run):
     # Each card's route gives the inspections of its goods on that route.
     goods = re.findall(r"these goods on it: ([\d,]+) frauds? found in ([\d,]+) inspections?", page)
     assert len(goods) == cards
+    # The lane's share is quoted as counted in the training declarations.
+    lanes = re.findall(r"lane carried ([\d.]+)% \(([\d,]+) of ([\d,]+)\)", page)
+    assert len(lanes) == cards
+    for pct, n, of in lanes:
+        n, of = int(n.replace(",", "")), int(of.replace(",", ""))
+        assert abs(float(pct) - 100 * n / of) < 0.5
     # Every card says what to check, a card listed for a record alone too.
     assert page.count("What to check:</b>") >= cards
     assert all(int(f.replace(",", "")) <= int(n.replace(",", "")) for f, n in goods)

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
 
-from detector.app.reasons import what_to_check  # noqa: E402
+from detector.app.reasons import share_of_past, what_to_check  # noqa: E402
 from detector.features import PEER_LEVELS  # noqa: E402
 from detector.io.ingest import reject_tally  # noqa: E402
 from detector.io.output import HTML_MARK, atomic_path  # noqa: E402
@@ -384,12 +384,13 @@ def _card(
     reasons = "".join(f'<p class="reason">{_e(r)}</p>' for r in lead.get("reasons") or [])
     todo = what_to_check(lead.get("reason_codes"))
     reasons += "".join(f'<p class="reason"><b>What to check:</b> {_e(t)}</p>' for t in todo)
-    lane = lead.get("lane_share")
+    n = lead.get("hs_history_n")
+    lane = share_of_past(lead.get("lane_history_n"), n, lead.get("lane_share"))
+    origin = share_of_past(lead.get("origin_history_n"), n, lead.get("origin_share"))
     route = (
         f"<p><b>Route</b> {_e(lead.get('route'))}: this origin&gt;departure lane carried "
-        f"{_e(_num((lane or 0) * 100, '.1f'))}% of the training declarations of HS "
-        f"{_e(lead.get('hs_code'))}; origin {_e(lead.get('country_origin'))} "
-        f"{_e(_num((lead.get('origin_share') or 0) * 100, '.1f'))}% of them"
+        f"{_e(lane)} of the training declarations of HS {_e(lead.get('hs_code'))}; origin "
+        f"{_e(lead.get('country_origin'))} {_e(origin)} of them"
         f"{' (via a third country)' if lead.get('third_country') else ''}"
         f"{_goods_on_route(lead)}.</p>"
     )
