@@ -152,6 +152,10 @@ def test_explain_prints_a_case_card(files, synthetic_year):
         & (pl.col("inspected") == "true")
     )
     assert card["route"]["goods_on_route_inspections"] == history.height
+    # Counts are whole numbers in the JSON, not 5.0.
+    assert isinstance(card["route"]["goods_on_route_inspections"], int)
+    assert isinstance(card["importer"]["importer_n_before"], int)
+    assert isinstance(card["score"]["calibration_declarations"], int)
     assert card["route"]["goods_on_route_frauds"] == (history["fraud"] == "1").sum()
     assert 0 < card["route"]["goods_on_route_fraud_rate"] < 1
     goods = pl.read_csv(folder / "history.csv", infer_schema_length=0).filter(

@@ -1,6 +1,7 @@
 """The ``detector`` command line: parse options, call the library, report in one line."""
 
 import os
+import re
 import signal
 import sys
 import time
@@ -707,14 +708,20 @@ def _money_unit(key: str, currency: str | None) -> str | None:
     return f"{currency}/t" if key in _PER_TON_KEYS else None
 
 
-def _jsonable(value):
-    """A card as strict JSON: a missing number (NaN) is null."""
+#: The card's keys that hold counts: written as whole numbers, not 5.0.
+_COUNT_KEY = re.compile(r"(_n|_before|declarations|inspections|frauds)$")
+
+
+def _jsonable(value, key: str = ""):
+    """A card as strict JSON: a missing number (NaN) is null, a count a whole number."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: _jsonable(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
     if isinstance(value, float) and value != value:
         return None
+    if isinstance(value, float) and value.is_integer() and _COUNT_KEY.search(key):
+        return int(value)
     return value
 
 
