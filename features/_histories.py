@@ -197,6 +197,8 @@ def history_tables(
     base = _with_keys(lf)
     tables = {}
     for prefix, keys in ENTITIES.items():
+        if state is not None and prefix not in state.tables:
+            continue  # a model saved before this entity had a record: it has none
         k = list(keys)
         key = f"__key_{prefix}"
         if daily is None:
@@ -299,12 +301,15 @@ def entity_histories(
     rated = [prior] if isinstance(prior, str) else []
     parts = []
     for prefix, keys in ENTITIES.items():
+        if prefix not in tables:  # no record of it in the model: its columns are null
+            parts.append(_unknown(lf, prefix))
+            continue
         key = f"__key_{prefix}"
         known = pl.all_horizontal(pl.col(c).is_not_null() for c in keys)
         history = tables[prefix]
         names = history.collect_schema().names()
         parts.append(
-            # Joined, then put back in the rows' order: the eight joins of a million rows
+            # Joined, then put back in the rows' order: the joins of a million rows
             # take 0.70 s so, 1.75 s when the join keeps the order itself
             # (bench/out/histories_join.txt).
             lf.select(key, "declaration_date", *keys, *rated)
@@ -331,6 +336,15 @@ def entity_histories(
             )
         )
     return pl.concat([lf.drop(f"__key_{p}" for p in ENTITIES), *parts], how="horizontal")
+
+
+def _unknown(lf: pl.LazyFrame, prefix: str) -> pl.LazyFrame:
+    """An entity's history columns, null for every row: what a model saved before the
+    entity had a record gives (as for a row whose entity is not known)."""
+    names = [f"{prefix}_{c}" for c in ("n_before", "days_known", "fraud_rate")]
+    if prefix in QUOTED_RECORDS:
+        names += [f"{prefix}_inspected_before", f"{prefix}_fraud_before"]
+    return lf.with_columns(pl.lit(None, dtype=pl.Float64).alias(n) for n in names).select(names)
 
 
 #: The entities whose record a reason quotes with its counts: ``p_inspected_before``

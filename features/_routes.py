@@ -130,7 +130,10 @@ def route_patterns(lf: pl.LazyFrame, tables: RouteTables, destination: str | Non
     ``duty_gap`` (duty of the origin that usually ships these goods from this
     departure country, minus the declared duty: why someone would relabel) and
     ``hs_duty_gap`` (the HS code's average duty over all origins minus the declared
-    duty: a cheap origin for goods that usually pay more).
+    duty: a cheap origin for goods that usually pay more); and the counts behind the
+    shares, for the reasons to quote: ``hs_history_n`` (the HS code's past
+    declarations), ``lane_history_n`` and ``origin_history_n`` (those of them on this
+    lane, from this origin).
     """
     if "_lane_day_n" not in lf.collect_schema().names():
         lf = join_day_counts(lf, day_counts(lf, 0.0, ("lane_day", "hs_day")))

@@ -18,10 +18,12 @@ class ModelConfig:
     inspections, weighted back. Calibration: the latest ``calibration_share`` of the
     labelled rows (in time) is scored by a classifier fitted on the rows before it, as
     the future will be. Recency: with ``recency_halflife_days`` above 0, an inspection
-    that many days older than the latest one weighs half as much in the classifier (0:
-    every inspection weighs the same). Novel fraud: ``novelty_weight`` of the
-    unsupervised peer signals added to the ranking. Stakes: ``revenue_weight`` of the
-    duty at stake in the ranking (only where the training labels record recovered revenue); with
+    that many days older than the latest one weighs half as much in the classifier, the
+    calibration and the overall fraud rate the records are judged against (0: every
+    inspection weighs the same; off by default, lower on the backtest). Novel fraud:
+    ``novelty_weight`` of the unsupervised peer signals added to the ranking. Stakes:
+    ``revenue_weight`` of the duty at stake in the ranking (only where the training
+    labels record recovered revenue); with
     ``usual_code_stake``, a declaration's stake is at least the duty of the importer's
     usual code that its goods may really be (chosen by the backtest: misclassification's
     recall@5 % 0.33 -> 0.52, revenue within the folds' noise); with ``usual_by_seller``,

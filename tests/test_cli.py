@@ -162,3 +162,20 @@ def test_evaluate_without_labels_names_the_file_and_what_is_missing(trained_mode
     result = runner.invoke(app, ["evaluate", str(tmp_path / "bare.parquet"), "--model", str(model)])
     assert result.exit_code == 2, result.output
     assert "bare.parquet has no labelled rows" in result.output
+
+
+def test_a_cards_counts_are_whole_numbers_and_its_ratios_stay_ratios():
+    from detector.app.cli import _jsonable
+
+    card = {
+        "importer": {"importer_n_before": 5.0, "importer_share_below_before": 0.0},
+        "route": {"goods_on_route_inspections": 3.0, "lane_share": 1.0, "peer": float("nan")},
+    }
+    got = _jsonable(card)
+    assert got == {
+        "importer": {"importer_n_before": 5, "importer_share_below_before": 0.0},
+        "route": {"goods_on_route_inspections": 3, "lane_share": 1.0, "peer": None},
+    }
+    assert isinstance(got["importer"]["importer_n_before"], int)
+    assert isinstance(got["importer"]["importer_share_below_before"], float)
+    assert isinstance(got["route"]["lane_share"], float)

@@ -363,8 +363,10 @@ SCHEMES = {
         "UNDERVALUED": r"[\d,]+ USD/t is \d+% below the median [\d,]+ USD/t of [\d,]+ ",
     },
     "transshipment": {  # through a hub, or relabelled as of the hub
-        "ROUTE": r"route [A-Z]{2}>[A-Z]{2}.*lane carries [\d.]+% of past HS \d{6}",
-        "RELABEL": r"origin [A-Z]{2} on [\d.]+% of past HS \d{6} declarations, at [\d.]+% "
+        "ROUTE": r"route [A-Z]{2}>[A-Z]{2}.*lane carries [\d.]+% \([\d,]+ of [\d,]+\) of past "
+        r"HS \d{6}",
+        "RELABEL": r"origin [A-Z]{2} on [\d.]+% \([\d,]+ of [\d,]+\) of past HS \d{6} "
+        r"declarations, at [\d.]+% "
         r"duty, [\d.]+ points below",
     },
     "split_shipment": {

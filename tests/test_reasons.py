@@ -155,7 +155,7 @@ def test_goods_risk_quotes_the_goods_on_their_route_first():
 
 def test_a_row_listed_for_a_record_alone_still_says_what_to_check():
     assert reasons.what_to_check(["GOODS_RISK"])[0].startswith(
-        "no scheme shown on the declaration itself: the record of these goods on this route"
+        "no scheme shown on the declaration itself: the goods' record (on this route, on any"
     )
     assert reasons.what_to_check(["EXPLORATION", "IMPORTER_HISTORY"]) == [
         "no scheme shown on the declaration itself: its parties' record is the reason"
@@ -185,7 +185,7 @@ def test_a_row_listed_for_a_record_alone_still_says_what_to_check():
             0.0,
             0.0,
             0.0,
-            "carries none of 0 of past HS 081060 declarations; origin TH is on none of 0 of them",
+            "carries none of past HS 081060 declarations; origin TH is on none of them",
         ),
         # A model of before the counts: its estimate.
         (

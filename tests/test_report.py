@@ -122,7 +122,8 @@ def test_report_is_one_offline_file_with_cards_and_plots(scored_run):
     assert len(intervals) == cards
     # Each card's route gives the inspections of its goods on that route.
     goods = re.findall(r"these goods on it: ([\d,]+) frauds? found in ([\d,]+) inspections?", page)
-    assert len(goods) == cards
+    assert len(goods) + page.count("these goods on it: no inspection yet") == cards
+    assert goods  # most cards' goods were inspected on their route before
     # The lane's share is quoted as counted in the training declarations.
     lanes = re.findall(r"lane carried ([\d.]+)% \(([\d,]+) of ([\d,]+)\)", page)
     assert len(lanes) == cards

@@ -709,7 +709,9 @@ def _money_unit(key: str, currency: str | None) -> str | None:
 
 
 #: The card's keys that hold counts: written as whole numbers, not 5.0.
-_COUNT_KEY = re.compile(r"(_n|_before|declarations|inspections|frauds)$")
+_COUNT_KEY = re.compile(
+    r"(_n|_n_before|_inspected_before|_fraud_before|declarations|inspections|frauds)$"
+)
 
 
 def _jsonable(value, key: str = ""):

@@ -429,7 +429,8 @@ class ScoreResult:
         first, last = self.metadata.get("training_period", ["?", "?"])
         line = f"model trained on declarations of {first} to {last}"
         if self.drift is not None and self.drift.age_days >= 0:
-            line += f", ending {self.drift.age_days:,} days before the newest declaration scored"
+            days = self.drift.age_days
+            line += f", ending {days:,} day{'s' * (days != 1)} before the newest declaration scored"
         elif self.drift is not None:
             line += "; the declarations scored lie within or before that period"
         return line

@@ -115,12 +115,12 @@ def _pct(x) -> str:
 
 def share_of_past(n, of, estimate) -> str:
     """A lane's or an origin's share of the goods' past declarations, as counted: "4.3%
-    (133 of 3,088)", "11.1% (1 of 9)"; "none of 0" for goods never declared before; the
+    (133 of 3,088)", "11% (1 of 9)"; "none" for goods never declared before; the
     model's estimate (smoothed) for a model of before the counts."""
     if n is None or of is None:
         return _pct(estimate)
     if of == 0:
-        return "none of 0"
+        return "none"
     return f"{_pct(n / of)} ({n:,.0f} of {of:,.0f})"
 
 
@@ -462,9 +462,10 @@ def what_to_check(codes: list[str] | None) -> list[str]:
         return ["no scheme shown on the declaration itself: its parties' record is the reason"]
     if lead == "GOODS_RISK":
         return [
-            "no scheme shown on the declaration itself: the record of these goods on this "
-            "route is the reason: examine the goods and their documents (invoice, "
-            "certificate of origin, the tariff heading) against what is declared"
+            "no scheme shown on the declaration itself: the goods' record (on this route, "
+            "on any route, from this origin) is the reason: examine the goods and their "
+            "documents (invoice, certificate of origin, the tariff heading) against what is "
+            "declared"
         ]
     return [
         "no scheme shown on the declaration itself: examine the goods and the documents "

@@ -368,6 +368,11 @@ def _goods_on_route(lead: dict) -> str:
     if inspected is None:
         return ""
     frauds = lead.get("hs_route_fraud_before") or 0
+    if inspected == 0:
+        return (
+            "; these goods on it: no inspection yet (estimated fraud rate "
+            f"{_e(_num(lead.get('hs_route_fraud_rate'), '.2f'))}, the overall rate)"
+        )
     return (
         f"; these goods on it: {_e(_num(frauds))} fraud{'s' * (frauds != 1)} found in "
         f"{_e(_num(inspected))} inspection{'s' * (inspected != 1)}, estimated fraud rate "
