@@ -35,7 +35,7 @@ def capacity_metrics(
     the scheme of each fraudulent row. Returns a plain dict (JSON-ready).
 
     >>> m = capacity_metrics([0.9, 0.8, 0.1, 0.2], [1, 0, 0, 1], levels=(50.0,))
-    >>> m["at"]["50%"]["precision"], m["at"]["50%"]["recall"]
+    >>> float(m["at"]["50%"]["precision"]), float(m["at"]["50%"]["recall"])
     (0.5, 0.5)
     """
     score = np.asarray(score, dtype=float)

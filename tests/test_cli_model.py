@@ -162,6 +162,11 @@ def test_explain_prints_a_case_card(files, synthetic_year):
         pl.col("hs_code") == card["declaration"]["hs_code"]
     )
     assert card["route"]["goods_declarations"] == goods.height
+    # The duty a cheaper origin avoids, as the duty at stake counts it.
+    route = card["route"]
+    gap = max(route["duty_gap"] or 0.0, route["hs_duty_gap"] or 0.0, 0.0)
+    want = card["declaration"]["customs_value"] * gap / 100.0
+    assert route["duty_at_stake"] == pytest.approx(want, abs=0.01)
     assert (
         card["route"]["origin_declarations"]
         == goods.filter(pl.col("country_origin") == card["declaration"]["country_origin"]).height

@@ -574,3 +574,28 @@ def test_a_cases_duty_at_stake_counts_the_usual_code_its_reasons_name(trained_mo
     assert both["duty_at_stake"].to_list() == pytest.approx(both["expected"].to_list(), rel=1e-6)
     named = listed.join(own, on="declaration_id").filter(pl.col("usual_revenue") > pl.col("duty"))
     assert named.height >= 3  # the usual code adds to these declarations' cases
+
+
+@pytest.mark.parametrize(
+    ("duty_gap", "hs_duty_gap", "said"),
+    [
+        (
+            None,
+            4.0,
+            "; the declared duty is 4.0 points below what these goods usually pay "
+            "(21,425 KRW on this declaration)",
+        ),
+        (
+            6.0,
+            4.0,
+            "; the declared duty is 6.0 points below what these goods usually pay "
+            "(32,137 KRW on this declaration)",
+        ),
+        (-2.0, None, ""),  # dearer than usual: nothing avoided
+    ],
+)
+def test_a_card_says_where_a_cheaper_origins_duty_at_stake_comes_from(duty_gap, hs_duty_gap, said):
+    from detector.app.report import _cheaper_origin
+
+    lead = {"customs_value": 535613.0, "duty_gap": duty_gap, "hs_duty_gap": hs_duty_gap}
+    assert _cheaper_origin(lead, " KRW") == said

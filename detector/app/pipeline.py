@@ -11,7 +11,7 @@ import polars as pl
 
 from detector.app.cases import CASE_STAKE, group_cases, scheme_stake
 from detector.app.labels import LabelStore
-from detector.app.reasons import sentence_expr, what_to_check, with_sentences
+from detector.app.reasons import origin_stake, sentence_expr, what_to_check, with_sentences
 from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from detector.errors import DetectorError
 from detector.features import PEER_LEVELS, StageCache
@@ -72,6 +72,8 @@ CARD_COLUMNS = (
     "origin_history_n",
     "hs_history_n",
     "third_country",
+    "duty_gap",
+    "hs_duty_gap",
     "hs_route_inspected_before",
     "hs_route_fraud_before",
     "hs_route_fraud_rate",
@@ -677,6 +679,34 @@ _SELLER = (
 )
 
 
+def _route_section(r: dict) -> dict:
+    """The case card's route: the lane and the origin against the goods' past, a cheaper
+    origin's duty, and the record of the goods on this route."""
+    return {
+        "route": r["route"],
+        "lane_share": r["lane_share"],
+        "origin_share": r["origin_share"],
+        # The counts behind the two estimated shares: training declarations of the goods,
+        # of them on this lane, and from this origin.
+        "goods_declarations": r.get("hs_history_n"),
+        "lane_declarations": r.get("lane_history_n"),
+        "origin_declarations": r.get("origin_history_n"),
+        "third_country": r["third_country"],
+        "usual_origin_from_departure": r.get("usual_origin"),
+        "duty_gap": r["duty_gap"],
+        # The declared duty below the goods' average over all origins, and the duty the
+        # larger of the two gaps makes on the declared value: a part of the duty at stake
+        # the ranking and the case count (``DUTY_AT_STAKE``).
+        "hs_duty_gap": r.get("hs_duty_gap"),
+        "duty_at_stake": origin_stake(r),
+        # The goods on this route: the record a risk profile keeps (null for a model
+        # of before it).
+        "goods_on_route_inspections": r.get("hs_route_inspected_before"),
+        "goods_on_route_frauds": r.get("hs_route_fraud_before"),
+        "goods_on_route_fraud_rate": r.get("hs_route_fraud_rate"),
+    }
+
+
 def _card(r: dict, n_rows: int, model: FraudModel, listing: dict | str) -> dict:
     """A scored declaration's sections: as declared, how it was listed (``_listing``),
     score, peer prices, route, entities."""
@@ -708,24 +738,7 @@ def _card(r: dict, n_rows: int, model: FraudModel, listing: dict | str) -> dict:
             "percentile": r["price_percentile"],
             "revenue_at_stake": r["revenue_at_stake"],
         }
-    card["route"] = {
-        "route": r["route"],
-        "lane_share": r["lane_share"],
-        "origin_share": r["origin_share"],
-        # The counts behind the two estimated shares: training declarations of the goods,
-        # of them on this lane, and from this origin.
-        "goods_declarations": r.get("hs_history_n"),
-        "lane_declarations": r.get("lane_history_n"),
-        "origin_declarations": r.get("origin_history_n"),
-        "third_country": r["third_country"],
-        "usual_origin_from_departure": r.get("usual_origin"),
-        "duty_gap": r["duty_gap"],
-        # The goods on this route: the record a risk profile keeps (null for a model
-        # of before it).
-        "goods_on_route_inspections": r.get("hs_route_inspected_before"),
-        "goods_on_route_frauds": r.get("hs_route_fraud_before"),
-        "goods_on_route_fraud_rate": r.get("hs_route_fraud_rate"),
-    }
+    card["route"] = _route_section(r)
     if r.get("reclass_hs_code") is not None:
         card["reclassification"] = {
             "fits_hs_code": r["reclass_hs_code"],

@@ -19,6 +19,7 @@ __all__ = [
     "SENTENCE_COLUMNS",
     "hint",
     "hints",
+    "origin_stake",
     "sentence_expr",
     "sentences",
     "share_of_past",
@@ -268,6 +269,19 @@ def _duty_of(r: dict, points) -> float | None:
     """The duty ``points`` percentage points make on the declared value."""
     value = r.get("customs_value")
     return None if value is None or points is None else value * points / 100.0
+
+
+def origin_stake(r: dict) -> float:
+    """The duty a cheaper declared origin avoids on the declared value: the larger of
+    its gap to the usual origin's duty from this departure country and to the goods'
+    average over all origins (as ``DUTY_AT_STAKE`` counts it), 0 when neither is above
+    the declared rate.
+
+    >>> origin_stake({"customs_value": 535613.0, "duty_gap": None, "hs_duty_gap": 4.0})
+    21424.52
+    """
+    gap = max(r.get("duty_gap") or 0.0, r.get("hs_duty_gap") or 0.0, 0.0)
+    return round((r.get("customs_value") or 0.0) * gap / 100.0, 2)
 
 
 def _relabel(code: str, r: dict, de_minimis: float) -> str:

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
 
-from detector.app.reasons import share_of_past, what_to_check  # noqa: E402
+from detector.app.reasons import origin_stake, share_of_past, what_to_check  # noqa: E402
 from detector.features import PEER_LEVELS  # noqa: E402
 from detector.io.ingest import reject_tally  # noqa: E402
 from detector.io.output import HTML_MARK, atomic_path  # noqa: E402
@@ -360,6 +360,20 @@ def _inspections(lead: dict, prefix: str) -> str:
     return f"{_num(inspected)} ({_num(lead.get(f'{prefix}_fraud_before') or 0)})"
 
 
+def _cheaper_origin(lead: dict, cur: str) -> str:
+    """The duty the declared origin avoids against what these goods usually pay, where
+    it is part of the duty at stake: "; the declared duty is 4.0 points below what these
+    goods usually pay (21,425 KRW on this declaration)"."""
+    stake = origin_stake(lead)
+    if stake <= 0:
+        return ""
+    gap = max(lead.get("duty_gap") or 0.0, lead.get("hs_duty_gap") or 0.0)
+    return (
+        f"; the declared duty is {_e(_num(gap, '.1f'))} points below what these goods "
+        f"usually pay ({_e(_num(stake))}{cur} on this declaration)"
+    )
+
+
 def _goods_on_route(lead: dict) -> str:
     """The inspections of these goods on this route: "; these goods on it: 25 frauds
     found in 32 inspections, estimated fraud rate 0.74" ("1 fraud found in 1
@@ -397,7 +411,7 @@ def _card(
         f"{_e(lane)} of the training declarations of HS {_e(lead.get('hs_code'))}; origin "
         f"{_e(lead.get('country_origin'))} {_e(origin)} of them"
         f"{' (via a third country)' if lead.get('third_country') else ''}"
-        f"{_goods_on_route(lead)}.</p>"
+        f"{_goods_on_route(lead)}{_cheaper_origin(lead, cur)}.</p>"
     )
     history = [
         ("earlier declarations", _num(lead.get("importer_n_before"))),
