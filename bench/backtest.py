@@ -2,7 +2,7 @@
 
 Usage: python bench/backtest.py [--kcs DIR] [--seeds 1 2 3] [--rows N]
                                 [--candidates NAME...] [--no-peers] [--json OUT]
-                                [--drop-features NAME...]
+                                [--drop-features NAME...] [--add-record NAME=COL,COL...]
        python bench/backtest.py --table OUT.json   (the Markdown status table of a run)
 
 Every model is chosen here, on the folds' mean, never on one split. Each fold fits on
@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from detector import load_profile, read_declarations
+from detector import CANONICAL_SCHEMA, load_profile, read_declarations
 from detector.app.backtest import backtest, fold_summary, rolling_folds
-from detector.features import _builder
+from detector.features import _builder, _histories
 from detector.models import ModelConfig, capacity_metrics
 from detector.synthetic import generate_declarations
 
@@ -296,6 +296,25 @@ def run(dataset: str, declarations, folds, config_base, names, peers, record) ->
         print("\n".join(_summary_lines(name, results)), flush=True)
 
 
+def _add_record(spec: str) -> None:
+    """One more entity with a history, as ``features._histories.ENTITIES`` keeps them:
+    ``NAME=COL,COL`` (columns of the feature table, e.g. ``hs_origin=hs_code,country_origin``
+    or ``hs4_route=hs4,route``), with its three features (declarations before, days
+    known, fraud rate) added to the model's."""
+    name, _, columns = spec.partition("=")
+    keys = tuple(c for c in columns.split(",") if c)
+    if not name or not keys or name in _histories.ENTITIES:
+        raise SystemExit(f"--add-record {spec!r}: give a new NAME=COL,COL")
+    _histories.ENTITIES[name] = keys
+    _builder._PREFIXES = (*_builder._PREFIXES, name)
+    # A canonical column the features do not carry yet (the office of entry, say).
+    extra = [c for c in keys if c in CANONICAL_SCHEMA and c not in _builder._WORK_COLUMNS]
+    _builder._WORK_COLUMNS = (*_builder._WORK_COLUMNS, *extra)
+    added = (f"log_{name}_n_before", f"{name}_days_known", f"{name}_fraud_rate")
+    _builder.NUMERIC_FEATURES = (*_builder.NUMERIC_FEATURES, *added)
+    print(f"record added: {name} {keys}")
+
+
 def markdown_table(record: dict) -> str:
     """Mean and spread per model: the Korean folds, and the synthetic folds of every
     seed pooled; then each model's per-fold difference from the best peer at 5 and 10 %."""
@@ -416,7 +435,16 @@ def main() -> None:
     parser.add_argument(
         "--drop-features", nargs="*", default=[], help="engine features left out (an ablation)"
     )
+    parser.add_argument(
+        "--add-record",
+        nargs="*",
+        default=[],
+        metavar="NAME=COL,COL",
+        help="one more entity with a history (its three features added): a trial",
+    )
     args = parser.parse_args()
+    for spec in args.add_record:
+        _add_record(spec)
     if args.drop_features:
         unknown = set(args.drop_features) - set(_builder.NUMERIC_FEATURES)
         if unknown:
