@@ -4,7 +4,8 @@ A model is trained on ``train.csv`` (profile kcs) and ``valid.csv`` is scored at
 ``--top`` (5 % by default), both through the command line of the installed engine; the
 listed rows are counted by their reasons and their ratio to the peers' median price
 (``value_ratio``): the UNDERVALUED ones in bands (below 0.7, 0.7-0.9, 0.9 or more), how
-many name records alone, and the PRICE_UNUSUAL ones (and those at twice the median).
+many name records alone, the PRICE_UNUSUAL ones (and those at twice the median), and
+those named GOODS_RISK alone (how many were frauds, and their price against peers).
 
     python bench/kcs_price_reasons.py --kcs DIR [--top 5%]
 """
@@ -59,6 +60,15 @@ def main() -> None:
     print(bands)
     records = codes.map_elements(lambda c: set(c) <= _RECORDS, return_dtype=pl.Boolean)
     print(f"named on records alone: {int(records.sum()):,}")
+    goods = listed.filter(codes.list.len() == 1, codes.list.first() == "GOODS_RISK")
+    if goods.height:
+        r = goods["value_ratio"].drop_nulls()
+        print(
+            f"named GOODS_RISK alone: {goods.height:,}, of them frauds "
+            f"{int(goods['fraud'].cast(pl.Int64).sum()):,}; ratio to the peers' median "
+            f"{r.min():.2f} to {r.max():.2f}, median {r.median():.2f}, below 0.9 "
+            f"{int((r < 0.9).sum()):,}, no peers {goods['value_ratio'].null_count():,}"
+        )
     unusual = listed.filter(codes.list.contains("PRICE_UNUSUAL"))
     far = unusual.filter(ratio >= 2).height
     print(f"named PRICE_UNUSUAL: {unusual.height:,}, of them at twice the median or more: {far:,}")

@@ -115,8 +115,9 @@ def recency_weight(
     dates: pl.Series, weight: np.ndarray | None, halflife_days: float
 ) -> np.ndarray | None:
     """``weight`` (None: 1 each) halved for every ``halflife_days`` a row is older than
-    the latest date: schemes and the officers' targets change, and the latest
-    inspections tell most of the next month. Unchanged when ``halflife_days`` is 0.
+    the latest date, in case the latest inspections tell most of the next months;
+    unchanged when ``halflife_days`` is not above 0. A backtest candidate, off by
+    default: on the Korean folds it was lower at every half-life (bench/RESULTS.md).
 
     >>> d = pl.Series([date(2025, 1, 1), date(2025, 4, 1), date(2025, 6, 30)])
     >>> recency_weight(d, None, 180.0).round(3).tolist()
@@ -124,7 +125,7 @@ def recency_weight(
     >>> recency_weight(d, np.array([2.0, 2.0, 2.0]), 0.0).tolist()
     [2.0, 2.0, 2.0]
     """
-    if halflife_days <= 0 or dates.len() == 0:
+    if not halflife_days > 0 or dates.len() == 0:  # 0, negative or NaN: no decay
         return weight
     age = (dates.max() - dates).dt.total_days().to_numpy().astype(float)
     decay = 0.5 ** (age / halflife_days)

@@ -370,6 +370,17 @@ def test_goods_on_their_route_have_a_record_of_their_own():
     assert last["route_n_before"].to_list() == [4.0, 1.0, 5.0]
 
 
+def test_the_model_learns_from_the_goods_on_their_route_and_names_them_goods_risk():
+    """The record the backtest chose (bench/RESULTS.md) is among the model's features and
+    in the family its reasons name."""
+    from detector.features._builder import NUMERIC_FEATURES
+    from detector.models import FAMILIES
+
+    route = {"log_hs_route_n_before", "hs_route_days_known", "hs_route_fraud_rate"}
+    assert route <= set(NUMERIC_FEATURES)
+    assert route <= set(FAMILIES["GOODS_RISK"])
+
+
 def test_scoring_history_carries_training_and_ignores_batch_labels():
     day = date(2025, 1, 1)
     train = [

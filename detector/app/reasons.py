@@ -281,7 +281,7 @@ def origin_stake(r: dict) -> float:
     21424.52
     """
     gap = max(r.get("duty_gap") or 0.0, r.get("hs_duty_gap") or 0.0, 0.0)
-    return round((r.get("customs_value") or 0.0) * gap / 100.0, 2)
+    return round(_duty_of(r, gap) or 0.0, 2)
 
 
 def _relabel(code: str, r: dict, de_minimis: float) -> str:
