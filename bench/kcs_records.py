@@ -1,7 +1,7 @@
 """Which records tell the Korean frauds: each key's fraud rate from the months before a
 fold, alone, on the fold.
 
-Usage: python bench/kcs_records.py [--kcs DIR]
+Usage: python bench/kcs_records.py [--kcs DIR] [--declared]
 
 On each fold of the Korean backtest (2020-07..09, 2020-10..12, 2021-01..03, every earlier
 month its history), every test row gets the fraud rate of its key's earlier
@@ -41,6 +41,24 @@ KEYS: dict[str, list[str]] = {
     "goods, origin, tax type": ["HS6 Code", "Country of Origin", "Tax Type"],
     "goods, office": ["HS6 Code", "Office ID"],
 }
+#: With ``--declared``: the goods on their journey with one more thing the declaration
+#: says of them (how they are taxed, whether the origin is marked, the kind of import,
+#: the payment, the use, the transport, the office): does any of it sharpen hs_route?
+_JOURNEY = ["HS6 Code", "Country of Origin", "Country of Departure"]
+DECLARED_KEYS: dict[str, list[str]] = {
+    f"goods, origin, departure, {what}": [*_JOURNEY, col]
+    for what, col in [
+        ("tax type", "Tax Type"),
+        ("origin indicator", "Country of Origin Indicator"),
+        ("import type", "Import Type"),
+        ("process type", "Process Type"),
+        ("payment type", "Payment Type"),
+        ("import use", "Import Use"),
+        ("transport", "Mode of Transport"),
+        ("office", "Office ID"),
+        ("tax rate", "Tax Rate"),
+    ]
+}
 #: (first day, day after the last, label) of each fold.
 FOLDS = [
     ("2020-07-01", "2020-10-01", "2020-07..09"),
@@ -54,7 +72,9 @@ def main() -> None:
     here = Path(__file__).resolve().parents[2]
     parser = argparse.ArgumentParser()
     parser.add_argument("--kcs", type=Path, default=here / "shared" / "data" / "kcs")
+    parser.add_argument("--declared", action="store_true", help="also DECLARED_KEYS")
     args = parser.parse_args()
+    keys = {**KEYS, **DECLARED_KEYS} if args.declared else KEYS
     rows = pl.concat(
         [pl.read_csv(args.kcs / f, infer_schema_length=0) for f in ("train.csv", "valid.csv")]
     ).with_columns(pl.col("Date").str.to_date(), pl.col("Fraud").cast(pl.Int8))
@@ -66,7 +86,7 @@ def main() -> None:
         y = test["Fraud"].to_numpy()
         top = int(0.1 * y.size)
         found = []
-        for name, cols in KEYS.items():
+        for name, cols in keys.items():
             record = history.group_by(cols).agg(pl.len().alias("n"), pl.col("Fraud").sum())
             rate = test.join(record, on=cols, how="left", suffix="_before").select(
                 (pl.col("Fraud_before").fill_null(0) + SMOOTHING * prior)

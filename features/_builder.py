@@ -552,6 +552,7 @@ _PREFIXES = (
     "importer_seller",
     "importer_hs",
     "hs_route",
+    "hs_route_rate",
 )
 
 NUMERIC_FEATURES: tuple[str, ...] = (

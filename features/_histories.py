@@ -36,6 +36,10 @@ ENTITIES: dict[str, tuple[str, ...]] = {
     # The goods on their lane (origin, transit, departure): the risk profile of a
     # commodity from one place by one way, as a risk unit keeps it.
     "hs_route": ("hs_code", "route"),
+    # The same goods on the same lane at the duty rate declared: a lane whose goods
+    # claim a preferential rate (a free-trade origin, a lower tariff line) keeps its
+    # own record apart from the same goods paying the full rate.
+    "hs_route_rate": ("hs_code", "route", "duty_rate_pct"),
 }
 
 _BELOW = 0.7  # declared below 70 % of the peer reference counts as underpriced
@@ -359,6 +363,7 @@ QUOTED_RECORDS: tuple[str, ...] = (
     "origin",
     "route",
     "hs_route",
+    "hs_route_rate",
 )
 
 

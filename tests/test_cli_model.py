@@ -158,6 +158,12 @@ def test_explain_prints_a_case_card(files, synthetic_year):
     assert isinstance(card["score"]["calibration_declarations"], int)
     assert card["route"]["goods_on_route_frauds"] == (history["fraud"] == "1").sum()
     assert 0 < card["route"]["goods_on_route_fraud_rate"] < 1
+    # And at the declared duty rate: those of them declared at this one.
+    at_duty = history.filter(
+        pl.col("duty_rate_pct").cast(pl.Float64) == card["declaration"]["duty_rate_pct"]
+    )
+    assert card["route"]["goods_on_route_at_duty_inspections"] == at_duty.height
+    assert card["route"]["goods_on_route_at_duty_frauds"] == (at_duty["fraud"] == "1").sum()
     goods = pl.read_csv(folder / "history.csv", infer_schema_length=0).filter(
         pl.col("hs_code") == card["declaration"]["hs_code"]
     )

@@ -285,6 +285,7 @@ def _history_frame(rows):
         pl.col("importer_id").alias("seller_id"),
         pl.lit("081060").alias("hs_code"),
         pl.lit("TH").alias("country_origin"),
+        pl.lit(20.0).alias("duty_rate_pct"),
     )
 
 
@@ -357,6 +358,7 @@ def test_goods_on_their_route_have_a_record_of_their_own():
         pl.col("importer_id").alias("declarant_id"),
         pl.col("importer_id").alias("seller_id"),
         pl.lit("TH").alias("country_origin"),
+        pl.lit(20.0).alias("duty_rate_pct"),
     )
     out = entity_histories(frame, None, use_labels=True, prior=0.2, smoothing=10.0).collect()
     last = out.tail(3)
@@ -370,15 +372,61 @@ def test_goods_on_their_route_have_a_record_of_their_own():
     assert last["route_n_before"].to_list() == [4.0, 1.0, 5.0]
 
 
+def test_goods_on_their_route_at_a_preferential_rate_have_a_record_of_their_own():
+    """Durians through Vietnam declared at a 0 % (preferential) duty keep their own
+    record, apart from the same durians on the same route paying the full 20 %; a row
+    without a declared duty rate has no such record (null), and is still counted on its
+    route."""
+    day = date(2025, 1, 1)
+    rows = [
+        # duty rate, fraud: three frauds at 0 %, one clean at 20 %, then the rows scored
+        (0.0, 1),
+        (0.0, 1),
+        (0.0, 1),
+        (20.0, 0),
+        (0.0, None),
+        (20.0, None),
+        (None, None),
+    ]
+    frame = pl.LazyFrame(
+        {
+            "importer_id": [f"I{i}" for i in range(len(rows))],
+            "declaration_date": [day + timedelta(days=i) for i in range(len(rows))],
+            "inspected": [f is not None for _, f in rows],
+            "fraud": [f for _, f in rows],
+            "duty_rate_pct": [d for d, _ in rows],
+        }
+    ).with_columns(
+        pl.lit(1.0).alias("value_ratio"),
+        pl.lit("TH>VN").alias("route"),
+        pl.lit("081060").alias("hs_code"),
+        pl.lit("TH").alias("country_origin"),
+        pl.col("importer_id").alias("declarant_id"),
+        pl.col("importer_id").alias("seller_id"),
+    )
+    out = entity_histories(frame, None, use_labels=True, prior=0.2, smoothing=10.0).collect()
+    last = out.tail(3)
+    assert last["hs_route_rate_n_before"].to_list() == [3.0, 1.0, 0.0]
+    assert last["hs_route_rate_inspected_before"].to_list() == [3.0, 1.0, None]
+    assert last["hs_route_rate_fraud_before"].to_list() == [3.0, 0.0, None]
+    assert last["hs_route_rate_fraud_rate"].to_list() == pytest.approx(
+        [(3 + 2.0) / (3 + 10.0), (0 + 2.0) / (1 + 10.0), None]
+    )
+    # On the route at any duty, the four inspections together.
+    assert last["hs_route_n_before"].to_list() == [4.0, 5.0, 6.0]
+    assert last["hs_route_fraud_before"].to_list() == [3.0, 3.0, 3.0]
+
+
 def test_the_model_learns_from_the_goods_on_their_route_and_names_them_goods_risk():
     """The record the backtest chose (bench/RESULTS.md) is among the model's features and
     in the family its reasons name."""
     from detector.features._builder import NUMERIC_FEATURES
     from detector.models import FAMILIES
 
-    route = {"log_hs_route_n_before", "hs_route_days_known", "hs_route_fraud_rate"}
-    assert route <= set(NUMERIC_FEATURES)
-    assert route <= set(FAMILIES["GOODS_RISK"])
+    for record in ("hs_route", "hs_route_rate"):
+        route = {f"log_{record}_n_before", f"{record}_days_known", f"{record}_fraud_rate"}
+        assert route <= set(NUMERIC_FEATURES)
+        assert route <= set(FAMILIES["GOODS_RISK"])
 
 
 def test_scoring_history_carries_training_and_ignores_batch_labels():

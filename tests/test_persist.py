@@ -206,16 +206,21 @@ def test_model_from_another_library_version_is_refused(tmp_path, model_file, mon
 
 
 @pytest.mark.slow
-def test_a_model_saved_before_the_goods_on_route_record_still_scores_and_explains(
-    trained_model, tmp_path
+@pytest.mark.parametrize(
+    "records", [("hs_route", "hs_route_rate"), ("hs_route_rate",)], ids=["route", "rate"]
+)
+def test_a_model_saved_before_the_goods_on_route_records_still_scores_and_explains(
+    trained_model, tmp_path, records
 ):
-    """A model whose entity state has no record of the goods on their route (saved before
-    it was kept) scores and explains; that record's columns are null, not made up."""
+    """A model whose entity state has no record of the goods on their route, or none of
+    them at their duty rate (saved before it was kept), scores and explains; the missing
+    records' columns are null, not made up."""
     import polars as pl
 
     path, _, recent = trained_model
     model, metadata = load_model(path)
-    del model.features_.entities_.tables["hs_route"]
+    for record in records:
+        del model.features_.entities_.tables[record]
     older = tmp_path / "older.joblib"
     save_model(model, metadata, older)
     out = tmp_path / "list.csv"
@@ -225,11 +230,14 @@ def test_a_model_saved_before_the_goods_on_route_record_still_scores_and_explain
     assert scored.exit_code == 0, scored.output
     listed = pl.read_csv(out, infer_schema_length=0)
     assert listed.height > 0
-    assert not listed["reasons"].str.contains("these goods on this route").any()
+    assert not listed["reasons"].str.contains("at any duty").any()
+    if "hs_route" in records:
+        assert not listed["reasons"].str.contains("these goods on this route").any()
     first = listed["declaration_id"][0]
     args = ["explain", first, "--model", str(older), "--input", str(recent), "--json"]
     explained = runner.invoke(app, args)
     assert explained.exit_code == 0, explained.output
     card = json.loads(explained.output)
-    assert card["route"]["goods_on_route_inspections"] is None
+    assert card["route"]["goods_on_route_at_duty_inspections"] is None
+    assert (card["route"]["goods_on_route_inspections"] is None) == ("hs_route" in records)
     assert card["route"]["goods_declarations"] >= 0

@@ -136,7 +136,34 @@ def test_goods_risk_quotes_the_goods_on_their_route_first():
             **counts,
         }
     )
-    assert reasons.sentences(rows, 150.0).to_list() == [
+    said = reasons.sentences(rows, 150.0).to_list()
+    # With the record at the declared duty rate: quoted once where it counts the same
+    # inspections as the route's record; first, and the route's "at any duty", where a
+    # preferential rate keeps a record of its own.
+    same = {
+        "hs_route_rate_fraud_rate": [0.74, None],
+        "hs_route_rate_inspected_before": [32.0, None],
+        "hs_route_rate_fraud_before": [25.0, None],
+    }
+    with_same = rows.with_columns(pl.Series(k, v) for k, v in same.items())
+    assert reasons.sentences(with_same, 150.0).to_list() == said
+    apart = {
+        "duty_rate_pct": [0.0, None],
+        "hs_route_rate_fraud_rate": [0.59, None],
+        "hs_route_rate_inspected_before": [12.0, None],
+        "hs_route_rate_fraud_before": [11.0, None],
+    }
+    with_apart = rows.with_columns(pl.Series(k, v) for k, v in apart.items())
+    assert reasons.sentences(with_apart, 150.0).to_list()[0] == [
+        "GOODS_RISK: HS 081060 from TH on route TH>VN at 0.0% duty; past inspections "
+        "of these goods on this route at 0.0% duty: 11 frauds in 12 inspections, "
+        "estimated rate 0.59 (an estimate from few inspections is drawn toward the overall "
+        "rate); these goods on this route at any duty: 25 frauds in 32 "
+        "inspections, estimated rate 0.74; these goods on any route: 40 frauds in 120 "
+        "inspections, estimated rate 0.35; origin TH: 100 frauds in 900 inspections, "
+        "estimated rate 0.12; route TH>VN: 20 frauds in 50 inspections, estimated rate 0.40"
+    ]
+    assert said == [
         [
             "GOODS_RISK: HS 081060 from TH on route TH>VN at 20.0% duty; past inspections "
             "of these goods on this route: 25 frauds in 32 inspections, estimated rate "
@@ -155,7 +182,8 @@ def test_goods_risk_quotes_the_goods_on_their_route_first():
 
 def test_a_row_listed_for_a_record_alone_still_says_what_to_check():
     assert reasons.what_to_check(["GOODS_RISK"])[0].startswith(
-        "no scheme shown on the declaration itself: the goods' record (on this route, on any"
+        "no scheme shown on the declaration itself: the goods' record (on this route and "
+        "at this duty rate, on any"
     )
     assert reasons.what_to_check(["EXPLORATION", "IMPORTER_HISTORY"]) == [
         "no scheme shown on the declaration itself: its parties' record is the reason"

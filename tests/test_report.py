@@ -599,3 +599,32 @@ def test_a_card_says_where_a_cheaper_origins_duty_at_stake_comes_from(duty_gap, 
 
     lead = {"customs_value": 535613.0, "duty_gap": duty_gap, "hs_duty_gap": hs_duty_gap}
     assert _cheaper_origin(lead, " KRW") == said
+
+
+def test_the_card_quotes_the_goods_at_their_duty_rate_where_that_record_differs():
+    from detector.app.report import _goods_on_route
+
+    lead = {
+        "duty_rate_pct": 0.0,
+        "hs_route_inspected_before": 32.0,
+        "hs_route_fraud_before": 25.0,
+        "hs_route_fraud_rate": 0.74,
+        "hs_route_rate_inspected_before": 12.0,
+        "hs_route_rate_fraud_before": 11.0,
+        "hs_route_rate_fraud_rate": 0.59,
+    }
+    assert _goods_on_route(lead) == (
+        "; these goods on it at 0.0% duty: 11 frauds found in 12 inspections, estimated "
+        "fraud rate 0.59; at any duty: 25 frauds found in 32 inspections, estimated fraud "
+        "rate 0.74"
+    )
+    # The same inspections: one record, quoted once.
+    same = {**lead, "hs_route_rate_inspected_before": 32.0, "hs_route_rate_fraud_before": 25.0}
+    assert _goods_on_route(same) == (
+        "; these goods on it: 25 frauds found in 32 inspections, estimated fraud rate 0.74"
+    )
+    # No duty declared, or a model of before the record: the route's record alone.
+    assert _goods_on_route({**lead, "duty_rate_pct": None}) == _goods_on_route(same)
+    older = {k: v for k, v in lead.items() if not k.startswith("hs_route_rate")}
+    assert _goods_on_route(older) == _goods_on_route(same)
+    assert _goods_on_route({}) == ""

@@ -77,6 +77,9 @@ CARD_COLUMNS = (
     "hs_route_inspected_before",
     "hs_route_fraud_before",
     "hs_route_fraud_rate",
+    "hs_route_rate_inspected_before",
+    "hs_route_rate_fraud_before",
+    "hs_route_rate_fraud_rate",
     "importer_n_before",
     "importer_days_known",
     "importer_fraud_rate",
@@ -704,6 +707,10 @@ def _route_section(r: dict) -> dict:
         "goods_on_route_inspections": r.get("hs_route_inspected_before"),
         "goods_on_route_frauds": r.get("hs_route_fraud_before"),
         "goods_on_route_fraud_rate": r.get("hs_route_fraud_rate"),
+        # The same at the declared duty rate (null where none is declared).
+        "goods_on_route_at_duty_inspections": r.get("hs_route_rate_inspected_before"),
+        "goods_on_route_at_duty_frauds": r.get("hs_route_rate_fraud_before"),
+        "goods_on_route_at_duty_fraud_rate": r.get("hs_route_rate_fraud_rate"),
     }
 
 

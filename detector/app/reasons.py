@@ -20,6 +20,7 @@ __all__ = [
     "hint",
     "hints",
     "origin_stake",
+    "same_record",
     "sentence_expr",
     "sentences",
     "share_of_past",
@@ -49,6 +50,9 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "hs_route_fraud_before",
     "hs_route_fraud_rate",
     "hs_route_inspected_before",
+    "hs_route_rate_fraud_before",
+    "hs_route_rate_fraud_rate",
+    "hs_route_rate_inspected_before",
     "importer_days_known",
     "importer_fraud_before",
     "importer_fraud_rate",
@@ -331,6 +335,17 @@ def _record(r: dict, prefix: str) -> str:
     )
 
 
+def same_record(r: dict, narrow: str, wide: str) -> bool:
+    """Whether the record ``narrow`` counts the same inspections and frauds as the
+    record ``wide`` it lies within (the goods on their route at their duty rate, and on
+    their route): the same record, to be quoted once. Without counts (a model of before
+    them), compared by the estimated rates."""
+    counts = ("inspected_before", "fraud_before")
+    if any(r.get(f"{narrow}_{c}") is None for c in counts):
+        return r.get(f"{narrow}_fraud_rate") == r.get(f"{wide}_fraud_rate")
+    return all(r.get(f"{narrow}_{c}") == r.get(f"{wide}_{c}") for c in counts)
+
+
 #: How far an entity's estimated fraud rate must be from its own count for a sentence
 #: to say why (the smoothing toward the overall rate).
 _DRAWN = 0.1
@@ -381,8 +396,17 @@ def _goods_risk(code: str, r: dict, de_minimis: float) -> str:
         else f"from {origin} on route {route}"
     )
     # The goods on their route first: the narrowest record, the one a risk profile
-    # names; each with the inspections an officer can look up.
+    # names; each with the inspections an officer can look up. At the declared duty
+    # rate when that record differs from the route's (a preferential rate claimed on a
+    # lane that also pays the full one); where they are the same, quoted once.
     records = [("these goods on this route", "hs_route"), ("these goods on any route", "hs")]
+    at_rate = r.get("hs_route_rate_fraud_rate") is not None
+    if at_rate and duty is not None and not same_record(r, "hs_route_rate", "hs_route"):
+        records = [
+            (f"these goods on this route at {duty:.1f}% duty", "hs_route_rate"),
+            ("these goods on this route at any duty", "hs_route"),
+            records[1],
+        ]
     records += [(f"origin {origin}", "origin"), (f"route {route}", "route")]
     said = "; ".join(
         f"{name}: {_record(r, prefix)}"
@@ -476,10 +500,10 @@ def what_to_check(codes: list[str] | None) -> list[str]:
         return ["no scheme shown on the declaration itself: its parties' record is the reason"]
     if lead == "GOODS_RISK":
         return [
-            "no scheme shown on the declaration itself: the goods' record (on this route, "
-            "on any route, from this origin) is the reason: examine the goods and their "
-            "documents (invoice, certificate of origin, the tariff heading) against what is "
-            "declared"
+            "no scheme shown on the declaration itself: the goods' record (on this route "
+            "and at this duty rate, on any route, from this origin) is the reason: examine "
+            "the goods and their documents (invoice, certificate of origin, the tariff "
+            "heading) against what is declared"
         ]
     return [
         "no scheme shown on the declaration itself: examine the goods and the documents "

@@ -20,7 +20,12 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
 
-from detector.app.reasons import origin_stake, share_of_past, what_to_check  # noqa: E402
+from detector.app.reasons import (  # noqa: E402
+    origin_stake,
+    same_record,
+    share_of_past,
+    what_to_check,
+)
 from detector.features import PEER_LEVELS  # noqa: E402
 from detector.io.ingest import reject_tally  # noqa: E402
 from detector.io.output import HTML_MARK, atomic_path  # noqa: E402
@@ -377,20 +382,35 @@ def _cheaper_origin(lead: dict, cur: str) -> str:
 def _goods_on_route(lead: dict) -> str:
     """The inspections of these goods on this route: "; these goods on it: 25 frauds
     found in 32 inspections, estimated fraud rate 0.74" ("1 fraud found in 1
-    inspection"); nothing for a model of before that record."""
-    inspected = lead.get("hs_route_inspected_before")
-    if inspected is None:
+    inspection"); first at the declared duty rate where that record differs ("; these
+    goods on it at 0.0% duty: ...; at any duty: ..."); nothing for a model of before
+    that record."""
+    if lead.get("hs_route_inspected_before") is None:
         return ""
-    frauds = lead.get("hs_route_fraud_before") or 0
-    if inspected == 0:
-        return (
-            "; these goods on it: no inspection yet (estimated fraud rate "
-            f"{_e(_num(lead.get('hs_route_fraud_rate'), '.2f'))}, the overall rate)"
-        )
+    duty = lead.get("duty_rate_pct")
+    if (
+        duty is None
+        or lead.get("hs_route_rate_inspected_before") is None
+        or same_record(lead, "hs_route_rate", "hs_route")
+    ):
+        return "; these goods on it: " + _inspections(lead, "hs_route")
     return (
-        f"; these goods on it: {_e(_num(frauds))} fraud{'s' * (frauds != 1)} found in "
+        f"; these goods on it at {_e(_num(duty, '.1f'))}% duty: "
+        f"{_inspections(lead, 'hs_route_rate')}; at any duty: {_inspections(lead, 'hs_route')}"
+    )
+
+
+def _inspections(lead: dict, prefix: str) -> str:
+    """A record's inspections and estimated fraud rate, for the case card."""
+    inspected = lead.get(f"{prefix}_inspected_before")
+    rate = _e(_num(lead.get(f"{prefix}_fraud_rate"), ".2f"))
+    if not inspected:
+        return f"no inspection yet (estimated fraud rate {rate}, the overall rate)"
+    frauds = lead.get(f"{prefix}_fraud_before") or 0
+    return (
+        f"{_e(_num(frauds))} fraud{'s' * (frauds != 1)} found in "
         f"{_e(_num(inspected))} inspection{'s' * (inspected != 1)}, estimated fraud rate "
-        f"{_e(_num(lead.get('hs_route_fraud_rate'), '.2f'))}"
+        f"{rate}"
     )
 
 
