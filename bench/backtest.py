@@ -381,7 +381,7 @@ def markdown_table(record: dict) -> str:
 def paired_table(record: dict, base: str, candidate: str) -> str:
     """Per dataset (the Korean folds; the synthetic folds of every seed pooled), the
     difference CANDIDATE - BASE on each fold at 5 % capacity: precision, revenue and
-    each scheme's recall, as the mean, its standard error over the folds, and the
+    each scheme's recall (and the precision at 10 %, and the AUC), as the mean, its standard error over the folds, and the
     number of folds it is higher, equal and lower on. Names as in the saved run (or a
     part of one)."""
 
@@ -396,11 +396,16 @@ def paired_table(record: dict, base: str, candidate: str) -> str:
         group = "synthetic" if dataset.startswith("synthetic") else dataset
         pairs = zip(runs[named(runs, base)], runs[named(runs, candidate)], strict=True)
         groups.setdefault(group, []).extend(pairs)
-    lines = [f"{candidate} - {base}, at 5 %: mean (se) over the folds; higher/equal/lower"]
+    lines = [
+        f"{candidate} - {base}, at 5 % (and precision at 10 %, AUC): mean (se) over the "
+        "folds; higher/equal/lower"
+    ]
     for group, pairs in groups.items():
         lines.append(f"{group}, {len(pairs)} folds:")
         metrics = {"precision": lambda f: f["at"]["5%"]["precision"]}
         metrics["revenue"] = lambda f: f["at"]["5%"].get("revenue")
+        metrics["precision at 10 %"] = lambda f: f["at"]["10%"]["precision"]
+        metrics["AUC"] = lambda f: f.get("auc")
         for scheme in sorted(pairs[0][0]["at"]["5%"].get("recall_by_scheme") or {}):
             metrics[scheme] = lambda f, s=scheme: f["at"]["5%"]["recall_by_scheme"][s]
         for name, value in metrics.items():
@@ -463,7 +468,10 @@ def main() -> None:
     ]
     peers = {} if args.no_peers else _peers()
     record: dict = {}
-    if (args.kcs / "train.csv").exists():
+    if not (args.kcs / "train.csv").exists():
+        # Said, not silent: a worktree elsewhere misses the data beside the checkout.
+        print(f"Korean dataset: no train.csv in {args.kcs}, skipped (give --kcs DIR)")
+    else:
         profile = load_profile("kcs")
         kcs = pl.concat(
             [read_declarations(args.kcs / f, profile).accepted for f in ("train.csv", "valid.csv")],

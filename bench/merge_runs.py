@@ -2,9 +2,11 @@
 candidates named with a label of its own: the same candidate run with and without
 ``--drop-features`` becomes two rows of one table, for ``--table`` and ``--paired``.
 
-Usage: python bench/merge_runs.py OUT.json RUN.json:LABEL [RUN.json:LABEL ...]
+Usage: python bench/merge_runs.py OUT.json RUN.json[:LABEL] [RUN.json[:LABEL] ...]
 
-The label is added to every candidate's name of its run ("NAME, LABEL").
+The label is added to every candidate's name of its run ("NAME, LABEL"); a run given
+without one keeps its names (a run of the Korean folds and one of the synthetic years
+joined into one table).
 """
 
 import json
@@ -16,10 +18,10 @@ def main() -> None:
     out, *runs = sys.argv[1:]
     merged: dict = {}
     for run in runs:
-        path, label = run.split(":", 1)
+        path, _, label = run.partition(":")
         for dataset, models in json.loads(Path(path).read_text()).items():
             for name, results in models.items():
-                merged.setdefault(dataset, {})[f"{name}, {label}"] = results
+                merged.setdefault(dataset, {})[f"{name}, {label}" if label else name] = results
     Path(out).write_text(json.dumps(merged, indent=1, default=str))
 
 
