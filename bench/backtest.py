@@ -381,8 +381,9 @@ def markdown_table(record: dict) -> str:
 def paired_table(record: dict, base: str, candidate: str) -> str:
     """Per dataset (the Korean folds; the synthetic folds of every seed pooled), the
     difference CANDIDATE - BASE on each fold at 5 % capacity: precision, revenue and
-    each scheme's recall (and the precision at 10 %, and the AUC), as the mean, its standard error over the folds, and the
-    number of folds it is higher, equal and lower on. Names as in the saved run (or a
+    each scheme's recall (and the precision at 10 %, and the AUC), as the mean, its
+    standard error over the folds, and the number of folds it is higher, equal and
+    lower on. Names as in the saved run (or a
     part of one)."""
 
     def named(runs: dict, part: str) -> str:
