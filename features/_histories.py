@@ -56,10 +56,17 @@ class EntityState:
 
 
 def _key(keys: list[str]) -> pl.Expr:
-    """One 64-bit hash per entity: grouping, sorting and joining on it is cheap."""
-    if len(keys) == 1:
-        return pl.col(keys[0]).hash(seed=7)
-    return pl.struct(keys).hash(seed=7)
+    """One 64-bit hash per entity: grouping, sorting and joining on it is cheap. A
+    number in a key is hashed as a 64-bit float whatever its column's type (a duty of
+    8 held as an integer is the record of 8.0)."""
+    cols = [pl.col(c).cast(pl.Float64) if c in _NUMBER_KEYS else pl.col(c) for c in keys]
+    if len(cols) == 1:
+        return cols[0].hash(seed=7)
+    return pl.struct(cols).hash(seed=7)
+
+
+#: The key columns that hold numbers, not codes.
+_NUMBER_KEYS = frozenset({"duty_rate_pct"})
 
 
 def _daily(lf: pl.LazyFrame, keys: list[str], key: str, use_labels: bool) -> pl.LazyFrame:

@@ -164,6 +164,11 @@ def test_explain_prints_a_case_card(files, synthetic_year):
     )
     assert card["route"]["goods_on_route_at_duty_inspections"] == at_duty.height
     assert card["route"]["goods_on_route_at_duty_frauds"] == (at_duty["fraud"] == "1").sum()
+    assert card["route"]["goods_on_route_at_duty_pct"] == card["declaration"]["duty_rate_pct"]
+    # A synthetic year's duty follows from the goods and their origin: on a lane the two
+    # records count the same, and are quoted as one.
+    assert card["route"]["goods_on_route_at_duty_inspections"] == history.height
+    assert card["route"]["goods_on_route_at_duty_apart"] is False
     goods = pl.read_csv(folder / "history.csv", infer_schema_length=0).filter(
         pl.col("hs_code") == card["declaration"]["hs_code"]
     )

@@ -415,6 +415,15 @@ def test_goods_on_their_route_at_a_preferential_rate_have_a_record_of_their_own(
     # On the route at any duty, the four inspections together.
     assert last["hs_route_n_before"].to_list() == [4.0, 5.0, 6.0]
     assert last["hs_route_fraud_before"].to_list() == [3.0, 3.0, 3.0]
+    # A rate held as whole numbers or 32-bit floats is the same record as the 64-bit
+    # floats a model's state holds: the same key.
+    from detector.features._histories import ENTITIES, _key
+
+    key = _key(list(ENTITIES["hs_route_rate"]))
+    want = frame.select(key).collect().to_series()
+    for dtype in (pl.Int64, pl.Float32):
+        typed = frame.with_columns(pl.col("duty_rate_pct").cast(dtype))
+        assert typed.select(key).collect().to_series().equals(want)
 
 
 def test_the_model_learns_from_the_goods_on_their_route_and_names_them_goods_risk():

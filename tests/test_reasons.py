@@ -155,17 +155,36 @@ def test_goods_risk_quotes_the_goods_on_their_route_first():
     }
     with_apart = rows.with_columns(pl.Series(k, v) for k, v in apart.items())
     assert reasons.sentences(with_apart, 150.0).to_list()[0] == [
-        "GOODS_RISK: HS 081060 from TH on route TH>VN at 0.0% duty; past inspections "
-        "of these goods on this route at 0.0% duty: 11 frauds in 12 inspections, "
+        "GOODS_RISK: HS 081060 from TH on route TH>VN at 0% duty; past inspections "
+        "of these goods on this route at 0% duty: 11 frauds in 12 inspections, "
         "estimated rate 0.59 (an estimate from few inspections is drawn toward the overall "
         "rate); these goods on this route at any duty: 25 frauds in 32 "
         "inspections, estimated rate 0.74; these goods on any route: 40 frauds in 120 "
         "inspections, estimated rate 0.35; origin TH: 100 frauds in 900 inspections, "
         "estimated rate 0.12; route TH>VN: 20 frauds in 50 inspections, estimated rate 0.40"
     ]
+    # A rate never declared on the lane before says so; a rate is written to its last
+    # decimal (the record is kept for that exact rate).
+    never = {
+        "duty_rate_pct": [2.75, None],
+        "hs_route_rate_n_before": [0.0, None],
+        "hs_route_rate_fraud_rate": [0.22, None],
+        "hs_route_rate_inspected_before": [0.0, None],
+        "hs_route_rate_fraud_before": [0.0, None],
+    }
+    with_never = rows.with_columns(pl.Series(k, v) for k, v in never.items())
+    assert (
+        reasons.sentences(with_never, 150.0)
+        .to_list()[0][0]
+        .startswith(
+            "GOODS_RISK: HS 081060 from TH on route TH>VN at 2.75% duty; past inspections of "
+            "these goods on this route at 2.75% duty: never declared at 2.75% on this route "
+            "before; these goods on this route at any duty: 25 frauds in 32 inspections"
+        )
+    )
     assert said == [
         [
-            "GOODS_RISK: HS 081060 from TH on route TH>VN at 20.0% duty; past inspections "
+            "GOODS_RISK: HS 081060 from TH on route TH>VN at 20% duty; past inspections "
             "of these goods on this route: 25 frauds in 32 inspections, estimated rate "
             "0.74; these goods on any route: 40 frauds in 120 inspections, estimated rate "
             "0.35; origin TH: 100 frauds in 900 inspections, estimated rate 0.12; route "
@@ -182,8 +201,7 @@ def test_goods_risk_quotes_the_goods_on_their_route_first():
 
 def test_a_row_listed_for_a_record_alone_still_says_what_to_check():
     assert reasons.what_to_check(["GOODS_RISK"])[0].startswith(
-        "no scheme shown on the declaration itself: the goods' record (on this route and "
-        "at this duty rate, on any"
+        "no scheme shown on the declaration itself: the goods' record (on this route, on any"
     )
     assert reasons.what_to_check(["EXPLORATION", "IMPORTER_HISTORY"]) == [
         "no scheme shown on the declaration itself: its parties' record is the reason"

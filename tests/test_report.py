@@ -130,6 +130,10 @@ def test_report_is_one_offline_file_with_cards_and_plots(scored_run):
     for pct, n, of in lanes:
         n, of = int(n.replace(",", "")), int(of.replace(",", ""))
         assert abs(float(pct) - 100 * n / of) < 0.5
+    # The parties' inspections as counted: "17 (17)", or n/a where a card has no seller.
+    counted = re.findall(r"inspections \(frauds found\)</td><td class='n'>([^<]*)</td>", page)
+    assert len(counted) == 2 * cards
+    assert all(re.fullmatch(r"[\d,]+ \([\d,]+\)|n/a", c) for c in counted), counted
     # Every card says what to check, a card listed for a record alone too.
     assert page.count("What to check:</b>") >= cards
     assert all(int(f.replace(",", "")) <= int(n.replace(",", "")) for f, n in goods)
@@ -614,7 +618,7 @@ def test_the_card_quotes_the_goods_at_their_duty_rate_where_that_record_differs(
         "hs_route_rate_fraud_rate": 0.59,
     }
     assert _goods_on_route(lead) == (
-        "; these goods on it at 0.0% duty: 11 frauds found in 12 inspections, estimated "
+        "; these goods on it at 0% duty: 11 frauds found in 12 inspections, estimated "
         "fraud rate 0.59; at any duty: 25 frauds found in 32 inspections, estimated fraud "
         "rate 0.74"
     )
@@ -622,6 +626,12 @@ def test_the_card_quotes_the_goods_at_their_duty_rate_where_that_record_differs(
     same = {**lead, "hs_route_rate_inspected_before": 32.0, "hs_route_rate_fraud_before": 25.0}
     assert _goods_on_route(same) == (
         "; these goods on it: 25 frauds found in 32 inspections, estimated fraud rate 0.74"
+    )
+    # Never declared at that rate on this route before: said so.
+    never = {**lead, "hs_route_rate_n_before": 0.0, "hs_route_rate_inspected_before": 0.0}
+    assert _goods_on_route({**never, "hs_route_rate_fraud_before": 0.0}).startswith(
+        "; these goods on it at 0% duty: never declared at 0% on this route before; at any "
+        "duty: 25 frauds found in 32 inspections"
     )
     # No duty declared, or a model of before the record: the route's record alone.
     assert _goods_on_route({**lead, "duty_rate_pct": None}) == _goods_on_route(same)

@@ -11,7 +11,13 @@ import polars as pl
 
 from detector.app.cases import CASE_STAKE, group_cases, scheme_stake
 from detector.app.labels import LabelStore
-from detector.app.reasons import origin_stake, sentence_expr, what_to_check, with_sentences
+from detector.app.reasons import (
+    origin_stake,
+    rate_record_apart,
+    sentence_expr,
+    what_to_check,
+    with_sentences,
+)
 from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from detector.errors import DetectorError
 from detector.features import PEER_LEVELS, StageCache
@@ -77,6 +83,7 @@ CARD_COLUMNS = (
     "hs_route_inspected_before",
     "hs_route_fraud_before",
     "hs_route_fraud_rate",
+    "hs_route_rate_n_before",
     "hs_route_rate_inspected_before",
     "hs_route_rate_fraud_before",
     "hs_route_rate_fraud_rate",
@@ -707,10 +714,15 @@ def _route_section(r: dict) -> dict:
         "goods_on_route_inspections": r.get("hs_route_inspected_before"),
         "goods_on_route_frauds": r.get("hs_route_fraud_before"),
         "goods_on_route_fraud_rate": r.get("hs_route_fraud_rate"),
-        # The same at the declared duty rate (null where none is declared).
+        # The same at the declared duty rate (null where none is declared, or for a
+        # model of before that record), and whether it is a record apart from the
+        # route's, as the reasons and the case card quote it (``rate_record_apart``).
+        "goods_on_route_at_duty_pct": r.get("duty_rate_pct"),
+        "goods_on_route_at_duty_declarations": r.get("hs_route_rate_n_before"),
         "goods_on_route_at_duty_inspections": r.get("hs_route_rate_inspected_before"),
         "goods_on_route_at_duty_frauds": r.get("hs_route_rate_fraud_before"),
         "goods_on_route_at_duty_fraud_rate": r.get("hs_route_rate_fraud_rate"),
+        "goods_on_route_at_duty_apart": rate_record_apart(r),
     }
 
 

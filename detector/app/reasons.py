@@ -19,8 +19,10 @@ __all__ = [
     "SENTENCE_COLUMNS",
     "hint",
     "hints",
+    "duty_text",
     "origin_stake",
-    "same_record",
+    "rate_record",
+    "rate_record_apart",
     "sentence_expr",
     "sentences",
     "share_of_past",
@@ -53,6 +55,7 @@ SENTENCE_COLUMNS: tuple[str, ...] = (
     "hs_route_rate_fraud_before",
     "hs_route_rate_fraud_rate",
     "hs_route_rate_inspected_before",
+    "hs_route_rate_n_before",
     "importer_days_known",
     "importer_fraud_before",
     "importer_fraud_rate",
@@ -335,15 +338,36 @@ def _record(r: dict, prefix: str) -> str:
     )
 
 
-def same_record(r: dict, narrow: str, wide: str) -> bool:
-    """Whether the record ``narrow`` counts the same inspections and frauds as the
-    record ``wide`` it lies within (the goods on their route at their duty rate, and on
-    their route): the same record, to be quoted once. Without counts (a model of before
-    them), compared by the estimated rates."""
-    counts = ("inspected_before", "fraud_before")
-    if any(r.get(f"{narrow}_{c}") is None for c in counts):
-        return r.get(f"{narrow}_fraud_rate") == r.get(f"{wide}_fraud_rate")
-    return all(r.get(f"{narrow}_{c}") == r.get(f"{wide}_{c}") for c in counts)
+def duty_text(duty: float) -> str:
+    """A duty rate as declared, to its last decimal: "0%", "8%", "2.75%" (the record at
+    a duty rate is kept for that exact rate, so two rates must not read alike)."""
+    return f"{duty:.10g}%"
+
+
+def rate_record_apart(r: dict) -> bool:
+    """Whether the goods' record at their declared duty rate is quoted apart from their
+    route's record: the declaration gives a rate, the model keeps both records with
+    their counts (a model of before them has none), and the two count other
+    inspections or frauds (a lane whose goods also claim another rate). Where they
+    count the same, they are one record, quoted once."""
+    if r.get("duty_rate_pct") is None:
+        return False
+    counts = [f"{p}_{c}" for p in ("hs_route_rate", "hs_route") for c in _COUNTS]
+    if any(r.get(c) is None for c in counts):
+        return False
+    return any(r.get(f"hs_route_rate_{c}") != r.get(f"hs_route_{c}") for c in _COUNTS)
+
+
+_COUNTS = ("inspected_before", "fraud_before")
+
+
+def rate_record(r: dict) -> str:
+    """The goods' record at their declared duty rate, in words: "never declared at 0%
+    on this route before" where no earlier declaration gave that rate; else as
+    ``_record``."""
+    if r.get("hs_route_rate_n_before") == 0:
+        return f"never declared at {duty_text(r['duty_rate_pct'])} on this route before"
+    return _record(r, "hs_route_rate")
 
 
 #: How far an entity's estimated fraud rate must be from its own count for a sentence
@@ -388,7 +412,7 @@ def _split_shipment(code: str, r: dict, de_minimis: float) -> str:
 
 def _goods_risk(code: str, r: dict, de_minimis: float) -> str:
     duty = r.get("duty_rate_pct")
-    at = "duty not declared" if duty is None else f"{duty:.1f}% duty"
+    at = "duty not declared" if duty is None else f"{duty_text(duty)} duty"
     origin, route = r.get("country_origin"), r.get("route")
     where = (
         f"from {origin}, shipped from there"
@@ -400,16 +424,15 @@ def _goods_risk(code: str, r: dict, de_minimis: float) -> str:
     # rate when that record differs from the route's (a preferential rate claimed on a
     # lane that also pays the full one); where they are the same, quoted once.
     records = [("these goods on this route", "hs_route"), ("these goods on any route", "hs")]
-    at_rate = r.get("hs_route_rate_fraud_rate") is not None
-    if at_rate and duty is not None and not same_record(r, "hs_route_rate", "hs_route"):
+    if rate_record_apart(r):
         records = [
-            (f"these goods on this route at {duty:.1f}% duty", "hs_route_rate"),
+            (f"these goods on this route at {duty_text(duty)} duty", "hs_route_rate"),
             ("these goods on this route at any duty", "hs_route"),
             records[1],
         ]
     records += [(f"origin {origin}", "origin"), (f"route {route}", "route")]
     said = "; ".join(
-        f"{name}: {_record(r, prefix)}"
+        f"{name}: {rate_record(r) if prefix == 'hs_route_rate' else _record(r, prefix)}"
         for name, prefix in records
         if r.get(f"{prefix}_fraud_rate") is not None
     )
@@ -500,10 +523,10 @@ def what_to_check(codes: list[str] | None) -> list[str]:
         return ["no scheme shown on the declaration itself: its parties' record is the reason"]
     if lead == "GOODS_RISK":
         return [
-            "no scheme shown on the declaration itself: the goods' record (on this route "
-            "and at this duty rate, on any route, from this origin) is the reason: examine "
-            "the goods and their documents (invoice, certificate of origin, the tariff "
-            "heading) against what is declared"
+            "no scheme shown on the declaration itself: the goods' record (on this route, "
+            "on any route, from this origin) is the reason: examine the goods and their "
+            "documents (invoice, certificate of origin, the tariff heading) against what is "
+            "declared"
         ]
     return [
         "no scheme shown on the declaration itself: examine the goods and the documents "

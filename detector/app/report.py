@@ -21,8 +21,9 @@ import polars as pl  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
 
 from detector.app.reasons import (  # noqa: E402
+    duty_text,
     origin_stake,
-    same_record,
+    rate_record_apart,
     share_of_past,
     what_to_check,
 )
@@ -382,26 +383,27 @@ def _cheaper_origin(lead: dict, cur: str) -> str:
 def _goods_on_route(lead: dict) -> str:
     """The inspections of these goods on this route: "; these goods on it: 25 frauds
     found in 32 inspections, estimated fraud rate 0.74" ("1 fraud found in 1
-    inspection"); first at the declared duty rate where that record differs ("; these
-    goods on it at 0.0% duty: ...; at any duty: ..."); nothing for a model of before
-    that record."""
+    inspection"); first at the declared duty rate where that record is apart from the
+    route's (``rate_record_apart``: "; these goods on it at 0% duty: ...; at any duty:
+    ..."); nothing for a model of before that record."""
     if lead.get("hs_route_inspected_before") is None:
         return ""
-    duty = lead.get("duty_rate_pct")
-    if (
-        duty is None
-        or lead.get("hs_route_rate_inspected_before") is None
-        or same_record(lead, "hs_route_rate", "hs_route")
-    ):
-        return "; these goods on it: " + _inspections(lead, "hs_route")
+    if not rate_record_apart(lead):
+        return "; these goods on it: " + _record_inspections(lead, "hs_route")
+    duty = _e(duty_text(lead["duty_rate_pct"]))
+    if lead.get("hs_route_rate_n_before") == 0:
+        at_rate = f"never declared at {duty} on this route before"
+    else:
+        at_rate = _record_inspections(lead, "hs_route_rate")
     return (
-        f"; these goods on it at {_e(_num(duty, '.1f'))}% duty: "
-        f"{_inspections(lead, 'hs_route_rate')}; at any duty: {_inspections(lead, 'hs_route')}"
+        f"; these goods on it at {duty} duty: {at_rate}; at any duty: "
+        f"{_record_inspections(lead, 'hs_route')}"
     )
 
 
-def _inspections(lead: dict, prefix: str) -> str:
-    """A record's inspections and estimated fraud rate, for the case card."""
+def _record_inspections(lead: dict, prefix: str) -> str:
+    """A record's inspections in words, with the estimated fraud rate, for the case
+    card's route line ("25 frauds found in 32 inspections, estimated fraud rate 0.74")."""
     inspected = lead.get(f"{prefix}_inspected_before")
     rate = _e(_num(lead.get(f"{prefix}_fraud_rate"), ".2f"))
     if not inspected:
