@@ -1,0 +1,75 @@
+"""What the screen keeps: the flagged list scored with a screen of N trees, against the
+list of the whole classifier scoring every row.
+
+Usage: python bench/screen_recall.py --data FILE --model MODEL [--schema PROFILE]
+                                     [--trees 0 10 20] [--top 1% 5% 10%]
+
+With a capacity, ``detector score`` ranks every row by the first ``screen_trees`` trees
+of the first model and lets the whole classifier score only the rows ranked highest
+(``FraudModel.candidates``). For each number of trees (0: no screen, every row scored
+by the whole classifier, the reference), the model is saved with that setting and
+``detector score FILE --top P`` is run in a fresh process. Printed per capacity and
+number of trees: the model's picks (``selection == "model"``) that are not the
+reference's picks, and the command's wall seconds (one run each: compare the seconds
+within one run only, on a quiet machine).
+"""
+
+import argparse
+import dataclasses
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+from detector.io.persist import load_model, save_model
+
+
+def scored(data: Path, model: Path, top: str, schema: str | None, out: Path) -> float:
+    cmd = [sys.executable, "-m", "detector", "score", str(data), "--model", str(model)]
+    cmd += ["--out", str(out), "--top", top] + (["--schema", schema] if schema else [])
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=out.parent)
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{done.stdout}\n{done.stderr}")
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--schema", default=None)
+    parser.add_argument("--trees", type=int, nargs="+", default=[0, 10, 20])
+    parser.add_argument("--top", nargs="+", default=["1%", "5%", "10%"])
+    args = parser.parse_args()
+    trees = sorted(set(args.trees) | {0})
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        model, metadata = load_model(args.model)
+        models = {}
+        for n in trees:
+            model.config = dataclasses.replace(model.config, screen_trees=n)
+            models[n] = folder / f"screen-{n}.joblib"
+            save_model(model, metadata, models[n])
+        for top in args.top:
+            picks, seconds = {}, {}
+            for n in trees:
+                out = folder / f"list-{n}.parquet"
+                seconds[n] = scored(args.data.resolve(), models[n], top, args.schema, out)
+                listed = pl.read_parquet(out).filter(pl.col("selection") == "model")
+                picks[n] = set(listed["declaration_id"].cast(pl.String).to_list())
+            reference = picks[0]
+            for n in trees:
+                missing = len(reference - picks[n])
+                print(
+                    f"top {top:>4}  screen of {n:>3} trees: {len(picks[n]):>7,} model picks, "
+                    f"{missing:>5,} not among the reference's {len(reference):,}  "
+                    f"({seconds[n]:.1f} s)"
+                )
+
+
+if __name__ == "__main__":
+    main()
