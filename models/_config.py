@@ -66,7 +66,7 @@ class ModelConfig:
     exploration_share: float = 0.10
     selection_policy: str = "scheme-adapt"
     reasons_share: float = 0.10
-    screen_trees: int = 20
+    screen_trees: int = 10
     screen_factor: float = 4.0
     screen_share: float = 0.20
     max_labelled_rows: int = 500_000
