@@ -471,7 +471,7 @@ def main() -> None:
     record: dict = {}
     if not (args.kcs / "train.csv").exists():
         # Said, not silent: a worktree elsewhere misses the data beside the checkout.
-        print(f"Korean dataset: no train.csv in {args.kcs}, skipped (give --kcs DIR)")
+        print("Korean dataset: no train.csv in the --kcs folder, skipped (give --kcs DIR)")
     else:
         profile = load_profile("kcs")
         kcs = pl.concat(

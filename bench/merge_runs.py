@@ -21,7 +21,10 @@ def main() -> None:
         path, _, label = run.partition(":")
         for dataset, models in json.loads(Path(path).read_text()).items():
             for name, results in models.items():
-                merged.setdefault(dataset, {})[f"{name}, {label}" if label else name] = results
+                named = f"{name}, {label}" if label else name
+                if named in merged.get(dataset, {}):
+                    sys.exit(f"{path}: {dataset} / {named} is in an earlier run too: label one")
+                merged.setdefault(dataset, {})[named] = results
     Path(out).write_text(json.dumps(merged, indent=1, default=str))
 
 

@@ -52,6 +52,8 @@ def main() -> None:
         models = {}
         for n in trees:
             model.config = dataclasses.replace(model.config, screen_trees=n)
+            if isinstance(metadata.get("config"), dict):  # as recorded, for the reader
+                metadata["config"]["screen_trees"] = n
             models[n] = folder / f"screen-{n}.joblib"
             save_model(model, metadata, models[n])
         for top in args.top:
