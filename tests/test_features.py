@@ -277,15 +277,18 @@ def test_peer_group_label_names_the_group():
 # ----------------------------------------------------------------- entity histories
 
 
-def _history_frame(rows):
-    return pl.LazyFrame(rows).with_columns(
-        pl.lit(1.0).alias("value_ratio"),
-        pl.lit("X").alias("route"),
+def _history_frame(rows, **fixed):
+    """Rows of importers with the other columns the histories read: the importer as its
+    own broker and seller, and the same goods, origin, route and duty rate throughout
+    (``fixed`` overrides them; a column the rows carry is kept)."""
+    lf = pl.LazyFrame(rows)
+    have = lf.collect_schema().names()
+    same = {"value_ratio": 1.0, "route": "X", "hs_code": "081060", "country_origin": "TH"}
+    same |= {"duty_rate_pct": 20.0, **fixed}
+    return lf.with_columns(
         pl.col("importer_id").alias("declarant_id"),
         pl.col("importer_id").alias("seller_id"),
-        pl.lit("081060").alias("hs_code"),
-        pl.lit("TH").alias("country_origin"),
-        pl.lit(20.0).alias("duty_rate_pct"),
+        *[pl.lit(v).alias(k) for k, v in same.items() if k not in have],
     )
 
 
@@ -344,7 +347,7 @@ def test_goods_on_their_route_have_a_record_of_their_own():
         ("081060", "TH", None),
         ("080450", "TH>VN", None),
     ]
-    frame = pl.LazyFrame(
+    frame = _history_frame(
         {
             "importer_id": [f"I{i}" for i in range(len(rows))],
             "declaration_date": [day + timedelta(days=i) for i in range(len(rows))],
@@ -353,12 +356,6 @@ def test_goods_on_their_route_have_a_record_of_their_own():
             "hs_code": [h for h, _, _ in rows],
             "route": [r for _, r, _ in rows],
         }
-    ).with_columns(
-        pl.lit(1.0).alias("value_ratio"),
-        pl.col("importer_id").alias("declarant_id"),
-        pl.col("importer_id").alias("seller_id"),
-        pl.lit("TH").alias("country_origin"),
-        pl.lit(20.0).alias("duty_rate_pct"),
     )
     out = entity_histories(frame, None, use_labels=True, prior=0.2, smoothing=10.0).collect()
     last = out.tail(3)
@@ -388,21 +385,15 @@ def test_goods_on_their_route_at_a_preferential_rate_have_a_record_of_their_own(
         (20.0, None),
         (None, None),
     ]
-    frame = pl.LazyFrame(
+    frame = _history_frame(
         {
             "importer_id": [f"I{i}" for i in range(len(rows))],
             "declaration_date": [day + timedelta(days=i) for i in range(len(rows))],
             "inspected": [f is not None for _, f in rows],
             "fraud": [f for _, f in rows],
             "duty_rate_pct": [d for d, _ in rows],
-        }
-    ).with_columns(
-        pl.lit(1.0).alias("value_ratio"),
-        pl.lit("TH>VN").alias("route"),
-        pl.lit("081060").alias("hs_code"),
-        pl.lit("TH").alias("country_origin"),
-        pl.col("importer_id").alias("declarant_id"),
-        pl.col("importer_id").alias("seller_id"),
+        },
+        route="TH>VN",
     )
     out = entity_histories(frame, None, use_labels=True, prior=0.2, smoothing=10.0).collect()
     last = out.tail(3)
