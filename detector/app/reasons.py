@@ -17,9 +17,10 @@ __all__ = [
     "FORMATTERS",
     "HINTS",
     "SENTENCE_COLUMNS",
+    "duty_text",
     "hint",
     "hints",
-    "duty_text",
+    "origin_gap",
     "origin_stake",
     "rate_record",
     "rate_record_apart",
@@ -278,6 +279,13 @@ def _duty_of(r: dict, points) -> float | None:
     return None if value is None or points is None else value * points / 100.0
 
 
+def origin_gap(r: dict) -> float:
+    """How many points the declared duty is below what a cheaper origin avoids: the
+    larger of its gap to the usual origin's duty from this departure country and to the
+    goods' average over all origins, 0 when neither is above the declared rate."""
+    return max(r.get("duty_gap") or 0.0, r.get("hs_duty_gap") or 0.0, 0.0)
+
+
 def origin_stake(r: dict) -> float:
     """The duty a cheaper declared origin avoids on the declared value: the larger of
     its gap to the usual origin's duty from this departure country and to the goods'
@@ -287,8 +295,7 @@ def origin_stake(r: dict) -> float:
     >>> origin_stake({"customs_value": 535613.0, "duty_gap": None, "hs_duty_gap": 4.0})
     21424.52
     """
-    gap = max(r.get("duty_gap") or 0.0, r.get("hs_duty_gap") or 0.0, 0.0)
-    return round(_duty_of(r, gap) or 0.0, 2)
+    return round(_duty_of(r, origin_gap(r)) or 0.0, 2)
 
 
 def _relabel(code: str, r: dict, de_minimis: float) -> str:

@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator  # noqa: E
 
 from detector.app.reasons import (  # noqa: E402
     duty_text,
+    origin_gap,
     origin_stake,
     rate_record_apart,
     share_of_past,
@@ -373,7 +374,7 @@ def _cheaper_origin(lead: dict, cur: str) -> str:
     stake = origin_stake(lead)
     if stake <= 0:
         return ""
-    gap = max(lead.get("duty_gap") or 0.0, lead.get("hs_duty_gap") or 0.0)
+    gap = origin_gap(lead)
     return (
         f"; the declared duty is {_e(_num(gap, '.1f'))} points below what these goods "
         f"usually pay ({_e(_num(stake))}{cur} on this declaration)"
