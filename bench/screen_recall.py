@@ -3,6 +3,7 @@ list of the whole classifier scoring every row.
 
 Usage: python bench/screen_recall.py --data FILE --model MODEL [--schema PROFILE]
                                      [--trees 0 10 20] [--top 1% 5% 10%]
+                                     [--factor 4 2] [--share 0.2 0.1]
 
 With a capacity, ``detector score`` ranks every row by the first ``screen_trees`` trees
 of the first model and lets the whole classifier score only the rows ranked highest
@@ -11,7 +12,10 @@ by the whole classifier, the reference), the model is saved with that setting an
 ``detector score FILE --top P`` is run in a fresh process. Printed per capacity and
 number of trees: the model's picks (``selection == "model"``) that are not the
 reference's picks, and the command's wall seconds (one run each: compare the seconds
-within one run only, on a quiet machine).
+within one run only, on a quiet machine). With ``--factor`` and ``--share``, every
+screen of N > 0 trees is tried with each pair of them: the whole classifier scores
+``factor`` times the list, and at least ``share`` of the rows (the model's own setting
+when they are not given).
 """
 
 import argparse
@@ -44,32 +48,43 @@ def main() -> None:
     parser.add_argument("--schema", default=None)
     parser.add_argument("--trees", type=int, nargs="+", default=[0, 10, 20])
     parser.add_argument("--top", nargs="+", default=["1%", "5%", "10%"])
+    parser.add_argument("--factor", type=float, nargs="+", default=None)
+    parser.add_argument("--share", type=float, nargs="+", default=None)
     args = parser.parse_args()
-    trees = sorted(set(args.trees) | {0})
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         model, metadata = load_model(args.model)
+        factors = args.factor or [model.config.screen_factor]
+        shares = args.share or [model.config.screen_share]
+        settings = [(0, factors[0], shares[0])]
+        settings += [
+            (n, f, s) for n in sorted(set(args.trees) - {0}) for f in factors for s in shares
+        ]
         models = {}
-        for n in trees:
-            model.config = dataclasses.replace(model.config, screen_trees=n)
+        for n, f, s in settings:
+            changes = {"screen_trees": n, "screen_factor": f, "screen_share": s}
+            model.config = dataclasses.replace(model.config, **changes)
             if isinstance(metadata.get("config"), dict):  # as recorded, for the reader
-                metadata["config"]["screen_trees"] = n
-            models[n] = folder / f"screen-{n}.joblib"
-            save_model(model, metadata, models[n])
+                metadata["config"].update(changes)
+            models[n, f, s] = folder / f"screen-{n}-{f}-{s}.joblib"
+            save_model(model, metadata, models[n, f, s])
         for top in args.top:
             picks, seconds = {}, {}
-            for n in trees:
-                out = folder / f"list-{n}.parquet"
-                seconds[n] = scored(args.data.resolve(), models[n], top, args.schema, out)
+            for key in settings:
+                out = folder / "list.parquet"
+                seconds[key] = scored(args.data.resolve(), models[key], top, args.schema, out)
                 listed = pl.read_parquet(out).filter(pl.col("selection") == "model")
-                picks[n] = set(listed["declaration_id"].cast(pl.String).to_list())
-            reference = picks[0]
-            for n in trees:
-                missing = len(reference - picks[n])
+                picks[key] = set(listed["declaration_id"].cast(pl.String).to_list())
+            reference = picks[settings[0]]
+            for key in settings:
+                n, f, s = key
+                missing = len(reference - picks[key])
+                shown = f"screen of {n:>3} trees" + (f", {f:g}x the list, >= {s:.0%}" if n else "")
                 print(
-                    f"top {top:>4}  screen of {n:>3} trees: {len(picks[n]):>7,} model picks, "
+                    f"top {top:>4}  {shown}: {len(picks[key]):>7,} model picks, "
                     f"{missing:>5,} not among the reference's {len(reference):,}  "
-                    f"({seconds[n]:.1f} s)"
+                    f"({seconds[key]:.1f} s)",
+                    flush=True,
                 )
 
 
