@@ -4,8 +4,9 @@ model trained on ``DIR/history.parquet``): the next candidates for speed.
 
 Printed, best of ``--runs`` in one process (compare within one run: the machine is
 shared): a bare Polars read of the CSV; mapping and validating the rows
-(``accept_and_reject``), whole and with the hidden-character checks or the
-duplicate-id check left out; and each stage of the features (day counts, reference
+(``read_checked``), whole and with the hidden-character checks or the
+duplicate-id check left out, or with every number read through its separator style (as
+before ``plain_numbers``); and each stage of the features (day counts, reference
 prices, reclassification, route patterns, entity histories and the per-day tables they
 are built from), each collected on the previous stage's table.
 
@@ -40,7 +41,7 @@ def best(runs: int, label: str, work):
 
 def validated(src: Path) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     lf = ingest.scan_file(src, "csv", []).with_row_index(ingest.INPUT_ROW, offset=1)
-    return ingest.accept_and_reject(ingest.canonicalise(lf, "canonical", source=str(src)))
+    return ingest.read_checked(lf, "canonical", source=str(src))
 
 
 def staged(accepted: pl.DataFrame, features) -> pl.LazyFrame:
@@ -75,6 +76,10 @@ def main() -> None:
     ingest._duplicates = lambda m, d: None
     best(runs, "  without the duplicate-id check", lambda: validated(src))
     ingest._duplicates = duplicates
+    plain = ingest.plain_numbers
+    ingest.plain_numbers = lambda frame, profile=None: frozenset()
+    best(runs, "  every number read through its separator style", lambda: validated(src))
+    ingest.plain_numbers = plain
 
     model, _ = load_model(args.model)
     f = model.features_

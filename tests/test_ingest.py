@@ -5,9 +5,15 @@ import pytest
 from conftest import GOOD_ROW, write_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from detector import DetectorError, read_declarations
-from detector.io.ingest import reject_tally
+from detector.io.ingest import (
+    accept_and_reject,
+    canonicalise,
+    plain_numbers,
+    reject_tally,
+)
 
 
 def _read(tmp_path, changes: dict[str, str], extra_rows: list[dict] = ()) -> tuple:
@@ -444,3 +450,59 @@ def test_hive_folder_whose_files_lack_the_partition_column(tmp_path, synthetic_y
     assert batch.rejects.height == 0 and batch.accepted.height == 2000
     got = batch.accepted.sort("declaration_id").select("declaration_id", "declaration_date")
     assert got.equals(df.sort("declaration_id").select("declaration_id", "declaration_date"))
+
+
+#: Numbers as files write them: plain, in the other styles, and what is no number.
+_number_cells = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.integers(-(10**12), 10**12).map(str),
+    st.sampled_from(
+        ["", " 5", "1_000", "1,234", "2.500", "5000,50", "1.234.567", "+5", ".5", "5.", "1e3"]
+    ),
+    st.sampled_from(["inf", "-inf", "nan", "NaN", "infinity", "0x10", "'=1", "1'000", "12 "]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"customs_value": _number_cells, "net_mass_kg": _number_cells, "fraud": _number_cells}
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_numbers_read_by_one_cast_are_the_numbers_read_by_their_style(cells):
+    rows = [{**GOOD_ROW, "declaration_id": f"D{i}", **row} for i, row in enumerate(cells)]
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(rows[0], pl.String)).with_row_index(
+        "input_row", offset=1
+    )
+    plain = plain_numbers(frame)
+    slow = accept_and_reject(canonicalise(frame.lazy()))
+    fast = accept_and_reject(canonicalise(frame.lazy(), plain=plain))
+    assert_frame_equal(fast[0], slow[0])
+    assert_frame_equal(fast[1], slow[1])
+    assert fast[2] == slow[2]
+    for name in ("customs_value", "net_mass_kg", "fraud"):
+        written = frame[name].drop_nulls()
+        assert (name in plain) == written.cast(pl.Float64, strict=False).is_not_null().all()
+
+
+def test_a_clean_file_has_its_numbers_read_plainly(synthetic_year):
+    text = synthetic_year.head(200).select(pl.all().cast(pl.String))
+    assert plain_numbers(text) == {
+        "net_mass_kg",
+        "supplementary_quantity",
+        "customs_value",
+        "duty_rate_pct",
+        "fraud",
+        "revenue_recovered",
+        "true_fraud",
+        "true_customs_value",
+        "true_revenue_lost",
+    }
+    # Typed numbers are read as they are; a separator in one cell decides for its column.
+    assert plain_numbers(synthetic_year.head(5)) == set()
+    text = text.with_columns(pl.lit("1,5").alias("customs_value"))
+    assert "customs_value" not in plain_numbers(text)

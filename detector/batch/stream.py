@@ -43,7 +43,6 @@ from detector.errors import DetectorError
 from detector.io.ingest import (
     INPUT_ROW,
     Canonical,
-    accept_and_reject,
     canonicalise,
     check_clashes,
     csv_data_lines,
@@ -52,6 +51,7 @@ from detector.io.ingest import (
     hive_keys,
     input_files,
     line_note,
+    read_checked,
     read_failure,
     scan_file,
 )
@@ -410,15 +410,13 @@ class Job:
         return Path(self.store.folder)
 
 
-def _canonical(job: Job, piece: Piece, duplicates: pl.Series | None) -> Canonical:
+def _options(job: Job, piece: Piece) -> dict:
     names = ", ".join(dict.fromkeys(p.source or p.path for p in piece.parts))
-    return canonicalise(
-        piece.scan(),
-        job.profile,
-        source=f"Input {names}",
-        expected_currency=job.expected_currency,
-        duplicates=duplicates,
-    )
+    return {"source": f"Input {names}", "expected_currency": job.expected_currency}
+
+
+def _canonical(job: Job, piece: Piece, duplicates: pl.Series | None) -> Canonical:
+    return canonicalise(piece.scan(), job.profile, duplicates=duplicates, **_options(job, piece))
 
 
 def _read_piece(args: tuple[Job, Piece]) -> dict:
@@ -430,7 +428,8 @@ def _read_piece(args: tuple[Job, Piece]) -> dict:
         lo, hi = piece.offset + 1, piece.offset + piece.rows
         dups = dups.filter((dups >= lo) & (dups <= hi))
     try:
-        acc, rej, repairs = accept_and_reject(_canonical(job, piece, dups))
+        options = _options(job, piece)
+        acc, rej, repairs = read_checked(piece.scan(), job.profile, duplicates=dups, **options)
     except pl.exceptions.PolarsError as exc:
         csv = next((p for p in piece.parts if p.kind == "csv"), None)
         if csv is None:
