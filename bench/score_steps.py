@@ -5,8 +5,8 @@ model trained on ``DIR/history.parquet``): the next candidates for speed.
 Printed, best of ``--runs`` in one process (compare within one run: the machine is
 shared): a bare Polars read of the CSV; mapping and validating the rows
 (``read_checked``), whole and with the hidden-character checks or the
-duplicate-id check left out, or with every number read through its separator style (as
-before ``plain_numbers``); and each stage of the features (day counts, reference
+duplicate-id check left out, or with every cell read as before (stripped, folded, styled) (as
+before ``plain_columns``); and each stage of the features (day counts, reference
 prices, reclassification, route patterns, entity histories and the per-day tables they
 are built from), each collected on the previous stage's table.
 
@@ -76,10 +76,10 @@ def main() -> None:
     ingest._duplicates = lambda m, d: None
     best(runs, "  without the duplicate-id check", lambda: validated(src))
     ingest._duplicates = duplicates
-    plain = ingest.plain_numbers
-    ingest.plain_numbers = lambda frame, profile=None: frozenset()
-    best(runs, "  every number read through its separator style", lambda: validated(src))
-    ingest.plain_numbers = plain
+    plain = ingest.plain_columns
+    ingest.plain_columns = lambda frame, profile=None: frozenset()
+    best(runs, "  every cell read as before (stripped, folded, styled)", lambda: validated(src))
+    ingest.plain_columns = plain
 
     model, _ = load_model(args.model)
     f = model.features_

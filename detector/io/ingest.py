@@ -56,7 +56,7 @@ __all__ = [
     "hive_keys",
     "input_files",
     "line_note",
-    "plain_numbers",
+    "plain_columns",
     "quote_reason",
     "read_checked",
     "read_declarations",
@@ -106,6 +106,10 @@ _LABEL_NUMBERS = (
 )
 #: Every column read as a number, in the order their reasons are listed.
 _NUMBERS = (*_NUMERIC_COLUMNS, *_LABEL_NUMBERS)
+#: The columns a text cell is read for.
+_TEXT_READ = frozenset({**CANONICAL_SCHEMA, **LABEL_SCHEMA, **TRUTH_SCHEMA})
+#: A cell of plain text: printable ASCII, not blank at either end, no leading quote.
+_PLAIN_TEXT = r"^[!-&(-~](?:[ -~]*[!-~])?$"
 #: A declared mass above 0 (0 is "not declared") and below a milligram is a unit error
 #: too: its price per tonne would be beyond any number.
 PLAUSIBLE_MIN = {"net_mass_kg": 1e-6}
@@ -677,9 +681,9 @@ def canonicalise(
     profile's rates; with ``expected_currency`` (a model's), rows in any other currency
     are rejected. ``duplicates``: the ``input_row`` numbers that repeat an earlier id of
     the whole batch, when ``lf`` is only a piece of it (see :func:`duplicate_rows`);
-    by default the earlier row is looked for in ``lf``. ``plain``: the columns of
-    numbers whose every cell is written plainly (:func:`plain_numbers`), read with one
-    cast instead of through the separator styles (the same values, and no repair).
+    by default the earlier row is looked for in ``lf``. ``plain``: the text columns
+    whose every cell is written plainly (:func:`plain_columns`), taken as they are (the
+    same values, and no repair).
     """
     profile = load_profile(profile)
     schema = lf.collect_schema()
@@ -738,11 +742,13 @@ class _Mapping:
         self.cols = _Layers()
         self.checks: list[tuple[pl.Expr, Reason]] = []
         self.repairs: dict[str, pl.Expr] = {}
-        #: Columns of numbers written plainly (``plain_numbers``).
+        #: Text columns written plainly (``plain_columns``).
         self.plain: frozenset[str] = frozenset()
 
     def text(self, name: str) -> pl.Expr:
         """Layer 0: the raw cell as stripped text, null when blank."""
+        if name in self.plain:
+            return pl.col(name)
         return self.cols.put(0, f"__t_{name}", as_text(name, self.schema[name]))
 
     def parsed(self, name: str, expr: pl.Expr, layer: int = 1) -> pl.Expr:
@@ -823,8 +829,9 @@ def _text_columns(m: "_Mapping") -> None:
     drawn like Latin text read as it (``latin_look_alike``), the repair counted."""
     for name in _ID_COLUMNS + ("supplementary_unit", "fraud_type", "true_fraud_type"):
         if name in m.schema:
-            raw = as_text(name, m.schema[name])
-            fold = name in _ENTITY_IDS and not m.schema[name].is_numeric()
+            raw = pl.col(name) if name in m.plain else as_text(name, m.schema[name])
+            # (plain ASCII text has no look-alike to fold)
+            fold = name in _ENTITY_IDS and name not in m.plain and not m.schema[name].is_numeric()
             value = m.parsed(name, latin_look_alike(raw) if fold else raw, layer=0)
             if fold:  # (a blank of another script stripped counts here too)
                 written = pl.col(name).cast(pl.String)
@@ -1231,8 +1238,8 @@ def _required(m: "_Mapping") -> None:
     names = _layer_names(m.cols)
     for i, name in enumerate(REQUIRED_COLUMNS):
         src = f"__t_{name}" if f"__t_{name}" in names else _PREFIX + name
-        if name in ("declaration_date",) and src not in names:
-            src = name  # typed date column
+        if name in m.plain or (name in ("declaration_date",) and src not in names):
+            src = name  # a plainly written or a typed column
         missing = pl.col(src).is_null() & ~empty
         m.checks.insert(i, (missing, _fixed(f"missing required {name}")))
     m.checks.insert(0, (empty, _fixed("empty line: no values")))
@@ -1398,43 +1405,48 @@ def read_declarations(
     return Batch(accepted=acc, rejects=rej, repairs=repairs, notes=notes)
 
 
-def plain_numbers(frame: pl.DataFrame, profile: Profile | str | None = None) -> frozenset[str]:
-    """The columns of numbers (canonical names, after ``profile``'s renames) whose every
-    cell a plain cast reads: no blank around or inside it, no thousands separator, no
-    decimal comma, at most one point. Such a column has no separator style to find and
-    nothing to repair, so :func:`canonicalise` reads it with that cast alone, which on a
-    million rows is most of what reading a clean file's numbers costs.
+def plain_columns(frame: pl.DataFrame, profile: Profile | str | None = None) -> frozenset[str]:
+    """The text columns (canonical names, after ``profile``'s renames) whose every cell
+    is plainly written: printable ASCII, no blank at either end, no leading quote; for
+    a column of numbers, every cell one that a plain cast reads (no thousands separator,
+    no decimal comma, at most one point). Such a cell has nothing to strip, fold,
+    repair or read a separator style from, so :func:`canonicalise` takes it as it is
+    (a number by that cast): on a million rows, most of what reading a clean file costs.
 
     >>> import polars as pl
     >>> cells = {"customs_value": ["12.5", "1e3", None], "net_mass_kg": ["1,5", "2", "3"]}
-    >>> sorted(plain_numbers(pl.DataFrame(cells)))
-    ['customs_value']
+    >>> cells["importer_id"] = ["IM1", "IM 2", " IM3"]
+    >>> cells["seller_id"] = ["SE1", "SE2", "SE3"]
+    >>> sorted(plain_columns(pl.DataFrame(cells)))
+    ['customs_value', 'seller_id']
     """
     renames = load_profile(profile).columns
     text = {
         renames.get(name, name): name
         for name, dtype in frame.schema.items()
-        if dtype == pl.String and renames.get(name, name) in _NUMBERS
+        if dtype == pl.String and renames.get(name, name) in _TEXT_READ
     }
     if not text:
         return frozenset()
-    unread = frame.select(
-        (pl.col(src).is_not_null() & pl.col(src).cast(pl.Float64, strict=False).is_null())
-        .any()
-        .alias(name)
-        for name, src in text.items()
-    )
-    return frozenset(name for name in text if not unread[name][0])
+
+    def odd(name: str, src: str) -> pl.Expr:
+        cell = pl.col(src)
+        if name in _NUMBERS:
+            return (cell.is_not_null() & cell.cast(pl.Float64, strict=False).is_null()).any()
+        return (~cell.str.contains(_PLAIN_TEXT)).any()
+
+    found = frame.select(odd(name, src).alias(name) for name, src in text.items())
+    return frozenset(name for name in text if not found[name][0])
 
 
 def read_checked(
     lf: pl.LazyFrame, profile: Profile | str | None = None, **options
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
-    """An input read once, its plainly written numbers found (:func:`plain_numbers`),
+    """An input read once, its plainly written columns found (:func:`plain_columns`),
     then mapped (:func:`canonicalise`, with ``options``) and split
     (:func:`accept_and_reject`)."""
     frame = lf.collect()
-    plain = plain_numbers(frame, profile)
+    plain = plain_columns(frame, profile)
     return accept_and_reject(canonicalise(frame.lazy(), profile, plain=plain, **options))
 
 
