@@ -826,12 +826,14 @@ def latin_look_alike(text: pl.Expr) -> pl.Expr:
 
 def _text_columns(m: "_Mapping") -> None:
     """Ids and other text: valid UTF-8, on one line, without hidden characters; an id
-    drawn like Latin text read as it (``latin_look_alike``), the repair counted."""
+    drawn like Latin text read as it (``latin_look_alike``), the repair counted. (A
+    plainly written column, printable ASCII, has none of these to check or fold.)"""
     for name in _ID_COLUMNS + ("supplementary_unit", "fraud_type", "true_fraud_type"):
-        if name in m.schema:
-            raw = pl.col(name) if name in m.plain else as_text(name, m.schema[name])
-            # (plain ASCII text has no look-alike to fold)
-            fold = name in _ENTITY_IDS and name not in m.plain and not m.schema[name].is_numeric()
+        if name in m.plain:
+            m.parsed(name, pl.col(name), layer=0)
+        elif name in m.schema:
+            raw = as_text(name, m.schema[name])
+            fold = name in _ENTITY_IDS and not m.schema[name].is_numeric()
             value = m.parsed(name, latin_look_alike(raw) if fold else raw, layer=0)
             if fold:  # (a blank of another script stripped counts here too)
                 written = pl.col(name).cast(pl.String)
@@ -846,7 +848,7 @@ def _text_columns(m: "_Mapping") -> None:
     # joined by a stray quote, and its numbers belong to another line. Nor does it hold
     # control characters or the invisible ones that make two ids look alike.
     for name in m.schema:
-        if name in CANONICAL_SCHEMA and m.schema[name] == pl.String:
+        if name in CANONICAL_SCHEMA and m.schema[name] == pl.String and name not in m.plain:
             m.check(
                 pl.col(name).str.contains(_HIDDEN) & ~pl.col(name).str.contains(r"[\r\n]"),
                 _reason(
