@@ -518,3 +518,12 @@ def test_a_clean_file_has_its_columns_taken_as_they_are(synthetic_year):
         pl.lit("1,5").alias("customs_value"), pl.lit(" IM1").alias("importer_id")
     )
     assert not {"customs_value", "importer_id"} & plain_columns(text)
+
+
+def test_a_missing_column_is_named_before_the_rows_are_read(tmp_path):
+    path = tmp_path / "in.csv"
+    header = [c for c in GOOD_ROW if c != "customs_value"]
+    lines = [",".join(header)] + [",".join(GOOD_ROW[c] for c in header)] * 3
+    path.write_text("\n".join([*lines, lines[1] + ",extra,fields"]) + "\n")
+    with pytest.raises(DetectorError, match="has no column 'customs_value'"):
+        read_declarations(path)

@@ -1,8 +1,10 @@
 import polars as pl
 import pytest
 from conftest import GOOD_ROW, write_csv
+from polars.testing import assert_frame_equal
 
 from detector import DetectorError, load_profile, read_declarations
+from detector.io.ingest import accept_and_reject, canonicalise, plain_columns
 
 KCS_HEADER = (
     "Declaration ID,Date,Office ID,Process Type,Import Type,Import Use,Payment Type,"
@@ -179,3 +181,30 @@ def test_a_profile_renaming_onto_a_column_the_input_has_is_named(tmp_path):
     pl.DataFrame([GOOD_ROW]).write_csv(tmp_path / "in.csv")
     with pytest.raises(DetectorError, match="renames a column onto 'hs_code', which the input"):
         read_declarations([tmp_path / "in.csv"], load_profile(str(path)))
+
+
+def test_kcs_columns_written_plainly_are_taken_as_they_are_by_their_canonical_names():
+    rows = [line.split(",") for line in KCS_ROWS]
+    header = KCS_HEADER.split(",")
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(header, pl.String), orient="row")
+    # One cell the full reading repairs (a decimal comma), one it folds (a look-alike).
+    odd = frame.with_columns(
+        pl.Series("Net Mass", ["108,5", "11352.0", "0"]),
+        pl.Series("Importer ID", ["QLRUBN9", "7JD1S2Х", "WI9O3I5"]),  # a Cyrillic Х
+    )
+    plain = plain_columns(frame, "kcs")
+    assert {"customs_value", "net_mass_kg", "importer_id", "hs_code", "transport_mode"} <= plain
+    assert not {"net_mass_kg", "importer_id"} & plain_columns(odd, "kcs")
+    for rows_read in (frame, odd):
+        framed = rows_read.with_row_index("input_row", offset=1)
+        fast = accept_and_reject(
+            canonicalise(framed.lazy(), "kcs", plain=plain_columns(framed, "kcs"))
+        )
+        slow = accept_and_reject(canonicalise(framed.lazy(), "kcs"))
+        assert_frame_equal(fast[0], slow[0])
+        assert_frame_equal(fast[1], slow[1])
+        assert fast[2] == slow[2]
+    assert slow[2] == {
+        "net_mass_kg decimal comma read as a point": 1,
+        "importer_id read as plain Latin text": 1,
+    }
