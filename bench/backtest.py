@@ -130,18 +130,6 @@ CANDIDATES: dict[str, dict] = {
         }
         for k in (3, 30)
     },
-    # The misclassification evidence learned apart from the goods (an interaction
-    # constraint), and never lowering the score (a monotonic one).
-    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, evidence apart": {
-        "evidence_apart": True
-    },
-    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, evidence rising": {
-        "evidence_rising": True
-    },
-    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, evidence apart and rising": {
-        "evidence_apart": True,
-        "evidence_rising": True,
-    },
     "engine: forest 300": {"estimator": "forest", "n_trees": 300},
     "engine: forest 300, every entity coded": {
         "estimator": "forest",

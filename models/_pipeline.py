@@ -28,11 +28,9 @@ def make_classifier(config: ModelConfig, numeric: list[str], categorical: list[s
         max_categories=config.max_categories,
     )
     n_num = len(numeric)
-    constraints = _evidence_constraints(config, numeric, categorical)
 
     def boosting(seed: int) -> HistGradientBoostingClassifier:
         return HistGradientBoostingClassifier(
-            **constraints,
             learning_rate=config.learning_rate,
             max_iter=config.max_iter,
             max_leaf_nodes=config.max_leaf_nodes,
@@ -77,35 +75,6 @@ def make_classifier(config: ModelConfig, numeric: list[str], categorical: list[s
             f"estimator must be 'hgb', 'forest', 'extra_trees' or 'blend', got {config.estimator!r}"
         )
     return Pipeline([("encode", encoder), ("classify", model)])
-
-
-#: The signs that goods are declared under a code not theirs: a dearer code their price
-#: fits, the importer's usual code for them.
-EVIDENCE_FEATURES: tuple[str, ...] = (
-    "reclass_gap",
-    "log_reclass_revenue",
-    "usual_gap",
-    "log_usual_revenue",
-)
-
-
-def _evidence_constraints(config: ModelConfig, numeric: list[str], categorical: list[str]) -> dict:
-    """With ``evidence_apart``, the boosting trees learn the misclassification evidence
-    apart from every other feature (an interaction constraint): what a usual code or a
-    dearer code's price says is the same for every goods, not learned per code from the
-    few labelled cases of each. With ``evidence_rising``, more of it never lowers the
-    score (a monotonic constraint)."""
-    out: dict = {}
-    names = [*numeric, *categorical]
-    evidence = [i for i, n in enumerate(names) if n in EVIDENCE_FEATURES]
-    if not evidence:
-        return out
-    if config.evidence_apart:
-        rest = [i for i in range(len(names)) if i not in evidence]
-        out["interaction_cst"] = [evidence, rest]
-    if config.evidence_rising:
-        out["monotonic_cst"] = [1 if i in evidence else 0 for i in range(len(names))]
-    return out
 
 
 def fit_classifiers(
