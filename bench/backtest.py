@@ -130,16 +130,6 @@ CANDIDATES: dict[str, dict] = {
         }
         for k in (3, 30)
     },
-    # The goods on their route leaning on the goods' record, at their duty rate on the
-    # goods on their route, not on the overall fraud rate.
-    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, nested goods records": {
-        "nested_records": True
-    },
-    # Each split chosen among a random half of the features (as a forest does): the
-    # records no better than chance on the Korean folds then weigh less.
-    "engine: 3 boosting x 511 leaves, lr 0.2, <=60 trees, half the features per split": {
-        "max_features": 0.5
-    },
     "engine: forest 300": {"estimator": "forest", "n_trees": 300},
     "engine: forest 300, every entity coded": {
         "estimator": "forest",

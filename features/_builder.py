@@ -205,7 +205,6 @@ class DeclarationFeatures:
         extra_categorical: tuple[str, ...] = (),
         label_history: str = "expanding",
         usual_by_seller: bool = True,
-        nested_records: bool = False,
     ) -> None:
         self.min_peer_count = min_peer_count
         self.de_minimis = de_minimis
@@ -214,7 +213,6 @@ class DeclarationFeatures:
         self.extra_categorical = tuple(extra_categorical)
         self.label_history = label_history
         self.usual_by_seller = usual_by_seller
-        self.nested_records = nested_records
 
     # ------------------------------------------------------------------ fitting
     def fit_transform(self, data: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
@@ -364,12 +362,7 @@ class DeclarationFeatures:
         lf = self._finish(lf, state=None, use_labels=True, tables=histories)
         if self.label_history == "out_of_fold":
             oof = {k[3:]: t.lazy() for k, t in tables.items() if k.startswith("oof")}
-            lf = out_of_fold_fraud_rates(
-                lf,
-                smoothing=self.smoothing,
-                tables=oof,
-                nested=getattr(self, "nested_records", False),
-            )
+            lf = out_of_fold_fraud_rates(lf, smoothing=self.smoothing, tables=oof)
         computed = lf.collect(engine="in-memory")
         return pl.concat(
             [inputs, computed.drop(_ROW, *_WORK_COLUMNS, strict=False)], how="horizontal"
@@ -502,7 +495,6 @@ class DeclarationFeatures:
             smoothing=self.smoothing,
             daily=daily,
             tables=tables,
-            nested=getattr(self, "nested_records", False),
         )
         lf = split_shipments(lf, self.de_minimis)
         lf = lf.with_columns(*_derived())

@@ -42,11 +42,6 @@ ENTITIES: dict[str, tuple[str, ...]] = {
     "hs_route_rate": ("hs_code", "route", "duty_rate_pct"),
 }
 
-#: Records whose few inspections lean on a broader record of the same goods, not on the
-#: overall fraud rate (with ``nested``): the goods on their route on the goods' record
-#: anywhere, the goods on their route at their duty rate on the goods on their route.
-NESTED_RECORDS: dict[str, str] = {"hs_route": "hs", "hs_route_rate": "hs_route"}
-
 _BELOW = 0.7  # declared below 70 % of the peer reference counts as underpriced
 _LOG_RATIO_CAP = 3.0
 
@@ -282,7 +277,6 @@ def entity_histories(
     smoothing: float = 10.0,
     daily: dict[str, pl.LazyFrame] | None = None,
     tables: dict[str, pl.LazyFrame] | None = None,
-    nested: bool = False,
 ) -> pl.LazyFrame:
     """Add, per entity, what was known strictly before each declaration's date.
 
@@ -352,20 +346,7 @@ def entity_histories(
                 ),
             )
         )
-    out = pl.concat([lf.drop(f"__key_{p}" for p in ENTITIES), *parts], how="horizontal")
-    if nested:
-        for child, parent in NESTED_RECORDS.items():
-            if child in tables and parent in tables:
-                leaned = pl.coalesce(pl.col(f"{parent}_fraud_rate"), prior_expr)
-                out = out.with_columns(
-                    pl.when(pl.col(f"{child}_fraud_rate").is_not_null())
-                    .then(
-                        (pl.col(f"{child}_fraud_before") + smoothing * leaned)
-                        / (pl.col(f"{child}_inspected_before") + smoothing)
-                    )
-                    .alias(f"{child}_fraud_rate")
-                )
-    return out
+    return pl.concat([lf.drop(f"__key_{p}" for p in ENTITIES), *parts], how="horizontal")
 
 
 def _unknown(lf: pl.LazyFrame, prefix: str) -> pl.LazyFrame:
@@ -445,7 +426,6 @@ def out_of_fold_fraud_rates(
     folds: int = 5,
     smoothing: float = 10.0,
     tables: dict[str, pl.LazyFrame] | None = None,
-    nested: bool = False,
 ) -> pl.LazyFrame:
     """Replace each ``p_fraud_rate`` by one learned from the other folds of the data.
 
@@ -466,15 +446,9 @@ def out_of_fold_fraud_rates(
     for prefix, keys in ENTITIES.items():
         k = list(keys)
         known = pl.all_horizontal(pl.col(c).is_not_null() for c in k)
-        own = rate
-        if nested and prefix in NESTED_RECORDS:
-            leaned = pl.coalesce(pl.col(f"{NESTED_RECORDS[prefix]}_fraud_rate"), pl.col("__prior"))
-            own = (pl.col("__f").fill_null(0.0) + smoothing * leaned) / (
-                pl.col("__i").fill_null(0.0) + smoothing
-            )
         lf = (
             lf.join(tables[prefix], on=[*k, "__fold"], how="left", maintain_order="left")
-            .with_columns(pl.when(known).then(own).alias(f"{prefix}_fraud_rate"))
+            .with_columns(pl.when(known).then(rate).alias(f"{prefix}_fraud_rate"))
             .drop("__i", "__f")
         )
     return lf.drop("__fold", "__prior")

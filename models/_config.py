@@ -72,7 +72,6 @@ class ModelConfig:
     max_labelled_rows: int = 500_000
     seed: int = 0
     extra_categorical: tuple[str, ...] = field(default_factory=tuple)
-    nested_records: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -193,7 +193,6 @@ class FraudModel:
             extra_categorical=cfg.extra_categorical,
             label_history=cfg.label_history,
             usual_by_seller=cfg.usual_by_seller,
-            nested_records=cfg.nested_records,
         )
         labelled, table, sample = self._fit_features(declarations, stage_cache)
         # What exploration knows of each segment: the labels the model learns from.
