@@ -3,13 +3,15 @@
 Usage: python bench/backtest.py [--kcs DIR] [--seeds 1 2 3] [--rows N]
                                 [--candidates NAME...] [--no-peers] [--json OUT]
                                 [--drop-features NAME...] [--add-record NAME=COL,COL...]
+                                [--kcs-folds 3] [--kcs-months 3]
        python bench/backtest.py --table OUT.json   (the Markdown status table of a run)
 
 Every model is chosen here, on the folds' mean, never on one split. Each fold fits on
 every month before its cut-off and measures the months after it:
 
 - Korean dataset (profile kcs, train.csv and valid.csv together): test 2020-07..09,
-  2020-10..12 and 2021-01..03, every row of them inspected;
+  2020-10..12 and 2021-01..03, every row of them inspected (``--kcs-folds 9
+  --kcs-months 1``: each month of 2020-07..2021-03 alone, for more pairs of folds);
 - synthetic years (one per seed): test months 7-8, 9-10 and 11-12, fitted on the
   inspected rows before, measured against the ground truth of every row.
 
@@ -33,6 +35,7 @@ import polars as pl
 from detector import CANONICAL_SCHEMA, load_profile, read_declarations
 from detector.app.backtest import backtest, fold_summary, rolling_folds
 from detector.features import _builder, _histories
+from detector.io.profiles import BUILTIN_PROFILES
 from detector.models import ModelConfig, capacity_metrics
 from detector.synthetic import generate_declarations
 
@@ -307,8 +310,14 @@ def _add_record(spec: str) -> None:
         raise SystemExit(f"--add-record {spec!r}: give a new NAME=COL,COL")
     _histories.ENTITIES[name] = keys
     _builder._PREFIXES = (*_builder._PREFIXES, name)
-    # A canonical column the features do not carry yet (the office of entry, say).
-    extra = [c for c in keys if c in CANONICAL_SCHEMA and c not in _builder._WORK_COLUMNS]
+    # A canonical column the features do not carry yet (the office of entry, say), or a
+    # field a profile passes to the model (the Korean import type, say).
+    fields = {c for p in BUILTIN_PROFILES.values() for c in p.features}
+    extra = [
+        c
+        for c in keys
+        if (c in CANONICAL_SCHEMA or c in fields) and c not in _builder._WORK_COLUMNS
+    ]
     _builder._WORK_COLUMNS = (*_builder._WORK_COLUMNS, *extra)
     added = (f"log_{name}_n_before", f"{name}_days_known", f"{name}_fraud_rate")
     _builder.NUMERIC_FEATURES = (*_builder.NUMERIC_FEATURES, *added)
@@ -430,6 +439,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--candidates", nargs="*", default=list(CANDIDATES))
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument(
+        "--kcs-folds", type=int, default=3, help="Korean periods measured (the latest last)"
+    )
+    parser.add_argument("--kcs-months", type=int, default=3, help="months in each Korean period")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--table", type=Path, help="print the status table of a saved run")
     parser.add_argument(
@@ -482,7 +495,7 @@ def main() -> None:
         run(
             "Korean dataset",
             kcs,
-            rolling_folds(kcs["declaration_date"]),
+            rolling_folds(kcs["declaration_date"], folds=args.kcs_folds, months=args.kcs_months),
             base,
             names,
             peers,
