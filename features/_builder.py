@@ -42,6 +42,7 @@ from detector.features._reclassification import (
     usual_codes,
 )
 from detector.features._reference_prices import (
+    ZERO_VALUE_LOG_RATIO,
     ReferencePrices,
     fit_reference_prices,
     reference_price_deviation,
@@ -531,6 +532,8 @@ def _derived() -> list[pl.Expr]:
         unit_value_per_unit().log().alias("log_value_per_unit"),
         pl.when(pl.col("value_ratio") > 0)
         .then(pl.col("value_ratio").log())
+        .when(pl.col("value_ratio") == 0)
+        .then(ZERO_VALUE_LOG_RATIO)
         .alias("log_value_ratio"),
         pl.col("peer_n").log1p().alias("log_peer_n"),
         pl.col("revenue_at_stake").log1p().alias("log_revenue_at_stake"),

@@ -14,7 +14,14 @@ import polars as pl
 from detector.features._text import format_text
 from detector.features._unit_value import log_unit_value
 
-__all__ = ["PEER_LEVELS", "ReferencePrices", "fit_reference_prices", "reference_price_deviation"]
+__all__ = [
+    "PEER_LEVELS",
+    "ZERO_VALUE_LOG_RATIO",
+    "ZERO_VALUE_Z",
+    "ReferencePrices",
+    "fit_reference_prices",
+    "reference_price_deviation",
+]
 
 #: (name, grouping columns) from the most specific peer group to the least.
 PEER_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -27,6 +34,16 @@ PEER_LEVELS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 #: Quantiles (in percent) kept per group to place a declaration within it.
 PERCENTILE_GRID: tuple[float, ...] = (0, 1, 2.5, 5, 10, 25, 50, 75, 90, 95, 97.5, 99, 100)
+
+#: Where goods with a mass declared at value 0 stand on the price scales the classifier
+#: reads (``price_z``, and the log of ``value_ratio``): below any price that can be
+#: declared (a ratio of two positive floats is above e^-1500, and a spread at least
+#: ``_MIN_SPREAD``). A model whose training rows declared no value of 0 then judges one
+#: as the deepest undervaluation it knows, not as a row with no price (a missing value,
+#: which a tree sends where most rows went); one trained on such rows learns their own
+#: rate there.
+ZERO_VALUE_Z = -1e6
+ZERO_VALUE_LOG_RATIO = -1e4
 
 _MAD_TO_SIGMA = 1.4826
 _MIN_SPREAD = 0.05  # log units: a group of identical prices still gets a finite z
@@ -142,7 +159,7 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
     TH, n=1,240``), ``peer_n``, ``reference_value_per_ton``,
     ``value_ratio`` (declared / reference; 0 for goods with a mass declared at value 0),
     ``price_z`` (robust z-score of the log unit value), ``price_percentile`` (0-100
-    within the group; neither for a value of 0, which is no price) and
+    within the group; for a value of 0, which is no price, ``ZERO_VALUE_Z`` and 0) and
     ``revenue_at_stake`` ((reference value - declared value) x duty rate, 0 when not
     below).
     """
@@ -152,10 +169,10 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
     lf = _join_peer_levels(lf, reference, stat_cols)
     x = pl.col("log_unit_value")
     value = pl.col("customs_value")
-    # Goods with a mass declared at no value at all: not a price (no z-score, no
-    # percentile, no place in an importer's pricing record), but the extreme of
-    # undervaluation, judged as such: declared / reference is 0 and the whole duty of
-    # the reference value is at stake.
+    # Goods with a mass declared at no value at all: not a price (no place in an
+    # importer's pricing record), but the extreme of undervaluation, judged as such:
+    # declared / reference is 0, below every peer, and the whole duty of the reference
+    # value is at stake.
     zero = (value == 0) & (pl.col("net_mass_kg") > 0) & pl.col("_median").is_not_null()
     reference_value = pl.col("_median").exp() * pl.col("net_mass_kg") / 1000.0
     stake = (
@@ -180,8 +197,13 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
             .pipe(lambda e: pl.when(pl.col("net_mass_kg") > 0).then(e)),
             pl.col("_median").exp().alias("reference_value_per_ton"),
             pl.when(zero).then(0.0).otherwise((x - pl.col("_median")).exp()).alias("value_ratio"),
-            ((x - pl.col("_median")) / pl.col("_spread")).alias("price_z"),
-            pl.when(x.is_not_null() & pl.col("_median").is_not_null())
+            pl.when(zero)
+            .then(ZERO_VALUE_Z)
+            .otherwise((x - pl.col("_median")) / pl.col("_spread"))
+            .alias("price_z"),
+            pl.when(zero)
+            .then(0.0)
+            .when(x.is_not_null() & pl.col("_median").is_not_null())
             .then(_percentile_in_group(x))
             .alias("price_percentile"),
             pl.when((x.is_not_null() & pl.col("_median").is_not_null()) | zero)

@@ -14,6 +14,7 @@ import sys
 import tempfile
 from datetime import date, timedelta
 
+import numpy as np
 import polars as pl
 import pytest
 from conftest import GOOD_ROW
@@ -748,6 +749,45 @@ def test_a_declared_value_of_zero_is_judged_as_the_extreme_of_undervaluation(hos
     assert taxed.height and (taxed["revenue_at_stake"] > 0).all()
     # Among the most suspicious 5 % of the batch, every one.
     assert (zero["rank"] <= 0.05 * scored.height).all(), zero["rank"].to_list()
+
+
+@pytest.mark.slow
+def test_nothing_declared_is_judged_as_the_limit_of_declaring_ever_less(trained_model, tmp_path):
+    """Goods declared at value 0 score as the same goods declared at a vanishing value
+    (a millionth of it) do, far above the same goods declared in full, with a model
+    whose training rows never declared a value of 0: not as a row with no price."""
+    model, _, recent = trained_model
+    batch = pl.read_parquet(recent).head(4_000)
+    taxed = batch.filter((pl.col("true_fraud") == 0) & (pl.col("duty_rate_pct") > 0)).head(30)
+    variants = {
+        "Z": pl.lit(0.0),
+        "M": pl.col("customs_value") / 1e6,
+        "H": pl.col("customs_value") / 100,
+        "F": pl.col("customs_value"),
+    }
+    copies = [
+        taxed.with_columns(pl.format(f"{k}{{}}", pl.col("declaration_id")), customs_value=v)
+        for k, v in variants.items()
+    ]
+    path, out = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    pl.concat([batch, *copies]).write_parquet(path)
+    args = ["score", str(path), "--model", str(model), "--out", str(out), "--top", "100%"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    scored = pl.read_parquet(out)
+    risk = {
+        k: scored.filter(pl.col("declaration_id").str.starts_with(k))
+        .with_columns(pl.col("declaration_id").str.slice(1))
+        .sort("declaration_id")["risk_score"]
+        .to_numpy()
+        for k in variants
+    }
+    assert all(r.size == 30 for r in risk.values())
+    # Before a value of 0 was placed below every price, these rows scored as rows with
+    # no price: here half of them up to 0.15 below the same rows at a millionth.
+    np.testing.assert_allclose(risk["Z"], risk["M"], atol=0.02)
+    assert np.median(risk["Z"]) >= np.median(risk["H"]) - 0.02
+    assert (risk["Z"] > risk["F"] + 0.2).all()
 
 
 @pytest.mark.slow

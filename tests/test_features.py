@@ -31,6 +31,7 @@ from detector.features import (
 )
 from detector.features._histories import daily_tables, merge_daily_tables, piece_daily_tables
 from detector.features._reference_prices import PERCENTILE_GRID as PERCENTILE
+from detector.features._reference_prices import ZERO_VALUE_Z
 from detector.synthetic import generate_declarations
 
 # ----------------------------------------------------------------- stateless expressions
@@ -189,6 +190,33 @@ def test_reference_prices_match_a_naive_backoff(train, score, min_count):
             want_stake, rel=1e-6, abs=1e-9 * row["customs_value"]
         )
         assert got["peer_group"].endswith(f"n={n:,}")
+
+
+def test_a_value_of_0_stands_below_every_price_on_the_price_scales():
+    """Goods with a mass declared at value 0 are below the lowest price that can be
+    declared: on the z-score, the percentile and the ratio (a tree sends a missing
+    value elsewhere: the price would go unjudged)."""
+    train = [
+        {
+            "hs_code": "081060",
+            "country_origin": "TH",
+            "declaration_date": date(2025, 1, 1) + timedelta(days=i),
+            "net_mass_kg": 1000.0,
+            "customs_value": 5000.0 * (1 + (i % 7) / 10),
+            "duty_rate_pct": 20.0,
+        }
+        for i in range(40)
+    ]
+    score = [{**train[0], "customs_value": v} for v in (0.0, 1e-6, 5000.0)]
+    reference = fit_reference_prices(pl.LazyFrame(train), 5)
+    out = reference_price_deviation(pl.LazyFrame(score), reference).collect()
+    zero, tiny, full = out.iter_rows(named=True)
+    assert zero["value_ratio"] == 0.0 and zero["price_z"] == ZERO_VALUE_Z
+    assert zero["price_z"] < tiny["price_z"] < full["price_z"]
+    assert zero["price_percentile"] == 0.0 <= tiny["price_percentile"]
+    # The whole duty of the reference value is at stake.
+    assert zero["revenue_at_stake"] == pytest.approx(full["reference_value_per_ton"] * 0.2)
+    assert zero["revenue_at_stake"] >= tiny["revenue_at_stake"]
 
 
 @settings(max_examples=30, deadline=None)
