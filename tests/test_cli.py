@@ -94,6 +94,31 @@ def test_quiet_prints_nothing_but_warnings_and_errors(tmp_path):
     assert missing.exit_code == 2 and "does not exist" in missing.output
 
 
+def test_quiet_still_prints_a_monitors_table(tmp_path):
+    store = tmp_path / "store"
+    outcomes = write_csv(tmp_path / "o.csv", [{"declaration_id": "D1", "fraud": 1}])
+    assert runner.invoke(app, ["feedback", str(outcomes), "--store", str(store)]).exit_code == 0
+    loud = runner.invoke(app, ["monitor", "--store", str(store)])
+    quiet = runner.invoke(app, ["-q", "monitor", "--store", str(store)])
+    assert quiet.exit_code == 0 and "hit rate" in quiet.output and "undated" in quiet.output
+    # Only the line about the next list's exploration goes.
+    assert "the next list's exploration" in loud.output
+    assert "the next list's exploration" not in quiet.output
+
+
+def test_quiet_still_prints_the_card_and_the_metrics_asked_for(trained_model):
+    model, _, recent = trained_model
+    first = pl.read_parquet(recent)["declaration_id"][0]
+    card = runner.invoke(app, ["-q", "explain", first, "--model", str(model), "--input", recent])
+    assert card.exit_code == 0, card.output
+    assert card.output.startswith("reasons\n") and f"declaration_id: {first}" in card.output
+    loud = runner.invoke(app, ["evaluate", str(recent), "--model", str(model)])
+    quiet = runner.invoke(app, ["-q", "evaluate", str(recent), "--model", str(model)])
+    assert quiet.exit_code == 0, quiet.output
+    assert "precision" in quiet.output and "measured +" not in quiet.output
+    assert quiet.output in loud.output
+
+
 def test_verbose_prints_an_unexpected_failures_details_too(tmp_path, monkeypatch):
     import detector.io.ingest
 

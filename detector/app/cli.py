@@ -63,6 +63,13 @@ out = Console(
     soft_wrap=not sys.stdout.isatty(),
     highlight=False,
 )
+# What a command was asked for (a case card, a table of metrics): shown under --quiet
+# too, which silences only the progress and the lines about the run.
+answer = Console(
+    width=None if sys.stdout.isatty() else 160,
+    soft_wrap=not sys.stdout.isatty(),
+    highlight=False,
+)
 err = Console(
     stderr=True,
     width=None if sys.stderr.isatty() else 160,
@@ -93,7 +100,13 @@ def _options(
         ),
     ] = False,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print only warnings and errors.")
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Print only warnings, errors and what the command was asked for (a case "
+            "card, a table of metrics): no progress, no lines about the run.",
+        ),
     ] = False,
     verbose: Annotated[
         bool,
@@ -628,10 +641,10 @@ def evaluate(
         if as_json:
             print(json.dumps(metrics, indent=2, default=str))
         elif backtest:
-            out.print(_backtest_table(metrics, f"backtest of the configuration of {model}"))
+            answer.print(_backtest_table(metrics, f"backtest of the configuration of {model}"))
         else:
             out.print(_read_line(metrics["read"], metrics["rejected"], "measured"), markup=False)
-            out.print(_metrics_table(metrics, f"evaluation of {model}"))
+            answer.print(_metrics_table(metrics, f"evaluation of {model}"))
 
 
 @app.command(epilog="Example: detector explain 25100800076875 --model model.joblib --input day.csv")
@@ -677,22 +690,22 @@ def explain(
             return
         currency = (card.get("declaration") or {}).get("currency")
         for section, values in card.items():
-            out.print(f"[bold]{section}[/bold]")
+            answer.print(f"[bold]{section}[/bold]")
             if isinstance(values, list):
                 for v in values:
-                    out.print(f"  - {_plain(str(v))}", markup=False)
+                    answer.print(f"  - {_plain(str(v))}", markup=False)
                 continue
             if isinstance(values, str):
-                out.print(f"  {_plain(values)}", markup=False)
+                answer.print(f"  {_plain(values)}", markup=False)
                 continue
             for key, value in values.items():
                 unit = _money_unit(key, currency)
                 if isinstance(value, dict):
                     shown = ", ".join(f"{k} {_number(v)}" for k, v in value.items())
-                    out.print(f"  {key}: {shown}{f' ({unit})' if unit else ''}", markup=False)
+                    answer.print(f"  {key}: {shown}{f' ({unit})' if unit else ''}", markup=False)
                 else:
                     shown = _number(value) + (f" {unit}" if unit and value is not None else "")
-                    out.print(f"  {key}: {_plain(shown)}", markup=False)
+                    answer.print(f"  {key}: {_plain(shown)}", markup=False)
 
 
 #: The card's money figures, and its prices per tonne: shown with the currency.
@@ -844,7 +857,7 @@ def monitor(
                 f"{r['hit_rate']:.1%}",
                 f"{r['revenue_recovered'] or 0:,.0f}",
             )
-        out.print(table)
+        answer.print(table)
         from detector.models import ModelConfig, exploration_reading
 
         reading = (
@@ -1010,7 +1023,7 @@ def simulate(
         if sim.read is not None:
             out.print(_read_line(sim.read, sim.rejected, "replayed"), markup=False)
         for table in _simulation_table(sim):
-            out.print(table)
+            answer.print(table)
         for path in (json_out, report):
             if path is not None:
                 out.print(f"wrote {path}", markup=False)
