@@ -237,6 +237,12 @@ class FraudModel:
         added |= set(self.features_.added_columns())
         return sorted(set(columns) & added)
 
+    def missing_features(self, columns) -> list[str]:
+        """The input columns the classifier reads as features that ``columns`` lacks
+        (a profile's own fields: ``ModelConfig.extra_categorical``)."""
+        present = set(columns)
+        return [c for c in self.features_.extra_categorical if c not in present]
+
     def _fit_features(
         self, declarations: pl.DataFrame, stage_cache=None
     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:

@@ -277,6 +277,33 @@ def test_score_with_a_missing_column_is_exit_2(files, tmp_path):
     assert not (tmp_path / "o.csv").exists()
 
 
+def test_score_without_a_field_the_model_reads_is_exit_2_naming_it(synthetic_year, tmp_path):
+    # A profile's own field is a feature of the model trained with it: an input of
+    # another layout, without it, is refused in one sentence, not a failure.
+    profile = tmp_path / "office.toml"
+    profile.write_text(
+        'name = "office"\nfeatures = ["procedure"]\n\n[columns]\n"Proc" = "procedure"\n'
+    )
+    year = synthetic_year.sort("declaration_date").head(12_000).drop(TRUTH)
+    year = year.with_columns(pl.format("P{}", pl.int_range(pl.len()) % 3).alias("Proc"))
+    train, batch = tmp_path / "train.csv", tmp_path / "batch.csv"
+    year.head(10_000).write_csv(train)
+    year.tail(2_000).drop("Proc").write_csv(batch)
+    model, out = tmp_path / "m.joblib", tmp_path / "o.csv"
+    result = runner.invoke(
+        app, ["train", str(train), "--model", str(model), "--schema", str(profile)]
+    )
+    assert result.exit_code == 0, result.output
+    for command in (
+        ["score", str(batch), "--model", str(model), "--out", str(out)],
+        ["explain", year["declaration_id"][-1], "--model", str(model), "--input", str(batch)],
+    ):
+        result = runner.invoke(app, [*command, "--schema", str(profile)])
+        assert result.exit_code == 2, result.output
+        assert "lacks the column(s) 'procedure' ('Proc' in the office layout)" in result.output
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("labels", [True, False])
 def test_training_without_enough_labels_is_exit_2_before_any_features(
     synthetic_year, tmp_path, labels

@@ -21,7 +21,13 @@ from detector.app.reasons import (
 from detector.batch.stream import PIECE_ROWS, Runner, Scored, ranked_chunks, score_pieces
 from detector.errors import DetectorError
 from detector.features import PEER_LEVELS, StageCache
-from detector.io.ingest import check_clashes, describe_repairs, read_declarations, reject_tally
+from detector.io.ingest import (
+    check_clashes,
+    check_missing_features,
+    describe_repairs,
+    read_declarations,
+    reject_tally,
+)
 from detector.io.leftovers import sweep_leftovers
 from detector.io.output import (
     refuse_filled_outputs,
@@ -556,6 +562,9 @@ def evaluate(
     profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
     batch = read_declarations(files, profile)
     check_clashes(model.clashing_columns(batch.accepted.columns), f"Input {_names(files)}")
+    check_missing_features(
+        model.missing_features(batch.accepted.columns), f"Input {_names(files)}", profile
+    )
     if folds is not None:
         from detector.app.backtest import backtest, fold_summary, rolling_folds
 
@@ -603,6 +612,9 @@ def explain(
     # As score reads them: a row in another currency than the model's is rejected.
     batch = read_declarations(files, profile, expected_currency=metadata.get("currency"))
     check_clashes(model.clashing_columns(batch.accepted.columns), f"Input {_names(files)}")
+    check_missing_features(
+        model.missing_features(batch.accepted.columns), f"Input {_names(files)}", profile
+    )
     if declaration_id not in set(batch.accepted["declaration_id"].to_list()):
         rejected = batch.rejects.filter(pl.col("declaration_id").cast(pl.String) == declaration_id)
         if rejected.height:

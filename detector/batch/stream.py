@@ -45,6 +45,7 @@ from detector.io.ingest import (
     Canonical,
     canonicalise,
     check_clashes,
+    check_missing_features,
     csv_data_lines,
     cut_runs,
     duplicate_rows,
@@ -686,6 +687,9 @@ def _passes(job: Job, plan: Plan, runner: Runner, top, clock, holder, exploratio
     clock("read")
     result = _read_totals(read, work, plan, holder, clock)
     check_clashes(model.clashing_columns(result.columns), f"Input {plan.names}")
+    check_missing_features(
+        model.missing_features(result.columns), f"Input {plan.names}", job.profile
+    )
     n_scored = result.n_scored
     if n_scored == 0:
         return result

@@ -1501,6 +1501,22 @@ def check_clashes(clashing: list[str], source: str) -> None:
         )
 
 
+def check_missing_features(missing: list[str], source: str, profile: Profile) -> None:
+    """Refuse an input without a column the model was trained to read as a feature
+    (``missing``: a profile's ``features``, which no canonical row needs)."""
+    if missing:
+        named = {canonical: raw for raw, canonical in profile.columns.items()}
+        shown = ", ".join(
+            f"'{c}'" + (f" ('{named[c]}' in the {profile.name} layout)" if c in named else "")
+            for c in missing[:5]
+        )
+        raise DetectorError(
+            f"{source} lacks the column(s) {shown} that the model reads as features; "
+            "score files of the layout the model was trained on (its schema profile), or "
+            "train a model on files of this one."
+        )
+
+
 def reject_tally(rejects: pl.DataFrame) -> list[tuple[str, int]]:
     """Rejected rows counted by kind of reason, most frequent first."""
     if rejects.height == 0 or REJECT_KINDS not in rejects.columns:
