@@ -188,6 +188,28 @@ def test_explain_prints_a_case_card(files, synthetic_year):
     assert missing.exit_code == 2 and "Declaration NOPE is not in" in missing.output
 
 
+def test_explain_of_an_id_the_input_repeats_says_the_other_rows_were_rejected(files, tmp_path):
+    folder, model, _ = files
+    recent = pl.read_parquet(folder / "recent.parquet").head(3_000)
+    target = recent["declaration_id"][0]
+    # The id again on three later rows of other goods: score keeps the first, rejects them.
+    again = recent.slice(1_000, 3).with_columns(pl.lit(target).alias("declaration_id"))
+    path = tmp_path / "in.parquet"
+    pl.concat([recent, again]).write_parquet(path)
+    args = ["explain", target, "--model", str(model), "--input", str(path), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    card = json.loads(result.output)
+    assert card["caution"].startswith("3 more row(s) of the input have this id and were rejected")
+    assert f"duplicate declaration_id '{target}'" in card["caution"]
+    assert card["declaration"]["customs_value"] == recent["customs_value"][0]
+    plain = runner.invoke(app, args[:-1])
+    assert "caution\n  3 more row(s)" in plain.output
+    # An id the input holds once has no such section.
+    single = runner.invoke(app, [*args[:1], recent["declaration_id"][1], *args[2:]])
+    assert "caution" not in json.loads(single.output)
+
+
 def test_explain_says_when_a_risk_rests_on_few_inspections(files, monkeypatch):
     from detector.models import SmoothIsotonic
 

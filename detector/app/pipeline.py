@@ -625,6 +625,9 @@ def explain(
             f"Declaration {declaration_id} is not in {', '.join(map(str, files))}; "
             "check the id and the input files."
         )
+    # Other rows of the input under the same id were rejected (as repeats of it, or for
+    # their own faults): the card is of the one accepted, and says so.
+    others = batch.rejects.filter(pl.col("declaration_id").cast(pl.String) == declaration_id)
     # Its rank among the input's declarations: every one of them scored.
     step(f"scoring {batch.accepted.height:,} declarations for its model rank")
     table = model.score(model.transform(batch.accepted))
@@ -642,6 +645,12 @@ def explain(
         "reasons": with_sentences(row, model.config.de_minimis)["reasons"][0].to_list(),
         "what_to_check": what_to_check(row["reason_codes"][0].to_list()),
     }
+    if others.height:
+        card["caution"] = (
+            f"{others.height:,} more row(s) of the input have this id and were rejected "
+            f"(first: {others['reject_reason'][0]}); this card is of the row accepted, "
+            "the one a score run keeps"
+        )
     card |= _card(row.row(0, named=True), table.height, model, listing)
     if card["declaration"].get("currency") is None and metadata.get("currency"):
         # No currency given: the values were read as the model's, which the card's money is in.
