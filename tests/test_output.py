@@ -158,15 +158,15 @@ def test_an_output_file_the_engine_did_not_write_is_never_replaced(tmp_path):
     frame.write_parquet(theirs)
     ours = write_table(frame, tmp_path / "ours.parquet")
     check_output(ours)  # replaceable
-    with pytest.raises(DetectorError, match="is a file this engine did not write"):
+    with pytest.raises(DetectorError, match="is a file this engine cannot tell it wrote"):
         check_output(theirs)
     pytest.importorskip("xlsxwriter")
     frame.write_excel(tmp_path / "theirs.xlsx")
-    with pytest.raises(DetectorError, match="theirs.xlsx is a file this engine did not write"):
+    with pytest.raises(DetectorError, match="theirs.xlsx is a file this engine cannot tell it wrote"):
         check_output(tmp_path / "theirs.xlsx")
     check_output(write_workbook({"flagged": frame}, tmp_path / "ours.xlsx"))
     (tmp_path / "notes.html").write_text("<html><body>my notes</body></html>")
-    with pytest.raises(DetectorError, match="notes.html is a file this engine did not write"):
+    with pytest.raises(DetectorError, match="notes.html is a file this engine cannot tell it wrote"):
         check_output(tmp_path / "notes.html", "--report", "html")
     # Written by the engine through any path, in any case of suffix: replaced.
     from detector.io.output import write_chunks
@@ -193,7 +193,7 @@ def test_an_output_file_the_engine_did_not_write_is_never_replaced(tmp_path):
     # CSV holds no mark: a CSV file is known by its header. The user's own (a history
     # of declarations, anything else) is refused; a list or rejects table is replaced.
     frame.write_csv(tmp_path / "any.csv")
-    with pytest.raises(DetectorError, match="any.csv is a file this engine did not write"):
+    with pytest.raises(DetectorError, match="any.csv is a file this engine cannot tell it wrote"):
         check_output(tmp_path / "any.csv", "--rejects")
     listed = pl.DataFrame({"rank": [1], "risk_score": [0.9], "reason_codes": [["SPLIT"]]})
     check_output(write_table(listed, tmp_path / "list.csv"))
@@ -204,14 +204,14 @@ def test_an_output_file_the_engine_did_not_write_is_never_replaced(tmp_path):
     (tmp_path / "saved.csv").write_text('\ufeff"rank","risk_score","reason_codes"\n1,0.9,x\n')
     check_output(tmp_path / "saved.csv")
     (tmp_path / "half.csv").write_text("rank,risk_score\n1,0.9\n")
-    with pytest.raises(DetectorError, match="half.csv is a file this engine did not write"):
+    with pytest.raises(DetectorError, match="half.csv is a file this engine cannot tell it wrote"):
         check_output(tmp_path / "half.csv")
     # JSON: a replay's record is replaced; the user's own settings, or a broken file, not.
     (tmp_path / "replay.json").write_text('{"policies": {}, "default": "exploit"}')
     check_output(tmp_path / "replay.json", "--json", "json")
     for name, text in (("settings.json", '{"a": 1}'), ("broken.json", "{")):
         (tmp_path / name).write_text(text)
-        with pytest.raises(DetectorError, match=f"{name} is a file this engine did not write"):
+        with pytest.raises(DetectorError, match=f"{name} is a file this engine cannot tell it wrote"):
             check_output(tmp_path / name, "--json", "json")
 
 

@@ -165,8 +165,9 @@ def check_output(path: str | Path, option: str = "--out", kind: str = "table") -
         _check_replaceable(path)
     elif path.is_file() and not _written_here(path):
         raise DetectorError(
-            f"{option} {path} is a file this engine did not write, which writing there would "
-            "replace; name a new file."
+            f"{option} {path} is a file this engine cannot tell it wrote, which writing there "
+            "would replace; name a new file (a file of declarations carries no mark of the "
+            "engine, one it generated included)."
         )
     elif path.is_file() and path.suffix.lower() == ".xlsx":
         _refuse_filled(path, option)
