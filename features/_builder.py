@@ -248,6 +248,9 @@ class DeclarationFeatures:
             raise ValueError(
                 f"label_history must be 'expanding' or 'out_of_fold', got {self.label_history!r}"
             )
+        # A value of 0 stands below every price on the price scales (a model fitted
+        # before read it as missing, and is left to score as it was trained).
+        self.zero_value_below_ = True
         df = data.lazy().collect() if isinstance(data, pl.LazyFrame) else data
         df = _with_optional(df)
         df = df.with_row_index(_ROW).with_columns(
@@ -473,10 +476,15 @@ class DeclarationFeatures:
         )
 
     # ------------------------------------------------------------------ steps
+    def _zero_below(self) -> bool:
+        """Whether a value of 0 stands below every price (``ZERO_VALUE_Z``): so for
+        every model fitted since; one fitted before read it as a missing price."""
+        return getattr(self, "zero_value_below_", False)
+
     def _apply_tables(
         self, lf: pl.LazyFrame, reference: ReferencePrices, routes: RouteTables
     ) -> pl.LazyFrame:
-        lf = reference_price_deviation(lf, reference)
+        lf = reference_price_deviation(lf, reference, zero_below=self._zero_below())
         lf = reclassification(lf, reference, routes)
         return route_patterns(lf, routes, self.destination)
 
@@ -498,7 +506,7 @@ class DeclarationFeatures:
             tables=tables,
         )
         lf = split_shipments(lf, self.de_minimis)
-        lf = lf.with_columns(*_derived())
+        lf = lf.with_columns(*_derived(self._zero_below()))
         return lf.drop("_prior", *DAY_COUNT_COLUMNS, strict=False)
 
 
@@ -521,7 +529,8 @@ def _expanding_prior(lf: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _derived() -> list[pl.Expr]:
+def _derived(zero_below: bool = True) -> list[pl.Expr]:
+    zero = pl.col("value_ratio") == 0 if zero_below else pl.lit(False)
     return [
         pl.col("customs_value").log1p().alias("log_customs_value"),
         # The tariff is a hierarchy: as a number, neighbouring codes sit together and a
@@ -532,7 +541,7 @@ def _derived() -> list[pl.Expr]:
         unit_value_per_unit().log().alias("log_value_per_unit"),
         pl.when(pl.col("value_ratio") > 0)
         .then(pl.col("value_ratio").log())
-        .when(pl.col("value_ratio") == 0)
+        .when(zero)
         .then(ZERO_VALUE_LOG_RATIO)
         .alias("log_value_ratio"),
         pl.col("peer_n").log1p().alias("log_peer_n"),

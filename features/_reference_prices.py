@@ -150,7 +150,9 @@ def _label(name: str) -> pl.Expr:
     }[name]
 
 
-def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> pl.LazyFrame:
+def reference_price_deviation(
+    lf: pl.LazyFrame, reference: ReferencePrices, *, zero_below: bool = True
+) -> pl.LazyFrame:
     """Add the peer reference and the declaration's deviation from it.
 
     New columns: ``unit_value_per_ton``, ``log_unit_value``, ``peer_level`` (0 most
@@ -159,7 +161,8 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
     TH, n=1,240``), ``peer_n``, ``reference_value_per_ton``,
     ``value_ratio`` (declared / reference; 0 for goods with a mass declared at value 0),
     ``price_z`` (robust z-score of the log unit value), ``price_percentile`` (0-100
-    within the group; for a value of 0, which is no price, ``ZERO_VALUE_Z`` and 0) and
+    within the group; for a value of 0, which is no price, ``ZERO_VALUE_Z`` and 0, or
+    null with ``zero_below`` False, as models fitted before read them) and
     ``revenue_at_stake`` ((reference value - declared value) x duty rate, 0 when not
     below).
     """
@@ -174,6 +177,7 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
     # declared / reference is 0, below every peer, and the whole duty of the reference
     # value is at stake.
     zero = (value == 0) & (pl.col("net_mass_kg") > 0) & pl.col("_median").is_not_null()
+    placed = zero if zero_below else pl.lit(False)
     reference_value = pl.col("_median").exp() * pl.col("net_mass_kg") / 1000.0
     stake = (
         (reference_value - value).clip(lower_bound=0.0)
@@ -197,11 +201,11 @@ def reference_price_deviation(lf: pl.LazyFrame, reference: ReferencePrices) -> p
             .pipe(lambda e: pl.when(pl.col("net_mass_kg") > 0).then(e)),
             pl.col("_median").exp().alias("reference_value_per_ton"),
             pl.when(zero).then(0.0).otherwise((x - pl.col("_median")).exp()).alias("value_ratio"),
-            pl.when(zero)
+            pl.when(placed)
             .then(ZERO_VALUE_Z)
             .otherwise((x - pl.col("_median")) / pl.col("_spread"))
             .alias("price_z"),
-            pl.when(zero)
+            pl.when(placed)
             .then(0.0)
             .when(x.is_not_null() & pl.col("_median").is_not_null())
             .then(_percentile_in_group(x))

@@ -21,7 +21,8 @@ _DUTY_GAP = pl.max_horizontal(
     pl.col("duty_gap").fill_null(0.0), pl.col("hs_duty_gap").fill_null(0.0), 0.0
 )
 
-#: Where the price detector puts a declared value of 0 (no z-score): beyond any price.
+#: Where the price detector puts a declared value of 0: beyond any price (a model fitted
+#: before ``ZERO_VALUE_Z`` has no z-score for it).
 _ZERO_VALUE_Z = 100.0
 
 #: Unsupervised detectors, one per scheme a customs officer knows, oriented so that
@@ -238,10 +239,11 @@ class FraudModel:
         return sorted(set(columns) & added)
 
     def missing_features(self, columns) -> list[str]:
-        """The input columns the classifier reads as features that ``columns`` lacks
-        (a profile's own fields: ``ModelConfig.extra_categorical``)."""
-        present = set(columns)
-        return [c for c in self.features_.extra_categorical if c not in present]
+        """The input columns the classifier reads as features that ``columns`` lacks:
+        a profile's own fields (``ModelConfig.extra_categorical``) that its training
+        rows had."""
+        present, used = set(columns), set(self.features_.categorical_features_)
+        return [c for c in self.features_.extra_categorical if c in used and c not in present]
 
     def _fit_features(
         self, declarations: pl.DataFrame, stage_cache=None

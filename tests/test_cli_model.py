@@ -301,10 +301,12 @@ def test_score_with_a_missing_column_is_exit_2(files, tmp_path):
 
 def test_score_without_a_field_the_model_reads_is_exit_2_naming_it(synthetic_year, tmp_path):
     # A profile's own field is a feature of the model trained with it: an input of
-    # another layout, without it, is refused in one sentence, not a failure.
+    # another layout, without it, is refused in one sentence, not a failure. A field
+    # the training rows lacked too ("Chan") is no feature of the model: never asked for.
     profile = tmp_path / "office.toml"
     profile.write_text(
-        'name = "office"\nfeatures = ["procedure"]\n\n[columns]\n"Proc" = "procedure"\n'
+        'name = "office"\nfeatures = ["procedure", "channel"]\n\n'
+        '[columns]\n"Proc" = "procedure"\n"Chan" = "channel"\n'
     )
     year = synthetic_year.sort("declaration_date").head(12_000).drop(TRUTH)
     year = year.with_columns(pl.format("P{}", pl.int_range(pl.len()) % 3).alias("Proc"))
@@ -322,8 +324,12 @@ def test_score_without_a_field_the_model_reads_is_exit_2_naming_it(synthetic_yea
     ):
         result = runner.invoke(app, [*command, "--schema", str(profile)])
         assert result.exit_code == 2, result.output
-        assert "lacks the column(s) 'procedure' ('Proc' in the office layout)" in result.output
+        assert "lacks the column(s) 'procedure' ('Proc' in the office layout) that" in result.output
     assert not out.exists()
+    # The training layout itself (with "Proc", without "Chan") is scored.
+    args = ["score", str(train), "--model", str(model), "--out", str(out), "--top", "5%"]
+    result = runner.invoke(app, [*args, "--schema", str(profile)])
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize("labels", [True, False])

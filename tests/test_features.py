@@ -1,3 +1,4 @@
+import copy
 import math
 import statistics
 from datetime import date, timedelta
@@ -31,7 +32,7 @@ from detector.features import (
 )
 from detector.features._histories import daily_tables, merge_daily_tables, piece_daily_tables
 from detector.features._reference_prices import PERCENTILE_GRID as PERCENTILE
-from detector.features._reference_prices import ZERO_VALUE_Z
+from detector.features._reference_prices import ZERO_VALUE_LOG_RATIO, ZERO_VALUE_Z
 from detector.synthetic import generate_declarations
 
 # ----------------------------------------------------------------- stateless expressions
@@ -547,6 +548,31 @@ def fitted(synthetic_year):
     builder = DeclarationFeatures()
     train_features = builder.fit_transform(train)
     return builder, train_features, builder.transform(test.lazy()).collect()
+
+
+def test_a_value_of_0_is_read_as_the_features_were_fitted_to_read_it(fitted, synthetic_year):
+    """A builder fitted now places a value of 0 below every price; one fitted before
+    (without ``zero_value_below_``) reads it as a missing price, as its model learned."""
+    builder, _, _ = fitted
+    rows = synthetic_year.filter(pl.col("declaration_date") >= date(2025, 10, 1)).head(200)
+    rows = rows.with_columns(
+        customs_value=pl.when(pl.int_range(pl.len()) < 5)
+        .then(0.0)
+        .otherwise(pl.col("customs_value"))
+    )
+    now = builder.transform(rows.lazy()).collect().head(5)
+    assert builder.zero_value_below_ and (now["value_ratio"] == 0).all()
+    assert (now["price_z"] == ZERO_VALUE_Z).all() and (now["price_percentile"] == 0).all()
+    assert (now["log_value_ratio"] == ZERO_VALUE_LOG_RATIO).all()
+    saved_before = copy.copy(builder)
+    del saved_before.zero_value_below_
+    before = saved_before.transform(rows.lazy()).collect().head(5)
+    assert (before["value_ratio"] == 0).all()
+    for name in ("price_z", "price_percentile", "log_value_ratio"):
+        assert before[name].is_null().all(), name
+    # Every other row reads the same either way.
+    later = saved_before.transform(rows.lazy()).collect().slice(5)
+    assert_frame_equal(later, builder.transform(rows.lazy()).collect().slice(5))
 
 
 def test_no_leakage_from_later_rows(synthetic_year):

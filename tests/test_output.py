@@ -162,11 +162,15 @@ def test_an_output_file_the_engine_did_not_write_is_never_replaced(tmp_path):
         check_output(theirs)
     pytest.importorskip("xlsxwriter")
     frame.write_excel(tmp_path / "theirs.xlsx")
-    with pytest.raises(DetectorError, match="theirs.xlsx is a file this engine cannot tell it wrote"):
+    with pytest.raises(
+        DetectorError, match="theirs.xlsx is a file this engine cannot tell it wrote"
+    ):
         check_output(tmp_path / "theirs.xlsx")
     check_output(write_workbook({"flagged": frame}, tmp_path / "ours.xlsx"))
     (tmp_path / "notes.html").write_text("<html><body>my notes</body></html>")
-    with pytest.raises(DetectorError, match="notes.html is a file this engine cannot tell it wrote"):
+    with pytest.raises(
+        DetectorError, match="notes.html is a file this engine cannot tell it wrote"
+    ):
         check_output(tmp_path / "notes.html", "--report", "html")
     # Written by the engine through any path, in any case of suffix: replaced.
     from detector.io.output import write_chunks
@@ -195,6 +199,11 @@ def test_an_output_file_the_engine_did_not_write_is_never_replaced(tmp_path):
     frame.write_csv(tmp_path / "any.csv")
     with pytest.raises(DetectorError, match="any.csv is a file this engine cannot tell it wrote"):
         check_output(tmp_path / "any.csv", "--rejects")
+    with pytest.raises(DetectorError, match="a CSV file of declarations carries no mark"):
+        check_output(tmp_path / "any.csv", "--rejects")
+    with pytest.raises(DetectorError) as raised:
+        check_output(tmp_path / "notes.html", "--report", "html")
+    assert "carries no mark" not in str(raised.value)
     listed = pl.DataFrame({"rank": [1], "risk_score": [0.9], "reason_codes": [["SPLIT"]]})
     check_output(write_table(listed, tmp_path / "list.csv"))
     check_output(
@@ -211,7 +220,9 @@ def test_an_output_file_the_engine_did_not_write_is_never_replaced(tmp_path):
     check_output(tmp_path / "replay.json", "--json", "json")
     for name, text in (("settings.json", '{"a": 1}'), ("broken.json", "{")):
         (tmp_path / name).write_text(text)
-        with pytest.raises(DetectorError, match=f"{name} is a file this engine cannot tell it wrote"):
+        with pytest.raises(
+            DetectorError, match=f"{name} is a file this engine cannot tell it wrote"
+        ):
             check_output(tmp_path / name, "--json", "json")
 
 

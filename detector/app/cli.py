@@ -63,8 +63,8 @@ out = Console(
     soft_wrap=not sys.stdout.isatty(),
     highlight=False,
 )
-# What a command was asked for (a case card, a table of metrics): shown under --quiet
-# too, which silences only the progress and the lines about the run.
+# What a command was asked for (the card of explain, the metrics of evaluate, the tables
+# of monitor and simulate): shown under --quiet too, which silences the lines about the run.
 answer = Console(
     width=None if sys.stdout.isatty() else 160,
     soft_wrap=not sys.stdout.isatty(),
@@ -104,8 +104,9 @@ def _options(
         typer.Option(
             "--quiet",
             "-q",
-            help="Print only warnings, errors and what the command was asked for (a case "
-            "card, a table of metrics): no progress, no lines about the run.",
+            help="Print only warnings, errors and what the command was asked for (the card "
+            "of explain, the metrics of evaluate, the tables of monitor and simulate), not "
+            "the lines about the run.",
         ),
     ] = False,
     verbose: Annotated[

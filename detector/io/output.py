@@ -164,10 +164,12 @@ def check_output(path: str | Path, option: str = "--out", kind: str = "table") -
             raise DetectorError(f"{option} {path} is a file, not a folder; add a suffix.")
         _check_replaceable(path)
     elif path.is_file() and not _written_here(path):
+        # A CSV file carries no mark: one of declarations the engine wrote (a generated
+        # year, validate's accepted rows) looks like the user's own.
+        unmarked = " (a CSV file of declarations carries no mark, the engine's own included)"
         raise DetectorError(
             f"{option} {path} is a file this engine cannot tell it wrote, which writing there "
-            "would replace; name a new file (a file of declarations carries no mark of the "
-            "engine, one it generated included)."
+            f"would replace; name a new file{unmarked if path.suffix.lower() == '.csv' else ''}."
         )
     elif path.is_file() and path.suffix.lower() == ".xlsx":
         _refuse_filled(path, option)
