@@ -3,6 +3,7 @@ import sys
 import tempfile
 
 import polars as pl
+import pytest
 from conftest import GOOD_ROW, write_csv
 from typer.testing import CliRunner
 
@@ -151,6 +152,7 @@ def test_explain_prints_numbers_as_an_investigator_reads_them():
     assert _number(91_500.25) == "91,500"  # never 9.15e+04
 
 
+@pytest.mark.slow
 def test_train_and_evaluate_say_how_many_rows_they_rejected(synthetic_year, tmp_path):
     from conftest import CUT, TRUTH
 

@@ -575,6 +575,7 @@ def test_a_value_of_0_is_read_as_the_features_were_fitted_to_read_it(fitted, syn
     assert_frame_equal(later, builder.transform(rows.lazy()).collect().slice(5))
 
 
+@pytest.mark.slow
 def test_no_leakage_from_later_rows(synthetic_year):
     cut = date(2025, 6, 15)
     early = synthetic_year.filter(pl.col("declaration_date") <= cut)
@@ -698,6 +699,7 @@ def test_histories_built_once_and_joined_month_by_month_equal_the_whole(fitted):
     assert whole["importer_fraud_rate"].n_unique() > 100
 
 
+@pytest.mark.slow
 def test_an_entity_named_only_in_some_months_or_never_still_trains(synthetic_year):
     # Sellers first recorded in June: the months before have no seller history at all.
     data = synthetic_year.sample(20_000, seed=1)
@@ -832,6 +834,7 @@ def test_route_tables_do_not_depend_on_the_rows_order():
     np.testing.assert_allclose(first.hs["hs_duty"], naive["duty_rate_pct"], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_a_replays_first_stages_are_reused_with_todays_labels():
     # The same declarations fitted again with other labels (a replay's next retraining,
     # another policy): the first stage comes from the cache, the features are exactly

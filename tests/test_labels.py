@@ -392,6 +392,7 @@ LabelStore(store).add_outcomes(outcomes)
 """
 
 
+@pytest.mark.slow
 def test_concurrent_feedback_runs_each_land_once(tmp_path):
     store, go, feeders = tmp_path / "store", tmp_path / "go", 4
     files = [

@@ -41,6 +41,7 @@ def _kill_during_write(target, rows: int) -> bool:
     return caught
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_a_run_killed_while_writing_leaves_the_old_file(tmp_path, suffix):
     target = tmp_path / f"scores{suffix}"

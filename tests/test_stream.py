@@ -310,6 +310,7 @@ def _keep_memory(n: int) -> int:
     return os.getpid()
 
 
+@pytest.mark.slow
 def test_a_worker_replaced_for_its_memory_does_not_alarm_the_operator():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
