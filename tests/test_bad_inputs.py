@@ -790,6 +790,37 @@ def test_nothing_declared_is_judged_as_the_limit_of_declaring_ever_less(trained_
     assert (risk["Z"] > risk["F"] + 0.2).all()
 
 
+def test_entity_ids_rewritten_in_small_letters_or_with_dashes_score_the_same(
+    trained_model, tmp_path
+):
+    """A supplier who writes the importer, the broker and the seller in small letters,
+    with a dash or a space, parcel by parcel, gets the same risk as written plainly: the
+    entities keep their records and the parcels of one split shipment stay together."""
+    model, _, recent = trained_model
+    batch = pl.read_parquet(recent).head(6_000)
+    assert batch.filter(pl.col("true_fraud_type") == "split_shipment").height > 20
+    odd = pl.int_range(pl.len()) % 3
+    disguised = batch.with_columns(
+        pl.when(odd == 0)
+        .then(pl.col(c).str.to_lowercase())
+        .when(odd == 1)
+        .then(pl.col(c).str.slice(0, 2) + "-" + pl.col(c).str.slice(2))
+        .otherwise(pl.col(c).str.slice(0, 2) + " " + pl.col(c).str.slice(2).str.to_lowercase())
+        .alias(c)
+        for c in ("importer_id", "declarant_id", "seller_id")
+    )
+    risks = []
+    for name, frame in (("plain", batch), ("disguised", disguised)):
+        path, out = tmp_path / f"{name}.parquet", tmp_path / f"{name}-out.parquet"
+        frame.write_parquet(path)
+        args = ["score", str(path), "--model", str(model), "--out", str(out), "--top", "100%"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        risks.append(pl.read_parquet(out).sort("declaration_id")["risk_score"].to_numpy())
+    assert "importer_id read in capitals without spaces or punctuation" in result.output
+    np.testing.assert_array_equal(risks[0], risks[1])
+
+
 @pytest.mark.slow
 def test_no_text_field_becomes_a_live_formula_in_a_workbook_or_a_csv(hostile):
     openpyxl = pytest.importorskip("openpyxl")

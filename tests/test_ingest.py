@@ -277,9 +277,13 @@ def test_only_an_entity_id_drawn_like_latin_text_is_read_as_it(tmp_path):
     a compatibility form is no disguise; the declaration's own key is never folded (a
     look-alike copy must not make the real declaration a duplicate); an importer id
     in a Parquet category column is folded as in text."""
-    for seller in ("ООО Ромашка", "ВЕКТОР", "D²"):
+    for seller in ("ВЕКТОР", "D²"):
         named = _read(tmp_path, {"seller_id": seller})
         assert named.accepted["seller_id"][0] == seller and named.repairs == {}
+    # A name keeps its own letters, in its record's form (capitals, no spaces).
+    named = _read(tmp_path, {"seller_id": "ООО Ромашка"})
+    assert named.accepted["seller_id"][0] == "ОООРОМАШКА"
+    assert named.repairs == {"seller_id read in capitals without spaces or punctuation": 1}
     copy = dict(GOOD_ROW, declaration_id="DΕ1")  # a Greek Epsilon
     batch = read_declarations(
         write_csv(tmp_path / "two.csv", [copy, dict(GOOD_ROW, declaration_id="DE1")])
@@ -295,6 +299,28 @@ def test_only_an_entity_id_drawn_like_latin_text_is_read_as_it(tmp_path):
     categorical = read_declarations(tmp_path / "c.parquet")
     assert categorical.accepted["importer_id"].to_list() == ["IM7"]
     assert categorical.repairs == {"importer_id read as plain Latin text": 1}
+
+
+@pytest.mark.parametrize("written", ["im00801", "IM-00801", "IM 00801", "Im.00801", "I/M_00801"])
+@pytest.mark.parametrize("column", ["importer_id", "declarant_id", "seller_id"])
+def test_an_entity_id_in_small_letters_or_with_punctuation_is_read_as_its_record(
+    tmp_path, written, column
+):
+    """A supplier writing the importer in small letters or with a dash must not make it
+    an importer without a record; the declaration's own key is kept as written."""
+    batch = read_declarations(
+        write_csv(
+            tmp_path / "ids.csv",
+            [
+                dict(GOOD_ROW, declaration_id="d-1", **{column: written}),
+                dict(GOOD_ROW, declaration_id="D-2", **{column: "IM00801"}),
+            ],
+        )
+    )
+    assert batch.accepted[column].to_list() == ["IM00801", "IM00801"]
+    assert batch.accepted["declaration_id"].to_list() == ["d-1", "D-2"]
+    assert batch.repairs == {f"{column} read in capitals without spaces or punctuation": 1}
+    assert f"{column} read in capitals without spaces or punctuation" in batch.summary()
 
 
 @pytest.mark.parametrize(

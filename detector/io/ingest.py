@@ -683,7 +683,7 @@ def canonicalise(
     the whole batch, when ``lf`` is only a piece of it (see :func:`duplicate_rows`);
     by default the earlier row is looked for in ``lf``. ``plain``: the text columns
     whose every cell is written plainly (:func:`plain_columns`), taken as they are (the
-    same values, and no repair).
+    same values, and no repair, but an entity's id put in its record's form).
     """
     profile = load_profile(profile)
     schema = lf.collect_schema()
@@ -810,6 +810,38 @@ def _fold_look_alikes(ids: pl.Series) -> pl.Series:
     return ids.clone().scatter(at, kept)
 
 
+#: Ids of the entities whose record the engine keeps (importer, broker, seller): read
+#: in one form, so that writing one in small letters or with a dash does not make it
+#: an entity without a record.
+_RECORD_IDS = ("importer_id", "declarant_id", "seller_id")
+
+
+def _record_form(ids: pl.Series) -> pl.Series:
+    odd = ids.str.contains(r"[^A-Z0-9]").fill_null(False)
+    if not odd.any():  # the usual batch: capitals and digits only
+        return ids
+    at = odd.arg_true()
+    some = ids.gather(at)
+    folded = some.str.to_uppercase().str.replace_all(r"[^\p{L}\p{N}]", "")
+    # An id of nothing but punctuation is kept as written: there is no form to read.
+    kept = pl.select(pl.when(folded.str.len_chars() > 0).then(folded).otherwise(some)).to_series()
+    return ids.clone().scatter(at, kept)
+
+
+def record_form(text: pl.Expr) -> pl.Expr:
+    """An entity's id as its record knows it: in capitals, without spaces or
+    punctuation (letters and digits of any script kept), so that ``im-00801``,
+    ``IM 00801`` and ``Im.00801`` are the record of ``IM00801``, as a customs officer
+    reads them.
+
+    >>> import polars as pl
+    >>> ids = pl.DataFrame({"id": ["im-00801", "IM 00801", "ООО Ромашка", "--"]})
+    >>> ids.select(record_form(pl.col("id")))["id"].to_list()
+    ['IM00801', 'IM00801', 'ОООРОМАШКА', '--']
+    """
+    return text.map_batches(_record_form, return_dtype=pl.String)
+
+
 def latin_look_alike(text: pl.Expr) -> pl.Expr:
     """An entity id as the plain Latin text it is drawn like, when it is one: wide
     forms (``ＩＭ００２８``) and letters of other scripts that look Latin (``IМ00028``
@@ -827,24 +859,35 @@ def latin_look_alike(text: pl.Expr) -> pl.Expr:
 
 def _text_columns(m: "_Mapping") -> None:
     """Ids and other text: valid UTF-8, on one line, without hidden characters; an id
-    drawn like Latin text read as it (``latin_look_alike``), the repair counted. (A
-    plainly written column, printable ASCII, has none of these to check or fold.)"""
+    drawn like Latin text read as it (``latin_look_alike``), and the id of an entity
+    with a record in capitals without spaces or punctuation (``record_form``), each
+    repair counted. (A plainly written column, printable ASCII, has no hidden characters
+    nor look-alikes.)"""
     for name in _ID_COLUMNS + ("supplementary_unit", "fraud_type", "true_fraud_type"):
-        if name in m.plain:
-            m.parsed(name, pl.col(name), layer=0)
-        elif name in m.schema:
-            raw = as_text(name, m.schema[name])
-            fold = name in _ENTITY_IDS and not m.schema[name].is_numeric()
-            value = m.parsed(name, latin_look_alike(raw) if fold else raw, layer=0)
-            if fold:  # (a blank of another script stripped counts here too)
-                written = pl.col(name).cast(pl.String)
-                m.repairs[f"{name} read as plain Latin text"] = _non_ascii(written) & ~_non_ascii(
-                    value
-                )
-            m.check(
-                value.str.contains("\ufffd", literal=True),
-                _reason(f"{name} '{{}}' is not valid UTF-8 text: save the file as UTF-8", value),
+        if name not in m.schema:
+            continue
+        plain, typed = name in m.plain, m.schema[name].is_numeric()
+        read = pl.col(name) if plain else as_text(name, m.schema[name])
+        if not plain and not typed and name in _ENTITY_IDS:
+            read = latin_look_alike(read)
+        if name in _RECORD_IDS and not typed:
+            # Read once as written (look-alikes folded), then in its record's form.
+            read = m.cols.put(0, f"__r_{name}", read)
+            value = m.parsed(name, record_form(read), layer=1)
+            m.repairs[f"{name} read in capitals without spaces or punctuation"] = value != read
+        else:
+            value = read = m.parsed(name, read, layer=0)
+        if plain:
+            continue
+        if not typed and name in _ENTITY_IDS:  # (a blank of another script stripped too)
+            written = pl.col(name).cast(pl.String)
+            m.repairs[f"{name} read as plain Latin text"] = _non_ascii(written) & ~_non_ascii(
+                read
             )
+        m.check(  # (as written: the record's form keeps no replacement character)
+            read.str.contains("\ufffd", literal=True),
+            _reason(f"{name} '{{}}' is not valid UTF-8 text: save the file as UTF-8", read),
+        )
     # A code or an id never spans lines: one that does is several lines of the file
     # joined by a stray quote, and its numbers belong to another line. Nor does it hold
     # control characters or the invisible ones that make two ids look alike.
@@ -1414,7 +1457,8 @@ def plain_columns(frame: pl.DataFrame, profile: Profile | str | None = None) -> 
     a column of numbers, every cell one that a plain cast reads (no thousands separator,
     no decimal comma, at most one point). Such a cell has nothing to strip, fold,
     repair or read a separator style from, so :func:`canonicalise` takes it as it is
-    (a number by that cast): on a million rows, most of what reading a clean file costs.
+    (a number by that cast; an entity's id still in its record's form, ``record_form``):
+    on a million rows, most of what reading a clean file costs.
 
     >>> import polars as pl
     >>> cells = {"customs_value": ["12.5", "1e3", None], "net_mass_kg": ["1,5", "2", "3"]}
