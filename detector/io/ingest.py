@@ -881,9 +881,7 @@ def _text_columns(m: "_Mapping") -> None:
             continue
         if not typed and name in _ENTITY_IDS:  # (a blank of another script stripped too)
             written = pl.col(name).cast(pl.String)
-            m.repairs[f"{name} read as plain Latin text"] = _non_ascii(written) & ~_non_ascii(
-                read
-            )
+            m.repairs[f"{name} read as plain Latin text"] = _non_ascii(written) & ~_non_ascii(read)
         m.check(  # (as written: the record's form keeps no replacement character)
             read.str.contains("\ufffd", literal=True),
             _reason(f"{name} '{{}}' is not valid UTF-8 text: save the file as UTF-8", read),
