@@ -2,6 +2,7 @@ import json
 import os
 import re
 import time
+import warnings
 from datetime import date
 
 import numpy as np
@@ -575,6 +576,42 @@ def test_training_with_a_store_labels_the_validation_files_too(files, tmp_path):
     # Without the store the same validation file has nothing to be measured on.
     alone = runner.invoke(app, [*args, "--model", str(tmp_path / "m2.joblib")])
     assert alone.exit_code == 2 and "no labelled rows" in " ".join(alone.output.split())
+
+
+def test_input_columns_named_like_the_lists_in_other_letters_keep_the_workbook_whole(
+    files, tmp_path
+):
+    """An Excel table reads ``Rank`` as ``rank``: an input column so named gets a number,
+    the list's and the outcome columns keep theirs, and feedback reads the workbook."""
+    openpyxl = pytest.importorskip("openpyxl")
+    from detector.io.output import column_name
+
+    folder, model, _ = files
+    rows = pl.read_parquet(folder / "recent.parquet").head(3_000)
+    rows.with_columns(
+        pl.lit("x").alias("Rank"), pl.lit("2025-01-01").alias("Inspected On")
+    ).write_parquet(tmp_path / "in.parquet")
+    book = tmp_path / "flagged.xlsx"
+    args = ["score", str(tmp_path / "in.parquet"), "--model", str(model), "--out", str(book)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # xlsxwriter's warning of a header twice
+        result = runner.invoke(app, [*args, "--top", "20"])
+    assert result.exit_code == 0, result.output
+    workbook = openpyxl.load_workbook(book)
+    sheet = workbook["flagged"]
+    header = [c.value for c in sheet[1]]
+    assert sheet.max_row == 21 and sheet.tables["flagged"].ref.endswith("21")
+    assert header[:2] == ["rank", "declaration_id"] and "Rank (2)" in header
+    assert header[-1] == "inspected_on" and "Inspected On" in header
+    assert len({h.casefold() for h in header}) == len(header)
+    at = {column_name(h): header.index(h) + 1 for h in header if h not in ("Rank (2)", "Inspected On")}
+    sheet.cell(2, at["inspected"], "true")
+    sheet.cell(2, at["fraud"], "1")
+    workbook.save(tmp_path / "filled.xlsx")
+    store = tmp_path / "store"
+    done = runner.invoke(app, ["feedback", str(tmp_path / "filled.xlsx"), "--store", str(store)])
+    assert done.exit_code == 0, done.output
+    assert "read 1 outcomes = 1 added" in done.output
 
 
 def test_the_workbook_is_filled_in_and_read_back_by_feedback(files, tmp_path):

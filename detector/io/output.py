@@ -697,6 +697,20 @@ def _fits_a_cell(df: pl.DataFrame) -> pl.DataFrame:
 _WORKBOOK_CREATED = datetime(1980, 1, 1)
 
 
+def _distinct_headers(columns: list[str], first: tuple[str, ...] = ()) -> dict[str, str]:
+    """Each column as named, a number added to one that an Excel table would read as
+    another (its headers ignore case: ``Rank`` beside ``rank``): to a later one, and
+    never to those of ``first`` (the outcome cells, which feedback reads back)."""
+    headers, seen = {}, set()
+    for c in [*[c for c in first if c in columns], *[c for c in columns if c not in first]]:
+        header, n = c, 2
+        while header.casefold() in seen:
+            header, n = f"{c} ({n})", n + 1
+        headers[c] = header
+        seen.add(header.casefold())
+    return {c: headers[c] for c in columns}
+
+
 def _write_excel(
     sheets: dict[str, pl.DataFrame],
     path: Path,
@@ -732,8 +746,8 @@ def _write_excel(
             formats |= dict.fromkeys(_EXCEL_WRAPPED, {"text_wrap": True, "valign": "top"})
             frozen = [c for c in _EXCEL_FROZEN if c in df.columns]
             headers = {c: readable_header(c, currency) for c in df.columns}
-            if len(set(headers.values())) < len(headers):  # two would read alike: as named
-                headers = {c: c for c in df.columns}
+            if len({h.casefold() for h in headers.values()}) < len(headers):
+                headers = _distinct_headers(df.columns, outcomes)  # as named, kept apart
             filled = [headers[c] for c in outcomes if c in df.columns]
             if filled and name == next(iter(sheets)):
                 workbook.set_custom_property(OUTCOME_PROPERTY, "|".join(filled))
