@@ -20,7 +20,7 @@ import pytest
 from conftest import GOOD_ROW
 from typer.testing import CliRunner
 
-from detector import DetectorError
+from detector import DetectorError, read_declarations
 from detector.app.cli import app
 
 HEADER = ",".join(GOOD_ROW)
@@ -594,6 +594,10 @@ NESTED = {
     "customs_value as a list": ("customs_value", [[5000.0]], "customs_value' is of type List"),
     "importer_id as a list": ("importer_id", [["IM1"]], "importer_id' is of type List"),
     "date as a duration": ("declaration_date", [timedelta(days=3)], "declaration_date' is of"),
+    # A yes/no would be read as a mass of 1 kg, a value of 1 or a rate of 1 %.
+    "mass as yes/no": ("net_mass_kg", [True], "net_mass_kg' is of type Boolean"),
+    "value as yes/no": ("customs_value", [False], "customs_value' is of type Boolean"),
+    "duty as yes/no": ("duty_rate_pct", [True], "duty_rate_pct' is of type Boolean"),
 }
 
 
@@ -605,6 +609,15 @@ def test_a_parquet_column_of_a_nested_type_is_exit_2_naming_it(tmp_path, case):
     result = CliRunner().invoke(app, ["validate", str(tmp_path / "in.parquet")])
     assert result.exit_code == 2, result.output
     assert fragment in result.output and "in.parquet" in result.output
+
+
+def test_a_parquet_fraud_label_of_yes_and_no_is_read(tmp_path):
+    frame = pl.DataFrame([GOOD_ROW, GOOD_ROW | {"declaration_id": "D2"}]).with_columns(
+        pl.Series("inspected", [True, True]), pl.Series("fraud", [True, False])
+    )
+    frame.write_parquet(tmp_path / "in.parquet")
+    batch = read_declarations(tmp_path / "in.parquet")
+    assert batch.accepted["fraud"].to_list() == [1, 0]
 
 
 def test_an_extra_column_of_lists_is_carried_as_text(tmp_path):

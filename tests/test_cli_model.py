@@ -604,7 +604,8 @@ def test_input_columns_named_like_the_lists_in_other_letters_keep_the_workbook_w
     assert header[:2] == ["rank", "declaration_id"] and "Rank (2)" in header
     assert header[-1] == "inspected_on" and "Inspected On" in header
     assert len({h.casefold() for h in header}) == len(header)
-    at = {column_name(h): header.index(h) + 1 for h in header if h not in ("Rank (2)", "Inspected On")}
+    inputs = ("Rank (2)", "Inspected On")
+    at = {column_name(h): header.index(h) + 1 for h in header if h not in inputs}
     sheet.cell(2, at["inspected"], "true")
     sheet.cell(2, at["fraud"], "1")
     workbook.save(tmp_path / "filled.xlsx")

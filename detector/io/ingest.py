@@ -584,7 +584,8 @@ def _readable(name: str, dtype: pl.DataType) -> bool:
         return dtype == pl.Boolean or dtype.is_numeric()
     if name in CANONICAL_SCHEMA and CANONICAL_SCHEMA[name] == pl.String:
         return dtype.is_integer() or dtype.is_float()
-    return dtype.is_numeric() or dtype == pl.Boolean
+    # A yes/no answers a label; a mass, a value or a rate it would give as 1 or 0.
+    return dtype.is_numeric() or (dtype == pl.Boolean and name in ("fraud", "true_fraud"))
 
 
 def _check_types(schema: pl.Schema, source: str) -> None:
