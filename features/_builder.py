@@ -14,6 +14,7 @@ import hashlib
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -64,6 +65,7 @@ CATEGORICAL_BASE: tuple[str, ...] = (
 )
 
 _ROW = "__row"
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 #: The record of an importer's trade with one seller (``usual_codes``' ``seller_codes``).
 _SELLER_RECORD = ("importer_id", "seller_id")
 #: Optional columns a declaration may lack; missing ones are read as empty.
@@ -253,6 +255,7 @@ class DeclarationFeatures:
         self.zero_value_below_ = True
         df = data.lazy().collect() if isinstance(data, pl.LazyFrame) else data
         df = _with_optional(df)
+        self.hs_digits_ = int(df["hs_code"].str.len_chars().max() or 0) or None
         df = df.with_row_index(_ROW).with_columns(
             pl.col("declaration_date").dt.truncate("1mo").alias(_PERIOD)
         )
@@ -394,11 +397,19 @@ class DeclarationFeatures:
             "daily": merge_daily_tables(parts["daily"]),
         }
 
-    @staticmethod
-    def _work(lf: pl.LazyFrame) -> pl.LazyFrame:
+    def _work(self, lf: pl.LazyFrame) -> pl.LazyFrame:
         lf = _with_optional(lf)
         names = lf.collect_schema().names()
-        return lf.select(c for c in _WORK_COLUMNS if c in names)
+        return self.codes_as_read(lf.select(c for c in _WORK_COLUMNS if c in names))
+
+    def codes_as_read(self, frame: FrameT) -> FrameT:
+        """``frame`` with each goods code longer than any the training history held read
+        at the length it held (``64039900`` as ``640399`` by a model of six-digit
+        codes): its national digits would leave the goods without peers, lanes,
+        records or a code the classifier knows. The declaration keeps its code as
+        written: only the features and the classifier read it so."""
+        digits = getattr(self, "hs_digits_", None)  # (not kept by a model fitted before)
+        return frame.with_columns(pl.col("hs_code").str.slice(0, digits)) if digits else frame
 
     def transform(
         self, lf: pl.LazyFrame, batch: dict[str, dict[str, pl.LazyFrame]] | None = None

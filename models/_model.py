@@ -238,6 +238,12 @@ class FraudModel:
         added |= set(self.features_.added_columns())
         return sorted(set(columns) & added)
 
+    def matrix(self, table: pl.DataFrame) -> np.ndarray:
+        """The classifier's matrix of a feature table, each goods code read as the
+        features read it (``DeclarationFeatures.codes_as_read``)."""
+        encoder = self.classifier_.named_steps["encode"]
+        return encoder.transform(self.features_.codes_as_read(table))
+
     def missing_features(self, columns) -> list[str]:
         """The input columns the classifier reads as features that ``columns`` lacks:
         a profile's own fields (``ModelConfig.extra_categorical``) that its training
@@ -397,7 +403,7 @@ class FraudModel:
         usual: bool = True,
     ) -> np.ndarray:
         if probability is None:
-            matrix = self.classifier_.named_steps["encode"].transform(table)
+            matrix = self.matrix(table)
             probability = predict_positive(self.classifier_.steps[-1][1], matrix)
         p = probability
         u = self.novelty(table) if novelty is None else novelty
@@ -430,7 +436,7 @@ class FraudModel:
         ``score`` makes it, but from the first trees of the first model only. Rows
         screened this way have no ``risk_score``; ``score`` the candidates."""
         u = self.novelty(table)
-        matrix = self.classifier_.named_steps["encode"].transform(table)
+        matrix = self.matrix(table)
         p = screen_positive(self.classifier_.steps[-1][1], matrix, self.config.screen_trees)
         if p is None:
             raise ValueError("this classifier has no screen: score every row")

@@ -280,7 +280,7 @@ def explain_rows(model, table: pl.DataFrame) -> pl.DataFrame:
     table = table.with_columns(usual.get_columns())
     encoder = model.classifier_.named_steps["encode"]
     predictor = Predictor(model.classifier_.steps[-1][1])
-    matrix = predictor.prepare(encoder.transform(table))
+    matrix = predictor.prepare(model.matrix(table))
     columns = list(encoder.numeric) + list(encoder.categorical)
     if predictor.binned:
         base, parts = _path_parts(model, predictor, matrix, columns)

@@ -834,6 +834,28 @@ def test_entity_ids_rewritten_in_small_letters_or_with_dashes_score_the_same(
     np.testing.assert_array_equal(risks[0], risks[1])
 
 
+def test_goods_codes_written_with_national_digits_keep_their_peers_lanes_and_records(
+    trained_model, tmp_path
+):
+    """A model of six-digit codes reads ``64039900`` as ``640399``: a supplier adding
+    national digits to the code gets the same risk, and the list keeps the code as
+    declared."""
+    model, _, recent = trained_model
+    batch = pl.read_parquet(recent).head(4_000)
+    longer = batch.with_columns(pl.col("hs_code") + "00")
+    scored = []
+    for name, frame in (("six", batch), ("eight", longer)):
+        path, out = tmp_path / f"{name}.parquet", tmp_path / f"{name}-out.parquet"
+        frame.write_parquet(path)
+        args = ["score", str(path), "--model", str(model), "--out", str(out), "--top", "100%"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        scored.append(pl.read_parquet(out).sort("declaration_id"))
+    np.testing.assert_array_equal(scored[0]["risk_score"], scored[1]["risk_score"])
+    assert (scored[1]["hs_code"].str.len_chars() == 8).all()
+    assert scored[0]["peer_group"].to_list() == scored[1]["peer_group"].to_list()
+
+
 @pytest.mark.slow
 def test_no_text_field_becomes_a_live_formula_in_a_workbook_or_a_csv(hostile):
     openpyxl = pytest.importorskip("openpyxl")
