@@ -42,6 +42,10 @@ def _read(tmp_path, changes: dict[str, str], extra_rows: list[dict] = ()) -> tup
         ({"hs_code": "12"}, "malformed hs_code '12'"),
         ({"hs_code": "08106A"}, "malformed hs_code '08106A'"),
         ({"hs_code": "12345678901"}, "malformed hs_code '12345678901'"),
+        # A number below zero is no code, and there is no chapter 00.
+        ({"hs_code": "-81060"}, "malformed hs_code '-81060'"),
+        ({"hs_code": "000000"}, "malformed hs_code '000000'"),
+        ({"hs_code": "0012"}, "malformed hs_code '0012'"),
         # Digits of other scripts would match no peer group: refused, not scored blind.
         ({"hs_code": "\uff17\uff13\uff10\uff18\uff19\uff10"}, "malformed hs_code"),
         ({"hs_code": "\u0667\u0663\u0660\u0668\u0669\u0660"}, "malformed hs_code"),

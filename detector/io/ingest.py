@@ -939,13 +939,18 @@ def _hs_code(m: "_Mapping") -> None:
         else:
             target = pl.when(length % 2 == 1).then(length + 1).otherwise(length)
         code = m.parsed("hs_code", digits.str.pad_start(target, "0"), layer=3)
-        ok = code.str.contains(r"^[0-9]{6,10}$") & (length >= 5)
+        # No chapter 00, and no code below zero ('-81060' is a number, not a code).
+        ok = (
+            code.str.contains(r"^(0[1-9]|[1-9][0-9])[0-9]{4,8}$")
+            & (length >= 5)
+            & ~raw.str.starts_with("-")
+        )
         m.repairs["hs_code written as a number: decimals removed"] = as_number
         m.repairs["hs_code punctuation removed"] = ~as_number & raw.str.contains(r"[\s.\-]")
         m.repairs["hs_code zero-padded"] = ok & (code.str.len_chars() > length)
         m.check(
             raw.is_not_null() & ~ok,
-            _reason("malformed hs_code '{}': expected 6 to 10 digits", raw),
+            _reason("malformed hs_code '{}': expected 6 to 10 digits, chapter 01 to 99", raw),
         )
 
 
