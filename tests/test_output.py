@@ -154,13 +154,20 @@ def test_an_output_file_the_engine_did_not_write_is_never_replaced(tmp_path):
     one the engine wrote is replaced."""
     from detector.io.output import check_output, write_table, write_workbook
 
-    frame = pl.DataFrame({"a": [1, 2]})
+    frame = pl.DataFrame({"a": [1, 2], "risk_score": [0.5, 0.4], "reason_codes": ["X", "Y"]})
     theirs = tmp_path / "theirs.parquet"
     frame.write_parquet(theirs)
     ours = write_table(frame, tmp_path / "ours.parquet")
     check_output(ours)  # replaceable
     with pytest.raises(DetectorError, match="is a file this engine cannot tell it wrote"):
         check_output(theirs)
+    # Declarations the engine wrote (a generated year, validated rows) are not a list:
+    # kept, as a CSV file of them is.
+    rows = write_table(pl.DataFrame({"declaration_id": ["A"]}), tmp_path / "rows.parquet")
+    with pytest.raises(DetectorError, match="rows.parquet holds declarations"):
+        check_output(rows)
+    check_output(write_table(frame.drop("risk_score", "reason_codes").with_columns(
+        reject_reason=pl.lit("bad")), tmp_path / "rejects.parquet"))  # fmt: skip
     pytest.importorskip("xlsxwriter")
     frame.write_excel(tmp_path / "theirs.xlsx")
     with pytest.raises(
@@ -197,7 +204,7 @@ def test_an_output_file_the_engine_did_not_write_is_never_replaced(tmp_path):
     check_output(tmp_path / "report.html", "--report", "html")
     # CSV holds no mark: a CSV file is known by its header. The user's own (a history
     # of declarations, anything else) is refused; a list or rejects table is replaced.
-    frame.write_csv(tmp_path / "any.csv")
+    pl.DataFrame({"a": [1, 2]}).write_csv(tmp_path / "any.csv")
     with pytest.raises(DetectorError, match="any.csv is a file this engine cannot tell it wrote"):
         check_output(tmp_path / "any.csv", "--rejects")
     with pytest.raises(DetectorError, match="a CSV file of declarations carries no mark"):
@@ -251,7 +258,8 @@ def test_no_output_lies_in_a_label_store_even_without_store(tmp_path):
     # A folder of the engine's own outputs that is not a store: written as before.
     plain = tmp_path / "plain"
     plain.mkdir()
-    write_table(pl.DataFrame({"declaration_id": ["A"]}), plain / "outcomes.parquet")
+    listed = pl.DataFrame({"declaration_id": ["A"], "risk_score": [0.5], "reason_codes": ["X"]})
+    write_table(listed, plain / "outcomes.parquet")
     check_outputs([("--out", plain / "outcomes.parquet", "table")])
 
 

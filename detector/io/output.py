@@ -164,6 +164,12 @@ def check_output(path: str | Path, option: str = "--out", kind: str = "table") -
             raise DetectorError(f"{option} {path} is a file, not a folder; add a suffix.")
         _check_replaceable(path)
     elif path.is_file() and not _written_here(path):
+        if path.suffix.lower() == ".parquet" and _ours(path):
+            raise DetectorError(
+                f"{option} {path} holds declarations (a generated year or validated rows, "
+                "not a list or a rejects table), which writing there would replace; name "
+                "a new file."
+            )
         # A CSV file carries no mark: one of declarations the engine wrote (a generated
         # year, validate's accepted rows) looks like the user's own.
         unmarked = " (a CSV file of declarations carries no mark, the engine's own included)"
@@ -318,11 +324,13 @@ HTML_MARK = "<meta name='generator' content='customs-detector'>"
 def _written_here(path: Path) -> bool:
     """Whether an existing output file may be replaced: a Parquet file, workbook or HTML
     page that carries this engine's mark (a file the user made, or an older
-    version's output, does not); a CSV file whose header is one of this engine's lists
-    or rejects tables, a JSON file holding a replay's record (neither holds a mark)."""
+    version's output, does not), and for a Parquet file, one of this engine's lists or
+    rejects tables too (declarations it wrote, a generated year or validated rows, are
+    as sacred as the user's own); a CSV file whose header is one of its lists or
+    rejects tables, a JSON file holding a replay's record (neither holds a mark)."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return _ours(path)
+        return _ours(path) and _own_table(set(pl.read_parquet_schema(path)))
     if suffix == ".csv":
         return _own_csv(path)
     if suffix == ".json":
@@ -338,9 +346,9 @@ def _written_here(path: Path) -> bool:
     return True
 
 
-#: Header cells that only this engine's CSV outputs carry together: a scored list's,
-#: or a rejects table's. A CSV of declarations (the user's history, a file of accepted
-#: rows) has neither, and is never replaced.
+#: Columns that only this engine's outputs carry together: a scored list's, or a
+#: rejects table's. A file of declarations (the user's history, a file of accepted
+#: rows, a generated year) has neither, and is never replaced.
 _OWN_CSV_HEADERS = ({"risk_score", "reason_codes"}, {"reject_reason"})
 
 
@@ -351,8 +359,12 @@ def _own_csv(path: Path) -> bool:
             header = next(csv.reader(f), [])
     except (OSError, csv.Error):
         return False
-    cells = {cell.strip() for cell in header}
-    return any(mark <= cells for mark in _OWN_CSV_HEADERS)
+    return _own_table({cell.strip() for cell in header})
+
+
+def _own_table(columns: set[str]) -> bool:
+    """Columns that name a scored list's or a rejects table's (``_OWN_CSV_HEADERS``)."""
+    return any(mark <= columns for mark in _OWN_CSV_HEADERS)
 
 
 #: The keys of the one JSON file this engine writes (``simulate --json``).
