@@ -713,3 +713,37 @@ def test_help_names_what_to_give_not_python_types():
     from detector.models import POLICIES
 
     assert all(name in outputs["simulate"] for name in POLICIES)  # every policy offered
+
+
+def test_a_model_trained_with_a_users_profile_reads_its_layout_without_the_file(
+    synthetic_year, tmp_path
+):
+    """The profile is kept in the model: score, explain and evaluate read the user's
+    layout without ``--schema`` and without the TOML file beside them."""
+    layout = {"importer_id": "Consignee", "customs_value": "Value", "net_mass_kg": "Mass kg"}
+    rows = synthetic_year.drop(TRUTH).sample(12_000, seed=3).sort("declaration_date")
+    rows = rows.rename(layout)
+    history = rows.filter(pl.col("declaration_date") < date(2025, 10, 1))
+    recent = rows.filter(pl.col("declaration_date") >= date(2025, 10, 1))
+    history.write_csv(tmp_path / "history.csv")
+    recent.write_csv(tmp_path / "recent.csv")
+    profile = tmp_path / "office.toml"
+    mapped = "\n".join(f'"{theirs}" = "{ours}"' for ours, theirs in layout.items())
+    profile.write_text(f'name = "my-office"\ncurrency = "USD"\n\n[columns]\n{mapped}\n')
+    model = tmp_path / "office.joblib"
+    args = ["train", str(tmp_path / "history.csv"), "--schema", str(profile)]
+    assert runner.invoke(app, [*args, "--model", str(model)]).exit_code == 0
+    profile.unlink()  # gone: the model carries it
+    out = tmp_path / "flagged.csv"
+    args = ["score", str(tmp_path / "recent.csv"), "--model", str(model), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--top", "1%"])
+    assert result.exit_code == 0, result.output
+    flagged = pl.read_csv(out, infer_schema=False)
+    assert flagged.height == round(recent.height * 0.01) and "importer_id" in flagged.columns
+    first = flagged["declaration_id"][0]
+    shown = runner.invoke(
+        app, ["explain", first, "--model", str(model), "--input", str(tmp_path / "recent.csv")]
+    )
+    assert shown.exit_code == 0, shown.output
+    measured = runner.invoke(app, ["evaluate", str(tmp_path / "recent.csv"), "--model", str(model)])
+    assert measured.exit_code == 0, measured.output

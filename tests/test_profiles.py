@@ -208,3 +208,14 @@ def test_kcs_columns_written_plainly_are_taken_as_they_are_by_their_canonical_na
         "net_mass_kg decimal comma read as a point": 1,
         "importer_id read as plain Latin text": 1,
     }
+
+
+def test_the_profile_example_in_the_documentation_loads_as_written(tmp_path):
+    import detector.io.profiles as profiles
+
+    example = profiles.__doc__.split("::", 1)[1].split("(Keys at the top")[0]
+    path = tmp_path / "example.toml"
+    path.write_text("\n".join(line[4:] for line in example.splitlines()))
+    profile = load_profile(path)
+    assert profile.features == ("procedure",) and profile.rates == {"USD": 0.92}
+    assert profile.columns == {"Decl No": "declaration_id", "Goods code": "hs_code"}

@@ -1,5 +1,6 @@
 """The jobs behind the command line: train, score, evaluate, explain, demo."""
 
+import dataclasses
 import hashlib
 import tempfile
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from detector.io.output import (
     write_workbook,
 )
 from detector.io.persist import load_model, save_model
-from detector.io.profiles import load_profile
+from detector.io.profiles import BUILTIN_PROFILES, Profile, load_profile
 from detector.io.schema import CANONICAL_SCHEMA, FRAUD_TYPES, OUTPUT_COLUMNS, OUTPUT_SCHEMA
 from detector.models import (
     POLICIES,
@@ -132,6 +133,29 @@ def _fingerprint(df: pl.DataFrame) -> str:
 
 
 _FINGERPRINT_ROWS = 1_000_000
+
+
+def _fields(profile: Profile) -> dict:
+    """A profile as the keys of its TOML file (a constant as text where JSON has no type
+    for it: a date is read from text as from the file)."""
+    fields = dataclasses.asdict(profile)
+    fields["constants"] = {
+        k: v if isinstance(v, str | int | float | bool) else str(v)
+        for k, v in profile.constants.items()
+    }
+    fields["features"] = list(profile.features)
+    return {k: v for k, v in fields.items() if v not in (None, {}, [])}
+
+
+def model_profile(schema: str | None, metadata: dict) -> Profile:
+    """The profile a model reads its input with: ``schema`` when given, else the one it
+    was trained with (a user's own kept whole in the model, a built-in by its name)."""
+    if schema:
+        return load_profile(schema)
+    fields = metadata.get("schema_profile_fields")
+    if fields:
+        return Profile.from_dict(fields, f"'{fields.get('name')}' (kept in the model)")
+    return load_profile(metadata.get("schema_profile", "canonical"))
 
 
 def _model_currency(df: pl.DataFrame) -> str | None:
@@ -263,6 +287,9 @@ def train(
     first, last = model.training_period
     metadata = {
         "schema_profile": profile.name,
+        # A user's own profile is kept whole: the model reads its layout wherever it
+        # runs, without the TOML file beside it.
+        **({} if profile.name in BUILTIN_PROFILES else {"schema_profile_fields": _fields(profile)}),
         "currency": _model_currency(train_rows),
         "training_period": [str(first), str(last)],
         "calibration_period": [str(d) for d in model.calibration_period_],
@@ -481,7 +508,7 @@ def score(
     store's exploration record, fresher than the one the model was trained with.
     """
     model, metadata = load_model(model_path, trust=trust)
-    profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
+    profile = model_profile(schema, metadata)
     parse_top(top, 1)  # a malformed --top is refused before any work
     with runner or Runner() as run:
         done = score_pieces(
@@ -559,7 +586,7 @@ def evaluate(
     holds each fold's metrics and their mean and spread.
     """
     model, metadata = load_model(model_path, trust=trust)
-    profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
+    profile = model_profile(schema, metadata)
     batch = read_declarations(files, profile)
     check_clashes(model.clashing_columns(batch.accepted.columns), f"Input {_names(files)}")
     check_missing_features(
@@ -607,7 +634,7 @@ def explain(
     listing = _listing(declaration_id, store)
     step("reading the model")
     model, metadata = load_model(model_path, trust=trust)
-    profile = load_profile(schema or metadata.get("schema_profile", "canonical"))
+    profile = model_profile(schema, metadata)
     step("reading and validating the declarations")
     # As score reads them: a row in another currency than the model's is rejected.
     batch = read_declarations(files, profile, expected_currency=metadata.get("currency"))

@@ -8,6 +8,7 @@ a user's own profile is a TOML file with the same keys::
     name = "my-office"
     currency = "EUR"
     hs_digits = 8
+    features = ["procedure"]   # extra columns the model may use as categories
 
     [columns]          # input column = canonical (or kept) column
     "Decl No" = "declaration_id"
@@ -23,7 +24,8 @@ a user's own profile is a TOML file with the same keys::
     [rates]            # one unit of each currency, in the profile's currency
     USD = 0.92
 
-    features = ["procedure"]   # extra columns the model may use as categories
+(Keys at the top come before the first ``[table]``: TOML reads a key after one as the
+table's.)
 """
 
 import math
