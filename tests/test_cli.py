@@ -206,3 +206,22 @@ def test_a_cards_counts_are_whole_numbers_and_its_ratios_stay_ratios():
     assert isinstance(got["importer"]["importer_n_before"], int)
     assert isinstance(got["importer"]["importer_share_below_before"], float)
     assert isinstance(got["route"]["lane_share"], float)
+
+
+def test_declarations_are_not_written_as_a_workbook_nothing_reads_back(tmp_path):
+    book = tmp_path / "year.xlsx"
+    made = runner.invoke(app, ["generate", "--rows", "50", "--out", str(book)])
+    assert made.exit_code == 2 and not book.exists()
+    assert "declarations are written as .csv or .parquet" in " ".join(made.output.split())
+    rows = write_csv(tmp_path / "in.csv", [GOOD_ROW])
+    checked = runner.invoke(app, ["validate", str(rows), "--out", str(book)])
+    assert checked.exit_code == 2 and not book.exists()
+
+
+def test_backtest_sizes_without_backtest_are_refused_not_ignored(tmp_path):
+    rows = write_csv(tmp_path / "in.csv", [GOOD_ROW])
+    args = ["evaluate", str(rows), "--model", str(tmp_path / "m.joblib")]
+    for extra in (["--folds", "2"], ["--months", "1"]):
+        result = runner.invoke(app, [*args, *extra])
+        assert result.exit_code == 2, result.output
+        assert "--folds and --months size a backtest" in " ".join(result.output.split())

@@ -309,6 +309,7 @@ def generate(
         from detector.synthetic.generate import generate_declarations
 
         check_outputs([("--out", out_file, "table")])
+        _declarations_file(out_file)
         try:
             first = date.fromisoformat(start)
         except ValueError:
@@ -319,6 +320,15 @@ def generate(
         out.print(
             f"wrote {df.height:,} declarations to {out_file} "
             f"({frauds:,} fraudulent, {df['inspected'].sum():,} inspected)"
+        )
+
+
+def _declarations_file(path: Path | None) -> None:
+    """Declarations are written where the engine reads them back: not as a workbook."""
+    if path is not None and path.suffix.lower() == ".xlsx":
+        raise DetectorError(
+            f"--out {path}: declarations are written as .csv or .parquet (or a folder), "
+            "which the engine reads back; a workbook is for a scored list."
         )
 
 
@@ -342,6 +352,7 @@ def validate(
             [("--out", out_file, "table"), ("--rejects", rejects, "table")],
             inputs=[("the input", f) for f in files] + _profile_file(schema),
         )
+        _declarations_file(out_file)
         batch = read_declarations(files, schema)
         if out_file is not None:
             write_table(batch.accepted, out_file)
@@ -622,8 +633,12 @@ def evaluate(
             "periods and measure the period: how it would have done, fold by fold.",
         ),
     ] = False,
-    folds: Annotated[int, typer.Option(min=1, help="Backtest periods.")] = 3,
-    months: Annotated[int, typer.Option(min=1, help="Months in each backtest period.")] = 3,
+    folds: Annotated[
+        int | None, typer.Option(min=1, help="Backtest periods (with --backtest; 3).")
+    ] = None,
+    months: Annotated[
+        int | None, typer.Option(min=1, help="Months in each backtest period (with --backtest; 3).")
+    ] = None,
 ) -> None:
     """Precision, recall and revenue at 1, 2, 5 and 10 % of the ranking, per scheme."""
     with _boundary():
@@ -631,13 +646,17 @@ def evaluate(
 
         from detector.app.pipeline import evaluate as run
 
+        if not backtest and (folds is not None or months is not None):
+            raise DetectorError(
+                "--folds and --months size a backtest; add --backtest, or leave them out."
+            )
         metrics = run(
             files,
             model,
             schema=schema,
             trust=trust,
-            folds=folds if backtest else None,
-            months=months,
+            folds=(folds or 3) if backtest else None,
+            months=months or 3,
         )
         if as_json:
             print(json.dumps(metrics, indent=2, default=str))
@@ -763,7 +782,8 @@ def feedback(
     outcomes: Annotated[
         Path,
         typer.Argument(
-            help="Inspection outcomes (CSV/Parquet): declaration_id, inspected, fraud, "
+            help="Inspection outcomes (CSV, Parquet, or the list's .xlsx workbook filled "
+            "in): declaration_id, inspected, fraud, "
             "fraud_type, revenue_recovered, note, inspected_on."
         ),
     ],
