@@ -143,8 +143,12 @@ def test_a_corrected_outcome_replaces_the_stored_one_only_when_asked(tmp_path):
     assert runner.invoke(app, ["feedback", str(first), "--store", str(store)]).exit_code == 0
     kept = runner.invoke(app, ["feedback", str(corrected), "--store", str(store)])
     assert kept.exit_code == 0, kept.output
-    assert "1 added + 1 already stored + 1 conflicting" in kept.output
+    # A's fraud differs, and B's inspection date, which the store lacks: both are said.
+    assert "1 added + 0 already stored + 2 conflicting" in kept.output
     assert "the stored outcome was kept (rerun with --replace" in kept.output
+    assert "conflict: B is stored as fraud=0, this file says fraud=0 (inspected_on - ->" in (
+        kept.output
+    )
     stored = LabelStore(store).outcomes().sort("declaration_id")
     assert stored["fraud"].to_list() == [1, 0, 1]
 
@@ -167,12 +171,15 @@ def test_a_corrected_outcome_replaces_the_stored_one_only_when_asked(tmp_path):
     )
     again = LabelStore(store).add_outcomes(corrected, replace=True)
     assert (again.added, again.unchanged, again.conflicts.height) == (0, 3, 0)
-    # A correction of the note alone: kept as stored without --replace, replaced with it.
+    # A correction of the note alone: kept as stored without --replace, but said, and
+    # replaced with it.
     noted = _outcomes(
         tmp_path / "o3.csv",
         [{"declaration_id": "B", "fraud": "0", "inspected_on": "2025-10-05", "note": "seal ok"}],
     )
-    assert LabelStore(store).add_outcomes(noted).unchanged == 1
+    said = LabelStore(store).add_outcomes(noted)
+    assert (said.unchanged, said.conflicts.height) == (0, 1)
+    assert LabelStore(store).outcomes().filter(pl.col("declaration_id") == "B")["note"][0] is None
     assert LabelStore(store).add_outcomes(noted, replace=True).conflicts.height == 1
     stored = LabelStore(store).outcomes().filter(pl.col("declaration_id") == "B")
     assert stored["note"].to_list() == ["seal ok"]
@@ -1197,3 +1204,23 @@ def test_a_broken_parquet_outcomes_file_is_exit_2(tmp_path, content):
     result = runner.invoke(app, ["feedback", str(path), "--store", str(tmp_path / "s")])
     assert result.exit_code == 2, result.output
     assert str(path) in " ".join(result.output.split())
+
+
+def test_a_workbook_row_rejected_is_named_as_the_spreadsheet_numbers_it(tmp_path):
+    """A row holding only a note, its inspected left blank, is read as an inspection
+    without its finding: the reason says why, and names the row as the sheet shows it."""
+    store = _store_and_workbook(
+        tmp_path,
+        [
+            ["declaration_id", "inspected", "fraud", "note"],
+            ["A", "yes", 1, None],
+            ["B", None, None, "to check again"],
+        ],
+    )
+    result = runner.invoke(
+        app, ["feedback", str(tmp_path / "outcomes.xlsx"), "--store", str(store)]
+    )
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "rejected: sheet row 3, declaration B: fraud is missing, and a row with" in said
+    assert "fill in fraud (0 or 1), or inspected = false" in said

@@ -819,14 +819,22 @@ def feedback(
             if replace:
                 _say(err, f"replaced: {row['declaration_id']}: {_changes(row)}")
             else:
+                # What else differs than the finding both sides name (the revenue, the
+                # date, the note): said too, or the two would read alike.
+                said = ("fraud", "fraud_stored", "fraud_type", "fraud_type_stored")
+                more = _changes({k: v for k, v in row.items() if k not in said})
                 _say(
                     err,
                     f"conflict: {row['declaration_id']} is stored as {was}, this file says "
-                    f"{now}; the stored outcome was kept (rerun with --replace to store this "
-                    "file's)",
+                    f"{now}{f' ({more})' if more else ''}; the stored outcome was kept (rerun "
+                    "with --replace to store this file's)",
                 )
+        # A workbook's rows as the spreadsheet numbers them (its header is row 1).
+        sheet = outcomes.suffix.lower() == ".xlsx"
         for row in result.rejects.head(10).iter_rows(named=True):
-            where = f"row {row.get('input_row')}, declaration {row.get('declaration_id')}"
+            at = row.get("input_row")
+            line = f"sheet row {at + 1}" if sheet and isinstance(at, int) else f"row {at}"
+            where = f"{line}, declaration {row.get('declaration_id')}"
             _say(err, f"rejected: {where}: {row[REJECT_REASON]}")
         if created:
             _say(out, f"created the label store {store}")

@@ -57,8 +57,6 @@ FLAGGED_SCHEMA: dict[str, pl.DataType] = {
     "rank": pl.UInt32(),
     "scored_on": pl.Date(),
 }
-#: What makes two reports on one declaration the same report.
-_OUTCOME_KEY = ("inspected", "fraud", "fraud_type", "revenue_recovered")
 #: Revenue is money, as a declaration's customs value is: beyond that, a typo or an overflow.
 _REVENUE_MAX = PLAUSIBLE_MAX["customs_value"]
 _FIRST_YEAR = YEARS[0]
@@ -203,8 +201,15 @@ def _problems(today: date) -> list[tuple[pl.Expr, pl.Expr]]:
             quote_reason("fraud '{}' is not 0 or 1", text["fraud"]),
         ),
         (
-            text["fraud"].is_null() & inspected,
+            text["fraud"].is_null() & inspected & text["inspected"].is_not_null(),
             pl.lit("fraud is missing for an inspected declaration: expected 0 or 1"),
+        ),
+        (
+            text["fraud"].is_null() & text["inspected"].is_null(),
+            pl.lit(
+                "fraud is missing, and a row with inspected left blank reports an inspection: "
+                "fill in fraud (0 or 1), or inspected = false"
+            ),
         ),
         (
             kind.is_not_null() & ~kind.is_in(FRAUD_TYPES),
@@ -724,10 +729,9 @@ class LabelStore:
                 stored, on="declaration_id", how="left", suffix="_stored", maintain_order="left"
             )
             seen = both["inspected_stored"].is_not_null()
-            # A correction may touch the note or the date alone: --replace compares them too.
-            compared = (
-                [c for c in OUTCOME_SCHEMA if c != "declaration_id"] if replace else _OUTCOME_KEY
-            )
+            # A correction may touch the note or the date alone: an outcome that differs in
+            # them differs (kept as stored, said, unless --replace stores it).
+            compared = [c for c in OUTCOME_SCHEMA if c != "declaration_id"]
             same = pl.all_horizontal(pl.col(c).eq_missing(pl.col(f"{c}_stored")) for c in compared)
             verdict = both.select(seen.alias("seen"), same.alias("same"))
             unchanged = verdict.filter(pl.col("seen") & pl.col("same")).height
