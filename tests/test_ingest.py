@@ -39,6 +39,10 @@ def _read(tmp_path, changes: dict[str, str], extra_rows: list[dict] = ()) -> tup
             "impossible declaration_date '2025-02-30': no such day in the calendar",
         ),
         ({"declaration_date": "yesterday"}, "unparseable declaration_date 'yesterday'"),
+        (
+            {"declaration_date": "2025-10-01T25:00"},
+            "impossible declaration_date '2025-10-01T25:00': no such time of day",
+        ),
         ({"hs_code": "12"}, "malformed hs_code '12'"),
         ({"hs_code": "08106A"}, "malformed hs_code '08106A'"),
         ({"hs_code": "12345678901"}, "malformed hs_code '12345678901'"),

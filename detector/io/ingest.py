@@ -1055,6 +1055,14 @@ def _currency(m: "_Mapping") -> None:
             )
 
 
+#: What may follow a date in a stamp: a time of day, with seconds, their fraction and
+#: a time zone if written.
+_TIME = (
+    r"^\S+[ T]([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?( ?[AaPp][Mm])?"
+    r"( ?(Z|[+-]\d{2}:?\d{2}))?$"
+)
+
+
 def _declaration_date(m: "_Mapping") -> None:
     """The date: a date, a datetime or text in one of the known formats."""
     dtype = m.schema["declaration_date"]
@@ -1081,6 +1089,13 @@ def _declaration_date(m: "_Mapping") -> None:
         m.check(
             raw.is_not_null() & when.is_null() & shaped,
             _reason("impossible declaration_date '{}': no such day in the calendar", raw),
+        )
+        # The time a stamp carries is kept out, but it must be a time of day (not 25:00).
+        m.check(
+            when.is_not_null()
+            & (raw.str.len_bytes() > day.str.len_bytes())
+            & ~raw.str.contains(_TIME),
+            _reason("impossible declaration_date '{}': no such time of day", raw),
         )
     when = pl.col(_PREFIX + "declaration_date")
     # Lodged at the latest today (a day's grace for time zones).
