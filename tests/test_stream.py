@@ -161,7 +161,7 @@ def test_batch_wide_features_count_declarations_in_other_pieces(trained_model, t
         out = pl.read_parquet(tmp_path / f"{name}.parquet")
         assert out.height == batch.height
         assert out["rank"].to_list() == list(range(1, batch.height + 1))
-        split = out.filter(pl.col("importer_id") == "IM-SPLIT")
+        split = out.filter(pl.col("importer_id") == "IMSPLIT")  # in its record's form
         assert split.height == 6
         said = " ".join(split["reasons"].drop_nulls().list.join(" ").to_list())
         assert "SPLIT_SHIPMENT: 6 declarations" in said
@@ -373,3 +373,15 @@ def test_a_parquet_rejects_file_read_back_is_scored(trained_model, tmp_path):
         with score([tmp_path / "fixed.parquet"], path, **pieces) as again:
             assert again.n_read == 10 and again.rejects.height == 0
             assert any("the input is a rejects file" in n for n in again.notes)
+
+
+@pytest.mark.slow
+def test_a_local_dask_cluster_leaves_nothing_in_the_temporary_folder(tmp_path, monkeypatch):
+    pytest.importorskip("dask.distributed")
+    import tempfile
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    with Runner(workers=1, backend="dask") as runner:
+        assert runner.map("score", abs, [-1, -2], [1, 1]) == [1, 2]
+    assert list(tmp_path.iterdir()) == []

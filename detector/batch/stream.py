@@ -256,6 +256,7 @@ class Runner:
             cluster = getattr(self._client, "_detector_cluster", None)
             if cluster is not None:
                 cluster.close()
+                shutil.rmtree(self._client._detector_scratch, ignore_errors=True)
 
     def default_piece_rows(self, rows: int) -> int:
         """Rows per piece: ``rows`` shared among the worker processes of this machine
@@ -345,11 +346,21 @@ def _dask_client(scheduler: str | None, workers: int):
                 f"machine ({str(exc).splitlines()[0]}); install the same versions there."
             ) from None
         return client
-    cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    # The workers' scratch space in a folder of the run's own, removed with the cluster:
+    # by default Dask leaves one in the temporary folder.
+    import dask
+
+    scratch = tempfile.mkdtemp(prefix=f"detector-{owner_tag()}dask.")
+    with dask.config.set({"temporary-directory": scratch}):
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            local_directory=scratch,
+        )
     client = Client(cluster)
-    client._detector_cluster = cluster
+    client._detector_cluster, client._detector_scratch = cluster, scratch
     return client
 
 
