@@ -1,6 +1,7 @@
 import subprocess
 import sys
 import tempfile
+from datetime import date
 
 import polars as pl
 import pytest
@@ -225,3 +226,28 @@ def test_backtest_sizes_without_backtest_are_refused_not_ignored(tmp_path):
         result = runner.invoke(app, [*args, *extra])
         assert result.exit_code == 2, result.output
         assert "--folds and --months size a backtest" in " ".join(result.output.split())
+
+
+def test_a_replay_whose_labels_name_no_scheme_prints_no_empty_scheme_table():
+    from types import SimpleNamespace
+
+    from detector.app.cli import _simulation_table
+
+    measured = {"inspected": 10, "frauds": 3, "precision": 0.3, "revenue": None}
+    sim = SimpleNamespace(
+        currency=None,
+        months=[date(2020, 10, 1), date(2020, 12, 1)],
+        options=SimpleNamespace(capacity=5.0, retrain="monthly", policies=["exploit"]),
+        measure=lambda name: {**measured, "coverage": 0.1, "recall_by_type": {}},
+        hit_rates=lambda name: pl.DataFrame(
+            schema={"selection": pl.String, "inspected": pl.Int64, "frauds": pl.Int64}
+        ),
+        basis="labels of the input",
+        fits=3,
+        default="exploit",
+        fraud_types=[],
+    )
+    assert len(_simulation_table(sim)) == 1  # the Korean data: frauds, no schemes
+    sim.fraud_types = ["undervaluation"]
+    tables = _simulation_table(sim)
+    assert len(tables) == 2 and tables[1].row_count == 1

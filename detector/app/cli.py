@@ -963,7 +963,8 @@ def _simulation_table(sim):
         recall.add_row(
             kind, *[f"{m['recall_by_type'].get(kind, 0):.1%}" for m in measures.values()]
         )
-    return table, recall
+    # Labels that name no scheme (the Korean data's) have no such table to show.
+    return (table, recall) if sim.fraud_types else (table,)
 
 
 @contextmanager
