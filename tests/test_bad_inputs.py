@@ -1003,14 +1003,16 @@ def test_feedback_and_monitor_print_data_inert_and_undated_outcomes(tmp_path):
     store = tmp_path / "store"
     first, second = tmp_path / "o1.csv", tmp_path / "o2.csv"
     ident = "D\x1b[2J\x1b]0;owned\x07"
-    pl.DataFrame({"declaration_id": [ident, "U1"], "fraud": [1, 1]}).write_csv(first)
-    pl.DataFrame({"declaration_id": [ident], "fraud": [0]}).write_csv(second)
+    pl.DataFrame({"declaration_id": ["C1", "U1"], "fraud": [1, 1]}).write_csv(first)
+    pl.DataFrame({"declaration_id": [ident, "C1"], "fraud": [0, 0]}).write_csv(second)
     assert CliRunner().invoke(app, ["feedback", str(first), "--store", str(store)]).exit_code == 0
     result = CliRunner().invoke(app, ["feedback", str(second), "--store", str(store)])
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.output and "\x07" not in result.output
-    assert "conflict: D\\x1b[2J" in result.output
-    assert "stored as fraud=1, this file says fraud=0;" in result.output  # no "(None)"
+    # An id no declaration can hold is refused, and named with its escapes shown.
+    assert "rejected: row 1, declaration D\\x1b[2J" in result.output
+    assert "declaration_id holds control or invisible characters" in result.output
+    assert "conflict: C1 is stored as fraud=1, this file says fraud=0;" in result.output
     # Outcomes of declarations never flagged, without an inspection date: undated.
     result = CliRunner().invoke(app, ["monitor", "--store", str(store)])
     assert result.exit_code == 0, result.output

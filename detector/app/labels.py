@@ -23,6 +23,7 @@ from detector.errors import DetectorError
 from detector.io.ingest import (
     DATE_FORMATS,
     FALSE_WORDS,
+    HIDDEN_CHARACTERS,
     INPUT_ROW,
     PLAUSIBLE_MAX,
     REJECT_REASON,
@@ -188,6 +189,13 @@ def _problems(today: date) -> list[tuple[pl.Expr, pl.Expr]]:
     money = pl.coalesce(text["revenue_recovered"], revenue.cast(pl.String))
     return [
         (key.is_null(), pl.lit("missing declaration_id")),
+        (
+            key.str.contains(HIDDEN_CHARACTERS).fill_null(False),
+            pl.lit(
+                "declaration_id holds control or invisible characters: no declaration's id "
+                "does (they are refused when declarations are read)"
+            ),
+        ),
         (
             key.is_not_null() & key.is_duplicated(),
             quote_reason("declaration_id '{}' is reported more than once in the file", key),

@@ -40,6 +40,7 @@ __all__ = [
     "REJECT_KINDS",
     "REJECT_REASON",
     "Reason",
+    "HIDDEN_CHARACTERS",
     "REPAIR_PREFIX",
     "TRUE_WORDS",
     "YEARS",
@@ -1339,8 +1340,10 @@ _PARSERS = (
 )
 
 
-#: Control characters, bidirectional overrides, zero-width characters.
-_HIDDEN = r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+#: Control characters, bidirectional overrides, zero-width characters: what no id or
+#: code holds (the declarations' and the outcomes' ids alike).
+HIDDEN_CHARACTERS = r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+_HIDDEN = HIDDEN_CHARACTERS
 
 
 def _escaped(values: pl.Series) -> pl.Series:
