@@ -43,6 +43,10 @@ def _read(tmp_path, changes: dict[str, str], extra_rows: list[dict] = ()) -> tup
             {"declaration_date": "2025-10-01T25:00"},
             "impossible declaration_date '2025-10-01T25:00': no such time of day",
         ),
+        (
+            {"declaration_date": "2025-10-01 10:61"},
+            "impossible declaration_date '2025-10-01 10:61': no such time of day",
+        ),
         ({"hs_code": "12"}, "malformed hs_code '12'"),
         ({"hs_code": "08106A"}, "malformed hs_code '08106A'"),
         ({"hs_code": "12345678901"}, "malformed hs_code '12345678901'"),
@@ -339,6 +343,12 @@ def test_an_entity_id_in_small_letters_or_with_punctuation_is_read_as_its_record
         ("20250304", "2025-03-04"),
         ("04.03.2025", "2025-03-04"),
         ("2025-03-04 13:45:00", "2025-03-04"),
+        # Stamps as databases and spreadsheets export them: zones, the day's end.
+        ("2025-03-04 10:00:00+00", "2025-03-04"),
+        ("2025-03-04 10:00:00 UTC", "2025-03-04"),
+        ("2025-03-04T24:00:00", "2025-03-04"),
+        ("2025-03-04  10:00:00", "2025-03-04"),
+        ("04.03.2025 1:05 PM", "2025-03-04"),
     ],
 )
 def test_date_formats(tmp_path, text, expected):
