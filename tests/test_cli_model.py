@@ -747,3 +747,26 @@ def test_a_model_trained_with_a_users_profile_reads_its_layout_without_the_file(
     assert shown.exit_code == 0, shown.output
     measured = runner.invoke(app, ["evaluate", str(tmp_path / "recent.csv"), "--model", str(model)])
     assert measured.exit_code == 0, measured.output
+
+
+def test_a_model_keeping_records_under_ids_as_written_is_refused_not_scored_blind(
+    files, tmp_path
+):
+    """A model trained before ids were read in their record's form, on ids written in
+    small letters, would match none of today's: refused with what to do."""
+    from detector.io.persist import load_model, read_metadata, save_model
+
+    folder, model, _ = files
+    fitted, _ = load_model(model)
+    tables = fitted.features_.entities_.tables
+    tables["importer"] = tables["importer"].with_columns(pl.col("importer_id").str.to_lowercase())
+    old = save_model(fitted, read_metadata(model), tmp_path / "old.joblib")
+    out = tmp_path / "o.csv"
+    args = ["score", str(folder / "recent.parquet"), "--model", str(old), "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and not out.exists()
+    said = " ".join(result.output.split())
+    assert "keeps its importers' records under ids as written" in said
+    assert "retrain it with this version" in said
+    # The model as trained (ids in their record's form) scores.
+    assert runner.invoke(app, [*args[:3], str(model), *args[4:]]).exit_code == 0

@@ -147,6 +147,30 @@ def _fields(profile: Profile) -> dict:
     return {k: v for k, v in fields.items() if v not in (None, {}, [])}
 
 
+def check_record_ids(model, path) -> None:
+    """Refuse a model whose records of importers, brokers or sellers are kept under ids
+    not in their record's form (``record_form``: a model trained before ids were read
+    so, on ids in small letters or with punctuation): no declaration read now would
+    match them, and every such entity would score as one without a record."""
+    from detector.io.ingest import record_form
+
+    state = getattr(model.features_, "entities_", None)
+    for prefix in ("importer", "declarant", "seller"):
+        table = state.tables.get(prefix) if state is not None else None
+        column = f"{prefix}_id"
+        if table is None or column not in table.columns:
+            continue
+        ids = table.select(pl.col(column), record_form(pl.col(column)).alias("__form"))
+        odd = ids.filter(pl.col(column) != pl.col("__form"))
+        if odd.height:
+            raise DetectorError(
+                f"Model {path} keeps its {prefix}s' records under ids as written (such as "
+                f"'{odd[column][0]}'), and ids are now read in capitals without spaces or "
+                f"punctuation ('{odd['__form'][0]}'): its records would match no "
+                "declaration; retrain it with this version."
+            )
+
+
 def model_profile(schema: str | None, metadata: dict) -> Profile:
     """The profile a model reads its input with: ``schema`` when given, else the one it
     was trained with (a user's own kept whole in the model, a built-in by its name)."""
@@ -509,6 +533,7 @@ def score(
     """
     model, metadata = load_model(model_path, trust=trust)
     profile = model_profile(schema, metadata)
+    check_record_ids(model, model_path)
     parse_top(top, 1)  # a malformed --top is refused before any work
     with runner or Runner() as run:
         done = score_pieces(
@@ -587,6 +612,7 @@ def evaluate(
     """
     model, metadata = load_model(model_path, trust=trust)
     profile = model_profile(schema, metadata)
+    check_record_ids(model, model_path)
     batch = read_declarations(files, profile)
     check_clashes(model.clashing_columns(batch.accepted.columns), f"Input {_names(files)}")
     check_missing_features(
@@ -635,6 +661,7 @@ def explain(
     step("reading the model")
     model, metadata = load_model(model_path, trust=trust)
     profile = model_profile(schema, metadata)
+    check_record_ids(model, model_path)
     step("reading and validating the declarations")
     # As score reads them: a row in another currency than the model's is rejected.
     batch = read_declarations(files, profile, expected_currency=metadata.get("currency"))
