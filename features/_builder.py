@@ -178,6 +178,15 @@ def _cut_by_month(tables: dict[str, pl.DataFrame], periods: list) -> dict:
     return by_month
 
 
+def _usual_length(codes: pl.Series) -> int | None:
+    """The length most of ``codes`` have (the longer of two as common)."""
+    lengths = codes.drop_nulls().str.len_chars()
+    if lengths.is_empty():
+        return None
+    counted = lengths.value_counts(name="n").sort(["n", lengths.name], descending=True)
+    return int(counted[lengths.name][0])
+
+
 class DeclarationFeatures:
     """Fitted feature builder: reference prices, lanes, entity histories, split shipments.
 
@@ -255,7 +264,11 @@ class DeclarationFeatures:
         self.zero_value_below_ = True
         df = data.lazy().collect() if isinstance(data, pl.LazyFrame) else data
         df = _with_optional(df)
-        self.hs_digits_ = int(df["hs_code"].str.len_chars().max() or 0) or None
+        # Goods codes at the length the history usually writes them (a stray longer one
+        # must not leave every later code with national digits unread), in training as
+        # in scoring.
+        self.hs_digits_ = _usual_length(df["hs_code"])
+        df = self.codes_as_read(df)
         df = df.with_row_index(_ROW).with_columns(
             pl.col("declaration_date").dt.truncate("1mo").alias(_PERIOD)
         )
@@ -403,8 +416,8 @@ class DeclarationFeatures:
         return self.codes_as_read(lf.select(c for c in _WORK_COLUMNS if c in names))
 
     def codes_as_read(self, frame: FrameT) -> FrameT:
-        """``frame`` with each goods code longer than any the training history held read
-        at the length it held (``64039900`` as ``640399`` by a model of six-digit
+        """``frame`` with each goods code longer than the training history's usual
+        length read at that length (``64039900`` as ``640399`` by a model of six-digit
         codes): its national digits would leave the goods without peers, lanes,
         records or a code the classifier knows. The declaration keeps its code as
         written: only the features and the classifier read it so."""

@@ -922,3 +922,16 @@ def test_a_scored_rows_usual_code_is_found_from_the_training_history(fitted):
     # What transform made is what the training history's counts give the rows afresh.
     assert_frame_equal(builder.usual_codes(test.drop(USUAL_CODE_COLUMNS)), made)
     assert_frame_equal(builder.usual_codes(test), made)
+
+
+def test_goods_codes_are_read_at_the_length_the_history_usually_writes():
+    from detector.features._builder import _usual_length
+
+    six = ["081060"] * 50 + ["0810600000"]  # one stray national code
+    assert _usual_length(pl.Series("hs_code", six)) == 6
+    assert _usual_length(pl.Series("hs_code", ["0810", "081060"])) == 6  # a tie: the longer
+    assert _usual_length(pl.Series("hs_code", [None], dtype=pl.String)) is None
+    builder = DeclarationFeatures()
+    builder.hs_digits_ = 6
+    codes = pl.DataFrame({"hs_code": ["08106000", "081060", "0810"]})
+    assert builder.codes_as_read(codes)["hs_code"].to_list() == ["081060", "081060", "0810"]
