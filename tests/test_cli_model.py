@@ -749,9 +749,7 @@ def test_a_model_trained_with_a_users_profile_reads_its_layout_without_the_file(
     assert measured.exit_code == 0, measured.output
 
 
-def test_a_model_keeping_records_under_ids_as_written_is_refused_not_scored_blind(
-    files, tmp_path
-):
+def test_a_model_keeping_records_under_ids_as_written_is_refused_not_scored_blind(files, tmp_path):
     """A model trained before ids were read in their record's form, on ids written in
     small letters, would match none of today's: refused with what to do."""
     from detector.io.persist import load_model, read_metadata, save_model
