@@ -493,8 +493,14 @@ class FraudModel:
         return self.features_.usual_codes(table)
 
     def peer_percentiles(self, row: dict) -> dict[str, float] | None:
-        """The training prices per tonne of a scored declaration's peer group."""
-        return self.features_.reference_.percentiles(row)
+        """The training prices per tonne of a scored declaration's peer group (its goods
+        code as the features read it, ``codes_as_read``)."""
+        return self.features_.reference_.percentiles({**row, "hs_code": self.code_as_read(row)})
+
+    def code_as_read(self, row: dict) -> str | None:
+        """A declaration's goods code as the features and the classifier read it."""
+        code, digits = row.get("hs_code"), getattr(self.features_, "hs_digits_", None)
+        return code[:digits] if code and digits else code
 
     def transform(
         self,

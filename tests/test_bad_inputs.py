@@ -7,6 +7,7 @@ naming the file and what to do.
 """
 
 import gzip
+import json
 import math
 import os
 import subprocess
@@ -854,6 +855,17 @@ def test_goods_codes_written_with_national_digits_keep_their_peers_lanes_and_rec
     np.testing.assert_array_equal(scored[0]["risk_score"], scored[1]["risk_score"])
     assert (scored[1]["hs_code"].str.len_chars() == 8).all()
     assert scored[0]["peer_group"].to_list() == scored[1]["peer_group"].to_list()
+    # The reasons quote the code whose counts and prices they give, as the model read it.
+    assert scored[0]["reasons"].to_list() == scored[1]["reasons"].to_list()
+    # The explain card finds the peer prices of the code as read.
+    first = scored[1].filter(pl.col("reason_codes").list.contains("UNDERVALUED"))
+    ident = first["declaration_id"][0]
+    args = ["explain", ident, "--model", str(model), "--input", str(tmp_path / "eight.parquet")]
+    card = CliRunner().invoke(app, [*args, "--json"])
+    assert card.exit_code == 0, card.output
+    prices = json.loads(card.output)["peer_prices"]
+    assert prices["percentiles_per_ton"]["p50"] > 0
+    assert prices["group"] == first["peer_group"][0]
 
 
 @pytest.mark.slow

@@ -147,6 +147,11 @@ def _fields(profile: Profile) -> dict:
     return {k: v for k, v in fields.items() if v not in (None, {}, [])}
 
 
+def _hs_digits(model) -> int | None:
+    """The length the model reads goods codes at (None: as written)."""
+    return getattr(model.features_, "hs_digits_", None)
+
+
 def check_record_ids(model, path) -> None:
     """Refuse a model whose records of importers, brokers or sellers are kept under ids
     not in their record's form (``record_form``: a model trained before ids were read
@@ -576,7 +581,7 @@ def score(
         )
     else:
         chosen = done.listed
-    chosen = with_sentences(chosen, model.config.de_minimis)
+    chosen = with_sentences(chosen, model.config.de_minimis, _hs_digits(model))
     keys = {k for _, level in PEER_LEVELS for k in level}
     card = [c for c in (*CARD_COLUMNS, *sorted(keys)) if c in chosen.columns]
     result.details = chosen.select("declaration_id", *dict.fromkeys(card))
@@ -696,7 +701,9 @@ def explain(
         row = row.with_columns(pl.Series("reason_codes", [codes], pl.List(pl.String)))
     # The mechanism, its evidence and what to check first; the sections behind them.
     card = {
-        "reasons": with_sentences(row, model.config.de_minimis)["reasons"][0].to_list(),
+        "reasons": with_sentences(row, model.config.de_minimis, _hs_digits(model))["reasons"][
+            0
+        ].to_list(),
         "what_to_check": what_to_check(row["reason_codes"][0].to_list()),
     }
     if others.height:
@@ -1127,7 +1134,7 @@ def write_scores(
         de_minimis = result.model.config.de_minimis
         write_chunks(
             (
-                chunk.with_columns(sentence_expr(names, de_minimis))
+                chunk.with_columns(sentence_expr(names, de_minimis, _hs_digits(result.model)))
                 .select(keep)
                 .with_columns(MONEY_IN_CENTS)
                 for chunk in chunks

@@ -541,31 +541,38 @@ def what_to_check(codes: list[str] | None) -> list[str]:
     ]
 
 
-def sentences(rows: pl.DataFrame, de_minimis: float) -> pl.Series:
-    """Each row's reasons in words (a list, in the order of its ``reason_codes``)."""
+def sentences(rows: pl.DataFrame, de_minimis: float, hs_digits: int | None = None) -> pl.Series:
+    """Each row's reasons in words (a list, in the order of its ``reason_codes``).
+    ``hs_digits``: the length the model reads goods codes at (its counts and prices are
+    of the code so read, and the sentences quote it so)."""
     quoted = [c for c in (*SENTENCE_COLUMNS, "novelty_detector") if c in rows.columns]
     out = []
     for codes, r in zip(
         rows["reason_codes"].to_list(), rows.select(quoted).iter_rows(named=True), strict=True
     ):
+        if hs_digits and r.get("hs_code"):
+            r["hs_code"] = r["hs_code"][:hs_digits]
         out.append(None if codes is None else [FORMATTERS[c](c, r, de_minimis) for c in codes])
     return string_lists("reasons", out)
 
 
-def sentence_expr(names: list[str], de_minimis: float) -> pl.Expr:
+def sentence_expr(names: list[str], de_minimis: float, hs_digits: int | None = None) -> pl.Expr:
     """``reasons`` as an expression over a frame with the columns ``names``: for a list
     written a chunk at a time by the streaming engine."""
     quoted = [c for c in ("reason_codes", *SENTENCE_COLUMNS, "novelty_detector") if c in names]
     return (
         pl.struct(quoted)
         .map_batches(
-            lambda rows: sentences(rows.struct.unnest(), de_minimis),
+            lambda rows: sentences(rows.struct.unnest(), de_minimis, hs_digits),
             return_dtype=pl.List(pl.String),
         )
         .alias("reasons")
     )
 
 
-def with_sentences(frame: pl.DataFrame, de_minimis: float) -> pl.DataFrame:
-    """``frame`` with its ``reasons`` in words, made from ``reason_codes``."""
-    return frame.with_columns(sentences(frame, de_minimis))
+def with_sentences(
+    frame: pl.DataFrame, de_minimis: float, hs_digits: int | None = None
+) -> pl.DataFrame:
+    """``frame`` with its ``reasons`` in words, made from ``reason_codes`` (``hs_digits``
+    as :func:`sentences`')."""
+    return frame.with_columns(sentences(frame, de_minimis, hs_digits))

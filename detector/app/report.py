@@ -427,11 +427,13 @@ def _card(
     todo = what_to_check(lead.get("reason_codes"))
     reasons += "".join(f'<p class="reason"><b>What to check:</b> {_e(t)}</p>' for t in todo)
     n = lead.get("hs_history_n")
+    # The training declarations counted are of the code as the model reads it.
+    code = model.code_as_read(lead) if model is not None else lead.get("hs_code")
     lane = share_of_past(lead.get("lane_history_n"), n, lead.get("lane_share"))
     origin = share_of_past(lead.get("origin_history_n"), n, lead.get("origin_share"))
     route = (
         f"<p><b>Route</b> {_e(lead.get('route'))}: this origin&gt;departure lane carried "
-        f"{_e(lane)} of the training declarations of HS {_e(lead.get('hs_code'))}; origin "
+        f"{_e(lane)} of the training declarations of HS {_e(code)}; origin "
         f"{_e(lead.get('country_origin'))} {_e(origin)} of them"
         f"{' (via a third country)' if lead.get('third_country') else ''}"
         f"{_goods_on_route(lead)}{_cheaper_origin(lead, cur)}.</p>"
