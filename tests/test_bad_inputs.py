@@ -474,13 +474,20 @@ def test_a_folder_with_a_dot_in_its_name_is_still_a_folder_of_parquet_files(tmp_
 def test_a_folder_output_replaces_only_a_folder_it_wrote(tmp_path):
     from detector.io.output import write_table
 
-    df = pl.DataFrame({"declaration_date": [date(2025, 1, 1)], "a": [1]})
+    df = pl.DataFrame(
+        {"declaration_date": [date(2025, 1, 1)], "a": [1], "risk_score": [0.5]}
+    ).with_columns(reason_codes=pl.lit("X"))
     write_table(df, tmp_path / "out")
-    write_table(df.with_columns(a=pl.lit(2)), tmp_path / "out")  # its own: replaced
+    write_table(df.with_columns(a=pl.lit(2)), tmp_path / "out")  # its own list: replaced
     assert pl.read_parquet(tmp_path / "out", hive_partitioning=True)["a"].to_list() == [2]
     df.write_parquet(tmp_path / "out" / "mine.parquet")  # one file of the user's in it
     with pytest.raises(DetectorError, match="did not write \\(mine.parquet\\)"):
         write_table(df, tmp_path / "out")
+    # Declarations it wrote as a folder (a generated year) are kept, as in a file.
+    rows = df.drop("risk_score", "reason_codes")
+    write_table(rows, tmp_path / "year")
+    with pytest.raises(DetectorError, match="year holds declarations"):
+        write_table(df, tmp_path / "year")
 
 
 def test_xlsx_without_xlsxwriter_is_refused_before_any_work_naming_the_users_file(

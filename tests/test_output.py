@@ -90,7 +90,9 @@ def test_a_table_too_long_for_excel_is_refused_before_writing(tmp_path):
 
 
 def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
-    df = pl.DataFrame({"declaration_date": [date(2025, 1, d) for d in (1, 2, 2)], "a": [1, 2, 3]})
+    df = pl.DataFrame(
+        {"declaration_date": [date(2025, 1, d) for d in (1, 2, 2)], "a": [1, 2, 3]}
+    ).with_columns(risk_score=pl.lit(0.5), reason_codes=pl.lit("X"))  # a list, replaceable
     folder = write_table(df, tmp_path / "out")
     assert sorted(p.name for p in folder.iterdir()) == [
         "declaration_date=2025-01-01",

@@ -1,3 +1,5 @@
+import json
+
 import polars as pl
 import pytest
 from conftest import GOOD_ROW, write_csv
@@ -219,3 +221,19 @@ def test_the_profile_example_in_the_documentation_loads_as_written(tmp_path):
     profile = load_profile(path)
     assert profile.features == ("procedure",) and profile.rates == {"USD": 0.92}
     assert profile.columns == {"Decl No": "declaration_id", "Goods code": "hs_code"}
+
+
+def test_a_profile_named_like_a_built_in_is_kept_whole_in_the_model(tmp_path):
+    from detector.app.pipeline import kept_profile, model_profile
+
+    assert kept_profile(load_profile("kcs")) == {}  # the built-in, by its name
+    mine = tmp_path / "mine.toml"
+    mine.write_text(
+        'name = "kcs"\ncurrency = "USD"\n\n[constants]\nsince = 2025-01-02\n\n'
+        '[columns]\n"Consignee" = "importer_id"\n'
+    )
+    kept = kept_profile(load_profile(mine))
+    metadata = {"schema_profile": "kcs", **json.loads(json.dumps(kept))}
+    read = model_profile(None, metadata)
+    assert read.currency == "USD" and read.columns == {"Consignee": "importer_id"}
+    assert read.constants == {"since": "2025-01-02"}  # a TOML date, kept as its text

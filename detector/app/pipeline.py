@@ -135,6 +135,14 @@ def _fingerprint(df: pl.DataFrame) -> str:
 _FINGERPRINT_ROWS = 1_000_000
 
 
+def kept_profile(profile: Profile) -> dict:
+    """What a model's metadata keeps of its profile beside its name: a built-in one by
+    its name alone, any other whole (one named like a built-in included)."""
+    if BUILTIN_PROFILES.get(profile.name) == profile:
+        return {}
+    return {"schema_profile_fields": _fields(profile)}
+
+
 def _fields(profile: Profile) -> dict:
     """A profile as the keys of its TOML file (a constant as text where JSON has no type
     for it: a date is read from text as from the file)."""
@@ -318,7 +326,7 @@ def train(
         "schema_profile": profile.name,
         # A user's own profile is kept whole: the model reads its layout wherever it
         # runs, without the TOML file beside it.
-        **({} if profile.name in BUILTIN_PROFILES else {"schema_profile_fields": _fields(profile)}),
+        **kept_profile(profile),
         "currency": _model_currency(train_rows),
         "training_period": [str(first), str(last)],
         "calibration_period": [str(d) for d in model.calibration_period_],

@@ -315,6 +315,14 @@ def _check_replaceable(path: Path) -> None:
             f"{', ...' if len(foreign) > 3 else ''}), which writing there would replace; name "
             "a new folder, or a file with a suffix."
         )
+    # Declarations the engine wrote (a generated year, validated rows) are kept, as in a file.
+    files = [p for p in path.rglob("*.parquet") if p.is_file()]
+    if files and not _own_table(set(pl.read_parquet_schema(files[0]))):
+        raise DetectorError(
+            f"Output folder {path} holds declarations (a generated year or validated rows, "
+            "not a list or a rejects table), which writing there would replace; name a new "
+            "folder."
+        )
 
 
 #: The mark an HTML page of this engine carries in its head.
