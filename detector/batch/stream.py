@@ -251,12 +251,17 @@ class Runner:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._client is not None:
+        if self._client is None:
+            return
+        cluster = getattr(self._client, "_detector_cluster", None)
+        try:
             self._client.close()
-            cluster = getattr(self._client, "_detector_cluster", None)
+        finally:
             if cluster is not None:
-                cluster.close()
-                shutil.rmtree(self._client._detector_scratch, ignore_errors=True)
+                try:
+                    cluster.close()
+                finally:
+                    shutil.rmtree(self._client._detector_scratch, ignore_errors=True)
 
     def default_piece_rows(self, rows: int) -> int:
         """Rows per piece: ``rows`` shared among the worker processes of this machine
@@ -351,15 +356,23 @@ def _dask_client(scheduler: str | None, workers: int):
     import dask
 
     scratch = tempfile.mkdtemp(prefix=f"detector-{owner_tag()}dask.")
-    with dask.config.set({"temporary-directory": scratch}):
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            local_directory=scratch,
-        )
-    client = Client(cluster)
+    try:
+        with dask.config.set({"temporary-directory": scratch}):
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                local_directory=scratch,
+            )
+        try:
+            client = Client(cluster)
+        except BaseException:
+            cluster.close()
+            raise
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     client._detector_cluster, client._detector_scratch = cluster, scratch
     return client
 
