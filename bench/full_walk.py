@@ -27,7 +27,7 @@ def main() -> None:
     sys.argv = [sys.argv[0], *rest]
     args, model, accepted = kept_rows()
     table = model.transform(accepted.head(known.rows))
-    matrix = model.classifier_.named_steps["encode"].transform(table)
+    matrix = model.matrix(table)
     clf = model.classifier_.steps[-1][1]
     predictor = Predictor(clf)
     print(f"{matrix.shape[0]:,} rows, {matrix.shape[1]} columns, every tree of every model")

@@ -130,8 +130,7 @@ def main() -> None:
     t0 = time.perf_counter()
     table = fitted.transform(accepted)
     features_s = time.perf_counter() - t0
-    encoder = fitted.classifier_.named_steps["encode"]
-    matrix = encoder.transform(table)
+    matrix = fitted.matrix(table)
     clf = fitted.classifier_.steps[-1][1]
     t0 = time.perf_counter()
     clf.predict_proba(matrix)
@@ -151,7 +150,7 @@ def main() -> None:
             pl.read_parquet(history)
         )
         old_clf = old.classifier_.steps[-1][1]
-        old_matrix = old.classifier_.named_steps["encode"].transform(table)
+        old_matrix = old.matrix(table)
         for _ in range(2):
             for name, c, m in (("shipped", clf, matrix), ("until now", old_clf, old_matrix)):
                 t0 = time.perf_counter()

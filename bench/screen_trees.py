@@ -18,7 +18,7 @@ from detector.models._predict import screen_positive
 def main() -> None:
     args, model, accepted = kept_rows()
     table = model.transform(accepted)
-    matrix = model.classifier_.named_steps["encode"].transform(table)
+    matrix = model.matrix(table)
     clf = model.classifier_.steps[-1][1]
     print(f"{matrix.shape[0]:,} rows, {matrix.shape[1]} columns")
     take_turns(

@@ -40,7 +40,7 @@ def binned_screen(predictor: Predictor, matrix: np.ndarray, trees: int) -> np.nd
 def main() -> None:
     args, model, accepted = kept_rows()
     table = model.transform(accepted)
-    matrix = model.classifier_.named_steps["encode"].transform(table)
+    matrix = model.matrix(table)
     clf = model.classifier_.steps[-1][1]
     predictor, trees = Predictor(clf), model.config.screen_trees
     print(f"{matrix.shape[0]:,} rows, {matrix.shape[1]} columns, first {trees} trees")
