@@ -251,3 +251,13 @@ def test_a_replay_whose_labels_name_no_scheme_prints_no_empty_scheme_table():
     sim.fraud_types = ["undervaluation"]
     tables = _simulation_table(sim)
     assert len(tables) == 2 and tables[1].row_count == 1
+
+
+def test_a_corrected_amount_that_rounds_alike_is_shown_in_full():
+    from detector.app.cli import _changes
+
+    row = {"revenue_recovered": 1234.4, "revenue_recovered_stored": 1234.0}
+    assert _changes(row) == "revenue_recovered 1234.0 -> 1234.4"
+    assert _changes({"fraud": 0, "fraud_stored": 1, "note": "x", "note_stored": "x"}) == (
+        "fraud 1 -> 0"
+    )

@@ -192,11 +192,16 @@ def _outcome(row: dict, suffix: str) -> str:
 def _changes(row: dict) -> str:
     """What a corrected outcome changes: fraud 1 -> 0, note - -> seal ok."""
     fields = [k for k in row if f"{k}_stored" in row]
-    return ", ".join(
-        f"{k} {_number(row[f'{k}_stored'])} -> {_number(row[k])}"
-        for k in fields
-        if row[k] != row[f"{k}_stored"]
-    )
+    changes = []
+    for k in fields:
+        was, now = row[f"{k}_stored"], row[k]
+        if was == now:
+            continue
+        shown = _number(was), _number(now)
+        if shown[0] == shown[1]:  # a change the rounding would hide: shown in full
+            shown = str(was), str(now)
+        changes.append(f"{k} {shown[0]} -> {shown[1]}")
+    return ", ".join(changes)
 
 
 def _say(console: Console, text: str) -> None:
