@@ -830,16 +830,23 @@ def test_entity_ids_rewritten_in_small_letters_or_with_dashes_score_the_same(
         .alias(c)
         for c in ("importer_id", "declarant_id", "seller_id")
     )
-    risks = []
-    for name, frame in (("plain", batch), ("disguised", disguised)):
-        path, out = tmp_path / f"{name}.parquet", tmp_path / f"{name}-out.parquet"
+    (plain, _), (seen, said) = _score_each(model, tmp_path, plain=batch, disguised=disguised)
+    assert "importer_id read in capitals without spaces or punctuation" in said
+    np.testing.assert_array_equal(plain["risk_score"], seen["risk_score"])
+
+
+def _score_each(model, folder, **frames) -> list[tuple[pl.DataFrame, str]]:
+    """Each frame scored whole by the CLI (``--top 100%``): its list in id order, and
+    what the command said."""
+    done = []
+    for name, frame in frames.items():
+        path, out = folder / f"{name}.parquet", folder / f"{name}-out.parquet"
         frame.write_parquet(path)
         args = ["score", str(path), "--model", str(model), "--out", str(out), "--top", "100%"]
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
-        risks.append(pl.read_parquet(out).sort("declaration_id")["risk_score"].to_numpy())
-    assert "importer_id read in capitals without spaces or punctuation" in result.output
-    np.testing.assert_array_equal(risks[0], risks[1])
+        done.append((pl.read_parquet(out).sort("declaration_id"), result.output))
+    return done
 
 
 def test_goods_codes_written_with_national_digits_keep_their_peers_lanes_and_records(
@@ -851,14 +858,7 @@ def test_goods_codes_written_with_national_digits_keep_their_peers_lanes_and_rec
     model, _, recent = trained_model
     batch = pl.read_parquet(recent).head(4_000)
     longer = batch.with_columns(pl.col("hs_code") + "00")
-    scored = []
-    for name, frame in (("six", batch), ("eight", longer)):
-        path, out = tmp_path / f"{name}.parquet", tmp_path / f"{name}-out.parquet"
-        frame.write_parquet(path)
-        args = ["score", str(path), "--model", str(model), "--out", str(out), "--top", "100%"]
-        result = CliRunner().invoke(app, args)
-        assert result.exit_code == 0, result.output
-        scored.append(pl.read_parquet(out).sort("declaration_id"))
+    scored = [table for table, _ in _score_each(model, tmp_path, six=batch, eight=longer)]
     np.testing.assert_array_equal(scored[0]["risk_score"], scored[1]["risk_score"])
     assert (scored[1]["hs_code"].str.len_chars() == 8).all()
     assert scored[0]["peer_group"].to_list() == scored[1]["peer_group"].to_list()
