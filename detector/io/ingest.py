@@ -873,8 +873,9 @@ def _text_columns(m: "_Mapping") -> None:
         if not plain and not typed and name in _ENTITY_IDS:
             read = latin_look_alike(read)
         if name in _RECORD_IDS and not typed:
-            # Read once as written (look-alikes folded), then in its record's form.
-            read = m.cols.put(0, f"__r_{name}", read)
+            # Read once as written (look-alikes folded), then in its record's form; a
+            # plainly written column is read from the input's own, not a copy of it.
+            read = read if plain else m.cols.put(0, f"__r_{name}", read)
             value = m.parsed(name, record_form(read), layer=1)
             m.repairs[f"{name} read in capitals without spaces or punctuation"] = value != read
         else:
@@ -894,7 +895,8 @@ def _text_columns(m: "_Mapping") -> None:
     for name in m.schema:
         if name in CANONICAL_SCHEMA and m.schema[name] == pl.String and name not in m.plain:
             m.check(
-                pl.col(name).str.contains(_HIDDEN) & ~pl.col(name).str.contains(r"[\r\n]"),
+                pl.col(name).str.contains(HIDDEN_CHARACTERS)
+                & ~pl.col(name).str.contains(r"[\r\n]"),
                 _reason(
                     f"{name} '{{}}' holds control or invisible characters (shown escaped); "
                     "an id or a code is plain text",
@@ -1341,7 +1343,6 @@ _PARSERS = (
 #: Control characters, bidirectional overrides, zero-width characters: what no id or
 #: code holds (the declarations' and the outcomes' ids alike).
 HIDDEN_CHARACTERS = r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
-_HIDDEN = HIDDEN_CHARACTERS
 
 
 def _escaped(values: pl.Series) -> pl.Series:
