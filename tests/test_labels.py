@@ -1222,5 +1222,5 @@ def test_a_workbook_row_rejected_is_named_as_the_spreadsheet_numbers_it(tmp_path
     )
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
-    assert "rejected: sheet row 3, declaration B: fraud is missing, and a row with" in said
+    assert "rejected: sheet row 3, declaration B: fraud is missing, and a row without" in said
     assert "fill in fraud (0 or 1), or inspected = false" in said

@@ -215,8 +215,9 @@ def _problems(today: date) -> list[tuple[pl.Expr, pl.Expr]]:
         (
             text["fraud"].is_null() & text["inspected"].is_null(),
             pl.lit(
-                "fraud is missing, and a row with inspected left blank reports an inspection: "
-                "fill in fraud (0 or 1), or inspected = false"
+                "fraud is missing, and a row without inspected (left blank, or a file "
+                "without the column) reports an inspection: fill in fraud (0 or 1), or "
+                "inspected = false"
             ),
         ),
         (
